@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { commands } from "./commands/index.js";
+import type { CommandResult } from "./commands/command.js";
+import { createContext, type Context } from "./core/context.js";
+import { AppError, ExitCode, UsageError } from "./errors.js";
+
+/** Render an error for people (stderr) and, with --json, as JSON on stdout. */
+function report(err: unknown, json: boolean): number {
+  const known = err instanceof AppError ? err : null;
+  const code = known?.exitCode ?? ExitCode.internal;
+  const message = known ? known.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  const details = known && "details" in known && Array.isArray(known.details) ? (known.details as string[]) : [];
+  if (json) {
+    process.stdout.write(JSON.stringify({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, null, 2) + "\n");
+  }
+  let text = `profiles: ${message}\n`;
+  for (const d of details) text += `  | ${d}\n`;
+  if (known?.hint) text += `  next: ${known.hint}\n`;
+  process.stderr.write(text);
+  return code;
+}
+
+/** Parse argv, run one command, print its result; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let result: CommandResult | undefined;
+  let ctx: Context | undefined;
+  // Errors can come before yargs has parsed anything, so --json is also looked for by hand.
+  let json = argv.includes("--json");
+  const parser = yargs(argv)
+    .scriptName("profiles")
+    .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
+    .option("json", { type: "boolean", default: false, describe: "Print the result as JSON on stdout" })
+    .option("verbose", { type: "boolean", default: false, describe: "Log details on stderr" })
+    .strict()
+    .demandCommand(1, "give a command; `profiles --help` lists them")
+    .recommendCommands()
+    .help()
+    .alias("help", "h")
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg, "see `profiles --help`");
+    });
+  for (const spec of commands) {
+    parser.command(spec.command, spec.describe, spec.builder, async (args) => {
+      json = Boolean(args.json);
+      ctx = createContext({ json });
+      result = await spec.run(args as never, ctx);
+    });
+  }
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    await ctx?.close().catch(() => {});
+    return report(err, json);
+  }
+  await ctx?.close().catch(() => {});
+  if (!result) return ExitCode.ok; // --help or --version printed
+  process.stdout.write(json ? JSON.stringify(result.data, null, 2) + "\n" : result.text ? result.text + "\n" : "");
+  return result.exitCode ?? ExitCode.ok;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`profiles: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(ExitCode.internal);
+  },
+);

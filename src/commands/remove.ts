@@ -1,0 +1,29 @@
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists, deleteProfile } from "../store/profiles.js";
+import { SystemdError } from "../errors.js";
+import { unitName } from "../systemd/types.js";
+import { defineCommand } from "./command.js";
+
+export default defineCommand<{ name: string; purge: boolean }>({
+  command: ["remove <name>", "rm <name>"],
+  describe: "Stop and disable a profile and delete it; its .env is kept in the state directory unless --purge",
+  builder: (y) =>
+    y
+      .positional("name", { type: "string", describe: "Profile name" })
+      .option("purge", { type: "boolean", default: false, describe: "Delete the .env too instead of keeping a copy" }),
+  async run(args, ctx) {
+    const name = assertProfileName(args.name);
+    await assertProfileExists(ctx.paths, name);
+    const sd = await ctx.systemd();
+    const unit = unitName(name);
+    const job = await sd.stop(unit, { timeoutMs: 60_000 });
+    if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
+    await sd.disable([unit]);
+    await sd.resetFailed(unit);
+    const kept = await deleteProfile(ctx.paths, name, args.purge);
+    return {
+      data: { name, removed: true, keptEnv: kept },
+      text: kept ? `removed ${name}; its .env is kept at ${kept}` : `removed ${name} and its .env`,
+    };
+  },
+});

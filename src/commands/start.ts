@@ -1,0 +1,78 @@
+import { bringUp } from "../core/bring-up.js";
+import { healthTarget } from "../core/health-target.js";
+import type { Context } from "../core/context.js";
+import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists, readEnv } from "../store/profiles.js";
+import { unitName } from "../systemd/types.js";
+import { defineCommand, type CommandSpec } from "./command.js";
+
+type Verb = "start" | "stop" | "restart";
+
+interface Outcome {
+  name: string;
+  ok: boolean;
+  pid: number | null;
+  elapsedMs: number;
+  error: string | null;
+}
+
+// Like systemctl's verb table: the three verbs share one handler and differ in the job they queue.
+const VERBS: Record<Verb, { describe: string; past: string }> = {
+  start: { describe: "Start profiles (resetting a failed state first) and wait until each is healthy", past: "started" },
+  stop: { describe: "Stop profiles and wait until each has stopped", past: "stopped" },
+  restart: { describe: "Restart profiles and wait until each is healthy again", past: "restarted" },
+};
+
+async function act(ctx: Context, verb: Verb, name: string, waitMs: number): Promise<Outcome> {
+  const started = Date.now();
+  if (verb === "stop") {
+    const sd = await ctx.systemd();
+    const job = await sd.stop(unitName(name), { timeoutMs: waitMs });
+    if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"`, undefined, `run \`profiles status ${name}\``);
+    return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
+  }
+  const config = await ctx.config();
+  const target = healthTarget(config, await readEnv(ctx.paths, name));
+  const up = await bringUp(ctx, name, { restart: verb === "restart", deadlineMs: waitMs, target });
+  return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
+}
+
+function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }> {
+  return defineCommand({
+    command: `${verb} <names..>`,
+    describe: VERBS[verb].describe,
+    builder: (y) =>
+      y
+        .positional("names", { type: "string", array: true, describe: "Profile names" })
+        .option("wait", { type: "number", default: 30, describe: "Seconds to wait for each profile" }),
+    async run(args, ctx) {
+      if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
+      const names = args.names.map(assertProfileName);
+      for (const name of names) await assertProfileExists(ctx.paths, name);
+      const outcomes: Outcome[] = [];
+      // One at a time, in the order given: a failure is reported per profile and the rest still run.
+      for (const name of names) {
+        try {
+          outcomes.push(await act(ctx, verb, name, args.wait * 1000));
+        } catch (err) {
+          if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
+          const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
+          outcomes.push({ name, ok: false, pid: null, elapsedMs: 0, error: err.message + details });
+        }
+      }
+      const failed = outcomes.filter((o) => !o.ok);
+      const lines = outcomes.map((o) => (o.ok ? `${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}` : `FAILED ${o.error}`));
+      if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
+      return {
+        data: outcomes,
+        text: lines.join("\n"),
+        exitCode: failed.length > 0 ? (verb === "stop" ? ExitCode.systemd : ExitCode.unhealthy) : ExitCode.ok,
+      };
+    },
+  });
+}
+
+export const start = verbCommand("start");
+export const stop = verbCommand("stop");
+export const restart = verbCommand("restart");

@@ -1,0 +1,46 @@
+import { healthTarget } from "../core/health-target.js";
+import { inspectProfiles } from "../core/inspect.js";
+import { ExitCode } from "../errors.js";
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists, listProfiles, readEnv } from "../store/profiles.js";
+import { defineCommand } from "./command.js";
+import { statusTable } from "./list.js";
+
+export default defineCommand<{ name?: string }>({
+  command: "status [name]",
+  describe: "Show a profile's (or every profile's) state and probe its health; exit 7 if any is not healthy",
+  builder: (y) => y.positional("name", { type: "string", describe: "Profile name (default: all)" }),
+  async run(args, ctx) {
+    const config = await ctx.config();
+    let names: string[];
+    if (args.name !== undefined) {
+      const name = assertProfileName(args.name);
+      await assertProfileExists(ctx.paths, name);
+      names = [name];
+    } else {
+      names = await listProfiles(ctx.paths);
+    }
+    const rows = await inspectProfiles(ctx, config, names);
+    const prober = await ctx.prober();
+    const withHealth = await Promise.all(
+      rows.map(async (r) => {
+        if (r.activeState !== "active") return { ...r, health: { ok: false, reason: `unit ${r.activeState}` } };
+        const target = healthTarget(config, await readEnv(ctx.paths, r.name).catch(() => new Map<string, string>()));
+        if (!target) return { ...r, health: { ok: false, reason: `no ${config.portVar} in its .env` } };
+        const v = await prober.http(target);
+        return { ...r, health: { ok: v.ok, reason: v.reason, latencyMs: Math.round(v.latencyMs) } };
+      }),
+    );
+    const lines = [statusTable(rows)];
+    for (const r of withHealth) {
+      const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
+      lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
+    }
+    const allHealthy = withHealth.every((r) => r.health.ok);
+    return {
+      data: args.name !== undefined ? withHealth[0] : withHealth,
+      text: names.length === 0 ? "no profiles yet: run `profiles add NAME`" : lines.join("\n"),
+      exitCode: allHealthy ? ExitCode.ok : ExitCode.unhealthy,
+    };
+  },
+});

@@ -1,0 +1,114 @@
+import fs from "node:fs/promises";
+import ini from "ini";
+import { z } from "zod";
+import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
+import type { Paths } from "./paths.js";
+import { ensureDir, writeFileAtomic } from "./store/atomic.js";
+import { keyProblem } from "./store/envfile.js";
+
+/** The tool's own settings, from `config.ini`. */
+export interface Config {
+  /** Inclusive port range for profiles added without --port. */
+  portRange: { from: number; to: number };
+  /** The variable that carries a profile's port in its `.env`. */
+  portVar: string;
+  /** The gateway command as the user gave it; empty means the bundled reference gateway. */
+  exec: string;
+  healthPath: string;
+  /** Where the template appends each profile's output; empty means the journal. */
+  logDir: string;
+}
+
+export const DEFAULT_CONFIG: Config = {
+  portRange: { from: 8600, to: 8699 },
+  portVar: "PORT",
+  exec: "",
+  healthPath: "/health",
+  logDir: "",
+};
+
+const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
+
+/** Parse `A-B` into a port range within 1024-65535, A <= B. */
+export function parseRange(text: string): { from: number; to: number } | string {
+  const m = RANGE_RE.exec(text.trim());
+  if (!m) return `"${text}" is not A-B (for example 8600-8699)`;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  if (from < 1024 || to > 65535) return `"${text}" must lie within 1024-65535`;
+  if (from > to) return `"${text}" starts after it ends`;
+  return { from, to };
+}
+
+const rangeSchema = z.string().transform((text, ctx) => {
+  const r = parseRange(text);
+  if (typeof r === "string") {
+    ctx.addIssue({ code: "custom", message: r });
+    return z.NEVER;
+  }
+  return r;
+});
+
+const varSchema = z.string().refine((v) => keyProblem(v) === null, { message: "must be an environment variable name (letters, digits, _)" });
+const healthPathSchema = z.string().regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces");
+const logDirSchema = z.string().refine((v) => v === "" || v.startsWith("/"), { message: "must be an absolute path" });
+
+const fileSchema = z.object({
+  ports: z.object({ range: rangeSchema.prefault("8600-8699"), variable: varSchema.default("PORT") }).prefault({}),
+  gateway: z
+    .object({ exec: z.string().default(""), health_path: healthPathSchema.default("/health"), log_dir: logDirSchema.default("") })
+    .prefault({}),
+});
+
+/** Check a health path given on the command line. */
+export function checkHealthPath(p: string): string {
+  const r = healthPathSchema.safeParse(p);
+  if (!r.success) throw new UsageError(`--health-path "${p}" ${r.error.issues[0]?.message}`);
+  return p;
+}
+
+/** Check a variable name given on the command line. */
+export function checkVarName(flag: string, v: string): string {
+  const problem = keyProblem(v);
+  if (problem) throw new UsageError(`${flag} "${v}" ${problem}`);
+  return v;
+}
+
+/** Read config.ini; NotInitialisedError if it is missing, BadFileError naming the field if it is invalid. */
+export async function loadConfig(paths: Paths): Promise<Config> {
+  let text: string;
+  try {
+    text = await fs.readFile(paths.configFile, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotInitialisedError(paths.configFile);
+    throw new BadFileError(paths.configFile, `cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  const parsed = fileSchema.safeParse(ini.parse(text));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join(".") ?? "?";
+    throw new BadFileError(paths.configFile, `${where}: ${issue?.message}`, "fix the file by hand, or move it away and run `profiles init` again");
+  }
+  const f = parsed.data;
+  return { portRange: f.ports.range, portVar: f.ports.variable, exec: f.gateway.exec, healthPath: f.gateway.health_path, logDir: f.gateway.log_dir };
+}
+
+/** Read config.ini, or null when there is none yet. */
+export async function loadConfigIfAny(paths: Paths): Promise<Config | null> {
+  try {
+    return await loadConfig(paths);
+  } catch (err) {
+    if (err instanceof NotInitialisedError) return null;
+    throw err;
+  }
+}
+
+/** Write config.ini atomically. */
+export async function saveConfig(paths: Paths, config: Config): Promise<void> {
+  await ensureDir(paths.appConfigDir, 0o700);
+  const body = ini.stringify({
+    ports: { range: `${config.portRange.from}-${config.portRange.to}`, variable: config.portVar },
+    gateway: { exec: config.exec, health_path: config.healthPath, log_dir: config.logDir },
+  });
+  await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
+}

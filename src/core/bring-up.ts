@@ -1,0 +1,94 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { UnhealthyError } from "../errors.js";
+import type { ProbeTarget, ProbeVerdict } from "../probe/types.js";
+import { unitName, type UnitState } from "../systemd/types.js";
+import type { Context } from "./context.js";
+
+/** How a profile came up. */
+export interface BringUpResult {
+  profile: string;
+  unit: string;
+  state: UnitState;
+  probe: ProbeVerdict | null;
+  elapsedMs: number;
+}
+
+export interface BringUpOptions {
+  /** Restart instead of start. */
+  restart?: boolean;
+  /** The whole wait: job, active state and first passing probe. */
+  deadlineMs: number;
+  /** Null: no port known, so only the unit state is checked. */
+  target: ProbeTarget | null;
+  pollMs?: number;
+}
+
+// CLD_* codes of ExecMainCode.
+function exitText(state: UnitState): string {
+  if (state.execMainCode === 1) return `exited with status ${state.execMainStatus}`;
+  if (state.execMainCode === 2 || state.execMainCode === 3) return `was killed by signal ${state.execMainStatus}`;
+  return "stopped";
+}
+
+/** The last lines of a profile's log file, where the template writes one (`init --log-dir`). */
+export async function logTail(logDir: string, profile: string, lines = 8): Promise<string[]> {
+  if (!logDir) return [];
+  try {
+    const text = await fs.readFile(path.join(logDir, `${profile}.log`), "utf8");
+    return text.trimEnd().split("\n").slice(-lines);
+  } catch {
+    return [];
+  }
+}
+
+async function failure(ctx: Context, profile: string, summary: string): Promise<UnhealthyError> {
+  const config = await ctx.config();
+  const tail = await logTail(config.logDir, profile);
+  const hint = tail.length > 0 ? `run \`profiles status ${profile}\`` : `run \`profiles status ${profile}\`, and \`journalctl --user -u ${unitName(profile)}\` for its output`;
+  return new UnhealthyError(`${profile}: ${summary}`, tail, hint);
+}
+
+/**
+ * Start (or restart) a profile's unit and wait until it is active and its health probe passes.
+ * The job's `done` proves little: a gateway that dies right after exec ends its job `done` too, so the
+ * unit state and restart count are watched until the probe answers or the deadline passes.
+ */
+export async function bringUp(ctx: Context, profile: string, opts: BringUpOptions): Promise<BringUpResult> {
+  const started = Date.now();
+  const deadline = started + opts.deadlineMs;
+  const unit = unitName(profile);
+  const sd = await ctx.systemd();
+  // A unit in start-limit-hit refuses every start until its failed state is reset.
+  await sd.resetFailed(unit);
+  const job = await (opts.restart ? sd.restart(unit, { timeoutMs: opts.deadlineMs }) : sd.start(unit, { timeoutMs: opts.deadlineMs }));
+  if (job !== "done") {
+    const state = await sd.state(unit);
+    throw await failure(ctx, profile, `the ${opts.restart ? "restart" : "start"} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}, ${exitText(state)})`);
+  }
+  const first = await sd.state(unit);
+  const baseline = first.nRestarts;
+  const prober = await ctx.prober();
+  let lastReason = "not active yet";
+  for (;;) {
+    const state = await sd.state(unit);
+    if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
+      throw await failure(ctx, profile, `the unit ${state.activeState === "failed" ? "failed" : "stopped"}: it ${exitText(state)} (result ${state.result})`);
+    }
+    if (state.nRestarts > baseline) {
+      throw await failure(ctx, profile, `crashed: it ${exitText(state)} and was restarted ${state.nRestarts - baseline} time(s)`);
+    }
+    if (state.activeState === "active" && state.subState === "running") {
+      if (!opts.target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
+      const verdict = await prober.http({ ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) });
+      if (verdict.ok) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
+      lastReason = `health ${verdict.reason}`;
+    } else {
+      lastReason = `${state.activeState}/${state.subState}`;
+    }
+    if (Date.now() >= deadline) {
+      throw await failure(ctx, profile, `not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`);
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 100));
+  }
+}

@@ -1,0 +1,57 @@
+import { loadConfig, type Config } from "../config.js";
+import { resolvePaths, type Paths } from "../paths.js";
+import type { PortInspector } from "../ports/types.js";
+import type { Prober } from "../probe/types.js";
+import type { SystemdManager } from "../systemd/types.js";
+
+/** Everything a command needs from the outside world, so that tests can hand in fakes. */
+export interface Context {
+  env: NodeJS.ProcessEnv;
+  paths: Paths;
+  /** Results are printed as JSON; progress lines are kept off the terminal. */
+  json: boolean;
+  config(): Promise<Config>;
+  systemd(): Promise<SystemdManager>;
+  ports(): Promise<PortInspector>;
+  prober(): Promise<Prober>;
+  /** A line of progress for people, on stderr. */
+  progress(message: string): void;
+  /** Close what was opened (the bus connection). */
+  close(): Promise<void>;
+}
+
+/** Parts a test may replace; the rest come from the real adapters. */
+export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "prober" | "progress" | "config">>;
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make());
+}
+
+/** The real context: adapters are imported only when a command first needs them, to keep start-up fast. */
+export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; quiet?: boolean } & ContextOverrides = {}): Context {
+  const env = opts.env ?? process.env;
+  const paths = resolvePaths(env);
+  let bus: SystemdManager | undefined;
+  const systemd =
+    opts.systemd ??
+    once(async () => {
+      const { connectSystemd } = await import("../systemd/dbus.js");
+      bus = await connectSystemd(env);
+      return bus;
+    });
+  const quiet = opts.quiet || opts.json;
+  return {
+    env,
+    paths,
+    json: opts.json ?? false,
+    config: opts.config ?? once(() => loadConfig(paths)),
+    systemd,
+    ports: opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector()),
+    prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
+    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${message}\n`))),
+    async close() {
+      await bus?.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/** Exit codes of the CLI; README.md documents each one. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  notFound: 3,
+  exists: 4,
+  portTaken: 5,
+  rangeExhausted: 6,
+  unhealthy: 7,
+  notInitialised: 8,
+  busy: 9,
+  managerUnreachable: 10,
+  systemd: 11,
+  badFile: 12,
+  internal: 70,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base of every error the CLI expects; `hint` is the next command a user should run. */
+export class AppError extends Error {
+  readonly exitCode: ExitCode;
+  hint?: string;
+  constructor(message: string, exitCode: ExitCode, hint?: string) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.hint = hint;
+  }
+}
+
+/** A flag, name, port or K=V pair that breaks a rule. */
+export class UsageError extends AppError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.usage, hint);
+  }
+}
+
+export class ProfileNotFoundError extends AppError {
+  constructor(readonly profile: string) {
+    super(`profile "${profile}" does not exist`, ExitCode.notFound, "run `profiles list` to see the profiles");
+  }
+}
+
+export class ProfileExistsError extends AppError {
+  constructor(readonly profile: string) {
+    super(`profile "${profile}" already exists`, ExitCode.exists, `run \`profiles status ${profile}\`, or pick another name`);
+  }
+}
+
+/** The port is recorded for another profile, or some process listens on it. */
+export class PortTakenError extends AppError {
+  constructor(readonly port: number, readonly holder: string) {
+    super(`port ${port} is taken by ${holder}`, ExitCode.portTaken, "pick another --port, or leave it out to get a free one from the range");
+  }
+}
+
+export class RangeExhaustedError extends AppError {
+  constructor(readonly from: number, readonly to: number) {
+    super(`no free port left in the range ${from}-${to}`, ExitCode.rangeExhausted, "widen it with `profiles init --range A-B`, or pass --port");
+  }
+}
+
+/** A unit that did not come up, or came up and did not answer its health probe in time. */
+export class UnhealthyError extends AppError {
+  constructor(message: string, readonly details: string[] = [], hint?: string) {
+    super(message, ExitCode.unhealthy, hint);
+  }
+}
+
+export class NotInitialisedError extends AppError {
+  constructor(readonly configFile: string) {
+    super(`no configuration at ${configFile}`, ExitCode.notInitialised, "run `profiles init` first");
+  }
+}
+
+/** Another process holds a lock this command needs. */
+export class BusyError extends AppError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.busy, hint);
+  }
+}
+
+export class ManagerUnreachableError extends AppError {
+  constructor(readonly address: string, cause: string) {
+    super(
+      `cannot reach the systemd user manager at ${address}: ${cause}`,
+      ExitCode.managerUnreachable,
+      "log in as this user (or `loginctl enable-linger $USER`), set DBUS_SESSION_BUS_ADDRESS or XDG_RUNTIME_DIR, or run `npm run demo` for a private manager",
+    );
+  }
+}
+
+/** The manager refused or failed a request; `busName` is the D-Bus error name. */
+export class SystemdError extends AppError {
+  constructor(message: string, readonly busName?: string, hint?: string) {
+    super(message, ExitCode.systemd, hint);
+  }
+}
+
+/** A file of ours (config.ini, a .env) that cannot be read or does not parse. */
+export class BadFileError extends AppError {
+  constructor(readonly file: string, problem: string, hint?: string) {
+    super(`${file}: ${problem}`, ExitCode.badFile, hint);
+  }
+}

@@ -1,0 +1,48 @@
+import path from "node:path";
+import os from "node:os";
+
+/** Every file location the tool uses, resolved once from the XDG base directories. */
+export interface Paths {
+  configRoot: string;
+  appConfigDir: string;
+  configFile: string;
+  profilesDir: string;
+  stateDir: string;
+  locksDir: string;
+  removedDir: string;
+  unitDir: string;
+}
+
+// The XDG spec says a relative path in these variables is invalid and must be ignored.
+function xdg(value: string | undefined, fallback: string): string {
+  return value && path.isAbsolute(value) ? value : fallback;
+}
+
+/** Resolve paths from an environment (process.env, or a test's own). */
+export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
+  const home = env.HOME && path.isAbsolute(env.HOME) ? env.HOME : os.homedir();
+  const configRoot = xdg(env.XDG_CONFIG_HOME, path.join(home, ".config"));
+  const stateRoot = xdg(env.XDG_STATE_HOME, path.join(home, ".local", "state"));
+  const appConfigDir = path.join(configRoot, "agent-profiles");
+  const stateDir = path.join(stateRoot, "agent-profiles");
+  return {
+    configRoot,
+    appConfigDir,
+    configFile: path.join(appConfigDir, "config.ini"),
+    profilesDir: path.join(appConfigDir, "profiles"),
+    stateDir,
+    locksDir: path.join(stateDir, "locks"),
+    removedDir: path.join(stateDir, "removed"),
+    unitDir: path.join(configRoot, "systemd", "user"),
+  };
+}
+
+/** The directory that holds one profile's `.env`. */
+export function profileDir(paths: Paths, name: string): string {
+  return path.join(paths.profilesDir, name);
+}
+
+/** A profile's `.env`, the file the unit reads with `EnvironmentFile=`. */
+export function envFile(paths: Paths, name: string): string {
+  return path.join(paths.profilesDir, name, ".env");
+}

@@ -1,0 +1,15 @@
+/** What core logic needs to know about ports on this host. */
+
+/** A process (or just a socket) listening on a port. `pid`/`command` are set only where /proc lets us see them. */
+export interface Listener {
+  port: number;
+  pid?: number;
+  command?: string;
+}
+
+export interface PortInspector {
+  /** The listener on `port` (any address, TCP v4 or v6), or null if nothing listens there. */
+  listener(port: number): Promise<Listener | null>;
+  /** Every port with a TCP listener on this host. */
+  listeningPorts(): Promise<Set<number>>;
+}

@@ -1,0 +1,47 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Write a file so that a reader (or a crash) sees the old content or the new, never a mix:
+ * temporary file in the same directory, fsync, rename, fsync of the directory.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const handle = await fs.open(tmp, "wx", mode);
+  try {
+    await handle.writeFile(data);
+    // The umask may have narrowed the mode given to open; set it exactly.
+    await handle.chmod(mode);
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+/** fsync a directory so that a rename in it survives a power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** mkdir -p with an exact mode on the last component (the umask would otherwise narrow or keep it). */
+export async function ensureDir(dir: string, mode: number): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+  await fs.chmod(dir, mode);
+}

@@ -1,0 +1,102 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { BusyError } from "../errors.js";
+import { ensureDir } from "./atomic.js";
+
+/** Who holds a lock, as written into the lock file. */
+export interface LockOwner {
+  pid: number;
+  command: string;
+  since: string;
+}
+
+/** A held lock; release it in a `finally`. */
+export interface Lock {
+  release(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function readOwner(file: string): Promise<LockOwner | null> {
+  try {
+    const owner = JSON.parse(await fs.readFile(file, "utf8")) as LockOwner;
+    return typeof owner.pid === "number" ? owner : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Take a lock file with O_EXCL. A lock whose owner process is gone (killed, crashed) is stale and is
+ * broken under a second lock, so that two waiters never both break it and both believe they hold it.
+ */
+async function tryLock(file: string, command: string): Promise<LockOwner | null> {
+  const me: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
+  try {
+    const handle = await fs.open(file, "wx", 0o600);
+    await handle.writeFile(JSON.stringify(me));
+    await handle.close();
+    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const owner = await readOwner(file);
+  if (owner && alive(owner.pid)) return owner;
+  // An owner that cannot be read is a lock whose writer died between open and write.
+  const breaker = `${file}.break`;
+  try {
+    const handle = await fs.open(breaker, "wx", 0o600);
+    await handle.close();
+  } catch {
+    // A breaker left by a process killed in this short window would block everyone forever.
+    const st = await fs.stat(breaker).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > 5000) await fs.rm(breaker, { force: true });
+    return owner ?? { pid: 0, command: "unknown", since: "" };
+  }
+  try {
+    const again = await readOwner(file);
+    if (again?.pid === owner?.pid && !(again && alive(again.pid))) await fs.rm(file, { force: true });
+  } finally {
+    await fs.rm(breaker, { force: true });
+  }
+  return tryLock(file, command);
+}
+
+/**
+ * Hold the lock `name` under `locksDir`, waiting up to `waitMs` for another holder to finish.
+ * Throws BusyError naming the holder when the wait runs out (immediately with waitMs 0).
+ */
+export async function acquireLock(locksDir: string, name: string, command: string, waitMs: number): Promise<Lock> {
+  await ensureDir(locksDir, 0o700);
+  const file = path.join(locksDir, `${name}.lock`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const holder = await tryLock(file, command);
+    if (!holder) {
+      let released = false;
+      return {
+        async release() {
+          if (released) return;
+          released = true;
+          const owner = await readOwner(file);
+          if (owner?.pid === process.pid) await fs.rm(file, { force: true });
+        },
+      };
+    }
+    if (Date.now() >= deadline) {
+      throw new BusyError(
+        `${name} lock is held by process ${holder.pid} (${holder.command}) since ${holder.since || "an unknown time"}`,
+        "wait for it to finish, then run the command again",
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

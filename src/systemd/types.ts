@@ -1,0 +1,63 @@
+/** What core logic needs from the systemd user manager; `dbus.ts` implements it, tests fake it. */
+
+/** The outcome of a job as the manager reports it in `JobRemoved`. */
+export type JobResult = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped";
+
+/** A unit's state, with D-Bus Variants and BigInts already unwrapped. */
+export interface UnitState {
+  /** Full unit name, e.g. `agent-gateway@liam.service`. */
+  name: string;
+  loadState: string;
+  activeState: string;
+  subState: string;
+  /** 0 when no main process runs. */
+  mainPid: number;
+  nRestarts: number;
+  /** `success`, `exit-code`, `signal`, `start-limit-hit`, ... */
+  result: string;
+  /** `enabled`, `disabled`, `static`, ... as the unit file state. */
+  unitFileState: string;
+  /** ExecMainStatus: exit code or signal number of the last main process. */
+  execMainStatus: number;
+  /** ExecMainCode: 1 exited, 2 killed, 3 dumped (CLD_* codes). */
+  execMainCode: number;
+}
+
+export interface JobOptions {
+  /** How long to wait for the job's `JobRemoved`; rejects with a SystemdError after it. */
+  timeoutMs?: number;
+  /** Job mode, `replace` unless told. */
+  mode?: "replace" | "fail" | "isolate";
+}
+
+export interface SystemdManager {
+  /** StartUnit, then wait for its job. A `done` does not prove the unit stays up. */
+  start(unit: string, opts?: JobOptions): Promise<JobResult>;
+  stop(unit: string, opts?: JobOptions): Promise<JobResult>;
+  restart(unit: string, opts?: JobOptions): Promise<JobResult>;
+  /** EnableUnitFiles for these units (instances of a template included). */
+  enable(units: string[]): Promise<void>;
+  disable(units: string[]): Promise<void>;
+  /** Manager.Reload (daemon-reload). */
+  reload(): Promise<void>;
+  /** ResetFailedUnit; a unit that is not loaded is no error. */
+  resetFailed(unit: string): Promise<void>;
+  /** State of each unit in memory that matches a pattern (ListUnitsByPatterns), with service properties. */
+  list(patterns: string[]): Promise<UnitState[]>;
+  /** State of one unit, loading it if needed. */
+  state(unit: string): Promise<UnitState>;
+  /** GetUnitFileState: `enabled`, `disabled`, ...; for a template instance, whether its symlink exists. */
+  unitFileState(unit: string): Promise<string>;
+  /** Close the bus connection; node does not exit while it is open. */
+  close(): Promise<void>;
+}
+
+/** The unit name of a profile's instance. */
+export function unitName(profile: string): string {
+  return `agent-gateway@${profile}.service`;
+}
+
+/** The glob that matches every profile's instance. */
+export const UNIT_PATTERN = "agent-gateway@*.service";
+/** The template unit's file name. */
+export const TEMPLATE_UNIT = "agent-gateway@.service";
