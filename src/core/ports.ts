@@ -1,4 +1,3 @@
-import getPort from "get-port";
 import { PortTakenError, RangeExhaustedError, UsageError } from "../errors.js";
 import type { Config } from "../config.js";
 import { describeListener } from "../ports/describe.js";
@@ -25,7 +24,7 @@ export async function assertPortFree(port: number, self: string, recorded: Map<n
 
 /**
  * The lowest port of the configured range that no profile records and nothing listens on.
- * Never a port outside the range: get-port's fallback to a random port is rejected.
+ * Never a port outside the range.
  */
 export async function allocatePort(config: Config, recorded: Map<number, string>, inspector: PortInspector): Promise<number> {
   const listening = await inspector.listeningPorts();
@@ -33,7 +32,7 @@ export async function allocatePort(config: Config, recorded: Map<number, string>
   for (let port = from; port <= to; port++) {
     if (recorded.has(port) || listening.has(port)) continue;
     // A bind test catches listeners /proc does not show (another network namespace's view, a race).
-    if ((await getPort({ port })) === port) return port;
+    if (await inspector.bindable(port)) return port;
   }
   throw new RangeExhaustedError(from, to);
 }

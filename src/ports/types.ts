@@ -12,4 +12,6 @@ export interface PortInspector {
   listener(port: number): Promise<Listener | null>;
   /** Every port with a TCP listener on this host. */
   listeningPorts(): Promise<Set<number>>;
+  /** Whether this process could bind `port` right now (catches what /proc does not show). */
+  bindable(port: number): Promise<boolean>;
 }

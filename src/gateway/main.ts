@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/** `agent-gateway`: the reference gateway a profile's unit runs; exits 78 (EX_CONFIG) on bad settings. */
+import { parseArgs } from "node:util";
+import { DEFAULT_VARS, loadConfig, type GatewayConfig } from "./config.js";
+import { createGateway } from "./server.js";
+
+// sysexits EX_CONFIG: a unit can list it in RestartPreventExitStatus, since restarting will not fix it.
+const EX_CONFIG = 78;
+const EXIT_FAILED = 1;
+const FORCE_EXIT_MS = 3000;
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: "the port is already in use",
+  EADDRNOTAVAIL: "the address is not on this host",
+  EACCES: "permission denied",
+  ENOTFOUND: "the host name does not resolve",
+};
+
+function die(prefix: string, line: string, code: number): never {
+  process.stderr.write(`${prefix}: ${line.replace(/\s*\n\s*/g, " ")}\n`);
+  process.exit(code);
+}
+
+function readFlags(argv: string[]): { portVar: string; hostVar: string } {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        "port-var": { type: "string", default: DEFAULT_VARS.portVar },
+        "host-var": { type: "string", default: DEFAULT_VARS.hostVar },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    return { portVar: values["port-var"], hostVar: values["host-var"] };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code?.startsWith("ERR_PARSE_ARGS_")) die("agent-gateway", (err as Error).message, EX_CONFIG);
+    throw err;
+  }
+}
+
+function urlOf(config: GatewayConfig): string {
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+function main(): void {
+  const result = loadConfig(process.env, readFlags(process.argv.slice(2)));
+  if (!result.ok) die("agent-gateway", result.problems.join("; "), EX_CONFIG);
+  const { config } = result;
+  const prefix = `agent-gateway ${config.profile}`;
+  const server = createGateway(config);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    // A second signal means the operator does not want to wait for in-flight requests.
+    if (stopping || !server.listening) process.exit(0);
+    stopping = true;
+    process.stderr.write(`${prefix}: ${signal}, closing\n`);
+    setTimeout(() => process.exit(0), FORCE_EXIT_MS).unref();
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+
+  server.on("error", (err: NodeJS.ErrnoException) => {
+    const what = err.code === undefined ? err.message : `${err.code} (${LISTEN_ERRORS[err.code] ?? err.message})`;
+    const doing = server.listening ? "server error" : `cannot listen on ${urlOf(config)}`;
+    die(prefix, `${doing}: ${what}`, EXIT_FAILED);
+  });
+  server.listen({ host: config.host, port: config.port }, () => {
+    process.stdout.write(`${prefix} listening on ${urlOf(config)}\n`);
+  });
+}
+
+main();

@@ -1,0 +1,106 @@
+/** Ports in use on this host, read from /proc: the only module that parses /proc/net/tcp*. */
+import { readFile, readdir, readlink } from "node:fs/promises";
+import path from "node:path";
+import getPort, { clearLockedPorts } from "get-port";
+import type { Listener, PortInspector } from "./types.js";
+
+// TCP_LISTEN in include/net/tcp_states.h, as /proc/net/tcp prints it.
+const STATE_LISTEN = "0A";
+const TABLES = ["net/tcp", "net/tcp6"] as const;
+
+interface ListenRow {
+  port: number;
+  inode: string;
+}
+
+/** Reads listeners from `/proc` (or a fake tree under `procRoot`); holders of other users' sockets stay anonymous. */
+export class ProcPortInspector implements PortInspector {
+  constructor(private readonly procRoot = "/proc") {}
+
+  /** Every port with a TCP listener (v4 or v6) in this network namespace. */
+  async listeningPorts(): Promise<Set<number>> {
+    return new Set((await this.listenRows()).map((r) => r.port));
+  }
+
+  /** The listener on `port`, naming its process when this user may read that process's fds. */
+  async listener(port: number): Promise<Listener | null> {
+    const rows = (await this.listenRows()).filter((r) => r.port === port);
+    if (rows.length === 0) return null;
+    // The kernel shows inode 0 for sockets already detached from a file; no fd can point at those.
+    const inodes = new Set(rows.map((r) => r.inode).filter((i) => i !== "0"));
+    const owner = inodes.size > 0 ? await this.findOwner(inodes) : undefined;
+    if (owner === undefined) return { port };
+    const command = await this.commandOf(owner);
+    return command === undefined ? { port, pid: owner } : { port, pid: owner, command };
+  }
+
+  /** A bind test through get-port; a port it would not hand out as asked counts as taken. */
+  async bindable(port: number): Promise<boolean> {
+    // get-port withholds ports it returned earlier in this process; only the bind itself matters here.
+    clearLockedPorts();
+    return (await getPort({ port })) === port;
+  }
+
+  private async listenRows(): Promise<ListenRow[]> {
+    const texts = await Promise.all(TABLES.map((t) => readIfExists(path.join(this.procRoot, t))));
+    return texts.flatMap(parseListenRows);
+  }
+
+  private async findOwner(inodes: Set<string>): Promise<number | undefined> {
+    const wanted = new Set([...inodes].map((i) => `socket:[${i}]`));
+    let entries: string[];
+    try {
+      entries = await readdir(this.procRoot);
+    } catch {
+      return undefined;
+    }
+    for (const name of entries) {
+      if (!/^[0-9]+$/.test(name)) continue;
+      const fdDir = path.join(this.procRoot, name, "fd");
+      let fds: string[];
+      try {
+        fds = await readdir(fdDir);
+      } catch {
+        // Another user's process (EACCES), or one that exited since readdir (ENOENT).
+        continue;
+      }
+      const links = await Promise.all(fds.map((fd) => readlink(path.join(fdDir, fd)).catch(() => "")));
+      if (links.some((l) => wanted.has(l))) return Number(name);
+    }
+    return undefined;
+  }
+
+  private async commandOf(pid: number): Promise<string | undefined> {
+    const dir = path.join(this.procRoot, String(pid));
+    const comm = (await readFile(path.join(dir, "comm"), "utf8").catch(() => "")).trim();
+    if (comm !== "") return comm;
+    const argv0 = (await readFile(path.join(dir, "cmdline"), "utf8").catch(() => "")).split("\0", 1)[0] ?? "";
+    return argv0 === "" ? undefined : path.basename(argv0);
+  }
+}
+
+async function readIfExists(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    // A kernel without IPv6 has no tcp6 table; that is "no listeners", not an error.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw err;
+  }
+}
+
+// Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+function parseListenRows(text: string): ListenRow[] {
+  const rows: ListenRow[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    const local = cols[1];
+    const state = cols[3];
+    const inode = cols[9];
+    if (local === undefined || state !== STATE_LISTEN || inode === undefined) continue;
+    const hexPort = local.slice(local.lastIndexOf(":") + 1);
+    const port = Number.parseInt(hexPort, 16);
+    if (/^[0-9A-Fa-f]{1,4}$/.test(hexPort) && port > 0) rows.push({ port, inode });
+  }
+  return rows;
+}

@@ -1,0 +1,130 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createContext, type Context } from "../../src/core/context.js";
+import type { Config } from "../../src/config.js";
+import { DEFAULT_CONFIG, saveConfig } from "../../src/config.js";
+import { resolvePaths } from "../../src/paths.js";
+import type { Listener, PortInspector } from "../../src/ports/types.js";
+import type { ProbeTarget, ProbeVerdict, Prober } from "../../src/probe/types.js";
+import type { JobResult, SystemdManager, UnitState } from "../../src/systemd/types.js";
+
+/** An in-memory systemd manager: units go active on start unless told to fail. */
+export class FakeSystemd implements SystemdManager {
+  units = new Map<string, UnitState>();
+  enabled = new Set<string>();
+  calls: string[] = [];
+  /** Units whose start ends `done` but then fail, as a gateway that exits at once does. */
+  crashing = new Set<string>();
+  reloads = 0;
+
+  private get(unit: string): UnitState {
+    let s = this.units.get(unit);
+    if (!s) {
+      s = { name: unit, loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: 0, result: "success", unitFileState: "disabled", execMainStatus: 0, execMainCode: 0 };
+      this.units.set(unit, s);
+    }
+    return s;
+  }
+  async start(unit: string): Promise<JobResult> {
+    this.calls.push(`start ${unit}`);
+    const s = this.get(unit);
+    if (this.crashing.has(unit)) Object.assign(s, { activeState: "failed", subState: "failed", result: "exit-code", execMainCode: 1, execMainStatus: 78, mainPid: 0 });
+    else Object.assign(s, { activeState: "active", subState: "running", mainPid: 1000 + this.units.size, result: "success" });
+    return "done";
+  }
+  async restart(unit: string): Promise<JobResult> {
+    this.calls.push(`restart ${unit}`);
+    return this.start(unit);
+  }
+  async stop(unit: string): Promise<JobResult> {
+    this.calls.push(`stop ${unit}`);
+    Object.assign(this.get(unit), { activeState: "inactive", subState: "dead", mainPid: 0 });
+    return "done";
+  }
+  async enable(units: string[]): Promise<void> {
+    for (const u of units) this.enabled.add(u);
+    this.calls.push(`enable ${units.join(" ")}`);
+  }
+  async disable(units: string[]): Promise<void> {
+    for (const u of units) this.enabled.delete(u);
+    this.calls.push(`disable ${units.join(" ")}`);
+  }
+  async reload(): Promise<void> {
+    this.reloads++;
+  }
+  async resetFailed(unit: string): Promise<void> {
+    const s = this.units.get(unit);
+    if (s && s.activeState === "failed") Object.assign(s, { activeState: "inactive", subState: "dead", result: "success" });
+  }
+  async list(): Promise<UnitState[]> {
+    return [...this.units.values()].filter((s) => s.activeState !== "inactive").map((s) => ({ ...s, unitFileState: this.enabled.has(s.name) ? "enabled" : "disabled" }));
+  }
+  async state(unit: string): Promise<UnitState> {
+    return { ...this.get(unit) };
+  }
+  async unitFileState(unit: string): Promise<string> {
+    return this.enabled.has(unit) ? "enabled" : "disabled";
+  }
+  async close(): Promise<void> {}
+}
+
+/** A port inspector that reports exactly the listeners it is given. */
+export class FakePorts implements PortInspector {
+  constructor(readonly listeners = new Map<number, Listener>()) {}
+  async listener(port: number): Promise<Listener | null> {
+    return this.listeners.get(port) ?? null;
+  }
+  async listeningPorts(): Promise<Set<number>> {
+    return new Set(this.listeners.keys());
+  }
+  async bindable(port: number): Promise<boolean> {
+    return !this.listeners.has(port);
+  }
+}
+
+/** A prober whose verdict per port is set by the test; healthy by default. */
+export class FakeProber implements Prober {
+  verdicts = new Map<number, ProbeVerdict>();
+  seen: ProbeTarget[] = [];
+  async http(target: ProbeTarget): Promise<ProbeVerdict> {
+    this.seen.push(target);
+    return this.verdicts.get(target.port) ?? { ok: true, reason: "ok", status: 200, latencyMs: 1 };
+  }
+}
+
+/** A throwaway HOME with XDG dirs, an initialised config, and a Context wired to fakes. */
+export async function fakeWorld(config: Partial<Config> = {}): Promise<{ ctx: Context; systemd: FakeSystemd; ports: FakePorts; prober: FakeProber; home: string; cleanup(): Promise<void> }> {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-unit-"));
+  const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), XDG_STATE_HOME: path.join(home, ".local/state"), PATH: process.env.PATH };
+  const full = { ...DEFAULT_CONFIG, ...config };
+  await saveConfig(resolvePaths(env), full);
+  const systemd = new FakeSystemd();
+  const ports = new FakePorts();
+  const prober = new FakeProber();
+  const ctx = createContext({ env, json: true, systemd: async () => systemd, ports: async () => ports, prober: async () => prober, progress: () => {} });
+  return { ctx, systemd, ports, prober, home, cleanup: () => fs.rm(home, { recursive: true, force: true }) };
+}
+
+/** Every file under `dir` with its content, for "nothing was written" checks. */
+export async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  async function walk(d: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = path.join(d, n);
+      const st = await fs.stat(p);
+      if (st.isDirectory()) {
+        out[p + "/"] = (st.mode & 0o777).toString(8);
+        await walk(p);
+      } else out[p] = `${(st.mode & 0o777).toString(8)}:${await fs.readFile(p, "utf8")}`;
+    }
+  }
+  await walk(dir);
+  return out;
+}

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import net, { type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { describeListener } from "../../src/ports/describe.js";
+import { ProcPortInspector } from "../../src/ports/proc.js";
+
+const HEADER4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+const HEADER6 =
+  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+const row4 = (sl: number, local: string, remote: string, st: string, inode: number): string =>
+  `   ${sl}: ${local} ${remote} ${st} 00000000:00000000 00:00000000 00000000  1000        0 ${inode} 1 0000000000000000 100 0 0 10 0\n`;
+
+// 8080 and 22 listen on v4, 3000 on v6; 8081 (TIME_WAIT) and 50000 (ESTABLISHED) do not listen.
+const TCP =
+  HEADER4 +
+  row4(0, "0100007F:1F90", "00000000:0000", "0A", 1001) +
+  row4(1, "00000000:0016", "00000000:0000", "0A", 1002) +
+  row4(2, "0100007F:1F90", "0100007F:C350", "01", 1003) +
+  row4(3, "0100007F:C350", "0100007F:1F90", "01", 1004);
+const TCP6 =
+  HEADER6 +
+  row4(0, "00000000000000000000000001000000:0BB8", "00000000000000000000000000000000:0000", "0A", 2001) +
+  row4(1, "00000000000000000000000000000000:1F91", "00000000000000000000000000000000:0000", "06", 0);
+
+async function writeTree(root: string, files: Record<string, string>, links: Record<string, string> = {}): Promise<void> {
+  for (const [rel, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await writeFile(path.join(root, rel), text);
+  }
+  for (const [rel, target] of Object.entries(links)) {
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await symlink(target, path.join(root, rel));
+  }
+}
+
+describe("ProcPortInspector on a fake /proc", () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "ports-test-"));
+    await writeTree(
+      path.join(root, "full"),
+      {
+        "net/tcp": TCP,
+        "net/tcp6": TCP6,
+        "4321/comm": "fakegw\n",
+        "99/cmdline": "/usr/sbin/sshd\0-D\0",
+        "55/comm": "nofds\n",
+        // Decoy: not a pid directory, so its fds must not be scanned.
+        "self/comm": "decoy\n",
+      },
+      {
+        "4321/fd/0": "pipe:[9]",
+        "4321/fd/5": "socket:[2001]",
+        "99/fd/3": "socket:[1002]",
+        "self/fd/7": "socket:[1001]",
+      },
+    );
+    await writeTree(path.join(root, "v4only"), { "net/tcp": TCP });
+    await mkdir(path.join(root, "empty"));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test("listeningPorts takes LISTEN rows of tcp and tcp6 only", async () => {
+    const ports = await new ProcPortInspector(path.join(root, "full")).listeningPorts();
+    assert.deepEqual([...ports].sort((a, b) => a - b), [22, 3000, 8080]);
+  });
+
+  test("a missing tcp6 or tcp file counts as empty", async () => {
+    assert.deepEqual([...(await new ProcPortInspector(path.join(root, "v4only")).listeningPorts())].sort(), [22, 8080]);
+    assert.equal((await new ProcPortInspector(path.join(root, "empty")).listeningPorts()).size, 0);
+    assert.equal(await new ProcPortInspector(path.join(root, "empty")).listener(8080), null);
+  });
+
+  test("listener names the process holding the socket inode, command from comm", async () => {
+    const l = await new ProcPortInspector(path.join(root, "full")).listener(3000);
+    assert.deepEqual(l, { port: 3000, pid: 4321, command: "fakegw" });
+  });
+
+  test("without comm, the command is argv0's base name", async () => {
+    const l = await new ProcPortInspector(path.join(root, "full")).listener(22);
+    assert.deepEqual(l, { port: 22, pid: 99, command: "sshd" });
+  });
+
+  test("a listener whose owner is not visible has no pid", async () => {
+    const l = await new ProcPortInspector(path.join(root, "full")).listener(8080);
+    assert.deepEqual(l, { port: 8080 });
+  });
+
+  test("an fd directory this user cannot read is skipped", async (t) => {
+    // chmod 000 stops no one when tests run as root; a file where the directory should be fails readdir for all.
+    const fdDir = path.join(root, "full", "4321", "fd");
+    await rename(fdDir, `${fdDir}.hidden`);
+    await writeFile(fdDir, "");
+    t.after(async () => {
+      await rm(fdDir);
+      await rename(`${fdDir}.hidden`, fdDir);
+    });
+    const l = await new ProcPortInspector(path.join(root, "full")).listener(3000);
+    assert.deepEqual(l, { port: 3000 });
+  });
+
+  test("ports that are not in LISTEN state have no listener", async () => {
+    const inspector = new ProcPortInspector(path.join(root, "full"));
+    assert.equal(await inspector.listener(8081), null);
+    assert.equal(await inspector.listener(50000), null);
+    assert.equal(await inspector.listener(9999), null);
+  });
+});
+
+describe("ProcPortInspector on this host's /proc", () => {
+  async function listenOn(host: string): Promise<net.Server> {
+    const server = net.createServer();
+    server.listen(0, host);
+    await Promise.race([
+      once(server, "listening"),
+      once(server, "error").then(([e]) => Promise.reject(e as Error)),
+    ]);
+    return server;
+  }
+
+  test("finds this process listening on a v4 port", async (t) => {
+    const server = await listenOn("127.0.0.1");
+    t.after(() => server.close());
+    const { port } = server.address() as AddressInfo;
+    const inspector = new ProcPortInspector();
+    assert.ok((await inspector.listeningPorts()).has(port));
+    const l = await inspector.listener(port);
+    assert.equal(l?.port, port);
+    assert.equal(l?.pid, process.pid);
+    assert.ok(typeof l?.command === "string" && l.command.length > 0);
+  });
+
+  test("finds this process listening on a v6 port", async (t) => {
+    let server: net.Server;
+    try {
+      server = await listenOn("::1");
+    } catch (err) {
+      t.skip(`no IPv6 loopback here: ${(err as NodeJS.ErrnoException).code}`);
+      return;
+    }
+    t.after(() => server.close());
+    const { port } = server.address() as AddressInfo;
+    const l = await new ProcPortInspector().listener(port);
+    assert.equal(l?.pid, process.pid);
+  });
+
+  test("a port closed again has no listener and is bindable", async () => {
+    const server = await listenOn("127.0.0.1");
+    const { port } = server.address() as AddressInfo;
+    const inspector = new ProcPortInspector();
+    assert.equal(await inspector.bindable(port), false);
+    await new Promise((r) => server.close(r));
+    assert.equal(await inspector.listener(port), null);
+    assert.equal(await inspector.bindable(port), true);
+  });
+});
+
+describe("describeListener", () => {
+  test("names a visible process", () => {
+    assert.equal(describeListener({ port: 1, pid: 1234, command: "node" }), "process 1234 (node)");
+    assert.equal(describeListener({ port: 1, pid: 1234 }), "process 1234");
+  });
+  test("admits when the owner is hidden", () => {
+    assert.equal(describeListener({ port: 1 }), "another process (not visible to this user)");
+  });
+});
