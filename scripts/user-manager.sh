@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# A private, real `systemd --user` for a throwaway user, on a machine whose PID 1 is not systemd.
+#
+#   user-manager.sh start [--user NAME]            create the user, start its manager, print its env
+#   user-manager.sh exec NAME [VAR=value...] -- CMD [ARGS...]   run CMD as that user, exit code passed through
+#   user-manager.sh stop NAME                      stop the manager, remove the user and everything made for it
+#   user-manager.sh status NAME                    exit 0 if its manager is running, 3 if not
+#   user-manager.sh list                           names of the sandboxes this machine knows about
+#
+# The manager refuses to start unless /run/systemd/system exists, which on the host would tell every
+# program that systemd is PID 1; so it runs in its own mount namespace with a private tmpfs on /run/systemd.
+# It also needs a cgroup subtree of its own, which logind would delegate on a real system; here root does.
+set -euo pipefail
+
+readonly STATE_DIR=/run/agent-profiles-sandbox
+readonly SYSTEMD_BIN=/usr/lib/systemd/systemd
+readonly START_TIMEOUT_S=${AP_START_TIMEOUT_S:-15}
+readonly STOP_TIMEOUT_S=${AP_STOP_TIMEOUT_S:-10}
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+readonly SELF
+
+die() {
+  printf 'user-manager.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '4,8s/^#   //p' "$SELF" >&2
+  exit 2
+}
+
+require_root() {
+  [[ $(id -u) -eq 0 ]] ||
+    die "must run as root: it creates a user, cgroups and a mount namespace (try: sudo bash $SELF $*)"
+}
+
+valid_name() {
+  [[ $1 =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || die "invalid user name '$1' (want [a-z_][a-z0-9_-]*, at most 31 chars)"
+}
+
+now_ms() {
+  local t=${EPOCHREALTIME/./}
+  echo $((t / 1000))
+}
+
+# Runs "$@" every 50 ms until it succeeds; returns 1 once TIMEOUT_S seconds have passed.
+poll() {
+  local timeout_s=$1
+  shift
+  local deadline=$(($(now_ms) + timeout_s * 1000))
+  until "$@"; do
+    (($(now_ms) < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+# A zombie still answers kill -0, and an exited manager stays one for a second or two: its parent is a
+# PID 1 that is no init and reaps orphans only now and then.
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+dead() {
+  ! alive "$1"
+}
+
+# useradd/userdel and the shared user.slice cgroups must not be changed by two sandboxes at once.
+lock() {
+  exec {LOCK_FD}>>"$STATE_DIR/.lock"
+  flock -w 60 "$LOCK_FD" || die "timed out waiting for $STATE_DIR/.lock"
+}
+
+unlock() {
+  if [[ -n ${LOCK_FD-} ]]; then
+    exec {LOCK_FD}>&-
+    LOCK_FD=''
+  fi
+}
+
+# Where the manager needs a writable subtree: the named v1 "systemd" and the v2 "unified" hierarchy on
+# a hybrid host, the root itself on a pure v2 host.
+cgroup_roots() {
+  if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then
+    echo /sys/fs/cgroup
+    return
+  fi
+  local d
+  for d in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+    if [[ -d $d && $(stat -fc %T "$d") == cgroup* ]]; then
+      echo "$d"
+    fi
+  done
+}
+
+# cgroupfs directories go with rmdir only, children first; a cgroup whose last task is still exiting
+# refuses with EBUSY for a moment.
+remove_cgroup_tree() {
+  [[ -d $1 ]] || return 0
+  find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  [[ ! -d $1 ]]
+}
+
+user_path() {
+  local path=/usr/local/bin:/usr/bin:/bin node_dir
+  # Units and the CLI run `node`; it may live elsewhere (nvm, a tarball).
+  if node_dir=$(dirname "$(command -v node)" 2>/dev/null) && [[ :$path: != *":$node_dir:"* ]]; then
+    path=$node_dir:$path
+  fi
+  echo "$path"
+}
+
+state_file() { echo "$STATE_DIR/$1.env"; }
+
+# Shell-sourceable and trivially parsed by the test helper: values never need quoting.
+write_state() {
+  local file=$1 key
+  shift
+  for key in "$@"; do
+    [[ ${!key} =~ ^[A-Za-z0-9_./:=@+,-]*$ ]] || die "refusing to write $key='${!key}': unexpected characters"
+  done
+  for key in "$@"; do
+    printf '%s=%s\n' "$key" "${!key}"
+  done >"$file.tmp"
+  mv -f "$file.tmp" "$file"
+}
+
+load_state() {
+  local file key value
+  file=$(state_file "$1")
+  [[ -f $file ]] || return 1
+  AP_USER='' AP_UID='' AP_GID='' AP_HOME='' AP_PATH='' XDG_RUNTIME_DIR='' DBUS_SESSION_BUS_ADDRESS=''
+  AP_MANAGER_PID='' AP_MANAGER_LOG=''
+  while IFS='=' read -r key value; do
+    case $key in
+      AP_USER | AP_UID | AP_GID | AP_HOME | AP_PATH | XDG_RUNTIME_DIR | DBUS_SESSION_BUS_ADDRESS | AP_MANAGER_PID | AP_MANAGER_LOG)
+        printf -v "$key" '%s' "$value"
+        ;;
+    esac
+  done <"$file"
+  [[ $AP_UID =~ ^[0-9]+$ && $AP_GID =~ ^[0-9]+$ ]] || die "corrupt state file $file"
+}
+
+# Sets AS_USER to the prefix that runs a command as the user, with the environment a login of theirs
+# would have; `env -i` so that nothing of root's leaks in.
+set_as_user() {
+  AS_USER=(setpriv --reuid="$AP_UID" --regid="$AP_GID" --init-groups
+    env -i HOME="$AP_HOME" USER="$AP_USER" LOGNAME="$AP_USER" PATH="$AP_PATH"
+    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS")
+}
+
+as_user() {
+  set_as_user
+  "${AS_USER[@]}" "$@"
+}
+
+# Ready means: the bus socket exists, the manager is on it, and it has finished starting default.target,
+# so units enabled there are already up when a test begins.
+manager_ready() {
+  [[ -S $XDG_RUNTIME_DIR/bus ]] || return 1
+  local state
+  state=$(as_user busctl --user get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+    org.freedesktop.systemd1.Manager SystemState 2>/dev/null) || return 1
+  [[ $state == 's "running"' || $state == 's "degraded"' ]]
+}
+
+# Stops the wait early when the manager, or the launcher that becomes it, has exited.
+manager_ready_or_dead() {
+  manager_ready && return 0
+  if dead "$LAUNCHER_PID" || { [[ -s $STATE_DIR/$AP_USER.pid ]] && dead "$(<"$STATE_DIR/$AP_USER.pid")"; }; then
+    MANAGER_DIED=1
+    return 0
+  fi
+  return 1
+}
+
+create_user_and_cgroups() {
+  local name=$1 root dir
+  # Set first: a signal may land right after useradd returns, and on_start_exit must then remove the user.
+  NEW_USER=$name
+  if ! useradd -m -b /home -s /bin/bash "$name" >&2; then
+    NEW_USER=''
+    die "useradd $name failed"
+  fi
+  AP_USER=$name
+  AP_UID=$(id -u "$name")
+  AP_GID=$(id -g "$name")
+  AP_HOME=$(getent passwd "$name" | cut -d: -f6)
+  AP_PATH=$(user_path)
+  XDG_RUNTIME_DIR=/run/user/$AP_UID
+  DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
+  AP_MANAGER_PID=''
+  AP_MANAGER_LOG=$STATE_DIR/$name.log
+  # Written (atomically) before anything else exists, so that `stop` can undo a start that died half way.
+  write_state "$(state_file "$name")" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR \
+    DBUS_SESSION_BUS_ADDRESS AP_MANAGER_PID AP_MANAGER_LOG
+
+  while read -r root; do
+    dir=$root/user.slice/user-$AP_UID.slice
+    # A UID is reused after userdel; an empty subtree left by a crashed run is harmless to remove.
+    remove_cgroup_tree "$dir" || die "$dir already exists and still has processes; not reusing it"
+    mkdir -p "$dir/user@$AP_UID.service"
+    chown -R "$AP_UID:$AP_GID" "$dir/user@$AP_UID.service"
+  done < <(cgroup_roots)
+}
+
+cmd_start() {
+  local name=''
+  while (($#)); do
+    case $1 in
+      --user)
+        name=${2:?--user needs a name}
+        shift 2
+        ;;
+      *) usage ;;
+    esac
+  done
+  [[ -n $name ]] || name=aptest-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+  valid_name "$name"
+  ! getent passwd "$name" >/dev/null || die "user $name already exists; start only makes fresh users"
+  mkdir -p -m 0700 "$STATE_DIR"
+
+  STARTED=0
+  NEW_USER=''
+  LAUNCHER_PID=''
+  trap 'on_start_exit "$?"' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+
+  lock
+  create_user_and_cgroups "$name"
+  unlock
+
+  rm -rf "$XDG_RUNTIME_DIR"
+  install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
+
+  : >"$AP_MANAGER_LOG"
+  # setsid: the manager outlives this script and must not get signals meant for whoever ran it. It does
+  # not fork here (a background job of a non-interactive shell leads no process group), so $! is the
+  # process that becomes the manager.
+  setsid unshare -m --propagation private bash "$SELF" __in-namespace "$name" \
+    </dev/null >>"$AP_MANAGER_LOG" 2>&1 &
+  LAUNCHER_PID=$!
+
+  MANAGER_DIED=0
+  if ! poll "$START_TIMEOUT_S" manager_ready_or_dead || ((MANAGER_DIED)); then
+    local why="did not answer on $DBUS_SESSION_BUS_ADDRESS within ${START_TIMEOUT_S}s"
+    ((MANAGER_DIED)) && why="exited during startup"
+    printf 'user-manager.sh: systemd --user for %s %s; its log (%s):\n' "$name" "$why" "$AP_MANAGER_LOG" >&2
+    if [[ -s $AP_MANAGER_LOG ]]; then sed 's/^/  | /' "$AP_MANAGER_LOG" >&2; else echo '  (empty)' >&2; fi
+    exit 1
+  fi
+
+  AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
+  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
+    die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
+  local file
+  file=$(state_file "$name")
+  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
+    AP_MANAGER_PID AP_MANAGER_LOG
+  cat "$file"
+  STARTED=1
+}
+
+# A start that fails or is interrupted leaves nothing behind.
+on_start_exit() {
+  local rc=$1
+  trap - EXIT TERM INT
+  unlock
+  # Still root and not yet systemd, the launcher would escape both the PID check and the kill by UID.
+  if ((!STARTED)) && [[ -n ${LAUNCHER_PID-} ]]; then
+    kill -KILL "$LAUNCHER_PID" 2>/dev/null || true
+    wait "$LAUNCHER_PID" 2>/dev/null || true
+  fi
+  if ((!STARTED)) && [[ -n ${NEW_USER-} ]]; then
+    if [[ -f $(state_file "$NEW_USER") ]]; then
+      (cmd_stop "$NEW_USER") >&2 || true
+    elif getent passwd "$NEW_USER" >/dev/null; then
+      userdel -r "$NEW_USER" >/dev/null 2>&1 || true
+    fi
+  fi
+  exit "$rc"
+}
+
+# Runs as root inside the new mount namespace, then becomes the manager: every step execs, so this
+# process's PID is the manager's.
+cmd_in_namespace() {
+  load_state "$1" || die "no state for $1"
+  local root
+  # An empty /run/systemd on the host says nothing; only /run/systemd/system is the marker.
+  mkdir -p /run/systemd
+  # Not smaller: daemon-reload refuses unless 16 MiB are free on /run/systemd (a tmpfs only uses what it holds).
+  mount -t tmpfs -o mode=0755,size=64m tmpfs /run/systemd
+  mkdir /run/systemd/system
+  while read -r root; do
+    echo $$ >"$root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.procs"
+  done < <(cgroup_roots)
+  echo $$ >"$STATE_DIR/$AP_USER.pid"
+  exec setpriv --reuid="$AP_UID" --regid="$AP_GID" --init-groups \
+    env -i HOME="$AP_HOME" USER="$AP_USER" LOGNAME="$AP_USER" PATH="$AP_PATH" \
+    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$SYSTEMD_BIN" --user --log-target=console
+}
+
+cmd_exec() {
+  local name=${1:-}
+  [[ -n $name ]] || usage
+  shift
+  valid_name "$name"
+  load_state "$name" || die "no sandbox named $name (see: $SELF list)"
+  local extra=()
+  while (($#)) && [[ $1 != -- ]]; do
+    [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "expected VAR=value or --, got '$1'"
+    extra+=("$1")
+    shift
+  done
+  [[ ${1-} == -- ]] || usage
+  shift
+  (($#)) || usage
+  # The caller's directory may be unreadable for the user.
+  cd "$AP_HOME"
+  set_as_user
+  exec "${AS_USER[@]}" "${extra[@]}" "$@"
+}
+
+# The manager's own process, or nothing: a recycled PID must not be killed.
+manager_pid() {
+  local pid=$AP_MANAGER_PID
+  [[ -n $pid ]] || pid=$(cat "$STATE_DIR/$AP_USER.pid" 2>/dev/null) || return 1
+  alive "$pid" || return 1
+  [[ $(stat -c %u "/proc/$pid" 2>/dev/null) == "$AP_UID" ]] || return 1
+  [[ $(readlink -f "/proc/$pid/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] || return 1
+  echo "$pid"
+}
+
+user_pids() {
+  ps -o pid=,stat= -u "$AP_UID" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
+}
+
+no_user_pids() {
+  [[ -z $(user_pids) ]]
+}
+
+kill_leftovers() {
+  local root pids
+  while read -r root; do
+    # cgroup.kill (v2, Linux 5.14+) also catches what runs in the subtree under another UID.
+    if [[ -w $root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill ]]; then
+      echo 1 >"$root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill" || true
+    fi
+  done < <(cgroup_roots)
+  pids=$(user_pids)
+  [[ -n $pids ]] || return 0
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  poll "$STOP_TIMEOUT_S" no_user_pids || echo "user-manager.sh: processes of $AP_USER survive SIGKILL: $(user_pids)" >&2
+}
+
+remove_cgroups() {
+  local root dir
+  while read -r root; do
+    dir=$root/user.slice/user-$AP_UID.slice
+    poll "$STOP_TIMEOUT_S" remove_cgroup_tree "$dir" || echo "user-manager.sh: could not remove $dir" >&2
+  done < <(cgroup_roots)
+}
+
+cmd_stop() {
+  local name=${1:-}
+  [[ -n $name ]] || usage
+  valid_name "$name"
+  if ! load_state "$name"; then
+    getent passwd "$name" >/dev/null &&
+      die "$name has no state file in $STATE_DIR: not removing a user this script did not create"
+    return 0
+  fi
+
+  local pid
+  if pid=$(manager_pid); then
+    # SIGTERM makes the manager stop its units and exit.
+    kill -TERM "$pid"
+    if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
+      echo "user-manager.sh: systemd --user ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  kill_leftovers
+
+  lock
+  remove_cgroups
+  rm -rf "$XDG_RUNTIME_DIR" "/var/lib/systemd/linger/$name"
+  if getent passwd "$name" >/dev/null; then
+    local out
+    out=$(userdel -r "$name" 2>&1) || die "userdel -r $name failed: $out"
+    # It warns that there is no mail spool; none was ever made.
+    grep -v 'mail spool' <<<"$out" >&2 || true
+  fi
+  rm -f "$(state_file "$name")" "$STATE_DIR/$name.pid" "$AP_MANAGER_LOG"
+  unlock
+}
+
+cmd_status() {
+  local name=${1:-}
+  [[ -n $name ]] || usage
+  valid_name "$name"
+  load_state "$name" || {
+    echo "$name: no such sandbox"
+    exit 3
+  }
+  cat "$(state_file "$name")"
+  local pid
+  if pid=$(manager_pid) && manager_ready; then
+    echo "manager: running (pid $pid)"
+  else
+    echo "manager: not running"
+    exit 3
+  fi
+}
+
+cmd_list() {
+  local f
+  for f in "$STATE_DIR"/*.env; do
+    [[ -e $f ]] || continue
+    f=${f##*/}
+    echo "${f%.env}"
+  done
+}
+
+main() {
+  local cmd=${1:-}
+  [[ -n $cmd ]] || usage
+  shift
+  require_root "$cmd" "$@"
+  case $cmd in
+    start) cmd_start "$@" ;;
+    exec) cmd_exec "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    list) cmd_list ;;
+    __in-namespace) cmd_in_namespace "$@" ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,211 @@
+/**
+ * Integration-test harness: a real, private `systemd --user` for a throwaway user, started and stopped by
+ * scripts/user-manager.sh. Needs root; `npm test` (scripts/test.sh) provides it and sets AP_APP_DIR.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Options of `Sandbox.exec`. */
+export interface ExecOptions {
+  /** Extra variables for the command, on top of `Sandbox.env`. */
+  env?: Record<string, string>;
+  /** Deadline after which the command and its process group are killed and `exec` rejects. */
+  timeoutMs?: number;
+  /** Written to the command's stdin; without it stdin is closed at once. */
+  input?: string;
+}
+
+/** What a finished command did; `code` is 128 + signal number when a signal ended it. */
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running user manager and the user it belongs to. */
+export interface Sandbox {
+  readonly user: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+  /** What a CLI process of the user needs: HOME, USER, LOGNAME, PATH, XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS. */
+  readonly env: Readonly<Record<string, string>>;
+  /** PID of the `systemd --user` process itself. */
+  readonly managerPid: number;
+  /** The manager's stdout/stderr; removed by `stop()`. */
+  readonly managerLog: string;
+  /** The copy of the app the user can read (AP_APP_DIR); throws outside `npm test`. */
+  readonly appDir: string;
+  /** Runs `cmd` as the user, in their home, with `env` plus `opts.env`. */
+  exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Runs the CLI (`node <appDir>/dist/src/cli.js ...args`) as the user. */
+  profiles(args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Stops the manager and removes the user, its home and runtime dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Thrown by `Sandbox.exec` when the deadline passes; carries what the command printed until then. */
+export class ExecTimeoutError extends Error {
+  constructor(
+    readonly command: string,
+    readonly timeoutMs: number,
+    readonly partial: { stdout: string; stderr: string },
+  ) {
+    super(
+      `timed out after ${timeoutMs} ms and killed: ${command}\n` +
+        `--- stdout ---\n${partial.stdout}\n--- stderr ---\n${partial.stderr}`,
+    );
+    this.name = 'ExecTimeoutError';
+  }
+}
+
+const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+const SCRIPT_TIMEOUT_MS = 60_000;
+
+/** The copy of the app a sandbox user can read, made by scripts/test.sh. */
+export function appDir(): string {
+  const dir = process.env.AP_APP_DIR;
+  if (!dir) {
+    throw new Error(
+      'AP_APP_DIR is not set: run the integration tests through `npm test` (scripts/test.sh), ' +
+        'which copies the built app where a sandbox user can read it',
+    );
+  }
+  return dir;
+}
+
+function scriptPath(): string {
+  const dir = process.env.AP_APP_DIR;
+  if (dir) return join(dir, 'scripts', 'user-manager.sh');
+  // Compiled to dist/test/helpers/, three levels below the repository.
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/user-manager.sh');
+}
+
+function describe(cmd: string, args: readonly string[]): string {
+  return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+/** Runs a command as root in its own process group, so that a deadline can kill all it started. */
+function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    // A command that exits without reading its input must not fail the call with EPIPE.
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(new ExecTimeoutError(describe(cmd, args), timeoutMs, { stdout, stderr }));
+        return;
+      }
+      const signalCode = signal ? 128 + (constants.signals[signal] ?? 0) : 1;
+      resolvePromise({ code: code ?? signalCode, stdout, stderr });
+    });
+  });
+}
+
+function parseLines(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return values;
+}
+
+function required(values: Map<string, string>, key: string, output: string): string {
+  const value = values.get(key);
+  if (!value) throw new Error(`user-manager.sh start printed no ${key}; it printed:\n${output}`);
+  return value;
+}
+
+// Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
+const running = new Set<string>();
+let exitHookInstalled = false;
+
+function stopLeftoversOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const user of running) {
+      spawnSync('bash', [scriptPath(), 'stop', user], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
+    }
+  });
+}
+
+/** Creates a fresh user and starts its `systemd --user`; resolves once the manager answers on the user bus. */
+export async function startSandbox(): Promise<Sandbox> {
+  const script = scriptPath();
+  const started = await run('bash', [script, 'start'], SCRIPT_TIMEOUT_MS);
+  if (started.code !== 0) {
+    throw new Error(`user-manager.sh start failed (exit ${started.code}):\n${started.stderr}${started.stdout}`);
+  }
+  const values = parseLines(started.stdout);
+  const get = (key: string): string => required(values, key, started.stdout);
+  const user = get('AP_USER');
+  running.add(user);
+  stopLeftoversOnExit();
+
+  const home = get('AP_HOME');
+  const env = Object.freeze({
+    HOME: home,
+    USER: user,
+    LOGNAME: user,
+    PATH: get('AP_PATH'),
+    XDG_RUNTIME_DIR: get('XDG_RUNTIME_DIR'),
+    DBUS_SESSION_BUS_ADDRESS: get('DBUS_SESSION_BUS_ADDRESS'),
+  });
+
+  const exec = (cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
+    const assignments = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    return run(
+      'bash',
+      [script, 'exec', user, ...assignments, '--', cmd, ...args],
+      opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
+      opts.input,
+    );
+  };
+
+  return {
+    user,
+    uid: Number(get('AP_UID')),
+    gid: Number(get('AP_GID')),
+    home,
+    env,
+    managerPid: Number(get('AP_MANAGER_PID')),
+    managerLog: get('AP_MANAGER_LOG'),
+    get appDir() {
+      return appDir();
+    },
+    exec,
+    profiles: (args, opts) => exec('node', [join(appDir(), 'dist', 'src', 'cli.js'), ...args], opts),
+    async stop() {
+      const stopped = await run('bash', [script, 'stop', user], SCRIPT_TIMEOUT_MS);
+      if (stopped.code !== 0) {
+        throw new Error(`user-manager.sh stop ${user} failed (exit ${stopped.code}):\n${stopped.stderr}`);
+      }
+      running.delete(user);
+    },
+  };
+}
