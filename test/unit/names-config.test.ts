@@ -1,0 +1,52 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { assertProfileName } from "../../src/store/names.js";
+import { ExitCode, UsageError, BadFileError, NotInitialisedError } from "../../src/errors.js";
+import { DEFAULT_CONFIG, loadConfig, parseRange, saveConfig } from "../../src/config.js";
+import { resolvePaths } from "../../src/paths.js";
+
+test("profile names: the rule's edges", () => {
+  for (const good of ["a", "liam", "0day", "a-b_c", "x".repeat(32)]) assert.equal(assertProfileName(good), good);
+  for (const bad of ["", "../x", "a/b", "Liam", "sp ace", "żółw", "x".repeat(33), "-lead", "_lead", ".", "a.b"]) {
+    assert.throws(
+      () => assertProfileName(bad),
+      (err: unknown) => err instanceof UsageError && err.exitCode === ExitCode.usage && /1-32 characters/.test(err.message),
+      bad,
+    );
+  }
+});
+
+test("ranges: within 1024-65535 and ordered", () => {
+  assert.deepEqual(parseRange("8600-8699"), { from: 8600, to: 8699 });
+  assert.deepEqual(parseRange("2000-2000"), { from: 2000, to: 2000 });
+  for (const bad of ["80-90", "9000-8000", "1-2-3", "abc", "8000-70000", ""]) assert.equal(typeof parseRange(bad), "string", bad);
+});
+
+test("XDG paths: absolute values honoured, relative ones ignored", () => {
+  const p = resolvePaths({ HOME: "/home/u", XDG_CONFIG_HOME: "/cfg", XDG_STATE_HOME: "rel/state" });
+  assert.equal(p.configFile, "/cfg/agent-profiles/config.ini");
+  assert.equal(p.profilesDir, "/cfg/agent-profiles/profiles");
+  assert.equal(p.unitDir, "/cfg/systemd/user");
+  assert.equal(p.stateDir, "/home/u/.local/state/agent-profiles");
+});
+
+test("config.ini round-trips, is 0600, and a broken one names the field", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-cfg-"));
+  try {
+    const paths = resolvePaths({ HOME: home });
+    await assert.rejects(loadConfig(paths), NotInitialisedError);
+    const config = { ...DEFAULT_CONFIG, portRange: { from: 9000, to: 9010 }, portVar: "API_SERVER_PORT", exec: "/usr/bin/hermes --profile %i" };
+    await saveConfig(paths, config);
+    assert.deepEqual(await loadConfig(paths), config);
+    assert.equal((await fs.stat(paths.configFile)).mode & 0o777, 0o600);
+    await fs.writeFile(paths.configFile, "[ports]\nrange = 9-1\n");
+    await assert.rejects(loadConfig(paths), (err: unknown) => err instanceof BadFileError && /ports\.range/.test(err.message) && err.exitCode === ExitCode.badFile);
+    await fs.writeFile(paths.configFile, "[ports]\nvariable = 1BAD\n");
+    await assert.rejects(loadConfig(paths), (err: unknown) => err instanceof BadFileError && /ports\.variable/.test(err.message));
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});

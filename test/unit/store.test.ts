@@ -1,0 +1,102 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../../src/store/atomic.js";
+import { acquireLock } from "../../src/store/lock.js";
+import { BusyError } from "../../src/errors.js";
+import { setUnitKey, getUnitKey, quoteExecArg } from "../../src/systemd/unit-file.js";
+import { execStartFor, splitWords } from "../../src/core/exec-command.js";
+
+async function tmp(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), "ap-store-"));
+}
+
+test("atomic write: exact mode, no temporary file left behind", async () => {
+  const dir = await tmp();
+  const file = path.join(dir, ".env");
+  const old = process.umask(0o077);
+  try {
+    await writeFileAtomic(file, "A=1\n", 0o600);
+    await writeFileAtomic(file, "A=2\n", 0o600);
+    assert.equal(await fs.readFile(file, "utf8"), "A=2\n");
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    assert.deepEqual(await fs.readdir(dir), [".env"]);
+  } finally {
+    process.umask(old);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("lock: a second holder waits, then gets it; a timeout names the holder", async () => {
+  const dir = await tmp();
+  try {
+    const first = await acquireLock(dir, "ports", "test one", 0);
+    await assert.rejects(acquireLock(dir, "ports", "test two", 0), (err: unknown) => err instanceof BusyError && err.message.includes(String(process.pid)));
+    const waiting = acquireLock(dir, "ports", "test two", 5000);
+    await first.release();
+    const second = await waiting;
+    await second.release();
+    assert.deepEqual(await fs.readdir(dir), []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("lock: a lock left by a dead process is broken", async () => {
+  const dir = await tmp();
+  try {
+    // A pid far above pid_max's default cannot be alive.
+    await fs.writeFile(path.join(dir, "roll.lock"), JSON.stringify({ pid: 4_000_000, command: "killed", since: "x" }));
+    const lock = await acquireLock(dir, "roll", "test", 0);
+    const owner = JSON.parse(await fs.readFile(path.join(dir, "roll.lock"), "utf8"));
+    assert.equal(owner.pid, process.pid);
+    await lock.release();
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("lock: parallel processes never hold it at once", async () => {
+  const dir = await tmp();
+  const log = path.join(dir, "log");
+  const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/lock-worker.js");
+  try {
+    const runs = Array.from({ length: 6 }, () =>
+      new Promise<number>((resolve) => fork(worker, [dir, log], { stdio: "ignore" }).on("exit", (c) => resolve(c ?? -1))),
+    );
+    assert.deepEqual(await Promise.all(runs), [0, 0, 0, 0, 0, 0]);
+    const lines = (await fs.readFile(log, "utf8")).trim().split("\n");
+    assert.equal(lines.length, 12);
+    // Each enter must be followed by the same pid's leave.
+    for (let i = 0; i < lines.length; i += 2) {
+      const [e, pid] = lines[i]!.split(" ");
+      assert.equal(e, "enter");
+      assert.equal(lines[i + 1], `leave ${pid}`);
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("unit files: ExecStart replaced in place, keys added to a section, others untouched", () => {
+  const text = "[Unit]\nDescription=x\n\n[Service]\nExecStart=/old\nExecStart=/old2\nRestart=on-failure\n\n[Install]\nWantedBy=default.target\n";
+  const out = setUnitKey(text, "Service", "ExecStart", ["/new a"]);
+  assert.deepEqual(getUnitKey(out, "Service", "ExecStart"), ["/new a"]);
+  assert.deepEqual(getUnitKey(out, "Service", "Restart"), ["on-failure"]);
+  const added = setUnitKey(out, "Service", "StandardOutput", ["append:/l/%i.log"]);
+  assert.deepEqual(getUnitKey(added, "Service", "StandardOutput"), ["append:/l/%i.log"]);
+  assert.deepEqual(getUnitKey(added, "Install", "WantedBy"), ["default.target"]);
+  assert.ok(added.indexOf("StandardOutput") < added.indexOf("[Install]"));
+});
+
+test("exec: arguments quoted for systemd; program resolved through PATH", () => {
+  assert.equal(quoteExecArg('/a b/"c"%$'), '"/a b/\\"c\\"%%$$"');
+  assert.deepEqual(splitWords(`hermes --profile %i "gateway run" 'x y' a\\ b`), ["hermes", "--profile", "%i", "gateway run", "x y", "a b"]);
+  const line = execStartFor("sh -c 'exec x --port ${PORT}'", "/nonexistent:/bin:/usr/bin");
+  assert.match(line, /^"\/(usr\/)?bin\/sh" -c "exec x --port \$\{PORT\}"$/);
+  assert.throws(() => execStartFor("no-such-gateway-binary", "/bin"), /not an executable/);
+});
