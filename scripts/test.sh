@@ -13,20 +13,10 @@ fi
 cd "$repo"
 npm run build
 
-# The checkout may sit where a test user cannot read it, so the user runs a world-readable copy.
-app_dir=$(mktemp -d /tmp/agent-profiles-app.XXXXXX)
+app_dir=$(bash "$repo/scripts/stage-app.sh")
 trap 'rm -rf "$app_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-chmod 755 "$app_dir"
-for item in dist units scripts package.json node_modules; do
-  if [[ -e $item ]]; then
-    cp -a "$item" "$app_dir/"
-  else
-    echo "scripts/test.sh: $item is missing; the sandbox copy goes without it" >&2
-  fi
-done
-chmod -R a+rX "$app_dir"
 export AP_APP_DIR=$app_dir
 
 # node 20 does not expand globs itself; an unmatched pattern must not reach it literally.

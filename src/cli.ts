@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias("help", "h")
     .version()
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg, "see `profiles --help`");
@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const spec of commands) {
     parser.command(spec.command, spec.describe, spec.builder, async (args) => {
       json = Boolean(args.json);
-      ctx = createContext({ json });
+      ctx = createContext({ json, verbose: Boolean(args.verbose) });
       result = await spec.run(args as never, ctx);
     });
   }

@@ -22,7 +22,7 @@ const LOCK_WAIT_MS = 30_000;
 
 export default defineCommand<AddArgs>({
   command: "add <name>",
-  describe: "Create a profile with its own port and .env, enable and start it, and wait until it is healthy",
+  describe: "Create a profile (own port and .env), start it, wait until it is healthy",
   builder: (y) =>
     y
       .positional("name", { type: "string", describe: `Profile name: ${NAME_RULE}` })

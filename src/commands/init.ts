@@ -54,7 +54,7 @@ export async function renderTemplate(config: Config, envPath: string | undefined
 
 export default defineCommand<InitArgs>({
   command: "init",
-  describe: "Write the configuration, install the template unit and reload the manager (safe to run again)",
+  describe: "Write the config, install the template unit, reload the manager (safe to rerun)",
   builder: (y) =>
     y
       .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })

@@ -13,7 +13,7 @@ export function statusTable(rows: ProfileStatus[]): string {
 
 export default defineCommand({
   command: ["list", "ls"],
-  describe: "List every profile with its port, state, PID, restarts and whether it is enabled",
+  describe: "List profiles: port, state, PID, restarts, enabled",
   builder: (y) => y.example("$0 list --json", "for scripts"),
   async run(_args, ctx) {
     const config = await ctx.config();

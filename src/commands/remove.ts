@@ -6,7 +6,7 @@ import { defineCommand } from "./command.js";
 
 export default defineCommand<{ name: string; purge: boolean }>({
   command: ["remove <name>", "rm <name>"],
-  describe: "Stop and disable a profile and delete it; its .env is kept in the state directory unless --purge",
+  describe: "Stop, disable and delete a profile (its .env is kept unless --purge)",
   builder: (y) =>
     y
       .positional("name", { type: "string", describe: "Profile name" })

@@ -19,9 +19,9 @@ interface Outcome {
 
 // Like systemctl's verb table: the three verbs share one handler and differ in the job they queue.
 const VERBS: Record<Verb, { describe: string; past: string }> = {
-  start: { describe: "Start profiles (resetting a failed state first) and wait until each is healthy", past: "started" },
-  stop: { describe: "Stop profiles and wait until each has stopped", past: "stopped" },
-  restart: { describe: "Restart profiles and wait until each is healthy again", past: "restarted" },
+  start: { describe: "Start profiles (resetting a failed state) and wait until healthy", past: "started" },
+  stop: { describe: "Stop profiles and wait until they have stopped", past: "stopped" },
+  restart: { describe: "Restart profiles and wait until healthy again", past: "restarted" },
 };
 
 async function act(ctx: Context, verb: Verb, name: string, waitMs: number): Promise<Outcome> {

@@ -8,7 +8,7 @@ import { statusTable } from "./list.js";
 
 export default defineCommand<{ name?: string }>({
   command: "status [name]",
-  describe: "Show a profile's (or every profile's) state and probe its health; exit 7 if any is not healthy",
+  describe: "State and health of one or all profiles (exit 7 if any is unhealthy)",
   builder: (y) => y.positional("name", { type: "string", describe: "Profile name (default: all)" }),
   async run(args, ctx) {
     const config = await ctx.config();

@@ -62,6 +62,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   // A unit in start-limit-hit refuses every start until its failed state is reset.
   await sd.resetFailed(unit);
   const job = await (opts.restart ? sd.restart(unit, { timeoutMs: opts.deadlineMs }) : sd.start(unit, { timeoutMs: opts.deadlineMs }));
+  ctx.log.debug({ unit, job, ms: Date.now() - started }, `${opts.restart ? "restart" : "start"} job finished`);
   if (job !== "done") {
     const state = await sd.state(unit);
     throw await failure(ctx, profile, `the ${opts.restart ? "restart" : "start"} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}, ${exitText(state)})`);
@@ -81,6 +82,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
     if (state.activeState === "active" && state.subState === "running") {
       if (!opts.target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
       const verdict = await prober.http({ ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) });
+      ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
       if (verdict.ok) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
       lastReason = `health ${verdict.reason}`;
     } else {

@@ -3,6 +3,7 @@ import { resolvePaths, type Paths } from "../paths.js";
 import type { PortInspector } from "../ports/types.js";
 import type { Prober } from "../probe/types.js";
 import type { SystemdManager } from "../systemd/types.js";
+import { createLogger, type Logger } from "../log.js";
 
 /** Everything a command needs from the outside world, so that tests can hand in fakes. */
 export interface Context {
@@ -14,6 +15,8 @@ export interface Context {
   systemd(): Promise<SystemdManager>;
   ports(): Promise<PortInspector>;
   prober(): Promise<Prober>;
+  /** Structured logs on stderr (pino); quiet unless --verbose. */
+  log: Logger;
   /** A line of progress for people, on stderr. */
   progress(message: string): void;
   /** Close what was opened (the bus connection). */
@@ -21,7 +24,7 @@ export interface Context {
 }
 
 /** Parts a test may replace; the rest come from the real adapters. */
-export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "prober" | "progress" | "config">>;
+export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "prober" | "progress" | "config" | "log">>;
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -29,7 +32,7 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 /** The real context: adapters are imported only when a command first needs them, to keep start-up fast. */
-export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; quiet?: boolean } & ContextOverrides = {}): Context {
+export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; quiet?: boolean; verbose?: boolean } & ContextOverrides = {}): Context {
   const env = opts.env ?? process.env;
   const paths = resolvePaths(env);
   let bus: SystemdManager | undefined;
@@ -45,6 +48,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     env,
     paths,
     json: opts.json ?? false,
+    log: opts.log ?? createLogger(opts.verbose ?? false, env),
     config: opts.config ?? once(() => loadConfig(paths)),
     systemd,
     ports: opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector()),

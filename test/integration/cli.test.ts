@@ -120,8 +120,12 @@ test("stop, start and restart through the manager", async () => {
   const second = await pidOf();
   assert.equal(second.activeState, "active");
   assert.notEqual(second.pid, first.pid);
-  const restart = await profiles(["restart", "ops", "--json"]);
+  const restart = await profiles(["restart", "ops", "--json", "--verbose"]);
   assert.equal(restart.code, 0, restart.stderr);
+  // --verbose: pino lines on stderr, the result alone on stdout.
+  const logged = restart.stderr.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; job?: string });
+  assert.ok(logged.some((l) => l.msg === "restart job finished" && l.job === "done"), restart.stderr);
+  assert.equal(json<{ ok: boolean }[]>(restart)[0]!.ok, true);
   const third = await pidOf();
   assert.notEqual(third.pid, second.pid);
   assert.equal((await health(18700)).status, 200);
