@@ -17,6 +17,8 @@ export interface Config {
   healthPath: string;
   /** Where the template appends each profile's output; empty means the journal. */
   logDir: string;
+  /** How many generations of each `.env` are kept. */
+  keepGenerations: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -25,6 +27,7 @@ export const DEFAULT_CONFIG: Config = {
   exec: "",
   healthPath: "/health",
   logDir: "",
+  keepGenerations: 20,
 };
 
 const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
@@ -58,6 +61,7 @@ const fileSchema = z.object({
   gateway: z
     .object({ exec: z.string().default(""), health_path: healthPathSchema.default("/health"), log_dir: logDirSchema.default("") })
     .prefault({}),
+  generations: z.object({ keep: z.coerce.number().int().min(1).max(10000).default(20) }).prefault({}),
 });
 
 /** Check a health path given on the command line. */
@@ -90,7 +94,14 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     throw new BadFileError(paths.configFile, `${where}: ${issue?.message}`, "fix the file by hand, or move it away and run `profiles init` again");
   }
   const f = parsed.data;
-  return { portRange: f.ports.range, portVar: f.ports.variable, exec: f.gateway.exec, healthPath: f.gateway.health_path, logDir: f.gateway.log_dir };
+  return {
+    portRange: f.ports.range,
+    portVar: f.ports.variable,
+    exec: f.gateway.exec,
+    healthPath: f.gateway.health_path,
+    logDir: f.gateway.log_dir,
+    keepGenerations: f.generations.keep,
+  };
 }
 
 /** Read config.ini, or null when there is none yet. */
@@ -109,6 +120,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
   const body = ini.stringify({
     ports: { range: `${config.portRange.from}-${config.portRange.to}`, variable: config.portVar },
     gateway: { exec: config.exec, health_path: config.healthPath, log_dir: config.logDir },
+    generations: { keep: config.keepGenerations },
   });
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

@@ -3,6 +3,7 @@ import { parseEnvArgs } from "../core/env-args.js";
 import { healthTarget } from "../core/health-target.js";
 import { allocatePort, assertPortFree, parsePort } from "../core/ports.js";
 import { ProfileExistsError, UsageError } from "../errors.js";
+import { markKnownGood } from "../store/generations.js";
 import { acquireLock } from "../store/lock.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
 import { createProfile, profileExists, recordedPorts } from "../store/profiles.js";
@@ -56,7 +57,7 @@ export default defineCommand<AddArgs>({
       }
       entries.set(config.portVar, String(port));
       for (const [k, v] of extra) entries.set(k, v);
-      await createProfile(ctx.paths, name, entries);
+      await createProfile(ctx.paths, name, entries, config.keepGenerations);
     } finally {
       await lock.release();
     }
@@ -69,6 +70,7 @@ export default defineCommand<AddArgs>({
     await sd.enable([unitName(name)]);
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
     const up = await bringUp(ctx, name, { deadlineMs: args.wait * 1000, target: healthTarget(config, entries) });
+    await markKnownGood(ctx.paths, name, config.keepGenerations);
     Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid });
     return { data, text: `added ${name}: healthy on port ${port} (pid ${up.state.mainPid}, ${up.elapsedMs} ms)` };
   },

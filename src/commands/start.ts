@@ -2,6 +2,7 @@ import { bringUp } from "../core/bring-up.js";
 import { healthTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
+import { markKnownGood } from "../store/generations.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, readEnv } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
@@ -35,6 +36,7 @@ async function act(ctx: Context, verb: Verb, name: string, waitMs: number): Prom
   const config = await ctx.config();
   const target = healthTarget(config, await readEnv(ctx.paths, name));
   const up = await bringUp(ctx, name, { restart: verb === "restart", deadlineMs: waitMs, target });
+  await markKnownGood(ctx.paths, name, config.keepGenerations);
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
 }
 

@@ -3,6 +3,7 @@ import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { commitEnvText, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
 import { parseEnv, serializeEnv, type EnvEntries } from "./envfile.js";
 import { assertProfileName, isProfileName } from "./names.js";
 
@@ -63,22 +64,21 @@ export async function readEnv(paths: Paths, name: string): Promise<EnvEntries> {
   return entries;
 }
 
-/** Write a profile's `.env` atomically with mode 0600 (its directory 0700). */
-export async function writeEnv(paths: Paths, name: string, entries: EnvEntries): Promise<void> {
-  await ensureDir(profileDir(paths, name), 0o700);
-  await writeFileAtomic(envFile(paths, name), serializeEnv(entries, HEADER), 0o600);
+/** Make `entries` the profile's `.env` (atomic, 0600, dir 0700), kept as a new generation; callers hold its lock. */
+export async function commitEnv(paths: Paths, name: string, entries: EnvEntries, reason: string, opts: CommitOptions = {}): Promise<Generation> {
+  return commitEnvText(paths, name, serializeEnv(entries, HEADER), reason, opts);
 }
 
-/** Create a new profile; ProfileExistsError if the name is taken. */
-export async function createProfile(paths: Paths, name: string, entries: EnvEntries): Promise<void> {
+/** Create a new profile as generation 1; ProfileExistsError if the name is taken. */
+export async function createProfile(paths: Paths, name: string, entries: EnvEntries, keep?: number): Promise<Generation> {
   await ensureDir(paths.profilesDir, 0o700);
   if (await profileExists(paths, name)) throw new ProfileExistsError(name);
-  await writeEnv(paths, name, entries);
+  return commitEnv(paths, name, entries, "add", { keep });
 }
 
 /**
  * Delete a profile's directory. Unless `purge`, its `.env` is first kept as
- * `<state>/removed/NAME.<time>.env`; returns that path (or null when purged).
+ * `<state>/removed/NAME.<time>.env`, its generations beside it; returns that path (or null when purged).
  */
 export async function deleteProfile(paths: Paths, name: string, purge: boolean): Promise<string | null> {
   let kept: string | null = null;
@@ -89,6 +89,7 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
     await writeFileAtomic(kept, await fs.readFile(envFile(paths, name)), 0o600);
   }
   await fs.rm(profileDir(paths, name), { recursive: true, force: true });
+  await retireGenerations(paths, name, kept);
   return kept;
 }
 
