@@ -13,6 +13,10 @@ export const ExitCode = {
   managerUnreachable: 10,
   systemd: 11,
   badFile: 12,
+  /** `roll` stopped: a profile failed its health gate (reverted or not), or the roll was interrupted. */
+  rollHalted: 13,
+  /** `doctor` found at least one problem. */
+  problemsFound: 14,
   internal: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
