@@ -1,7 +1,8 @@
-/** The systemd adapter: the one module that talks D-Bus (dbus-next) to the user's service manager. */
+/** The systemd adapter: talks D-Bus (dbus-next) to the user's service manager; errors are mapped in bus-errors.ts. */
 import type { Socket } from "node:net";
-import { DBusError, Message, MessageType, Variant, sessionBus, type MessageBus } from "dbus-next";
+import { Message, MessageType, Variant, sessionBus, type MessageBus } from "dbus-next";
 import { AppError, ManagerUnreachableError, SystemdError } from "../errors.js";
+import { BusError, describe, translateBusError, whyConnectFailed } from "./bus-errors.js";
 import type { JobOptions, JobResult, SystemdManager, UnitState } from "./types.js";
 
 const SYSTEMD_NAME = "org.freedesktop.systemd1";
@@ -17,40 +18,6 @@ const DBUS_IFACE = "org.freedesktop.DBus";
 const JOB_REMOVED_MATCH =
   `type='signal',sender='${SYSTEMD_NAME}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
 
-/** D-Bus error names this adapter tells apart (`SystemdError.busName` carries them). */
-const BusError = {
-  NoSuchUnit: "org.freedesktop.systemd1.NoSuchUnit",
-  UnitMasked: "org.freedesktop.systemd1.UnitMasked",
-  ShuttingDown: "org.freedesktop.systemd1.ShuttingDown",
-  AccessDenied: "org.freedesktop.DBus.Error.AccessDenied",
-  InteractiveAuthorizationRequired: "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
-  FileNotFound: "org.freedesktop.DBus.Error.FileNotFound",
-  UnknownObject: "org.freedesktop.DBus.Error.UnknownObject",
-  ServiceUnknown: "org.freedesktop.DBus.Error.ServiceUnknown",
-  NameHasNoOwner: "org.freedesktop.DBus.Error.NameHasNoOwner",
-  NoReply: "org.freedesktop.DBus.Error.NoReply",
-  Disconnected: "org.freedesktop.DBus.Error.Disconnected",
-  NoServer: "org.freedesktop.DBus.Error.NoServer",
-  Timeout: "org.freedesktop.DBus.Error.Timeout",
-  TimedOut: "org.freedesktop.DBus.Error.TimedOut",
-} as const;
-
-/** Bus errors that mean "nobody is there to answer", not "the manager said no". */
-const UNREACHABLE_BUS_ERRORS: ReadonlySet<string> = new Set([
-  BusError.ServiceUnknown,
-  BusError.NameHasNoOwner,
-  BusError.NoReply,
-  BusError.Disconnected,
-  BusError.NoServer,
-  BusError.Timeout,
-  BusError.TimedOut,
-]);
-
-/** errno codes of a socket that cannot reach, or lost, the bus. */
-const UNREACHABLE_ERRNOS: ReadonlySet<string> = new Set([
-  "ENOENT", "ECONNREFUSED", "EACCES", "EPERM", "ENOTDIR", "ECONNRESET", "EPIPE", "ENOTCONN", "ETIMEDOUT",
-]);
-
 const KNOWN_JOB_RESULTS: ReadonlySet<string> = new Set<JobResult>([
   "done", "canceled", "timeout", "failed", "dependency", "skipped",
 ]);
@@ -60,46 +27,12 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_CALL_TIMEOUT_MS = 25_000;
 const DEFAULT_JOB_TIMEOUT_MS = 60_000;
 
-/** Where a bus call was made, for error messages. */
-export interface BusErrorContext {
-  /** The bus address, for ManagerUnreachableError. */
-  address: string;
-  /** What was being done, e.g. `StartUnit agent-gateway@liam.service`. */
-  action: string;
-}
-
 /** Options of connectSystemd. */
 export interface ConnectOptions {
   /** Deadline for the socket, the auth handshake, Hello and a first Ping of the manager (5 s). */
   connectTimeoutMs?: number;
   /** Deadline for the reply to each method call (25 s). */
   callTimeoutMs?: number;
-}
-
-/** Maps a failed bus call to a domain error by its D-Bus error name or errno code; anything else is returned as is. */
-export function translateBusError(err: unknown, context: BusErrorContext): Error {
-  if (err instanceof AppError) return err;
-  if (err instanceof DBusError) {
-    const name = err.type;
-    const what = `${context.action}: ${err.text || name}`;
-    if (UNREACHABLE_BUS_ERRORS.has(name)) return new ManagerUnreachableError(context.address, what);
-    switch (name) {
-      case BusError.AccessDenied:
-      case BusError.InteractiveAuthorizationRequired:
-        return new SystemdError(what, name, "run this as the user who owns the manager (not root, not another user)");
-      case BusError.UnitMasked:
-        return new SystemdError(what, name, "the unit is masked: `systemctl --user unmask` it first");
-      case BusError.ShuttingDown:
-        return new SystemdError(what, name, "the user manager is shutting down; try again once it is back");
-      default:
-        return new SystemdError(what, name);
-    }
-  }
-  const code = errnoCode(err);
-  if (code !== undefined && UNREACHABLE_ERRNOS.has(code)) {
-    return new ManagerUnreachableError(context.address, `${context.action}: ${describe(err)}`);
-  }
-  return err instanceof Error ? err : new Error(`${context.action}: ${describe(err)}`);
 }
 
 /** Connects to the user's systemd manager over its session bus; throws ManagerUnreachableError when it cannot. */
@@ -468,26 +401,4 @@ function unwrap(value: unknown): unknown {
 /** systemd has results the contract leaves out (`assert`, `unsupported`, `collected`, `once`, ...): all are failures to start. */
 function toJobResult(result: string): JobResult {
   return KNOWN_JOB_RESULTS.has(result) ? (result as JobResult) : "failed";
-}
-
-/** Why a connection died before Hello was answered. */
-function whyConnectFailed(err: unknown): string {
-  const code = errnoCode(err);
-  // dbus-daemon completes the auth exchange, then hangs up on a uid its policy does not admit.
-  if (err === undefined || code === "EPIPE" || code === "ECONNRESET") {
-    return "the bus hung up during authentication; a user's bus admits only that user (running as root or as someone else?)";
-  }
-  return describe(err);
-}
-
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  // dbus-next's handshake reports a rejected auth as the server's raw reply line (a Buffer).
-  if (Buffer.isBuffer(err)) return `authentication rejected: ${err.toString("ascii").trim()}`;
-  return String(err);
 }
