@@ -3,6 +3,7 @@ import ini from "ini";
 import { z } from "zod";
 import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
 import type { Paths } from "./paths.js";
+import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { ensureDir, writeFileAtomic } from "./store/atomic.js";
 import { keyProblem } from "./store/envfile.js";
 
@@ -19,6 +20,16 @@ export interface Config {
   logDir: string;
   /** How many generations of each `.env` are kept. */
   keepGenerations: number;
+  /** The health probe's kind; a profile's `profile.ini` may override it. */
+  probe: ProbeKind;
+  /** How long one probe may take. */
+  probeTimeoutMs: number;
+  /** Whether `profiles init` installs and starts the nightly sweep timer. */
+  sweepTimer: boolean;
+  /** Prometheus textfile a sweep writes when `--textfile` is not given; empty: none. */
+  sweepTextfile: string;
+  /** URL a sweep POSTs to when something is unhealthy and `--webhook` is not given; empty: none. Kept here (0600), not in argv. */
+  sweepWebhook: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -28,6 +39,11 @@ export const DEFAULT_CONFIG: Config = {
   healthPath: "/health",
   logDir: "",
   keepGenerations: 20,
+  probe: "http",
+  probeTimeoutMs: 2000,
+  sweepTimer: true,
+  sweepTextfile: "",
+  sweepWebhook: "",
 };
 
 const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
@@ -55,11 +71,36 @@ const rangeSchema = z.string().transform((text, ctx) => {
 const varSchema = z.string().refine((v) => keyProblem(v) === null, { message: "must be an environment variable name (letters, digits, _)" });
 const healthPathSchema = z.string().regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces");
 const logDirSchema = z.string().refine((v) => v === "" || v.startsWith("/"), { message: "must be an absolute path" });
+const probeSchema = z.enum(PROBE_KINDS as [ProbeKind, ...ProbeKind[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` });
+const probeTimeoutSchema = z.coerce.number({ message: "must be a number of milliseconds" }).int("must be a whole number of milliseconds").min(50, "must be at least 50 ms").max(600_000, "must be at most 600000 ms (10 min)");
+// ini turns `true`/`false` into booleans, but a hand edit may quote them.
+const boolSchema = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ message: "must be true or false" }));
+const textfileSchema = z.string().refine((v) => v === "" || (v.startsWith("/") && v.endsWith(".prom")), { message: "must be an absolute path ending in .prom" });
+const webhookSchema = z.string().refine((v) => v === "" || isHttpUrl(v), { message: "must be an http:// or https:// URL" });
+
+/** Whether `text` is an absolute http(s) URL. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 const fileSchema = z.object({
   ports: z.object({ range: rangeSchema.prefault("8600-8699"), variable: varSchema.default("PORT") }).prefault({}),
   gateway: z
-    .object({ exec: z.string().default(""), health_path: healthPathSchema.default("/health"), log_dir: logDirSchema.default("") })
+    .object({
+      exec: z.string().default(""),
+      health_path: healthPathSchema.default("/health"),
+      log_dir: logDirSchema.default(""),
+      probe: probeSchema.default("http"),
+      probe_timeout_ms: probeTimeoutSchema.default(2000),
+    })
+    .prefault({}),
+  sweep: z
+    .object({ timer: boolSchema.default(true), textfile: textfileSchema.default(""), webhook: webhookSchema.default("") })
     .prefault({}),
   generations: z.object({ keep: z.coerce.number().int().min(1).max(10000).default(20) }).prefault({}),
 });
@@ -69,6 +110,20 @@ export function checkHealthPath(p: string): string {
   const r = healthPathSchema.safeParse(p);
   if (!r.success) throw new UsageError(`--health-path "${p}" ${r.error.issues[0]?.message}`);
   return p;
+}
+
+/** Check a probe kind given on the command line. */
+export function checkProbeKind(flag: string, v: string): ProbeKind {
+  const r = probeSchema.safeParse(v);
+  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+/** Check a probe timeout (milliseconds) given on the command line. */
+export function checkProbeTimeout(flag: string, v: unknown): number {
+  const r = probeTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
+  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
+  return r.data;
 }
 
 /** Check a variable name given on the command line. */
@@ -101,6 +156,11 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     healthPath: f.gateway.health_path,
     logDir: f.gateway.log_dir,
     keepGenerations: f.generations.keep,
+    probe: f.gateway.probe,
+    probeTimeoutMs: f.gateway.probe_timeout_ms,
+    sweepTimer: f.sweep.timer,
+    sweepTextfile: f.sweep.textfile,
+    sweepWebhook: f.sweep.webhook,
   };
 }
 
@@ -119,8 +179,15 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
   await ensureDir(paths.appConfigDir, 0o700);
   const body = ini.stringify({
     ports: { range: `${config.portRange.from}-${config.portRange.to}`, variable: config.portVar },
-    gateway: { exec: config.exec, health_path: config.healthPath, log_dir: config.logDir },
+    gateway: {
+      exec: config.exec,
+      health_path: config.healthPath,
+      log_dir: config.logDir,
+      probe: config.probe,
+      probe_timeout_ms: config.probeTimeoutMs,
+    },
     generations: { keep: config.keepGenerations },
+    sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
   });
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

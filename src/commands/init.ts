@@ -1,8 +1,12 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { checkHealthPath, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config } from "../config.js";
+import { checkHealthPath, checkProbeKind, checkProbeTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
+import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
+import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
+import { SWEEP_TIMER } from "../core/sweep/schedule.js";
+import { redactUrl } from "../core/sweep/webhook.js";
 import { UsageError } from "../errors.js";
 import { gatewayScript, templateSource } from "../package-files.js";
 import { ensureDir, writeFileAtomic } from "../store/atomic.js";
@@ -16,12 +20,17 @@ interface InitArgs {
   range?: string;
   healthPath?: string;
   logDir?: string;
+  probe?: string;
+  probeTimeout?: string;
+  sweep?: boolean;
+  sweepTextfile?: string;
+  sweepWebhook?: string;
 }
 
 /** Where logind keeps the linger flag; without logind (no system bus) the file is all there is. */
 export const LINGER_DIR = "/var/lib/systemd/linger";
 
-function mergeConfig(base: Config, args: InitArgs): Config {
+async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
   const next = { ...base, portRange: { ...base.portRange } };
   if (args.range !== undefined) {
     const r = parseRange(args.range);
@@ -37,6 +46,12 @@ function mergeConfig(base: Config, args: InitArgs): Config {
     }
     next.logDir = args.logDir;
   }
+  if (args.probe !== undefined) next.probe = checkProbeKind("--probe", args.probe);
+  if (args.probeTimeout !== undefined) next.probeTimeoutMs = checkProbeTimeout("--probe-timeout", args.probeTimeout);
+  if (args.sweep !== undefined) next.sweepTimer = args.sweep;
+  // "" clears a setting.
+  if (args.sweepTextfile !== undefined) next.sweepTextfile = args.sweepTextfile === "" ? "" : await checkTextfile("--sweep-textfile", args.sweepTextfile);
+  if (args.sweepWebhook !== undefined) next.sweepWebhook = args.sweepWebhook === "" ? "" : checkWebhook("--sweep-webhook", args.sweepWebhook);
   return next;
 }
 
@@ -54,7 +69,7 @@ export async function renderTemplate(config: Config, envPath: string | undefined
 
 export default defineCommand<InitArgs>({
   command: "init",
-  describe: "Write the config, install the template unit, reload the manager (safe to rerun)",
+  describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager (safe to rerun)",
   builder: (y) =>
     y
       .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })
@@ -62,12 +77,18 @@ export default defineCommand<InitArgs>({
       .option("range", { type: "string", describe: "Ports to hand out, A-B (default 8600-8699)" })
       .option("health-path", { type: "string", describe: "HTTP path of the health probe (default /health)" })
       .option("log-dir", { type: "string", describe: "Append each profile's output to DIR/NAME.log instead of the journal" })
+      .option("probe", { type: "string", describe: "Health probe kind: http (GET the health path, expect 2xx) or tcp (a connect is enough); default http" })
+      .option("probe-timeout", { type: "string", describe: "Milliseconds one health probe may take (default 2000)" })
+      .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
+      .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
+      .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT', "use your own gateway"),
   async run(args, ctx) {
     const previous = await loadConfigIfAny(ctx.paths);
-    const config = mergeConfig(previous ?? DEFAULT_CONFIG, args);
+    const config = await mergeConfig(previous ?? DEFAULT_CONFIG, args);
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
+    const sweepUnits = await renderSweepUnits();
     // Reach the manager before writing anything, so that a host without one is left as it was.
     const sd = await ctx.systemd();
 
@@ -78,7 +99,10 @@ export default defineCommand<InitArgs>({
     await saveConfig(ctx.paths, config);
     await ensureDir(ctx.paths.profilesDir, 0o700);
     await ensureDir(ctx.paths.stateDir, 0o700);
+    const sweepFiles = config.sweepTimer ? await writeSweepUnits(ctx.paths, sweepUnits) : [];
+    const sweepRemoved = config.sweepTimer ? false : await removeSweepUnits(ctx.paths, sd);
     await sd.reload();
+    if (config.sweepTimer) await startSweepTimer(sd);
 
     const user = ctx.env.USER || os.userInfo().username;
     const lingerFile = path.join(LINGER_DIR, user);
@@ -94,15 +118,27 @@ export default defineCommand<InitArgs>({
       logDir: config.logDir || null,
       created: previous === null,
       linger: { enabled: linger, file: lingerFile, command: linger ? null : lingerCommand },
+      probe: { kind: config.probe, timeoutMs: config.probeTimeoutMs },
+      sweep: {
+        timer: config.sweepTimer,
+        unitFiles: sweepFiles,
+        execStart: config.sweepTimer ? sweepUnits.execStart : null,
+        removed: sweepRemoved,
+        textfile: config.sweepTextfile || null,
+        webhook: config.sweepWebhook ? redactUrl(config.sweepWebhook) : null,
+      },
     };
     const lines = [
       `${previous ? "updated" : "wrote"} ${ctx.paths.configFile}`,
       `installed ${unitFile}`,
       `  ExecStart=${execStart}`,
-      `ports ${data.portRange} in ${config.portVar}, health on ${config.healthPath}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
+      `ports ${data.portRange} in ${config.portVar}, health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
       linger
         ? `lingering is enabled for ${user}: profiles keep running after logout`
         : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${lingerCommand}`,
+      config.sweepTimer
+        ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${config.sweepTextfile ? `, metrics to ${config.sweepTextfile}` : ""}${config.sweepWebhook ? `, alerts to ${redactUrl(config.sweepWebhook)}` : ""}`
+        : `nightly sweep: off${sweepRemoved ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
       "next: profiles add NAME [--port N]",
     ];
     return { data, text: lines.join("\n") };

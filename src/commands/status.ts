@@ -1,4 +1,5 @@
-import { healthTarget } from "../core/health-target.js";
+import { profileHealthTarget } from "../core/health-target.js";
+import { probe } from "../probe/types.js";
 import { inspectProfiles } from "../core/inspect.js";
 import { ExitCode } from "../errors.js";
 import { assertProfileName } from "../store/names.js";
@@ -25,9 +26,9 @@ export default defineCommand<{ name?: string }>({
     const withHealth = await Promise.all(
       rows.map(async (r) => {
         if (r.activeState !== "active") return { ...r, health: { ok: false, reason: `unit ${r.activeState}` } };
-        const target = healthTarget(config, await readEnv(ctx.paths, r.name).catch(() => new Map<string, string>()));
+        const target = await profileHealthTarget(ctx.paths, config, r.name, await readEnv(ctx.paths, r.name).catch(() => new Map<string, string>()));
         if (!target) return { ...r, health: { ok: false, reason: `no ${config.portVar} in its .env` } };
-        const v = await prober.http(target);
+        const v = await probe(prober, target);
         return { ...r, health: { ok: v.ok, reason: v.reason, latencyMs: Math.round(v.latencyMs) } };
       }),
     );

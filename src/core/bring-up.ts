@@ -1,9 +1,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { UnhealthyError } from "../errors.js";
-import type { ProbeTarget, ProbeVerdict } from "../probe/types.js";
+import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
+import { readProfileSettings } from "../store/profile-settings.js";
 import { unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
+import { withProfileSettings } from "./health-target.js";
 
 /** How a profile came up. */
 export interface BringUpResult {
@@ -58,6 +60,9 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const started = Date.now();
   const deadline = started + opts.deadlineMs;
   const unit = unitName(profile);
+  // The profile's own probe settings (profile.ini) win over a target its caller built from config.ini alone;
+  // read before anything changes, so that a broken profile.ini stops here.
+  const target = opts.target && withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
   const sd = await ctx.systemd();
   // A unit in start-limit-hit refuses every start until its failed state is reset.
   await sd.resetFailed(unit);
@@ -80,8 +85,8 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       throw await failure(ctx, profile, `crashed: it ${exitText(state)} and was restarted ${state.nRestarts - baseline} time(s)`);
     }
     if (state.activeState === "active" && state.subState === "running") {
-      if (!opts.target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
-      const verdict = await prober.http({ ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) });
+      if (!target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
+      const verdict = await probe(prober, { ...target, timeoutMs: Math.max(100, Math.min(target.timeoutMs, deadline - Date.now())) });
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
       if (verdict.ok) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
       lastReason = `health ${verdict.reason}`;

@@ -1,19 +1,19 @@
 /** The HTTP health probe: one fresh connection per probe, bounded in time and in bytes read. */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
+import { reasonFor } from "./reasons.js";
+import { tcpProbe } from "./tcp.js";
 import type { ProbeTarget, ProbeVerdict, Prober } from "./types.js";
 
 // Health bodies are tiny; past this a misbehaving endpoint is cut off rather than read to the end.
 const MAX_BODY_BYTES = 64 * 1024;
 
-const ERROR_REASONS: Record<string, string> = {
-  ECONNREFUSED: "refused",
-  ECONNRESET: "connection reset",
-  ENOTFOUND: "no such host",
-};
-
-/** Probes with node:http; `ok` means a 2xx within `timeoutMs`, counting connect, headers and body. */
+/**
+ * The real Prober (context.ts loads it by this name). `http`: node:http, `ok` means a 2xx within
+ * `timeoutMs`, counting connect, headers and body; `tcp`: see tcp.ts.
+ */
 export const httpProber: Prober = {
+  tcp: tcpProbe,
   http(target: ProbeTarget): Promise<ProbeVerdict> {
     return new Promise((resolve) => {
       const started = performance.now();
@@ -68,8 +68,3 @@ export const httpProber: Prober = {
     });
   },
 };
-
-function reasonFor(err: NodeJS.ErrnoException): string {
-  if (err.code === undefined) return err.message;
-  return ERROR_REASONS[err.code] ?? err.code;
-}

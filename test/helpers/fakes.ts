@@ -17,6 +17,12 @@ export class FakeSystemd implements SystemdManager {
   /** Units whose start ends `done` but then fail, as a gateway that exits at once does. */
   crashing = new Set<string>();
   reloads = 0;
+  /** Called after each start or restart, to script what the unit does then (crash, fail, ...). */
+  onStart?: (unit: string, state: UnitState) => void;
+  /** Called on each state() read, to script changes over time (a later crash, the restart count moving). */
+  onState?: (unit: string, state: UnitState) => void;
+  // Every start gets a PID of its own, as a real restart does.
+  private lastPid = 1000;
 
   private get(unit: string): UnitState {
     let s = this.units.get(unit);
@@ -30,7 +36,8 @@ export class FakeSystemd implements SystemdManager {
     this.calls.push(`start ${unit}`);
     const s = this.get(unit);
     if (this.crashing.has(unit)) Object.assign(s, { activeState: "failed", subState: "failed", result: "exit-code", execMainCode: 1, execMainStatus: 78, mainPid: 0 });
-    else Object.assign(s, { activeState: "active", subState: "running", mainPid: 1000 + this.units.size, result: "success" });
+    else Object.assign(s, { activeState: "active", subState: "running", mainPid: ++this.lastPid, result: "success" });
+    this.onStart?.(unit, s);
     return "done";
   }
   async restart(unit: string): Promise<JobResult> {
@@ -61,6 +68,7 @@ export class FakeSystemd implements SystemdManager {
     return [...this.units.values()].filter((s) => s.activeState !== "inactive").map((s) => ({ ...s, unitFileState: this.enabled.has(s.name) ? "enabled" : "disabled" }));
   }
   async state(unit: string): Promise<UnitState> {
+    this.onState?.(unit, this.get(unit));
     return { ...this.get(unit) };
   }
   async unitFileState(unit: string): Promise<string> {
@@ -83,13 +91,20 @@ export class FakePorts implements PortInspector {
   }
 }
 
-/** A prober whose verdict per port is set by the test; healthy by default. */
+/** A prober whose verdict per port is set by the test; healthy by default. `seen` records both kinds. */
 export class FakeProber implements Prober {
   verdicts = new Map<number, ProbeVerdict>();
   seen: ProbeTarget[] = [];
+  /** Scripted answers, asked first: a verdict, or undefined to fall back to `verdicts`. */
+  respond?: (target: ProbeTarget) => ProbeVerdict | undefined;
   async http(target: ProbeTarget): Promise<ProbeVerdict> {
     this.seen.push(target);
-    return this.verdicts.get(target.port) ?? { ok: true, reason: "ok", status: 200, latencyMs: 1 };
+    return this.respond?.(target) ?? this.verdicts.get(target.port) ?? { ok: true, reason: "ok", status: 200, latencyMs: 1 };
+  }
+  async tcp(target: ProbeTarget): Promise<ProbeVerdict> {
+    const t = { ...target, kind: "tcp" as const };
+    this.seen.push(t);
+    return this.respond?.(t) ?? this.verdicts.get(target.port) ?? { ok: true, reason: "ok", latencyMs: 1 };
   }
 }
 

@@ -1,0 +1,63 @@
+import { checkTextfile, checkWebhook, parseMaxRestarts } from "../core/sweep/flags.js";
+import { runSweep } from "../core/sweep/run.js";
+import { cronLine } from "../core/sweep/schedule.js";
+import { sweepText } from "../core/sweep/summary.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { defineCommand } from "./command.js";
+
+interface SweepArgs {
+  restartUnhealthy: boolean;
+  maxRestarts: string;
+  wait: number;
+  textfile?: string;
+  webhook?: string;
+  printCron: boolean;
+}
+
+export default defineCommand<SweepArgs>({
+  command: "sweep",
+  describe: "Check every profile (unit, probe, port owner, drift), optionally restart unhealthy ones; record and report (exit 7 if any stays unhealthy)",
+  builder: (y) =>
+    y
+      .option("restart-unhealthy", { type: "boolean", default: false, describe: "Reset and restart unhealthy profiles (enabled ones whose port is not taken), then probe again" })
+      .option("max-restarts", { type: "string", default: "3", describe: "At most this many restarts per sweep (0-100)" })
+      .option("wait", { type: "number", default: 30, describe: "Seconds each restart may take to become healthy" })
+      .option("textfile", { type: "string", describe: "Write Prometheus metrics to this .prom file, atomically (default: [sweep] textfile of config.ini)" })
+      .option("webhook", { type: "string", describe: "POST a JSON summary here when anything is unhealthy (default: [sweep] webhook of config.ini)" })
+      .option("print-cron", { type: "boolean", default: false, describe: "Print a crontab line equivalent to the nightly timer, and exit" })
+      .example("$0 sweep", "look, change nothing but the sweep's own records")
+      .example("$0 sweep --restart-unhealthy --max-restarts 2", "what the nightly timer runs, with a smaller budget")
+      .example("$0 sweep --textfile /var/lib/node_exporter/textfile/agent_profiles.prom", "metrics for node_exporter")
+      .example("$0 sweep --print-cron >> my.crontab", "for hosts that prefer cron to the timer"),
+  async run(args, ctx) {
+    const maxRestarts = parseMaxRestarts(String(args.maxRestarts));
+    if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
+    const textfile = args.textfile === undefined ? undefined : await checkTextfile("--textfile", args.textfile);
+    const webhook = args.webhook === undefined ? undefined : checkWebhook("--webhook", args.webhook);
+
+    if (args.printCron) {
+      const extra = [
+        ...(maxRestarts !== 3 ? ["--max-restarts", String(maxRestarts)] : []),
+        ...(args.wait !== 30 ? ["--wait", String(args.wait)] : []),
+        ...(textfile ? ["--textfile", textfile] : []),
+      ];
+      const line = cronLine(ctx.env, process.getuid?.() ?? 0, extra);
+      // A URL in a crontab or an argv is readable by others (`ps`); config.ini is 0600.
+      const note = webhook ? "the webhook is not put in the line (a command line is visible to every user of the host): set it with `profiles init --sweep-webhook URL`, which keeps it in config.ini (0600)" : null;
+      if (note) ctx.progress(`note: ${note}`);
+      return { data: { cron: line, note }, text: line };
+    }
+
+    const config = await ctx.config();
+    const result = await runSweep(ctx, {
+      restartUnhealthy: args.restartUnhealthy,
+      maxRestarts,
+      waitMs: args.wait * 1000,
+      textfile: textfile ?? (config.sweepTextfile || null),
+      webhook: webhook ?? (config.sweepWebhook || null),
+    });
+    if (result.webhook && !result.webhook.sent) process.stderr.write(`profiles: webhook POST to ${result.webhook.url} failed: ${result.webhook.error}\n`);
+    if (result.textfile && !result.textfile.written) process.stderr.write(`profiles: metrics not written to ${result.textfile.path}: ${result.textfile.error}\n`);
+    return { data: result, text: sweepText(result), exitCode: result.unhealthy === 0 ? ExitCode.ok : ExitCode.unhealthy };
+  },
+});

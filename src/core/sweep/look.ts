@@ -1,0 +1,47 @@
+/** The sweep's look at one profile: health, who holds its port, drift, restarts since the last sweep. */
+import type { Config } from "../../config.js";
+import { AppError } from "../../errors.js";
+import type { ProcessInspector } from "../../proc/process.js";
+import type { UnitState } from "../../systemd/types.js";
+import type { Context } from "../context.js";
+import { driftOf } from "./drift.js";
+import { observeHealth } from "./observe.js";
+import { portHolder } from "./port-owner.js";
+import { restartsSince, type ProfileMemory } from "./state.js";
+import type { SweepProfile } from "./types.js";
+import type { StartLimits } from "./unit-condition.js";
+
+/** Look at one profile; `loaded` holds the units in memory (from one ListUnitsByPatterns), `last` the previous sweep's memory of it. */
+export async function lookAt(
+  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, name: string, loaded: Map<string, UnitState>, last: ProfileMemory | undefined,
+): Promise<SweepProfile> {
+  const obs = await observeHealth(ctx, config, limits, name, loaded);
+  const since = restartsSince(last, obs.nRestarts);
+  const p: SweepProfile = {
+    ...obs,
+    portHolder: null,
+    restartsSinceLastSweep: since,
+    restartsTotal: (last?.restartsTotal ?? 0) + since,
+    drift: null,
+    before: null,
+    action: null,
+    markedKnownGood: null,
+    notes: [],
+  };
+  if (obs.port !== null) {
+    p.portHolder = await portHolder(await ctx.ports(), procs, obs.port, obs.unit, obs.mainPid);
+    if (p.portHolder.status === "foreign") {
+      p.problems.push(`port ${obs.port} is held by ${p.portHolder.holder}, not by ${obs.unit}`);
+      p.healthy = false;
+    }
+  }
+  try {
+    p.drift = await driftOf(ctx.paths, procs, name, obs.condition === "running" ? obs.mainPid : null);
+    if (p.drift.drifted) p.notes.push(`its .env differs from known-good generation ${p.drift.knownGood} (\`profiles diff ${name}\`)`);
+    if (p.drift.pendingRestart) p.notes.push("its .env changed after the gateway started: restart it to apply");
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    p.notes.push(`generations unreadable: ${err.message}`);
+  }
+  return p;
+}

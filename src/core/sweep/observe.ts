@@ -1,0 +1,90 @@
+/** One look at a profile: its unit's state and a health probe. `health` shows it; `sweep` builds on it. */
+import type { Config } from "../../config.js";
+import { AppError } from "../../errors.js";
+import { describeTarget, probe, type ProbeKind } from "../../probe/types.js";
+import { readEnv } from "../../store/profiles.js";
+import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
+import type { Context } from "../context.js";
+import { profileHealthTarget } from "../health-target.js";
+import { unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
+
+/** The probe as it was run. */
+export interface ProbeReport {
+  kind: ProbeKind;
+  /** `http://127.0.0.1:8642/health` or `tcp 127.0.0.1:8642`. */
+  target: string;
+  ok: boolean;
+  reason: string;
+  status: number | null;
+  latencyMs: number;
+}
+
+/** A profile's unit and health, at one moment. */
+export interface HealthObservation {
+  name: string;
+  unit: string;
+  port: number | null;
+  enabled: boolean;
+  condition: UnitCondition;
+  activeState: string;
+  subState: string;
+  result: string;
+  mainPid: number | null;
+  nRestarts: number;
+  /** Null when the unit is not active (nothing to probe) or no target is known. */
+  probe: ProbeReport | null;
+  healthy: boolean;
+  /** Why it is not healthy, most telling first; empty when healthy. */
+  problems: string[];
+}
+
+/** Units of these profiles from one ListUnitsByPatterns call; a unit not in memory is absent. */
+export async function loadedUnits(ctx: Context): Promise<Map<string, UnitState>> {
+  const sd = await ctx.systemd();
+  return new Map((await sd.list([UNIT_PATTERN])).map((s) => [s.name, s]));
+}
+
+/** Look at one profile now: unit condition, then (when active) its probe. Never throws for a profile's own files. */
+export async function observeHealth(ctx: Context, config: Config, limits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
+  const unit = unitName(name);
+  const s = loaded.get(unit);
+  const sd = await ctx.systemd();
+  const fileState = s?.unitFileState || (await sd.unitFileState(unit));
+  const condition = unitCondition(s, limits);
+  const obs: HealthObservation = {
+    name,
+    unit,
+    port: null,
+    enabled: fileState === "enabled" || fileState === "enabled-runtime",
+    condition,
+    activeState: s?.activeState ?? "inactive",
+    subState: s?.subState ?? "dead",
+    result: s?.result ?? "success",
+    mainPid: s && s.mainPid > 0 ? s.mainPid : null,
+    nRestarts: s?.nRestarts ?? 0,
+    probe: null,
+    healthy: false,
+    problems: [],
+  };
+  let target;
+  try {
+    target = await profileHealthTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
+  } catch (err) {
+    // One profile's broken file is that profile's verdict, not the end of the whole check.
+    if (!(err instanceof AppError)) throw err;
+    obs.problems.push(err.message);
+    target = null;
+  }
+  if (target) obs.port = target.port;
+  else if (obs.problems.length === 0) obs.problems.push(`no port: ${config.portVar} is missing from its .env`);
+
+  const problem = unitProblem(condition, s);
+  if (problem) obs.problems.unshift(problem);
+  if (target && (condition === "running" || condition === "active")) {
+    const v = await probe(await ctx.prober(), target);
+    obs.probe = { kind: target.kind ?? "http", target: describeTarget(target), ok: v.ok, reason: v.reason, status: v.status ?? null, latencyMs: Math.round(v.latencyMs * 10) / 10 };
+    if (!v.ok) obs.problems.push(`probe ${v.reason}`);
+  }
+  obs.healthy = obs.problems.length === 0;
+  return obs;
+}

@@ -1,0 +1,108 @@
+/** The sweep: look at every profile, restart what is unhealthy (within a budget), record and report. */
+import os from "node:os";
+import type { Config } from "../../config.js";
+import { ProcProcessInspector, type ProcessInspector } from "../../proc/process.js";
+import { acquireLock } from "../../store/lock.js";
+import { listProfiles } from "../../store/profiles.js";
+import type { Context } from "../context.js";
+import { lookAt } from "./look.js";
+import { loadedUnits } from "./observe.js";
+import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
+import { markGood, restartProfile, whyNotRestart } from "./repair.js";
+import { appendReport } from "./report-file.js";
+import { loadSweepState, saveSweepState, type ProfileMemory } from "./state.js";
+import { webhookSummary } from "./summary.js";
+import { writeTextfile } from "./textfile.js";
+import type { SweepResult } from "./types.js";
+import { readStartLimits } from "./unit-condition.js";
+import { postWebhook, type WebhookOutcome } from "./webhook.js";
+
+/** How the sweep runs; flags and config.ini already merged and checked. */
+export interface SweepOptions {
+  restartUnhealthy: boolean;
+  maxRestarts: number;
+  /** How long one restart may take to become healthy. */
+  waitMs: number;
+  textfile: string | null;
+  webhook: string | null;
+}
+
+/** The outside world beyond the Context, replaceable in tests. */
+export interface SweepDeps {
+  procs: ProcessInspector;
+  post: (url: string, body: unknown) => Promise<WebhookOutcome>;
+  now: () => Date;
+}
+
+const realDeps: SweepDeps = { procs: new ProcProcessInspector(), post: (url, body) => postWebhook(url, body), now: () => new Date() };
+
+/** How long a sweep waits for another sweep (the timer's and a manual one) before giving up. */
+export const SWEEP_LOCK_WAIT_MS = 5_000;
+
+/** Run one sweep. Throws only when it cannot run at all (lock held, manager unreachable); a profile's trouble is its verdict. */
+export async function runSweep(ctx: Context, opts: SweepOptions, deps: SweepDeps = realDeps): Promise<SweepResult> {
+  const config = await ctx.config();
+  const lock = await acquireLock(ctx.paths.locksDir, "sweep", "profiles sweep", SWEEP_LOCK_WAIT_MS);
+  try {
+    return await sweepLocked(ctx, config, opts, deps);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, deps: SweepDeps): Promise<SweepResult> {
+  const started = deps.now();
+  const names = await listProfiles(ctx.paths);
+  const [loaded, limits, memory] = await Promise.all([loadedUnits(ctx), readStartLimits(ctx.paths), loadSweepState(ctx.paths)]);
+  const profiles = await mapLimit(names, PROBE_CONCURRENCY, (name) => lookAt(ctx, config, limits, deps.procs, name, loaded, memory.get(name)));
+
+  let attempts = 0;
+  if (opts.restartUnhealthy) {
+    for (const [i, p] of profiles.entries()) {
+      if (p.healthy) continue;
+      const why = whyNotRestart(p, attempts, opts.maxRestarts);
+      if (why) {
+        p.action = { kind: "skipped", reason: why };
+        continue;
+      }
+      profiles[i] = await restartProfile(ctx, config, limits, deps.procs, p, opts.waitMs, memory.get(p.name));
+      // A profile skipped for its lock took no restart from the budget.
+      if (profiles[i]!.action?.kind !== "skipped") attempts++;
+    }
+  }
+
+  for (const p of profiles) if (p.healthy) await markGood(ctx, config, p);
+  const next = new Map<string, ProfileMemory>(profiles.map((p) => [p.name, { nRestarts: p.nRestarts, restartsTotal: p.restartsTotal }]));
+  await saveSweepState(ctx.paths, next, started);
+
+  const unhealthy = profiles.filter((p) => !p.healthy).length;
+  const result: SweepResult = {
+    time: started.toISOString(),
+    durationMs: 0,
+    host: os.hostname(),
+    total: profiles.length,
+    healthy: profiles.length - unhealthy,
+    unhealthy,
+    restartAttempts: attempts,
+    profiles,
+    report: null,
+    textfile: null,
+    webhook: null,
+  };
+  result.durationMs = deps.now().getTime() - started.getTime();
+  if (opts.textfile) {
+    try {
+      await writeTextfile(opts.textfile, result);
+      result.textfile = { path: opts.textfile, written: true, error: null };
+    } catch (err) {
+      result.textfile = { path: opts.textfile, written: false, error: (err as NodeJS.ErrnoException).code ?? String(err) };
+      ctx.log.debug({ file: opts.textfile, error: result.textfile.error }, "cannot write the metrics textfile");
+    }
+  }
+  if (opts.webhook && unhealthy > 0) {
+    result.webhook = await deps.post(opts.webhook, webhookSummary(result, ctx.env.USER ?? os.userInfo().username));
+    if (!result.webhook.sent) ctx.log.debug({ url: result.webhook.url, error: result.webhook.error }, "webhook POST failed");
+  }
+  result.report = await appendReport(ctx.paths, result);
+  return result;
+}

@@ -1,0 +1,48 @@
+/** The sweep's alert: a JSON summary POSTed to a URL when something is unhealthy. */
+
+/** What became of the POST. `url` is redacted: webhook paths often carry a token. */
+export interface WebhookOutcome {
+  url: string;
+  sent: boolean;
+  status: number | null;
+  error: string | null;
+}
+
+/** How long the POST may take, connect to last byte. */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** `https://hooks.example.com/…`: scheme, host and port only, since paths and queries of webhooks are secrets. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === "/" && !u.search ? "/" : "/…"}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** POST `body` as JSON; never throws: a failed POST is an outcome, and the sweep's result stands. */
+export async function postWebhook(url: string, body: unknown, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<WebhookOutcome> {
+  const shown = redactUrl(url);
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "agent-profiles-sweep" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "error",
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return { url: shown, sent: true, status: res.status, error: null };
+    return { url: shown, sent: false, status: res.status, error: `status ${res.status}` };
+  } catch (err) {
+    return { url: shown, sent: false, status: null, error: fetchError(err, timeoutMs) };
+  }
+}
+
+// fetch wraps the socket error in `cause`; its code (ECONNREFUSED, ...) is what people can act on.
+function fetchError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
+  if (e.name === "TimeoutError" || e.name === "AbortError") return `no answer within ${timeoutMs} ms`;
+  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}

@@ -1,0 +1,39 @@
+/** Facts about a process from /proc: which systemd units' cgroups hold it, and when it started. */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+
+/** What the sweep asks about processes; tests fake it. */
+export interface ProcessInspector {
+  /** Whether the process runs inside `unit`'s cgroup (a unit's children share it); false when it cannot be read. */
+  inUnit(pid: number, unit: string): Promise<boolean>;
+  /** When the process started, in ms since the epoch; null when it cannot be read. */
+  startedAtMs(pid: number): Promise<number | null>;
+}
+
+// USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux architecture node runs on.
+const CLOCK_TICKS_PER_S = 100;
+
+/** Reads /proc (or a fake tree under `procRoot`). */
+export class ProcProcessInspector implements ProcessInspector {
+  constructor(private readonly procRoot = "/proc") {}
+
+  async inUnit(pid: number, unit: string): Promise<boolean> {
+    const text = await readFile(path.join(this.procRoot, String(pid), "cgroup"), "utf8").catch(() => "");
+    // `0::/user.slice/.../app.slice/app-agent\x2dgateway.slice/agent-gateway@liam.service` (v2) or
+    // `1:name=systemd:/...` (v1): the unit is one component of the path.
+    return text.split("\n").some((line) => (line.split(":").slice(2).join(":") || "").split("/").includes(unit));
+  }
+
+  async startedAtMs(pid: number): Promise<number | null> {
+    const [stat, uptime] = await Promise.all([
+      readFile(path.join(this.procRoot, String(pid), "stat"), "utf8").catch(() => ""),
+      readFile(path.join(this.procRoot, "uptime"), "utf8").catch(() => ""),
+    ]);
+    // Boot time from uptime (10 ms steps) rather than /proc/stat's btime, which is whole seconds.
+    const bootMs = Date.now() - Number(uptime.split(" ")[0]) * 1000;
+    // The command (field 2) may hold spaces and parentheses: count fields after its last ")".
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22, starttime
+    if (stat === "" || !Number.isFinite(ticks) || !Number.isFinite(bootMs)) return null;
+    return bootMs + (ticks * 1000) / CLOCK_TICKS_PER_S;
+  }
+}
