@@ -108,3 +108,14 @@ export class BadFileError extends AppError {
     super(`${file}: ${problem}`, ExitCode.badFile, hint);
   }
 }
+
+/** `rollback` without `--to` found no known-good generation older than the current one. */
+export class NoRollbackTargetError extends AppError {
+  constructor(readonly profile: string, current: number | null) {
+    super(
+      `profile "${profile}" has no known-good generation older than ${current === null ? "its .env (edited by hand)" : `generation ${current}`} that differs from it`,
+      ExitCode.failed,
+      `run \`profiles history ${profile}\`, then \`profiles rollback ${profile} --to GEN\``,
+    );
+  }
+}

@@ -1,12 +1,19 @@
 import add from "./add.js";
 import type { CommandSpec } from "./command.js";
+import diff from "./diff.js";
+import env from "./env.js";
 import health from "./health.js";
+import history from "./history.js";
 import init from "./init.js";
 import list from "./list.js";
 import remove from "./remove.js";
+import rollback from "./rollback.js";
+import roll from "./roll.js";
+import set from "./set.js";
 import { restart, start, stop } from "./start.js";
 import status from "./status.js";
 import sweep from "./sweep.js";
+import unset from "./unset.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, remove];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, env, set, unset, history, diff, rollback, roll, remove];

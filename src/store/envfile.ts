@@ -69,7 +69,7 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
         break;
       case "key":
         if (NEWLINE.includes(c)) {
-          problems.push({ line: keyLine, message: `"${key}" has no "="; systemd ignores this line` });
+          problems.push({ line: keyLine, message: `the line has no "="; systemd ignores it` });
           state = "preKey";
           line++;
           key = "";
@@ -156,7 +156,7 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
     if (state === "value" && lastValueWs >= 0) value = value.slice(0, lastValueWs);
     push();
   } else if (state === "key") {
-    problems.push({ line: keyLine, message: `"${key}" has no "="; systemd ignores this line` });
+    problems.push({ line: keyLine, message: `the line has no "="; systemd ignores it` });
   }
   if (text.includes("\0")) problems.push({ line: 0, message: "the file contains a NUL byte" });
   return { entries, problems };
@@ -178,7 +178,9 @@ export function serializeEnv(entries: EnvEntries, header?: string): string {
 /** Parse `K=V` from the command line: the first `=` splits, the value is taken as is. */
 export function parseAssignment(arg: string): { key: string; value: string } | { problem: string } {
   const eq = arg.indexOf("=");
-  if (eq <= 0) return { problem: `"${arg}" is not KEY=VALUE` };
+  // The argument is not echoed: without its "=" it may be a secret pasted alone.
+  if (eq < 0) return { problem: `an argument without "=" is not KEY=VALUE (it is not shown, in case it is a secret)` };
+  if (eq === 0) return { problem: `an argument starting with "=" is not KEY=VALUE: the key is missing` };
   const key = arg.slice(0, eq);
   const value = arg.slice(eq + 1);
   const kp = keyProblem(key);

@@ -73,4 +73,6 @@ test("K=V arguments: first = splits, bad keys are named", () => {
   for (const bad of ["noequals", "=value", "1X=y", "A-B=c", "SP ACE=x", "X=a\nb"]) {
     assert.ok("problem" in parseAssignment(bad), bad);
   }
+  const pasted = parseAssignment("sk-live-123");
+  assert.ok("problem" in pasted && !pasted.problem.includes("sk-live-123"), "a lone secret is not echoed");
 });

@@ -1,0 +1,67 @@
+import fs from "node:fs/promises";
+import { parseGeneration } from "../core/cli-args.js";
+import { diffEntries, renderDifferences } from "../core/env-diff.js";
+import { envFile } from "../paths.js";
+import { parseEnv, type EnvEntries } from "../store/envfile.js";
+import { history, readGeneration } from "../store/generations.js";
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists } from "../store/profiles.js";
+import { defineCommand } from "./command.js";
+
+/** One side of a diff: a kept generation, or the `.env` as it is on disk (generation null when edited by hand). */
+interface Side {
+  label: string;
+  generation: number | null;
+  file: boolean;
+  entries: EnvEntries;
+}
+
+export default defineCommand<{ name: string; from?: string; to?: string }>({
+  command: "diff <name> [from] [to]",
+  describe: "What changed between two generations of a profile's .env (secret values hidden)",
+  builder: (y) =>
+    y
+      .positional("name", { type: "string", describe: "Profile name" })
+      .positional("from", { type: "string", describe: "Older generation (default: the one before the current .env)" })
+      .positional("to", { type: "string", describe: "Newer generation (default: the .env as it is now)" })
+      .example("$0 diff liam", "the last change: the .env against the generation before it")
+      .example("$0 diff liam 3", "generation 3 against the .env now")
+      .example("$0 diff liam 3 5", "generation 3 against generation 5"),
+  async run(args, ctx) {
+    const name = assertProfileName(args.name);
+    const from = args.from === undefined ? undefined : parseGeneration(args.from, name);
+    const to = args.to === undefined ? undefined : parseGeneration(args.to, name);
+    await assertProfileExists(ctx.paths, name);
+    const h = await history(ctx.paths, name);
+    const kept = async (n: number): Promise<Side> => ({ label: `generation ${n}`, generation: n, file: false, entries: parseEnv(await readGeneration(ctx.paths, name, n)).entries });
+    // Check both numbers before reading anything else, so that a bad one is reported first.
+    const fromSide = from === undefined ? undefined : await kept(from);
+    const toSide = to === undefined ? undefined : await kept(to);
+    const onDisk: Side = {
+      label: h.current === null ? "the .env (edited by hand)" : `the .env (generation ${h.current})`,
+      generation: h.current,
+      file: true,
+      entries: parseEnv(await fs.readFile(envFile(ctx.paths, name), "utf8")).entries,
+    };
+
+    let older = fromSide;
+    if (older === undefined) {
+      // The last change: the generation kept before the current one (the newest one when edited by hand).
+      const at = h.current === null ? h.generations.length : h.generations.findIndex((g) => g.number === h.current);
+      const previous = h.generations[at - 1];
+      if (!previous) {
+        const only = h.current === null ? "no generation is kept" : `generation ${h.current} is the only one kept`;
+        return { data: { name, from: null, to: side(onDisk), differences: [] }, text: `${name}: ${only}; nothing older to compare with` };
+      }
+      older = await kept(previous.number);
+    }
+    const newer = toSide ?? onDisk;
+    const differences = diffEntries(older.entries, newer.entries);
+    const lines = [`${name}: ${older.label} → ${newer.label}`, ...(differences.length > 0 ? renderDifferences(differences) : ["no differences"])];
+    return { data: { name, from: side(older), to: side(newer), differences }, text: lines.join("\n") };
+  },
+});
+
+function side(s: Side): { generation: number | null; file: boolean; label: string } {
+  return { generation: s.generation, file: s.file, label: s.label };
+}

@@ -1,0 +1,34 @@
+import fs from "node:fs/promises";
+import { isSecretKey, maskValue } from "../core/secrets.js";
+import { envFile } from "../paths.js";
+import { parseEnv, quoteValue } from "../store/envfile.js";
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists } from "../store/profiles.js";
+import { defineCommand } from "./command.js";
+
+export default defineCommand<{ name: string; showSecrets: boolean }>({
+  command: "env <name>",
+  describe: "A profile's variables as systemd reads them from its .env (secret values hidden unless --show-secrets)",
+  builder: (y) =>
+    y
+      .positional("name", { type: "string", describe: "Profile name" })
+      .option("show-secrets", { type: "boolean", default: false, describe: "Print the values of *KEY*, *TOKEN*, *SECRET*, *PASSWORD* keys too" })
+      .example("$0 env liam", "KEY=\"value\" lines, in systemd's EnvironmentFile= syntax")
+      .example("$0 env liam --json --show-secrets", "every value, for scripts"),
+  async run(args, ctx) {
+    const name = assertProfileName(args.name);
+    await assertProfileExists(ctx.paths, name);
+    const file = envFile(ctx.paths, name);
+    // Parsed leniently: this is the command that shows what systemd makes of a file broken by hand.
+    const { entries, problems } = parseEnv(await fs.readFile(file, "utf8"));
+    const hidden = args.showSecrets ? [] : [...entries].filter(([k, v]) => isSecretKey(k) && maskValue(k, v) !== v).map(([k]) => k);
+    const shown = [...entries].map(([k, v]) => [k, hidden.includes(k) ? maskValue(k, v) : v] as const);
+    const lines = shown.map(([k, v]) => (hidden.includes(k) ? `${k}=${v}` : `${k}=${quoteValue(v)}`));
+    if (hidden.length > 0) lines.push(`# hidden: ${hidden.join(", ")} (--show-secrets prints them)`);
+    for (const p of problems) lines.push(`# line ${p.line}: ${p.message}`);
+    return {
+      data: { name, file, variables: Object.fromEntries(shown), hidden, problems },
+      text: lines.length > 0 ? lines.join("\n") : `# ${name}'s .env sets no variables`,
+    };
+  },
+});

@@ -1,0 +1,113 @@
+import { SystemdError } from "../../errors.js";
+import { probe, type ProbeTarget, type ProbeVerdict } from "../../probe/types.js";
+import { unitName, type JobResult } from "../../systemd/types.js";
+import { logTail } from "../bring-up.js";
+import type { Context } from "../context.js";
+import { stateFailure, timeoutFailure, type GateFailure, type Seen } from "./failure.js";
+import { secondsText } from "./options.js";
+
+/** How a gate ended. */
+export interface GateResult {
+  failure: GateFailure | null;
+  /** Main PID before the restart, and once the gate ended (null when none runs). */
+  pidBefore: number | null;
+  pid: number | null;
+  elapsedMs: number;
+}
+
+export interface GateOptions {
+  minHealthyMs: number;
+  healthyDeadlineMs: number;
+  /** The roll-wide deadline (epoch ms), read on every poll: other profiles turning healthy push it back. */
+  progressDeadline: () => number;
+  /** For the failure message when the progress deadline is the one that ran out. */
+  progressDeadlineMs: number;
+  /** Null: no port known, so only the unit state is checked. */
+  target: ProbeTarget | null;
+  pollMs?: number;
+  /** What the gate is doing, for progress output. */
+  onNote?: (text: string) => void;
+}
+
+const DEFAULT_POLL_MS = 100;
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Reset a failed state, restart the profile's unit through the manager (waiting for the job), then
+ * require it active, its health probe passing and its restart count still, continuously for
+ * `minHealthyMs`, before `healthyDeadlineMs` (or the roll's progress deadline) runs out. Failures are
+ * results, not throws; only a manager that cannot be reached (or a bug) throws.
+ */
+export async function restartAndGate(ctx: Context, profile: string, opts: GateOptions): Promise<GateResult> {
+  const started = Date.now();
+  const ownDeadline = started + opts.healthyDeadlineMs;
+  const unit = unitName(profile);
+  const sd = await ctx.systemd();
+  const prober = await ctx.prober();
+  const before = await sd.state(unit);
+  const pidBefore = before.mainPid > 0 ? before.mainPid : null;
+  const result = async (failure: Omit<GateFailure, "details"> | null, pid: number | null): Promise<GateResult> => {
+    const details = failure ? await logTail((await ctx.config()).logDir, profile) : [];
+    return { failure: failure && { ...failure, details }, pidBefore, pid, elapsedMs: Date.now() - started };
+  };
+
+  // A unit in start-limit-hit refuses every start until its failed state is reset.
+  await sd.resetFailed(unit);
+  opts.onNote?.("restarting");
+  let job: JobResult;
+  try {
+    job = await sd.restart(unit, { timeoutMs: opts.healthyDeadlineMs });
+  } catch (err) {
+    if (!(err instanceof SystemdError)) throw err;
+    return result({ kind: "job-failed", message: `the restart job failed: ${err.message}` }, null);
+  }
+  const first = await sd.state(unit);
+  ctx.log.debug({ unit, job, pid: first.mainPid, ms: Date.now() - started }, "roll: restart job finished");
+  if (job !== "done") {
+    const why = stateFailure(first, first.nRestarts);
+    return result({ kind: "job-failed", message: `the restart job ended "${job}"${why ? `: ${why.message}` : ""}` }, null);
+  }
+  // The job's `done` proves little (a gateway that dies right after exec ends it `done` too): watch.
+  const baseline = first.nRestarts;
+  const pid = first.mainPid;
+  opts.onNote?.(`restarted (pid ${pid}), waiting for health`);
+  let healthySince: number | null = null;
+  const seen: Seen = { verdict: null, answered: null, state: `${first.activeState}/${first.subState}`, everHealthy: false, byProgress: false };
+  for (;;) {
+    const s = await sd.state(unit);
+    const dead = stateFailure(s, baseline) ?? (pid > 0 && s.mainPid > 0 && s.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${s.mainPid}` } : null);
+    if (dead) return result(dead, s.mainPid || null);
+    seen.state = `${s.activeState}/${s.subState}`;
+    const deadline = Math.min(ownDeadline, opts.progressDeadline());
+    if (s.activeState === "active" && s.subState === "running") {
+      const verdict: ProbeVerdict = opts.target
+        ? await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) })
+        : { ok: true, reason: "no port to probe", latencyMs: 0 };
+      ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "roll: health probe");
+      seen.verdict = verdict;
+      if (!verdict.ok && verdict.status !== undefined) seen.answered = verdict;
+      if (verdict.ok) {
+        healthySince ??= Date.now();
+        if (!seen.everHealthy && opts.minHealthyMs > 0) opts.onNote?.(`healthy, must stay so for ${secondsText(opts.minHealthyMs)}`);
+        seen.everHealthy = true;
+        if (Date.now() - healthySince >= opts.minHealthyMs) {
+          // The probe took time: the unit must still be the same process, unrestarted.
+          const after = await sd.state(unit);
+          const late = stateFailure(after, baseline) ?? (after.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${after.mainPid}` } : null);
+          return result(late, after.mainPid || null);
+        }
+      } else {
+        if (healthySince !== null) opts.onNote?.(`health failed (${verdict.reason}), waiting again`);
+        healthySince = null;
+      }
+    } else {
+      healthySince = null;
+    }
+    if (Date.now() >= deadline) {
+      seen.byProgress = opts.progressDeadline() < ownDeadline;
+      return result(timeoutFailure(opts, seen), s.mainPid || null);
+    }
+    await delay(opts.pollMs ?? DEFAULT_POLL_MS);
+  }
+}

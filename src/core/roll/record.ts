@@ -1,0 +1,137 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { BadFileError } from "../../errors.js";
+import type { Paths } from "../../paths.js";
+import { FAILURE_KINDS } from "./failure.js";
+import type { RollOptions } from "./options.js";
+import type { RollPlan } from "./plan.js";
+
+/**
+ * The roll record, `<state>/roll.json`: the plan of the current (or last) roll and where each profile
+ * stands, rewritten atomically at every change. A record without `finished` belongs to a roll that was
+ * interrupted (Ctrl-C, SIGTERM, SIGKILL, a lost manager); the next `profiles roll` finishes it.
+ */
+
+/** Where a profile stands in a roll. `rolling` and `reverting` are the states a killed roll can leave. */
+export const PROFILE_STATES = ["pending", "rolling", "rolled", "reverting", "reverted", "failed", "skipped"] as const;
+export type ProfileState = (typeof PROFILE_STATES)[number];
+
+/** States that still need work when a roll is resumed. */
+export const UNSETTLED: ReadonlySet<ProfileState> = new Set(["pending", "rolling", "reverting"]);
+/** States that halt the roll after their batch. */
+export const HALTING: ReadonlySet<ProfileState> = new Set(["reverted", "failed"]);
+
+
+const entrySchema = z.object({
+  state: z.enum(PROFILE_STATES),
+  batch: z.number().int().nonnegative(),
+  /** The generation rolled (null: the .env matched none when the roll began). */
+  generation: z.number().int().positive().nullable(),
+  /** The known-good generation restored, once a revert began. */
+  revertedTo: z.number().int().positive().nullable(),
+  failure: z.enum(FAILURE_KINDS).nullable(),
+  /** Why the gate failed. */
+  reason: z.string().nullable(),
+  /** Why it was not reverted, or why the revert did not bring it back. */
+  revertProblem: z.string().nullable(),
+  /** The tail of its log when the gate failed. */
+  details: z.array(z.string()),
+  pidBefore: z.number().int().nullable(),
+  pidAfter: z.number().int().nullable(),
+  /** Restarts this roll made (a resumed roll restarts a profile it left mid-gate again). */
+  attempts: z.number().int().nonnegative(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+});
+export type ProfileEntry = z.infer<typeof entrySchema>;
+
+const optionsSchema = z.object({
+  maxParallel: z.number().int().positive(),
+  canary: z.number().int().nonnegative(),
+  minHealthyMs: z.number().nonnegative(),
+  healthyDeadlineMs: z.number().positive(),
+  progressDeadlineMs: z.number().nonnegative(),
+  autoRevert: z.boolean(),
+});
+
+const recordSchema = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  /** The process running it now (or last). */
+  pid: z.number().int(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  /** Names as asked; null: every profile. */
+  requested: z.array(z.string()).nullable(),
+  options: optionsSchema,
+  plan: z.array(z.object({ kind: z.enum(["canary", "batch"]), names: z.array(z.string()) })),
+  profiles: z.record(z.string(), entrySchema),
+  /** Each Ctrl-C or SIGTERM that stopped it after a batch. */
+  interruptions: z.array(z.object({ at: z.string(), signal: z.string() })),
+  /** Each time a later `profiles roll` picked it up again. */
+  resumptions: z.array(z.object({ at: z.string(), pid: z.number().int() })),
+  finished: z.object({ at: z.string(), outcome: z.enum(["completed", "halted"]) }).nullable(),
+});
+export type RollRecord = z.infer<typeof recordSchema>;
+
+/** The record's path. */
+export function recordFile(paths: Paths): string {
+  return path.join(paths.stateDir, "roll.json");
+}
+
+/** Read the record of the last roll, or null when there was none. BadFileError when it does not parse. */
+export async function loadRecord(paths: Paths): Promise<RollRecord | null> {
+  const file = recordFile(paths);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
+  }
+  const hint = "look at it, then move it away: `profiles roll` starts afresh without it (the .env files are not in it)";
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new BadFileError(file, "is not valid JSON", hint);
+  }
+  const parsed = recordSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadFileError(file, `${issue?.path.join(".")}: ${issue?.message}`, hint);
+  }
+  return parsed.data;
+}
+
+/** A fresh entry for a planned profile. */
+function pendingEntry(batch: number): ProfileEntry {
+  return { state: "pending", batch, generation: null, revertedTo: null, failure: null, reason: null, revertProblem: null, details: [], pidBefore: null, pidAfter: null, attempts: 0, startedAt: null, endedAt: null };
+}
+
+/** A new record for a roll about to start (not yet written). */
+export function newRecord(requested: string[] | null, options: RollOptions, plan: RollPlan): RollRecord {
+  const now = new Date().toISOString();
+  const profiles: Record<string, ProfileEntry> = {};
+  plan.forEach((b, i) => b.names.forEach((n) => (profiles[n] = pendingEntry(i))));
+  return {
+    version: 1,
+    id: `${now}-${process.pid}`,
+    pid: process.pid,
+    startedAt: now,
+    updatedAt: now,
+    requested,
+    options,
+    plan,
+    profiles,
+    interruptions: [],
+    resumptions: [],
+    finished: null,
+  };
+}
+
+/** Profiles of a record in plan order, with their entries. */
+export function entries(record: RollRecord): [string, ProfileEntry][] {
+  return record.plan.flatMap((b) => b.names.map((n): [string, ProfileEntry] => [n, record.profiles[n]!]));
+}

@@ -1,0 +1,60 @@
+import type { Paths } from "../../paths.js";
+import { ensureDir, writeFileAtomic } from "../../store/atomic.js";
+import { recordFile, type ProfileEntry, type RollRecord } from "./record.js";
+
+/** Holds the record in memory and writes it after each change, one write at a time and in order. */
+export class RollRecorder {
+  private chain: Promise<void> = Promise.resolve();
+  /** Called after each change of a profile's entry (for progress output). */
+  onChange: (name: string, entry: ProfileEntry) => void = () => {};
+
+  constructor(
+    readonly paths: Paths,
+    readonly record: RollRecord,
+  ) {}
+
+  /** The entry of a planned profile. */
+  entry(name: string): ProfileEntry {
+    const e = this.record.profiles[name];
+    if (!e) throw new Error(`roll record: ${name} is not in the plan`);
+    return e;
+  }
+
+  /** Change a profile's entry and write the record. */
+  async update(name: string, patch: Partial<ProfileEntry>): Promise<void> {
+    Object.assign(this.entry(name), patch);
+    this.onChange(name, this.entry(name));
+    await this.save();
+  }
+
+  /** Note that this process took over an interrupted roll. */
+  async resume(): Promise<void> {
+    this.record.pid = process.pid;
+    this.record.resumptions.push({ at: new Date().toISOString(), pid: process.pid });
+    await this.save();
+  }
+
+  /** Note a signal that stops the roll after its batch; the record stays unfinished. */
+  async interrupt(signal: string): Promise<void> {
+    this.record.interruptions.push({ at: new Date().toISOString(), signal });
+    await this.save();
+  }
+
+  async finish(outcome: "completed" | "halted"): Promise<void> {
+    this.record.finished = { at: new Date().toISOString(), outcome };
+    await this.save();
+  }
+
+  /** Write the record as it is now; writes queue behind each other so that the last change wins. */
+  save(): Promise<void> {
+    this.record.updatedAt = new Date().toISOString();
+    const text = JSON.stringify(this.record, null, 2) + "\n";
+    const file = recordFile(this.paths);
+    const write = this.chain.catch(() => {}).then(async () => {
+      await ensureDir(this.paths.stateDir, 0o700);
+      await writeFileAtomic(file, text, 0o600);
+    });
+    this.chain = write;
+    return write;
+  }
+}

@@ -1,0 +1,26 @@
+import { history, lastKnownGood, type Generation } from "../../store/generations.js";
+import type { Paths } from "../../paths.js";
+
+/** What a failed profile can go back to: a known-good generation, or why there is none. */
+export type RevertTarget = { generation: Generation } | { none: string };
+
+/**
+ * The newest known-good generation of a profile. There is nothing to revert to when it has none, or
+ * when its `.env` already holds the content of a known-good generation: the failure is then not the
+ * file's, and putting another one back would undo a deliberate `profiles rollback`.
+ */
+export async function revertTarget(paths: Paths, name: string): Promise<RevertTarget> {
+  const h = await history(paths, name);
+  const good = lastKnownGood(h.generations);
+  if (!good) return { none: "it has no known-good generation" };
+  const same = h.generations.find((g) => g.knownGood && g.sha256 === h.fileSha256);
+  if (same) return { none: `its .env already is known-good generation ${same.number}` };
+  return { generation: good };
+}
+
+/** Whether the `.env` already holds generation `n`'s bytes (a revert resumed after the file was written). */
+export async function holdsGeneration(paths: Paths, name: string, n: number): Promise<boolean> {
+  const h = await history(paths, name);
+  const g = h.generations.find((x) => x.number === n);
+  return g !== undefined && g.sha256 === h.fileSha256;
+}

@@ -1,0 +1,96 @@
+/** Putting an earlier generation of a profile's `.env` back: `profiles rollback`, and `roll`'s auto-revert. */
+import fs from "node:fs/promises";
+import { NoRollbackTargetError, UnhealthyError } from "../errors.js";
+import { envFile } from "../paths.js";
+import { parseEnv } from "../store/envfile.js";
+import { commitEnvText, history, markKnownGood, readGeneration, type Generation } from "../store/generations.js";
+import { assertProfileExists, portOf } from "../store/profiles.js";
+import { unitName } from "../systemd/types.js";
+import { bringUp } from "./bring-up.js";
+import type { Context } from "./context.js";
+import { healthTarget } from "./health-target.js";
+import { assertPortChange, withEnvLocks } from "./port-change.js";
+
+/**
+ * The generation a rollback restores by default: the newest known-good one older than the current
+ * (all of them when the file was edited by hand) whose bytes differ from the file on disk.
+ */
+export function rollbackTarget(h: { generations: Generation[]; current: number | null; fileSha256: string | null }): Generation | null {
+  const below = h.current ?? Number.POSITIVE_INFINITY;
+  return h.generations.filter((g) => g.knownGood && g.number < below && g.sha256 !== h.fileSha256).at(-1) ?? null;
+}
+
+/**
+ * Commit generation `gen`'s exact bytes as a NEW generation (so that the restore can itself be undone),
+ * under the "ports" and the profile's lock, which it takes itself: do not call it holding either. A port
+ * that differs from the current one gets `add`'s collision checks. UsageError when `gen` is not kept;
+ * nothing is written then.
+ */
+export async function restoreGeneration(ctx: Context, name: string, gen: number, reason: string): Promise<Generation> {
+  const config = await ctx.config();
+  await assertProfileExists(ctx.paths, name);
+  await readGeneration(ctx.paths, name, gen);
+  return withEnvLocks(ctx, name, `profiles ${reason} (${name})`, true, async () => {
+    // Read again under the lock: a prune may have dropped it meanwhile.
+    const text = await readGeneration(ctx.paths, name, gen);
+    const port = portOf(parseEnv(text).entries, config.portVar);
+    // The file on disk may be broken by hand: read its port leniently, restoring over it is the fix.
+    const onDisk = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => "");
+    if (port !== null) await assertPortChange(ctx, config, name, portOf(parseEnv(onDisk).entries, config.portVar), port);
+    return commitEnvText(ctx.paths, name, text, reason, { keep: config.keepGenerations, always: true });
+  });
+}
+
+export interface RollbackOptions {
+  /** The generation to restore; default: `rollbackTarget`. */
+  to?: number;
+  restart: boolean;
+  waitMs: number;
+}
+
+/** What a rollback did. `generation` is the new one holding the restored bytes (null: the target was already current). */
+export interface RollbackResult {
+  name: string;
+  from: number | null;
+  to: number;
+  generation: number | null;
+  restarted: boolean;
+  healthy: boolean | null;
+  pid: number | null;
+  elapsedMs: number;
+}
+
+/**
+ * Restore a generation, then (with `restart`) reset a failed state, restart, wait until healthy and mark
+ * it known-good. Throws UnhealthyError when the profile is still not healthy with the restored file.
+ */
+export async function rollbackProfile(ctx: Context, name: string, opts: RollbackOptions): Promise<RollbackResult> {
+  const config = await ctx.config();
+  await assertProfileExists(ctx.paths, name);
+  const h = await history(ctx.paths, name);
+  let to: number;
+  if (opts.to !== undefined) {
+    await readGeneration(ctx.paths, name, opts.to);
+    to = opts.to;
+  } else {
+    const target = rollbackTarget(h);
+    if (!target) throw new NoRollbackTargetError(name, h.current);
+    to = target.number;
+  }
+  const result: RollbackResult = { name, from: h.current, to, generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0 };
+  if (to !== h.current) result.generation = (await restoreGeneration(ctx, name, to, `rollback to ${to}`)).number;
+  if (!opts.restart) return result;
+
+  ctx.progress(`restarting ${unitName(name)} with generation ${to}, waiting for ${config.healthPath} ...`);
+  const entries = parseEnv(await readGeneration(ctx.paths, name, result.generation ?? to)).entries;
+  try {
+    const up = await bringUp(ctx, name, { restart: true, deadlineMs: opts.waitMs, target: healthTarget(config, entries) });
+    Object.assign(result, { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs });
+  } catch (err) {
+    if (!(err instanceof UnhealthyError)) throw err;
+    const restored = result.generation === null ? `generation ${to} is current` : `generation ${to} is restored as generation ${result.generation}`;
+    throw new UnhealthyError(`${err.message} (${restored})`, err.details, `run \`profiles history ${name}\`, then \`profiles rollback ${name} --to GEN\``);
+  }
+  await markKnownGood(ctx.paths, name, config.keepGenerations);
+  return result;
+}
