@@ -119,3 +119,10 @@ export class NoRollbackTargetError extends AppError {
     );
   }
 }
+
+/** `logs` found no output to show: no log file yet, or neither a log dir nor journald. */
+export class NothingToShowError extends AppError {
+  constructor(message: string, hint: string) {
+    super(message, ExitCode.failed, hint);
+  }
+}

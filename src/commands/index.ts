@@ -1,11 +1,13 @@
 import add from "./add.js";
 import type { CommandSpec } from "./command.js";
 import diff from "./diff.js";
+import doctor from "./doctor.js";
 import env from "./env.js";
 import health from "./health.js";
 import history from "./history.js";
 import init from "./init.js";
 import list from "./list.js";
+import logs from "./logs.js";
 import remove from "./remove.js";
 import rollback from "./rollback.js";
 import roll from "./roll.js";
@@ -16,4 +18,4 @@ import sweep from "./sweep.js";
 import unset from "./unset.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, env, set, unset, history, diff, rollback, roll, remove];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, env, set, unset, history, diff, rollback, roll, remove, logs, doctor];

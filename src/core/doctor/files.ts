@@ -1,0 +1,38 @@
+/** Check: each profile's directory (0700) and `.env` (0600) belong to the user, with those modes. */
+import fs from "node:fs/promises";
+import { envFile, profileDir } from "../../paths.js";
+import { fine, type Check, type Problem } from "./types.js";
+
+const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+
+/** The problems of one path: owner first, since chmod by its user cannot work on someone else's file. */
+async function pathProblems(file: string, want: number, uid: number, user: string): Promise<Problem[]> {
+  let st;
+  try {
+    st = await fs.stat(file);
+  } catch (err) {
+    return [{ message: `${file} cannot be read (${(err as NodeJS.ErrnoException).code})`, fix: `sudo chown ${user} ${file}` }];
+  }
+  const problems: Problem[] = [];
+  if (st.uid !== uid) problems.push({ message: `${file} belongs to uid ${st.uid}, not ${user} (uid ${uid})`, fix: `sudo chown ${user} ${file}` });
+  if ((st.mode & 0o777) !== want) {
+    problems.push({ message: `${file} has mode ${octal(st.mode)}, want ${octal(want)}`, fix: `chmod ${(want & 0o777).toString(8)} ${file}` });
+  }
+  return problems;
+}
+
+export const filesCheck: Check = {
+  id: "files",
+  title: "profile directories 0700 and .env files 0600, owned by you",
+  needs: [],
+  async run(f) {
+    const problems: Problem[] = [];
+    if (f.profilesError) problems.push({ message: f.profilesError, fix: `sudo chown -R ${f.user} ${f.ctx.paths.profilesDir}` });
+    for (const name of f.profiles) {
+      problems.push(...(await pathProblems(profileDir(f.ctx.paths, name), 0o700, f.uid, f.user)));
+      problems.push(...(await pathProblems(envFile(f.ctx.paths, name), 0o600, f.uid, f.user)));
+    }
+    if (problems.length > 0) return { ok: "", problems };
+    return fine(f.profiles.length === 0 ? "no profiles yet" : `${f.profiles.length} profile(s), owners and modes right`);
+  },
+};

@@ -1,0 +1,68 @@
+/** The shapes `profiles doctor` works with: a check, what it found, and what it was given. */
+import type { Config } from "../../config.js";
+import type { ProcessInspector } from "../../proc/process.js";
+import type { SystemdManager } from "../../systemd/types.js";
+import type { Context } from "../context.js";
+
+/** One thing that is wrong, and the command that puts it right. */
+export interface Problem {
+  message: string;
+  fix: string;
+}
+
+/** What one check found: `ok` is the line shown when `problems` is empty. */
+export interface Verdict {
+  ok: string;
+  problems: Problem[];
+}
+
+export type CheckStatus = "ok" | "problem" | "skipped";
+
+/** One check as `doctor` reports it. */
+export interface CheckResult {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  /** The ok line, the problems joined, or why the check was skipped. */
+  message: string;
+  problems: Problem[];
+}
+
+/** What a check may need that an earlier check provides. */
+export type Need = "bus" | "config";
+
+/** Everything checks are given; `sd` and `config` are set only when their own checks passed. */
+export interface Facts {
+  ctx: Context;
+  /** The user the manager and the files belong to (this process's user). */
+  user: string;
+  uid: number;
+  /** Where logind keeps one file per lingering user. */
+  lingerDir: string;
+  /** Which unit's cgroup a process is in: a gateway started by a wrapper listens from a child of MainPID. */
+  procs: ProcessInspector;
+  profiles: string[];
+  /** Why the profiles directory could not be listed, or null. */
+  profilesError: string | null;
+  sd: SystemdManager | null;
+  config: Config | null;
+}
+
+/** One check of `doctor`: it runs only when what it `needs` is there, and reports every problem it finds. */
+export interface Check {
+  id: string;
+  title: string;
+  needs: readonly Need[];
+  run(facts: Facts): Promise<Verdict>;
+}
+
+/** The value of a need the runner guarantees (it skips a check whose needs are missing). */
+export function given<T>(value: T | null, need: Need): T {
+  if (value === null) throw new Error(`doctor: a check that needs "${need}" ran without it`);
+  return value;
+}
+
+/** A verdict with no problems. */
+export function fine(ok: string): Verdict {
+  return { ok, problems: [] };
+}

@@ -1,0 +1,33 @@
+/** Check: no profile's unit is failed or stuck in start-limit-hit. */
+import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
+import { fine, given, type Check, type Problem } from "./types.js";
+
+// CLD_* codes of ExecMainCode.
+function lastExit(s: UnitState): string {
+  if (s.execMainCode === 1) return `, last exit status ${s.execMainStatus}`;
+  if (s.execMainCode === 2 || s.execMainCode === 3) return `, killed by signal ${s.execMainStatus}`;
+  return "";
+}
+
+export const unitsCheck: Check = {
+  id: "units",
+  title: "no profile failed or start-limit-hit",
+  needs: ["bus"],
+  async run(f) {
+    // Units of removed profiles are not ours to judge: `remove` resets their state, and `start` would refuse them.
+    const states = new Map((await given(f.sd, "bus").list([UNIT_PATTERN])).map((s) => [s.name, s]));
+    const problems: Problem[] = [];
+    for (const name of f.profiles) {
+      const s = states.get(unitName(name));
+      if (!s) continue;
+      // `start` resets the failed state first, which is what a unit in start-limit-hit needs.
+      const fix = `profiles start ${name}`;
+      if (s.result === "start-limit-hit") {
+        problems.push({ message: `${name} crashed too often and hit its start limit (${s.activeState}${lastExit(s)}); see \`profiles logs ${name}\``, fix });
+      } else if (s.activeState === "failed") {
+        problems.push({ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix });
+      }
+    }
+    return problems.length > 0 ? { ok: "", problems } : fine(`none of ${f.profiles.length} profile(s) failed`);
+  },
+};

@@ -1,0 +1,167 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { snapshot } from "../helpers/fakes.js";
+
+// Ports of this file only (doctor.test.ts has 18820-18834).
+const RANGE = "18835-18849";
+const PORT = 18835;
+
+let sb: Sandbox;
+let logDir: string;
+
+async function profiles(args: string[]) {
+  return sb.profiles(args, { timeoutMs: 60_000 });
+}
+
+/** `profiles ARGS` as the user, left running; `until` waits for its stdout to match, with a deadline. */
+function spawnProfiles(args: string[]) {
+  // user-manager.sh execs down to node, so the child's pid is the CLI's own and a signal reaches it.
+  const child = spawn("bash", [path.join(sb.appDir, "scripts/user-manager.sh"), "exec", sb.user, "--", "node", path.join(sb.appDir, "dist/src/cli.js"), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    get stdout() {
+      return stdout;
+    },
+    until(re: RegExp, ms = 15_000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const deadline = setTimeout(() => {
+          child.stdout.off("data", look);
+          reject(new Error(`no ${re} within ${ms} ms; stdout: ${JSON.stringify(stdout)}, stderr: ${JSON.stringify(stderr)}`));
+        }, ms);
+        const look = (): void => {
+          if (!re.test(stdout)) return;
+          clearTimeout(deadline);
+          child.stdout.off("data", look);
+          resolve();
+        };
+        child.stdout.on("data", look);
+        look();
+      });
+    },
+  };
+}
+
+before(async () => {
+  sb = await startSandbox();
+  logDir = path.join(sb.home, "logs");
+  const init = await profiles(["init", "--range", RANGE, "--log-dir", logDir]);
+  assert.equal(init.code, 0, init.stderr);
+  const add = await profiles(["add", "liam", "--port", String(PORT)]);
+  assert.equal(add.code, 0, add.stderr);
+});
+
+after(async () => {
+  await sb?.stop();
+});
+
+test("logs shows the gateway's own lines from the log dir", async () => {
+  const r = await profiles(["logs", "liam"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^agent-gateway liam listening on http://127\\.0\\.0\\.1:${PORT}$`, "m"));
+  const j = await profiles(["logs", "liam", "--json"]);
+  assert.equal(j.code, 0, j.stderr);
+  const data = JSON.parse(j.stdout) as { source: string; file: string; lines: string[] };
+  assert.equal(data.source, "file");
+  assert.equal(data.file, path.join(logDir, "liam.log"));
+  assert.ok(data.lines.includes(`agent-gateway liam listening on http://127.0.0.1:${PORT}`), data.lines.join("\n"));
+});
+
+test("logs -n 1 gives the last line only", async () => {
+  // A restart adds the gateway's closing line and a second listening line.
+  const restart = await profiles(["restart", "liam"]);
+  assert.equal(restart.code, 0, restart.stderr);
+  const all = (await profiles(["logs", "liam"])).stdout.trimEnd().split("\n");
+  assert.ok(all.length >= 3, all.join("\n"));
+  const one = await profiles(["logs", "liam", "-n", "1"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(one.stdout.trimEnd().split("\n"), [all.at(-1)]);
+  assert.match(one.stdout, /listening on/);
+  const two = await profiles(["logs", "liam", "--lines", "2", "--json"]);
+  assert.deepEqual((JSON.parse(two.stdout) as { lines: string[] }).lines, all.slice(-2));
+});
+
+test("logs -f shows what the gateway writes after it started, and exits 0 on SIGINT", async () => {
+  const f = spawnProfiles(["logs", "liam", "-f", "-n", "1"]);
+  try {
+    await f.until(/listening on/);
+    const restart = await profiles(["restart", "liam"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    await f.until(/liam: SIGTERM, closing\n[\s\S]*listening on/);
+    f.child.kill("SIGINT");
+    assert.equal(await f.exited, 0);
+    assert.equal(f.stdout.match(/listening on/g)?.length, 2, f.stdout);
+  } finally {
+    f.child.kill("SIGKILL");
+  }
+});
+
+test("logs -f --json: one JSON object per new line, then the summary; SIGTERM exits 0", async () => {
+  const f = spawnProfiles(["logs", "liam", "-f", "-n", "1", "--json"]);
+  try {
+    await f.until(/"line":"agent-gateway liam listening on/);
+    const restart = await profiles(["restart", "liam"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    await f.until(/SIGTERM, closing[\s\S]*listening on/);
+    f.child.kill("SIGTERM");
+    assert.equal(await f.exited, 0);
+    const [summaryStart] = [f.stdout.indexOf("{\n")];
+    const lines = f.stdout.slice(0, summaryStart).trimEnd().split("\n").map((l) => JSON.parse(l) as { name: string; line: string });
+    assert.ok(lines.length >= 3, f.stdout);
+    for (const l of lines) assert.equal(l.name, "liam");
+    assert.deepEqual(JSON.parse(f.stdout.slice(summaryStart)), { name: "liam", source: "file", file: path.join(logDir, "liam.log"), followed: true, stoppedBy: "SIGTERM" });
+  } finally {
+    f.child.kill("SIGKILL");
+  }
+});
+
+test("logs: bad input exits 2, a missing profile 3, nothing written", async () => {
+  const before = await snapshot(sb.home);
+  for (const [args, code, message] of [
+    [["logs", "../x"], 2, /1-32 characters/],
+    [["logs", "liam", "-n", "0"], 2, /-n "0" must be a positive whole number/],
+    [["logs", "liam", "-n", "ten"], 2, /-n "ten"/],
+    [["logs", "nosuch"], 3, /profile "nosuch" does not exist/],
+  ] as const) {
+    const r = await profiles([...args]);
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.deepEqual(await snapshot(sb.home), before);
+});
+
+test("logs: a profile never started has no output yet (exit 1, naming the restart)", async () => {
+  const add = await profiles(["add", "quiet", "--no-start"]);
+  assert.equal(add.code, 0, add.stderr);
+  const r = await profiles(["logs", "quiet"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no output from quiet yet: .*quiet\.log does not exist/);
+  assert.match(r.stderr, /next: .*profiles restart quiet/);
+});
+
+test("logs without a log dir on a host without journald: exit 1, naming init --log-dir", async () => {
+  const off = await profiles(["init", "--log-dir", ""]);
+  assert.equal(off.code, 0, off.stderr);
+  try {
+    const r = await profiles(["logs", "liam"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /no log to show for liam: no log dir is configured and this host has no journald/);
+    assert.match(r.stderr, new RegExp(`next: run \`profiles init --log-dir ${sb.home}/\\.local/state/agent-profiles/logs\``));
+    const j = await profiles(["logs", "liam", "--json"]);
+    assert.equal(j.code, 1);
+    assert.equal((JSON.parse(j.stdout) as { error: { type: string } }).error.type, "NothingToShowError");
+  } finally {
+    const on = await profiles(["init", "--log-dir", logDir]);
+    assert.equal(on.code, 0, on.stderr);
+  }
+});

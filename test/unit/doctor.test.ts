@@ -1,0 +1,316 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import doctor, { renderReport } from "../../src/commands/doctor.js";
+import { runDoctor, type DoctorOptions, type DoctorReport } from "../../src/core/doctor/run.js";
+import { execProgram, PROBE_INSTANCE } from "../../src/core/doctor/template.js";
+import { SWEEP_TIMER } from "../../src/core/sweep/schedule.js";
+import type { ProcessInspector } from "../../src/proc/process.js";
+import { busFix } from "../../src/core/doctor/bus.js";
+import { createContext } from "../../src/core/context.js";
+import { ExitCode, ManagerUnreachableError } from "../../src/errors.js";
+import { envFile, profileDir } from "../../src/paths.js";
+import { createProfile } from "../../src/store/profiles.js";
+import { TEMPLATE_UNIT, unitName } from "../../src/systemd/types.js";
+import { fakeWorld } from "../helpers/fakes.js";
+
+type World = Awaited<ReturnType<typeof fakeWorld>>;
+
+/** Which pids run in which unit's cgroup, as a test says. */
+class FakeProcs implements ProcessInspector {
+  cgroups = new Map<number, string>();
+  async inUnit(pid: number, unit: string): Promise<boolean> {
+    return this.cgroups.get(pid) === unit;
+  }
+  async startedAtMs(): Promise<number | null> {
+    return null;
+  }
+}
+
+const UID = process.getuid!();
+
+async function installTemplate(w: World, execStart: string): Promise<string> {
+  const file = path.join(w.ctx.paths.unitDir, TEMPLATE_UNIT);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, `[Unit]\nDescription=test\n\n[Service]\nExecStart=${execStart}\n`);
+  return file;
+}
+
+/** A host where every check passes: linger file, template, two running profiles on their own ports, the timer. */
+async function healthyWorld(): Promise<{ w: World; opts: DoctorOptions; procs: FakeProcs }> {
+  const w = await fakeWorld({ portRange: { from: 9300, to: 9310 } });
+  const lingerDir = path.join(w.home, "linger");
+  await fs.mkdir(lingerDir);
+  await fs.writeFile(path.join(lingerDir, "tester"), "");
+  await installTemplate(w, `"${process.execPath}" "/opt/gw/main.js" "--port-var" "PORT"`);
+  for (const [name, port] of [["a", 9300], ["b", 9301]] as const) {
+    await createProfile(w.ctx.paths, name, new Map([["PORT", String(port)]]));
+    await w.systemd.start(unitName(name));
+    const pid = (await w.systemd.state(unitName(name))).mainPid;
+    w.ports.listeners.set(port, { port, pid, command: "node" });
+  }
+  await w.systemd.start(SWEEP_TIMER);
+  const procs = new FakeProcs();
+  return { w, opts: { user: "tester", uid: UID, lingerDir, procs }, procs };
+}
+
+function check(report: DoctorReport, id: string) {
+  const c = report.checks.find((x) => x.id === id);
+  assert.ok(c, `no check ${id}`);
+  return c;
+}
+
+function problemsOnly(report: DoctorReport): string[] {
+  return report.checks.filter((c) => c.status !== "ok").map((c) => `${c.id}:${c.status}`);
+}
+
+test("doctor: a healthy host passes every check, in order, with no fixes", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), []);
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.fixes, []);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "ports-shared", "ports-held", "units", "sweep-timer"]);
+    assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: an unreachable bus is a problem with its fix, and the checks needing it are skipped", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const env = { ...w.ctx.env, XDG_RUNTIME_DIR: "/run/user/4242" };
+    const ctx = createContext({ env, json: true, systemd: async () => { throw new ManagerUnreachableError("unix:path=/run/user/4242/bus", "ENOENT"); }, ports: w.ctx.ports, progress: () => {} });
+    const r = await runDoctor(ctx, opts);
+    assert.equal(check(r, "bus").status, "problem");
+    assert.deepEqual(check(r, "bus").problems.map((p) => p.fix), [`sudo systemctl start user@${UID}.service`]);
+    for (const id of ["template-loaded", "ports-held", "units", "sweep-timer"]) {
+      assert.equal(check(r, id).status, "skipped", id);
+      assert.match(check(r, id).message, /^skipped because the user bus is unreachable$/);
+    }
+    // What does not need the bus still runs.
+    for (const id of ["linger", "config", "template", "files", "ports-shared"]) assert.equal(check(r, id).status, "ok", id);
+    assert.equal(r.problems, 1);
+    assert.equal(busFix({}, 7), "export XDG_RUNTIME_DIR=/run/user/7");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: no linger file → the loginctl command", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    await fs.rm(path.join(opts.lingerDir!, "tester"));
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["linger:problem"]);
+    assert.match(check(r, "linger").message, /linger\/tester does not exist: profiles stop when tester logs out/);
+    assert.deepEqual(r.fixes, ["sudo loginctl enable-linger tester"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: a missing config skips the port checks; a broken one names the field and the file to edit", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const text = await fs.readFile(w.ctx.paths.configFile, "utf8");
+    await fs.writeFile(w.ctx.paths.configFile, text.replace(/range=.*/, "range=9000-80"));
+    let r = await runDoctor(w.ctx, opts);
+    assert.match(check(r, "config").message, /ports\.range: "9000-80" starts after it ends/);
+    assert.deepEqual(r.fixes, [`\${EDITOR:-vi} ${w.ctx.paths.configFile}`]);
+    assert.equal(check(r, "ports-shared").status, "skipped");
+    assert.match(check(r, "ports-held").message, /config\.ini cannot be used/);
+    await fs.rm(w.ctx.paths.configFile);
+    // A fresh context: the old one keeps the config it loaded.
+    const ctx = createContext({ env: w.ctx.env, json: true, systemd: w.ctx.systemd, ports: w.ctx.ports, progress: () => {} });
+    r = await runDoctor(ctx, opts);
+    assert.match(check(r, "config").message, /no configuration at/);
+    assert.deepEqual(r.fixes, ["profiles init"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: template missing, ExecStart relative, missing or not executable → profiles init", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const file = path.join(w.ctx.paths.unitDir, TEMPLATE_UNIT);
+    const notExec = path.join(w.home, "gw.sh");
+    await fs.writeFile(notExec, "#!/bin/sh\n", { mode: 0o644 });
+    const cases: [string | null, RegExp][] = [
+      [null, /agent-gateway@\.service is not installed/],
+      ["agent-gateway --port 1", /program "agent-gateway" is not an absolute path/],
+      ["/nonexistent/gw", /program \/nonexistent\/gw does not exist/],
+      [notExec, /is not executable \(EACCES\)/],
+      [`"${w.home}"`, /is not a file/],
+      ['"/usr/bin/x', /unclosed quote/],
+    ];
+    for (const [execStart, message] of cases) {
+      if (execStart === null) await fs.rm(file);
+      else await installTemplate(w, execStart);
+      const r = await runDoctor(w.ctx, opts);
+      assert.deepEqual(problemsOnly(r), ["template:problem"], String(execStart));
+      assert.match(check(r, "template").message, message);
+      assert.deepEqual(r.fixes, ["profiles init"]);
+    }
+    // Prefixes and escapes systemd understands are no problem.
+    assert.deepEqual(execProgram(`-@"/opt/100%%/gw" arg`), { program: "/opt/100%/gw" });
+    await installTemplate(w, `-${process.execPath} x`);
+    assert.equal(check(await runDoctor(w.ctx, opts), "template").status, "ok");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: a template the manager cannot load", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const probe = await w.systemd.state(PROBE_INSTANCE);
+    w.systemd.units.set(PROBE_INSTANCE, { ...probe, loadState: "bad-setting" });
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["template-loaded:problem"]);
+    assert.match(check(r, "template-loaded").message, /load state of agent-gateway@doctor-probe\.service: bad-setting/);
+    assert.deepEqual(r.fixes, ["profiles init"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: wrong modes and owners of profile files, each with its chmod or chown", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const env = envFile(w.ctx.paths, "a");
+    const dir = profileDir(w.ctx.paths, "b");
+    await fs.chmod(env, 0o644);
+    await fs.chmod(dir, 0o755);
+    let r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["files:problem"]);
+    assert.deepEqual(check(r, "files").problems.map((p) => p.message), [`${env} has mode 0644, want 0600`, `${dir} has mode 0755, want 0700`]);
+    assert.deepEqual(r.fixes, [`chmod 600 ${env}`, `chmod 700 ${dir}`]);
+    await fs.chmod(env, 0o600);
+    await fs.chmod(dir, 0o700);
+    r = await runDoctor(w.ctx, { ...opts, uid: UID + 1 });
+    assert.equal(check(r, "files").problems.length, 4);
+    assert.match(check(r, "files").problems[0]!.message, new RegExp(`belongs to uid ${UID}, not tester \\(uid ${UID + 1}\\)`));
+    assert.equal(check(r, "files").problems[0]!.fix, `sudo chown tester ${profileDir(w.ctx.paths, "a")}`);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: two profiles on one port → move one to a free port with profiles set", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    await createProfile(w.ctx.paths, "c", new Map([["PORT", "9300"]]));
+    await createProfile(w.ctx.paths, "d", new Map([["PORT", "9300"]]));
+    w.ports.listeners.set(9302, { port: 9302 });
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["ports-shared:problem"]);
+    assert.deepEqual(check(r, "ports-shared").problems.map((p) => p.message), ["port 9300 is recorded by a, c, d: c must move", "port 9300 is recorded by a, c, d: d must move"]);
+    // Distinct suggestions, skipping the port a foreign process listens on.
+    assert.deepEqual(r.fixes, ["profiles set c PORT=9303 --restart", "profiles set d PORT=9304 --restart"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: a profile's port held by a foreign process, or by another profile's gateway", async () => {
+  const { w, opts, procs } = await healthyWorld();
+  try {
+    await createProfile(w.ctx.paths, "c", new Map([["PORT", "9305"]]));
+    await createProfile(w.ctx.paths, "d", new Map([["PORT", "9306"]]));
+    w.ports.listeners.set(9305, { port: 9305, pid: 4242, command: "python3" });
+    w.ports.listeners.set(9306, { port: 9306 });
+    let r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["ports-held:problem"]);
+    assert.deepEqual(check(r, "ports-held").problems.map((p) => p.message), [
+      "port 9305 of c is held by process 4242 (python3), not by agent-gateway@c.service",
+      "port 9306 of d is held by another process (not visible to this user), not by agent-gateway@d.service",
+    ]);
+    assert.deepEqual(r.fixes, ["profiles set c PORT=9302 --restart", "profiles set d PORT=9303 --restart"]);
+    // A gateway started by a wrapper listens from a child in its unit's cgroup: its own port.
+    procs.cgroups.set(4242, unitName("c"));
+    r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(check(r, "ports-held").problems.map((p) => p.message), [
+      "port 9306 of d is held by another process (not visible to this user), not by agent-gateway@d.service",
+    ]);
+    // b's .env moved to 9307 but b still runs on 9301; nothing is wrong with a.
+    w.ports.listeners.delete(9305);
+    w.ports.listeners.delete(9306);
+    await fs.writeFile(envFile(w.ctx.paths, "b"), 'PORT="9307"\n', { mode: 0o600 });
+    await createProfile(w.ctx.paths, "e", new Map([["PORT", "9301"]]));
+    r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(check(r, "ports-held").problems.map((p) => [p.message, p.fix]), [
+      [`port 9301 of e is held by b's gateway (pid ${w.ports.listeners.get(9301)!.pid}), whose .env now records port 9307`, "profiles restart b"],
+    ]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: failed and start-limit-hit units → profiles start", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const a = await w.systemd.state(unitName("a"));
+    w.systemd.units.set(unitName("a"), { ...a, activeState: "failed", subState: "failed", result: "exit-code", execMainCode: 1, execMainStatus: 78, mainPid: 0 });
+    w.systemd.units.set(unitName("b"), { ...a, name: unitName("b"), activeState: "failed", subState: "failed", result: "start-limit-hit", execMainCode: 1, execMainStatus: 1, mainPid: 0 });
+    // A unit of no profile is not reported.
+    w.systemd.units.set(unitName("gone"), { ...a, name: unitName("gone"), activeState: "failed" });
+    w.ports.listeners.clear();
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["units:problem"]);
+    assert.deepEqual(check(r, "units").problems.map((p) => p.message), [
+      "a is failed (result exit-code, last exit status 78); see `profiles logs a`",
+      "b crashed too often and hit its start limit (failed, last exit status 1); see `profiles logs b`",
+    ]);
+    assert.deepEqual(r.fixes, ["profiles start a", "profiles start b"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: the sweep timer missing or inactive → profiles init", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    await w.systemd.stop(SWEEP_TIMER);
+    let r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["sweep-timer:problem"]);
+    assert.match(check(r, "sweep-timer").message, /agent-profiles-sweep\.timer is inactive: no nightly sweep runs/);
+    assert.deepEqual(r.fixes, ["profiles init"]);
+    w.systemd.units.set(SWEEP_TIMER, { ...(await w.systemd.state(SWEEP_TIMER)), loadState: "not-found" });
+    r = await runDoctor(w.ctx, opts);
+    assert.match(check(r, "sweep-timer").message, /is not installed \(not-found\)/);
+    // After `init --no-sweep`, no timer is what the user asked for.
+    const config = { ...(await w.ctx.config()), sweepTimer: false };
+    r = await runDoctor({ ...w.ctx, config: async () => config }, opts);
+    assert.equal(check(r, "sweep-timer").status, "ok");
+    assert.match(check(r, "sweep-timer").message, /off by choice \(`profiles init --no-sweep`\)/);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor command: exit 14 with the fixes; text marks for a pipe and for a terminal", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    await fs.chmod(envFile(w.ctx.paths, "a"), 0o640);
+    const res = await doctor.run({ json: true, verbose: false }, w.ctx);
+    assert.equal(res.exitCode, ExitCode.problemsFound);
+    const report = res.data as DoctorReport;
+    assert.ok(report.fixes.includes(`chmod 600 ${envFile(w.ctx.paths, "a")}`));
+    const clean = await runDoctor(w.ctx, opts);
+    const piped = renderReport(report, false, false);
+    assert.match(piped, /^FAIL profile directories 0700 and \.env files 0600, owned by you: .* has mode 0640, want 0600$/m);
+    assert.match(piped, /^ok {3}user bus reachable: /m);
+    assert.match(piped, /problem\(s\); to fix:\n(  .+\n)*  chmod 600 /);
+    assert.doesNotMatch(piped, /\x1b\[/);
+    assert.match(renderReport(report, true, true), /\x1b\[31m✗\x1b\[0m profile directories/);
+    assert.match(renderReport(report, true, false), /^✗ profile directories/m);
+    assert.match(renderReport({ ...clean, ok: true }, false, false), /no problems found$/);
+  } finally {
+    await w.cleanup();
+  }
+});

@@ -1,0 +1,208 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import logs from "../../src/commands/logs.js";
+import { chooseSource, parseLineCount, tailFile } from "../../src/core/logs.js";
+import { followFile } from "../../src/core/logs/follow.js";
+import { findJournal, journalArgs, runJournal } from "../../src/core/logs/journal.js";
+import { DEFAULT_CONFIG } from "../../src/config.js";
+import { AppError, ExitCode } from "../../src/errors.js";
+import { resolvePaths } from "../../src/paths.js";
+import { createProfile } from "../../src/store/profiles.js";
+import { fakeWorld, snapshot } from "../helpers/fakes.js";
+
+async function tmp(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), "ap-logs-"));
+}
+
+function hasCode(code: number, message?: RegExp) {
+  return (err: unknown) => err instanceof AppError && err.exitCode === code && (!message || message.test(err.message + " " + (err.hint ?? "")));
+}
+
+/** Collects what followFile writes; `until` resolves once the text contains a string, or fails at a deadline. */
+function collector() {
+  let text = "";
+  const waiters: { want: string; resolve(): void }[] = [];
+  return {
+    get text() {
+      return text;
+    },
+    notices: [] as string[],
+    async write(s: string) {
+      text += s;
+      for (const w of waiters.filter((w) => text.includes(w.want))) w.resolve();
+    },
+    until(want: string, ms = 5000): Promise<void> {
+      if (text.includes(want)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(want)} within ${ms} ms; got ${JSON.stringify(text)}`)), ms);
+        waiters.push({ want, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+  };
+}
+
+test("logs: -n must be a positive whole number", () => {
+  assert.equal(parseLineCount("1"), 1);
+  assert.equal(parseLineCount(50), 50);
+  for (const bad of ["0", "-1", "1.5", "abc", "", "12ab", " 3", "9999999999"]) {
+    assert.throws(() => parseLineCount(bad), hasCode(ExitCode.usage, /positive whole number/), bad);
+  }
+});
+
+test("tailFile: the last n lines, with or without a final newline, across chunks and multibyte characters", async () => {
+  const dir = await tmp();
+  try {
+    const file = path.join(dir, "x.log");
+    assert.equal(await tailFile(file, 5), null);
+    await fs.writeFile(file, "");
+    assert.deepEqual((await tailFile(file, 5))!.lines, []);
+    await fs.writeFile(file, "one\ntwo\nthree\n");
+    assert.deepEqual((await tailFile(file, 2))!.lines, ["two", "three"]);
+    assert.deepEqual((await tailFile(file, 10))!.lines, ["one", "two", "three"]);
+    await fs.writeFile(file, "one\ntwo\npart");
+    const t = (await tailFile(file, 2))!;
+    assert.deepEqual([t.lines, t.endsWithNewline, t.size], [["two", "part"], false, 12]);
+    // 200 000 lines of "żółw N" (multibyte), far more than one 64 KiB chunk.
+    const many = Array.from({ length: 200_000 }, (_, i) => `żółw ${i}`);
+    await fs.writeFile(file, many.join("\n") + "\n");
+    assert.deepEqual((await tailFile(file, 3))!.lines, ["żółw 199997", "żółw 199998", "żółw 199999"]);
+    assert.deepEqual((await tailFile(file, 20_000))!.lines, many.slice(-20_000));
+    assert.equal((await tailFile(file, 1))!.size, (await fs.stat(file)).size);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("chooseSource: the log dir first, then journald, else nothing to show naming `init --log-dir`", () => {
+  const paths = resolvePaths({ HOME: "/home/u" });
+  assert.deepEqual(chooseSource({ ...DEFAULT_CONFIG, logDir: "/var/log/gw" }, paths, "liam", "/usr/bin/journalctl"), { kind: "file", file: "/var/log/gw/liam.log" });
+  assert.deepEqual(chooseSource(DEFAULT_CONFIG, paths, "liam", "/usr/bin/journalctl"), { kind: "journal", unit: "agent-gateway@liam.service", journalctl: "/usr/bin/journalctl" });
+  assert.throws(
+    () => chooseSource(DEFAULT_CONFIG, paths, "liam", null),
+    hasCode(ExitCode.failed, /no journald.*profiles init --log-dir \/home\/u\/\.local\/state\/agent-profiles\/logs.*profiles restart liam/),
+  );
+  assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true, false), ["--user", "-u", "agent-gateway@liam.service", "-n", "5", "-f", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 1, false, true), ["--user", "-u", "u", "-n", "1", "-o", "json", "--no-pager"]);
+});
+
+test("findJournal: only where journald's socket is a socket and journalctl is on PATH", async () => {
+  const dir = await tmp();
+  const server = net.createServer();
+  try {
+    const socket = path.join(dir, "socket");
+    const bin = path.join(dir, "bin");
+    await fs.mkdir(bin);
+    await fs.writeFile(path.join(bin, "journalctl"), "#!/bin/sh\n", { mode: 0o755 });
+    assert.equal(await findJournal({ PATH: bin }, socket), null);
+    await fs.writeFile(socket, "");
+    assert.equal(await findJournal({ PATH: bin }, socket), null, "a plain file is no socket");
+    await fs.rm(socket);
+    await new Promise<void>((r) => server.listen(socket, r));
+    assert.equal(await findJournal({ PATH: bin }, socket), path.join(bin, "journalctl"));
+    assert.equal(await findJournal({ PATH: dir }, socket), null);
+  } finally {
+    server.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("runJournal: journalctl's exit code comes back; an abort stops it", async () => {
+  const dir = await tmp();
+  try {
+    const out = path.join(dir, "args");
+    const fake = path.join(dir, "journalctl");
+    await fs.writeFile(fake, `#!/bin/sh\necho "$@" > ${out}\nexit 3\n`, { mode: 0o755 });
+    const never = new AbortController();
+    assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false, false), {}, never.signal), 3);
+    assert.equal(await fs.readFile(out, "utf8"), "--user -u agent-gateway@liam.service -n 5 --no-pager\n");
+    // A follower that never ends by itself, as `journalctl -f` does.
+    const follower = path.join(dir, "follower");
+    await fs.writeFile(follower, "#!/bin/sh\nexec tail -f /dev/null\n", { mode: 0o755 });
+    const stop = new AbortController();
+    const running = runJournal(follower, [], {}, stop.signal);
+    stop.abort();
+    assert.equal(await running, 1);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("followFile: appends, truncation, rotation, a file that appears later; abort resolves", async () => {
+  const dir = await tmp();
+  const controller = new AbortController();
+  try {
+    const file = path.join(dir, "p.log");
+    await fs.writeFile(file, "old line\n");
+    const tail = await tailFile(file, 10);
+    const out = collector();
+    const done = followFile(file, { from: tail, write: (s) => out.write(s), notice: (m) => out.notices.push(m), signal: controller.signal, pollMs: 5000 });
+    await fs.appendFile(file, "first ");
+    await fs.appendFile(file, "append\n");
+    await out.until("first append\n");
+    assert.ok(!out.text.includes("old line"), "what tail showed is not shown again");
+    await fs.truncate(file, 0);
+    await fs.appendFile(file, "after truncate\n");
+    await out.until("after truncate\n");
+    assert.ok(out.notices.some((n) => /was truncated/.test(n)), out.notices.join("|"));
+    // logrotate: rename the file away (a last line still goes to the old one), then a new file.
+    await fs.rename(file, `${file}.1`);
+    await fs.appendFile(`${file}.1`, "last in old\n");
+    await fs.writeFile(file, "in new\n");
+    await out.until("in new\n");
+    await out.until("last in old\n");
+    assert.ok(out.notices.some((n) => /was replaced \(rotated\)/.test(n)), out.notices.join("|"));
+    controller.abort();
+    await done;
+  } finally {
+    controller.abort();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("followFile: waits for a file that does not exist yet, and stops on abort", async () => {
+  const dir = await tmp();
+  const controller = new AbortController();
+  try {
+    const file = path.join(dir, "late.log");
+    const out = collector();
+    const done = followFile(file, { from: null, write: (s) => out.write(s), notice: () => {}, signal: controller.signal, pollMs: 5000 });
+    await fs.writeFile(file, "hello\n");
+    await out.until("hello\n");
+    controller.abort();
+    await done;
+    assert.equal(out.text, "hello\n");
+  } finally {
+    controller.abort();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("logs command: bad name or -n → 2, missing profile → 3, no file yet → 1; nothing written", async () => {
+  const w = await fakeWorld();
+  try {
+    const logDir = path.join(w.home, "logs");
+    await fs.mkdir(logDir);
+    const config = { ...DEFAULT_CONFIG, logDir };
+    const ctx = { ...w.ctx, config: async () => config };
+    await createProfile(w.ctx.paths, "liam", new Map([["PORT", "8600"]]));
+    const before = await snapshot(w.home);
+    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, name, follow: false, lines: "50", ...extra }, ctx);
+    await assert.rejects(run("../x"), hasCode(ExitCode.usage, /invalid profile name/));
+    await assert.rejects(run("liam", { lines: "0" }), hasCode(ExitCode.usage, /-n "0"/));
+    await assert.rejects(run("liam", { lines: "x" }), hasCode(ExitCode.usage));
+    await assert.rejects(run("nosuch"), hasCode(ExitCode.notFound));
+    await assert.rejects(run("liam"), hasCode(ExitCode.failed, /no output from liam yet: .*liam\.log does not exist.*profiles restart liam/));
+    assert.deepEqual(await snapshot(w.home), before);
+    await fs.writeFile(path.join(logDir, "liam.log"), "a\nb\nc\n");
+    const r = await run("liam", { lines: "2" });
+    assert.deepEqual(r.data, { name: "liam", source: "file", file: path.join(logDir, "liam.log"), lines: ["b", "c"] });
+    assert.equal(r.text, "b\nc");
+    assert.equal(r.exitCode, undefined);
+  } finally {
+    await w.cleanup();
+  }
+});
