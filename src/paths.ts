@@ -13,6 +13,9 @@ export interface Paths {
   unitDir: string;
 }
 
+/** Where logind keeps a user's linger flag; without logind (no system bus) the file is all there is. */
+export const LINGER_DIR = "/var/lib/systemd/linger";
+
 // The XDG spec says a relative path in these variables is invalid and must be ignored.
 function xdg(value: string | undefined, fallback: string): string {
   return value && path.isAbsolute(value) ? value : fallback;

@@ -9,6 +9,7 @@ import { SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
 import { UsageError } from "../errors.js";
 import { gatewayScript, templateSource } from "../package-files.js";
+import { LINGER_DIR } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "../store/atomic.js";
 import { TEMPLATE_UNIT } from "../systemd/types.js";
 import { setUnitKey } from "../systemd/unit-file.js";
@@ -27,8 +28,6 @@ interface InitArgs {
   sweepWebhook?: string;
 }
 
-/** Where logind keeps the linger flag; without logind (no system bus) the file is all there is. */
-export const LINGER_DIR = "/var/lib/systemd/linger";
 
 async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
   const next = { ...base, portRange: { ...base.portRange } };

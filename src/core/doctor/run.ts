@@ -1,6 +1,7 @@
 /** `profiles doctor`: run every check in order, skipping those whose needs (bus, config) are missing. */
 import os from "node:os";
 import { AppError } from "../../errors.js";
+import { LINGER_DIR } from "../../paths.js";
 import { ProcProcessInspector, type ProcessInspector } from "../../proc/process.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
@@ -13,9 +14,6 @@ import { sweepTimerCheck } from "./sweep-timer.js";
 import { templateCheck, templateLoadedCheck } from "./template.js";
 import type { Check, CheckResult, Facts, Need, Verdict } from "./types.js";
 import { unitsCheck } from "./units.js";
-
-/** Where logind keeps one file per lingering user. */
-export const LINGER_DIR = "/var/lib/systemd/linger";
 
 /** What `doctor` found: every check in order, and the fixes of all problems, each once. */
 export interface DoctorReport {
