@@ -28,7 +28,6 @@ interface InitArgs {
   sweepWebhook?: string;
 }
 
-
 async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
   const next = { ...base, portRange: { ...base.portRange } };
   if (args.range !== undefined) {

@@ -26,11 +26,11 @@ export interface BringUpOptions {
   pollMs?: number;
 }
 
-// CLD_* codes of ExecMainCode.
-function exitText(state: UnitState): string {
-  if (state.execMainCode === 1) return `exited with status ${state.execMainStatus}`;
-  if (state.execMainCode === 2 || state.execMainCode === 3) return `was killed by signal ${state.execMainStatus}`;
-  return "stopped";
+// CLD_* codes of ExecMainCode; 0 means the manager has not recorded an exit (yet).
+function exitPhrase(state: UnitState): string | null {
+  if (state.execMainCode === 1) return `it exited with status ${state.execMainStatus}`;
+  if (state.execMainCode === 2 || state.execMainCode === 3) return `it was killed by signal ${state.execMainStatus}`;
+  return null;
 }
 
 /** The last lines of a profile's log file, where the template writes one (`init --log-dir`). */
@@ -70,7 +70,8 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   ctx.log.debug({ unit, job, ms: Date.now() - started }, `${opts.restart ? "restart" : "start"} job finished`);
   if (job !== "done") {
     const state = await sd.state(unit);
-    throw await failure(ctx, profile, `the ${opts.restart ? "restart" : "start"} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}, ${exitText(state)})`);
+    const exit = exitPhrase(state);
+    throw await failure(ctx, profile, `the ${opts.restart ? "restart" : "start"} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`);
   }
   const first = await sd.state(unit);
   const baseline = first.nRestarts;
@@ -79,14 +80,18 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   for (;;) {
     const state = await sd.state(unit);
     if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
-      throw await failure(ctx, profile, `the unit ${state.activeState === "failed" ? "failed" : "stopped"}: it ${exitText(state)} (result ${state.result})`);
+      const exit = exitPhrase(state);
+      throw await failure(ctx, profile, `the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`);
     }
     if (state.nRestarts > baseline) {
-      throw await failure(ctx, profile, `crashed: it ${exitText(state)} and was restarted ${state.nRestarts - baseline} time(s)`);
+      const exit = exitPhrase(state);
+      throw await failure(ctx, profile, `crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`);
     }
     if (state.activeState === "active" && state.subState === "running") {
       if (!target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
-      const verdict = await probe(prober, { ...target, timeoutMs: Math.max(100, Math.min(target.timeoutMs, deadline - Date.now())) });
+      // The full probe timeout even near the deadline: a probe cut short would report "timeout" for a
+      // gateway that answers 500, and the reason is what the user acts on.
+      const verdict = await probe(prober, target);
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
       if (verdict.ok) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
       lastReason = `health ${verdict.reason}`;
