@@ -21,6 +21,8 @@ const SETTLED = new Set(["rolled", "reverted", "failed", "skipped"]);
 /** Progress as plain lines (stderr when it is no terminal, CI logs); `write` prints one line. */
 export function plainView(write: (line: string) => void): RollView {
   let rec: RollRecorder | undefined;
+  // An entry changes several times while in one state (pid, target); a line is owed only on a new state.
+  const lastState = new Map<string, string>();
   return {
     async begin(r) {
       rec = r;
@@ -34,6 +36,8 @@ export function plainView(write: (line: string) => void): RollView {
       write(`  ${name}: ${text}`);
     },
     changed(name, entry) {
+      if (lastState.get(name) === entry.state) return;
+      lastState.set(name, entry.state);
       if (entry.state === "reverting") write(`  ${name}: FAILED its gate: ${entry.reason}`);
       if (SETTLED.has(entry.state)) write(`  ${profileLine({ ...entry, name, outcome: entry.state as "rolled" })}`);
     },
