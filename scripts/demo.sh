@@ -50,5 +50,18 @@ step restart demo-beta
 step add demo-broken --env HOST=0.0.0.0 --wait 10
 step status
 step remove demo-broken --purge
+
+# Generations: a good change rolls out; a bad one is reverted by roll; a bad restart is undone by rollback.
+step set demo-beta LOG_LEVEL=info
+step roll --min-healthy-time 1
+step set demo-beta HOST=0.0.0.0
+step roll --min-healthy-time 1
+step history demo-beta
+step set demo-alpha HOST=0.0.0.0 --restart --wait 10
+step rollback demo-alpha
+step diff demo-alpha 1
+
+step sweep
+step doctor
 step stop demo-alpha
 step list --json
