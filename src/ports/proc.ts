@@ -41,6 +41,45 @@ export class ProcPortInspector implements PortInspector {
     return (await getPort({ port })) === port;
   }
 
+  async snapshot(): Promise<PortInspector> {
+    const rows = await this.listenRows();
+    let owners: Promise<Map<string, number>> | undefined;
+    const listener = async (port: number): Promise<Listener | null> => {
+      const mine = rows.filter((r) => r.port === port);
+      if (mine.length === 0) return null;
+      owners ??= this.socketOwners();
+      const map = await owners;
+      const owner = mine.map((r) => map.get(r.inode)).find((pid) => pid !== undefined);
+      if (owner === undefined) return { port };
+      const command = await this.commandOf(owner);
+      return command === undefined ? { port, pid: owner } : { port, pid: owner, command };
+    };
+    const frozen: PortInspector = {
+      listener,
+      listeningPorts: async () => new Set(rows.map((r) => r.port)),
+      bindable: (port) => this.bindable(port),
+      snapshot: async () => frozen,
+    };
+    return frozen;
+  }
+
+  /** Socket inode to pid, over every process this user may look into. */
+  private async socketOwners(): Promise<Map<string, number>> {
+    const owners = new Map<string, number>();
+    const entries = await readdir(this.procRoot).catch(() => [] as string[]);
+    for (const name of entries) {
+      if (!/^[0-9]+$/.test(name)) continue;
+      const fdDir = path.join(this.procRoot, name, "fd");
+      const fds = await readdir(fdDir).catch(() => [] as string[]);
+      const links = await Promise.all(fds.map((fd) => readlink(path.join(fdDir, fd)).catch(() => "")));
+      for (const l of links) {
+        const m = /^socket:\[(\d+)\]$/.exec(l);
+        if (m && !owners.has(m[1]!)) owners.set(m[1]!, Number(name));
+      }
+    }
+    return owners;
+  }
+
   private async listenRows(): Promise<ListenRow[]> {
     const texts = await Promise.all(TABLES.map((t) => readIfExists(path.join(this.procRoot, t))));
     return texts.flatMap(parseListenRows);

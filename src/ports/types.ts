@@ -14,4 +14,9 @@ export interface PortInspector {
   listeningPorts(): Promise<Set<number>>;
   /** Whether this process could bind `port` right now (catches what /proc does not show). */
   bindable(port: number): Promise<boolean>;
+  /**
+   * One reading of the listen tables and at most one scan of the processes' sockets, answering many
+   * questions at once (a sweep asks one per profile): its answers do not change after it is taken.
+   */
+  snapshot(): Promise<PortInspector>;
 }

@@ -74,6 +74,21 @@ export class FakeSystemd implements SystemdManager {
   async unitFileState(unit: string): Promise<string> {
     return this.enabled.has(unit) ? "enabled" : "disabled";
   }
+  /** Properties `properties()` answers, per unit; CanReload is true unless set. */
+  props = new Map<string, Record<string, unknown>>();
+  /** Called on each reloadUnit, to script what a reload does. */
+  onReload?: (unit: string, state: UnitState) => void;
+  async reloadUnit(unit: string): Promise<JobResult> {
+    this.calls.push(`reload ${unit}`);
+    const s = this.get(unit);
+    if (s.activeState !== "active") return "failed";
+    this.onReload?.(unit, s);
+    return "done";
+  }
+  async properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    const own = { CanReload: true, ...this.props.get(unit) };
+    return Object.fromEntries(names.map((n) => [n, own[n as keyof typeof own]]));
+  }
   async close(): Promise<void> {}
 }
 
@@ -88,6 +103,9 @@ export class FakePorts implements PortInspector {
   }
   async bindable(port: number): Promise<boolean> {
     return !this.listeners.has(port);
+  }
+  async snapshot(): Promise<PortInspector> {
+    return this;
   }
 }
 

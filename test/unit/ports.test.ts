@@ -103,6 +103,21 @@ describe("ProcPortInspector on a fake /proc", () => {
     assert.deepEqual(l, { port: 3000 });
   });
 
+  test("a snapshot answers like listener(), from one reading that later changes do not touch", async () => {
+    const live = new ProcPortInspector(path.join(root, "full"));
+    const snap = await live.snapshot();
+    for (const port of [22, 3000, 8080, 9999]) assert.deepEqual(await snap.listener(port), await live.listener(port), String(port));
+    assert.deepEqual([...(await snap.listeningPorts())].sort((a, b) => a - b), [22, 3000, 8080]);
+    const tcp = path.join(root, "full", "net", "tcp");
+    await rename(tcp, `${tcp}.away`);
+    try {
+      assert.equal(await live.listener(22), null);
+      assert.deepEqual(await snap.listener(22), { port: 22, pid: 99, command: "sshd" });
+    } finally {
+      await rename(`${tcp}.away`, tcp);
+    }
+  });
+
   test("ports that are not in LISTEN state have no listener", async () => {
     const inspector = new ProcPortInspector(path.join(root, "full"));
     assert.equal(await inspector.listener(8081), null);

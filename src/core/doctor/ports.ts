@@ -68,7 +68,7 @@ export const heldPortsCheck: Check = {
     const byProfile = await portsByProfile(f, config.portVar);
     const loaded = await given(f.sd, "bus").list([UNIT_PATTERN]);
     const mainPids = new Map(loaded.filter((s) => s.mainPid > 0).map((s) => [s.name, s.mainPid]));
-    const inspector = await f.ctx.ports();
+    const inspector = await (await f.ctx.ports()).snapshot();
     const suggest = suggester(config, byProfile, inspector);
     const problems: Problem[] = [];
     for (const [name, port] of byProfile) {

@@ -1,6 +1,7 @@
 /** The sweep's look at one profile: health, who holds its port, drift, restarts since the last sweep. */
 import type { Config } from "../../config.js";
 import { AppError } from "../../errors.js";
+import type { PortInspector } from "../../ports/types.js";
 import type { ProcessInspector } from "../../proc/process.js";
 import type { UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
@@ -11,9 +12,12 @@ import { restartsSince, type ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";
 
-/** Look at one profile; `loaded` holds the units in memory (from one ListUnitsByPatterns), `last` the previous sweep's memory of it. */
+/**
+ * Look at one profile; `loaded` holds the units in memory (from one ListUnitsByPatterns), `ports` a
+ * snapshot of the listeners shared by the whole pass, `last` the previous sweep's memory of it.
+ */
 export async function lookAt(
-  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, name: string, loaded: Map<string, UnitState>, last: ProfileMemory | undefined,
+  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, ports: PortInspector, name: string, loaded: Map<string, UnitState>, last: ProfileMemory | undefined,
 ): Promise<SweepProfile> {
   const obs = await observeHealth(ctx, config, limits, name, loaded);
   const since = restartsSince(last, obs.nRestarts);
@@ -29,7 +33,7 @@ export async function lookAt(
     notes: [],
   };
   if (obs.port !== null) {
-    p.portHolder = await portHolder(await ctx.ports(), procs, obs.port, obs.unit, obs.mainPid);
+    p.portHolder = await portHolder(ports, procs, obs.port, obs.unit, obs.mainPid);
     if (p.portHolder.status === "foreign") {
       p.problems.push(`port ${obs.port} is held by ${p.portHolder.holder}, not by ${obs.unit}`);
       p.healthy = false;

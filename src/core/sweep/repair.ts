@@ -44,7 +44,7 @@ export async function restartProfile(
     await lock.release();
   }
   const sd = await ctx.systemd();
-  const again = await lookAt(ctx, config, limits, procs, p.name, new Map([[p.unit, await sd.state(p.unit)]]), last);
+  const again = await lookAt(ctx, config, limits, procs, await (await ctx.ports()).snapshot(), p.name, new Map([[p.unit, await sd.state(p.unit)]]), last);
   return {
     ...again,
     // Restarts before the sweep acted count once; the new unit's counter starts from what the restart left.
