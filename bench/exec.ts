@@ -1,0 +1,112 @@
+/**
+ * Running commands as a sandbox user: measured (one whole process, as a user waits for it) or not
+ * (setup between measurements). The driver is root; each command gets the user's uid, gid and env.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { SandboxUser } from "./user.js";
+
+/** What one measured run cost and how it ended. */
+export interface Measurement {
+  /** Wall time from spawn to exit. */
+  ms: number;
+  /** Peak RSS (ru_maxrss of the command and its children, as GNU time reports it); null if unknown. */
+  rssMiB: number | null;
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of `measure` and `run`. */
+export interface RunOptions {
+  /** Extra variables on top of the user's login environment. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+const GNU_TIME = "/usr/bin/time";
+const DEFAULT_TIMEOUT_MS = 180_000;
+const MAX_OUTPUT = 64 * 1024 * 1024;
+
+function spawnOptions(user: SandboxUser, opts: RunOptions) {
+  return { uid: user.uid, gid: user.gid, cwd: user.home, env: { ...user.env, ...opts.env } };
+}
+
+/** The last lines of a command's output, for an error message. */
+export function tail(text: string, lines = 6): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * Runs `argv` once under GNU time and measures it. spawnSync blocks the driver, so nothing of ours runs
+ * beside the command; the wrapper's own fork and exec (about a millisecond) is in every tool's figure alike.
+ */
+export function measure(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Measurement {
+  const rssFile = path.join(user.home, ".bench-peak-rss");
+  fs.rmSync(rssFile, { force: true });
+  const started = process.hrtime.bigint();
+  const r = spawnSync(GNU_TIME, ["-f", "%M", "-o", rssFile, ...argv], {
+    ...spawnOptions(user, opts),
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    maxBuffer: MAX_OUTPUT,
+    timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (r.error) {
+    return { ms, rssMiB: null, code: -1, stdout: r.stdout ?? "", stderr: `${r.error.message}\n${r.stderr ?? ""}` };
+  }
+  // GNU time puts "Command exited with non-zero status N" before the figure when the command failed.
+  const kib = Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").pop());
+  return {
+    ms,
+    rssMiB: Number.isFinite(kib) && kib > 0 ? kib / 1024 : null,
+    code: r.status ?? 128,
+    stdout: r.stdout,
+    stderr: r.stderr,
+  };
+}
+
+/** Runs `argv` as the user without measuring it; resolves with its exit code and output. */
+export function run(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error("run: empty command");
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...spawnOptions(user, opts), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (signal) stderr += `\n(killed by ${signal}${signal === "SIGKILL" ? ` after ${timeoutMs} ms` : ""})`;
+      resolve({ code: code ?? 128, stdout, stderr });
+    });
+  });
+}
+
+/** Like `run`, but a non-zero exit is an error naming the command and its last lines. */
+export async function runOk(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Promise<string> {
+  const r = await run(user, argv, opts);
+  if (r.code !== 0) {
+    throw new Error(`as ${user.name}: \`${argv.join(" ")}\` exited ${r.code}\n${tail(r.stderr || r.stdout, 12)}`);
+  }
+  return r.stdout;
+}
+
+/** Runs `task` on every item, at most `limit` at a time. */
+export async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

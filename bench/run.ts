@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * The benchmark driver (`npm run bench` runs it through scripts/bench.sh, as root, with two user managers
+ * started). Measures this tool and what a user would run instead, interleaved, and writes BENCHMARKS.md.
+ */
+import { parseArgs } from "node:util";
+import { runOk } from "./exec.js";
+import type { BenchContext } from "./context.js";
+import { describeMachine } from "./machine.js";
+import { killPm2 } from "./pm2.js";
+import { EMPTY_RANGE, PORT_RANGE } from "./population.js";
+import { renderReport, writeReport } from "./report.js";
+import { Registry } from "./series.js";
+import { detectVerb, Tools } from "./tools.js";
+import { loadSandbox } from "./user.js";
+import { addPhase } from "./phases/add.js";
+import { listPhase } from "./phases/list.js";
+import { rollPhase } from "./phases/roll.js";
+import { sweepPhase } from "./phases/sweep.js";
+
+const USAGE = "usage: node dist/bench/run.js --app DIR --main STATE --empty STATE --out FILE [--commit SHA] [--runs N]";
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      app: { type: "string" },
+      main: { type: "string" },
+      empty: { type: "string" },
+      out: { type: "string" },
+      commit: { type: "string", default: "unknown" },
+      runs: { type: "string", default: "10" },
+    },
+    strict: true,
+  });
+  const runs = Number(values.runs);
+  if (!values.app || !values.main || !values.empty || !values.out) throw new Error(USAGE);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs "${values.runs}" must be a whole number of rounds (10 or more for a result)`);
+  return { app: values.app, main: values.main, empty: values.empty, out: values.out, commit: values.commit, runs };
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const startedAt = new Date();
+  const log = (line: string): void => void process.stderr.write(`bench [${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s]: ${line}\n`);
+  const tools = new Tools(opts.app);
+  const mainUser = loadSandbox(opts.main);
+  const empty = loadSandbox(opts.empty);
+
+  for (const [user, range] of [[mainUser, PORT_RANGE], [empty, EMPTY_RANGE]] as const) {
+    // No journald in the sandbox: gateways' output goes to files.
+    await runOk(user, tools.profiles("init", "--range", range, "--log-dir", `${user.home}/logs`));
+  }
+  const verbs = { roll: await detectVerb(mainUser, tools, "roll"), sweep: await detectVerb(mainUser, tools, "sweep") };
+  for (const [verb, v] of Object.entries(verbs)) log(`profiles ${verb}: ${v.exists ? `present (${[...v.options].map((o) => `--${o}`).join(" ")})` : "not implemented yet"}`);
+
+  const ctx: BenchContext = {
+    main: mainUser,
+    empty,
+    tools,
+    registry: new Registry(),
+    rounds: { warmup: 1, counted: opts.runs },
+    quick: { warmup: 1, counted: 2 * opts.runs },
+    verbs,
+    log,
+  };
+  try {
+    // In this order: each phase grows the same set of profiles (20, 50, 99, 200).
+    await rollPhase(ctx);
+    await listPhase(ctx);
+    await addPhase(ctx);
+    await sweepPhase(ctx);
+  } finally {
+    await killPm2(mainUser, tools).catch((err: unknown) => log(`pm2 kill: ${String(err)}`));
+  }
+
+  const report = {
+    machine: describeMachine(opts.app),
+    registry: ctx.registry,
+    rounds: ctx.rounds,
+    quick: ctx.quick,
+    startedAt,
+    durationMs: Date.now() - startedAt.getTime(),
+    commit: opts.commit,
+  };
+  writeReport(opts.out, report);
+  const text = renderReport(report);
+  process.stdout.write(`${text.slice(text.indexOf("## Results"), text.indexOf("## Every series"))}wrote ${opts.out}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

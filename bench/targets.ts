@@ -1,0 +1,64 @@
+/** The issue's table: what is measured against what, and the target each comparison must meet. */
+import { summarize, type Summary } from "./stats.js";
+import type { Registry, Series } from "./series.js";
+
+/** One line of the results table. */
+export interface Target {
+  subject: string;
+  metric: "ms" | "rss";
+  /** Compared with another series: the target is a bound on the ratio of medians (none: context only). */
+  compare?: { series: string; maxRatio?: number; note?: string };
+  /** An absolute bound on the median of peak RSS. */
+  limitMiB?: number;
+}
+
+/** In the order of the issue's table. */
+export const TARGETS: Target[] = [
+  { subject: "list.profiles", metric: "ms", compare: { series: "list.pm2", maxRatio: 1 } },
+  { subject: "list.profiles", metric: "ms", compare: { series: "list.systemctl", note: "the floor" } },
+  { subject: "roll.batch1", metric: "ms", compare: { series: "roll.shell", maxRatio: 1.05 } },
+  { subject: "roll.batch1", metric: "ms", compare: { series: "roll.pm2", maxRatio: 1 } },
+  { subject: "roll.batch1", metric: "ms", compare: { series: "roll.pm2-serial", note: "pm2 one at a time, as batch 1 is" } },
+  { subject: "roll.parallel5", metric: "ms", compare: { series: "roll.batch1", maxRatio: 0.35 } },
+  { subject: "roll.shell5", metric: "ms", compare: { series: "roll.shell", note: "what 5 at a time buys the shell loop on this machine" } },
+  { subject: "sweep.profiles", metric: "ms", compare: { series: "sweep.curl", maxRatio: 0.2 } },
+  { subject: "add.hundredth", metric: "ms", compare: { series: "add.first", maxRatio: 1.3 } },
+  { subject: "rss.list200", metric: "rss", limitMiB: 80 },
+  { subject: "rss.gateway", metric: "rss", limitMiB: 50 },
+  { subject: "rss.gateway", metric: "rss", compare: { series: "rss.pm2-gateway", note: "the same gateway under pm2" } },
+];
+
+/** A series' figures for a metric: wall times, or peak RSS. */
+export function figures(s: Series, metric: "ms" | "rss"): Summary | null {
+  return summarize(metric === "ms" ? s.ms : s.rssMiB);
+}
+
+/** How a target came out: met, missed, or not measured (and why). */
+export interface Verdict {
+  target: Target;
+  subject: Series;
+  compared: Series | null;
+  ratio: number | null;
+  met: boolean | null;
+  /** Why there is no verdict. */
+  missing: string | null;
+}
+
+function why(s: Series, metric: "ms" | "rss"): string | null {
+  return s.missing ?? (figures(s, metric) === null ? "not measured" : null);
+}
+
+/** Judges one target against the figures in `registry`. */
+export function judge(target: Target, registry: Registry): Verdict {
+  const subject = registry.get(target.subject);
+  const compared = target.compare ? registry.get(target.compare.series) : null;
+  const missing = why(subject, target.metric) ?? (compared && why(compared, target.metric));
+  if (missing) return { target, subject, compared, ratio: null, met: null, missing };
+  const median = figures(subject, target.metric)!.median;
+  if (compared && target.compare) {
+    const ratio = median / figures(compared, target.metric)!.median;
+    const max = target.compare.maxRatio;
+    return { target, subject, compared, ratio, met: max === undefined ? null : ratio <= max, missing: null };
+  }
+  return { target, subject, compared, ratio: null, met: target.limitMiB === undefined ? null : median <= target.limitMiB, missing: null };
+}

@@ -1,0 +1,95 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { summarize } from "../../bench/stats.js";
+import { Registry } from "../../bench/series.js";
+import { judge, TARGETS } from "../../bench/targets.js";
+import { renderReport } from "../../bench/report.js";
+import { bash, CURL_SWEEP, ROLL_LOOP } from "../../bench/shell.js";
+
+test("bench stats: median of odd and even counts, min, max; none for no samples", () => {
+  assert.deepEqual(summarize([5, 1, 3]), { n: 3, median: 3, min: 1, max: 5 });
+  assert.deepEqual(summarize([4, 1, 3, 2]), { n: 4, median: 2.5, min: 1, max: 4 });
+  assert.equal(summarize([]), null);
+});
+
+test("bench targets: a ratio of medians against its bound, and a missing series gives no verdict", () => {
+  const r = new Registry();
+  r.series("list.profiles", "list").ms.push(90, 100, 110);
+  r.series("list.pm2", "jlist").ms.push(200, 210, 190);
+  const listTarget = TARGETS.find((t) => t.subject === "list.profiles" && t.compare?.series === "list.pm2")!;
+  const v = judge(listTarget, r);
+  assert.equal(v.ratio, 0.5);
+  assert.equal(v.met, true);
+  r.get("list.profiles").ms.push(500, 600, 700, 800);
+  assert.equal(judge(listTarget, r).met, false);
+
+  r.series("roll.batch1", "roll").missing = "not measured: `profiles roll` not implemented yet";
+  r.series("roll.shell", "shell").ms.push(1000);
+  const rollTarget = TARGETS.find((t) => t.subject === "roll.batch1" && t.compare?.series === "roll.shell")!;
+  const missing = judge(rollTarget, r);
+  assert.equal(missing.met, null);
+  assert.equal(missing.missing, "not measured: `profiles roll` not implemented yet");
+});
+
+test("bench report: a verb not implemented yet is printed as such, never as a figure", () => {
+  const r = new Registry();
+  for (const t of TARGETS) {
+    r.series(t.subject, t.subject);
+    if (t.compare) r.series(t.compare.series, t.compare.series);
+  }
+  for (const s of r.all.values()) {
+    s.ms.push(100);
+    s.rssMiB.push(40);
+  }
+  for (const id of ["roll.batch1", "roll.parallel5"]) Object.assign(r.get(id), { ms: [], rssMiB: [], missing: "not measured: `profiles roll` not implemented yet" });
+  const text = renderReport({
+    machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "Linux", os: "Debian", node: "v20", systemd: "systemd 252", pm2: "7" },
+    registry: r,
+    rounds: { warmup: 1, counted: 10 },
+    quick: { warmup: 1, counted: 20 },
+    startedAt: new Date(0),
+    durationMs: 1000,
+    commit: "abc",
+  });
+  const rollRows = text.split("\n").filter((l) => l.startsWith("| roll.batch1 |") || l.startsWith("| roll.parallel5 |"));
+  assert.ok(rollRows.length >= 2);
+  for (const row of rollRows) assert.match(row, /not measured: `profiles roll` not implemented yet/);
+});
+
+test("bench shell loops: the roll loop restarts in batches and polls each port; the curl loop counts failures", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "bench-shell-"));
+  try {
+    const calls = path.join(dir, "calls");
+    // Stand-ins for systemctl and curl that record how they were called; port 2 fails once, port 9 always.
+    await fs.writeFile(path.join(dir, "systemctl"), `#!/bin/bash\necho "systemctl $*" >> ${calls}\n`, { mode: 0o755 });
+    await fs.writeFile(
+      path.join(dir, "curl"),
+      `#!/bin/bash\nurl=\${@: -1}; echo "curl $url" >> ${calls}\n` +
+        `if [[ $url == *:2/* && ! -e ${dir}/seen2 ]]; then touch ${dir}/seen2; exit 7; fi\n[[ $url != *:9/* ]]\n`,
+      { mode: 0o755 },
+    );
+    const env = { PATH: `${dir}:${process.env.PATH}` };
+    const [cmd, ...args] = bash(ROLL_LOOP, ["2", "a:1", "b:2", "c:3"]);
+    const roll = spawnSync(cmd!, args, { env, encoding: "utf8" });
+    assert.equal(roll.status, 0, roll.stderr);
+    assert.deepEqual((await fs.readFile(calls, "utf8")).trim().split("\n"), [
+      "systemctl --user restart agent-gateway@a.service agent-gateway@b.service",
+      "curl http://127.0.0.1:1/health",
+      "curl http://127.0.0.1:2/health",
+      "curl http://127.0.0.1:2/health",
+      "systemctl --user restart agent-gateway@c.service",
+      "curl http://127.0.0.1:3/health",
+    ]);
+    const [c2, ...a2] = bash(CURL_SWEEP, ["1", "9", "3"]);
+    const sweep = spawnSync(c2!, a2, { env, encoding: "utf8" });
+    assert.equal(sweep.status, 1);
+    assert.match(sweep.stdout, /3 checked, 1 unhealthy/);
+    assert.match(sweep.stderr, /port 9: unhealthy/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
