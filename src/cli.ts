@@ -5,6 +5,7 @@ import { commands } from "./commands/index.js";
 import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { AppError, ExitCode, UsageError } from "./errors.js";
+import { packageVersion } from "./package-files.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout. */
 function report(err: unknown, json: boolean): number {
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias("help", "h")
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {

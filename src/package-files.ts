@@ -22,3 +22,9 @@ export function templateSource(): string {
 export function gatewayScript(): string {
   return path.join(packageRoot(), "dist", "src", "gateway", "main.js");
 }
+
+/** The package's version, from its own package.json (yargs guesses from the cwd and can miss it). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
+}

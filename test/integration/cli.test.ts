@@ -182,6 +182,13 @@ test("remove keeps the .env in the state dir; --purge does not; the unit is gone
   );
 });
 
+test("--version prints the package's version from any directory", async () => {
+  const pkg = JSON.parse(await fs.readFile(path.join(sb.appDir, "package.json"), "utf8")) as { version: string };
+  const r = await profiles(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), pkg.version);
+});
+
 test("an unreachable manager: exit 10 naming the fix", async () => {
   const r = await sb.profiles(["list"], { env: { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent/bus" } });
   assert.equal(r.code, 10, r.stderr);
