@@ -51,7 +51,15 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
     async run(args, ctx) {
       if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
       const names = args.names.map(assertProfileName);
+      // The parser drops a lone "-": `start -` must not succeed having done nothing.
+      if (names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
       for (const name of names) await assertProfileExists(ctx.paths, name);
+      // Files of ours are checked for all before acting on any: a bad config.ini or .env is exit 8/12 with
+      // nothing started, not a per-profile "unhealthy".
+      if (verb !== "stop") {
+        await ctx.config();
+        for (const name of names) await readEnv(ctx.paths, name);
+      }
       const outcomes: Outcome[] = [];
       // One at a time, in the order given: a failure is reported per profile and the rest still run.
       for (const name of names) {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BusyError } from "../errors.js";
@@ -35,22 +36,59 @@ async function readOwner(file: string): Promise<LockOwner | null> {
 }
 
 /**
+ * Create the lock file with its content in one step: written to a file of our own, then hard-linked into
+ * place (fails with EEXIST if taken). With open(O_EXCL) then write, a waiter could find the file still
+ * empty, take it for a dead writer's and break it: two parallel `add`s then got the same port. Returns
+ * false when the lock is taken. Filesystems without hard links fall back to O_EXCL.
+ */
+async function create(file: string, content: string): Promise<boolean> {
+  // Unique within the process too: one process may wait on the same lock from two places.
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await fs.writeFile(tmp, content, { mode: 0o600 });
+    await fs.link(tmp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw err;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+  try {
+    const handle = await fs.open(file, "wx", 0o600);
+    await handle.writeFile(content);
+    await handle.close();
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+}
+
+/** Temp files of `create` left by processes killed between write and unlink. */
+async function removeDeadTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
+    const m = f.startsWith(prefix) ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(f.slice(prefix.length)) : null;
+    if (m && !alive(Number(m[1]))) await fs.rm(path.join(dir, f), { force: true });
+  }
+}
+
+/**
  * Take a lock file with O_EXCL. A lock whose owner process is gone (killed, crashed) is stale and is
  * broken under a second lock, so that two waiters never both break it and both believe they hold it.
  */
 async function tryLock(file: string, command: string): Promise<LockOwner | null> {
   const me: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
-  try {
-    const handle = await fs.open(file, "wx", 0o600);
-    await handle.writeFile(JSON.stringify(me));
-    await handle.close();
-    return null;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
+  if (await create(file, JSON.stringify(me))) return null;
   const owner = await readOwner(file);
   if (owner && alive(owner.pid)) return owner;
-  // An owner that cannot be read is a lock whose writer died between open and write.
+  // Gone between our attempt and the read: its holder released it just now.
+  if (!owner && !(await fs.stat(file).catch(() => null))) return tryLock(file, command);
+  // An owner that cannot be read: the lock file is created whole (below), so this is no writer at work
+  // but garbage (an older version killed between open and write, a disk error): stale.
   const breaker = `${file}.break`;
   try {
     const handle = await fs.open(breaker, "wx", 0o600);
@@ -62,6 +100,7 @@ async function tryLock(file: string, command: string): Promise<LockOwner | null>
     return owner ?? { pid: 0, command: "unknown", since: "" };
   }
   try {
+    // Still the same stale lock? Another process may have broken it and taken a new one meanwhile.
     const again = await readOwner(file);
     if (again?.pid === owner?.pid && !(again && alive(again.pid))) await fs.rm(file, { force: true });
   } finally {
@@ -81,6 +120,7 @@ export async function acquireLock(locksDir: string, name: string, command: strin
   for (;;) {
     const holder = await tryLock(file, command);
     if (!holder) {
+      await removeDeadTemps(file);
       let released = false;
       return {
         async release() {
