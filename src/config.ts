@@ -30,7 +30,21 @@ export interface Config {
   sweepTextfile: string;
   /** URL a sweep POSTs to when something is unhealthy and `--webhook` is not given; empty: none. Kept here (0600), not in argv. */
   sweepWebhook: string;
+  /** The variable that carries a profile's listen host in its `.env`; the probe goes there. */
+  hostVar: string;
+  /** The template's Type=: `notify` makes a start wait for the gateway's READY=1. */
+  serviceType: ServiceType;
+  /** The template's TimeoutStopSec=: how long a stop waits before SIGKILL. */
+  stopTimeoutSec: number;
+  /** Signal name (`HUP`, `USR1`, ...) the template's ExecReload= sends; empty: no reload command. */
+  reloadSignal: string;
 }
+
+/** The service types `profiles init --service-type` accepts. */
+export const SERVICE_TYPES = ["simple", "exec", "notify"] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+/** Signals a gateway may take as "reload your settings". */
+export const RELOAD_SIGNALS = ["HUP", "USR1", "USR2"] as const;
 
 export const DEFAULT_CONFIG: Config = {
   portRange: { from: 8600, to: 8699 },
@@ -44,6 +58,10 @@ export const DEFAULT_CONFIG: Config = {
   sweepTimer: true,
   sweepTextfile: "",
   sweepWebhook: "",
+  hostVar: "HOST",
+  serviceType: "simple",
+  stopTimeoutSec: 15,
+  reloadSignal: "",
 };
 
 const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
@@ -88,6 +106,14 @@ export function isHttpUrl(text: string): boolean {
   }
 }
 
+const serviceTypeSchema = z.enum(SERVICE_TYPES, { message: `must be one of ${SERVICE_TYPES.join(", ")}` });
+const stopTimeoutSchema = z.coerce.number({ message: "must be a number of seconds" }).int("must be a whole number of seconds").min(1, "must be at least 1 s").max(3600, "must be at most 3600 s (1 h)");
+// "SIGHUP" and "hup" mean HUP; empty means no reload command.
+const reloadSignalSchema = z
+  .string()
+  .transform((v) => v.trim().toUpperCase().replace(/^SIG/, ""))
+  .refine((v) => v === "" || (RELOAD_SIGNALS as readonly string[]).includes(v), { message: `must be one of ${RELOAD_SIGNALS.join(", ")} (or "" for none)` });
+
 const fileSchema = z.object({
   ports: z.object({ range: rangeSchema.prefault("8600-8699"), variable: varSchema.default("PORT") }).prefault({}),
   gateway: z
@@ -97,6 +123,10 @@ const fileSchema = z.object({
       log_dir: logDirSchema.default(""),
       probe: probeSchema.default("http"),
       probe_timeout_ms: probeTimeoutSchema.default(2000),
+      host_variable: varSchema.default("HOST"),
+      service_type: serviceTypeSchema.default("simple"),
+      stop_timeout_sec: stopTimeoutSchema.default(15),
+      reload_signal: reloadSignalSchema.default(""),
     })
     .prefault({}),
   sweep: z
@@ -123,6 +153,27 @@ export function checkProbeKind(flag: string, v: string): ProbeKind {
 export function checkProbeTimeout(flag: string, v: unknown): number {
   const r = probeTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
   if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+/** Check a service type given on the command line. */
+export function checkServiceType(flag: string, v: string): ServiceType {
+  const r = serviceTypeSchema.safeParse(v);
+  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+/** Check a stop timeout (seconds) given on the command line. */
+export function checkStopTimeout(flag: string, v: unknown): number {
+  const r = stopTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
+  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+/** Check a reload signal given on the command line; returns it as `HUP`, `USR1`, ... or "" for none. */
+export function checkReloadSignal(flag: string, v: string): string {
+  const r = reloadSignalSchema.safeParse(v);
+  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
   return r.data;
 }
 
@@ -161,6 +212,10 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     sweepTimer: f.sweep.timer,
     sweepTextfile: f.sweep.textfile,
     sweepWebhook: f.sweep.webhook,
+    hostVar: f.gateway.host_variable,
+    serviceType: f.gateway.service_type,
+    stopTimeoutSec: f.gateway.stop_timeout_sec,
+    reloadSignal: f.gateway.reload_signal,
   };
 }
 
@@ -185,6 +240,10 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
       log_dir: config.logDir,
       probe: config.probe,
       probe_timeout_ms: config.probeTimeoutMs,
+      host_variable: config.hostVar,
+      service_type: config.serviceType,
+      stop_timeout_sec: config.stopTimeoutSec,
+      reload_signal: config.reloadSignal,
     },
     generations: { keep: config.keepGenerations },
     sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },

@@ -126,3 +126,23 @@ export class NothingToShowError extends AppError {
     super(message, ExitCode.failed, hint);
   }
 }
+
+/** `reload` of a profile whose template has no reload command (ExecReload=). */
+export class NoReloadCommandError extends AppError {
+  constructor(readonly profile: string) {
+    super(
+      `profile "${profile}" cannot be reloaded: the template unit has no reload command (ExecReload=)`,
+      ExitCode.usage,
+      "if your gateway re-reads its settings on a signal, run `profiles init --reload-signal HUP`; otherwise use `profiles restart`",
+    );
+  }
+}
+
+/** A job the manager queued did not finish in time (a Type=notify start whose READY=1 never came, a stuck stop). */
+export class JobTimeoutError extends SystemdError {
+  constructor(message: string, readonly unit: string, readonly timeoutMs: number, hint?: string) {
+    super(message, undefined, hint);
+    // Still a SystemdError to whatever reads the name (--json errors, callers across a process); code tells them apart with instanceof.
+    this.name = "SystemdError";
+  }
+}

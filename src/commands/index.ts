@@ -6,8 +6,11 @@ import env from "./env.js";
 import health from "./health.js";
 import history from "./history.js";
 import init from "./init.js";
+import limits from "./limits.js";
 import list from "./list.js";
 import logs from "./logs.js";
+import ps from "./ps.js";
+import reload from "./reload.js";
 import remove from "./remove.js";
 import rollback from "./rollback.js";
 import roll from "./roll.js";
@@ -18,4 +21,4 @@ import sweep from "./sweep.js";
 import unset from "./unset.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, env, set, unset, history, diff, rollback, roll, remove, logs, doctor];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, reload, limits, ps, env, set, unset, history, diff, rollback, roll, remove, logs, doctor];

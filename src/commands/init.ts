@@ -1,8 +1,9 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { checkHealthPath, checkProbeKind, checkProbeTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config } from "../config.js";
+import { checkHealthPath, checkProbeKind, checkProbeTimeout, checkReloadSignal, checkServiceType, checkStopTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
+import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
 import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
 import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
 import { SWEEP_TIMER } from "../core/sweep/schedule.js";
@@ -26,6 +27,10 @@ interface InitArgs {
   sweep?: boolean;
   sweepTextfile?: string;
   sweepWebhook?: string;
+  hostVar?: string;
+  serviceType?: string;
+  stopTimeout?: string;
+  reloadSignal?: string;
 }
 
 async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
@@ -37,7 +42,15 @@ async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
   }
   if (args.portVar !== undefined) next.portVar = checkVarName("--port-var", args.portVar);
   if (args.healthPath !== undefined) next.healthPath = checkHealthPath(args.healthPath);
-  if (args.exec !== undefined) next.exec = args.exec.trim();
+  if (args.hostVar !== undefined) next.hostVar = checkVarName("--host-var", args.hostVar);
+  if (args.exec !== undefined) {
+    const problem = execVarProblem(args.exec);
+    if (problem) throw new UsageError(`--exec "${args.exec}": ${problem}`);
+    next.exec = args.exec.trim();
+  }
+  if (args.serviceType !== undefined) next.serviceType = checkServiceType("--service-type", args.serviceType);
+  if (args.stopTimeout !== undefined) next.stopTimeoutSec = checkStopTimeout("--stop-timeout", args.stopTimeout);
+  if (args.reloadSignal !== undefined) next.reloadSignal = checkReloadSignal("--reload-signal", args.reloadSignal);
   if (args.logDir !== undefined) {
     if (args.logDir !== "" && (!path.isAbsolute(args.logDir) || /[\s%]/.test(args.logDir))) {
       throw new UsageError(`--log-dir "${args.logDir}" must be an absolute path without spaces or %`);
@@ -55,9 +68,12 @@ async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
 
 /** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
 export async function renderTemplate(config: Config, envPath: string | undefined): Promise<{ text: string; execStart: string }> {
-  const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar);
+  const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar, config.hostVar);
   let text = await fs.readFile(templateSource(), "utf8");
+  text = setUnitKey(text, "Service", "Type", [config.serviceType]);
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
+  text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
+  text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
   if (config.logDir) {
     text = setUnitKey(text, "Service", "StandardOutput", [`append:${config.logDir}/%i.log`]);
     text = setUnitKey(text, "Service", "StandardError", ["inherit"]);
@@ -75,13 +91,18 @@ export default defineCommand<InitArgs>({
       .option("range", { type: "string", describe: "Ports to hand out, A-B (default 8600-8699)" })
       .option("health-path", { type: "string", describe: "HTTP path of the health probe (default /health)" })
       .option("log-dir", { type: "string", describe: "Append each profile's output to DIR/NAME.log instead of the journal" })
+      .option("host-var", { type: "string", describe: "Variable that carries the listen host in each .env; the health probe goes there (default HOST)" })
+      .option("service-type", { type: "string", describe: "simple, exec, or notify (the gateway sends READY=1 once it listens; a start waits for it). Default simple" })
+      .option("stop-timeout", { type: "string", describe: "Seconds a stop waits for the gateway to exit before SIGKILL (TimeoutStopSec, default 15)" })
+      .option("reload-signal", { type: "string", describe: 'Signal `profiles reload` sends (HUP, USR1, USR2); "" for none, which makes reload refuse' })
       .option("probe", { type: "string", describe: "Health probe kind: http (GET the health path, expect 2xx) or tcp (a connect is enough); default http" })
       .option("probe-timeout", { type: "string", describe: "Milliseconds one health probe may take (default 2000)" })
       .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
       .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
       .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
       .example("$0 init", "use the bundled reference gateway")
-      .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT', "use your own gateway"),
+      .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
+      .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
   async run(args, ctx) {
     const previous = await loadConfigIfAny(ctx.paths);
     const config = await mergeConfig(previous ?? DEFAULT_CONFIG, args);
@@ -112,6 +133,10 @@ export default defineCommand<InitArgs>({
       execStart,
       portRange: `${config.portRange.from}-${config.portRange.to}`,
       portVar: config.portVar,
+      hostVar: config.hostVar,
+      serviceType: config.serviceType,
+      stopTimeoutSec: config.stopTimeoutSec,
+      reloadSignal: config.reloadSignal || null,
       healthPath: config.healthPath,
       logDir: config.logDir || null,
       created: previous === null,
@@ -130,7 +155,8 @@ export default defineCommand<InitArgs>({
       `${previous ? "updated" : "wrote"} ${ctx.paths.configFile}`,
       `installed ${unitFile}`,
       `  ExecStart=${execStart}`,
-      `ports ${data.portRange} in ${config.portVar}, health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
+      `  Type=${config.serviceType}, TimeoutStopSec=${config.stopTimeoutSec}, ${config.reloadSignal ? `reload by SIG${config.reloadSignal}` : "no reload command"}`,
+      `ports ${data.portRange} in ${config.portVar} (host in ${config.hostVar}), health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
       linger
         ? `lingering is enabled for ${user}: profiles keep running after logout`
         : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${lingerCommand}`,

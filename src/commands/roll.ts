@@ -17,10 +17,11 @@ import { foundRoll, foundText, rollReport, type RollReport } from "../core/roll/
 import { nextStep, render } from "../core/roll/summary.js";
 import { runRoll } from "../core/roll/runner.js";
 import { plainView, silentView, type RollView } from "../core/roll/view.js";
-import { BusyError, UsageError } from "../errors.js";
+import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, listProfiles } from "../store/profiles.js";
+import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 
 interface RollArgs {
@@ -31,7 +32,17 @@ interface RollArgs {
   healthyDeadline: number;
   progressDeadline: number;
   autoRevert: boolean;
+  reload: boolean;
   dryRun: boolean;
+}
+
+/** A reload roll is refused (exit 2, nothing done) when the template has no reload command. */
+async function assertCanReload(ctx: Context, names: string[]): Promise<void> {
+  const sd = await ctx.systemd();
+  for (const name of names) {
+    const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
+    if (CanReload !== true) throw new NoReloadCommandError(name);
+  }
 }
 
 function uniqueNames(names: string[]): string[] {
@@ -128,16 +139,19 @@ export default defineCommand<RollArgs>({
       .option("healthy-deadline", { type: "number", default: ROLL_DEFAULTS.healthyDeadline, describe: "Seconds each has, from its restart, to pass" })
       .option("progress-deadline", { type: "number", default: ROLL_DEFAULTS.progressDeadline, describe: "Seconds the roll may go without a profile turning healthy (0: no limit)" })
       .option("auto-revert", { type: "boolean", default: true, describe: "Put a failing profile back on its last known-good .env (--no-auto-revert: leave it)" })
+      .option("reload", { type: "boolean", default: false, describe: "Reload each profile (the template's ExecReload=, e.g. SIGHUP) instead of restarting it; still health-gated, and its PID must stay" })
       .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" })
       .example("$0 roll", "every profile, one at a time")
       .example("$0 roll --canary 1 --max-parallel 3", "one canary, then three at a time")
-      .example("$0 roll liam ops --dry-run", "show the plan for two profiles"),
+      .example("$0 roll liam ops --dry-run", "show the plan for two profiles")
+      .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
   async run(args, ctx) {
     const options = parseRollOptions(args);
     const requested = args.names && args.names.length > 0 ? uniqueNames(args.names) : null;
     await ctx.config();
     for (const n of requested ?? []) await assertProfileExists(ctx.paths, n);
     const names = requested ?? (await listProfiles(ctx.paths));
+    if (options.reload) await assertCanReload(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);
 
     const lock = await takeRollLock(ctx, names);

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { UnhealthyError } from "../errors.js";
+import { JobTimeoutError, UnhealthyError } from "../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
 import { unitName, type UnitState } from "../systemd/types.js";
@@ -19,6 +19,8 @@ export interface BringUpResult {
 export interface BringUpOptions {
   /** Restart instead of start. */
   restart?: boolean;
+  /** Reload (the unit's ExecReload=) instead of start: the gateway keeps running and re-reads its settings. */
+  reload?: boolean;
   /** The whole wait: job, active state and first passing probe. */
   deadlineMs: number;
   /** Null: no port known, so only the unit state is checked. */
@@ -52,6 +54,21 @@ async function failure(ctx: Context, profile: string, summary: string): Promise<
 }
 
 /**
+ * Why a start job is still running at the deadline. With Type=notify the manager keeps a start job open
+ * until the gateway sends READY=1, so "still activating" means it never said it was ready.
+ */
+async function jobTimeoutSummary(ctx: Context, unit: string, verb: string, deadlineMs: number): Promise<string> {
+  const sd = await ctx.systemd();
+  const state = await sd.state(unit);
+  const { Type } = await sd.properties(unit, ["Type"]);
+  const seen = `${state.activeState}/${state.subState}`;
+  const why = Type === "notify" && state.activeState === "activating"
+    ? `: the unit is Type=notify and the gateway never sent READY=1 (it must, once it listens)`
+    : "";
+  return `not ready within ${Math.round(deadlineMs / 1000)} s: the ${verb} job did not finish (last seen: ${seen})${why}`;
+}
+
+/**
  * Start (or restart) a profile's unit and wait until it is active and its health probe passes.
  * The job's `done` proves little: a gateway that dies right after exec ends its job `done` too, so the
  * unit state and restart count are watched until the probe answers or the deadline passes.
@@ -64,14 +81,22 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   // read before anything changes, so that a broken profile.ini stops here.
   const target = opts.target && withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
   const sd = await ctx.systemd();
-  // A unit in start-limit-hit refuses every start until its failed state is reset.
-  await sd.resetFailed(unit);
-  const job = await (opts.restart ? sd.restart(unit, { timeoutMs: opts.deadlineMs }) : sd.start(unit, { timeoutMs: opts.deadlineMs }));
-  ctx.log.debug({ unit, job, ms: Date.now() - started }, `${opts.restart ? "restart" : "start"} job finished`);
+  const verb = opts.reload ? "reload" : opts.restart ? "restart" : "start";
+  // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
+  if (!opts.reload) await sd.resetFailed(unit);
+  const jobOpts = { timeoutMs: opts.deadlineMs };
+  let job;
+  try {
+    job = await (opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts));
+  } catch (err) {
+    if (!(err instanceof JobTimeoutError)) throw err;
+    throw await failure(ctx, profile, await jobTimeoutSummary(ctx, unit, verb, opts.deadlineMs));
+  }
+  ctx.log.debug({ unit, job, ms: Date.now() - started }, `${verb} job finished`);
   if (job !== "done") {
     const state = await sd.state(unit);
     const exit = exitPhrase(state);
-    throw await failure(ctx, profile, `the ${opts.restart ? "restart" : "start"} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`);
+    throw await failure(ctx, profile, `the ${verb} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`);
   }
   const first = await sd.state(unit);
   const baseline = first.nRestarts;

@@ -78,6 +78,8 @@ export function execStartFor(cmd: string, envPath: string | undefined): string {
 }
 
 /** ExecStart= for the bundled reference gateway, run by this very node binary. */
-export function referenceExecStart(gatewayScript: string, portVar: string): string {
-  return [process.execPath, gatewayScript, "--port-var", portVar].map(quoteExecArg).join(" ");
+export function referenceExecStart(gatewayScript: string, portVar: string, hostVar = "HOST"): string {
+  // The gateway's own default host variable is HOST: name it only when it differs.
+  const host = hostVar === "HOST" ? [] : ["--host-var", hostVar];
+  return [process.execPath, gatewayScript, "--port-var", portVar, ...host].map(quoteExecArg).join(" ");
 }

@@ -9,13 +9,13 @@ import { portOf } from "../store/profiles.js";
 const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]", "localhost"]);
 
 /**
- * Where a profile's health probe goes: its HOST (loopback for wildcards), its port, the health path and
+ * Where a profile's health probe goes: its host (config.ini's host variable, HOST by default) (loopback for wildcards), its port, the health path and
  * probe kind of config.ini unless the profile's own settings (`profile.ini`) override them.
  */
 export function healthTarget(config: Config, entries: EnvEntries, timeoutMs?: number, own: ProfileSettings = {}): ProbeTarget | null {
   const port = portOf(entries, config.portVar);
   if (port === null) return null;
-  const host = entries.get("HOST") ?? "";
+  const host = entries.get(config.hostVar) ?? "";
   return {
     host: WILDCARDS.has(host) ? "127.0.0.1" : host.replace(/^\[(.*)\]$/, "$1"),
     port,

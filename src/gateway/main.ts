@@ -2,6 +2,8 @@
 /** `agent-gateway`: the reference gateway a profile's unit runs; exits 78 (EX_CONFIG) on bad settings. */
 import { parseArgs } from "node:util";
 import { DEFAULT_VARS, loadConfig, type GatewayConfig } from "./config.js";
+import { liveSettings, reloadLive } from "./live.js";
+import { systemdNotifier } from "./notify.js";
 import { createGateway } from "./server.js";
 
 // sysexits EX_CONFIG: a unit can list it in RestartPreventExitStatus, since restarting will not fix it.
@@ -46,17 +48,40 @@ function urlOf(config: GatewayConfig): string {
 }
 
 function main(): void {
-  const result = loadConfig(process.env, readFlags(process.argv.slice(2)));
+  const vars = readFlags(process.argv.slice(2));
+  const result = loadConfig(process.env, vars);
   if (!result.ok) die("agent-gateway", result.problems.join("; "), EX_CONFIG);
   const { config } = result;
   const prefix = `agent-gateway ${config.profile}`;
-  const server = createGateway(config);
+  const live = liveSettings(process.env);
+  const server = createGateway(config, live);
+  const notifier = systemdNotifier(process.env, (err) => process.stderr.write(`${prefix}: cannot notify the service manager: ${err.message}\n`));
+  const notify = (state: string): void => void notifier?.send(state).catch((err: Error) => process.stderr.write(`${prefix}: cannot notify the service manager (${state}): ${err.message}\n`));
+
+  // SIGHUP (`profiles reload`): re-read the .env the unit names and apply what can change in place.
+  process.on("SIGHUP", () => {
+    const file = process.env.AGENT_ENV_FILE;
+    if (!file) {
+      process.stderr.write(`${prefix}: SIGHUP ignored: AGENT_ENV_FILE is not set, so there is no .env to re-read\n`);
+      return;
+    }
+    try {
+      const r = reloadLive(file, live, process.env, [vars.portVar, vars.hostVar, "API_KEY"]);
+      process.stdout.write(`${prefix}: reloaded ${file}: ${r.changed.length > 0 ? `changed ${r.changed.join(", ")}` : "nothing changed"}\n`);
+      if (r.needsRestart.length > 0) {
+        process.stderr.write(`${prefix}: ${r.needsRestart.join(", ")} changed: that needs a restart (\`profiles restart ${config.profile}\`); still serving the old value\n`);
+      }
+    } catch (err) {
+      process.stderr.write(`${prefix}: reload failed, keeping the current settings: ${(err as Error).message}\n`);
+    }
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     // A second signal means the operator does not want to wait for in-flight requests.
     if (stopping || !server.listening) process.exit(0);
     stopping = true;
+    notify("STOPPING=1");
     process.stderr.write(`${prefix}: ${signal}, closing\n`);
     setTimeout(() => process.exit(0), FORCE_EXIT_MS).unref();
     server.close(() => process.exit(0));
@@ -72,6 +97,11 @@ function main(): void {
   });
   server.listen({ host: config.host, port: config.port }, () => {
     process.stdout.write(`${prefix} listening on ${urlOf(config)}\n`);
+    // Type=notify: the manager reports the unit active only now, so a start waits for a real listener.
+    notify(`READY=1\nSTATUS=listening on ${urlOf(config)}\nMAINPID=${process.pid}`);
+    // Under a supervisor that forks with an IPC channel (pm2's `wait_ready`), say when we are serving;
+    // under systemd there is no channel and this does nothing.
+    process.send?.("ready");
   });
 }
 

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import type { GatewayConfig } from "./config.js";
+import type { LiveSettings } from "./live.js";
 
 /** The body of `GET /health`. */
 export interface HealthBody {
@@ -15,8 +16,8 @@ export interface HealthBody {
 
 const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
 
-/** An HTTP server answering the gateway's routes for `config`; the caller listens on it and closes it. */
-export function createGateway(config: GatewayConfig): http.Server {
+/** An HTTP server answering the gateway's routes for `config`; the caller listens on it and closes it. `live` is read per request, so a reload shows at once. */
+export function createGateway(config: GatewayConfig, live: LiveSettings = { greeting: "", logLevel: "info" }): http.Server {
   const startedAt = performance.now();
   // Hashing both sides gives equal-length buffers, so the comparison leaks neither the key nor its length.
   const keyDigest = config.apiKey === undefined ? undefined : sha256(config.apiKey);
@@ -33,6 +34,7 @@ export function createGateway(config: GatewayConfig): http.Server {
     if (!server.listening) res.setHeader("Connection", "close");
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const readOnly = req.method === "GET" || req.method === "HEAD";
+    if (live.logLevel === "debug") process.stderr.write(`agent-gateway ${config.profile}: ${req.method} ${path}\n`);
 
     if (path === "/health") {
       if (!readOnly) return sendJson(req, res, 405, { error: "method not allowed" }, { Allow: "GET, HEAD" });
@@ -60,6 +62,8 @@ export function createGateway(config: GatewayConfig): http.Server {
         name: "agent-gateway",
         profile: config.profile,
         auth: keyDigest === undefined ? "none" : "bearer",
+        greeting: live.greeting,
+        logLevel: live.logLevel,
         endpoints: { "/health": "liveness; never needs auth", "/": "this description" },
       });
     }

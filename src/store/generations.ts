@@ -6,6 +6,7 @@ import { BadFileError, UsageError } from "../errors.js";
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { parseEnv, type EnvEntries } from "./envfile.js";
+import { readLimits, type Limits } from "./limits.js";
 
 /**
  * Every version of a profile's `.env` that the tool wrote (or found edited by hand) is a numbered
@@ -26,6 +27,8 @@ export interface Generation {
   changed: string[];
   /** The profile was healthy with exactly this file. */
   knownGood: boolean;
+  /** The resource limits (`profiles limits`) in force when it was written; absent in generations older than limits. */
+  limits?: Limits;
 }
 
 const generationSchema = z.object({
@@ -35,6 +38,7 @@ const generationSchema = z.object({
   reason: z.string(),
   changed: z.array(z.string()),
   knownGood: z.boolean(),
+  limits: z.object({ MemoryMax: z.string().optional(), CPUQuota: z.string().optional(), TasksMax: z.string().optional(), RestartSec: z.string().optional() }).optional(),
 });
 const indexSchema = z.object({ next: z.number().int().positive(), generations: z.array(generationSchema) });
 type Index = z.infer<typeof indexSchema>;
@@ -109,6 +113,8 @@ async function append(paths: Paths, name: string, index: Index, text: string, re
     reason,
     changed: changedKeys(before, parseEnv(text).entries),
     knownGood,
+    // A broken limits.json must not stop a .env change; that generation then records none.
+    limits: await readLimits(paths, name).catch(() => ({})),
   };
   await ensureDir(generationsDir(paths, name), 0o700);
   await writeFileAtomic(generationFile(paths, name, gen.number), text, 0o600);

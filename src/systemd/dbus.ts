@@ -1,7 +1,7 @@
 /** The systemd adapter: talks D-Bus (dbus-next) to the user's service manager; errors are mapped in bus-errors.ts. */
 import type { Socket } from "node:net";
 import { Message, MessageType, Variant, sessionBus, type MessageBus } from "dbus-next";
-import { AppError, ManagerUnreachableError, SystemdError } from "../errors.js";
+import { AppError, JobTimeoutError, ManagerUnreachableError, SystemdError } from "../errors.js";
 import { BusError, describe, translateBusError, whyConnectFailed } from "./bus-errors.js";
 import type { JobOptions, JobResult, SystemdManager, UnitState } from "./types.js";
 
@@ -151,6 +151,22 @@ class DbusSystemdManager implements SystemdManager {
     return this.runJob("RestartUnit", unit, opts);
   }
 
+  reloadUnit(unit: string, opts?: JobOptions): Promise<JobResult> {
+    return this.runJob("ReloadUnit", unit, opts);
+  }
+
+  async properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    const [path] = await this.call(MANAGER_PATH, MANAGER_IFACE, "LoadUnit", "s", [unit], `LoadUnit ${unit}`);
+    const values = await Promise.all(
+      names.map(async (prop) => {
+        const iface = UNIT_PROPERTIES.has(prop) ? UNIT_IFACE : SERVICE_IFACE;
+        const [v] = await this.call(path as string, PROPERTIES_IFACE, "Get", "ss", [iface, prop], `Get ${prop} of ${unit}`);
+        return [prop, unwrapProperty(v)] as const;
+      }),
+    );
+    return Object.fromEntries(values);
+  }
+
   async enable(units: string[]): Promise<void> {
     // runtime=false: persist in ~/.config; force=true: replace a stale symlink that points elsewhere.
     await this.call(MANAGER_PATH, MANAGER_IFACE, "EnableUnitFiles", "asbb", [units, false, true], `EnableUnitFiles ${units.join(" ")}`);
@@ -298,7 +314,7 @@ class DbusSystemdManager implements SystemdManager {
     return this.subscribed;
   }
 
-  private async runJob(method: "StartUnit" | "StopUnit" | "RestartUnit", unit: string, opts: JobOptions = {}): Promise<JobResult> {
+  private async runJob(method: "StartUnit" | "StopUnit" | "RestartUnit" | "ReloadUnit", unit: string, opts: JobOptions = {}): Promise<JobResult> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
     const started = Date.now();
     await this.ensureSubscribed();
@@ -336,9 +352,10 @@ class DbusSystemdManager implements SystemdManager {
       const timer = setTimeout(() => {
         waiters.delete(waiter);
         if (waiters.size === 0) this.jobWaiters.delete(jobPath);
-        reject(new SystemdError(
+        reject(new JobTimeoutError(
           `${method} ${unit}: job ${jobPath} did not finish within ${timeoutMs} ms`,
-          undefined,
+          unit,
+          timeoutMs,
           `see \`systemctl --user status ${unit}\``,
         ));
       }, remainingMs);
@@ -392,6 +409,21 @@ type ListUnitsRow = [
   name: string, description: string, loadState: string, activeState: string, subState: string,
   following: string, path: string, jobId: number, jobType: string, jobPath: string,
 ];
+
+/** Properties read through org.freedesktop.systemd1.Unit; every other name is asked of the Service interface. */
+const UNIT_PROPERTIES: ReadonlySet<string> = new Set([
+  "CanReload", "CanStart", "CanStop", "ActiveState", "SubState", "LoadState", "Id", "Description",
+  "DropInPaths", "FragmentPath", "NeedDaemonReload", "UnitFileState",
+]);
+
+// systemd's "no limit" is UINT64_MAX; a Number would round it, and limits show it as "infinity".
+const UINT64_MAX = 2n ** 64n - 1n;
+
+function unwrapProperty(value: unknown): unknown {
+  const v = value instanceof Variant ? (value.value as unknown) : value;
+  if (typeof v === "bigint") return v === UINT64_MAX ? "infinity" : Number(v);
+  return v;
+}
 
 function unwrap(value: unknown): unknown {
   const v = value instanceof Variant ? (value.value as unknown) : value;

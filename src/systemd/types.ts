@@ -48,6 +48,14 @@ export interface SystemdManager {
   state(unit: string): Promise<UnitState>;
   /** GetUnitFileState: `enabled`, `disabled`, ...; for a template instance, whether its symlink exists. */
   unitFileState(unit: string): Promise<string>;
+  /** ReloadUnit (the unit's ExecReload=), then wait for its job. Check `properties(unit, ["CanReload"])` first. */
+  reloadUnit(unit: string, opts?: JobOptions): Promise<JobResult>;
+  /**
+   * Selected properties of a unit, loading it if needed, with Variants and BigInts unwrapped (a value
+   * past 2^53, such as "infinity" limits, becomes the string "infinity"). Names of the Unit interface
+   * (`CanReload`, `ActiveState`, ...) and of the Service interface (`MemoryMax`, `ControlGroup`, ...).
+   */
+  properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>>;
   /** Close the bus connection; node does not exit while it is open. */
   close(): Promise<void>;
 }

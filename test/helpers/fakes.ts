@@ -86,8 +86,9 @@ export class FakeSystemd implements SystemdManager {
     return "done";
   }
   async properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {
-    const own = { CanReload: true, ...this.props.get(unit) };
-    return Object.fromEntries(names.map((n) => [n, own[n as keyof typeof own]]));
+    // What a unit without limits of its own reports under a user manager.
+    const own: Record<string, unknown> = { CanReload: true, Type: "simple", MemoryMax: "infinity", CPUQuotaPerSecUSec: "infinity", TasksMax: 4915, RestartUSec: 2_000_000, ...this.props.get(unit) };
+    return Object.fromEntries(names.map((n) => [n, own[n]]));
   }
   async close(): Promise<void> {}
 }

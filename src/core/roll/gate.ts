@@ -25,6 +25,8 @@ export interface GateOptions {
   /** Null: no port known, so only the unit state is checked. */
   target: ProbeTarget | null;
   pollMs?: number;
+  /** Reload (the unit's ExecReload=) instead of restart: the main PID must then stay the same. */
+  reload?: boolean;
   /** What the gate is doing, for progress output. */
   onNote?: (text: string) => void;
 }
@@ -52,26 +54,27 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
     return { failure: failure && { ...failure, details }, pidBefore, pid, elapsedMs: Date.now() - started };
   };
 
-  // A unit in start-limit-hit refuses every start until its failed state is reset.
-  await sd.resetFailed(unit);
-  opts.onNote?.("restarting");
+  const verb = opts.reload ? "reload" : "restart";
+  // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
+  if (!opts.reload) await sd.resetFailed(unit);
+  opts.onNote?.(opts.reload ? "reloading" : "restarting");
   let job: JobResult;
   try {
-    job = await sd.restart(unit, { timeoutMs: opts.healthyDeadlineMs });
+    job = await (opts.reload ? sd.reloadUnit(unit, { timeoutMs: opts.healthyDeadlineMs }) : sd.restart(unit, { timeoutMs: opts.healthyDeadlineMs }));
   } catch (err) {
     if (!(err instanceof SystemdError)) throw err;
-    return result({ kind: "job-failed", message: `the restart job failed: ${err.message}` }, null);
+    return result({ kind: "job-failed", message: `the ${verb} job failed: ${err.message}` }, null);
   }
   const first = await sd.state(unit);
-  ctx.log.debug({ unit, job, pid: first.mainPid, ms: Date.now() - started }, "roll: restart job finished");
+  ctx.log.debug({ unit, job, pid: first.mainPid, ms: Date.now() - started }, `roll: ${verb} job finished`);
   if (job !== "done") {
     const why = stateFailure(first, first.nRestarts);
-    return result({ kind: "job-failed", message: `the restart job ended "${job}"${why ? `: ${why.message}` : ""}` }, null);
+    return result({ kind: "job-failed", message: `the ${verb} job ended "${job}"${why ? `: ${why.message}` : ""}` }, null);
   }
   // The job's `done` proves little (a gateway that dies right after exec ends it `done` too): watch.
   const baseline = first.nRestarts;
   const pid = first.mainPid;
-  opts.onNote?.(`restarted (pid ${pid}), waiting for health`);
+  opts.onNote?.(`${opts.reload ? "reloaded" : "restarted"} (pid ${pid}), waiting for health`);
   let healthySince: number | null = null;
   const seen: Seen = { verdict: null, answered: null, state: `${first.activeState}/${first.subState}`, everHealthy: false, byProgress: false };
   for (;;) {

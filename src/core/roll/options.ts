@@ -12,6 +12,8 @@ export interface RollOptions {
   /** How long the roll may go without a profile turning healthy; 0: no limit. */
   progressDeadlineMs: number;
   autoRevert: boolean;
+  /** Reload (ExecReload=) instead of restart; a revert still restarts. */
+  reload?: boolean;
 }
 
 /** Flag defaults, in the units the flags take (seconds). */
@@ -54,6 +56,7 @@ export interface RollFlags {
   healthyDeadline: number;
   progressDeadline: number;
   autoRevert: boolean;
+  reload?: boolean;
 }
 
 /** Check the roll flags; UsageError naming the flag and its rule. */
@@ -80,6 +83,7 @@ export function parseRollOptions(flags: RollFlags): RollOptions {
     healthyDeadlineMs: Math.round(f["healthy-deadline"] * 1000),
     progressDeadlineMs: Math.round(f["progress-deadline"] * 1000),
     autoRevert: flags.autoRevert,
+    ...(flags.reload ? { reload: true } : {}),
   };
 }
 

@@ -53,6 +53,7 @@ const optionsSchema = z.object({
   healthyDeadlineMs: z.number().positive(),
   progressDeadlineMs: z.number().nonnegative(),
   autoRevert: z.boolean(),
+  reload: z.boolean().optional(),
 });
 
 const recordSchema = z.object({

@@ -122,6 +122,8 @@ async function gateAndMark(ctx: Context, rec: RollRecorder, name: string, hooks:
     progressDeadline: clock ? clock.deadline : () => Infinity,
     progressDeadlineMs: options.progressDeadlineMs,
     target,
+    // A revert (no clock) restarts even in a reload roll: the gateway it brings back may not be running.
+    reload: clock !== null && options.reload === true,
     pollMs: hooks.pollMs,
     onNote: (text) => hooks.observer.note(name, text),
   });

@@ -1,0 +1,67 @@
+import { bringUp } from "../core/bring-up.js";
+import type { Context } from "../core/context.js";
+import { profileHealthTarget } from "../core/health-target.js";
+import { AppError, ExitCode, NoReloadCommandError, UsageError } from "../errors.js";
+import { assertProfileName } from "../store/names.js";
+import { assertProfileExists, readEnv } from "../store/profiles.js";
+import { unitName } from "../systemd/types.js";
+import { defineCommand } from "./command.js";
+
+interface Outcome {
+  name: string;
+  ok: boolean;
+  /** The main PID before and after: a reload keeps the process. */
+  pidBefore: number | null;
+  pid: number | null;
+  elapsedMs: number;
+  error: string | null;
+}
+
+async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Outcome> {
+  const sd = await ctx.systemd();
+  const before = await sd.state(unitName(name));
+  const pidBefore = before.mainPid > 0 ? before.mainPid : null;
+  if (before.activeState !== "active") {
+    return { name, ok: false, pidBefore, pid: null, elapsedMs: 0, error: `${name}: not running (${before.activeState}/${before.subState}), so there is nothing to reload: run \`profiles start ${name}\`` };
+  }
+  const config = await ctx.config();
+  const target = await profileHealthTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
+  const up = await bringUp(ctx, name, { reload: true, deadlineMs: waitMs, target });
+  return { name, ok: true, pidBefore, pid: up.state.mainPid || null, elapsedMs: up.elapsedMs, error: null };
+}
+
+export default defineCommand<{ names: string[]; wait: number }>({
+  command: "reload <names..>",
+  describe: "Ask running profiles to re-read their settings (the template's ExecReload=, e.g. SIGHUP) and wait until healthy",
+  builder: (y) =>
+    y
+      .positional("names", { type: "string", array: true, describe: "Profile names" })
+      .option("wait", { type: "number", default: 30, describe: "Seconds to wait for each profile to be healthy after its reload" })
+      .example("$0 reload liam", "after `profiles set liam GREETING=hi`: apply it without a restart")
+      .example("$0 reload liam ops --json", "several at once, the result as JSON"),
+  async run(args, ctx) {
+    if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
+    const names = args.names.map(assertProfileName);
+    for (const name of names) await assertProfileExists(ctx.paths, name);
+    const sd = await ctx.systemd();
+    // Refuse before touching any profile: without ExecReload= the manager would fail every reload job.
+    for (const name of names) {
+      const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
+      if (CanReload !== true) throw new NoReloadCommandError(name);
+    }
+    const outcomes: Outcome[] = [];
+    for (const name of names) {
+      try {
+        outcomes.push(await reloadOne(ctx, name, args.wait * 1000));
+      } catch (err) {
+        if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
+        const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
+        outcomes.push({ name, ok: false, pidBefore: null, pid: null, elapsedMs: 0, error: err.message + details });
+      }
+    }
+    const failed = outcomes.filter((o) => !o.ok);
+    const lines = outcomes.map((o) => (o.ok ? `reloaded ${o.name} (pid ${o.pid}${o.pid !== o.pidBefore ? `, was ${o.pidBefore}` : ", unchanged"}), healthy` : `FAILED ${o.error}`));
+    if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
+    return { data: outcomes, text: lines.join("\n"), exitCode: failed.length > 0 ? ExitCode.unhealthy : ExitCode.ok };
+  },
+});

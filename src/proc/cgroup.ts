@@ -1,0 +1,55 @@
+/** The processes in a unit's cgroup, read from the cgroup filesystem and /proc. */
+import { readFile, readdir } from "node:fs/promises";
+import path from "node:path";
+
+/** One process of a unit, as `profiles ps` shows it. */
+export interface UnitProcess {
+  pid: number;
+  ppid: number;
+  /** Session id: a child that detached (setsid) has its own. */
+  sid: number;
+  /** Resident memory in bytes. */
+  rssBytes: number;
+  command: string;
+}
+
+// Where the manager's cgroup tree may be mounted: pure v2, hybrid (v2 under unified/, systemd's named v1).
+const HIERARCHIES = ["", "unified", "systemd"];
+
+async function procsUnder(dir: string): Promise<number[] | null> {
+  const text = await readFile(path.join(dir, "cgroup.procs"), "utf8").catch(() => null);
+  if (text === null) return null;
+  const pids = text.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
+  // A unit may have sub-cgroups (Delegate=): their processes are the unit's too.
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isDirectory()) pids.push(...((await procsUnder(path.join(dir, e.name))) ?? []));
+  }
+  return pids;
+}
+
+/** PIDs in the cgroup `controlGroup` (the unit's ControlGroup property), searched under `root`; [] when it has none. */
+export async function cgroupPids(controlGroup: string, root = "/sys/fs/cgroup"): Promise<number[]> {
+  if (!controlGroup) return [];
+  for (const h of HIERARCHIES) {
+    const pids = await procsUnder(path.join(root, h, controlGroup));
+    if (pids !== null) return [...new Set(pids)].sort((a, b) => a - b);
+  }
+  return [];
+}
+
+/** What /proc says about `pid`; null when it has exited meanwhile. */
+export async function processInfo(pid: number, procRoot = "/proc"): Promise<UnitProcess | null> {
+  const [stat, statm, cmdline] = await Promise.all([
+    readFile(path.join(procRoot, String(pid), "stat"), "utf8").catch(() => null),
+    readFile(path.join(procRoot, String(pid), "statm"), "utf8").catch(() => ""),
+    readFile(path.join(procRoot, String(pid), "cmdline"), "utf8").catch(() => ""),
+  ]);
+  if (stat === null) return null;
+  // The command (field 2) may hold spaces and parentheses: fields after its last ")".
+  const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const pages = Number(statm.split(" ")[1]);
+  const command = cmdline.split("\0").filter((w) => w !== "").join(" ") || `[${comm}]`;
+  return { pid, ppid: Number(rest[1]), sid: Number(rest[3]), rssBytes: Number.isFinite(pages) ? pages * 4096 : 0, command };
+}
