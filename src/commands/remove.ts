@@ -1,4 +1,5 @@
 import { assertProfileName } from "../store/names.js";
+import { removeLimitsDropIn } from "../store/limits.js";
 import { assertProfileExists, deleteProfile } from "../store/profiles.js";
 import { SystemdError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
@@ -21,6 +22,8 @@ export default defineCommand<{ name: string; purge: boolean }>({
     await sd.disable([unit]);
     await sd.resetFailed(unit);
     const kept = await deleteProfile(ctx.paths, name, args.purge);
+    // Limits set with `profiles limits` live in a drop-in outside the profile's directory.
+    if (await removeLimitsDropIn(ctx.paths, name)) await sd.reload();
     return {
       data: { name, removed: true, keptEnv: kept },
       text: kept ? `removed ${name}; its .env is kept at ${kept}` : `removed ${name} and its .env`,

@@ -122,3 +122,11 @@ export async function writeLimits(paths: Paths, name: string, limits: Limits): P
   await ensureDir(path.dirname(dropIn), 0o755);
   await writeFileAtomic(dropIn, text, 0o644);
 }
+
+/** Remove a removed profile's drop-in (and its directory when nothing else is in it), so a new profile of the name starts without it. */
+export async function removeLimitsDropIn(paths: Paths, name: string): Promise<boolean> {
+  const dropIn = limitsDropIn(paths, name);
+  const existed = await fs.rm(dropIn).then(() => true, () => false);
+  await fs.rmdir(path.dirname(dropIn)).catch(() => {});
+  return existed;
+}

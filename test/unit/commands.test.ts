@@ -12,6 +12,7 @@ import { ExitCode, AppError } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { parseEnv } from "../../src/store/envfile.js";
 import { createContext } from "../../src/core/context.js";
+import { limitsDropIn, writeLimits } from "../../src/store/limits.js";
 import { fakeWorld, snapshot, FakeSystemd } from "../helpers/fakes.js";
 
 const g = { json: true, verbose: false };
@@ -111,8 +112,13 @@ test("remove keeps the .env in the state directory unless --purge", async () => 
     assert.ok(kept.keptEnv.startsWith(w.ctx.paths.removedDir));
     assert.match(await fs.readFile(kept.keptEnv, "utf8"), /API_KEY="s3cret"/);
     assert.equal((await fs.stat(kept.keptEnv)).mode & 0o777, 0o600);
+    await writeLimits(w.ctx.paths, "gone", { MemoryMax: "512M" });
+    const reloads = w.systemd.reloads;
     await remove.run({ ...g, name: "gone", purge: true }, w.ctx);
     assert.deepEqual(await fs.readdir(w.ctx.paths.profilesDir), []);
+    // A later profile of the same name must not inherit the old limits' drop-in.
+    await assert.rejects(fs.access(path.dirname(limitsDropIn(w.ctx.paths, "gone"))));
+    assert.equal(w.systemd.reloads, reloads + 1);
     assert.ok(!w.systemd.enabled.has("agent-gateway@keep.service"));
     await assert.rejects(remove.run({ ...g, name: "keep", purge: false }, w.ctx), hasCode(ExitCode.notFound));
   } finally {
