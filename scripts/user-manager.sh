@@ -5,6 +5,7 @@
 #   user-manager.sh exec NAME [VAR=value...] -- CMD [ARGS...]   run CMD as that user, exit code passed through
 #   user-manager.sh stop NAME                      stop the manager, remove the user and everything made for it
 #   user-manager.sh status NAME                    exit 0 if its manager is running, 3 if not
+#   user-manager.sh start-manager NAME             start the manager again for an existing sandbox, print its env
 #   user-manager.sh list                           names of the sandboxes this machine knows about
 #
 # The manager refuses to start unless /run/systemd/system exists, which on the host would tell every
@@ -25,7 +26,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,8s/^#   //p' "$SELF" >&2
+  sed -n '4,9s/^#   //p' "$SELF" >&2
   exit 2
 }
 
@@ -399,6 +400,61 @@ cmd_stop() {
   unlock
 }
 
+# Starts the manager again for a sandbox whose manager has exited (a test stopped it with SIGTERM): same
+# user, home and cgroups; a fresh runtime dir, as at the first start.
+cmd_start_manager() {
+  local name=${1:-}
+  [[ -n $name ]] || usage
+  valid_name "$name"
+  load_state "$name" || die "no sandbox named $name (see: $SELF list)"
+  local pid
+  if pid=$(manager_pid); then
+    die "the manager of $name is still running (pid $pid); stop it first"
+  fi
+  getent passwd "$name" >/dev/null || die "user $name no longer exists"
+
+  STARTED=0
+  NEW_USER=''
+  LAUNCHER_PID=''
+  trap 'on_restart_exit "$?"' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+
+  rm -f "$STATE_DIR/$name.pid"
+  rm -rf "$XDG_RUNTIME_DIR"
+  install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
+  setsid unshare -m --propagation private bash "$SELF" __in-namespace "$name" \
+    </dev/null >>"$AP_MANAGER_LOG" 2>&1 &
+  LAUNCHER_PID=$!
+
+  MANAGER_DIED=0
+  if ! poll "$START_TIMEOUT_S" manager_ready_or_dead || ((MANAGER_DIED)); then
+    printf 'user-manager.sh: systemd --user for %s did not come back; its log (%s):\n' "$name" "$AP_MANAGER_LOG" >&2
+    tail -n 40 "$AP_MANAGER_LOG" | sed 's/^/  | /' >&2
+    exit 1
+  fi
+  AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
+  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
+    die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
+  local file
+  file=$(state_file "$name")
+  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
+    AP_MANAGER_PID AP_MANAGER_LOG
+  cat "$file"
+  STARTED=1
+}
+
+# A failed restart kills its launcher but leaves the user: `stop` removes the sandbox as usual.
+on_restart_exit() {
+  local rc=$1
+  trap - EXIT TERM INT
+  if ((!STARTED)) && [[ -n ${LAUNCHER_PID-} ]]; then
+    kill -KILL "$LAUNCHER_PID" 2>/dev/null || true
+    wait "$LAUNCHER_PID" 2>/dev/null || true
+  fi
+  exit "$rc"
+}
+
 cmd_status() {
   local name=${1:-}
   [[ -n $name ]] || usage
@@ -436,6 +492,7 @@ main() {
     exec) cmd_exec "$@" ;;
     stop) cmd_stop "$@" ;;
     status) cmd_status "$@" ;;
+    start-manager) cmd_start_manager "$@" ;;
     list) cmd_list ;;
     __in-namespace) cmd_in_namespace "$@" ;;
     *) usage ;;

@@ -44,6 +44,11 @@ export interface Sandbox {
   profiles(args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Stops the manager and removes the user, its home and runtime dir; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Starts the manager again after it exited (e.g. a test sent it SIGTERM): same user, home and units, a
+   * fresh runtime dir; `managerPid` then names the new manager. Rejects while the old one still runs.
+   */
+  restartManager(): Promise<void>;
 }
 
 /** Thrown by `Sandbox.exec` when the deadline passes; carries what the command printed until then. */
@@ -187,13 +192,17 @@ export async function startSandbox(): Promise<Sandbox> {
     );
   };
 
+  let managerPid = Number(get('AP_MANAGER_PID'));
+
   return {
     user,
     uid: Number(get('AP_UID')),
     gid: Number(get('AP_GID')),
     home,
     env,
-    managerPid: Number(get('AP_MANAGER_PID')),
+    get managerPid() {
+      return managerPid;
+    },
     managerLog: get('AP_MANAGER_LOG'),
     get appDir() {
       return appDir();
@@ -206,6 +215,13 @@ export async function startSandbox(): Promise<Sandbox> {
         throw new Error(`user-manager.sh stop ${user} failed (exit ${stopped.code}):\n${stopped.stderr}`);
       }
       running.delete(user);
+    },
+    async restartManager() {
+      const restarted = await run('bash', [script, 'start-manager', user], SCRIPT_TIMEOUT_MS);
+      if (restarted.code !== 0) {
+        throw new Error(`user-manager.sh start-manager ${user} failed (exit ${restarted.code}):\n${restarted.stderr}${restarted.stdout}`);
+      }
+      managerPid = Number(required(parseLines(restarted.stdout), 'AP_MANAGER_PID', restarted.stdout));
     },
   };
 }

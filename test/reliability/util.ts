@@ -1,0 +1,194 @@
+/**
+ * Shared pieces of the reliability suite (`npm run test:reliability`): a seeded PRNG so that a failing
+ * random run can be replayed, a bounded parallel map, the CLI spawned directly under `setpriv` (so that the
+ * child's PID is node itself and a SIGKILL hits it), a hash of a directory tree for nothing-changed checks,
+ * and /proc readings for the soak.
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { constants } from "node:os";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { resolvePaths, type Paths } from "../../src/paths.js";
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed of a file's random choices: AP_SEED when set (to replay a failure), else a fresh one. */
+export function seed(label: string): number {
+  const given = process.env.AP_SEED;
+  const s = given !== undefined && /^\d+$/.test(given) ? Number(given) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`# ${label}: seed ${s} (replay with AP_SEED=${s} npm run test:reliability)`);
+  return s;
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in input order. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** A CLI run started as the sandbox user; `pid` is node's own PID once setpriv and env have exec'd. */
+export interface Spawned {
+  pid: number;
+  done: Promise<ExecResult>;
+}
+
+/** The CLI as the user, without the user-manager.sh wrapper: setpriv and env exec, so the PID ends up node's. */
+export function spawnCli(sb: Sandbox, args: string[], env: Record<string, string> = {}): Spawned {
+  const vars = Object.entries({ ...sb.env, ...env }).map(([k, v]) => `${k}=${v}`);
+  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
+  const child = spawn(
+    "setpriv",
+    [`--reuid=${sb.uid}`, `--regid=${sb.gid}`, "--init-groups", "env", "-i", ...vars, "node", cli, ...args],
+    { cwd: sb.home, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
+  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
+  const done = new Promise<ExecResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      resolve({ code: code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1), stdout, stderr });
+    });
+  });
+  if (child.pid === undefined) throw new Error("spawn setpriv gave no pid");
+  return { pid: child.pid, done };
+}
+
+/** Resolves once `/proc/PID/exe` is node (the exec chain finished); false if the process ended first. */
+export async function waitUntilNode(pid: number, deadlineMs = 5000): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    const exe = await fs.readlink(`/proc/${pid}/exe`).catch(() => null);
+    if (exe === null) return false;
+    if (path.basename(exe).startsWith("node")) return true;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return false;
+}
+
+/** The user's tool paths (config, state), as the CLI resolves them from the sandbox's HOME. */
+export function userPaths(sb: Sandbox): Paths {
+  return resolvePaths({ HOME: sb.home });
+}
+
+/**
+ * sha256 over every entry under `dir`: relative path, type, mode, owner, and a file's bytes or a link's
+ * target. Nothing is excluded; a missing dir hashes as such.
+ */
+export async function hashTree(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  const walk = async (rel: string): Promise<void> => {
+    const abs = path.join(dir, rel);
+    const st = await fs.lstat(abs).catch(() => null);
+    if (!st) {
+      h.update(`${rel}\0missing\n`);
+      return;
+    }
+    h.update(`${rel}\0${st.mode.toString(8)}\0${st.uid}:${st.gid}\0`);
+    if (st.isDirectory()) {
+      for (const e of (await fs.readdir(abs)).sort()) await walk(path.join(rel, e));
+    } else if (st.isSymbolicLink()) {
+      h.update(await fs.readlink(abs));
+    } else if (st.isFile()) {
+      h.update(await fs.readFile(abs));
+    }
+    h.update("\n");
+  };
+  await walk(".");
+  return h.digest("hex");
+}
+
+/** Open fds and resident memory of a process from /proc; null when it is gone. */
+export async function procStats(pid: number): Promise<{ fds: number; rssKiB: number } | null> {
+  try {
+    const fds = (await fs.readdir(`/proc/${pid}/fd`)).length;
+    const status = await fs.readFile(`/proc/${pid}/status`, "utf8");
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    return { fds, rssKiB: m ? Number(m[1]) : 0 };
+  } catch {
+    return null;
+  }
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Polls `check` until it returns true or the deadline passes; returns the last answer. */
+export async function pollUntil(check: () => Promise<boolean>, deadlineMs: number, everyMs = 50): Promise<boolean> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** GET /health of a port: its status, or 0 when nothing answers. */
+export async function healthStatus(port: number): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** What `checkEnvFiles` found for one profile. */
+export interface EnvCheck {
+  name: string;
+  /** The generation the `.env` equals (null: none, i.e. a torn or foreign file). */
+  current: number | null;
+  problems: string[];
+}
+
+/**
+ * Every profile's `.env` parses with no problems and equals, byte for byte, one of its kept generations.
+ * Reads the user's files as root through the store's own functions.
+ */
+export async function checkEnvFiles(paths: Paths): Promise<EnvCheck[]> {
+  const { parseEnv } = await import("../../src/store/envfile.js");
+  const { history, readGeneration } = await import("../../src/store/generations.js");
+  const names = (await fs.readdir(paths.profilesDir).catch(() => [] as string[])).sort();
+  const out: EnvCheck[] = [];
+  for (const name of names) {
+    const problems: string[] = [];
+    const text = await fs.readFile(path.join(paths.profilesDir, name, ".env"), "utf8").catch(() => null);
+    if (text === null) {
+      out.push({ name, current: null, problems: ["no .env"] });
+      continue;
+    }
+    for (const p of parseEnv(text).problems) problems.push(`parse: ${JSON.stringify(p)}`);
+    const h = await history(paths, name);
+    if (h.current === null) problems.push(`.env (sha ${h.fileSha256}) equals none of generations ${h.generations.map((g) => g.number).join(",")}`);
+    else if ((await readGeneration(paths, name, h.current)) !== text) problems.push(`.env differs from generation ${h.current} although the sha matches`);
+    out.push({ name, current: h.current, problems });
+  }
+  return out;
+}
