@@ -207,6 +207,39 @@ create_user_and_cgroups() {
   done < <(cgroup_roots)
 }
 
+# Launches the manager of sandbox NAME (its state already loaded), waits until it answers, checks its pid
+# and writes the state file; shared by `start` and `start-manager`. A fresh runtime dir each time.
+launch_manager() {
+  local name=$1
+  rm -rf "$XDG_RUNTIME_DIR"
+  install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
+
+  # setsid: the manager outlives this script and must not get signals meant for whoever ran it. It does
+  # not fork here (a background job of a non-interactive shell leads no process group), so $! is the
+  # process that becomes the manager.
+  setsid unshare -m --propagation private bash "$SELF" __in-namespace "$name" \
+    </dev/null >>"$AP_MANAGER_LOG" 2>&1 &
+  LAUNCHER_PID=$!
+
+  MANAGER_DIED=0
+  if ! poll "$START_TIMEOUT_S" manager_ready_or_dead || ((MANAGER_DIED)); then
+    local why="did not answer on $DBUS_SESSION_BUS_ADDRESS within ${START_TIMEOUT_S}s"
+    ((MANAGER_DIED)) && why="exited during startup"
+    printf 'user-manager.sh: systemd --user for %s %s; its log (%s):\n' "$name" "$why" "$AP_MANAGER_LOG" >&2
+    if [[ -s $AP_MANAGER_LOG ]]; then sed 's/^/  | /' "$AP_MANAGER_LOG" >&2; else echo '  (empty)' >&2; fi
+    exit 1
+  fi
+
+  AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
+  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
+    die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
+  local file
+  file=$(state_file "$name")
+  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
+    AP_MANAGER_PID AP_MANAGER_LOG
+  cat "$file"
+}
+
 cmd_start() {
   local name=''
   while (($#)); do
@@ -234,34 +267,8 @@ cmd_start() {
   create_user_and_cgroups "$name"
   unlock
 
-  rm -rf "$XDG_RUNTIME_DIR"
-  install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
-
   : >"$AP_MANAGER_LOG"
-  # setsid: the manager outlives this script and must not get signals meant for whoever ran it. It does
-  # not fork here (a background job of a non-interactive shell leads no process group), so $! is the
-  # process that becomes the manager.
-  setsid unshare -m --propagation private bash "$SELF" __in-namespace "$name" \
-    </dev/null >>"$AP_MANAGER_LOG" 2>&1 &
-  LAUNCHER_PID=$!
-
-  MANAGER_DIED=0
-  if ! poll "$START_TIMEOUT_S" manager_ready_or_dead || ((MANAGER_DIED)); then
-    local why="did not answer on $DBUS_SESSION_BUS_ADDRESS within ${START_TIMEOUT_S}s"
-    ((MANAGER_DIED)) && why="exited during startup"
-    printf 'user-manager.sh: systemd --user for %s %s; its log (%s):\n' "$name" "$why" "$AP_MANAGER_LOG" >&2
-    if [[ -s $AP_MANAGER_LOG ]]; then sed 's/^/  | /' "$AP_MANAGER_LOG" >&2; else echo '  (empty)' >&2; fi
-    exit 1
-  fi
-
-  AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
-  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
-    die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
-  local file
-  file=$(state_file "$name")
-  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
-    AP_MANAGER_PID AP_MANAGER_LOG
-  cat "$file"
+  launch_manager "$name"
   STARTED=1
 }
 
@@ -421,26 +428,7 @@ cmd_start_manager() {
   trap 'exit 130' INT
 
   rm -f "$STATE_DIR/$name.pid"
-  rm -rf "$XDG_RUNTIME_DIR"
-  install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
-  setsid unshare -m --propagation private bash "$SELF" __in-namespace "$name" \
-    </dev/null >>"$AP_MANAGER_LOG" 2>&1 &
-  LAUNCHER_PID=$!
-
-  MANAGER_DIED=0
-  if ! poll "$START_TIMEOUT_S" manager_ready_or_dead || ((MANAGER_DIED)); then
-    printf 'user-manager.sh: systemd --user for %s did not come back; its log (%s):\n' "$name" "$AP_MANAGER_LOG" >&2
-    tail -n 40 "$AP_MANAGER_LOG" | sed 's/^/  | /' >&2
-    exit 1
-  fi
-  AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
-  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
-    die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
-  local file
-  file=$(state_file "$name")
-  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
-    AP_MANAGER_PID AP_MANAGER_LOG
-  cat "$file"
+  launch_manager "$name"
   STARTED=1
 }
 
