@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# `npm test`: build, then run unit and integration tests in one node test runner. Integration tests start
-# real `systemd --user` managers for throwaway users (scripts/user-manager.sh), which takes root.
+# `npm test` (no argument): build, then run unit and integration tests in one node test runner.
+# `npm run test:reliability` (argument `reliability`): the reliability suite (test/reliability/): parallel
+# adds, SIGKILLed commands, 500+ bad inputs, secrets, file modes, a manager stopped mid-roll and a
+# 200-roll soak; AP_SEED=N replays its random choices, AP_SOAK_CYCLES=N shortens the soak.
+# Both start real `systemd --user` managers for throwaway users (scripts/user-manager.sh), which takes root.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+suite=${1:-default}
+
+case $suite in
+  default)
+    what="npm test"
+    dirs=(unit integration)
+    # The longest integration file takes about two minutes.
+    per_test_timeout_ms=300000
+    non_root_hint="use 'docker compose -f docker-compose.test.yml run --rm test', or 'npm run test:unit' for the unit tests alone."
+    ;;
+  reliability)
+    what="npm run test:reliability"
+    dirs=(reliability)
+    # The soak alone takes several minutes; the whole suite is bounded by CI's own budget.
+    per_test_timeout_ms=1200000
+    non_root_hint="use 'docker compose -f docker-compose.test.yml run --rm test npm run test:reliability'."
+    ;;
+  *)
+    echo "scripts/test.sh: unknown suite '$suite' (expected nothing or 'reliability')" >&2
+    exit 2
+    ;;
+esac
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "npm test needs root (integration tests create users and run systemd --user): use 'docker compose -f docker-compose.test.yml run --rm test', or 'npm run test:unit' for the unit tests alone." >&2
+  echo "$what needs root (the tests create users and run systemd --user): $non_root_hint" >&2
   exit 2
 fi
 
@@ -21,13 +46,14 @@ export AP_APP_DIR=$app_dir
 
 # node 20 does not expand globs itself; an unmatched pattern must not reach it literally.
 shopt -s nullglob
-files=("$repo"/dist/test/unit/*.test.js "$repo"/dist/test/integration/*.test.js)
+files=()
+for dir in "${dirs[@]}"; do files+=("$repo"/dist/test/"$dir"/*.test.js); done
 shopt -u nullglob
 if ((${#files[@]} == 0)); then
-  echo "scripts/test.sh: no compiled tests under dist/test/{unit,integration}" >&2
+  echo "scripts/test.sh: no compiled tests under dist/test/{$(IFS=,; echo "${dirs[*]}")}" >&2
   exit 1
 fi
 
 rc=0
-node --test --test-concurrency=2 --test-timeout=300000 "${files[@]}" || rc=$?
+node --test --test-concurrency=2 --test-timeout="$per_test_timeout_ms" "${files[@]}" || rc=$?
 exit "$rc"
