@@ -5,23 +5,14 @@ import add from "../../src/commands/add.js";
 import rollback from "../../src/commands/rollback.js";
 import set from "../../src/commands/set.js";
 import { restoreGeneration, rollbackTarget } from "../../src/core/rollback.js";
-import { AppError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { history, readGeneration } from "../../src/store/generations.js";
+import { fails } from "../helpers/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const g = { json: true, verbose: false };
 const UNIT = "agent-gateway@liam.service";
-
-function fails(code: number, message?: RegExp, hint?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof AppError, String(err));
-    assert.equal(err.exitCode, code, err.message);
-    if (message) assert.match(err.message, message);
-    if (hint) assert.match(err.hint ?? "", hint);
-    return true;
-  };
-}
 
 const rb = (extra: Record<string, unknown> = {}) => ({ ...g, name: "liam", restart: true, wait: 5, ...extra });
 const setArgs = (pairs: string[], restart = true) => ({ ...g, name: "liam", pairs, restart, wait: 5 });

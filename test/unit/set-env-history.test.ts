@@ -9,24 +9,15 @@ import set from "../../src/commands/set.js";
 import unset from "../../src/commands/unset.js";
 import type { CommandResult } from "../../src/commands/command.js";
 import { isSecretKey, MASK, maskEntries, maskValue } from "../../src/core/secrets.js";
-import { AppError, ExitCode } from "../../src/errors.js";
+import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { parseEnv } from "../../src/store/envfile.js";
 import { history as readHistory } from "../../src/store/generations.js";
+import { fails } from "../helpers/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const g = { json: true, verbose: false };
 const SECRET = "sup3r-s3cret-value";
-
-function fails(code: number, message?: RegExp, hint?: RegExp) {
-  return (err: unknown) => {
-    assert.ok(err instanceof AppError, String(err));
-    assert.equal(err.exitCode, code, err.message);
-    if (message) assert.match(err.message, message);
-    if (hint) assert.match(err.hint ?? "", hint);
-    return true;
-  };
-}
 
 /** Everything a command printed, for "the secret appears nowhere" checks. */
 function printed(r: CommandResult): string {
