@@ -1,7 +1,6 @@
 /** Running the sweep on a schedule: the systemd timer's ExecStart, or an equivalent crontab line. */
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { packageRoot } from "../../package-files.js";
 import { quoteExecArg } from "../../systemd/unit-file.js";
 
@@ -19,7 +18,7 @@ export function sweepUnitSource(name: string): string {
 
 /** This CLI's own script, absolute (dist/src/cli.js), wherever npm installed it. */
 export function cliScript(): string {
-  return fileURLToPath(new URL("../../cli.js", import.meta.url));
+  return path.join(packageRoot(), "dist", "src", "cli.js");
 }
 
 /** ExecStart= of the sweep service: this node binary and this CLI, so PATH does not matter. */

@@ -1,0 +1,29 @@
+// Bundles the two programs npm installs (the CLI and the reference gateway) over what tsc emitted, so
+// that each starts by reading one file instead of resolving some 150 modules: `npm run bench`
+// measured what this bought (BENCHMARKS.md). tsc still type-checks and emits every other module,
+// which the unit tests import one by one.
+import { build } from "esbuild";
+
+const entries = [
+  { in: "src/cli.ts", out: "dist/src/cli.js" },
+  { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js" },
+];
+
+for (const entry of entries) {
+  await build({
+    entryPoints: [entry.in],
+    outfile: entry.out,
+    bundle: true,
+    minify: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: "linked",
+    // A bundled ES module has no `require` for the CommonJS dependencies' own require() calls.
+    banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
+    // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and
+    // dbus-next's optional X11 transport is never used.
+    external: ["node-unix-socket", "pino", "x11"],
+    logLevel: "warning",
+  });
+}
