@@ -1,6 +1,6 @@
 /** The reference gateway's settings, read once from its environment. */
 import net from "node:net";
-import { z } from "zod";
+import { _default, object, optional, pipe, refine, regex, string, superRefine, transform, trim } from "zod/mini";
 
 /** Settings the gateway runs with; past `loadConfig` they are trusted. */
 export interface GatewayConfig {
@@ -47,36 +47,31 @@ export function isLoopback(host: string): boolean {
 // An empty `HOST=` in a .env means "not set", not "bind to nothing".
 const blankToUndefined = (v: unknown): unknown => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
-const envSchema = z
-  .object({
-    port: z
-      .string({ error: (iss) => (iss.input === undefined ? `is not set; it ${PORT_RULE}` : PORT_RULE) })
-      .trim()
-      .regex(/^[0-9]{1,5}$/, PORT_RULE)
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 65535, PORT_RULE),
-    host: z.preprocess(
-      blankToUndefined,
-      z
-        .string()
-        .trim()
+// zod/mini with named imports: the gateway runs once per profile, and the full zod API would add
+// some 5 MiB to each of them (BENCHMARKS.md).
+const envSchema = object({
+  port: pipe(
+    string({ error: (iss) => (iss.input === undefined ? `is not set; it ${PORT_RULE}` : PORT_RULE) }).check(trim(), regex(/^[0-9]{1,5}$/, PORT_RULE)),
+    transform(Number),
+  ).check(refine((n: number) => n >= 1 && n <= 65535, PORT_RULE)),
+  host: pipe(
+    transform(blankToUndefined),
+    _default(
+      string().check(
+        trim(),
         // abort: the loopback rule below has nothing to say about a host that is not one.
-        .refine((h) => net.isIP(h) !== 0 || HOST_NAME.test(h), {
+        refine((h: string) => net.isIP(h) !== 0 || HOST_NAME.test(h), {
           error: "must be an IP address or a host name (no brackets, no port)",
           abort: true,
-        })
-        .default(DEFAULT_HOST),
+        }),
+      ),
+      DEFAULT_HOST,
     ),
-    apiKey: z.preprocess(blankToUndefined, z.string().optional()),
-    profile: z.preprocess(
-      blankToUndefined,
-      z
-        .string()
-        .regex(/^[^\x00-\x1f\x7f]{1,64}$/, "must be 1-64 printable characters")
-        .default("default"),
-    ),
-  })
-  .superRefine((c, ctx) => {
+  ),
+  apiKey: pipe(transform(blankToUndefined), optional(string())),
+  profile: pipe(transform(blankToUndefined), _default(string().check(regex(/^[^\x00-\x1f\x7f]{1,64}$/, "must be 1-64 printable characters")), "default")),
+}).check(
+  superRefine((c, ctx) => {
     if (c.apiKey === undefined && !isLoopback(c.host)) {
       ctx.addIssue({
         code: "custom",
@@ -84,7 +79,8 @@ const envSchema = z
         message: `${c.host} is not a loopback address and API_KEY is not set: set API_KEY, or use a loopback host (127.0.0.1, ::1, localhost)`,
       });
     }
-  });
+  }),
+);
 
 /** Reads the gateway's settings from `env`; nothing else in the gateway looks at the environment. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, vars: ConfigVars = DEFAULT_VARS): ConfigResult {
