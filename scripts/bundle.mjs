@@ -2,7 +2,18 @@
 // that each starts by reading one file instead of resolving some 150 modules: `npm run bench`
 // measured what this bought (BENCHMARKS.md). tsc still type-checks and emits every other module,
 // which the unit tests import one by one.
+import { createRequire } from "node:module";
 import { build } from "esbuild";
+
+// cliui's ES module entry wraps help text at the column, cutting words in two ("r\neload"); its
+// CommonJS build (what require() gets) wraps between words with wrap-ansi. yargs is its only importer.
+const cliuiCommonJs = {
+  name: "cliui-commonjs",
+  setup(b) {
+    const file = createRequire(import.meta.url).resolve("cliui");
+    b.onResolve({ filter: /^cliui$/ }, () => ({ path: file }));
+  },
+};
 
 const entries = [
   { in: "src/cli.ts", out: "dist/src/cli.js" },
@@ -24,6 +35,7 @@ for (const entry of entries) {
     // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and
     // dbus-next's optional X11 transport is never used.
     external: ["node-unix-socket", "pino", "x11"],
+    plugins: [cliuiCommonJs],
     logLevel: "warning",
   });
 }

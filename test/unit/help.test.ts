@@ -1,0 +1,31 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { commands } from "../../src/commands/index.js";
+
+const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
+const run = promisify(execFile);
+
+/** Help text as one line: wrapping may move words to the next line but must not cut one in two. */
+async function helpOf(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [CLI, ...args, "--help"], { env: { ...process.env, COLUMNS: "110" } });
+  return stdout.replace(/\s+/g, " ");
+}
+
+test("--help lists every verb with its description whole", async () => {
+  const help = await helpOf();
+  for (const spec of commands) assert.ok(help.includes(spec.describe.replace(/\s+/g, " ")), `--help cuts or lacks: ${spec.describe}`);
+});
+
+test("each verb's --help keeps its options' descriptions whole", async () => {
+  // Long descriptions are the ones a column-wrapping help cut mid-word.
+  const init = await helpOf("init");
+  for (const text of [
+    "Variable that carries the listen host in each .env; the health probe goes there (default HOST)",
+    "Seconds a stop waits for the gateway to exit before SIGKILL (TimeoutStopSec, default 15)",
+  ]) {
+    assert.ok(init.includes(text), `init --help cuts or lacks: ${text}`);
+  }
+});
