@@ -1,9 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { commands } from "../../src/commands/index.js";
+import { ExitCode } from "../../src/errors.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
 const run = promisify(execFile);
@@ -27,5 +31,20 @@ test("each verb's --help keeps its options' descriptions whole", async () => {
     "Seconds a stop waits for the gateway to exit before SIGKILL (TimeoutStopSec, default 15)",
   ]) {
     assert.ok(init.includes(text), `init --help cuts or lacks: ${text}`);
+  }
+});
+
+test("--json errors name their type, as the bundled CLI reports them", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-bundle-"));
+  try {
+    const env = { ...process.env, XDG_CONFIG_HOME: path.join(home, "config"), XDG_STATE_HOME: path.join(home, "state"), XDG_RUNTIME_DIR: path.join(home, "run") };
+    const failed = await run(process.execPath, [CLI, "add", "Bad Name!", "--json"], { env }).then(
+      () => assert.fail("add of a bad name succeeded"),
+      (err: { code: number; stdout: string }) => err,
+    );
+    assert.equal(failed.code, ExitCode.usage);
+    assert.equal((JSON.parse(failed.stdout) as { error: { type: string } }).error.type, "UsageError");
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
   }
 });
