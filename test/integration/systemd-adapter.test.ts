@@ -16,6 +16,8 @@ const FAIL = "aptest-fail";
 const SLOW = "aptest-slow";
 const BRIEF = "aptest-brief";
 const RELOAD = "aptest-reload";
+const EXIT3 = "aptest-exit";
+const CRASHY = "aptest-crashy";
 const NO_SUCH_UNIT = "org.freedesktop.systemd1.NoSuchUnit";
 
 const UNIT_FILES: Record<string, string> = {
@@ -24,6 +26,8 @@ const UNIT_FILES: Record<string, string> = {
   [`${FAIL}@.service`]: "[Service]\nExecStart=/bin/sh -c 'exit 1'\nRestart=on-failure\nRestartSec=100ms\n",
   [`${SLOW}@.service`]: "[Service]\nType=oneshot\nExecStart=/bin/sleep 30\n",
   [`${BRIEF}@.service`]: "[Service]\nType=oneshot\nExecStart=/bin/sleep 0.5\n",
+  [`${EXIT3}@.service`]: "[Service]\nExecStart=/bin/sh -c 'exit 3'\n",
+  [`${CRASHY}@.service`]: "[Service]\nExecStart=/bin/sleep infinity\nRestart=on-failure\nRestartSec=100ms\n",
 };
 
 let sandbox: Sandbox;
@@ -224,6 +228,33 @@ describe("systemd adapter against a real user manager", () => {
     }
     assert.deepEqual(none, []);
     await values(units.map((u): DriverStep => ["stop", u]));
+  });
+
+  test("the service properties state() infers from a unit's state are what the manager says", async () => {
+    // readState() does not ask a running service for Result and its exit status, nor a stopped one for
+    // its PID: systemd resets them when it starts the main process. Check that against the manager.
+    const asked = ["MainPID", "NRestarts", "Result", "ExecMainStatus", "ExecMainCode"];
+    const running = `${CRASHY}@again.service`;
+    await values([["start", running]]);
+    const [first] = (await values([["state", running]])) as [UnitState];
+    process.kill(first.mainPid, "SIGKILL");
+    await pollState(running, (s) => s.subState === "running" && s.mainPid !== first.mainPid && s.nRestarts === 1);
+    const failed = `${EXIT3}@three.service`;
+    await values([["start", failed]]);
+    await pollState(failed, (s) => s.activeState === "failed");
+    const never = `${EXIT3}@never.service`;
+    for (const unit of [running, failed, never]) {
+      const [[s, props]] = (await values([["all", [["state", unit], ["properties", unit, ...asked]]]])) as [[UnitState, Record<string, unknown>]];
+      assert.deepEqual(
+        { MainPID: s.mainPid, NRestarts: s.nRestarts, Result: s.result, ExecMainStatus: s.execMainStatus, ExecMainCode: s.execMainCode },
+        props,
+        `${unit} (${s.activeState}/${s.subState})`,
+      );
+    }
+    const [[r], [f]] = (await values([["list", running], ["list", failed]])) as [UnitState[], UnitState[]];
+    assert.deepEqual([r!.result, r!.execMainCode, r!.nRestarts], ["success", 0, 1]);
+    assert.deepEqual([f!.result, f!.execMainCode, f!.execMainStatus, f!.mainPid], ["exit-code", 1, 3, 0]);
+    await values([["stop", running], ["resetFailed", failed]]);
   });
 
   test("enable and disable an instance; unitFileState follows its symlink", async () => {
