@@ -1,6 +1,22 @@
 import fs from "node:fs/promises";
 import ini from "ini";
-import { z } from "zod";
+import {
+  _default,
+  boolean,
+  coerce,
+  enum as enumOf,
+  int,
+  maximum,
+  minimum,
+  NEVER,
+  object,
+  pipe,
+  prefault,
+  refine,
+  regex,
+  string,
+  transform,
+} from "./schema.js";
 import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
 import type { Paths } from "./paths.js";
 import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
@@ -77,24 +93,32 @@ export function parseRange(text: string): { from: number; to: number } | string 
   return { from, to };
 }
 
-const rangeSchema = z.string().transform((text, ctx) => {
-  const r = parseRange(text);
-  if (typeof r === "string") {
-    ctx.addIssue({ code: "custom", message: r });
-    return z.NEVER;
-  }
-  return r;
-});
+const rangeSchema = pipe(
+  string(),
+  transform((text: string, ctx) => {
+    const r = parseRange(text);
+    if (typeof r === "string") {
+      ctx.issues.push({ code: "custom", message: r, input: text });
+      return NEVER;
+    }
+    return r;
+  }),
+);
 
-const varSchema = z.string().refine((v) => keyProblem(v) === null, { message: "must be an environment variable name (letters, digits, _)" });
-const healthPathSchema = z.string().regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces");
-const logDirSchema = z.string().refine((v) => v === "" || v.startsWith("/"), { message: "must be an absolute path" });
-const probeSchema = z.enum(PROBE_KINDS as [ProbeKind, ...ProbeKind[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` });
-const probeTimeoutSchema = z.coerce.number({ message: "must be a number of milliseconds" }).int("must be a whole number of milliseconds").min(50, "must be at least 50 ms").max(600_000, "must be at most 600000 ms (10 min)");
+const varSchema = string().check(refine((v: string) => keyProblem(v) === null, { message: "must be an environment variable name (letters, digits, _)" }));
+const healthPathSchema = string().check(regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces"));
+const logDirSchema = string().check(refine((v: string) => v === "" || v.startsWith("/"), { message: "must be an absolute path" }));
+const probeSchema = enumOf(PROBE_KINDS as [ProbeKind, ...ProbeKind[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` });
+const probeTimeoutSchema = coerce
+  .number({ message: "must be a number of milliseconds" })
+  .check(int("must be a whole number of milliseconds"), minimum(50, "must be at least 50 ms"), maximum(600_000, "must be at most 600000 ms (10 min)"));
 // ini turns `true`/`false` into booleans, but a hand edit may quote them.
-const boolSchema = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean({ message: "must be true or false" }));
-const textfileSchema = z.string().refine((v) => v === "" || (v.startsWith("/") && v.endsWith(".prom")), { message: "must be an absolute path ending in .prom" });
-const webhookSchema = z.string().refine((v) => v === "" || isHttpUrl(v), { message: "must be an http:// or https:// URL" });
+const boolSchema = pipe(
+  transform((v: unknown) => (v === "true" ? true : v === "false" ? false : v)),
+  boolean({ message: "must be true or false" }),
+);
+const textfileSchema = string().check(refine((v: string) => v === "" || (v.startsWith("/") && v.endsWith(".prom")), { message: "must be an absolute path ending in .prom" }));
+const webhookSchema = string().check(refine((v: string) => v === "" || isHttpUrl(v), { message: "must be an http:// or https:// URL" }));
 
 /** Whether `text` is an absolute http(s) URL. */
 export function isHttpUrl(text: string): boolean {
@@ -106,33 +130,34 @@ export function isHttpUrl(text: string): boolean {
   }
 }
 
-const serviceTypeSchema = z.enum(SERVICE_TYPES, { message: `must be one of ${SERVICE_TYPES.join(", ")}` });
-const stopTimeoutSchema = z.coerce.number({ message: "must be a number of seconds" }).int("must be a whole number of seconds").min(1, "must be at least 1 s").max(3600, "must be at most 3600 s (1 h)");
+const serviceTypeSchema = enumOf(SERVICE_TYPES, { message: `must be one of ${SERVICE_TYPES.join(", ")}` });
+const stopTimeoutSchema = coerce
+  .number({ message: "must be a number of seconds" })
+  .check(int("must be a whole number of seconds"), minimum(1, "must be at least 1 s"), maximum(3600, "must be at most 3600 s (1 h)"));
 // "SIGHUP" and "hup" mean HUP; empty means no reload command.
-const reloadSignalSchema = z
-  .string()
-  .transform((v) => v.trim().toUpperCase().replace(/^SIG/, ""))
-  .refine((v) => v === "" || (RELOAD_SIGNALS as readonly string[]).includes(v), { message: `must be one of ${RELOAD_SIGNALS.join(", ")} (or "" for none)` });
+const reloadSignalSchema = pipe(
+  string(),
+  transform((v: string) => v.trim().toUpperCase().replace(/^SIG/, "")),
+).check(refine((v: string) => v === "" || (RELOAD_SIGNALS as readonly string[]).includes(v), { message: `must be one of ${RELOAD_SIGNALS.join(", ")} (or "" for none)` }));
 
-const fileSchema = z.object({
-  ports: z.object({ range: rangeSchema.prefault("8600-8699"), variable: varSchema.default("PORT") }).prefault({}),
-  gateway: z
-    .object({
-      exec: z.string().default(""),
-      health_path: healthPathSchema.default("/health"),
-      log_dir: logDirSchema.default(""),
-      probe: probeSchema.default("http"),
-      probe_timeout_ms: probeTimeoutSchema.default(2000),
-      host_variable: varSchema.default("HOST"),
-      service_type: serviceTypeSchema.default("simple"),
-      stop_timeout_sec: stopTimeoutSchema.default(15),
-      reload_signal: reloadSignalSchema.default(""),
-    })
-    .prefault({}),
-  sweep: z
-    .object({ timer: boolSchema.default(true), textfile: textfileSchema.default(""), webhook: webhookSchema.default("") })
-    .prefault({}),
-  generations: z.object({ keep: z.coerce.number().int().min(1).max(10000).default(20) }).prefault({}),
+const fileSchema = object({
+  ports: prefault(object({ range: prefault(rangeSchema, "8600-8699"), variable: _default(varSchema, "PORT") }), {}),
+  gateway: prefault(
+    object({
+      exec: _default(string(), ""),
+      health_path: _default(healthPathSchema, "/health"),
+      log_dir: _default(logDirSchema, ""),
+      probe: _default(probeSchema, "http"),
+      probe_timeout_ms: _default(probeTimeoutSchema, 2000),
+      host_variable: _default(varSchema, "HOST"),
+      service_type: _default(serviceTypeSchema, "simple"),
+      stop_timeout_sec: _default(stopTimeoutSchema, 15),
+      reload_signal: _default(reloadSignalSchema, ""),
+    }),
+    {},
+  ),
+  sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
+  generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
 });
 
 /** Check a health path given on the command line. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { array, boolean, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
 import { BadFileError, UsageError } from "../errors.js";
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
@@ -31,17 +31,17 @@ export interface Generation {
   limits?: Limits;
 }
 
-const generationSchema = z.object({
-  number: z.number().int().positive(),
-  time: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  reason: z.string(),
-  changed: z.array(z.string()),
-  knownGood: z.boolean(),
-  limits: z.object({ MemoryMax: z.string().optional(), CPUQuota: z.string().optional(), TasksMax: z.string().optional(), RestartSec: z.string().optional() }).optional(),
+const generationSchema = object({
+  number: number().check(int(), positive()),
+  time: string(),
+  sha256: string().check(regex(/^[0-9a-f]{64}$/)),
+  reason: string(),
+  changed: array(string()),
+  knownGood: boolean(),
+  limits: optional(object({ MemoryMax: optional(string()), CPUQuota: optional(string()), TasksMax: optional(string()), RestartSec: optional(string()) })),
 });
-const indexSchema = z.object({ next: z.number().int().positive(), generations: z.array(generationSchema) });
-type Index = z.infer<typeof indexSchema>;
+const indexSchema = object({ next: number().check(int(), positive()), generations: array(generationSchema) });
+type Index = output<typeof indexSchema>;
 
 /** How many generations are kept unless the config says otherwise. */
 export const DEFAULT_KEEP = 20;

@@ -5,7 +5,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { optional, strictObject, string } from "../schema.js";
 import { BadFileError, UsageError } from "../errors.js";
 import { profileDir, type Paths } from "../paths.js";
 import { unitName } from "../systemd/types.js";
@@ -22,12 +22,12 @@ export interface Limits {
 /** The keys, in the order the drop-in lists them. */
 export const LIMIT_KEYS = ["MemoryMax", "CPUQuota", "TasksMax", "RestartSec"] as const;
 
-const limitsSchema = z.object({
-  MemoryMax: z.string().optional(),
-  CPUQuota: z.string().optional(),
-  TasksMax: z.string().optional(),
-  RestartSec: z.string().optional(),
-}).strict();
+const limitsSchema = strictObject({
+  MemoryMax: optional(string()),
+  CPUQuota: optional(string()),
+  TasksMax: optional(string()),
+  RestartSec: optional(string()),
+});
 
 /** Check a limits object read from a file or a generation (they are written by us, but may be edited). */
 export function parseLimits(value: unknown): Limits | null {

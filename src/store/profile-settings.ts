@@ -12,7 +12,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import ini from "ini";
-import { z } from "zod";
+import { coerce, enum as enumOf, int, maximum, minimum, optional, regex, strictObject, string } from "../schema.js";
 import { BadFileError } from "../errors.js";
 import { profileDir, type Paths } from "../paths.js";
 import { PROBE_KINDS, type ProbeKind } from "../probe/types.js";
@@ -24,18 +24,20 @@ export interface ProfileSettings {
   probeTimeoutMs?: number;
 }
 
-const schema = z.strictObject(
+const schema = strictObject(
   {
-    gateway: z
-      .strictObject(
+    gateway: optional(
+      strictObject(
         {
-          probe: z.enum(PROBE_KINDS as [ProbeKind, ...ProbeKind[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` }).optional(),
-          health_path: z.string().regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces").optional(),
-          probe_timeout_ms: z.coerce.number({ message: "must be a number of milliseconds" }).int("must be a whole number").min(50, "must be at least 50").max(600_000, "must be at most 600000").optional(),
+          probe: optional(enumOf(PROBE_KINDS as [ProbeKind, ...ProbeKind[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` })),
+          health_path: optional(string().check(regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces"))),
+          probe_timeout_ms: optional(
+            coerce.number({ message: "must be a number of milliseconds" }).check(int("must be a whole number"), minimum(50, "must be at least 50"), maximum(600_000, "must be at most 600000")),
+          ),
         },
         { message: "unknown key (known: probe, health_path, probe_timeout_ms)" },
-      )
-      .optional(),
+      ),
+    ),
   },
   { message: "unknown section (known: [gateway])" },
 );

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { gt, int, maximum, minimum, number, object, superRefine } from "../../schema.js";
 import { UsageError } from "../../errors.js";
 
 /** How a roll behaves; times in milliseconds. Kept in the roll record, so a resumed roll behaves the same. */
@@ -28,25 +28,25 @@ export const ROLL_DEFAULTS = {
 // A day: far above any sensible gate, low enough that a typo such as 3e9 is caught.
 const MAX_SECONDS = 86_400;
 
-const count = (min: number) => z.number("must be a number").int("must be a whole number").min(min, `must be at least ${min}`).max(10_000, "must be at most 10000");
-const seconds = z.number("must be a number of seconds").min(0, "must not be negative").max(MAX_SECONDS, `must be at most ${MAX_SECONDS} seconds`);
+const count = (min: number) => number("must be a number").check(int("must be a whole number"), minimum(min, `must be at least ${min}`), maximum(10_000, "must be at most 10000"));
+const seconds = number("must be a number of seconds").check(minimum(0, "must not be negative"), maximum(MAX_SECONDS, `must be at most ${MAX_SECONDS} seconds`));
 
-const flagsSchema = z
-  .object({
-    "max-parallel": count(1),
-    canary: count(0),
-    "min-healthy-time": seconds,
-    "healthy-deadline": seconds.gt(0, "must be more than 0"),
-    "progress-deadline": seconds,
-  })
-  .superRefine((f, ctx) => {
+const flagsSchema = object({
+  "max-parallel": count(1),
+  canary: count(0),
+  "min-healthy-time": seconds,
+  "healthy-deadline": seconds.check(gt(0, "must be more than 0")),
+  "progress-deadline": seconds,
+}).check(
+  superRefine((f, ctx) => {
     if (f["healthy-deadline"] <= f["min-healthy-time"]) {
       ctx.addIssue({ code: "custom", path: ["healthy-deadline"], message: `must be longer than --min-healthy-time (${f["min-healthy-time"]}), or no profile can pass` });
     }
     if (f["progress-deadline"] !== 0 && f["progress-deadline"] < f["healthy-deadline"]) {
       ctx.addIssue({ code: "custom", path: ["progress-deadline"], message: `must be 0 (no limit) or at least --healthy-deadline (${f["healthy-deadline"]})` });
     }
-  });
+  }),
+);
 
 /** The flags as yargs hands them over (NaN for a non-number). */
 export interface RollFlags {

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, string, type output } from "../../schema.js";
 import { BadFileError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
 import { FAILURE_KINDS } from "./failure.js";
@@ -22,59 +22,58 @@ export const UNSETTLED: ReadonlySet<ProfileState> = new Set(["pending", "rolling
 /** States that halt the roll after their batch. */
 export const HALTING: ReadonlySet<ProfileState> = new Set(["reverted", "failed"]);
 
-
-const entrySchema = z.object({
-  state: z.enum(PROFILE_STATES),
-  batch: z.number().int().nonnegative(),
+const entrySchema = object({
+  state: enumOf(PROFILE_STATES),
+  batch: number().check(int(), nonnegative()),
   /** The generation rolled (null: the .env matched none when the roll began). */
-  generation: z.number().int().positive().nullable(),
+  generation: nullable(number().check(int(), positive())),
   /** The known-good generation restored, once a revert began. */
-  revertedTo: z.number().int().positive().nullable(),
-  failure: z.enum(FAILURE_KINDS).nullable(),
+  revertedTo: nullable(number().check(int(), positive())),
+  failure: nullable(enumOf(FAILURE_KINDS)),
   /** Why the gate failed. */
-  reason: z.string().nullable(),
+  reason: nullable(string()),
   /** Why it was not reverted, or why the revert did not bring it back. */
-  revertProblem: z.string().nullable(),
+  revertProblem: nullable(string()),
   /** The tail of its log when the gate failed. */
-  details: z.array(z.string()),
-  pidBefore: z.number().int().nullable(),
-  pidAfter: z.number().int().nullable(),
+  details: array(string()),
+  pidBefore: nullable(number().check(int())),
+  pidAfter: nullable(number().check(int())),
   /** Restarts this roll made (a resumed roll restarts a profile it left mid-gate again). */
-  attempts: z.number().int().nonnegative(),
-  startedAt: z.string().nullable(),
-  endedAt: z.string().nullable(),
+  attempts: number().check(int(), nonnegative()),
+  startedAt: nullable(string()),
+  endedAt: nullable(string()),
 });
-export type ProfileEntry = z.infer<typeof entrySchema>;
+export type ProfileEntry = output<typeof entrySchema>;
 
-const optionsSchema = z.object({
-  maxParallel: z.number().int().positive(),
-  canary: z.number().int().nonnegative(),
-  minHealthyMs: z.number().nonnegative(),
-  healthyDeadlineMs: z.number().positive(),
-  progressDeadlineMs: z.number().nonnegative(),
-  autoRevert: z.boolean(),
-  reload: z.boolean().optional(),
+const optionsSchema = object({
+  maxParallel: number().check(int(), positive()),
+  canary: number().check(int(), nonnegative()),
+  minHealthyMs: number().check(nonnegative()),
+  healthyDeadlineMs: number().check(positive()),
+  progressDeadlineMs: number().check(nonnegative()),
+  autoRevert: boolean(),
+  reload: optional(boolean()),
 });
 
-const recordSchema = z.object({
-  version: z.literal(1),
-  id: z.string(),
+const recordSchema = object({
+  version: literal(1),
+  id: string(),
   /** The process running it now (or last). */
-  pid: z.number().int(),
-  startedAt: z.string(),
-  updatedAt: z.string(),
+  pid: number().check(int()),
+  startedAt: string(),
+  updatedAt: string(),
   /** Names as asked; null: every profile. */
-  requested: z.array(z.string()).nullable(),
+  requested: nullable(array(string())),
   options: optionsSchema,
-  plan: z.array(z.object({ kind: z.enum(["canary", "batch"]), names: z.array(z.string()) })),
-  profiles: z.record(z.string(), entrySchema),
+  plan: array(object({ kind: enumOf(["canary", "batch"]), names: array(string()) })),
+  profiles: record(string(), entrySchema),
   /** Each Ctrl-C or SIGTERM that stopped it after a batch. */
-  interruptions: z.array(z.object({ at: z.string(), signal: z.string() })),
+  interruptions: array(object({ at: string(), signal: string() })),
   /** Each time a later `profiles roll` picked it up again. */
-  resumptions: z.array(z.object({ at: z.string(), pid: z.number().int() })),
-  finished: z.object({ at: z.string(), outcome: z.enum(["completed", "halted"]) }).nullable(),
+  resumptions: array(object({ at: string(), pid: number().check(int()) })),
+  finished: nullable(object({ at: string(), outcome: enumOf(["completed", "halted"]) })),
 });
-export type RollRecord = z.infer<typeof recordSchema>;
+export type RollRecord = output<typeof recordSchema>;
 
 /** The record's path. */
 export function recordFile(paths: Paths): string {

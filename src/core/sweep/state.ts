@@ -1,7 +1,7 @@
 /** What one sweep leaves for the next: each profile's NRestarts, and the restarts counted so far. */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { int, literal, minimum, number, object, record, string } from "../../schema.js";
 import type { Paths } from "../../paths.js";
 import { ensureDir, writeFileAtomic } from "../../store/atomic.js";
 
@@ -11,10 +11,10 @@ export interface ProfileMemory {
   restartsTotal: number;
 }
 
-const schema = z.object({
-  version: z.literal(1),
-  time: z.string(),
-  profiles: z.record(z.string(), z.object({ nRestarts: z.number().int().min(0), restartsTotal: z.number().int().min(0) })),
+const schema = object({
+  version: literal(1),
+  time: string(),
+  profiles: record(string(), object({ nRestarts: number().check(int(), minimum(0)), restartsTotal: number().check(int(), minimum(0)) })),
 });
 
 /** Where the sweep keeps it. */
