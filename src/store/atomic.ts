@@ -2,11 +2,21 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 
+/** Options of writeFileAtomic. */
+export interface AtomicWriteOptions {
+  /**
+   * fsync the file and its directory, so that the new content survives a power loss (default). Without,
+   * a reader or a killed process still sees the old content or the new, never a mix.
+   */
+  durable?: boolean;
+}
+
 /**
  * Write a file so that a reader (or a crash) sees the old content or the new, never a mix:
  * temporary file in the same directory, fsync, rename, fsync of the directory.
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await fs.open(tmp, "wx", mode);
@@ -14,7 +24,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await handle.writeFile(data);
     // The umask may have narrowed the mode given to open; set it exactly.
     await handle.chmod(mode);
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await fs.rm(tmp, { force: true });
@@ -27,7 +37,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
 /** fsync a directory so that a rename in it survives a power loss. */

@@ -82,8 +82,8 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
   const entry = rec.entry(name);
   if (entry.state === "reverting" && entry.revertedTo !== null) return revert(ctx, rec, name, entry.revertedTo, hooks);
   const failure = await withProfileLock(ctx.paths.locksDir, name, "profiles roll", async () => {
-    const h = await history(ctx.paths, name);
-    const running = (await (await ctx.systemd()).state(unitName(name))).mainPid;
+    const sd = await ctx.systemd();
+    const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), sd.state(unitName(name))]);
     // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
     await rec.update(name, {
       state: "rolling",
@@ -93,12 +93,12 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
       startedAt: entry.startedAt ?? new Date().toISOString(),
     });
     const r = await gateAndMark(ctx, rec, name, hooks, clock);
-    if (r.failure) return r.failure;
+    if (r.failure) return r;
     clock.touch();
     await rec.update(name, { state: "rolled", generation: r.generation ?? h.current, pidAfter: r.pid, endedAt: new Date().toISOString() });
     return null;
   });
-  if (failure) await fail(ctx, rec, name, failure, hooks);
+  if (failure?.failure) await fail(ctx, rec, name, failure.failure, failure.pid, hooks);
 }
 
 /**
@@ -127,15 +127,15 @@ async function gateAndMark(ctx: Context, rec: RollRecorder, name: string, hooks:
     pollMs: hooks.pollMs,
     onNote: (text) => hooks.observer.note(name, text),
   });
-  await rec.update(name, { pidAfter: r.pid });
+  // pidAfter goes into the record with the caller's next update: one write fewer per profile.
   if (r.failure) return { failure: r.failure, pid: r.pid, generation: null };
   const good = await markKnownGood(ctx.paths, name, config.keepGenerations);
   return { failure: null, pid: r.pid, generation: good?.number ?? null };
 }
 
 /** A failed gate: revert to the newest known-good generation (unless --no-auto-revert), or just record it. */
-async function fail(ctx: Context, rec: RollRecorder, name: string, failure: GateFailure, hooks: RunHooks): Promise<void> {
-  const base = { failure: failure.kind, reason: failure.message, details: failure.details };
+async function fail(ctx: Context, rec: RollRecorder, name: string, failure: GateFailure, pidAfter: number | null, hooks: RunHooks): Promise<void> {
+  const base = { failure: failure.kind, reason: failure.message, details: failure.details, pidAfter };
   if (!rec.record.options.autoRevert) {
     await rec.update(name, { ...base, state: "failed", revertProblem: "not reverted (--no-auto-revert)", endedAt: new Date().toISOString() });
     return;
@@ -162,8 +162,8 @@ async function revert(ctx: Context, rec: RollRecorder, name: string, n: number, 
   }
   const r = await withProfileLock(ctx.paths.locksDir, name, "profiles roll (revert)", () => gateAndMark(ctx, rec, name, hooks, null));
   if (r.failure) {
-    await rec.update(name, { state: "failed", revertProblem: `reverted to generation ${n}, but it is still not healthy: ${r.failure.message}`, endedAt: new Date().toISOString() });
+    await rec.update(name, { state: "failed", pidAfter: r.pid, revertProblem: `reverted to generation ${n}, but it is still not healthy: ${r.failure.message}`, endedAt: new Date().toISOString() });
     return;
   }
-  await rec.update(name, { state: "reverted", endedAt: new Date().toISOString() });
+  await rec.update(name, { state: "reverted", pidAfter: r.pid, endedAt: new Date().toISOString() });
 }
