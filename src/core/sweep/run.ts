@@ -73,7 +73,7 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
     }
   }
 
-  for (const p of profiles) if (p.healthy) await markGood(ctx, config, p);
+  await mapLimit(profiles.filter((p) => p.healthy), PROBE_CONCURRENCY, (p) => markGood(ctx, config, p));
   const next = new Map<string, ProfileMemory>(profiles.map((p) => [p.name, { nRestarts: p.nRestarts, restartsTotal: p.restartsTotal }]));
   await saveSweepState(ctx.paths, next, started);
 
