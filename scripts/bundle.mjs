@@ -30,8 +30,6 @@ for (const entry of entries) {
     format: "esm",
     target: "node20",
     sourcemap: "linked",
-    // --json errors carry the error class's name as their type; minified names would say "Ws".
-    keepNames: true,
     // A bundled ES module has no `require` for the CommonJS dependencies' own require() calls.
     banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
     // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and

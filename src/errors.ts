@@ -23,11 +23,13 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Base of every error the CLI expects; `hint` is the next command a user should run. */
 export class AppError extends Error {
+  // Spelled out in each class, not taken from the constructor: a minified bundle renames classes, and
+  // esbuild's keepNames, which would keep them, slowed every closure the CLI creates.
+  override name = "AppError";
   readonly exitCode: ExitCode;
   hint?: string;
   constructor(message: string, exitCode: ExitCode, hint?: string) {
     super(message);
-    this.name = new.target.name;
     this.exitCode = exitCode;
     this.hint = hint;
   }
@@ -35,18 +37,21 @@ export class AppError extends Error {
 
 /** A flag, name, port or K=V pair that breaks a rule. */
 export class UsageError extends AppError {
+  override name = "UsageError";
   constructor(message: string, hint?: string) {
     super(message, ExitCode.usage, hint);
   }
 }
 
 export class ProfileNotFoundError extends AppError {
+  override name = "ProfileNotFoundError";
   constructor(readonly profile: string) {
     super(`profile "${profile}" does not exist`, ExitCode.notFound, "run `profiles list` to see the profiles");
   }
 }
 
 export class ProfileExistsError extends AppError {
+  override name = "ProfileExistsError";
   constructor(readonly profile: string) {
     super(`profile "${profile}" already exists`, ExitCode.exists, `run \`profiles status ${profile}\`, or pick another name`);
   }
@@ -54,12 +59,14 @@ export class ProfileExistsError extends AppError {
 
 /** The port is recorded for another profile, or some process listens on it. */
 export class PortTakenError extends AppError {
+  override name = "PortTakenError";
   constructor(readonly port: number, readonly holder: string) {
     super(`port ${port} is taken by ${holder}`, ExitCode.portTaken, "pick another --port, or leave it out to get a free one from the range");
   }
 }
 
 export class RangeExhaustedError extends AppError {
+  override name = "RangeExhaustedError";
   constructor(readonly from: number, readonly to: number) {
     super(`no free port left in the range ${from}-${to}`, ExitCode.rangeExhausted, "widen it with `profiles init --range A-B`, or pass --port");
   }
@@ -67,12 +74,14 @@ export class RangeExhaustedError extends AppError {
 
 /** A unit that did not come up, or came up and did not answer its health probe in time. */
 export class UnhealthyError extends AppError {
+  override name = "UnhealthyError";
   constructor(message: string, readonly details: string[] = [], hint?: string) {
     super(message, ExitCode.unhealthy, hint);
   }
 }
 
 export class NotInitialisedError extends AppError {
+  override name = "NotInitialisedError";
   constructor(readonly configFile: string) {
     super(`no configuration at ${configFile}`, ExitCode.notInitialised, "run `profiles init` first");
   }
@@ -80,12 +89,14 @@ export class NotInitialisedError extends AppError {
 
 /** Another process holds a lock this command needs. */
 export class BusyError extends AppError {
+  override name = "BusyError";
   constructor(message: string, hint?: string) {
     super(message, ExitCode.busy, hint);
   }
 }
 
 export class ManagerUnreachableError extends AppError {
+  override name = "ManagerUnreachableError";
   constructor(readonly address: string, cause: string) {
     super(
       `cannot reach the systemd user manager at ${address}: ${cause}`,
@@ -97,6 +108,7 @@ export class ManagerUnreachableError extends AppError {
 
 /** The manager refused or failed a request; `busName` is the D-Bus error name. */
 export class SystemdError extends AppError {
+  override name = "SystemdError";
   constructor(message: string, readonly busName?: string, hint?: string) {
     super(message, ExitCode.systemd, hint);
   }
@@ -104,6 +116,7 @@ export class SystemdError extends AppError {
 
 /** A file of ours (config.ini, a .env) that cannot be read or does not parse. */
 export class BadFileError extends AppError {
+  override name = "BadFileError";
   constructor(readonly file: string, problem: string, hint?: string) {
     super(`${file}: ${problem}`, ExitCode.badFile, hint);
   }
@@ -111,6 +124,7 @@ export class BadFileError extends AppError {
 
 /** `rollback` without `--to` found no known-good generation older than the current one. */
 export class NoRollbackTargetError extends AppError {
+  override name = "NoRollbackTargetError";
   constructor(readonly profile: string, current: number | null) {
     super(
       `profile "${profile}" has no known-good generation older than ${current === null ? "its .env (edited by hand)" : `generation ${current}`} that differs from it`,
@@ -122,6 +136,7 @@ export class NoRollbackTargetError extends AppError {
 
 /** `logs` found no output to show: no log file yet, or neither a log dir nor journald. */
 export class NothingToShowError extends AppError {
+  override name = "NothingToShowError";
   constructor(message: string, hint: string) {
     super(message, ExitCode.failed, hint);
   }
@@ -129,6 +144,7 @@ export class NothingToShowError extends AppError {
 
 /** `reload` of a profile whose template has no reload command (ExecReload=). */
 export class NoReloadCommandError extends AppError {
+  override name = "NoReloadCommandError";
   constructor(readonly profile: string) {
     super(
       `profile "${profile}" cannot be reloaded: the template unit has no reload command (ExecReload=)`,

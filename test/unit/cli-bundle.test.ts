@@ -48,3 +48,16 @@ test("--json errors name their type, as the bundled CLI reports them", async () 
     await fs.rm(home, { recursive: true, force: true });
   }
 });
+
+test("every error spells out its class's name (the bundle renames classes)", async () => {
+  const errors = await import("../../src/errors.js");
+  let checked = 0;
+  for (const [exported, value] of Object.entries(errors)) {
+    if (typeof value !== "function" || !(value.prototype instanceof errors.AppError || value === errors.AppError)) continue;
+    const e = Reflect.construct(value, ["message", 1, "hint", 1000]) as Error;
+    // A timed-out job is still a SystemdError to whatever reads the name.
+    assert.equal(e.name, exported === "JobTimeoutError" ? "SystemdError" : exported, exported);
+    checked++;
+  }
+  assert.ok(checked >= 15, `only ${checked} error classes found`);
+});
