@@ -10,9 +10,9 @@ export const PM2_HOME_DIR = ".pm2-bench";
 export class Tools {
   constructor(readonly appDir: string) {}
 
-  /** `profiles ARGS...`, as the installed bin runs it. */
+  /** `profiles ARGS...`, as the installed bin runs it: through its #! line, which passes node its flags. */
   profiles(...args: string[]): string[] {
-    return ["node", path.join(this.appDir, "dist", "src", "cli.js"), ...args];
+    return [path.join(this.appDir, "dist", "src", "cli.js"), ...args];
   }
 
   /** `pm2 ARGS...` from the devDependency. */

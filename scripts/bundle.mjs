@@ -2,6 +2,7 @@
 // that each starts by reading one file instead of resolving some 150 modules: `npm run bench`
 // measured what this bought (BENCHMARKS.md). tsc still type-checks and emits every other module,
 // which the unit tests import one by one.
+import { chmodSync } from "node:fs";
 import { createRequire } from "node:module";
 import { build } from "esbuild";
 
@@ -38,4 +39,6 @@ for (const entry of entries) {
     plugins: [cliuiCommonJs],
     logLevel: "warning",
   });
+  // Run through their #! lines as npm's bin links run them (npm sets the same mode when it installs).
+  chmodSync(entry.out, 0o755);
 }
