@@ -1,7 +1,8 @@
 /** Ports in use on this host, read from /proc: the only module that parses /proc/net/tcp*. */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { readProc } from "../proc/read.js";
 import getPort, { clearLockedPorts } from "get-port";
 import type { Listener, PortInspector } from "./types.js";
 
@@ -125,15 +126,6 @@ function scanSocketOwners(procRoot: string, only?: ReadonlySet<string>): Map<str
     }
   }
   return owners;
-}
-
-/** A file under /proc, or "" when the process is gone or not ours to read. */
-function readProc(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
 }
 
 async function readIfExists(file: string): Promise<string> {

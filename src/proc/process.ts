@@ -1,6 +1,6 @@
 /** Facts about a process from /proc: which systemd units' cgroups hold it, and when it started. */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { readProc } from "./read.js";
 
 /** What the sweep asks about processes; tests fake it. */
 export interface ProcessInspector {
@@ -18,17 +18,15 @@ export class ProcProcessInspector implements ProcessInspector {
   constructor(private readonly procRoot = "/proc") {}
 
   async inUnit(pid: number, unit: string): Promise<boolean> {
-    const text = await readFile(path.join(this.procRoot, String(pid), "cgroup"), "utf8").catch(() => "");
+    const text = readProc(path.join(this.procRoot, String(pid), "cgroup"));
     // `0::/user.slice/.../app.slice/app-agent\x2dgateway.slice/agent-gateway@liam.service` (v2) or
     // `1:name=systemd:/...` (v1): the unit is one component of the path.
     return text.split("\n").some((line) => (line.split(":").slice(2).join(":") || "").split("/").includes(unit));
   }
 
   async startedAtMs(pid: number): Promise<number | null> {
-    const [stat, uptime] = await Promise.all([
-      readFile(path.join(this.procRoot, String(pid), "stat"), "utf8").catch(() => ""),
-      readFile(path.join(this.procRoot, "uptime"), "utf8").catch(() => ""),
-    ]);
+    const stat = readProc(path.join(this.procRoot, String(pid), "stat"));
+    const uptime = readProc(path.join(this.procRoot, "uptime"));
     // Boot time from uptime (10 ms steps) rather than /proc/stat's btime, which is whole seconds.
     const bootMs = Date.now() - Number(uptime.split(" ")[0]) * 1000;
     // The command (field 2) may hold spaces and parentheses: count fields after its last ")".

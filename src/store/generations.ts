@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { array, boolean, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
@@ -68,7 +69,8 @@ async function loadIndex(paths: Paths, name: string): Promise<Index> {
   const file = indexFile(paths, name);
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
+    text = readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { next: 1, generations: [] };
     throw err;
@@ -96,7 +98,8 @@ export function changedKeys(before: EnvEntries, after: EnvEntries): string[] {
 
 async function readText(file: string): Promise<string | null> {
   try {
-    return await fs.readFile(file, "utf8");
+    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
+    return readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;

@@ -9,6 +9,7 @@
  *
  * Each key overrides the same key of config.ini's `[gateway]` for this profile only.
  */
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import ini from "ini";
@@ -52,7 +53,8 @@ export async function readProfileSettings(paths: Paths, name: string): Promise<P
   const file = profileSettingsFile(paths, name);
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
+    text = readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
     throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`);

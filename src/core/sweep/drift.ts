@@ -1,5 +1,5 @@
 /** Drift: whether a profile's `.env` differs from its last known-good generation, and whether it changed under a running gateway. */
-import fs from "node:fs/promises";
+import { statSync, type Stats } from "node:fs";
 import { envFile, type Paths } from "../../paths.js";
 import type { ProcessInspector } from "../../proc/process.js";
 import { history, lastKnownGood } from "../../store/generations.js";
@@ -25,8 +25,18 @@ export async function driftOf(paths: Paths, procs: ProcessInspector, name: strin
   const good = lastKnownGood(h.generations);
   let pendingRestart = false;
   if (mainPid !== null) {
-    const [st, started] = await Promise.all([fs.stat(envFile(paths, name)).catch(() => null), procs.startedAtMs(mainPid)]);
+    // Synchronous, as the store's reads of small files are (see readEnv in store/profiles.ts).
+    const st = statOrNull(envFile(paths, name));
+    const started = await procs.startedAtMs(mainPid);
     pendingRestart = st !== null && started !== null && st.mtimeMs > started + CLOCK_SLACK_MS;
   }
   return { current: h.current, knownGood: good?.number ?? null, drifted: good !== null && good.sha256 !== h.fileSha256, pendingRestart };
+}
+
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
+  }
 }
