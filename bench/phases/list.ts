@@ -59,13 +59,12 @@ export async function listPhase(ctx: BenchContext): Promise<void> {
     listStep(main, registry.series("ref.node", "`node -e 0` (bare node start-up)"), ["node", "-e", "0"], null),
     listStep(
       main,
-      registry.series("ref.deps", `\`node\` loading ${deps.join(", ")} (the CLI's dependencies)`),
+      registry.series("ref.deps", `\`node\` loading ${deps.join(", ")} one module at a time (the CLI's dependencies, unbundled)`),
       ["node", "-e", deps.map((d) => `require(${JSON.stringify(tools.dependency(d))});`).join("")],
       null,
     ),
     listStep(main, registry.series("ref.version", "`profiles --version` (CLI start-up, no work)"), tools.profiles("--version"), null),
     listStep(main, registry.series("ref.http", "a bare node HTTP server answering 5 requests"), ["node", tools.fixture("http-idle")], null),
-    listStep(main, registry.series("ref.http-zod", "the same after loading zod (as the gateway does)"), ["node", tools.fixture("http-idle"), "zod"], null),
   ];
   await interleave("list", steps, ctx.quick, ctx.registry, ctx.log);
   const list = registry.get("list.profiles");
