@@ -33,11 +33,11 @@ export interface GateOptions {
 // A refused connect to a gateway still starting costs well under a millisecond: probe often.
 const DEFAULT_POLL_MS = 5;
 /**
- * The unit's state is read every this many polls, not on every one: each read is two round trips
- * through the bus and work for the manager, which competes with the starting gateway for the CPUs.
- * A passing probe is always confirmed by a fresh read.
+ * The unit's state is read at most this often while its gateway is probed, not on every poll: each read
+ * is nine Gets through the bus and work for the manager, which competes with the starting gateway for the
+ * CPUs. A passing probe is always confirmed by a fresh read.
  */
-const STATE_EVERY_POLLS = 10;
+const STATE_EVERY_MS = 50;
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,7 +82,8 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
   let healthySince: number | null = null;
   const seen: Seen = { verdict: null, answered: null, state: `${first.activeState}/${first.subState}`, everHealthy: false, byProgress: false };
   let s = first;
-  for (let poll = 1; ; poll++) {
+  let stateAt = Date.now();
+  for (;;) {
     const dead = stateFailure(s, baseline) ?? (pid > 0 && s.mainPid > 0 && s.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${s.mainPid}` } : null);
     if (dead) return result(dead, s.mainPid || null);
     seen.state = `${s.activeState}/${s.subState}`;
@@ -116,6 +117,9 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
       return result(timeoutFailure(opts, seen), s.mainPid || null);
     }
     await delay(opts.pollMs ?? DEFAULT_POLL_MS);
-    if (poll % STATE_EVERY_POLLS === 0 || !(s.activeState === "active" && s.subState === "running")) s = await sd.state(unit);
+    if (Date.now() - stateAt >= STATE_EVERY_MS || !(s.activeState === "active" && s.subState === "running")) {
+      s = await sd.state(unit);
+      stateAt = Date.now();
+    }
   }
 }
