@@ -15,7 +15,19 @@ const ROLL_FLAGS = ["--min-healthy-time", "0", "--healthy-deadline", "15"];
 let sb: Sandbox;
 const SEED = seed("kill");
 const rand = prng(SEED);
-const figures = { rounds: 0, killedMidRun: 0, finishedBeforeKill: 0, setRuns: 0, rollRuns: 0, envChecks: 0, resumedRolls: 0, seed: SEED };
+const figures = { rounds: 0, killedMidRun: 0, finishedBeforeKill: 0, setRuns: 0, rollRuns: 0, envChecks: 0, resumedRolls: 0, windowsMs: {} as Record<string, number>, seed: SEED };
+
+/** What kind of run a command is, for its kill window: `set`, `set --restart`, `roll --max-parallel N`. */
+function kindOf(args: readonly string[]): string {
+  if (args[0] === "set") return args.includes("--restart") ? "set --restart" : "set";
+  return `roll --max-parallel ${args[args.indexOf("--max-parallel") + 1]}`;
+}
+
+const KINDS: Record<string, string[]> = {
+  set: ["set", "k1", "RL_CAL=1"],
+  "set --restart": ["set", "k1", "RL_CAL=2", "--restart", "--wait", "15"],
+  ...Object.fromEntries(["1", "2", "3"].map((n) => [`roll --max-parallel ${n}`, ["roll", "--max-parallel", n, ...ROLL_FLAGS]])),
+};
 
 before(async () => {
   sb = await startSandbox();
@@ -24,6 +36,14 @@ before(async () => {
   for (const n of NAMES) {
     const r = await sb.profiles(["add", n], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
+  }
+  // Each kind of run is timed once, uninterrupted: a kill lands at a random moment of that span (and a
+  // little past it), so the kills keep landing mid-run however fast the commands get.
+  for (const [kind, args] of Object.entries(KINDS)) {
+    const started = Date.now();
+    const r = await sb.profiles(args, { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `calibrating ${kind}: ${r.stderr}`);
+    figures.windowsMs[kind] = Math.round((Date.now() - started) * 1.1);
   }
 });
 after(async () => {
@@ -70,8 +90,7 @@ test(`${ROUNDS} x set/roll SIGKILLed at a random moment: every .env is a generat
     const child = spawnCli(sb, args);
     // The delay counts from node's own start: a kill of setpriv before its exec would test nothing.
     const isNode = await waitUntilNode(child.pid);
-    // Node loads in ~0.3 s; set takes ~0.5 s, a roll of 4 a few seconds: the window covers all of their work.
-    const delay = Math.floor(rand() * (args[0] === "roll" ? 2000 : 800));
+    const delay = Math.floor(rand() * figures.windowsMs[kindOf(args)]!);
     await new Promise((r) => setTimeout(r, delay));
     let killed = false;
     if (isNode) {
