@@ -1,7 +1,7 @@
 import { SystemdError } from "../../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../../probe/types.js";
 import { unitName, type JobResult } from "../../systemd/types.js";
-import { logTail } from "../bring-up.js";
+import { logTail, PROBE_EVERY_MS, STATE_EVERY_MS } from "../bring-up.js";
 import type { Context } from "../context.js";
 import { stateFailure, timeoutFailure, type GateFailure, type Seen } from "./failure.js";
 import { secondsText } from "./options.js";
@@ -30,14 +30,6 @@ export interface GateOptions {
   onNote?: (text: string) => void;
 }
 
-// A refused connect to a gateway still starting costs well under a millisecond: probe often.
-const DEFAULT_POLL_MS = 5;
-/**
- * The unit's state is read at most this often while its gateway is probed, not on every poll: each read
- * is nine Gets through the bus and work for the manager, which competes with the starting gateway for the
- * CPUs. A passing probe is always confirmed by a fresh read.
- */
-const STATE_EVERY_MS = 50;
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,7 +108,7 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
       seen.byProgress = opts.progressDeadline() < ownDeadline;
       return result(timeoutFailure(opts, seen), s.mainPid || null);
     }
-    await delay(opts.pollMs ?? DEFAULT_POLL_MS);
+    await delay(opts.pollMs ?? PROBE_EVERY_MS);
     if (Date.now() - stateAt >= STATE_EVERY_MS || !(s.activeState === "active" && s.subState === "running")) {
       s = await sd.state(unit);
       stateAt = Date.now();
