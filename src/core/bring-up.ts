@@ -3,7 +3,7 @@ import path from "node:path";
 import { JobTimeoutError, UnhealthyError } from "../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
-import { unitName, type UnitState } from "../systemd/types.js";
+import { unitName, type RunState, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { withProfileSettings } from "./health-target.js";
 
@@ -11,7 +11,7 @@ import { withProfileSettings } from "./health-target.js";
 export interface BringUpResult {
   profile: string;
   unit: string;
-  state: UnitState;
+  state: RunState;
   probe: ProbeVerdict | null;
   elapsedMs: number;
 }
@@ -31,14 +31,14 @@ export interface BringUpOptions {
 /** How often a starting gateway is probed (here and in the roll gate): a refused connect costs microseconds. */
 export const PROBE_EVERY_MS = 5;
 /**
- * How often the unit's state is read while its gateway is probed, not on every probe: each read is nine
+ * How often the unit's state is read while its gateway is probed, not on every probe: each read is four
  * Gets through the bus and work for the manager, which competes with the starting gateway for the CPUs.
  * A passing probe is always confirmed by a fresh read.
  */
 export const STATE_EVERY_MS = 50;
 
 // CLD_* codes of ExecMainCode; 0 means the manager has not recorded an exit (yet).
-function exitPhrase(state: UnitState): string | null {
+function exitPhrase(state: RunState): string | null {
   if (state.execMainCode === 1) return `it exited with status ${state.execMainStatus}`;
   if (state.execMainCode === 2 || state.execMainCode === 3) return `it was killed by signal ${state.execMainStatus}`;
   return null;
@@ -107,7 +107,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
     const exit = exitPhrase(state);
     throw await failure(ctx, profile, `the ${verb} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`);
   }
-  const first = await sd.state(unit);
+  const first = await sd.runState(unit);
   const baseline = first.nRestarts;
   const prober = await ctx.prober();
   let lastReason = "not active yet";
@@ -130,7 +130,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
       if (verdict.ok) {
         // The state may be up to STATE_EVERY_MS old: the answer must come from the same, still running unit.
-        state = await sd.state(unit);
+        state = await sd.runState(unit);
         stateAt = Date.now();
         if (isRunning(state) && state.nRestarts === baseline) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
         continue;
@@ -144,12 +144,12 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? PROBE_EVERY_MS));
     if (Date.now() - stateAt >= STATE_EVERY_MS || !isRunning(state)) {
-      state = await sd.state(unit);
+      state = await sd.runState(unit);
       stateAt = Date.now();
     }
   }
 }
 
-function isRunning(state: UnitState): boolean {
+function isRunning(state: RunState): boolean {
   return state.activeState === "active" && state.subState === "running";
 }

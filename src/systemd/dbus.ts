@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import { Message, MessageType, Variant, sessionBus, type MessageBus } from "dbus-next";
 import { AppError, JobTimeoutError, ManagerUnreachableError, SystemdError } from "../errors.js";
 import { BusError, describe, translateBusError, whyConnectFailed } from "./bus-errors.js";
-import type { JobOptions, JobResult, SystemdManager, UnitState } from "./types.js";
+import type { JobOptions, JobResult, RunState, SystemdManager, UnitState } from "./types.js";
 
 const SYSTEMD_NAME = "org.freedesktop.systemd1";
 const MANAGER_PATH = "/org/freedesktop/systemd1";
@@ -217,6 +217,32 @@ class DbusSystemdManager implements SystemdManager {
     return this.readState(unit, unitObjectPath(unit));
   }
 
+  async runState(unit: string): Promise<RunState> {
+    const path = unitObjectPath(unit);
+    const get = (iface: string, prop: string): Promise<unknown> => this.getProperty(path, unit, iface, prop);
+    const isService = unit.endsWith(".service");
+    const [activeState, subState, mainPid, nRestarts] = await Promise.all([
+      get(UNIT_IFACE, "ActiveState"),
+      get(UNIT_IFACE, "SubState"),
+      isService ? get(SERVICE_IFACE, "MainPID") : 0,
+      isService ? get(SERVICE_IFACE, "NRestarts") : 0,
+    ]);
+    // How the main process last ended matters only once it is not running; a running one has these fixed.
+    const known = knownServiceProperties(unit, String(activeState), String(subState));
+    const service = (prop: keyof ServiceProperties): Promise<unknown> => (known[prop] !== undefined ? Promise.resolve(known[prop]) : get(SERVICE_IFACE, prop));
+    const [result, execMainStatus, execMainCode] = await Promise.all([service("Result"), service("ExecMainStatus"), service("ExecMainCode")]);
+    return {
+      name: unit,
+      activeState: String(activeState),
+      subState: String(subState),
+      mainPid: Number(mainPid),
+      nRestarts: Number(nRestarts),
+      result: String(result),
+      execMainStatus: Number(execMainStatus),
+      execMainCode: Number(execMainCode),
+    };
+  }
+
   async unitFileState(unit: string): Promise<string> {
     try {
       const [state] = await this.call(MANAGER_PATH, MANAGER_IFACE, "GetUnitFileState", "s", [unit], `GetUnitFileState ${unit}`);
@@ -372,10 +398,14 @@ class DbusSystemdManager implements SystemdManager {
     if (this.jobCallsInFlight > 0) this.earlyJobResults.set(jobPath, result);
   }
 
+  /** One property, unwrapped. Single Gets beat GetAll: GetAll(Service) marshals ~300 properties that dbus-next then has to parse. */
+  private async getProperty(path: string, unit: string, iface: string, prop: string): Promise<unknown> {
+    const [v] = await this.call(path, PROPERTIES_IFACE, "Get", "ss", [iface, prop], `Get ${prop} of ${unit}`);
+    return unwrap(v);
+  }
+
   private async readState(name: string, path: string, listed?: Pick<UnitState, "loadState" | "activeState" | "subState">): Promise<UnitState> {
-    // Single Gets beat GetAll: GetAll(Service) marshals ~300 properties that dbus-next then has to parse.
-    const get = (iface: string, prop: string): Promise<unknown> =>
-      this.call(path, PROPERTIES_IFACE, "Get", "ss", [iface, prop], `Get ${prop} of ${name}`).then(([v]) => unwrap(v));
+    const get = (iface: string, prop: string): Promise<unknown> => this.getProperty(path, name, iface, prop);
     // Without a listing the state is unknown, and everything is asked in one round trip.
     const known = knownServiceProperties(name, listed?.activeState ?? "", listed?.subState ?? "");
     const service = (prop: keyof ServiceProperties): Promise<unknown> => (known[prop] !== undefined ? Promise.resolve(known[prop]) : get(SERVICE_IFACE, prop));

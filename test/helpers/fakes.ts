@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG, saveConfig } from "../../src/config.js";
 import { resolvePaths } from "../../src/paths.js";
 import type { Listener, PortInspector } from "../../src/ports/types.js";
 import type { ProbeTarget, ProbeVerdict, Prober } from "../../src/probe/types.js";
-import type { JobResult, SystemdManager, UnitState } from "../../src/systemd/types.js";
+import type { JobResult, SystemdManager, RunState, UnitState } from "../../src/systemd/types.js";
 
 /** An in-memory systemd manager: units go active on start unless told to fail. */
 export class FakeSystemd implements SystemdManager {
@@ -70,6 +70,10 @@ export class FakeSystemd implements SystemdManager {
   async state(unit: string): Promise<UnitState> {
     this.onState?.(unit, this.get(unit));
     return { ...this.get(unit) };
+  }
+  async runState(unit: string): Promise<RunState> {
+    const { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode } = await this.state(unit);
+    return { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode };
   }
   async unitFileState(unit: string): Promise<string> {
     return this.enabled.has(unit) ? "enabled" : "disabled";

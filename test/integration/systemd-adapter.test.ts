@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ExitCode, ManagerUnreachableError } from "../../src/errors.js";
 import { connectSystemd } from "../../src/systemd/dbus.js";
-import type { UnitState } from "../../src/systemd/types.js";
+import type { RunState, UnitState } from "../../src/systemd/types.js";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
 import type { DriverOutput, DriverResult, DriverStep } from "../fixtures/adapter-driver.js";
 
@@ -244,12 +244,14 @@ describe("systemd adapter against a real user manager", () => {
     await pollState(failed, (s) => s.activeState === "failed");
     const never = `${EXIT3}@never.service`;
     for (const unit of [running, failed, never]) {
-      const [[s, props]] = (await values([["all", [["state", unit], ["properties", unit, ...asked]]]])) as [[UnitState, Record<string, unknown>]];
+      const [[s, run, props]] = (await values([["all", [["state", unit], ["runState", unit], ["properties", unit, ...asked]]]])) as [[UnitState, RunState, Record<string, unknown>]];
       assert.deepEqual(
         { MainPID: s.mainPid, NRestarts: s.nRestarts, Result: s.result, ExecMainStatus: s.execMainStatus, ExecMainCode: s.execMainCode },
         props,
         `${unit} (${s.activeState}/${s.subState})`,
       );
+      const { loadState: _l, unitFileState: _u, ...fromState } = s;
+      assert.deepEqual(run, fromState, `runState of ${unit}`);
     }
     const [[r], [f]] = (await values([["list", running], ["list", failed]])) as [UnitState[], UnitState[]];
     assert.deepEqual([r!.result, r!.execMainCode, r!.nRestarts], ["success", 0, 1]);

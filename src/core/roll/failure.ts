@@ -1,6 +1,6 @@
 /** Why a profile failed its roll gate: from the unit's state, or from what the probes saw when time ran out. */
 import type { ProbeVerdict } from "../../probe/types.js";
-import type { UnitState } from "../../systemd/types.js";
+import type { RunState } from "../../systemd/types.js";
 import { secondsText } from "./options.js";
 
 /** Why a profile failed its gate, in words a summary can group by. */
@@ -27,7 +27,7 @@ export interface GateFailure {
 }
 
 // CLD_* codes of ExecMainCode.
-function exitText(s: UnitState): string {
+function exitText(s: RunState): string {
   if (s.execMainCode === 1) return `exited with status ${s.execMainStatus}`;
   if (s.execMainCode === 2) return `was killed by signal ${s.execMainStatus}`;
   if (s.execMainCode === 3) return `dumped core on signal ${s.execMainStatus}`;
@@ -35,7 +35,7 @@ function exitText(s: UnitState): string {
 }
 
 /** A unit state that already settles the gate as failed, or null while it may still pass. */
-export function stateFailure(s: UnitState, baselineRestarts: number): Omit<GateFailure, "details"> | null {
+export function stateFailure(s: RunState, baselineRestarts: number): Omit<GateFailure, "details"> | null {
   if (s.activeState === "failed") {
     if (s.result === "start-limit-hit") return { kind: "start-limit-hit", message: `start-limit-hit: the manager gave up restarting it (it ${exitText(s)})` };
     if (["exit-code", "signal", "core-dump"].includes(s.result)) return { kind: "crashed", message: `crashed: it ${exitText(s)} and the unit failed` };

@@ -61,7 +61,7 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
     if (!(err instanceof SystemdError)) throw err;
     return result({ kind: "job-failed", message: `the ${verb} job failed: ${err.message}` }, null);
   }
-  const first = await sd.state(unit);
+  const first = await sd.runState(unit);
   ctx.log.debug({ unit, job, pid: first.mainPid, ms: Date.now() - started }, `roll: ${verb} job finished`);
   if (job !== "done") {
     const why = stateFailure(first, first.nRestarts);
@@ -93,7 +93,7 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
         seen.everHealthy = true;
         if (Date.now() - healthySince >= opts.minHealthyMs) {
           // The probe took time: the unit must still be the same process, unrestarted.
-          const after = await sd.state(unit);
+          const after = await sd.runState(unit);
           const late = stateFailure(after, baseline) ?? (after.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${after.mainPid}` } : null);
           return result(late, after.mainPid || null);
         }
@@ -110,7 +110,7 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
     }
     await delay(opts.pollMs ?? PROBE_EVERY_MS);
     if (Date.now() - stateAt >= STATE_EVERY_MS || !(s.activeState === "active" && s.subState === "running")) {
-      s = await sd.state(unit);
+      s = await sd.runState(unit);
       stateAt = Date.now();
     }
   }

@@ -83,7 +83,7 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
   if (entry.state === "reverting" && entry.revertedTo !== null) return revert(ctx, rec, name, entry.revertedTo, hooks);
   const failure = await withProfileLock(ctx.paths.locksDir, name, "profiles roll", async () => {
     const sd = await ctx.systemd();
-    const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), sd.state(unitName(name))]);
+    const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), sd.runState(unitName(name))]);
     // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
     await rec.update(name, {
       state: "rolling",
