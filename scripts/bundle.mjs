@@ -31,6 +31,8 @@ for (const entry of entries) {
     format: "esm",
     target: "node20",
     sourcemap: "linked",
+    // Positions only: a stack trace names the TypeScript file and line; the sources stay out of the package.
+    sourcesContent: false,
     // A bundled ES module has no `require` for the CommonJS dependencies' own require() calls.
     banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
     // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and
