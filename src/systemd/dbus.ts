@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import { Message, MessageType, Variant, sessionBus, type MessageBus } from "dbus-next";
 import { AppError, JobTimeoutError, ManagerUnreachableError, SystemdError } from "../errors.js";
 import { BusError, describe, translateBusError, whyConnectFailed } from "./bus-errors.js";
-import type { JobOptions, JobResult, RunState, SystemdManager, UnitState } from "./types.js";
+import { isRunning, type JobOptions, type JobResult, type RunState, type SystemdManager, type UnitState } from "./types.js";
 
 const SYSTEMD_NAME = "org.freedesktop.systemd1";
 const MANAGER_PATH = "/org/freedesktop/systemd1";
@@ -219,18 +219,18 @@ class DbusSystemdManager implements SystemdManager {
 
   async runState(unit: string): Promise<RunState> {
     const path = unitObjectPath(unit);
-    const get = (iface: string, prop: string): Promise<unknown> => this.getProperty(path, unit, iface, prop);
-    const isService = unit.endsWith(".service");
+    const always = knownServiceProperties(unit);
     const [activeState, subState, mainPid, nRestarts] = await Promise.all([
-      get(UNIT_IFACE, "ActiveState"),
-      get(UNIT_IFACE, "SubState"),
-      isService ? get(SERVICE_IFACE, "MainPID") : 0,
-      isService ? get(SERVICE_IFACE, "NRestarts") : 0,
+      this.getProperty(path, unit, UNIT_IFACE, "ActiveState"),
+      this.getProperty(path, unit, UNIT_IFACE, "SubState"),
+      this.serviceProperty(path, unit, always, "MainPID"),
+      this.serviceProperty(path, unit, always, "NRestarts"),
     ]);
     // How the main process last ended matters only once it is not running; a running one has these fixed.
-    const known = knownServiceProperties(unit, String(activeState), String(subState));
-    const service = (prop: keyof ServiceProperties): Promise<unknown> => (known[prop] !== undefined ? Promise.resolve(known[prop]) : get(SERVICE_IFACE, prop));
-    const [result, execMainStatus, execMainCode] = await Promise.all([service("Result"), service("ExecMainStatus"), service("ExecMainCode")]);
+    const known = knownServiceProperties(unit, { activeState: String(activeState), subState: String(subState) });
+    const [result, execMainStatus, execMainCode] = await Promise.all(
+      (["Result", "ExecMainStatus", "ExecMainCode"] as const).map((prop) => this.serviceProperty(path, unit, known, prop)),
+    );
     return {
       name: unit,
       activeState: String(activeState),
@@ -404,11 +404,17 @@ class DbusSystemdManager implements SystemdManager {
     return unwrap(v);
   }
 
+  /** A service property, from `known` when the unit's state fixes it, else asked of the manager. */
+  private serviceProperty(path: string, unit: string, known: ServiceProperties, prop: keyof ServiceProperties): Promise<unknown> {
+    const value = known[prop];
+    return value !== undefined ? Promise.resolve(value) : this.getProperty(path, unit, SERVICE_IFACE, prop);
+  }
+
   private async readState(name: string, path: string, listed?: Pick<UnitState, "loadState" | "activeState" | "subState">): Promise<UnitState> {
     const get = (iface: string, prop: string): Promise<unknown> => this.getProperty(path, name, iface, prop);
     // Without a listing the state is unknown, and everything is asked in one round trip.
-    const known = knownServiceProperties(name, listed?.activeState ?? "", listed?.subState ?? "");
-    const service = (prop: keyof ServiceProperties): Promise<unknown> => (known[prop] !== undefined ? Promise.resolve(known[prop]) : get(SERVICE_IFACE, prop));
+    const known = knownServiceProperties(name, listed);
+    const service = (prop: keyof ServiceProperties): Promise<unknown> => this.serviceProperty(path, name, known, prop);
     const [loadState, activeState, subState, unitFileState, mainPid, nRestarts, result, execMainStatus, execMainCode] = await Promise.all([
       listed?.loadState ?? get(UNIT_IFACE, "LoadState"),
       listed?.activeState ?? get(UNIT_IFACE, "ActiveState"),
@@ -460,15 +466,17 @@ interface ServiceProperties {
 }
 
 /**
- * Service properties that a unit's state already fixes, so that list() need not ask them of each unit
- * (every Get is a round trip, and 50 units cost ~25 ms per property): systemd resets Result to
- * `success` and the main process's exit status to 0 when it starts a service, so a running one has
- * exactly those; an inactive or failed one has no main PID.
+ * Service properties that a unit's state already fixes, so that they need not be asked of each unit
+ * (every Get is a round trip, and 50 units cost ~25 ms per property): a unit that is no service has
+ * none; systemd resets Result to `success` and the main process's exit status to 0 when it starts a
+ * service, so a running one has exactly those; an inactive or failed one has no main PID. Without a
+ * state (not read yet) only the first rule applies.
  */
-function knownServiceProperties(name: string, activeState: string, subState: string): ServiceProperties {
+function knownServiceProperties(name: string, state?: Pick<UnitState, "activeState" | "subState">): ServiceProperties {
   if (!name.endsWith(".service")) return { MainPID: 0, NRestarts: 0, Result: "", ExecMainStatus: 0, ExecMainCode: 0 };
-  if (activeState === "active" && subState === "running") return { Result: "success", ExecMainStatus: 0, ExecMainCode: 0 };
-  if (activeState === "inactive" || activeState === "failed") return { MainPID: 0 };
+  if (state === undefined) return {};
+  if (isRunning(state)) return { Result: "success", ExecMainStatus: 0, ExecMainCode: 0 };
+  if (state.activeState === "inactive" || state.activeState === "failed") return { MainPID: 0 };
   return {};
 }
 

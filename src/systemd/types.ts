@@ -29,6 +29,11 @@ export interface UnitState {
  */
 export type RunState = Pick<UnitState, "name" | "activeState" | "subState" | "mainPid" | "nRestarts" | "result" | "execMainStatus" | "execMainCode">;
 
+/** Active and running: the state a gateway serves in. */
+export function isRunning(s: Pick<UnitState, "activeState" | "subState">): boolean {
+  return s.activeState === "active" && s.subState === "running";
+}
+
 export interface JobOptions {
   /** How long to wait for the job's `JobRemoved`; rejects with a SystemdError after it. */
   timeoutMs?: number;
