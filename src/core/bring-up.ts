@@ -3,7 +3,7 @@ import path from "node:path";
 import { JobTimeoutError, UnhealthyError } from "../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
-import { unitName, type RunState, type UnitState } from "../systemd/types.js";
+import { isRunning, unitName, type RunState, type SystemdManager, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { withProfileSettings } from "./health-target.js";
 
@@ -35,7 +35,31 @@ export const PROBE_EVERY_MS = 5;
  * Gets through the bus and work for the manager, which competes with the starting gateway for the CPUs.
  * A passing probe is always confirmed by a fresh read.
  */
-export const STATE_EVERY_MS = 50;
+const STATE_EVERY_MS = 50;
+
+/** A unit's run state as a wait for it polls it (bringUp here, the roll gate). */
+export class RunStateWatch {
+  private readAt = Date.now();
+
+  constructor(
+    private readonly sd: SystemdManager,
+    private readonly unit: string,
+    /** The state as last read. */
+    public state: RunState,
+  ) {}
+
+  /** After a poll's pause: read again when the last read is STATE_EVERY_MS old, or at once while the unit is not running. */
+  async next(): Promise<RunState> {
+    return Date.now() - this.readAt >= STATE_EVERY_MS || !isRunning(this.state) ? this.fresh() : this.state;
+  }
+
+  /** Read now, e.g. to confirm that a passing probe was answered by the same, still running unit. */
+  async fresh(): Promise<RunState> {
+    this.state = await this.sd.runState(this.unit);
+    this.readAt = Date.now();
+    return this.state;
+  }
+}
 
 // CLD_* codes of ExecMainCode; 0 means the manager has not recorded an exit (yet).
 function exitPhrase(state: RunState): string | null {
@@ -111,8 +135,8 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const baseline = first.nRestarts;
   const prober = await ctx.prober();
   let lastReason = "not active yet";
+  const watch = new RunStateWatch(sd, unit, first);
   let state = first;
-  let stateAt = Date.now();
   for (;;) {
     if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
       const exit = exitPhrase(state);
@@ -130,8 +154,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
       if (verdict.ok) {
         // The state may be up to STATE_EVERY_MS old: the answer must come from the same, still running unit.
-        state = await sd.runState(unit);
-        stateAt = Date.now();
+        state = await watch.fresh();
         if (isRunning(state) && state.nRestarts === baseline) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
         continue;
       }
@@ -143,13 +166,6 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       throw await failure(ctx, profile, `not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`);
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? PROBE_EVERY_MS));
-    if (Date.now() - stateAt >= STATE_EVERY_MS || !isRunning(state)) {
-      state = await sd.runState(unit);
-      stateAt = Date.now();
-    }
+    state = await watch.next();
   }
-}
-
-function isRunning(state: RunState): boolean {
-  return state.activeState === "active" && state.subState === "running";
 }

@@ -1,7 +1,7 @@
 import { SystemdError } from "../../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../../probe/types.js";
-import { unitName, type JobResult } from "../../systemd/types.js";
-import { logTail, PROBE_EVERY_MS, STATE_EVERY_MS } from "../bring-up.js";
+import { isRunning, unitName, type JobResult } from "../../systemd/types.js";
+import { logTail, PROBE_EVERY_MS, RunStateWatch } from "../bring-up.js";
 import type { Context } from "../context.js";
 import { stateFailure, timeoutFailure, type GateFailure, type Seen } from "./failure.js";
 import { secondsText } from "./options.js";
@@ -73,14 +73,15 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
   opts.onNote?.(`${opts.reload ? "reloaded" : "restarted"} (pid ${pid}), waiting for health`);
   let healthySince: number | null = null;
   const seen: Seen = { verdict: null, answered: null, state: `${first.activeState}/${first.subState}`, everHealthy: false, byProgress: false };
+  const pidChanged = (now: number) => ({ kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${now}` });
+  const watch = new RunStateWatch(sd, unit, first);
   let s = first;
-  let stateAt = Date.now();
   for (;;) {
-    const dead = stateFailure(s, baseline) ?? (pid > 0 && s.mainPid > 0 && s.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${s.mainPid}` } : null);
+    const dead = stateFailure(s, baseline) ?? (pid > 0 && s.mainPid > 0 && s.mainPid !== pid ? pidChanged(s.mainPid) : null);
     if (dead) return result(dead, s.mainPid || null);
     seen.state = `${s.activeState}/${s.subState}`;
     const deadline = Math.min(ownDeadline, opts.progressDeadline());
-    if (s.activeState === "active" && s.subState === "running") {
+    if (isRunning(s)) {
       const verdict: ProbeVerdict = opts.target
         ? await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) })
         : { ok: true, reason: "no port to probe", latencyMs: 0 };
@@ -93,8 +94,8 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
         seen.everHealthy = true;
         if (Date.now() - healthySince >= opts.minHealthyMs) {
           // The probe took time: the unit must still be the same process, unrestarted.
-          const after = await sd.runState(unit);
-          const late = stateFailure(after, baseline) ?? (after.mainPid !== pid ? { kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${after.mainPid}` } : null);
+          const after = await watch.fresh();
+          const late = stateFailure(after, baseline) ?? (after.mainPid !== pid ? pidChanged(after.mainPid) : null);
           return result(late, after.mainPid || null);
         }
       } else {
@@ -109,9 +110,6 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
       return result(timeoutFailure(opts, seen), s.mainPid || null);
     }
     await delay(opts.pollMs ?? PROBE_EVERY_MS);
-    if (Date.now() - stateAt >= STATE_EVERY_MS || !(s.activeState === "active" && s.subState === "running")) {
-      s = await sd.runState(unit);
-      stateAt = Date.now();
-    }
+    s = await watch.next();
   }
 }
