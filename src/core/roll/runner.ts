@@ -81,7 +81,8 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
   }
   const entry = rec.entry(name);
   if (entry.state === "reverting" && entry.revertedTo !== null) return revert(ctx, rec, name, entry.revertedTo, hooks);
-  const failure = await withProfileLock(ctx.paths.locksDir, name, "profiles roll", async () => {
+  // The gate's outcome when it failed (reverted after the lock is let go), null when the profile rolled.
+  const failed = await withProfileLock(ctx.paths.locksDir, name, "profiles roll", async () => {
     const sd = await ctx.systemd();
     const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), sd.runState(unitName(name))]);
     // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
@@ -98,7 +99,7 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
     await rec.update(name, { state: "rolled", generation: r.generation ?? h.current, pidAfter: r.pid, endedAt: new Date().toISOString() });
     return null;
   });
-  if (failure?.failure) await fail(ctx, rec, name, failure.failure, failure.pid, hooks);
+  if (failed?.failure) await fail(ctx, rec, name, failed.failure, failed.pid, hooks);
 }
 
 /**
