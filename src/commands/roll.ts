@@ -9,7 +9,7 @@
  * finished roll halted.
  */
 import type { Context } from "../core/context.js";
-import { parseRollOptions, ROLL_DEFAULTS, type RollOptions } from "../core/roll/options.js";
+import { parseRollOptions, ROLL_DEFAULTS, type RollFlags, type RollOptions } from "../core/roll/options.js";
 import { planRoll } from "../core/roll/plan.js";
 import { loadRecord, newRecord, recordFile, type RollRecord } from "../core/roll/record.js";
 import { RollRecorder } from "../core/roll/recorder.js";
@@ -18,20 +18,15 @@ import { nextStep, render } from "../core/roll/summary.js";
 import { runRoll } from "../core/roll/runner.js";
 import { plainView, silentView, type RollView } from "../core/roll/view.js";
 import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
+import { processAlive } from "../proc/alive.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, listProfiles } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 
-interface RollArgs {
+interface RollArgs extends RollFlags {
   names?: string[];
-  maxParallel: number;
-  canary: number;
-  minHealthyTime: number;
-  healthyDeadline: number;
-  progressDeadline: number;
-  autoRevert: boolean;
   reload: boolean;
   dryRun: boolean;
 }
@@ -58,15 +53,6 @@ function uniqueNames(names: string[]): string[] {
 // A later invocation is the same roll when it names nothing or the same profiles: it only finishes that one.
 function sameRequest(requested: string[] | null, record: RollRecord): boolean {
   return requested === null || JSON.stringify(requested) === JSON.stringify(record.requested ?? Object.keys(record.profiles));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function takeRollLock(ctx: Context, names: string[]): Promise<Lock> {
@@ -123,7 +109,7 @@ async function dryRun(ctx: Context, requested: string[] | null, options: RollOpt
   const rolls: RollReport[] = [];
   if (unfinished) rolls.push(rollReport(unfinished, "planned", true));
   if (!unfinished || !sameRequest(requested, unfinished)) rolls.push(rollReport(newRecord(requested, options, planRoll(names, options)), "planned", false));
-  const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && alive(unfinished.pid));
+  const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && processAlive(unfinished.pid));
   return render({ outcome: "planned", previous, rolls, next: null }, ["dry run: nothing was restarted or written"]);
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BusyError } from "../errors.js";
+import { processAlive } from "../proc/alive.js";
 import { ensureDir } from "./atomic.js";
 
 /** Who holds a lock, as written into the lock file. */
@@ -14,16 +15,6 @@ export interface LockOwner {
 /** A held lock; release it in a `finally`. */
 export interface Lock {
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 async function readOwner(file: string): Promise<LockOwner | null> {
@@ -72,7 +63,7 @@ async function removeDeadTemps(file: string): Promise<void> {
   const prefix = `${path.basename(file)}.`;
   for (const f of await fs.readdir(dir).catch(() => [] as string[])) {
     const m = f.startsWith(prefix) ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(f.slice(prefix.length)) : null;
-    if (m && !alive(Number(m[1]))) await fs.rm(path.join(dir, f), { force: true });
+    if (m && !processAlive(Number(m[1]))) await fs.rm(path.join(dir, f), { force: true });
   }
 }
 
@@ -84,7 +75,7 @@ async function tryLock(file: string, command: string): Promise<LockOwner | null>
   const me: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
   if (await create(file, JSON.stringify(me))) return null;
   const owner = await readOwner(file);
-  if (owner && alive(owner.pid)) return owner;
+  if (owner && processAlive(owner.pid)) return owner;
   // Gone between our attempt and the read: its holder released it just now.
   if (!owner && !(await fs.stat(file).catch(() => null))) return tryLock(file, command);
   // An owner that cannot be read: the lock file is created whole (below), so this is no writer at work
@@ -102,7 +93,7 @@ async function tryLock(file: string, command: string): Promise<LockOwner | null>
   try {
     // Still the same stale lock? Another process may have broken it and taken a new one meanwhile.
     const again = await readOwner(file);
-    if (again?.pid === owner?.pid && !(again && alive(again.pid))) await fs.rm(file, { force: true });
+    if (again?.pid === owner?.pid && !(again && processAlive(again.pid))) await fs.rm(file, { force: true });
   } finally {
     await fs.rm(breaker, { force: true });
   }
