@@ -101,12 +101,3 @@ export async function runOk(user: SandboxUser, argv: readonly string[], opts: Ru
   }
   return r.stdout;
 }
-
-/** Runs `task` on every item, at most `limit` at a time. */
-export async function pool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -1,5 +1,6 @@
 /** Building the profiles a phase measures: names, ports, adding and starting them in bulk (never measured). */
-import { pool, runOk } from "./exec.js";
+import { mapLimit } from "../src/core/sweep/pool.js";
+import { runOk } from "./exec.js";
 import type { Endpoint } from "./health.js";
 import type { Tools } from "./tools.js";
 import type { SandboxUser } from "./user.js";
@@ -35,7 +36,7 @@ const START_GROUPS = 4;
  * apart), each on its own fixed port.
  */
 export async function addStopped(user: SandboxUser, tools: Tools, ns: readonly number[]): Promise<void> {
-  await pool(ns, ADD_CONCURRENCY, async (n) => {
+  await mapLimit(ns, ADD_CONCURRENCY, async (n) => {
     await runOk(user, tools.profiles("add", profileName(n), "--port", String(profileEndpoint(n).port), "--no-start"));
   });
 }

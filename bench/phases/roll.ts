@@ -1,5 +1,6 @@
 /** Rolling restarts of 20 gateways: `profiles roll`, a shell loop (each batch 1 and 5), `pm2 reload all` (2 at a time and 1). */
-import { measure, pool, runOk, type Measurement } from "../exec.js";
+import { mapLimit } from "../../src/core/sweep/pool.js";
+import { measure, runOk, type Measurement } from "../exec.js";
 import { notImplemented, type BenchContext } from "../context.js";
 import { notRestarted, waitHealthy, type Endpoint } from "../health.js";
 import { appEndpoint, startApps } from "../pm2.js";
@@ -37,7 +38,7 @@ export async function rollPhase(ctx: BenchContext): Promise<void> {
   const ns = numbers(1, ROLL_COUNT);
   ctx.log(`roll: adding ${ROLL_COUNT} profiles (started, so each has a known-good generation) and ${ROLL_COUNT} pm2 apps`);
   // `add` with its start: the way a user gets profiles that a roll may revert to.
-  await pool(ns, 2, async (n) => {
+  await mapLimit(ns, 2, async (n) => {
     await runOk(main, tools.profiles("add", profileName(n), "--port", String(profileEndpoint(n).port)));
   });
   await startApps(main, tools, 1, ROLL_COUNT);

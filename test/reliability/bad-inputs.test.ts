@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
-import { hashTree, pool, prng, seed, userPaths } from "./util.js";
+import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { mapLimit } from "../../src/core/sweep/pool.js";
+import { hashTree, initialisedSandbox, prng, seed, userPaths } from "./util.js";
 import {
   badNames, badPairs, badPorts, configReaders, corruptConfigs, envReaders, flagCases, garbageEnvs, missingCases, nameCases, pairCases, portCases,
   type BadCase, type World,
@@ -26,9 +27,7 @@ const figures = { casesTried: 0, byCode: {} as Record<string, number>, phases: 0
 const world: World = { existing: ["e1", "e2"], ports: [19600, 19601], foreignPort: FOREIGN, freePort: FREE };
 
 before(async () => {
-  sb = await startSandbox();
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
-  assert.equal(init.code, 0, init.stderr);
+  sb = await initialisedSandbox(RANGE);
   for (const [i, n] of world.existing.entries()) {
     const r = await sb.profiles(["add", n, "--port", String(world.ports[i])], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
@@ -63,7 +62,7 @@ async function runPhase(label: string, cases: BadCase[]): Promise<void> {
   for (let i = 0; i < cases.length; i += PARALLEL) {
     const group = cases.slice(i, i + PARALLEL);
     const before = await stateHash();
-    const results: ExecResult[] = await pool(group, PARALLEL, (c, j) => {
+    const results: ExecResult[] = await mapLimit(group, PARALLEL, (c, j) => {
       // Half the cases with --json: the error must then also come as JSON on stdout, with the same code.
       const json = (i + j) % 2 === 0 && c.args.length > 0;
       return sb.profiles(json ? [...c.args, "--json"] : c.args, { timeoutMs: 60_000 });

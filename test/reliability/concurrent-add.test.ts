@@ -1,8 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, userPaths } from "./util.js";
+import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox, userPaths } from "./util.js";
 
 // Ports of this file only (the reliability files run two at a time).
 const RANGE = "19500-19549";
@@ -12,9 +11,7 @@ let sb: Sandbox;
 const figures = { adds: 0, distinctPorts: 0, healthy: 0, envFilesChecked: 0 };
 
 before(async () => {
-  sb = await startSandbox();
-  const r = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
+  sb = await initialisedSandbox(RANGE);
 });
 after(async () => {
   console.log(`# reliability figures (concurrent add): ${JSON.stringify(figures)}`);

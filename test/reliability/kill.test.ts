@@ -2,8 +2,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, prng, seed, spawnCli, userPaths, waitUntilNode } from "./util.js";
+import type { Sandbox } from "../helpers/sandbox.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox, prng, seed, spawnCli, userPaths, waitUntilNode } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19550-19599";
@@ -30,13 +30,7 @@ const KINDS: Record<string, string[]> = {
 };
 
 before(async () => {
-  sb = await startSandbox();
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of NAMES) {
-    const r = await sb.profiles(["add", n], { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  sb = await initialisedSandbox(RANGE, NAMES);
   // Each kind of run is timed once, uninterrupted: a kill lands at a random moment of that span (and a
   // little past it), so the kills keep landing mid-run however fast the commands get.
   for (const [kind, args] of Object.entries(KINDS)) {

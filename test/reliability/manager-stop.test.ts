@@ -2,8 +2,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
-import { healthStatus, pollUntil, spawnCli, userPaths } from "./util.js";
+import type { Sandbox } from "../helpers/sandbox.js";
+import { healthStatus, initialisedSandbox, pollUntil, spawnCli, userPaths } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19750-19799";
@@ -13,13 +13,7 @@ let sb: Sandbox;
 const figures = { rollExit: -1, stoppedAtStates: {} as Record<string, string>, resumeExit: -1, managerRestartMs: 0 };
 
 before(async () => {
-  sb = await startSandbox();
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of NAMES) {
-    const r = await sb.profiles(["add", n], { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  sb = await initialisedSandbox(RANGE, NAMES);
 });
 after(async () => {
   console.log(`# reliability figures (manager stopped mid-roll): ${JSON.stringify(figures)}`);

@@ -1,10 +1,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import type { Sandbox } from "../helpers/sandbox.js";
 import fs from "node:fs/promises";
-import { median, procStats, spawnCli } from "./util.js";
+import { initialisedSandbox, median, procStats, spawnCli } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19800-19849";
@@ -25,13 +24,7 @@ const cycleMs: number[] = [];
 let figures: Record<string, unknown> = {};
 
 before(async () => {
-  sb = await startSandbox();
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of NAMES) {
-    const r = await sb.profiles(["add", n], { timeoutMs: 60_000 });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  sb = await initialisedSandbox(RANGE, NAMES);
 });
 after(async () => {
   console.log(`# reliability figures (soak): ${JSON.stringify(figures)}`);

@@ -1,15 +1,16 @@
 /**
  * Shared pieces of the reliability suite (`npm run test:reliability`): a seeded PRNG so that a failing
- * random run can be replayed, a bounded parallel map, the CLI spawned directly under `setpriv` (so that the
+ * random run can be replayed, a sandbox set up with `init` and profiles, the CLI spawned directly under `setpriv` (so that the
  * child's PID is node itself and a SIGKILL hits it), a hash of a directory tree for nothing-changed checks,
  * and /proc readings for the soak.
  */
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { constants } from "node:os";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
 import { resolvePaths, type Paths } from "../../src/paths.js";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -32,19 +33,24 @@ export function seed(label: string): number {
   return s;
 }
 
-/** `fn` over `items`, at most `limit` at a time, results in input order. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await fn(items[i]!, i);
+/**
+ * A private user manager with `profiles init` done (the file's own port range, output to log files, no
+ * sweep timer) and `names` added, each healthy. A sandbox whose set-up fails is stopped again.
+ */
+export async function initialisedSandbox(range: string, names: readonly string[] = []): Promise<Sandbox> {
+  const sb = await startSandbox();
+  try {
+    const init = await sb.profiles(["init", "--range", range, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
+    assert.equal(init.code, 0, init.stderr);
+    for (const n of names) {
+      const r = await sb.profiles(["add", n], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+    return sb;
+  } catch (err) {
+    await sb.stop();
+    throw err;
+  }
 }
 
 /** A CLI run started as the sandbox user; `pid` is node's own PID once setpriv and env have exec'd. */
