@@ -2,6 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { showUnit, waitForUnit } from "../helpers/unit-props.js";
 import { snapshot } from "../helpers/fakes.js";
 
 // Ports of this file only (18850-18859 of the gateway-styles range).
@@ -21,22 +22,6 @@ function json<T>(out: { stdout: string }): T {
 async function get(port: number, host = "127.0.0.1"): Promise<Record<string, unknown>> {
   const res = await fetch(`http://${host}:${port}/health`, { signal: AbortSignal.timeout(2000) });
   return (await res.json()) as Record<string, unknown>;
-}
-
-async function show(unit: string, props: string[]): Promise<Record<string, string>> {
-  const r = await sb.exec("systemctl", ["--user", "show", unit, ...props.map((p) => `--property=${p}`)]);
-  assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-}
-
-async function waitFor(unit: string, props: string[], pred: (p: Record<string, string>) => boolean, deadlineMs = 40_000): Promise<Record<string, string>> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const p = await show(unit, props);
-    if (pred(p)) return p;
-    if (Date.now() > deadline) assert.fail(`${unit}: still ${JSON.stringify(p)} after ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 before(async () => {
@@ -60,7 +45,7 @@ test("init --exec with ${PORT} as a flag and --host-var: the port reaches the ga
   const body = await get(18851, "127.0.0.2");
   assert.equal(body.port, 18851);
   assert.equal(body.profile, "flag1");
-  const unit = await show("agent-gateway@flag1.service", ["TimeoutStopUSec", "Type", "ExecReload"]);
+  const unit = await showUnit(sb, "agent-gateway@flag1.service", ["TimeoutStopUSec", "Type", "ExecReload"]);
   assert.equal(unit.TimeoutStopUSec, "20s");
   assert.equal(unit.Type, "simple");
   // A second profile on another port: the same template, its own ${PORT}.
@@ -89,7 +74,7 @@ test("crash loop: status says what happened after start-limit-hit, and start wor
   assert.equal((await sb.exec("sh", ["-c", 'mkdir -p "$1" && printf "[Service]\\nRestartSec=100ms\\n" > "$1/fast.conf" && systemctl --user daemon-reload', "sh", dropin])).code, 0);
   const start = await profiles(["start", "crashy", "--wait", "20"]);
   assert.equal(start.code, 7, start.stderr);
-  await waitFor("agent-gateway@crashy.service", ["ActiveState", "NRestarts"], (p) => p.ActiveState === "failed" && Number(p.NRestarts) >= 5);
+  await waitForUnit(sb, "agent-gateway@crashy.service", ["ActiveState", "NRestarts"], (p) => p.ActiveState === "failed" && Number(p.NRestarts) >= 5);
   const status = await profiles(["status", "crashy", "--json"]);
   assert.equal(status.code, 7);
   const s = json<{ activeState: string; condition: string; lastExit: string; restarts: number; health: { ok: boolean; reason: string } }>(status);
@@ -105,7 +90,7 @@ test("crash loop: status says what happened after start-limit-hit, and start wor
   const again = await profiles(["start", "crashy"]);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((await get(18855)).profile, "crashy");
-  assert.equal((await show("agent-gateway@crashy.service", ["ActiveState"])).ActiveState, "active");
+  assert.equal((await showUnit(sb, "agent-gateway@crashy.service", ["ActiveState"])).ActiveState, "active");
 });
 
 test("limits: in force as the manager reports them, shown by status, and restored by a rollback", async () => {
@@ -115,7 +100,7 @@ test("limits: in force as the manager reports them, shown by status, and restore
   assert.equal(set.code, 0, set.stderr);
   const unit = "agent-gateway@lim.service";
   const props = ["MemoryMax", "CPUQuotaPerSecUSec", "TasksMax", "RestartUSec"];
-  assert.deepEqual(await show(unit, props), { MemoryMax: String(256 * 1024 ** 2), CPUQuotaPerSecUSec: "500ms", TasksMax: "64", RestartUSec: "1s" });
+  assert.deepEqual(await showUnit(sb, unit, props), { MemoryMax: String(256 * 1024 ** 2), CPUQuotaPerSecUSec: "500ms", TasksMax: "64", RestartUSec: "1s" });
   assert.deepEqual(json<{ inForce: unknown }>(set).inForce, { MemoryMax: 256 * 1024 ** 2, CPUQuotaPerSecUSec: 500_000, TasksMax: 64, RestartUSec: 1_000_000 });
   const dropIn = path.join(sb.home, ".config/systemd/user/agent-gateway@lim.service.d/50-limits.conf");
   assert.equal((await sb.exec("stat", ["-c", "%a", dropIn])).stdout.trim(), "644");
@@ -126,18 +111,18 @@ test("limits: in force as the manager reports them, shown by status, and restore
   const gen = json<{ generations: { number: number }[]; current: number }>(await profiles(["history", "lim", "--json"])).current;
 
   assert.equal((await profiles(["limits", "lim", "--memory-max", "128M", "--tasks-max", ""])).code, 0);
-  const changed = await show(unit, props);
+  const changed = await showUnit(sb, unit, props);
   assert.equal(changed.MemoryMax, String(128 * 1024 ** 2));
   assert.notEqual(changed.TasksMax, "64");
   // A bad value: exit 2, the drop-in and the manager's view unchanged.
   const bad = await profiles(["limits", "lim", "--memory-max", "lots"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--memory-max "lots" must be a size/);
-  assert.equal((await show(unit, props)).MemoryMax, String(128 * 1024 ** 2));
+  assert.equal((await showUnit(sb, unit, props)).MemoryMax, String(128 * 1024 ** 2));
 
   const rb = await profiles(["rollback", "lim", "--to", String(gen)]);
   assert.equal(rb.code, 0, rb.stderr);
-  assert.deepEqual(await show(unit, props), { MemoryMax: String(256 * 1024 ** 2), CPUQuotaPerSecUSec: "500ms", TasksMax: "64", RestartUSec: "1s" });
+  assert.deepEqual(await showUnit(sb, unit, props), { MemoryMax: String(256 * 1024 ** 2), CPUQuotaPerSecUSec: "500ms", TasksMax: "64", RestartUSec: "1s" });
   assert.equal(json<{ limits: { MemoryMax: number } }>(await profiles(["status", "lim", "--json"])).limits.MemoryMax, 256 * 1024 ** 2);
 });
 

@@ -2,6 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { showUnit } from "../helpers/unit-props.js";
 import { snapshot } from "../helpers/fakes.js";
 
 // Ports of this file only (18860-18869 of the gateway-styles range).
@@ -22,12 +23,6 @@ async function root(port: number): Promise<{ greeting: string; logLevel: string;
   return (await res.json()) as { greeting: string; logLevel: string; profile: string };
 }
 
-async function show(unit: string, props: string[]): Promise<Record<string, string>> {
-  const r = await sb.exec("systemctl", ["--user", "show", unit, ...props.map((p) => `--property=${p}`)]);
-  assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-}
-
 before(async () => {
   sb = await startSandbox();
   const init = await profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"]);
@@ -41,7 +36,7 @@ test("reload: refused (exit 2, nothing changed) while the template has no reload
   const add = await profiles(["add", "r1", "--port", "18861", "--env", "GREETING=hello"]);
   assert.equal(add.code, 0, add.stderr);
   const before = await snapshot(path.join(sb.home, ".config"));
-  const pid = (await show("agent-gateway@r1.service", ["MainPID"])).MainPID;
+  const pid = (await showUnit(sb, "agent-gateway@r1.service", ["MainPID"])).MainPID;
   const r = await profiles(["reload", "r1"]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /no reload command \(ExecReload=\)/);
@@ -49,7 +44,7 @@ test("reload: refused (exit 2, nothing changed) while the template has no reload
   const rr = await profiles(["roll", "--reload"]);
   assert.equal(rr.code, 2, rr.stderr);
   assert.deepEqual(await snapshot(path.join(sb.home, ".config")), before);
-  assert.equal((await show("agent-gateway@r1.service", ["MainPID"])).MainPID, pid);
+  assert.equal((await showUnit(sb, "agent-gateway@r1.service", ["MainPID"])).MainPID, pid);
 });
 
 test("reload: the reference gateway re-reads its .env on SIGHUP; new value served, PID unchanged", async () => {
@@ -58,7 +53,7 @@ test("reload: the reference gateway re-reads its .env on SIGHUP; new value serve
   // The running unit keeps its loaded definition until restarted; the new template applies from then on.
   assert.equal((await profiles(["restart", "r1"])).code, 0);
   assert.equal((await root(18861)).greeting, "hello");
-  const pid = (await show("agent-gateway@r1.service", ["MainPID"])).MainPID;
+  const pid = (await showUnit(sb, "agent-gateway@r1.service", ["MainPID"])).MainPID;
   assert.equal((await profiles(["set", "r1", "GREETING=bonjour", "LOG_LEVEL=debug"])).code, 0);
   assert.equal((await root(18861)).greeting, "hello", "a set alone does not reach the running gateway");
   const r = await profiles(["reload", "r1", "--json"]);
@@ -69,7 +64,7 @@ test("reload: the reference gateway re-reads its .env on SIGHUP; new value serve
   const after = await root(18861);
   assert.equal(after.greeting, "bonjour");
   assert.equal(after.logLevel, "debug");
-  assert.equal((await show("agent-gateway@r1.service", ["MainPID"])).MainPID, pid);
+  assert.equal((await showUnit(sb, "agent-gateway@r1.service", ["MainPID"])).MainPID, pid);
   // A port change cannot apply in place: the gateway keeps serving and says so in its log.
   assert.equal((await profiles(["set", "r1", "PORT=18862"])).code, 0);
   assert.equal((await profiles(["reload", "r1"])).code, 7, "the probe now goes to 18862, where nothing listens yet");
@@ -82,13 +77,13 @@ test("reload: the reference gateway re-reads its .env on SIGHUP; new value serve
 test("roll --reload: every profile reloaded and gated, PIDs unchanged", async () => {
   const add = await profiles(["add", "r2", "--port", "18863", "--env", "GREETING=one"]);
   assert.equal(add.code, 0, add.stderr);
-  const pids = await Promise.all(["r1", "r2"].map(async (n) => (await show(`agent-gateway@${n}.service`, ["MainPID"])).MainPID));
+  const pids = await Promise.all(["r1", "r2"].map(async (n) => (await showUnit(sb, `agent-gateway@${n}.service`, ["MainPID"])).MainPID));
   for (const n of ["r1", "r2"]) assert.equal((await profiles(["set", n, `GREETING=rolled-${n}`])).code, 0);
   const r = await profiles(["roll", "--reload", "--min-healthy-time", "0.5", "--json"]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.equal((await root(18862)).greeting, "rolled-r1");
   assert.equal((await root(18863)).greeting, "rolled-r2");
-  const after = await Promise.all(["r1", "r2"].map(async (n) => (await show(`agent-gateway@${n}.service`, ["MainPID"])).MainPID));
+  const after = await Promise.all(["r1", "r2"].map(async (n) => (await showUnit(sb, `agent-gateway@${n}.service`, ["MainPID"])).MainPID));
   assert.deepEqual(after, pids);
 });
 
@@ -97,7 +92,7 @@ async function holds(unit: string, props: string[], ms: number, ok: (p: Record<s
   const seen: Record<string, string>[] = [];
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const p = await show(unit, props);
+    const p = await showUnit(sb, unit, props);
     const bad = ok(p);
     if (bad) assert.fail(`${unit}: ${bad} (${JSON.stringify(p)})`);
     seen.push(p);
@@ -112,14 +107,14 @@ test("notify: the reference gateway as Type=notify is active once it listens, an
   assert.equal(json<{ serviceType: string }>(init).serviceType, "notify");
   const add = await profiles(["add", "n1", "--port", "18864"]);
   assert.equal(add.code, 0, add.stderr);
-  const p = await show("agent-gateway@n1.service", ["Type", "ActiveState", "SubState", "StatusText", "NRestarts"]);
+  const p = await showUnit(sb, "agent-gateway@n1.service", ["Type", "ActiveState", "SubState", "StatusText", "NRestarts"]);
   assert.deepEqual([p.Type, p.ActiveState, p.SubState, p.NRestarts], ["notify", "active", "running", "0"]);
   assert.equal(p.StatusText, "listening on http://127.0.0.1:18864");
   // WatchdogSec=1: without a WATCHDOG=1 ping every second the manager would kill it and restart it.
   const dropin = path.join(sb.home, ".config/systemd/user/agent-gateway@n1.service.d");
   assert.equal((await sb.exec("sh", ["-c", 'mkdir -p "$1" && printf "[Service]\\nWatchdogSec=1\\n" > "$1/watchdog.conf" && systemctl --user daemon-reload', "sh", dropin])).code, 0);
   assert.equal((await profiles(["restart", "n1"])).code, 0);
-  const pid = (await show("agent-gateway@n1.service", ["MainPID"])).MainPID;
+  const pid = (await showUnit(sb, "agent-gateway@n1.service", ["MainPID"])).MainPID;
   const seen = await holds("agent-gateway@n1.service", ["ActiveState", "NRestarts", "MainPID", "WatchdogUSec", "WatchdogTimestampMonotonic"], 3000, (q) =>
     q.ActiveState !== "active" ? "not active" : q.NRestarts !== "0" ? "restarted" : q.MainPID !== pid ? "PID changed" : null,
   );
@@ -135,7 +130,7 @@ test("notify: a slow gateway is waited for; one that never sends READY=1 fails a
   const slow = await profiles(["add", "slow", "--port", "18865", "--env", "READY_AFTER_MS=2000"]);
   assert.equal(slow.code, 0, slow.stderr);
   assert.ok(Date.now() - t0 >= 2000);
-  assert.equal((await show("agent-gateway@slow.service", ["ActiveState"])).ActiveState, "active");
+  assert.equal((await showUnit(sb, "agent-gateway@slow.service", ["ActiveState"])).ActiveState, "active");
   const never = await profiles(["add", "never", "--port", "18866", "--env", "NEVER_READY=1", "--wait", "3"]);
   assert.equal(never.code, 7, never.stderr);
   assert.match(never.stderr, /never: not ready within 3 s: the start job did not finish \(last seen: activating\/start\): the unit is Type=notify and the gateway never sent READY=1/);

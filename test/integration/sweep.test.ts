@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { snapshot } from "../helpers/fakes.js";
 import { parsePromText, sampleValue } from "../helpers/prom-text.js";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { showUnit, waitForUnit } from "../helpers/unit-props.js";
 
 // Ports of this file only: 18780-18819.
 const RANGE = "18780-18818";
@@ -50,22 +51,6 @@ async function asUser(script: string, ...args: string[]): Promise<string> {
   const r = await sb.exec("sh", ["-c", script, "sh", ...args]);
   assert.equal(r.code, 0, `${script}: ${r.stderr}`);
   return r.stdout;
-}
-
-const show = async (unit: string, props: string[]): Promise<Record<string, string>> => {
-  const out = await asUser('systemctl --user show "$1" ' + props.map((p) => `-p ${p}`).join(" "), unit);
-  return Object.fromEntries(out.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-};
-
-/** Poll the manager until `pred` holds for the unit's properties, or fail at the deadline. */
-async function waitFor(unit: string, props: string[], pred: (p: Record<string, string>) => boolean, deadlineMs = 40_000): Promise<Record<string, string>> {
-  const deadline = Date.now() + deadlineMs;
-  for (;;) {
-    const p = await show(unit, props);
-    if (pred(p)) return p;
-    if (Date.now() > deadline) assert.fail(`${unit}: still ${JSON.stringify(p)} after ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function reportLines(): Promise<SweepOut[]> {
@@ -118,7 +103,7 @@ before(async () => {
     await asUser('systemctl --user enable "$1" 2>/dev/null && systemctl --user start "$1"', `agent-gateway@${n}.service`);
   }
   for (const n of ["crash", "recover"]) {
-    await waitFor(`agent-gateway@${n}.service`, ["ActiveState", "NRestarts"], (p) => p.ActiveState === "failed" && p.NRestarts === "5");
+    await waitForUnit(sb, `agent-gateway@${n}.service`, ["ActiveState", "NRestarts"], (p) => p.ActiveState === "failed" && p.NRestarts === "5");
   }
 });
 
@@ -280,7 +265,7 @@ test("sweep --restart-unhealthy brings back what can come back, within --max-res
 });
 
 test("the timer is installed with a next elapse; starting its service by hand runs a sweep that writes its report line", async () => {
-  const timer = await show("agent-profiles-sweep.timer", ["ActiveState", "UnitFileState"]);
+  const timer = await showUnit(sb, "agent-profiles-sweep.timer", ["ActiveState", "UnitFileState"]);
   assert.deepEqual(timer, { ActiveState: "active", UnitFileState: "enabled" });
   // The property in microseconds, straight from the manager (systemctl show prints it as local time).
   const raw = await asUser(
@@ -297,7 +282,7 @@ test("the timer is installed with a next elapse; starting its service by hand ru
   const lines = await reportLines();
   assert.equal(lines.length, before + 1);
   assert.deepEqual([lines.at(-1)!.total, lines.at(-1)!.healthy], [5, 5]);
-  const svc = await show("agent-profiles-sweep.service", ["Result", "ExecMainStatus"]);
+  const svc = await showUnit(sb, "agent-profiles-sweep.service", ["Result", "ExecMainStatus"]);
   assert.deepEqual(svc, { Result: "success", ExecMainStatus: "0" });
   const all = await profiles(["sweep"]);
   assert.equal(all.code, 0, all.stdout + all.stderr);
@@ -308,7 +293,7 @@ test("init --no-sweep removes the timer; --print-cron's line runs a sweep from a
   const off = await profiles(["init", "--no-sweep"]);
   assert.equal(off.code, 0, off.stderr);
   assert.match(off.stdout, /nightly sweep: off \(agent-profiles-sweep\.timer stopped, disabled and removed\)/);
-  assert.equal((await show("agent-profiles-sweep.timer", ["LoadState"])).LoadState, "not-found");
+  assert.equal((await showUnit(sb, "agent-profiles-sweep.timer", ["LoadState"])).LoadState, "not-found");
   await assert.rejects(fs.access(path.join(sb.home, ".config/systemd/user/agent-profiles-sweep.service")));
 
   const cron = await profiles(["sweep", "--print-cron", "--max-restarts", "2"]);
@@ -324,5 +309,5 @@ test("init --no-sweep removes the timer; --print-cron's line runs a sweep from a
 
   const on = await profiles(["init", "--sweep"]);
   assert.equal(on.code, 0, on.stderr);
-  assert.equal((await show("agent-profiles-sweep.timer", ["ActiveState"])).ActiveState, "active");
+  assert.equal((await showUnit(sb, "agent-profiles-sweep.timer", ["ActiveState"])).ActiveState, "active");
 });
