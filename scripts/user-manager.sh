@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private, real `systemd --user` for a throwaway user, on a machine whose PID 1 is not systemd.
+# A real `systemd --user` for a throwaway user, on either kind of host.
 #
 #   user-manager.sh start [--user NAME]            create the user, start its manager, print its env
 #   user-manager.sh exec NAME [VAR=value...] -- CMD [ARGS...]   run CMD as that user, exit code passed through
@@ -8,9 +8,14 @@
 #   user-manager.sh start-manager NAME             start the manager again for an existing sandbox, print its env
 #   user-manager.sh list                           names of the sandboxes this machine knows about
 #
-# The manager refuses to start unless /run/systemd/system exists, which on the host would tell every
-# program that systemd is PID 1; so it runs in its own mount namespace with a private tmpfs on /run/systemd.
-# It also needs a cgroup subtree of its own, which logind would delegate on a real system; here root does.
+# Where systemd is PID 1 and logind answers (an ordinary host, a systemd container), the user gets what
+# any user gets: `loginctl enable-linger` starts a real user@UID.service, with the host's journald.
+# Elsewhere ("namespace" mode) the manager refuses to start unless /run/systemd/system exists, which on
+# the host would tell every program that systemd is PID 1; so it runs in its own mount namespace with a
+# private tmpfs on /run/systemd. It also needs a cgroup subtree of its own, which logind would delegate
+# on a real system; there root does. AP_SANDBOX_MODE=linger|namespace overrides the choice.
+#
+# `stop` exits 1, naming what is left, when it cannot remove everything it made.
 set -euo pipefail
 
 readonly STATE_DIR=/run/agent-profiles-sandbox
@@ -23,6 +28,25 @@ readonly SELF
 die() {
   printf 'user-manager.sh: %s\n' "$*" >&2
   exit 1
+}
+
+# linger where systemd is PID 1 and logind answers on the system bus; namespace elsewhere.
+host_mode() {
+  case ${AP_SANDBOX_MODE:-auto} in
+    linger | namespace)
+      echo "$AP_SANDBOX_MODE"
+      return
+      ;;
+    auto) ;;
+    *) die "AP_SANDBOX_MODE='$AP_SANDBOX_MODE': want auto, linger or namespace" ;;
+  esac
+  if [[ -d /run/systemd/system && $(readlink -f /proc/1/exe) == "$(readlink -f "$SYSTEMD_BIN")" ]] &&
+    busctl --system call org.freedesktop.login1 /org/freedesktop/login1 org.freedesktop.login1.Manager \
+      ListUsers >/dev/null 2>&1; then
+    echo linger
+  else
+    echo namespace
+  fi
 }
 
 usage() {
@@ -133,15 +157,17 @@ load_state() {
   file=$(state_file "$1")
   [[ -f $file ]] || return 1
   AP_USER='' AP_UID='' AP_GID='' AP_HOME='' AP_PATH='' XDG_RUNTIME_DIR='' DBUS_SESSION_BUS_ADDRESS=''
-  AP_MANAGER_PID='' AP_MANAGER_LOG=''
+  AP_MANAGER_PID='' AP_MANAGER_LOG='' AP_MODE=''
   while IFS='=' read -r key value; do
     case $key in
-      AP_USER | AP_UID | AP_GID | AP_HOME | AP_PATH | XDG_RUNTIME_DIR | DBUS_SESSION_BUS_ADDRESS | AP_MANAGER_PID | AP_MANAGER_LOG)
+      AP_USER | AP_UID | AP_GID | AP_HOME | AP_PATH | XDG_RUNTIME_DIR | DBUS_SESSION_BUS_ADDRESS | AP_MANAGER_PID | AP_MANAGER_LOG | AP_MODE)
         printf -v "$key" '%s' "$value"
         ;;
     esac
   done <"$file"
   [[ $AP_UID =~ ^[0-9]+$ && $AP_GID =~ ^[0-9]+$ ]] || die "corrupt state file $file"
+  # State files written before linger mode existed are namespace sandboxes.
+  [[ -n $AP_MODE ]] || AP_MODE=namespace
 }
 
 # Sets AS_USER to the prefix that runs a command as the user, with the environment a login of theirs
@@ -177,8 +203,9 @@ manager_ready_or_dead() {
   return 1
 }
 
-create_user_and_cgroups() {
-  local name=$1 root dir
+# Sets the sandbox's variables from the new user and writes its state file.
+create_user() {
+  local name=$1 mode=$2
   # Set first: a signal may land right after useradd returns, and on_start_exit must then remove the user.
   NEW_USER=$name
   if ! useradd -m -b /home -s /bin/bash "$name" >&2; then
@@ -194,10 +221,19 @@ create_user_and_cgroups() {
   DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
   AP_MANAGER_PID=''
   AP_MANAGER_LOG=$STATE_DIR/$name.log
+  AP_MODE=$mode
   # Written (atomically) before anything else exists, so that `stop` can undo a start that died half way.
-  write_state "$(state_file "$name")" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR \
-    DBUS_SESSION_BUS_ADDRESS AP_MANAGER_PID AP_MANAGER_LOG
+  save_state
+}
 
+save_state() {
+  write_state "$(state_file "$AP_USER")" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR \
+    DBUS_SESSION_BUS_ADDRESS AP_MANAGER_PID AP_MANAGER_LOG AP_MODE
+}
+
+# Namespace mode: the subtree logind would delegate.
+make_cgroups() {
+  local root dir
   while read -r root; do
     dir=$root/user.slice/user-$AP_UID.slice
     # A UID is reused after userdel; an empty subtree left by a crashed run is harmless to remove.
@@ -233,11 +269,40 @@ launch_manager() {
   AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
   [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
     die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
-  local file
-  file=$(state_file "$name")
-  write_state "$file" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS \
-    AP_MANAGER_PID AP_MANAGER_LOG
-  cat "$file"
+  save_state
+  cat "$(state_file "$name")"
+}
+
+# Linger mode: logind starts user@UID.service, as at boot for a lingering user; `start-manager` starts it
+# again after a test stopped it.
+launch_linger_manager() {
+  local name=$1 how=$2
+  if [[ $how == enable ]]; then
+    loginctl enable-linger "$name" || die "loginctl enable-linger $name failed"
+  else
+    systemctl start --no-block "user@$AP_UID.service" || die "systemctl start user@$AP_UID.service failed"
+  fi
+  MANAGER_DIED=0
+  if ! poll "$START_TIMEOUT_S" linger_ready_or_failed || ((MANAGER_DIED)); then
+    printf 'user-manager.sh: user@%s.service for %s did not answer on %s within %ss; its journal:\n' \
+      "$AP_UID" "$name" "$DBUS_SESSION_BUS_ADDRESS" "$START_TIMEOUT_S" >&2
+    journalctl -b --no-pager -n 40 -u "user@$AP_UID.service" 2>&1 | sed 's/^/  | /' >&2 || true
+    exit 1
+  fi
+  AP_MANAGER_PID=$(systemctl show -p MainPID --value "user@$AP_UID.service")
+  [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
+    die "user@$AP_UID.service runs pid $AP_MANAGER_PID, which is not $SYSTEMD_BIN"
+  save_state
+  cat "$(state_file "$name")"
+}
+
+linger_ready_or_failed() {
+  manager_ready && return 0
+  if [[ $(systemctl show -p ActiveState --value "user@$AP_UID.service") == failed ]]; then
+    MANAGER_DIED=1
+    return 0
+  fi
+  return 1
 }
 
 cmd_start() {
@@ -263,12 +328,20 @@ cmd_start() {
   trap 'exit 143' TERM
   trap 'exit 130' INT
 
+  local mode
+  mode=$(host_mode)
   lock
-  create_user_and_cgroups "$name"
+  create_user "$name" "$mode"
+  [[ $mode == linger ]] || make_cgroups
   unlock
 
+  # In linger mode the manager logs to the journal; the file stays empty.
   : >"$AP_MANAGER_LOG"
-  launch_manager "$name"
+  if [[ $mode == linger ]]; then
+    launch_linger_manager "$name" enable
+  else
+    launch_manager "$name"
+  fi
   STARTED=1
 }
 
@@ -335,6 +408,10 @@ cmd_exec() {
 # The manager's own process, or nothing: a recycled PID must not be killed.
 manager_pid() {
   local pid=$AP_MANAGER_PID
+  if [[ $AP_MODE == linger ]]; then
+    pid=$(systemctl show -p MainPID --value "user@$AP_UID.service" 2>/dev/null) || return 1
+    [[ $pid != 0 ]] || return 1
+  fi
   [[ -n $pid ]] || pid=$(cat "$STATE_DIR/$AP_USER.pid" 2>/dev/null) || return 1
   alive "$pid" || return 1
   [[ $(stat -c %u "/proc/$pid" 2>/dev/null) == "$AP_UID" ]] || return 1
@@ -343,34 +420,73 @@ manager_pid() {
 }
 
 user_pids() {
-  ps -o pid=,stat= -u "$AP_UID" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
+  # ps exits 1 when the user has no process left (under an init that reaps at once, the usual case).
+  { ps -o pid=,stat= -u "$AP_UID" 2>/dev/null || true; } | awk '$2 !~ /^Z/ { print $1 }'
 }
 
 no_user_pids() {
   [[ -z $(user_pids) ]]
 }
 
+# What `stop` could not remove; it goes on with the rest, then fails naming all of it.
+LEFT=()
+
 kill_leftovers() {
   local root pids
-  while read -r root; do
-    # cgroup.kill (v2, Linux 5.14+) also catches what runs in the subtree under another UID.
-    if [[ -w $root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill ]]; then
-      echo 1 >"$root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill" || true
-    fi
-  done < <(cgroup_roots)
+  if [[ $AP_MODE == namespace ]]; then
+    while read -r root; do
+      # cgroup.kill (v2, Linux 5.14+) also catches what runs in the subtree under another UID.
+      if [[ -w $root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill ]]; then
+        echo 1 >"$root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.kill" || true
+      fi
+    done < <(cgroup_roots)
+  fi
   pids=$(user_pids)
   [[ -n $pids ]] || return 0
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null || true
-  poll "$STOP_TIMEOUT_S" no_user_pids || echo "user-manager.sh: processes of $AP_USER survive SIGKILL: $(user_pids)" >&2
+  poll "$STOP_TIMEOUT_S" no_user_pids || LEFT+=("processes $(user_pids | tr '\n' ' ')that survive SIGKILL")
 }
 
 remove_cgroups() {
   local root dir
   while read -r root; do
     dir=$root/user.slice/user-$AP_UID.slice
-    poll "$STOP_TIMEOUT_S" remove_cgroup_tree "$dir" || echo "user-manager.sh: could not remove $dir" >&2
+    poll "$STOP_TIMEOUT_S" remove_cgroup_tree "$dir" || LEFT+=("$dir")
   done < <(cgroup_roots)
+}
+
+# Namespace mode: SIGTERM makes the manager stop its units and exit.
+stop_namespace_manager() {
+  local pid
+  if pid=$(manager_pid); then
+    kill -TERM "$pid"
+    if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
+      echo "user-manager.sh: systemd --user ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+}
+
+linger_gone() {
+  [[ $(systemctl show -p ActiveState --value "user-$AP_UID.slice" 2>/dev/null) != active &&
+    $(systemctl show -p ActiveState --value "user@$AP_UID.service" 2>/dev/null) != deactivating &&
+    ! -e $XDG_RUNTIME_DIR ]]
+}
+
+# Linger mode: stopping the user's slice stops user@UID.service, the units it runs, any session of the
+# user and user-runtime-dir@UID (which removes /run/user/UID), as logind does when a user goes away.
+stop_linger_manager() {
+  loginctl disable-linger "$AP_USER" 2>/dev/null || true
+  systemctl stop --no-block "user-$AP_UID.slice" 2>/dev/null || true
+  # A gateway that ignores SIGTERM holds the stop for its TimeoutStopSec; the sandbox does not wait that out.
+  if ! poll "$STOP_TIMEOUT_S" linger_gone; then
+    echo "user-manager.sh: user-$AP_UID.slice still stopping after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
+    systemctl kill --signal=KILL "user-$AP_UID.slice" 2>/dev/null || true
+    poll "$STOP_TIMEOUT_S" linger_gone ||
+      LEFT+=("user-$AP_UID.slice ($(systemctl show -p ActiveState --value "user-$AP_UID.slice")) or $XDG_RUNTIME_DIR")
+  fi
+  rm -f "/var/lib/systemd/linger/$AP_USER"
 }
 
 cmd_stop() {
@@ -383,25 +499,27 @@ cmd_stop() {
     return 0
   fi
 
-  local pid
-  if pid=$(manager_pid); then
-    # SIGTERM makes the manager stop its units and exit.
-    kill -TERM "$pid"
-    if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
-      echo "user-manager.sh: systemd --user ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  if [[ $AP_MODE == linger ]]; then stop_linger_manager; else stop_namespace_manager; fi
   kill_leftovers
 
   lock
-  remove_cgroups
-  rm -rf "$XDG_RUNTIME_DIR" "/var/lib/systemd/linger/$name"
+  if [[ $AP_MODE == namespace ]]; then
+    remove_cgroups
+    rm -rf "$XDG_RUNTIME_DIR" "/var/lib/systemd/linger/$name"
+  fi
   if getent passwd "$name" >/dev/null; then
     local out
-    out=$(userdel -r "$name" 2>&1) || die "userdel -r $name failed: $out"
-    # It warns that there is no mail spool; none was ever made.
-    grep -v 'mail spool' <<<"$out" >&2 || true
+    if out=$(userdel -r "$name" 2>&1); then
+      # It warns that there is no mail spool; none was ever made.
+      grep -v 'mail spool' <<<"$out" >&2 || true
+    else
+      LEFT+=("the user (userdel -r: $out)")
+    fi
+  fi
+  [[ ! -e $AP_HOME ]] || LEFT+=("$AP_HOME")
+  if ((${#LEFT[@]})); then
+    # The state file stays, so that `stop` can be run again once the cause is gone.
+    die "could not remove all of sandbox $name; left: $(printf '%s; ' "${LEFT[@]}")run \`$SELF stop $name\` again"
   fi
   rm -f "$(state_file "$name")" "$STATE_DIR/$name.pid" "$AP_MANAGER_LOG"
   unlock
@@ -427,8 +545,12 @@ cmd_start_manager() {
   trap 'exit 143' TERM
   trap 'exit 130' INT
 
-  rm -f "$STATE_DIR/$name.pid"
-  launch_manager "$name"
+  if [[ $AP_MODE == linger ]]; then
+    launch_linger_manager "$name" start
+  else
+    rm -f "$STATE_DIR/$name.pid"
+    launch_manager "$name"
+  fi
   STARTED=1
 }
 
