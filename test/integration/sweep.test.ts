@@ -98,10 +98,10 @@ before(async () => {
   await add("recover", ["MODE=fail-if-file", `FAIL_FILE=${failFile}`], false);
   await fastRestarts("crash");
   await fastRestarts("recover");
-  await asUser("systemctl --user daemon-reload");
-  for (const n of ["e500", "hang", "crash", "recover"]) {
-    await asUser('systemctl --user enable "$1" 2>/dev/null && systemctl --user start "$1"', `agent-gateway@${n}.service`);
-  }
+  // One enable for all four, before any starts: each enable reloads the manager, and a reload resets a
+  // looping unit's start-limit count (NRestarts then passes 5).
+  const units = ["e500", "hang", "crash", "recover"].map((n) => `agent-gateway@${n}.service`);
+  await asUser('systemctl --user daemon-reload && systemctl --user enable "$@" 2>/dev/null && systemctl --user start "$@"', ...units);
   for (const n of ["crash", "recover"]) {
     await waitForUnit(sb, `agent-gateway@${n}.service`, ["ActiveState", "NRestarts"], (p) => p.ActiveState === "failed" && p.NRestarts === "5");
   }
