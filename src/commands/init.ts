@@ -6,13 +6,14 @@ import { execStartFor, referenceExecStart } from "../core/exec-command.js";
 import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
 import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
 import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
-import { SWEEP_TIMER } from "../core/sweep/schedule.js";
+import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
+import { reloadIfNeeded } from "../core/unit-reload.js";
 import { UsageError } from "../errors.js";
 import { gatewayScript, templateSource } from "../package-files.js";
 import { LINGER_DIR } from "../paths.js";
-import { ensureDir, writeFileAtomic } from "../store/atomic.js";
-import { TEMPLATE_UNIT } from "../systemd/types.js";
+import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
+import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
 import { setUnitKey } from "../systemd/unit-file.js";
 import { defineCommand } from "./command.js";
 
@@ -83,7 +84,7 @@ export async function renderTemplate(config: Config, envPath: string | undefined
 
 export default defineCommand<InitArgs>({
   command: "init",
-  describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager (safe to rerun)",
+  describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
   builder: (y) =>
     y
       .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })
@@ -114,13 +115,17 @@ export default defineCommand<InitArgs>({
     if (config.logDir) await ensureDir(config.logDir, 0o700);
     await ensureDir(ctx.paths.unitDir, 0o755);
     const unitFile = path.join(ctx.paths.unitDir, TEMPLATE_UNIT);
-    await writeFileAtomic(unitFile, text, 0o644);
+    const templateChanged = await writeFileIfChanged(unitFile, text, 0o644);
     await saveConfig(ctx.paths, config);
     await ensureDir(ctx.paths.profilesDir, 0o700);
     await ensureDir(ctx.paths.stateDir, 0o700);
-    const sweepFiles = config.sweepTimer ? await writeSweepUnits(ctx.paths, sweepUnits) : [];
+    const sweep = config.sweepTimer ? await writeSweepUnits(ctx.paths, sweepUnits) : { files: [], changed: false };
     const sweepRemoved = config.sweepTimer ? false : await removeSweepUnits(ctx.paths, sd);
-    await sd.reload();
+    // The loaded instances stand for the template: the manager cannot load a template itself.
+    const reloaded = await reloadIfNeeded(sd, templateChanged || sweep.changed || sweepRemoved, async () => [
+      ...(await sd.list([UNIT_PATTERN])).map((s) => s.name),
+      ...(config.sweepTimer ? [SWEEP_SERVICE, SWEEP_TIMER] : []),
+    ]);
     if (config.sweepTimer) await startSweepTimer(sd);
 
     const user = ctx.env.USER || os.userInfo().username;
@@ -140,11 +145,13 @@ export default defineCommand<InitArgs>({
       healthPath: config.healthPath,
       logDir: config.logDir || null,
       created: previous === null,
+      templateChanged,
+      reloaded,
       linger: { enabled: linger, file: lingerFile, command: linger ? null : lingerCommand },
       probe: { kind: config.probe, timeoutMs: config.probeTimeoutMs },
       sweep: {
         timer: config.sweepTimer,
-        unitFiles: sweepFiles,
+        unitFiles: sweep.files,
         execStart: config.sweepTimer ? sweepUnits.execStart : null,
         removed: sweepRemoved,
         textfile: config.sweepTextfile || null,
@@ -153,7 +160,7 @@ export default defineCommand<InitArgs>({
     };
     const lines = [
       `${previous ? "updated" : "wrote"} ${ctx.paths.configFile}`,
-      `installed ${unitFile}`,
+      `installed ${unitFile}${templateChanged ? "" : " (unchanged)"}`,
       `  ExecStart=${execStart}`,
       `  Type=${config.serviceType}, TimeoutStopSec=${config.stopTimeoutSec}, ${config.reloadSignal ? `reload by SIG${config.reloadSignal}` : "no reload command"}`,
       `ports ${data.portRange} in ${config.portVar} (host in ${config.hostVar}), health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
@@ -163,6 +170,7 @@ export default defineCommand<InitArgs>({
       config.sweepTimer
         ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${config.sweepTextfile ? `, metrics to ${config.sweepTextfile}` : ""}${config.sweepWebhook ? `, alerts to ${redactUrl(config.sweepWebhook)}` : ""}`
         : `nightly sweep: off${sweepRemoved ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
+      reloaded ? "reloaded the manager" : "unit files unchanged: the manager was not reloaded",
       "next: profiles add NAME [--port N]",
     ];
     return { data, text: lines.join("\n") };

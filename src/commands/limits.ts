@@ -1,4 +1,5 @@
 import { limitsInForce, limitsText, type LimitsInForce } from "../core/limits-in-force.js";
+import { reloadIfNeeded } from "../core/unit-reload.js";
 import { commitEnvText } from "../store/generations.js";
 import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, writeLimits, type Limits } from "../store/limits.js";
 import { withProfileLock } from "../store/lock.js";
@@ -63,21 +64,23 @@ export default defineCommand<LimitsArgs>({
     // Checked before anything is written: a bad value changes nothing.
     const next = wanted(current, args);
     let changed = false;
+    let reloaded = false;
     const same = (a: Limits, b: Limits) => LIMIT_KEYS.every((k) => a[k] === b[k]);
     if (next !== null && !same(next, current)) {
-      await withProfileLock(ctx.paths.locksDir, name, "profiles limits", async () => {
-        await writeLimits(ctx.paths, name, next);
+      const dropInChanged = await withProfileLock(ctx.paths.locksDir, name, "profiles limits", async () => {
+        const written = await writeLimits(ctx.paths, name, next);
         // A generation of its own (same .env bytes, new limits), so that `rollback` can put the old limits back.
         const text = await fs.readFile(envFile(ctx.paths, name), "utf8");
         const what = LIMIT_KEYS.map((k) => (next[k] !== current[k] ? `${k}=${next[k] ?? "(default)"}` : null)).filter((x) => x !== null);
         await commitEnvText(ctx.paths, name, text, `limits ${what.join(" ")}`, { keep: (await ctx.config()).keepGenerations, always: true });
+        return written;
       });
-      await sd.reload();
+      reloaded = await reloadIfNeeded(sd, dropInChanged, async () => [unit]);
       changed = true;
     }
     const inForce: LimitsInForce = await limitsInForce(sd, unit);
     const set = next ?? current;
-    const data = { name, unit, set, changed, dropIn: limitsDropIn(ctx.paths, name), inForce };
+    const data = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce };
     const setText = LIMIT_KEYS.filter((k) => set[k] !== undefined).map((k) => `${k}=${set[k]}`).join(" ") || "none (the template's defaults)";
     const lines = [
       `${changed ? "set" : "limits of"} ${name}: ${setText}`,

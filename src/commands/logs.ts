@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount, tailFile } from "../core/logs.js";
 import { followFile } from "../core/logs/follow.js";
-import { findJournal, journalArgs, runJournal } from "../core/logs/journal.js";
+import { findJournal, showJournal } from "../core/logs/journal.js";
 import { ExitCode } from "../errors.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
@@ -71,7 +71,7 @@ export default defineCommand<LogsArgs>({
     if (source.kind === "journal") {
       const stop = untilStopped();
       try {
-        const code = await runJournal(source.journalctl, journalArgs(source.unit, lines, args.follow, ctx.json), ctx.env, stop.signal);
+        const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal);
         const stoppedBy = stop.stoppedBy();
         return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
       } finally {

@@ -91,6 +91,14 @@ export function chooseSource(config: Config, paths: Paths, name: string, journal
   );
 }
 
+/** The error for a journal that has no lines of this profile's unit. */
+export function noJournalLinesYet(name: string, unit: string): NothingToShowError {
+  return new NothingToShowError(
+    `no output from ${name} yet: the journal has no lines of ${unit}`,
+    `its output reaches the journal once it runs: run \`profiles start ${name}\`, or \`profiles logs ${name} -f\` to wait for the first line`,
+  );
+}
+
 /** The error for a log dir whose file for this profile was never written. */
 export function noLogFileYet(name: string, file: string): NothingToShowError {
   return new NothingToShowError(

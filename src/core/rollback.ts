@@ -5,7 +5,7 @@ import { envFile } from "../paths.js";
 import { parseEnv } from "../store/envfile.js";
 import { commitEnvText, history, markKnownGood, readGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists, portOf } from "../store/profiles.js";
-import { readLimits, renderLimits, writeLimits } from "../store/limits.js";
+import { writeLimits } from "../store/limits.js";
 import { unitName } from "../systemd/types.js";
 import { bringUp } from "./bring-up.js";
 import type { Context } from "./context.js";
@@ -40,10 +40,9 @@ export async function restoreGeneration(ctx: Context, name: string, gen: number,
     if (port !== null) await assertPortChange(ctx, config, name, portOf(parseEnv(onDisk).entries, config.portVar), port);
     // The generation's resource limits come back with its bytes (a generation from before limits had none).
     const limits = (await history(ctx.paths, name)).generations.find((g) => g.number === gen)?.limits ?? {};
-    const before = renderLimits(name, await readLimits(ctx.paths, name).catch(() => ({})));
-    await writeLimits(ctx.paths, name, limits);
+    const dropInChanged = await writeLimits(ctx.paths, name, limits);
     const committed = await commitEnvText(ctx.paths, name, text, reason, { keep: config.keepGenerations, always: true });
-    if (renderLimits(name, limits) !== before) await (await ctx.systemd()).reload();
+    if (dropInChanged) await (await ctx.systemd()).reload();
     return committed;
   });
 }

@@ -40,6 +40,33 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   if (durable) await syncDir(dir);
 }
 
+/**
+ * `writeFileAtomic`, unless `file` already holds exactly `data`: then only its mode is set, and its
+ * mtime stays, so the manager does not see a unit file as changed. Whether the bytes on disk changed.
+ */
+export async function writeFileIfChanged(file: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<boolean> {
+  const want = typeof data === "string" ? Buffer.from(data) : data;
+  // Anything unreadable counts as different: the write then replaces it, or says why it cannot.
+  const have = await fs.readFile(file).catch(() => null);
+  if (have === null || !have.equals(want)) {
+    await writeFileAtomic(file, data, mode, opts);
+    return true;
+  }
+  if (((await fs.stat(file)).mode & 0o7777) !== mode) await fs.chmod(file, mode);
+  return false;
+}
+
+/** Delete a file; whether it was there. */
+export async function removeFile(file: string): Promise<boolean> {
+  try {
+    await fs.rm(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
 /** fsync a directory so that a rename in it survives a power loss. */
 export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, "r");

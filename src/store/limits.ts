@@ -9,7 +9,7 @@ import { optional, strictObject, string } from "../schema.js";
 import { BadFileError, UsageError } from "../errors.js";
 import { profileDir, type Paths } from "../paths.js";
 import { unitName } from "../systemd/types.js";
-import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { ensureDir, removeFile, writeFileAtomic, writeFileIfChanged } from "./atomic.js";
 
 /** Limits as systemd values (`512M`, `50%`, `64`, `5s`); an absent key is the template's default. */
 export interface Limits {
@@ -110,23 +110,23 @@ export function renderLimits(name: string, limits: Limits): string | null {
   return `# Written by \`profiles limits ${name}\`; kept with the profile's generations (a rollback restores it).\n[Service]\n${lines.join("\n")}\n`;
 }
 
-/** Make `limits` the profile's current limits: limits.json (0600) and the drop-in (0644), both atomic. */
-export async function writeLimits(paths: Paths, name: string, limits: Limits): Promise<void> {
+/**
+ * Make `limits` the profile's current limits: limits.json (0600) and the drop-in (0644), both atomic.
+ * Whether the drop-in changed (written with other bytes, or removed): only then does the manager need a reload.
+ */
+export async function writeLimits(paths: Paths, name: string, limits: Limits): Promise<boolean> {
   await writeFileAtomic(limitsFile(paths, name), `${JSON.stringify(limits, null, 2)}\n`, 0o600);
   const text = renderLimits(name, limits);
   const dropIn = limitsDropIn(paths, name);
-  if (text === null) {
-    await fs.rm(dropIn, { force: true });
-    return;
-  }
+  if (text === null) return removeFile(dropIn);
   await ensureDir(path.dirname(dropIn), 0o755);
-  await writeFileAtomic(dropIn, text, 0o644);
+  return writeFileIfChanged(dropIn, text, 0o644);
 }
 
 /** Remove a removed profile's drop-in (and its directory when nothing else is in it), so a new profile of the name starts without it. */
 export async function removeLimitsDropIn(paths: Paths, name: string): Promise<boolean> {
   const dropIn = limitsDropIn(paths, name);
-  const existed = await fs.rm(dropIn).then(() => true, () => false);
+  const existed = await removeFile(dropIn).catch(() => false);
   await fs.rmdir(path.dirname(dropIn)).catch(() => {});
   return existed;
 }

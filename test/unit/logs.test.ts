@@ -7,7 +7,7 @@ import path from "node:path";
 import logs from "../../src/commands/logs.js";
 import { chooseSource, parseLineCount, tailFile } from "../../src/core/logs.js";
 import { followFile } from "../../src/core/logs/follow.js";
-import { findJournal, journalArgs, runJournal } from "../../src/core/logs/journal.js";
+import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
@@ -202,6 +202,41 @@ test("logs command: bad name or -n → 2, missing profile → 3, no file yet →
     assert.deepEqual(r.data, { name: "liam", source: "file", file: path.join(logDir, "liam.log"), lines: ["b", "c"] });
     assert.equal(r.text, "b\nc");
     assert.equal(r.exitCode, undefined);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("showJournal: no lines exits 1 naming the next command; -f says so on stderr and follows; lines are shown", async () => {
+  const w = await fakeWorld();
+  try {
+    const calls = path.join(w.home, "calls");
+    const lines = path.join(w.home, "has-lines");
+    // Prints a line only to the first look (-q) and only once "has-lines" exists; records every run.
+    const fake = path.join(w.home, "journalctl");
+    await fs.writeFile(fake, `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" -q "*) [ -f ${lines} ] && echo "a line";; esac\nexit \${EXIT:-0}\n`, { mode: 0o755 });
+    const notes: string[] = [];
+    const ctx = { ...w.ctx, env: { ...w.ctx.env }, progress: (m: string) => void notes.push(m) };
+    const source = { unit: "agent-gateway@liam.service", journalctl: fake };
+    const show = (follow: boolean) => showJournal(ctx, "liam", source, 5, follow, new AbortController().signal);
+    const runs = async () => (await fs.readFile(calls, "utf8").catch(() => "")).trim().split("\n");
+    const look = "--user -u agent-gateway@liam.service -n 5 -o json --no-pager -q";
+
+    await assert.rejects(show(false), hasCode(ExitCode.failed, /no output from liam yet: the journal has no lines of agent-gateway@liam\.service.*profiles start liam/));
+    assert.deepEqual(await runs(), [look], "nothing shown after the first look");
+    await fs.rm(calls);
+    assert.equal(await show(true), 0);
+    assert.deepEqual(await runs(), [look, "--user -u agent-gateway@liam.service -n 5 -f -o json --no-pager"]);
+    assert.deepEqual(notes, ["nothing from liam in the journal yet (agent-gateway@liam.service): waiting for its first line"]);
+    await fs.rm(calls);
+    await fs.writeFile(lines, "");
+    assert.equal(await show(false), 0);
+    assert.deepEqual(await runs(), [look, "--user -u agent-gateway@liam.service -n 5 -o json --no-pager"]);
+    assert.equal(notes.length, 1);
+    // A journalctl that fails is no "nothing to show": its own error and exit code come through.
+    await fs.rm(lines);
+    ctx.env.EXIT = "1";
+    assert.equal(await show(false), 1);
   } finally {
     await w.cleanup();
   }

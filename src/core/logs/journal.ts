@@ -1,7 +1,9 @@
 /** The journal, read through `journalctl --user` (reading logs is no systemd action; the bus has no log API). */
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
+import type { Context } from "../context.js";
 import { resolveProgram } from "../exec-command.js";
+import { noJournalLinesYet } from "../logs.js";
 
 /** journald's socket: where it exists, units' output goes to the journal. */
 export const JOURNAL_SOCKET = "/run/systemd/journal/socket";
@@ -19,6 +21,37 @@ export function journalArgs(unit: string, lines: number, follow: boolean, json: 
 }
 
 /**
+ * Whether journalctl with `args` would print nothing: it exits 0 without a byte on stdout. -q keeps the
+ * "-- No entries --" line and the hints out of that answer. Stopped at its first byte, so nothing is
+ * kept; one that fails counts as not empty, and the run that shows the lines then shows its error.
+ */
+export function journalIsEmpty(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [...args, "-q"], { stdio: ["ignore", "pipe", "ignore"], env });
+    let printed = false;
+    child.stdout.on("data", () => {
+      if (!printed) child.kill("SIGTERM");
+      printed = true;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve(!printed && code === 0));
+  });
+}
+
+/**
+ * Show a unit's last `lines` lines on this terminal (and with `follow` the new ones, until `signal`
+ * aborts); journalctl's exit code. No lines: NothingToShowError, or with `follow` a word on stderr first.
+ */
+export async function showJournal(ctx: Context, name: string, source: { unit: string; journalctl: string }, lines: number, follow: boolean, signal: AbortSignal): Promise<number> {
+  const { unit, journalctl } = source;
+  if (await journalIsEmpty(journalctl, journalArgs(unit, lines, false, ctx.json), ctx.env)) {
+    if (!follow) throw noJournalLinesYet(name, unit);
+    ctx.progress(`nothing from ${name} in the journal yet (${unit}): waiting for its first line`);
+  }
+  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json), ctx.env, signal);
+}
+
+/**
  * Run journalctl on this terminal and resolve with its exit code. When `signal` aborts (our own
  * SIGINT/SIGTERM), journalctl is told to stop too; a terminal's Ctrl-C reaches it directly.
  */
@@ -27,6 +60,8 @@ export function runJournal(program: string, args: string[], env: NodeJS.ProcessE
     const child = spawn(program, args, { stdio: "inherit", env });
     const stop = (): void => void child.kill("SIGTERM");
     signal.addEventListener("abort", stop, { once: true });
+    // Aborted before the listener was added (while showJournal looked first): it would never be called.
+    if (signal.aborted) stop();
     child.on("error", (err) => {
       signal.removeEventListener("abort", stop);
       reject(err);

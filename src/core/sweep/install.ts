@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { SystemdError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
-import { writeFileAtomic } from "../../store/atomic.js";
+import { writeFileIfChanged } from "../../store/atomic.js";
 import type { SystemdManager } from "../../systemd/types.js";
 import { setUnitKey } from "../../systemd/unit-file.js";
 import { SWEEP_SERVICE, SWEEP_TIMER, sweepExecStart, sweepUnitSource } from "./schedule.js";
@@ -16,12 +16,15 @@ export async function renderSweepUnits(): Promise<{ service: string; timer: stri
   return { service, timer, execStart };
 }
 
-/** Write both units; the caller reloads the manager, then calls `startSweepTimer`. */
-export async function writeSweepUnits(paths: Paths, units: { service: string; timer: string }): Promise<string[]> {
+/**
+ * Write both units (nothing when they already hold these bytes); the caller reloads the manager when
+ * `changed`, then calls `startSweepTimer`.
+ */
+export async function writeSweepUnits(paths: Paths, units: { service: string; timer: string }): Promise<{ files: string[]; changed: boolean }> {
   const files = [path.join(paths.unitDir, SWEEP_SERVICE), path.join(paths.unitDir, SWEEP_TIMER)];
-  await writeFileAtomic(files[0]!, units.service, 0o644);
-  await writeFileAtomic(files[1]!, units.timer, 0o644);
-  return files;
+  const service = await writeFileIfChanged(files[0]!, units.service, 0o644);
+  const timer = await writeFileIfChanged(files[1]!, units.timer, 0o644);
+  return { files, changed: service || timer };
 }
 
 /** Enable the timer (timers.target wants it) and start it now; after a reload, so the manager has the new files. */
