@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
 import { snapshot } from "../helpers/fakes.js";
@@ -149,10 +150,38 @@ test("logs: a profile never started has no output yet (exit 1, naming the restar
   assert.match(r.stderr, /next: .*profiles restart quiet/);
 });
 
-test("logs without a log dir on a host without journald: exit 1, naming init --log-dir", async () => {
+/** Whether units' output goes to a journald the CLI can read: a systemd host, not the namespace sandbox. */
+function hostHasJournald(): boolean {
+  return statSync("/run/systemd/journal/socket", { throwIfNoEntry: false })?.isSocket() ?? false;
+}
+
+test("logs without a log dir: the journal where journald runs, else exit 1 naming init --log-dir", async (t) => {
   const off = await profiles(["init", "--log-dir", ""]);
   assert.equal(off.code, 0, off.stderr);
   try {
+    if (hostHasJournald()) {
+      t.diagnostic("this host runs journald: logs reads the journal");
+      // Restarted under the template that no longer appends to a file, liam writes to the journal.
+      const restart = await profiles(["restart", "liam"]);
+      assert.equal(restart.code, 0, restart.stderr);
+      const listening = new RegExp(`agent-gateway liam listening on http://127\\.0\\.0\\.1:${PORT}`);
+      const deadline = Date.now() + 10_000;
+      let r = await profiles(["logs", "liam"]);
+      // journald stores a line a moment after the gateway writes it.
+      while (!listening.test(r.stdout) && Date.now() < deadline) r = await profiles(["logs", "liam"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, listening);
+      // Never started: the journal has no line of it.
+      const quiet = await profiles(["logs", "quiet"]);
+      assert.equal(quiet.code, 1, quiet.stdout + quiet.stderr);
+      assert.match(quiet.stderr, /no output from quiet yet: the journal has no lines of agent-gateway@quiet\.service/);
+      assert.match(quiet.stderr, /profiles start quiet/);
+      const j = await profiles(["logs", "quiet", "--json"]);
+      assert.equal(j.code, 1);
+      assert.equal((JSON.parse(j.stdout) as { error: { type: string } }).error.type, "NothingToShowError");
+      return;
+    }
+    t.diagnostic("no journald on this host: logs needs a log dir");
     const r = await profiles(["logs", "liam"]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /no log to show for liam: no log dir is configured and this host has no journald/);
