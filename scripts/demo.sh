@@ -92,6 +92,8 @@ step restart demo-beta
 # A public HOST without API_KEY: the reference gateway refuses to start, and add says why.
 step add demo-broken --env HOST=0.0.0.0 --wait 10
 step status
+# Its own words, from the journal or its log file.
+step logs demo-broken -n 3
 step remove demo-broken --purge
 
 # Generations: a good change rolls out; a bad one is reverted by roll; a bad restart is undone by rollback.

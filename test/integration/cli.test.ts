@@ -1,6 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
@@ -40,13 +41,15 @@ test("init installs the template and reports lingering", async () => {
   const data = json<{ unitFile: string; execStart: string; linger: { enabled: boolean; command: string } }>(r);
   assert.equal(data.unitFile, path.join(sb.home, ".config/systemd/user/agent-gateway@.service"));
   assert.match(data.execStart, /^"\/.*node" "\/.*\/dist\/src\/gateway\/main\.js"/);
-  assert.equal(data.linger.enabled, false);
-  assert.equal(data.linger.command, `sudo loginctl enable-linger ${sb.user}`);
+  // A lingering sandbox user on a systemd host (logind wrote the file), none in the namespace sandbox.
+  const lingering = existsSync(`/var/lib/systemd/linger/${sb.user}`);
+  assert.equal(data.linger.enabled, lingering);
+  assert.equal(data.linger.command, lingering ? null : `sudo loginctl enable-linger ${sb.user}`);
   // Running it again is safe and keeps the range.
   const again = await profiles(["init"]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`ports ${RANGE}`));
-  assert.match(again.stdout, /lingering is NOT enabled/);
+  assert.match(again.stdout, lingering ? new RegExp(`lingering is enabled for ${sb.user}`) : /lingering is NOT enabled/);
 });
 
 test("add: explicit and allocated ports, both active and answering /health", async () => {
