@@ -197,7 +197,7 @@ ensure_image() {
     local old
     while read -r old; do
       [[ $old == "$image" ]] && continue
-      podman rmi "$old" >/dev/null 2>&1 && log "removed the older image $old" || true
+      if podman rmi "$old" >/dev/null 2>&1; then log "removed the older image $old"; fi
     done < <(podman images --format '{{.Repository}}:{{.Tag}}' | grep "^$IMAGE_REPO:" || true)
   fi
   exec 8>&-
@@ -309,7 +309,7 @@ cleanup() {
 
 [[ $(id -u) -eq 0 ]] || die "must run as root: it installs packages and runs rootful podman (try: sudo bash $SELF $*)"
 (($#)) || usage
-CTR= KEEP=0 ROOTFS_TO_REMOVE= CONF_DIR= IMAGE=
+CTR='' KEEP=0 ROOTFS_TO_REMOVE='' CONF_DIR='' IMAGE=''
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
