@@ -10,8 +10,9 @@
 #
 # The image, localhost/agent-profiles-systemd:KEY, is Debian 12 (debootstrap minbase from apt's own mirror)
 # plus this host's node and npm; KEY hashes the recipe below and their versions, so nothing is pulled from
-# a container registry and a new node makes a new image (older ones are removed). Building it takes about
-# a minute and installs podman, runc and debootstrap first where missing.
+# a container registry and a new node makes a new image (older ones are removed). Building it takes two to
+# three minutes on 2 cores (the .debs are kept in /var/cache/agent-profiles/systemd-container for the next
+# build) and installs podman, runc and debootstrap first where missing.
 # `run` copies the files git tracks plus untracked, non-ignored ones (so no node_modules or dist), and runs
 # CMD in /app with a login shell's environment, CI=true and npm offline on an overlay of this host's npm
 # cache (writes are thrown away): `npm ci` works when the host's cache holds the lockfile's packages, as
@@ -180,7 +181,10 @@ ensure_image() {
   image=$IMAGE_REPO:$key
   mkdir -p "$CACHE_DIR"
   exec 8>"$CACHE_DIR/build.lock"
-  flock 8
+  if ! flock -n 8; then
+    log "waiting for another build of the image"
+    flock 8
+  fi
   if podman image exists "$image"; then
     log "image $image present"
   else
