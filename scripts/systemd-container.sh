@@ -254,6 +254,23 @@ checkout_tar() {
   fi
 }
 
+# `npm ci` caches tarballs only; an install that resolves version ranges (the pack test's `npm install -g`
+# of the packed tarball) also needs the registry's metadata of every dependency. Resolve the tree once
+# here, where the registry answers, so that it is in the cache the container gets.
+warm_npm_cache() {
+  local dir t0=$EPOCHREALTIME
+  dir=$(mktemp -d /tmp/agent-profiles-warm.XXXXXX)
+  node -e 'const p = require(process.argv[1]);
+    require("fs").writeFileSync(process.argv[2], JSON.stringify({ name: "warm", version: "0.0.0", private: true, dependencies: p.dependencies }));' \
+    "$REPO/package.json" "$dir/package.json"
+  if (cd "$dir" && npm install --package-lock-only --prefer-offline --ignore-scripts --no-audit --no-fund >/dev/null 2>&1); then
+    log "npm cache holds the metadata of the dependencies ($(seconds_since "$t0") s)"
+  else
+    log "could not resolve the dependencies here (no registry?): an npm install inside that needs their metadata will fail"
+  fi
+  rm -rf "$dir"
+}
+
 cmd_run() {
   local keep=0
   while (($#)); do
@@ -270,6 +287,7 @@ cmd_run() {
   CTR=agent-profiles-ci-$$-$RANDOM
   KEEP=$keep
   local mounts=()
+  warm_npm_cache
   npm_cache=$(npm config get cache 2>/dev/null || true)
   if [[ -d $npm_cache ]]; then
     # An overlay: npm may write to its cache, the host's copy stays as it is.
