@@ -7,6 +7,7 @@ export const BusError = {
   NoSuchUnit: "org.freedesktop.systemd1.NoSuchUnit",
   UnitMasked: "org.freedesktop.systemd1.UnitMasked",
   ShuttingDown: "org.freedesktop.systemd1.ShuttingDown",
+  TransactionIsDestructive: "org.freedesktop.systemd1.TransactionIsDestructive",
   AccessDenied: "org.freedesktop.DBus.Error.AccessDenied",
   InteractiveAuthorizationRequired: "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired",
   FileNotFound: "org.freedesktop.DBus.Error.FileNotFound",
@@ -57,8 +58,9 @@ export function translateBusError(err: unknown, context: BusErrorContext): Error
         return new SystemdError(what, name, "run this as the user who owns the manager (not root, not another user)");
       case BusError.UnitMasked:
         return new SystemdError(what, name, "the unit is masked: `systemctl --user unmask` it first");
+      // A manager on its way out answers no more jobs: for a roll that is an interruption, not a failed profile.
       case BusError.ShuttingDown:
-        return new SystemdError(what, name, "the user manager is shutting down; try again once it is back");
+        return new ManagerUnreachableError(context.address, `${what} (the manager is shutting down)`);
       default:
         return new SystemdError(what, name);
     }

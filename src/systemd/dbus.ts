@@ -349,11 +349,24 @@ class DbusSystemdManager implements SystemdManager {
     try {
       const [path] = await this.call(MANAGER_PATH, MANAGER_IFACE, method, "ss", [unit, opts.mode ?? "replace"], `${method} ${unit}`);
       jobPath = path as string;
+    } catch (err) {
+      throw await this.unlessShuttingDown(err);
     } finally {
       this.jobCallsInFlight--;
     }
     // No await between the reply and here: a JobRemoved parsed from the same socket read is already buffered.
     return this.waitForJob(jobPath, unit, method, Math.max(0, timeoutMs - (Date.now() - started)), timeoutMs);
+  }
+
+  /**
+   * A manager that is stopping refuses a job as "destructive" (its own stop jobs are queued): that is the
+   * manager going away, not a fault of the unit. Otherwise `err` as it was.
+   */
+  private async unlessShuttingDown(err: unknown): Promise<unknown> {
+    if (!(err instanceof SystemdError) || err.busName !== BusError.TransactionIsDestructive) return err;
+    const state = await this.call(MANAGER_PATH, PROPERTIES_IFACE, "Get", "ss", [MANAGER_IFACE, "SystemState"], "Get SystemState")
+      .then(([v]) => (v as Variant).value as string, (e: unknown) => (e instanceof ManagerUnreachableError ? "stopping" : ""));
+    return state === "stopping" ? new ManagerUnreachableError(this.address, `${err.message} (the manager is shutting down)`) : err;
   }
 
   private waitForJob(jobPath: string, unit: string, method: string, remainingMs: number, timeoutMs: number): Promise<JobResult> {

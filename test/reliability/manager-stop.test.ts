@@ -10,7 +10,7 @@ const RANGE = "19750-19799";
 const NAMES = ["m1", "m2", "m3", "m4"];
 
 let sb: Sandbox;
-const figures = { rollExit: -1, stoppedAtStates: {} as Record<string, string>, resumeExit: -1, managerRestartMs: 0 };
+const figures = { rollExit: -1, stoppedAtStates: {} as Record<string, string>, resumeExit: -1, managerRestartMs: 0, restartWhileStoppingExit: -1 };
 
 before(async () => {
   sb = await initialisedSandbox(RANGE, NAMES);
@@ -94,4 +94,26 @@ test("the user manager stopped mid-roll: exit 10 naming the manager, the record 
     assert.equal(row.activeState, "active", row.name);
     assert.equal(await healthStatus(row.port), 200, row.name);
   }
+});
+
+test("a restart while the manager is shutting down: exit 10 naming the manager, not a failed profile", async () => {
+  // A unit that ignores SIGTERM keeps the manager in its "stopping" state for its TimeoutStopSec; ordered
+  // after the user bus, it holds the bus up meanwhile (units stop in reverse order), so requests still arrive.
+  const hold = await sb.exec("systemd-run", ["--user", "--unit=ap-holdup", "-p", "After=dbus.service", "-p", "TimeoutStopSec=5", "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]);
+  assert.equal(hold.code, 0, hold.stderr);
+  const old = sb.managerPid;
+  process.kill(old, "SIGTERM");
+  const stopping = await pollUntil(async () => {
+    const r = await sb.exec("busctl", ["--user", "get-property", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "SystemState"]);
+    return r.stdout.trim() === 's "stopping"';
+  }, 5_000, 10);
+  assert.ok(stopping, "the manager never said it was stopping");
+
+  const r = await sb.profiles(["restart", "m1"], { timeoutMs: 30_000 });
+  figures.restartWhileStoppingExit = r.code;
+  assert.equal(r.code, 10, `restart exit ${r.code}, want 10\n${r.stderr}`);
+  assert.match(r.stderr, /systemd user manager[\s\S]*shutting down/i);
+
+  const dead = await pollUntil(async () => !alive(old) || (await fs.readFile(`/proc/${old}/stat`, "utf8").catch(() => "")).includes(") Z"), 20_000);
+  assert.ok(dead, "the manager did not exit on SIGTERM");
 });
