@@ -3,6 +3,7 @@ import path from "node:path";
 import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, string, type output } from "../../schema.js";
 import { BadFileError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
+import { selfIdentity } from "../../proc/alive.js";
 import { FAILURE_KINDS } from "./failure.js";
 import type { RollOptions } from "./options.js";
 import type { RollPlan } from "./plan.js";
@@ -58,8 +59,10 @@ const optionsSchema = object({
 const recordSchema = object({
   version: literal(1),
   id: string(),
-  /** The process running it now (or last). */
+  /** The process running it now (or last), with its start time and boot (absent in records of older versions). */
   pid: number().check(int()),
+  startTicks: optional(nullable(number().check(int()))),
+  bootId: optional(nullable(string())),
   startedAt: string(),
   updatedAt: string(),
   /** Names as asked; null: every profile. */
@@ -118,7 +121,7 @@ export function newRecord(requested: string[] | null, options: RollOptions, plan
   return {
     version: 1,
     id: `${now}-${process.pid}`,
-    pid: process.pid,
+    ...selfIdentity(),
     startedAt: now,
     updatedAt: now,
     requested,
