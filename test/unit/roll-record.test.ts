@@ -6,7 +6,7 @@ import add from "../../src/commands/add.js";
 import roll from "../../src/commands/roll.js";
 import { planRoll } from "../../src/core/roll/plan.js";
 import { newRecord, recordFile, type RollRecord } from "../../src/core/roll/record.js";
-import { ExitCode } from "../../src/errors.js";
+import { BadFileError, ExitCode } from "../../src/errors.js";
 import { bootId, startTicks } from "../../src/proc/alive.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
@@ -26,6 +26,44 @@ function unfinished(edit: (r: RollRecord) => void = () => {}): RollRecord {
   edit(r);
   return r;
 }
+
+test("roll.json that does not parse or does not hold together: exit 12 naming it, the mv that sets it aside, nothing written", async () => {
+  const w = await world();
+  try {
+    const file = recordFile(w.ctx.paths);
+    const json = (edit: (r: RollRecord & Record<string, unknown>) => void) => JSON.stringify(unfinished(edit as (r: RollRecord) => void));
+    const cases: [string, string, RegExp][] = [
+      ["garbage bytes", "\u0000\u00ff{roll", /is not valid JSON/],
+      ["truncated", json(() => {}).slice(0, 40), /is not valid JSON/],
+      ["wrong shape", JSON.stringify({ version: 1, plan: "everything" }), /: /],
+      ["an array", "[]", /: /],
+      ["an invalid name in the plan", json((r) => (r.plan[0]!.names[0] = "../../x")), /plan\.0\.names\.0: not a profile name/],
+      ["an invalid name as a key", json((r) => (r.profiles["Bad Name"] = r.profiles.b!)), /profiles.*not a profile name/],
+      ["an invalid name asked for", json((r) => (r.requested = ["a", "-x"])), /requested\.1: not a profile name/],
+      ["a planned profile without an entry", json((r) => delete r.profiles.b), /"b" is planned but has no entry/],
+      ["an entry not in the plan", json((r) => (r.profiles.c = r.profiles.b!)), /profiles\.c: not in the plan/],
+      ["a profile planned twice", json((r) => r.plan.push({ kind: "batch", names: ["a"] })), /"a" is planned twice/],
+    ];
+    for (const [why, text, problem] of cases) {
+      await fs.writeFile(file, text, { mode: 0o600 });
+      const before = await snapshot(w.home);
+      for (const dryRun of [false, true]) {
+        await assert.rejects(roll.run(rollArgs({ dryRun }) as never, w.ctx), (e: unknown) => {
+          assert.ok(e instanceof BadFileError, `${why}: ${String(e)}`);
+          assert.equal(e.exitCode, ExitCode.badFile);
+          assert.ok(e.message.startsWith(`${file}: `), e.message);
+          assert.match(e.message, problem, why);
+          assert.ok(e.hint?.includes(`\`mv ${file} ${file}.bad\``), e.hint);
+          return true;
+        });
+        assert.deepEqual(await snapshot(w.home), before, `${why}: something was written`);
+      }
+    }
+    assert.equal(w.systemd.calls.filter((c) => c.startsWith("restart")).length, 0);
+  } finally {
+    await w.cleanup();
+  }
+});
 
 test("roll.json of an older version (no start time or boot id) still resumes", async () => {
   const w = await world();
