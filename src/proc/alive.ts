@@ -22,12 +22,17 @@ export interface ProcessIdentity {
   bootId: string | null;
 }
 
-/** Field 22 (starttime) of /proc/PID/stat, or null when the process is gone or /proc cannot be read. */
-export function startTicks(pid: number, procRoot = "/proc"): number | null {
+/** Fields 3 on of /proc/PID/stat (state first), or null when the process is gone or /proc cannot be read. */
+function statFields(pid: number, procRoot: string): string[] | null {
   const stat = readProc(path.join(procRoot, String(pid), "stat"));
   // The command (field 2) may hold spaces and parentheses: count fields after its last ")".
-  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-  return stat !== "" && Number.isInteger(ticks) ? ticks : null;
+  return stat === "" ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** Field 22 (starttime) of /proc/PID/stat, or null when the process is gone or /proc cannot be read. */
+export function startTicks(pid: number, procRoot = "/proc"): number | null {
+  const ticks = Number(statFields(pid, procRoot)?.[19]);
+  return Number.isInteger(ticks) ? ticks : null;
 }
 
 let bootIdCache: string | null | undefined;
@@ -44,16 +49,17 @@ export function selfIdentity(): ProcessIdentity {
 }
 
 /**
- * Whether the process `id` names still runs: same boot, same PID, same start time. A PID now held by
- * another process (reused, or a PID from another boot) is not it. Fields not recorded (null: /proc was
- * unreadable; undefined: written by an older version) fall back to the PID alone.
+ * Whether the process `id` names still runs: same boot, same PID, same start time, not a zombie. A PID
+ * now held by another process (reused, or a PID from another boot) is not it. Fields not recorded
+ * (null: /proc was unreadable; undefined: written by an older version) fall back to the PID alone.
  */
 export function isRunning(id: { pid: number; startTicks?: number | null; bootId?: string | null }): boolean {
   const boot = bootId();
   if (id.bootId != null && boot !== null && id.bootId !== boot) return false;
   if (id.startTicks == null) return processAlive(id.pid);
-  const now = startTicks(id.pid);
-  if (now !== null) return now === id.startTicks;
+  const fields = statFields(id.pid, "/proc");
+  // A zombie has ended: only its parent has not collected its exit status yet.
+  if (fields) return Number(fields[19]) === id.startTicks && fields[0] !== "Z" && fields[0] !== "X";
   // /proc works but does not show the PID: gone, or another user's under hidepid, so not the recorded process.
   return startTicks(process.pid) === null && processAlive(id.pid);
 }

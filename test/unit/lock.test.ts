@@ -54,6 +54,20 @@ test("identity: this process runs; the same PID with another start time or boot 
   assert.equal(isRunning({ pid: process.pid }), true);
 });
 
+test("identity: a zombie (ended, not yet collected by its parent) no longer runs", async () => {
+  // sh starts `true` in the background, then becomes `sleep`, which never collects it.
+  const sh = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const pid = Number(await new Promise<string>((r) => sh.stdout!.once("data", (d: Buffer) => r(d.toString()))));
+    const ticks = startTicks(pid);
+    const deadline = Date.now() + 5000;
+    while (!(await fs.readFile(`/proc/${pid}/stat`, "utf8")).includes(") Z ") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(isRunning({ pid, startTicks: ticks, bootId: bootId() }), false);
+  } finally {
+    sh.kill("SIGKILL");
+  }
+});
+
 test("identity: the start time is field 22 even when the command holds spaces and parentheses", async () => {
   await withDir(async (dir) => {
     await fs.mkdir(path.join(dir, "42"));
