@@ -145,6 +145,9 @@ export default defineCommand<RollArgs>({
     if (options.reload) await assertCanReload(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);
 
+    // A bad record is refused before the lock is taken, so that nothing is written and no roll is made
+    // to wait; it is read again under the lock, where it counts.
+    await loadRecord(ctx.paths);
     const lock = await takeRollLock(ctx, names);
     const shown: { view: RollView | null } = { view: null };
     const stop = catchStopSignals((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
