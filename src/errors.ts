@@ -87,10 +87,17 @@ export class NotInitialisedError extends AppError {
   }
 }
 
+/** The live process that holds a lock, and the lock file. */
+export interface LockHolder {
+  pid: number;
+  command: string;
+  file: string;
+}
+
 /** Another process holds a lock this command needs. */
 export class BusyError extends AppError {
   override name = "BusyError";
-  constructor(message: string, hint?: string) {
+  constructor(message: string, hint?: string, readonly holder?: LockHolder) {
     super(message, ExitCode.busy, hint);
   }
 }

@@ -18,7 +18,7 @@ import { nextStep, render } from "../core/roll/summary.js";
 import { runRoll } from "../core/roll/runner.js";
 import { plainView, silentView, type RollView } from "../core/roll/view.js";
 import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
-import { processAlive } from "../proc/alive.js";
+import { isRunning } from "../proc/alive.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, listProfiles } from "../store/profiles.js";
@@ -60,7 +60,12 @@ async function takeRollLock(ctx: Context, names: string[]): Promise<Lock> {
     return await acquireLock(ctx.paths.locksDir, "roll", `profiles roll ${names.join(" ")}`.trim(), 0);
   } catch (err) {
     if (!(err instanceof BusyError)) throw err;
-    throw new BusyError(`another roll is running (one at a time per user): ${err.message}`, `wait for it to end (it records its progress in ${recordFile(ctx.paths)}), then run \`profiles roll\` again`);
+    const stop = err.holder ? `, or stop it after its current batch with \`kill -INT ${err.holder.pid}\`` : "";
+    throw new BusyError(
+      `another roll is running (one at a time per user): ${err.message}`,
+      `wait for it to end (it records its progress in ${recordFile(ctx.paths)})${stop}, then run \`profiles roll\` again`,
+      err.holder,
+    );
   }
 }
 
@@ -109,7 +114,7 @@ async function dryRun(ctx: Context, requested: string[] | null, options: RollOpt
   const rolls: RollReport[] = [];
   if (unfinished) rolls.push(rollReport(unfinished, "planned", true));
   if (!unfinished || !sameRequest(requested, unfinished)) rolls.push(rollReport(newRecord(requested, options, planRoll(names, options)), "planned", false));
-  const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && processAlive(unfinished.pid));
+  const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && isRunning(unfinished));
   return render({ outcome: "planned", previous, rolls, next: null }, ["dry run: nothing was restarted or written"]);
 }
 
@@ -140,6 +145,9 @@ export default defineCommand<RollArgs>({
     if (options.reload) await assertCanReload(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);
 
+    // A bad record is refused before the lock is taken, so that nothing is written and no roll is made
+    // to wait; it is read again under the lock, where it counts.
+    await loadRecord(ctx.paths);
     const lock = await takeRollLock(ctx, names);
     const shown: { view: RollView | null } = { view: null };
     const stop = catchStopSignals((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));

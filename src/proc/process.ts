@@ -1,5 +1,6 @@
 /** Facts about a process from /proc: which systemd units' cgroups hold it, and when it started. */
 import path from "node:path";
+import { startTicks } from "./alive.js";
 import { readProc } from "./read.js";
 
 /** What the sweep asks about processes; tests fake it. */
@@ -25,13 +26,11 @@ export class ProcProcessInspector implements ProcessInspector {
   }
 
   async startedAtMs(pid: number): Promise<number | null> {
-    const stat = readProc(path.join(this.procRoot, String(pid), "stat"));
+    const ticks = startTicks(pid, this.procRoot);
     const uptime = readProc(path.join(this.procRoot, "uptime"));
     // Boot time from uptime (10 ms steps) rather than /proc/stat's btime, which is whole seconds.
     const bootMs = Date.now() - Number(uptime.split(" ")[0]) * 1000;
-    // The command (field 2) may hold spaces and parentheses: count fields after its last ")".
-    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22, starttime
-    if (stat === "" || !Number.isFinite(ticks) || !Number.isFinite(bootMs)) return null;
+    if (ticks === null || !Number.isFinite(bootMs)) return null;
     return bootMs + (ticks * 1000) / CLOCK_TICKS_PER_S;
   }
 }

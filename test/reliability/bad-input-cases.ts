@@ -9,6 +9,8 @@ export interface BadCase {
   args: string[];
   code: number;
   why: string;
+  /** Text stderr must hold besides the message: a file's full path, the command that fixes it. */
+  stderrHas?: string[];
 }
 
 /** The profiles and ports the cases are built around. */
@@ -184,4 +186,38 @@ export function garbageEnvs(rand: () => number, port: number): { text: string; w
 
 export function envReaders(e1: string): string[][] {
   return [["set", e1, "RL_A=1"], ["unset", e1, "RL_X"], ["start", e1], ["restart", e1]];
+}
+
+/**
+ * roll.json contents that every roll must refuse (exit 12): `valid` (an unfinished record of a roll of
+ * e1 and e2) cut, replaced by garbage, reshaped, or naming a profile wrongly.
+ */
+export function badRollRecords(rand: () => number, valid: { plan: { names: string[] }[]; profiles: Record<string, unknown>; requested: string[] | null }): { text: string; why: string }[] {
+  const edit = (why: string, change: (r: typeof valid) => void) => {
+    const r = structuredClone(valid);
+    change(r);
+    return { text: JSON.stringify(r, null, 2), why };
+  };
+  const bytes = Buffer.from(Array.from({ length: 200 }, () => Math.floor(rand() * 256))).toString("latin1");
+  const whole = JSON.stringify(valid, null, 2);
+  const [e1, e2] = valid.plan.flatMap((b) => b.names) as [string, string];
+  return [
+    { text: bytes, why: "random bytes" },
+    { text: whole.slice(0, Math.floor(whole.length * (0.2 + rand() * 0.6))), why: "cut off mid-way" },
+    { text: "", why: "empty" },
+    { text: "[]", why: "an array" },
+    { text: JSON.stringify({ version: 1, plan: "everything" }), why: "wrong shape" },
+    edit("version 2", (r) => Object.assign(r, { version: 2 })),
+    edit("plan with a name that climbs out", (r) => (r.plan[0]!.names[0] = "../../etc")),
+    edit("plan with a name with spaces", (r) => (r.plan[0]!.names[0] = "Bad Name")),
+    edit("requested with an invalid name", (r) => (r.requested = [e1, "-x"])),
+    edit("an entry under an invalid name", (r) => (r.profiles["e1;rm"] = r.profiles[e2])),
+    edit("a planned profile without its entry", (r) => delete r.profiles[e2]),
+    edit("an entry that is not planned", (r) => (r.profiles.zz = r.profiles[e2])),
+  ];
+}
+
+/** The commands that read roll.json: every kind of roll (a dry run too). */
+export function rollReaders(e1: string, e2: string): string[][] {
+  return [["roll"], ["roll", "--dry-run"], ["roll", e1], ["roll", e2, e1, "--max-parallel", "2", "--min-healthy-time", "0"]];
 }

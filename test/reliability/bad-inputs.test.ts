@@ -7,7 +7,7 @@ import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
 import { mapLimit } from "../../src/core/sweep/pool.js";
 import { hashTree, initialisedSandbox, prng, seed, userPaths } from "./util.js";
 import {
-  badNames, badPairs, badPorts, configReaders, corruptConfigs, envReaders, flagCases, garbageEnvs, missingCases, nameCases, pairCases, portCases,
+  badNames, badPairs, badPorts, badRollRecords, configReaders, corruptConfigs, envReaders, flagCases, garbageEnvs, missingCases, nameCases, pairCases, portCases, rollReaders,
   type BadCase, type World,
 } from "./bad-input-cases.js";
 
@@ -77,6 +77,7 @@ async function runPhase(label: string, cases: BadCase[]): Promise<void> {
       figures.byCode[r.code] = (figures.byCode[r.code] ?? 0) + 1;
       if (r.code !== c.code) failures.push(`${label}: ${describe(c)}${json ? " --json" : ""}: exit ${r.code}, want ${c.code}; stderr: ${r.stderr.trim().slice(0, 300)}`);
       else if (!/^profiles: \S/m.test(r.stderr)) failures.push(`${label}: ${describe(c)}: no message on stderr: ${JSON.stringify(r.stderr)}`);
+      else if (c.stderrHas?.some((t) => !r.stderr.includes(t))) failures.push(`${label}: ${describe(c)}: stderr lacks one of ${JSON.stringify(c.stderrHas)}: ${r.stderr.trim().slice(0, 400)}`);
       else if (json) {
         let code: unknown;
         try {
@@ -148,6 +149,24 @@ test("a .env edited by hand into garbage: commands that read it exit 12, nothing
   // The profile came through untouched.
   const r = await sb.profiles(["status", "e1"]);
   assert.equal(r.code, 0, r.stderr);
+});
+
+test("a roll.json that does not parse or names a profile wrongly: every roll exits 12 naming it and the mv, nothing written", async () => {
+  const { newRecord } = await import("../../src/core/roll/record.js");
+  const { planRoll } = await import("../../src/core/roll/plan.js");
+  const file = path.join(userPaths(sb).stateDir, "roll.json");
+  const valid = newRecord(null, { maxParallel: 1, canary: 0, minHealthyMs: 0, healthyDeadlineMs: 1000, progressDeadlineMs: 0, autoRevert: true }, planRoll(world.existing, { canary: 0, maxParallel: 1 }));
+  valid.profiles[world.existing[0]]!.state = "rolling";
+  const stderrHas = [`${file}: `, `mv ${file} ${file}.bad`];
+  try {
+    for (const { text, why } of badRollRecords(rand, valid)) {
+      await fs.writeFile(file, text, { mode: 0o600 });
+      await fs.chown(file, sb.uid, sb.gid);
+      await runPhase(`roll.json ${why}`, rollReaders(...world.existing).map((args) => ({ args, code: 12, why, stderrHas })));
+    }
+  } finally {
+    await fs.rm(file, { force: true });
+  }
 });
 
 test("at least 500 cases were tried", () => {

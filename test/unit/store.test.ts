@@ -3,13 +3,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fork } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../../src/store/atomic.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { BusyError } from "../../src/errors.js";
 import { setUnitKey, getUnitKey, quoteExecArg } from "../../src/systemd/unit-file.js";
 import { execStartFor, splitWords } from "../../src/core/exec-command.js";
+import { lockWorkersTakeTurns } from "../helpers/lock-workers.js";
 
 async function tmp(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), "ap-store-"));
@@ -62,21 +61,8 @@ test("lock: a lock left by a dead process is broken", async () => {
 
 test("lock: parallel processes never hold it at once", async () => {
   const dir = await tmp();
-  const log = path.join(dir, "log");
-  const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/lock-worker.js");
   try {
-    const runs = Array.from({ length: 6 }, () =>
-      new Promise<number>((resolve) => fork(worker, [dir, log], { stdio: "ignore" }).on("exit", (c) => resolve(c ?? -1))),
-    );
-    assert.deepEqual(await Promise.all(runs), [0, 0, 0, 0, 0, 0]);
-    const lines = (await fs.readFile(log, "utf8")).trim().split("\n");
-    assert.equal(lines.length, 12);
-    // Each enter must be followed by the same pid's leave.
-    for (let i = 0; i < lines.length; i += 2) {
-      const [e, pid] = lines[i]!.split(" ");
-      assert.equal(e, "enter");
-      assert.equal(lines[i + 1], `leave ${pid}`);
-    }
+    await lockWorkersTakeTurns(dir, path.join(dir, "log"), 6);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

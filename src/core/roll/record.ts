@@ -1,8 +1,11 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, string, type output } from "../../schema.js";
+import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, refine, string, type output } from "../../schema.js";
 import { BadFileError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
+import { selfIdentity } from "../../proc/alive.js";
+import { shellWord } from "../../render/shell.js";
+import { isProfileName, NAME_RULE } from "../../store/names.js";
 import { FAILURE_KINDS } from "./failure.js";
 import type { RollOptions } from "./options.js";
 import type { RollPlan } from "./plan.js";
@@ -55,17 +58,22 @@ const optionsSchema = object({
   reload: optional(boolean()),
 });
 
+// Names go into file paths and lock names: one that is no profile name makes the record bad, not the command line.
+const nameSchema = string().check(refine(isProfileName, { message: `not a profile name (${NAME_RULE})` }));
+
 const recordSchema = object({
   version: literal(1),
   id: string(),
-  /** The process running it now (or last). */
+  /** The process running it now (or last), with its start time and boot (absent in records of older versions). */
   pid: number().check(int()),
+  startTicks: optional(nullable(number().check(int()))),
+  bootId: optional(nullable(string())),
   startedAt: string(),
   updatedAt: string(),
   /** Names as asked; null: every profile. */
-  requested: nullable(array(string())),
+  requested: nullable(array(nameSchema)),
   options: optionsSchema,
-  plan: array(object({ kind: enumOf(["canary", "batch"]), names: array(string()) })),
+  plan: array(object({ kind: enumOf(["canary", "batch"]), names: array(nameSchema) })),
   profiles: record(string(), entrySchema),
   /** Each Ctrl-C or SIGTERM that stopped it after a batch. */
   interruptions: array(object({ at: string(), signal: string() })),
@@ -80,17 +88,33 @@ export function recordFile(paths: Paths): string {
   return path.join(paths.stateDir, "roll.json");
 }
 
-/** Read the record of the last roll, or null when there was none. BadFileError when it does not parse. */
+/** What makes a record that matches the schema unusable: each planned profile once, each with its entry. */
+function planProblem(rec: RollRecord): string | null {
+  const planned = rec.plan.flatMap((b) => b.names);
+  const twice = planned.find((n, i) => planned.indexOf(n) !== i);
+  if (twice !== undefined) return `plan: "${twice}" is planned twice`;
+  const missing = planned.find((n) => !Object.hasOwn(rec.profiles, n));
+  if (missing !== undefined) return `profiles: "${missing}" is planned but has no entry`;
+  const extra = Object.keys(rec.profiles).find((n) => !planned.includes(n));
+  if (extra === undefined) return null;
+  return `profiles.${extra}: ${isProfileName(extra) ? "not in the plan" : `not a profile name (${NAME_RULE})`}`;
+}
+
+/**
+ * Read the record of the last roll, or null when there was none. BadFileError naming the file, with
+ * the command that sets it aside, when it cannot be read, does not parse, or does not hold together.
+ */
 export async function loadRecord(paths: Paths): Promise<RollRecord | null> {
   const file = recordFile(paths);
+  const hint = `look at it, then set it aside with \`mv ${shellWord(file)} ${shellWord(`${file}.bad`)}\`: \`profiles roll\` starts afresh without it (the .env files are not in it)`;
   let text: string;
   try {
     text = await fs.readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    throw new BadFileError(file, `cannot be read (${code})`, hint);
   }
-  const hint = "look at it, then move it away: `profiles roll` starts afresh without it (the .env files are not in it)";
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -102,6 +126,8 @@ export async function loadRecord(paths: Paths): Promise<RollRecord | null> {
     const issue = parsed.error.issues[0];
     throw new BadFileError(file, `${issue?.path.join(".")}: ${issue?.message}`, hint);
   }
+  const problem = planProblem(parsed.data);
+  if (problem) throw new BadFileError(file, problem, hint);
   return parsed.data;
 }
 
@@ -118,7 +144,7 @@ export function newRecord(requested: string[] | null, options: RollOptions, plan
   return {
     version: 1,
     id: `${now}-${process.pid}`,
-    pid: process.pid,
+    ...selfIdentity(),
     startedAt: now,
     updatedAt: now,
     requested,

@@ -1,4 +1,5 @@
 import type { Paths } from "../../paths.js";
+import { selfIdentity } from "../../proc/alive.js";
 import { ensureDir, writeFileAtomic } from "../../store/atomic.js";
 import { recordFile, type ProfileEntry, type RollRecord } from "./record.js";
 
@@ -29,7 +30,7 @@ export class RollRecorder {
 
   /** Note that this process took over an interrupted roll. */
   async resume(): Promise<void> {
-    this.record.pid = process.pid;
+    Object.assign(this.record, selfIdentity());
     this.record.resumptions.push({ at: new Date().toISOString(), pid: process.pid });
     await this.save();
   }

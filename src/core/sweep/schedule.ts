@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { packageRoot } from "../../package-files.js";
+import { shellWord } from "../../render/shell.js";
 import { quoteExecArg } from "../../systemd/unit-file.js";
 
 /** The sweep's units, as `units/` ships them and `profiles init` installs them. */
@@ -26,10 +27,9 @@ export function sweepExecStart(): string {
   return [process.execPath, cliScript(), ...SCHEDULED_ARGS].map(quoteExecArg).join(" ");
 }
 
-// POSIX sh single quotes; cron hands the command to /bin/sh, and turns a bare % into a newline.
-function shellWord(word: string): string {
-  const quoted = /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-  return quoted.replace(/%/g, "\\%");
+// cron hands the command to /bin/sh, and turns a bare % into a newline.
+function cronWord(word: string): string {
+  return shellWord(word).replace(/%/g, "\\%");
 }
 
 /**
@@ -49,7 +49,7 @@ export function cronLine(env: NodeJS.ProcessEnv, uid: number, extraArgs: string[
     const v = env[key];
     if (v && path.isAbsolute(v)) vars.push([key, v]);
   }
-  const command = [...vars.map(([k, v]) => `${k}=${shellWord(v)}`), ...[process.execPath, cliScript(), ...SCHEDULED_ARGS, ...extraArgs].map(shellWord)];
+  const command = [...vars.map(([k, v]) => `${k}=${cronWord(v)}`), ...[process.execPath, cliScript(), ...SCHEDULED_ARGS, ...extraArgs].map(cronWord)];
   // stdout (the table) is in sweeps.jsonl anyway; stderr stays, so that cron mails what went wrong.
   return `${minute} 3 * * * ${command.join(" ")} >/dev/null`;
 }
