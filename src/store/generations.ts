@@ -61,7 +61,8 @@ function indexFile(paths: Paths, name: string): string {
   return path.join(generationsDir(paths, name), "index.json");
 }
 
-function generationFile(paths: Paths, name: string, n: number): string {
+/** The file holding generation `n`'s bytes. */
+export function generationFile(paths: Paths, name: string, n: number): string {
   return path.join(generationsDir(paths, name), `${n}.env`);
 }
 
@@ -212,6 +213,21 @@ export async function newestIntact(paths: Paths, name: string, candidates: Gener
     skipped.push(read.corrupt);
   }
   return { generation: null, skipped };
+}
+
+/**
+ * Drop corrupt generation `n` from the history, its file with it: its bytes are lost. An intact one is
+ * refused (UsageError), so history is never edited otherwise. Callers hold the profile's lock.
+ */
+export async function forgetGeneration(paths: Paths, name: string, n: number): Promise<CorruptGeneration> {
+  const index = await loadIndex(paths, name);
+  const g = keptGeneration(index, name, n);
+  const read = readVerified(paths, name, g);
+  if ("text" in read) throw new UsageError(`generation ${n} of "${name}" is intact: only a corrupt generation can be forgotten`, `run \`profiles doctor\` to see the corrupt ones`);
+  index.generations = index.generations.filter((x) => x !== g);
+  await saveIndex(paths, name, index);
+  await fs.rm(read.corrupt.file, { force: true });
+  return read.corrupt;
 }
 
 /** Every generation of a profile whose file is missing or does not match its recorded sha256. */

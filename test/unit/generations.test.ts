@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { resolvePaths, envFile } from "../../src/paths.js";
-import { commitEnvText, corruptGenerations, history, lastKnownGood, markKnownGood, newestIntact, readGeneration, sha256, generationsDir } from "../../src/store/generations.js";
+import { commitEnvText, corruptGenerations, forgetGeneration, history, lastKnownGood, markKnownGood, newestIntact, readGeneration, sha256, generationsDir } from "../../src/store/generations.js";
 import { BadFileError, UsageError } from "../../src/errors.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 
@@ -125,6 +125,23 @@ test("pruning keeps the newest known-good generation whose file is intact, not a
     await flipBit(path.join(generationsDir(w.paths, "p"), "2.env"));
     for (let i = 2; i <= 4; i++) await commitEnvText(w.paths, "p", `A=${i}\n`, `set ${i}`, { keep: 2 });
     assert.deepEqual((await history(w.paths, "p")).generations.map((g) => g.number), [1, 4, 5]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("forgetGeneration drops a corrupt generation and its file, and refuses an intact one", async () => {
+  const w = await world();
+  try {
+    await commitEnvText(w.paths, "p", "A=1\n", "add");
+    await commitEnvText(w.paths, "p", "A=2\n", "set A");
+    await truncateHalf(path.join(generationsDir(w.paths, "p"), "1.env"));
+    await assert.rejects(forgetGeneration(w.paths, "p", 2), (e: unknown) => e instanceof UsageError && /intact/.test(e.message));
+    await assert.rejects(forgetGeneration(w.paths, "p", 7), (e: unknown) => e instanceof UsageError && /no generation 7/.test(e.message));
+    assert.equal((await forgetGeneration(w.paths, "p", 1)).number, 1);
+    assert.deepEqual((await history(w.paths, "p")).generations.map((g) => g.number), [2]);
+    assert.deepEqual((await fs.readdir(generationsDir(w.paths, "p"))).sort(), ["2.env", "index.json"]);
+    assert.deepEqual(await corruptGenerations(w.paths, "p"), []);
   } finally {
     await w.cleanup();
   }
