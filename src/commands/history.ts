@@ -1,4 +1,5 @@
 import { parseGeneration } from "../core/cli-args.js";
+import { escapeControls } from "../render/escape.js";
 import { table } from "../render/table.js";
 import { corruptGenerations, corruptionText, forgetGeneration, history } from "../store/generations.js";
 import { withProfileLock } from "../store/lock.js";
@@ -35,7 +36,7 @@ export default defineCommand<{ name: string; forget?: string }>({
       return { data, text: [...head, `${name}: no generations kept yet; the next change through \`profiles\` starts them`].join("\n") };
     }
     const mark = (g: (typeof newestFirst)[number]) => `${g.number}${g.current ? "*" : ""}${g.corrupt ? "!" : ""}`;
-    const rows = newestFirst.map((g) => [mark(g), shortTime(g.time), g.knownGood ? "yes" : "no", g.reason, g.changed.join(", ") || "-"]);
+    const rows = newestFirst.map((g) => [mark(g), shortTime(g.time), g.knownGood ? "yes" : "no", escapeControls(g.reason), escapeControls(g.changed.join(", ")) || "-"]);
     const notes = [
       editedByHand
         ? `the .env matches no generation: it was edited by hand after generation ${newestFirst[0]!.number}; the next change keeps it as a generation`
