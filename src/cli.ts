@@ -8,6 +8,7 @@ import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { AppError, ExitCode, UsageError } from "./errors.js";
 import { packageVersion } from "./package-files.js";
+import { escapeControls, escapeLines } from "./render/escape.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout. */
 function report(err: unknown, json: boolean): number {
@@ -18,9 +19,10 @@ function report(err: unknown, json: boolean): number {
   if (json) {
     process.stdout.write(JSON.stringify({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, null, 2) + "\n");
   }
-  let text = `profiles: ${message}\n`;
-  for (const d of details) text += `  | ${d}\n`;
-  if (known?.hint) text += `  next: ${known.hint}\n`;
+  // Messages can quote a file's bytes and details are the gateway's log lines: no control codes reach the terminal.
+  let text = `profiles: ${escapeLines(message)}\n`;
+  for (const d of details) text += `  | ${escapeControls(d)}\n`;
+  if (known?.hint) text += `  next: ${escapeLines(known.hint)}\n`;
   process.stderr.write(text);
   return code;
 }
@@ -62,7 +64,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   await ctx?.close().catch(() => {});
   if (!result) return ExitCode.ok; // --help or --version printed
-  process.stdout.write(json ? JSON.stringify(result.data, null, 2) + "\n" : result.text ? result.text + "\n" : "");
+  const text = result.escaped ? result.text : escapeLines(result.text);
+  process.stdout.write(json ? JSON.stringify(result.data, null, 2) + "\n" : text ? text + "\n" : "");
   return result.exitCode ?? ExitCode.ok;
 }
 

@@ -8,6 +8,8 @@ export interface CommandResult {
   text: string;
   /** Non-zero when the command ran but the outcome is a failure (e.g. a profile is not healthy). */
   exitCode?: ExitCode;
+  /** `text` was escaped by its renderer, which adds control codes of its own (doctor's colours); else the CLI escapes it. */
+  escaped?: boolean;
 }
 
 /** Options every command accepts. */

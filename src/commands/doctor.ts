@@ -1,6 +1,7 @@
 import type { DoctorReport } from "../core/doctor/run.js";
 import type { CheckStatus } from "../core/doctor/types.js";
 import { ExitCode } from "../errors.js";
+import { escapeControls } from "../render/escape.js";
 import { defineCommand } from "./command.js";
 
 /** How a check's status is marked: ✓/✗ in colour on a terminal, plain words in a pipe or a log. */
@@ -13,11 +14,12 @@ function marks(tty: boolean, colour: boolean): Record<CheckStatus, string> {
 /** One line per check, then the commands that fix what was found. */
 export function renderReport(report: DoctorReport, tty: boolean, colour: boolean): string {
   const mark = marks(tty, colour);
-  const lines = report.checks.map((c) => `${mark[c.status]} ${c.title}: ${c.message}`);
+  // Escaped here, not by the CLI, which would escape the colours too: messages quote files and processes.
+  const lines = report.checks.map((c) => `${mark[c.status]} ${c.title}: ${escapeControls(c.message)}`);
   if (report.ok) {
     lines.push("no problems found");
   } else {
-    lines.push("", `${report.problems} problem(s); to fix:`, ...report.fixes.map((f) => `  ${f}`));
+    lines.push("", `${report.problems} problem(s); to fix:`, ...report.fixes.map((f) => `  ${escapeControls(f)}`));
   }
   return lines.join("\n");
 }
@@ -36,6 +38,6 @@ export default defineCommand({
     const tty = Boolean(process.stdout.isTTY);
     // https://no-color.org: any non-empty NO_COLOR turns colour off.
     const colour = tty && !ctx.env.NO_COLOR;
-    return { data: report, text: renderReport(report, tty, colour), exitCode: report.ok ? ExitCode.ok : ExitCode.problemsFound };
+    return { data: report, text: renderReport(report, tty, colour), escaped: true, exitCode: report.ok ? ExitCode.ok : ExitCode.problemsFound };
   },
 });

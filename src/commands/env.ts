@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import { isSecretKey, maskValue } from "../core/secrets.js";
 import { envFile } from "../paths.js";
+import { escapeControls } from "../render/escape.js";
 import { parseEnv, quoteValue } from "../store/envfile.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
@@ -28,7 +29,8 @@ export default defineCommand<{ name: string; showSecrets: boolean }>({
     for (const p of problems) lines.push(`# line ${p.line}: ${p.message}`);
     return {
       data: { name, file, variables: Object.fromEntries(shown), hidden, problems },
-      text: lines.length > 0 ? lines.join("\n") : `# ${name}'s .env sets no variables`,
+      // Per line: a quoted value may hold a line break, which must not start a line of its own.
+      text: lines.length > 0 ? lines.map(escapeControls).join("\n") : `# ${name}'s .env sets no variables`,
     };
   },
 });

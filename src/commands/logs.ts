@@ -3,6 +3,7 @@ import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount, tailFile } f
 import { followFile } from "../core/logs/follow.js";
 import { findJournal, showJournal } from "../core/logs/journal.js";
 import { ExitCode } from "../errors.js";
+import { escapeLines } from "../render/escape.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
@@ -42,7 +43,8 @@ function stdoutWriter(json: boolean, name: string): (text: string) => Promise<vo
     if (s === "" || process.stdout.destroyed) return;
     if (!process.stdout.write(s)) await once(process.stdout, "drain").catch(() => {});
   };
-  if (!json) return out;
+  // The gateway's own bytes: a terminal gets its control codes escaped, JSON the exact lines.
+  if (!json) return (text) => out(escapeLines(text));
   return async (text) => {
     const lines = (partial + text).split("\n");
     partial = lines.pop() ?? "";

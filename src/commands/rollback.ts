@@ -1,5 +1,6 @@
 import { parseGeneration, waitMs } from "../core/cli-args.js";
 import { rollbackProfile } from "../core/rollback.js";
+import { corruptionText } from "../store/generations.js";
 import { assertProfileName } from "../store/names.js";
 import { defineCommand } from "./command.js";
 
@@ -26,6 +27,7 @@ export default defineCommand<{ name: string; to?: string; restart: boolean; wait
       : r.generation === null
         ? "nothing written"
         : `takes effect when it next restarts: \`profiles restart ${name}\``;
-    return { data: r, text: `${what}; ${then}` };
+    const skipped = (r.skipped ?? []).map((c) => `${name}: skipped generation ${c.number}, corrupt: ${corruptionText(c)}`);
+    return { data: r, text: [...skipped, `${what}; ${then}`].join("\n") };
   },
 });

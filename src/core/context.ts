@@ -4,6 +4,7 @@ import type { PortInspector } from "../ports/types.js";
 import type { Prober } from "../probe/types.js";
 import type { SystemdManager } from "../systemd/types.js";
 import { createLogger, type Logger } from "../log.js";
+import { escapeLines } from "../render/escape.js";
 
 /** Everything a command needs from the outside world, so that tests can hand in fakes. */
 export interface Context {
@@ -53,7 +54,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     systemd,
     ports: opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector()),
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
-    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${message}\n`))),
+    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${escapeLines(message)}\n`))),
     async close() {
       await bus?.close();
     },

@@ -1,5 +1,6 @@
 /** What differs between two versions of a `.env`, with secret values never shown. */
 import type { EnvEntries } from "../store/envfile.js";
+import { escapeControls } from "../render/escape.js";
 import { quoteValue } from "../store/envfile.js";
 import { isSecretKey, MASK } from "./secrets.js";
 
@@ -29,10 +30,12 @@ export function diffEntries(before: EnvEntries, after: EnvEntries): EnvDifferenc
 
 /** Lines for people: `+ K="v"`, `- K="v"`, `~ K: "old" → "new"`; a secret shows as changed, never its values. */
 export function renderDifferences(diffs: EnvDifference[]): string[] {
-  return diffs.map((d) => {
-    if (d.secret) return d.kind === "changed" ? `~ ${d.key}: changed (secret, values hidden)` : `${d.kind === "added" ? "+" : "-"} ${d.key}=${MASK} (secret)`;
-    if (d.kind === "added") return `+ ${d.key}=${quoteValue(d.new ?? "")}`;
-    if (d.kind === "removed") return `- ${d.key}=${quoteValue(d.old ?? "")}`;
-    return `~ ${d.key}: ${quoteValue(d.old ?? "")} → ${quoteValue(d.new ?? "")}`;
-  });
+  return diffs.map((d) => escapeControls(differenceLine(d)));
+}
+
+function differenceLine(d: EnvDifference): string {
+  if (d.secret) return d.kind === "changed" ? `~ ${d.key}: changed (secret, values hidden)` : `${d.kind === "added" ? "+" : "-"} ${d.key}=${MASK} (secret)`;
+  if (d.kind === "added") return `+ ${d.key}=${quoteValue(d.new ?? "")}`;
+  if (d.kind === "removed") return `- ${d.key}=${quoteValue(d.old ?? "")}`;
+  return `~ ${d.key}: ${quoteValue(d.old ?? "")} → ${quoteValue(d.new ?? "")}`;
 }

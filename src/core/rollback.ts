@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import { NoRollbackTargetError, UnhealthyError } from "../errors.js";
 import { envFile } from "../paths.js";
 import { parseEnv } from "../store/envfile.js";
-import { commitEnvText, history, markKnownGood, readGeneration, type Generation } from "../store/generations.js";
+import { commitEnvText, corruptGenerationError, history, markKnownGood, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists, portOf } from "../store/profiles.js";
 import { writeLimits } from "../store/limits.js";
 import { unitName } from "../systemd/types.js";
@@ -12,13 +12,31 @@ import type { Context } from "./context.js";
 import { healthTarget } from "./health-target.js";
 import { assertPortChange, withEnvLocks } from "./port-change.js";
 
+type History = { generations: Generation[]; current: number | null; fileSha256: string | null };
+
 /**
- * The generation a rollback restores by default: the newest known-good one older than the current
+ * What a rollback may restore by default, oldest first: the known-good generations older than the current
  * (all of them when the file was edited by hand) whose bytes differ from the file on disk.
  */
-export function rollbackTarget(h: { generations: Generation[]; current: number | null; fileSha256: string | null }): Generation | null {
+export function rollbackCandidates(h: History): Generation[] {
   const below = h.current ?? Number.POSITIVE_INFINITY;
-  return h.generations.filter((g) => g.knownGood && g.number < below && g.sha256 !== h.fileSha256).at(-1) ?? null;
+  return h.generations.filter((g) => g.knownGood && g.number < below && g.sha256 !== h.fileSha256);
+}
+
+/** The newest of the rollback candidates, as the index records them (its file unchecked). */
+export function rollbackTarget(h: History): Generation | null {
+  return rollbackCandidates(h).at(-1) ?? null;
+}
+
+/**
+ * The generation a rollback restores by default: the newest candidate whose file is intact, and the
+ * corrupt ones passed over. When every candidate is corrupt, the newest one's error (exit 12).
+ */
+async function defaultTarget(ctx: Context, name: string, h: History): Promise<{ to: number; skipped: CorruptGeneration[] }> {
+  const { generation, skipped } = await newestIntact(ctx.paths, name, rollbackCandidates(h));
+  if (generation) return { to: generation.number, skipped };
+  if (skipped[0]) throw corruptGenerationError(name, skipped[0]);
+  throw new NoRollbackTargetError(name, h.current);
 }
 
 /**
@@ -48,7 +66,7 @@ export async function restoreGeneration(ctx: Context, name: string, gen: number,
 }
 
 export interface RollbackOptions {
-  /** The generation to restore; default: `rollbackTarget`. */
+  /** The generation to restore; default: the newest rollback candidate whose file is intact. */
   to?: number;
   restart: boolean;
   waitMs: number;
@@ -64,6 +82,8 @@ export interface RollbackResult {
   healthy: boolean | null;
   pid: number | null;
   elapsedMs: number;
+  /** Newer known-good generations passed over because their files are corrupt (default target only; absent when none). */
+  skipped?: CorruptGeneration[];
 }
 
 /**
@@ -74,16 +94,15 @@ export async function rollbackProfile(ctx: Context, name: string, opts: Rollback
   const config = await ctx.config();
   await assertProfileExists(ctx.paths, name);
   const h = await history(ctx.paths, name);
-  let to: number;
+  let target: { to: number; skipped: CorruptGeneration[] };
   if (opts.to !== undefined) {
     await readGeneration(ctx.paths, name, opts.to);
-    to = opts.to;
+    target = { to: opts.to, skipped: [] };
   } else {
-    const target = rollbackTarget(h);
-    if (!target) throw new NoRollbackTargetError(name, h.current);
-    to = target.number;
+    target = await defaultTarget(ctx, name, h);
   }
-  const result: RollbackResult = { name, from: h.current, to, generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0 };
+  const { to, skipped } = target;
+  const result: RollbackResult = { name, from: h.current, to, generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0, ...(skipped.length > 0 ? { skipped } : {}) };
   if (to !== h.current) result.generation = (await restoreGeneration(ctx, name, to, `rollback to ${to}`)).number;
   if (!opts.restart) return result;
 

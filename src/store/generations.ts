@@ -61,7 +61,8 @@ function indexFile(paths: Paths, name: string): string {
   return path.join(generationsDir(paths, name), "index.json");
 }
 
-function generationFile(paths: Paths, name: string, n: number): string {
+/** The file holding generation `n`'s bytes. */
+export function generationFile(paths: Paths, name: string, n: number): string {
   return path.join(generationsDir(paths, name), `${n}.env`);
 }
 
@@ -126,9 +127,10 @@ async function append(paths: Paths, name: string, index: Index, text: string, re
   return gen;
 }
 
-// Old generations go, but never the newest known-good one: it is what a failed roll reverts to.
+// Old generations go, but never the newest known-good one whose file is intact: it is what a failed
+// roll reverts to (a corrupt one is never restored, so it protects nothing).
 async function prune(paths: Paths, name: string, index: Index, keep: number): Promise<void> {
-  const newestGood = index.generations.filter((g) => g.knownGood).at(-1);
+  const newestGood = (await newestIntact(paths, name, index.generations.filter((g) => g.knownGood))).generation;
   const kept = index.generations.filter((g, i) => i >= index.generations.length - keep || g === newestGood);
   const dropped = index.generations.filter((g) => !kept.includes(g));
   index.generations = kept;
@@ -145,16 +147,96 @@ export async function history(paths: Paths, name: string): Promise<{ generations
   return { generations: index.generations, current, fileSha256: sha };
 }
 
-/** The exact bytes of a kept generation; UsageError when it is not kept. */
-export async function readGeneration(paths: Paths, name: string, n: number): Promise<string> {
-  const index = await loadIndex(paths, name);
-  if (!index.generations.some((g) => g.number === n)) {
-    const kept = index.generations.map((g) => g.number);
-    throw new UsageError(`profile "${name}" has no generation ${n} (kept: ${kept.length > 0 ? kept.join(", ") : "none"})`, `run \`profiles history ${name}\``);
+/** A kept generation whose file does not hold the bytes its index entry records. */
+export interface CorruptGeneration {
+  number: number;
+  file: string;
+  /** The sha256 index.json records for it. */
+  expected: string;
+  /** The sha256 of the file's bytes now; null when the file is missing. */
+  actual: string | null;
+}
+
+function corruptionProblem(c: CorruptGeneration): string {
+  if (c.actual === null) return `is missing although index.json lists it (generation ${c.number})`;
+  return `does not hold the bytes of generation ${c.number} (sha256 ${c.expected.slice(0, 12)}… expected, ${c.actual.slice(0, 12)}… found)`;
+}
+
+/** What is wrong with a corrupt generation, in one line naming its file. */
+export function corruptionText(c: CorruptGeneration): string {
+  return `${c.file} ${corruptionProblem(c)}`;
+}
+
+/**
+ * The one read of a generation file that may be restored or trusted: its bytes, checked against the
+ * sha256 index.json records, since a truncated or damaged file restored as it is would replace a good `.env`.
+ */
+function readVerified(paths: Paths, name: string, g: Generation): { text: string } | { corrupt: CorruptGeneration } {
+  const file = generationFile(paths, name, g.number);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { corrupt: { number: g.number, file, expected: g.sha256, actual: null } };
+    throw err;
   }
-  const text = await readText(generationFile(paths, name, n));
-  if (text === null) throw new BadFileError(generationFile(paths, name, n), "is missing although index.json lists it");
-  return text;
+  const actual = sha256(bytes);
+  if (actual !== g.sha256) return { corrupt: { number: g.number, file, expected: g.sha256, actual } };
+  return { text: bytes.toString("utf8") };
+}
+
+/** The error for restoring or showing a corrupt generation (exit 12): nothing has been changed. */
+export function corruptGenerationError(name: string, c: CorruptGeneration): BadFileError {
+  return new BadFileError(c.file, `${corruptionProblem(c)}: it is never restored`, `run \`profiles doctor\` for the fix, and \`profiles history ${name}\` for the intact generations`);
+}
+
+function keptGeneration(index: Index, name: string, n: number): Generation {
+  const g = index.generations.find((x) => x.number === n);
+  if (g) return g;
+  const kept = index.generations.map((x) => x.number);
+  throw new UsageError(`profile "${name}" has no generation ${n} (kept: ${kept.length > 0 ? kept.join(", ") : "none"})`, `run \`profiles history ${name}\``);
+}
+
+/** The exact bytes of a kept generation, verified; UsageError when it is not kept, BadFileError when corrupt. */
+export async function readGeneration(paths: Paths, name: string, n: number): Promise<string> {
+  const read = readVerified(paths, name, keptGeneration(await loadIndex(paths, name), name, n));
+  if ("corrupt" in read) throw corruptGenerationError(name, read.corrupt);
+  return read.text;
+}
+
+/** The newest of `candidates` (oldest first) whose file is intact, and the corrupt ones passed over, newest first. */
+export async function newestIntact(paths: Paths, name: string, candidates: Generation[]): Promise<{ generation: Generation | null; skipped: CorruptGeneration[] }> {
+  const skipped: CorruptGeneration[] = [];
+  for (const g of [...candidates].reverse()) {
+    const read = readVerified(paths, name, g);
+    if ("text" in read) return { generation: g, skipped };
+    skipped.push(read.corrupt);
+  }
+  return { generation: null, skipped };
+}
+
+/**
+ * Drop corrupt generation `n` from the history, its file with it: its bytes are lost. An intact one is
+ * refused (UsageError), so history is never edited otherwise. Callers hold the profile's lock.
+ */
+export async function forgetGeneration(paths: Paths, name: string, n: number): Promise<CorruptGeneration> {
+  const index = await loadIndex(paths, name);
+  const g = keptGeneration(index, name, n);
+  const read = readVerified(paths, name, g);
+  if ("text" in read) throw new UsageError(`generation ${n} of "${name}" is intact: only a corrupt generation can be forgotten`, `run \`profiles doctor\` to see the corrupt ones`);
+  index.generations = index.generations.filter((x) => x !== g);
+  await saveIndex(paths, name, index);
+  await fs.rm(read.corrupt.file, { force: true });
+  return read.corrupt;
+}
+
+/** Every generation of a profile whose file is missing or does not match its recorded sha256. */
+export async function corruptGenerations(paths: Paths, name: string): Promise<CorruptGeneration[]> {
+  const index = await loadIndex(paths, name);
+  return index.generations.flatMap((g) => {
+    const read = readVerified(paths, name, g);
+    return "corrupt" in read ? [read.corrupt] : [];
+  });
 }
 
 export interface CommitOptions {

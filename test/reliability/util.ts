@@ -193,7 +193,12 @@ export async function checkEnvFiles(paths: Paths): Promise<EnvCheck[]> {
     for (const p of parseEnv(text).problems) problems.push(`parse: ${JSON.stringify(p)}`);
     const h = await history(paths, name);
     if (h.current === null) problems.push(`.env (sha ${h.fileSha256}) equals none of generations ${h.generations.map((g) => g.number).join(",")}`);
-    else if ((await readGeneration(paths, name, h.current)) !== text) problems.push(`.env differs from generation ${h.current} although the sha matches`);
+    else {
+      // A generation file that lost its bytes is refused by the verified read: a problem here, not a crash.
+      const kept = await readGeneration(paths, name, h.current).catch((err: Error) => err);
+      if (kept instanceof Error) problems.push(`generation ${h.current}: ${kept.message}`);
+      else if (kept !== text) problems.push(`.env differs from generation ${h.current} although the sha matches`);
+    }
     out.push({ name, current: h.current, problems });
   }
   return out;

@@ -11,7 +11,10 @@ import { busFix } from "../../src/core/doctor/bus.js";
 import { createContext } from "../../src/core/context.js";
 import { ExitCode, ManagerUnreachableError } from "../../src/errors.js";
 import { envFile, profileDir } from "../../src/paths.js";
+import history from "../../src/commands/history.js";
+import { commitEnvText, generationFile, readGeneration } from "../../src/store/generations.js";
 import { createProfile } from "../../src/store/profiles.js";
+import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { TEMPLATE_UNIT, unitName } from "../../src/systemd/types.js";
 import { fakeWorld } from "../helpers/fakes.js";
 
@@ -72,7 +75,7 @@ test("doctor: a healthy host passes every check, in order, with no fixes", async
     assert.deepEqual(problemsOnly(r), []);
     assert.equal(r.ok, true);
     assert.deepEqual(r.fixes, []);
-    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "ports-shared", "ports-held", "units", "sweep-timer"]);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "generations", "ports-shared", "ports-held", "units", "sweep-timer"]);
     assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
   } finally {
     await w.cleanup();
@@ -196,6 +199,43 @@ test("doctor: wrong modes and owners of profile files, each with its chmod or ch
     assert.equal(check(r, "files").problems.length, 4);
     assert.match(check(r, "files").problems[0]!.message, new RegExp(`belongs to uid ${UID}, not tester \\(uid ${UID + 1}\\)`));
     assert.equal(check(r, "files").problems[0]!.fix, `sudo chown tester ${profileDir(w.ctx.paths, "a")}`);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: corrupt generations, each with the copy that restores its bytes or the command that forgets it", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const gen = (name: string, n: number) => generationFile(w.ctx.paths, name, n);
+    // a: 1 and 2 (the .env holds 2); b: 1, 2, 3 holding 1's bytes again (a rollback), 4.
+    await commitEnvText(w.ctx.paths, "a", 'PORT="9300"\nA="2"\n', "set A");
+    await commitEnvText(w.ctx.paths, "b", 'PORT="9301"\nB="2"\n', "set B");
+    await commitEnvText(w.ctx.paths, "b", await readGeneration(w.ctx.paths, "b", 1), "rollback to 1", { always: true });
+    await commitEnvText(w.ctx.paths, "b", 'PORT="9301"\nB="4"\n', "set B");
+    await truncateHalf(gen("a", 1));
+    await flipBit(gen("a", 2));
+    await fs.rm(gen("b", 1));
+    let r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["generations:problem"]);
+    const problems = check(r, "generations").problems;
+    assert.deepEqual(problems.map((p) => p.message.replace(/[0-9a-f]{12}…/g, "SHA")), [
+      `a: ${gen("a", 1)} does not hold the bytes of generation 1 (sha256 SHA expected, SHA found)`,
+      `a: ${gen("a", 2)} does not hold the bytes of generation 2 (sha256 SHA expected, SHA found)`,
+      `b: ${gen("b", 1)} is missing although index.json lists it (generation 1)`,
+    ]);
+    assert.deepEqual(problems.map((p) => p.fix), [`profiles history a --forget 1`, `cp ${envFile(w.ctx.paths, "a")} ${gen("a", 2)}`, `cp ${gen("b", 3)} ${gen("b", 1)}`]);
+    const hist = await history.run({ json: false, verbose: false, name: "a" }, w.ctx);
+    assert.match(hist.text, /^2\*! /m);
+    assert.match(hist.text, /^1! /m);
+    assert.match(hist.text, /^! its file no longer holds the bytes recorded for it/m);
+    await fs.copyFile(envFile(w.ctx.paths, "a"), gen("a", 2));
+    await fs.copyFile(gen("b", 3), gen("b", 1));
+    const forgot = await history.run({ json: false, verbose: false, name: "a", forget: "1" }, w.ctx);
+    assert.match(forgot.text, new RegExp(`^forgot generation 1: ${gen("a", 1)} does not hold`));
+    r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), []);
+    assert.equal(check(r, "generations").message, "5 generation(s) of 2 profile(s), all intact");
   } finally {
     await w.cleanup();
   }

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import path from "node:path";
 import add from "../../src/commands/add.js";
 import roll from "../../src/commands/roll.js";
 import { listrView } from "../../src/core/roll/listr-view.js";
@@ -11,7 +12,8 @@ import type { RollReport } from "../../src/core/roll/report.js";
 import { runRoll } from "../../src/core/roll/runner.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
-import { commitEnvText, history } from "../../src/store/generations.js";
+import { commitEnvText, generationsDir, history, markKnownGood, readGeneration } from "../../src/store/generations.js";
+import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
@@ -345,6 +347,39 @@ test("the listr2 view follows a halted roll to its end", async () => {
     const outcome = await runRoll(w.ctx, rec, { observer: view, stopRequested: () => null, pollMs: 5 });
     await view.end();
     assert.equal(outcome, "halted");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("roll: a failed profile goes back to the newest known-good generation whose file is intact, naming the corrupt ones it skipped", async () => {
+  const w = await world();
+  try {
+    const genFile = (n: number) => path.join(generationsDir(w.ctx.paths, "b"), `${n}.env`);
+    await breakProfile(w, "b", 'A="2"');
+    await markKnownGood(w.ctx.paths, "b");
+    await flipBit(genFile(2));
+    await breakProfile(w, "b", 'CRASH="1"');
+    const r = await run(w, { names: ["b"] });
+    const b = r.data.rolls[0]!.profiles[0]!;
+    assert.deepEqual([b.outcome, b.revertedTo], ["reverted", 1]);
+    assert.deepEqual(b.revertSkipped?.map((c) => [c.number, c.file]), [[2, genFile(2)]]);
+    assert.match(r.text, /reverted   b: crashed.*back on known-good generation 1 \(skipped corrupt generation: \S+\/2\.env does not hold the bytes of generation 2 \(sha256 [0-9a-f]{12}… expected, [0-9a-f]{12}… found\)\)/);
+    assert.equal(w.env("b"), await readGeneration(w.ctx.paths, "b", 1));
+    assert.deepEqual((await loadRecord(w.ctx.paths))!.profiles.b!.revertSkipped!.map((c) => c.number), [2]);
+
+    // Every known-good generation corrupt: nothing is put back, and the line says which were skipped.
+    await breakProfile(w, "b", 'CRASH="1"');
+    for (const n of [1, 4]) await truncateHalf(genFile(n));
+    const broken = w.env("b");
+    const again = await run(w, { names: ["b"] });
+    const b2 = again.data.rolls[0]!.profiles[0]!;
+    assert.equal(b2.outcome, "failed");
+    assert.match(b2.revertProblem!, /nothing to revert to: every known-good generation is corrupt/);
+    assert.deepEqual(b2.revertSkipped?.map((c) => c.number), [4, 2, 1]);
+    assert.match(again.text, /FAILED     b: .*every known-good generation is corrupt .*\(skipped corrupt generations: \S+\/4\.env .*; \S+\/2\.env .*; \S+\/1\.env /);
+    assert.equal(w.env("b"), broken);
+    assert.equal((await history(w.ctx.paths, "b")).generations.filter((g) => g.knownGood).length, 3, "no generation marked known-good");
   } finally {
     await w.cleanup();
   }

@@ -1,13 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import path from "node:path";
 import add from "../../src/commands/add.js";
 import rollback from "../../src/commands/rollback.js";
 import set from "../../src/commands/set.js";
 import { restoreGeneration, rollbackTarget } from "../../src/core/rollback.js";
 import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
-import { history, readGeneration } from "../../src/store/generations.js";
+import { generationsDir, history, readGeneration } from "../../src/store/generations.js";
+import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { fails } from "../helpers/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
@@ -141,6 +143,34 @@ test("rollbackTarget and restoreGeneration, as roll uses them", async () => {
     assert.match(await readGeneration(w.ctx.paths, "liam", 4), /HAND=1/);
     await assert.rejects(restoreGeneration(w.ctx, "liam", 42, "x"), fails(ExitCode.usage));
     await assert.rejects(restoreGeneration(w.ctx, "gone", 1, "x"), fails(ExitCode.notFound));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("rollback: a corrupt default target is skipped and named; every candidate or --to corrupt is exit 12 with nothing changed", async () => {
+  const w = await world();
+  try {
+    const genFile = (n: number) => path.join(generationsDir(w.ctx.paths, "liam"), `${n}.env`);
+    await flipBit(genFile(2));
+    const r = await rollback.run({ ...rb(), json: false }, w.ctx);
+    const data = r.data as { to: number; skipped: { number: number; file: string }[] };
+    assert.equal(data.to, 1);
+    assert.deepEqual(data.skipped.map((c) => [c.number, c.file]), [[2, genFile(2)]]);
+    assert.match(r.text, new RegExp(`^liam: skipped generation 2, corrupt: ${genFile(2)} does not hold the bytes of generation 2 .*\\nliam: restored generation 1 as generation 4`));
+    assert.equal(await w.file(), await readGeneration(w.ctx.paths, "liam", 1));
+
+    // From 4 (= 1's bytes) the candidates are 3 and 2 (2 corrupt): 3 is intact, so break it too.
+    await truncateHalf(genFile(3));
+    const before = await snapshot(w.home);
+    const calls = w.systemd.calls.length;
+    await assert.rejects(rollback.run(rb(), w.ctx), fails(ExitCode.badFile, new RegExp(`^${genFile(3)}: does not hold the bytes of generation 3`), /profiles doctor/));
+    await assert.rejects(rollback.run(rb({ to: "2" }), w.ctx), fails(ExitCode.badFile, new RegExp(`^${genFile(2)}: `)));
+    await fs.rm(genFile(3));
+    await assert.rejects(rollback.run(rb({ to: "3", restart: false }), w.ctx), fails(ExitCode.badFile, /is missing although index.json lists it/));
+    delete before[genFile(3)];
+    assert.deepEqual(await snapshot(w.home), before, "nothing written");
+    assert.equal(w.systemd.calls.length, calls, "nothing restarted");
   } finally {
     await w.cleanup();
   }

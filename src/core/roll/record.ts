@@ -37,6 +37,8 @@ const entrySchema = object({
   reason: nullable(string()),
   /** Why it was not reverted, or why the revert did not bring it back. */
   revertProblem: nullable(string()),
+  /** Newer known-good generations the revert passed over because their files are corrupt (absent: none). */
+  revertSkipped: optional(array(object({ number: number().check(int(), positive()), file: string(), expected: string(), actual: nullable(string()) }))),
   /** The tail of its log when the gate failed. */
   details: array(string()),
   pidBefore: nullable(number().check(int())),

@@ -1,3 +1,4 @@
+import { corruptionText } from "../../store/generations.js";
 import { secondsText } from "./options.js";
 import { batchLabel, type RollPlan } from "./plan.js";
 import { entries, type ProfileEntry, type ProfileState, type RollRecord } from "./record.js";
@@ -96,6 +97,13 @@ export function foundText(f: FoundRoll): string[] {
   return lines;
 }
 
+/** The corrupt known-good generations a revert passed over, as a clause naming their files; "" when none. */
+export function skippedText(e: Pick<ProfileEntry, "revertSkipped">): string {
+  const s = e.revertSkipped ?? [];
+  if (s.length === 0) return "";
+  return ` (skipped corrupt generation${s.length > 1 ? "s" : ""}: ${s.map(corruptionText).join("; ")})`;
+}
+
 function pids(p: ProfileReport): string {
   if (p.pidBefore === null && p.pidAfter === null) return "";
   return `, pid ${p.pidBefore ?? "none"} → ${p.pidAfter ?? "none"}`;
@@ -108,9 +116,9 @@ export function profileLine(p: ProfileReport): string {
     case "rolled":
       return `rolled     ${p.name}: ${gen}${pids(p)}`;
     case "reverted":
-      return `reverted   ${p.name}: ${p.reason}; back on known-good generation ${p.revertedTo}${pids(p)}`;
+      return `reverted   ${p.name}: ${p.reason}; back on known-good generation ${p.revertedTo}${skippedText(p)}${pids(p)}`;
     case "failed":
-      return `FAILED     ${p.name}: ${p.reason}; ${p.revertProblem}`;
+      return `FAILED     ${p.name}: ${p.reason}; ${p.revertProblem}${skippedText(p)}`;
     case "skipped":
       return `skipped    ${p.name}: ${p.reason}`;
     case "unfinished":

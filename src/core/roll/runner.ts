@@ -10,6 +10,7 @@ import type { GateFailure } from "./failure.js";
 import { restartAndGate } from "./gate.js";
 import { HALTING, UNSETTLED } from "./record.js";
 import type { RollRecorder } from "./recorder.js";
+import { skippedText } from "./report.js";
 import { holdsGeneration, revertTarget } from "./revert.js";
 
 /** How a run of the roll ended; `interrupted` leaves the record unfinished, to be resumed. */
@@ -142,18 +143,19 @@ async function fail(ctx: Context, rec: RollRecorder, name: string, failure: Gate
     return;
   }
   const target = await revertTarget(ctx.paths, name);
+  const skipped = target.skipped.length > 0 ? { revertSkipped: target.skipped } : {};
   if ("none" in target) {
-    await rec.update(name, { ...base, state: "failed", revertProblem: `nothing to revert to: ${target.none}`, endedAt: new Date().toISOString() });
+    await rec.update(name, { ...base, ...skipped, state: "failed", revertProblem: `nothing to revert to: ${target.none}`, endedAt: new Date().toISOString() });
     return;
   }
   // Recorded before the file changes, so that a roll killed from here on finishes this revert.
-  await rec.update(name, { ...base, state: "reverting", revertedTo: target.generation.number });
+  await rec.update(name, { ...base, ...skipped, state: "reverting", revertedTo: target.generation.number });
   await revert(ctx, rec, name, target.generation.number, hooks);
 }
 
 /** Put known-good generation `n` back (as a new generation), restart it and gate it again. */
 async function revert(ctx: Context, rec: RollRecorder, name: string, n: number, hooks: RunHooks): Promise<void> {
-  hooks.observer.note(name, `reverting to generation ${n}`);
+  hooks.observer.note(name, `reverting to generation ${n}${skippedText(rec.entry(name))}`);
   try {
     if (!(await holdsGeneration(ctx.paths, name, n))) await restoreGeneration(ctx, name, n, `roll: revert to ${n} (${rec.entry(name).failure ?? "failed"})`);
   } catch (err) {
