@@ -1,5 +1,5 @@
 import { bringUp } from "../core/bring-up.js";
-import { healthTarget } from "../core/health-target.js";
+import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
 import { markKnownGood } from "../store/generations.js";
@@ -34,7 +34,7 @@ async function act(ctx: Context, verb: Verb, name: string, waitMs: number): Prom
     return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
   }
   const config = await ctx.config();
-  const target = healthTarget(config, await readEnv(ctx.paths, name));
+  const target = gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
   const up = await bringUp(ctx, name, { restart: verb === "restart", deadlineMs: waitMs, target });
   await markKnownGood(ctx.paths, name, config.keepGenerations);
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
@@ -54,11 +54,11 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
       // The parser drops a lone "-": `start -` must not succeed having done nothing.
       if (names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
       for (const name of names) await assertProfileExists(ctx.paths, name);
-      // Files of ours are checked for all before acting on any: a bad config.ini or .env is exit 8/12 with
-      // nothing started, not a per-profile "unhealthy".
+      // Files of ours are checked for all before acting on any: a bad config.ini or .env (one without a
+      // usable port too) is exit 8/12 with nothing started, not a per-profile "unhealthy".
       if (verb !== "stop") {
-        await ctx.config();
-        for (const name of names) await readEnv(ctx.paths, name);
+        const config = await ctx.config();
+        for (const name of names) gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
       }
       const outcomes: Outcome[] = [];
       // One at a time, in the order given: a failure is reported per profile and the rest still run.

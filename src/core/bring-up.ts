@@ -23,8 +23,8 @@ export interface BringUpOptions {
   reload?: boolean;
   /** The whole wait: job, active state and first passing probe. */
   deadlineMs: number;
-  /** Null: no port known, so only the unit state is checked. */
-  target: ProbeTarget | null;
+  /** Where the health probe goes (`gateTarget`). */
+  target: ProbeTarget;
   pollMs?: number;
 }
 
@@ -112,7 +112,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const unit = unitName(profile);
   // The profile's own probe settings (profile.ini) win over a target its caller built from config.ini alone;
   // read before anything changes, so that a broken profile.ini stops here.
-  const target = opts.target && withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
+  const target = withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
   const sd = await ctx.systemd();
   const verb = opts.reload ? "reload" : opts.restart ? "restart" : "start";
   // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
@@ -147,7 +147,6 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       throw await failure(ctx, profile, `crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`);
     }
     if (isRunning(state)) {
-      if (!target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
       // The full probe timeout even near the deadline: a probe cut short would report "timeout" for a
       // gateway that answers 500, and the reason is what the user acts on.
       const verdict = await probe(prober, target);

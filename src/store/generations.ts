@@ -61,7 +61,8 @@ function indexFile(paths: Paths, name: string): string {
   return path.join(generationsDir(paths, name), "index.json");
 }
 
-function generationFile(paths: Paths, name: string, n: number): string {
+/** Where generation `n` of a profile keeps its bytes. */
+export function generationFile(paths: Paths, name: string, n: number): string {
   return path.join(generationsDir(paths, name), `${n}.env`);
 }
 

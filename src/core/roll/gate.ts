@@ -21,8 +21,8 @@ export interface GateOptions {
   progressDeadline: () => number;
   /** For the failure message when the progress deadline is the one that ran out. */
   progressDeadlineMs: number;
-  /** Null: no port known, so only the unit state is checked. */
-  target: ProbeTarget | null;
+  /** Where the health probe goes (`gateTarget`). */
+  target: ProbeTarget;
   pollMs?: number;
   /** Reload (the unit's ExecReload=) instead of restart: the main PID must then stay the same. */
   reload?: boolean;
@@ -82,9 +82,7 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
     seen.state = `${s.activeState}/${s.subState}`;
     const deadline = Math.min(ownDeadline, opts.progressDeadline());
     if (isRunning(s)) {
-      const verdict: ProbeVerdict = opts.target
-        ? await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) })
-        : { ok: true, reason: "no port to probe", latencyMs: 0 };
+      const verdict: ProbeVerdict = await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) });
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "roll: health probe");
       seen.verdict = verdict;
       if (!verdict.ok && verdict.status !== undefined) seen.answered = verdict;
