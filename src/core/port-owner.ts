@@ -6,6 +6,7 @@ import { describeListener } from "../ports/describe.js";
 import type { PortInspector } from "../ports/types.js";
 import type { ProcessInspector } from "../proc/process.js";
 import type { SystemdManager } from "../systemd/types.js";
+import type { Context } from "./context.js";
 
 /** Who listens on a profile's port. */
 export type PortHolder =
@@ -65,4 +66,15 @@ export async function controlGroupOf(sd: SystemdManager, unit: string): Promise<
 export function unitClaim(sd: SystemdManager, unit: string, mainPid: number | null): PortClaim {
   let cgroup: Promise<string> | undefined;
   return { unit, mainPid, controlGroup: () => (cgroup ??= controlGroupOf(sd, unit)) };
+}
+
+/** Who holds `port` now, judged for `unit` whose main PID is `mainPid`. */
+export async function unitPortHolder(ctx: Context, unit: string, port: number, mainPid: number | null): Promise<PortHolder> {
+  return (await ctx.owners()).holder(port, unitClaim(await ctx.systemd(), unit, mainPid));
+}
+
+/** `; port N is held by ...` when another process holds the port of a unit that failed (often why it did), else "". */
+export async function foreignNote(ctx: Context, unit: string, port: number, mainPid: number | null): Promise<string> {
+  const held = await unitPortHolder(ctx, unit, port, mainPid);
+  return held.status === "foreign" ? `; ${heldText(port, held.holder, unit)}` : "";
 }

@@ -16,6 +16,7 @@ export const FAILURE_KINDS = [
   "not-stable", // healthy at times, never for the whole min-healthy-time
   "progress-deadline", // the roll went too long without any profile turning healthy
   "bad-env", // its .env (or profile settings) do not parse the way systemd reads them, or give no usable port
+  "port-taken", // another process holds its port: the health answers came from it, not from the unit
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
