@@ -16,7 +16,7 @@ import type { Sandbox } from "../helpers/sandbox.js";
 import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil, userPaths } from "./util.js";
 
 // Ports of this file only.
-const RANGE = "19690-19699";
+const RANGE = "19900-19909";
 const NAMES = ["g1", "g2", "g3"];
 const WAIT = ["--wait", "15"];
 
