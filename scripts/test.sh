@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm test` (no argument): build, then run unit and integration tests in one node test runner.
 # `npm run test:reliability` (argument `reliability`): the reliability suite (test/reliability/): parallel
-# adds, SIGKILLed commands, 500+ bad inputs, stale locks, secrets, file modes, a manager stopped mid-roll,
-# corrupt generations and control characters, and a 200-roll soak; AP_SEED=N replays its random choices,
-# AP_SOAK_CYCLES=N shortens the soak.
+# adds, SIGKILLed commands, 500+ bad inputs, stale locks, secrets, file modes, squatters on profiles' ports,
+# a manager stopped mid-roll, corrupt generations and control characters, and a 200-roll soak; AP_SEED=N
+# replays its random choices, AP_SOAK_CYCLES=N shortens the soak.
 # Both start real `systemd --user` managers for throwaway users (scripts/user-manager.sh), which takes root.
 set -euo pipefail
 

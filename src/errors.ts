@@ -60,8 +60,8 @@ export class ProfileExistsError extends AppError {
 /** The port is recorded for another profile, or some process listens on it. */
 export class PortTakenError extends AppError {
   override name = "PortTakenError";
-  constructor(readonly port: number, readonly holder: string) {
-    super(`port ${port} is taken by ${holder}`, ExitCode.portTaken, "pick another --port, or leave it out to get a free one from the range");
+  constructor(readonly port: number, readonly holder: string, hint = "pick another --port, or leave it out to get a free one from the range") {
+    super(`port ${port} is taken by ${holder}`, ExitCode.portTaken, hint);
   }
 }
 

@@ -1,6 +1,6 @@
 import { bringUp } from "../core/bring-up.js";
 import { parseEnvArgs } from "../core/env-args.js";
-import { healthTarget } from "../core/health-target.js";
+import { gateTarget } from "../core/health-target.js";
 import { allocatePort, assertPortFree, parsePort } from "../core/ports.js";
 import { ProfileExistsError, UsageError } from "../errors.js";
 import { markKnownGood } from "../store/generations.js";
@@ -69,7 +69,7 @@ export default defineCommand<AddArgs>({
     const sd = await ctx.systemd();
     await sd.enable([unitName(name)]);
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
-    const up = await bringUp(ctx, name, { deadlineMs: args.wait * 1000, target: healthTarget(config, entries) });
+    const up = await bringUp(ctx, name, { deadlineMs: args.wait * 1000, target: gateTarget(ctx.paths, config, name, entries) });
     await markKnownGood(ctx.paths, name, config.keepGenerations);
     Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid });
     return { data, text: `added ${name}: healthy on port ${port} (pid ${up.state.mainPid}, ${up.elapsedMs} ms)` };

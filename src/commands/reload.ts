@@ -1,6 +1,6 @@
 import { bringUp } from "../core/bring-up.js";
 import type { Context } from "../core/context.js";
-import { profileHealthTarget } from "../core/health-target.js";
+import { gateTarget } from "../core/health-target.js";
 import { AppError, ExitCode, NoReloadCommandError, UsageError } from "../errors.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, readEnv } from "../store/profiles.js";
@@ -25,7 +25,7 @@ async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Ou
     return { name, ok: false, pidBefore, pid: null, elapsedMs: 0, error: `${name}: not running (${before.activeState}/${before.subState}), so there is nothing to reload: run \`profiles start ${name}\`` };
   }
   const config = await ctx.config();
-  const target = await profileHealthTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
+  const target = gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
   const up = await bringUp(ctx, name, { reload: true, deadlineMs: waitMs, target });
   return { name, ok: true, pidBefore, pid: up.state.mainPid || null, elapsedMs: up.elapsedMs, error: null };
 }

@@ -8,7 +8,9 @@
  * naming the same profiles) stops there; one naming other profiles then runs as asked, unless the
  * finished roll halted.
  */
+import fs from "node:fs/promises";
 import type { Context } from "../core/context.js";
+import { gateTarget } from "../core/health-target.js";
 import { parseRollOptions, ROLL_DEFAULTS, type RollFlags, type RollOptions } from "../core/roll/options.js";
 import { planRoll } from "../core/roll/plan.js";
 import { loadRecord, newRecord, recordFile, type RollRecord } from "../core/roll/record.js";
@@ -18,7 +20,9 @@ import { nextStep, render } from "../core/roll/summary.js";
 import { runRoll } from "../core/roll/runner.js";
 import { plainView, silentView, type RollView } from "../core/roll/view.js";
 import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
+import { envFile } from "../paths.js";
 import { isRunning } from "../proc/alive.js";
+import { parseEnv } from "../store/envfile.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, listProfiles } from "../store/profiles.js";
@@ -37,6 +41,19 @@ async function assertCanReload(ctx: Context, names: string[]): Promise<void> {
   for (const name of names) {
     const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
     if (CanReload !== true) throw new NoReloadCommandError(name);
+  }
+}
+
+/**
+ * Every profile to roll must give a usable port (exit 12 naming its `.env`, nothing restarted): its gate
+ * could vouch for nothing but the unit's state. Read leniently: a `.env` that does not parse elsewhere is
+ * left to its gate, which reverts it (`bad-env`).
+ */
+async function assertPorts(ctx: Context, names: string[]): Promise<void> {
+  const config = await ctx.config();
+  for (const name of names) {
+    const text = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => null);
+    if (text !== null) gateTarget(ctx.paths, config, name, parseEnv(text).entries);
   }
 }
 
@@ -143,6 +160,7 @@ export default defineCommand<RollArgs>({
     for (const n of requested ?? []) await assertProfileExists(ctx.paths, n);
     const names = requested ?? (await listProfiles(ctx.paths));
     if (options.reload) await assertCanReload(ctx, names);
+    await assertPorts(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);
 
     // A bad record is refused before the lock is taken, so that nothing is written and no roll is made

@@ -1,6 +1,7 @@
 import { bringUp } from "../core/bring-up.js";
-import { healthTarget } from "../core/health-target.js";
+import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
+import { assertPortFor } from "../core/port-change.js";
 import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
 import { markKnownGood } from "../store/generations.js";
 import { assertProfileName } from "../store/names.js";
@@ -25,16 +26,17 @@ const VERBS: Record<Verb, { describe: string; past: string }> = {
   restart: { describe: "Restart profiles and wait until healthy again", past: "restarted" },
 };
 
-async function act(ctx: Context, verb: Verb, name: string, waitMs: number): Promise<Outcome> {
+async function stopOne(ctx: Context, name: string, waitMs: number): Promise<Outcome> {
   const started = Date.now();
-  if (verb === "stop") {
-    const sd = await ctx.systemd();
-    const job = await sd.stop(unitName(name), { timeoutMs: waitMs });
-    if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"`, undefined, `run \`profiles status ${name}\``);
-    return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
-  }
+  const sd = await ctx.systemd();
+  const job = await sd.stop(unitName(name), { timeoutMs: waitMs });
+  if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"`, undefined, `run \`profiles status ${name}\``);
+  return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
+}
+
+async function upOne(ctx: Context, verb: "start" | "restart", name: string, waitMs: number): Promise<Outcome> {
   const config = await ctx.config();
-  const target = healthTarget(config, await readEnv(ctx.paths, name));
+  const target = gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
   const up = await bringUp(ctx, name, { restart: verb === "restart", deadlineMs: waitMs, target });
   await markKnownGood(ctx.paths, name, config.keepGenerations);
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
@@ -54,17 +56,23 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
       // The parser drops a lone "-": `start -` must not succeed having done nothing.
       if (names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
       for (const name of names) await assertProfileExists(ctx.paths, name);
-      // Files of ours are checked for all before acting on any: a bad config.ini or .env is exit 8/12 with
-      // nothing started, not a per-profile "unhealthy".
+      // Files of ours are checked for all before acting on any: a bad config.ini or .env (one without a
+      // usable port too) is exit 8/12 with nothing started, not a per-profile "unhealthy".
       if (verb !== "stop") {
-        await ctx.config();
-        for (const name of names) await readEnv(ctx.paths, name);
+        const config = await ctx.config();
+        const ports = new Map<string, number>();
+        for (const name of names) ports.set(name, gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)).port);
+        // And `add`'s port rules, for the same reason: on a port that another profile records or another
+        // process holds, the gateway crash-loops on "address in use" while the other answers its probe.
+        for (const [name, port] of ports) {
+          await assertPortFor(ctx, config, name, port, `move ${name} to a free port (\`profiles set ${name} ${config.portVar}=N\`; \`profiles doctor\` names one), or stop what holds port ${port}`);
+        }
       }
       const outcomes: Outcome[] = [];
       // One at a time, in the order given: a failure is reported per profile and the rest still run.
       for (const name of names) {
         try {
-          outcomes.push(await act(ctx, verb, name, args.wait * 1000));
+          outcomes.push(await (verb === "stop" ? stopOne(ctx, name, args.wait * 1000) : upOne(ctx, verb, name, args.wait * 1000)));
         } catch (err) {
           if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
           const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";

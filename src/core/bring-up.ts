@@ -6,6 +6,7 @@ import { readProfileSettings } from "../store/profile-settings.js";
 import { isRunning, unitName, type RunState, type SystemdManager, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { withProfileSettings } from "./health-target.js";
+import { foreignNote, heldText, unitPortHolder } from "./port-owner.js";
 
 /** How a profile came up. */
 export interface BringUpResult {
@@ -23,8 +24,8 @@ export interface BringUpOptions {
   reload?: boolean;
   /** The whole wait: job, active state and first passing probe. */
   deadlineMs: number;
-  /** Null: no port known, so only the unit state is checked. */
-  target: ProbeTarget | null;
+  /** Where the health probe goes (`gateTarget`): its port must end up held by the unit itself. */
+  target: ProbeTarget;
   pollMs?: number;
 }
 
@@ -102,9 +103,11 @@ async function jobTimeoutSummary(ctx: Context, unit: string, verb: string, deadl
 }
 
 /**
- * Start (or restart) a profile's unit and wait until it is active and its health probe passes.
- * The job's `done` proves little: a gateway that dies right after exec ends its job `done` too, so the
- * unit state and restart count are watched until the probe answers or the deadline passes.
+ * Start (or restart) a profile's unit and wait until it is active, its health probe passes, and the port
+ * is held by the unit's own processes. The job's `done` proves little: a gateway that dies right after
+ * exec ends its job `done` too, so the unit state, restart count and main PID are watched until the probe
+ * answers or the deadline passes; and an answer proves little until the answering socket is the unit's,
+ * not that of an old gateway still holding the port (which the new one then crash-loops against).
  */
 export async function bringUp(ctx: Context, profile: string, opts: BringUpOptions): Promise<BringUpResult> {
   const started = Date.now();
@@ -112,27 +115,31 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const unit = unitName(profile);
   // The profile's own probe settings (profile.ini) win over a target its caller built from config.ini alone;
   // read before anything changes, so that a broken profile.ini stops here.
-  const target = opts.target && withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
+  const target = withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
   const sd = await ctx.systemd();
   const verb = opts.reload ? "reload" : opts.restart ? "restart" : "start";
   // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
   if (!opts.reload) await sd.resetFailed(unit);
   const jobOpts = { timeoutMs: opts.deadlineMs };
+  // Another process on the port is often why a gateway fails: say so with whatever else is said.
+  const fail = async (summary: string, mainPid: number) => failure(ctx, profile, summary + (await foreignNote(ctx, unit, target.port, mainPid)));
   let job;
   try {
     job = await (opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts));
   } catch (err) {
     if (!(err instanceof JobTimeoutError)) throw err;
-    throw await failure(ctx, profile, await jobTimeoutSummary(ctx, unit, verb, opts.deadlineMs));
+    throw await fail(await jobTimeoutSummary(ctx, unit, verb, opts.deadlineMs), 0);
   }
   ctx.log.debug({ unit, job, ms: Date.now() - started }, `${verb} job finished`);
   if (job !== "done") {
     const state = await sd.state(unit);
     const exit = exitPhrase(state);
-    throw await failure(ctx, profile, `the ${verb} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`);
+    throw await fail(`the ${verb} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`, state.mainPid);
   }
   const first = await sd.runState(unit);
   const baseline = first.nRestarts;
+  // The process the answers must come from: the main PID once the unit runs (a reload keeps it).
+  let pid = isRunning(first) ? first.mainPid : 0;
   const prober = await ctx.prober();
   let lastReason = "not active yet";
   const watch = new RunStateWatch(sd, unit, first);
@@ -140,14 +147,15 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   for (;;) {
     if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
       const exit = exitPhrase(state);
-      throw await failure(ctx, profile, `the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`);
+      throw await fail(`the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`, state.mainPid);
     }
     if (state.nRestarts > baseline) {
       const exit = exitPhrase(state);
-      throw await failure(ctx, profile, `crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`);
+      throw await fail(`crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`, state.mainPid);
     }
+    if (pid > 0 && state.mainPid > 0 && state.mainPid !== pid) throw await fail(`its main process changed from ${pid} to ${state.mainPid}`, state.mainPid);
     if (isRunning(state)) {
-      if (!target) return { profile, unit, state, probe: null, elapsedMs: Date.now() - started };
+      pid ||= state.mainPid;
       // The full probe timeout even near the deadline: a probe cut short would report "timeout" for a
       // gateway that answers 500, and the reason is what the user acts on.
       const verdict = await probe(prober, target);
@@ -155,15 +163,20 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
       if (verdict.ok) {
         // The state may be up to STATE_EVERY_MS old: the answer must come from the same, still running unit.
         state = await watch.fresh();
-        if (isRunning(state) && state.nRestarts === baseline) return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
-        continue;
+        if (!isRunning(state) || state.nRestarts !== baseline || state.mainPid !== pid) continue;
+        // Looked at once the probe passes, not on every probe: it reads /proc.
+        const held = await unitPortHolder(ctx, unit, target.port, pid);
+        if (held.status === "own") return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
+        if (held.status === "foreign") throw await failure(ctx, profile, `${heldText(target.port, held.holder, unit)}: the health answers came from it`);
+        lastReason = `health answered, but nothing listens on port ${target.port} now`;
+      } else {
+        lastReason = `health ${verdict.reason}`;
       }
-      lastReason = `health ${verdict.reason}`;
     } else {
       lastReason = `${state.activeState}/${state.subState}`;
     }
     if (Date.now() >= deadline) {
-      throw await failure(ctx, profile, `not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`);
+      throw await fail(`not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`, state.mainPid);
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? PROBE_EVERY_MS));
     state = await watch.next();

@@ -3,6 +3,7 @@ import { resolvePaths, type Paths } from "../paths.js";
 import type { PortInspector } from "../ports/types.js";
 import type { Prober } from "../probe/types.js";
 import type { SystemdManager } from "../systemd/types.js";
+import type { PortOwners } from "./port-owner.js";
 import { createLogger, type Logger } from "../log.js";
 import { escapeLines } from "../render/escape.js";
 
@@ -15,6 +16,8 @@ export interface Context {
   config(): Promise<Config>;
   systemd(): Promise<SystemdManager>;
   ports(): Promise<PortInspector>;
+  /** Who holds a port, judged for a unit (its own processes or another's): what the health gates ask. */
+  owners(): Promise<PortOwners>;
   prober(): Promise<Prober>;
   /** Structured logs on stderr (pino); quiet unless --verbose. */
   log: Logger;
@@ -25,7 +28,7 @@ export interface Context {
 }
 
 /** Parts a test may replace; the rest come from the real adapters. */
-export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "prober" | "progress" | "config" | "log">>;
+export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "owners" | "prober" | "progress" | "config" | "log">>;
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -44,6 +47,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
       bus = await connectSystemd(env);
       return bus;
     });
+  const ports = opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector());
   const quiet = opts.quiet || opts.json;
   return {
     env,
@@ -52,7 +56,13 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     log: opts.log ?? createLogger(opts.verbose ?? false, env),
     config: opts.config ?? once(() => loadConfig(paths)),
     systemd,
-    ports: opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector()),
+    ports,
+    owners:
+      opts.owners ??
+      once(async () => {
+        const [{ procPortOwners }, { ProcProcessInspector }] = await Promise.all([import("./port-owner.js"), import("../proc/process.js")]);
+        return procPortOwners(await ports(), new ProcProcessInspector());
+      }),
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
     progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${escapeLines(message)}\n`))),
     async close() {

@@ -6,7 +6,7 @@ import { assertProfileExists, commitEnv, portOf, readEnv } from "../store/profil
 import { unitName } from "../systemd/types.js";
 import { bringUp } from "./bring-up.js";
 import type { Context } from "./context.js";
-import { healthTarget } from "./health-target.js";
+import { gateTarget } from "./health-target.js";
 import { assertPortChange, withEnvLocks } from "./port-change.js";
 import { parsePort } from "./ports.js";
 
@@ -38,7 +38,8 @@ export interface EnvChangeResult {
  * Apply `edit` to the profile's `.env` under its lock (and the "ports" lock when the port moves, with
  * `add`'s collision checks), kept as a new generation; nothing is written when nothing changes. With
  * `restart`, restart the unit and wait until healthy, then mark the generation known-good; an unhealthy
- * result is an UnhealthyError pointing at `profiles rollback`.
+ * result is an UnhealthyError pointing at `profiles rollback`, a result without a usable port a
+ * BadFileError with nothing written.
  */
 export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts: EnvChangeOptions): Promise<EnvChangeResult> {
   const config = await ctx.config();
@@ -59,20 +60,22 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
     const after = new Map(before);
     for (const [k, v] of edit.set) after.set(k, v);
     for (const k of edit.unset) after.delete(k);
+    // A restart needs a port to gate on: without one, nothing is written either.
+    const target = opts.restart ? gateTarget(ctx.paths, config, name, after) : null;
     const changed = changedKeys(before, after);
-    if (changed.length === 0) return { changed, after, generation: null };
+    if (changed.length === 0) return { changed, target, generation: null };
     if (port !== null) await assertPortChange(ctx, config, name, portOf(before, config.portVar), port);
     // The reason lists keys in the order they were given, so that it reads like the command.
     const given = [...edit.set.keys(), ...edit.unset].filter((k, i, all) => changed.includes(k) && all.indexOf(k) === i);
     const gen = await commitEnv(ctx.paths, name, after, `${opts.verb} ${given.join(", ")}`, { keep: config.keepGenerations });
-    return { changed: given, after, generation: gen.number };
+    return { changed: given, target, generation: gen.number };
   });
 
   const result: EnvChangeResult = { name, changed: committed.changed, generation: committed.generation, restarted: false, healthy: null, pid: null, elapsedMs: 0 };
-  if (!opts.restart) return result;
+  if (!committed.target) return result;
   ctx.progress(`restarting ${unitName(name)}, waiting for ${config.healthPath} ...`);
   try {
-    const up = await bringUp(ctx, name, { restart: true, deadlineMs: opts.waitMs, target: healthTarget(config, committed.after) });
+    const up = await bringUp(ctx, name, { restart: true, deadlineMs: opts.waitMs, target: committed.target });
     Object.assign(result, { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs });
   } catch (err) {
     if (!(err instanceof UnhealthyError)) throw err;

@@ -1,26 +1,32 @@
-/** Moving a profile to another port, with the same collision rules as `add`. */
+/** Ports of profiles: `add`'s collision rules for `start` and for moving a profile to another port. */
 import type { Config } from "../config.js";
 import { PortTakenError } from "../errors.js";
-import { describeListener } from "../ports/describe.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS, withProfileLock } from "../store/lock.js";
 import { recordedPorts } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
+import { unitPortHolder } from "./port-owner.js";
 
 /**
- * Refuse moving profile `name` from port `from` to `to` when another profile records `to` or another
- * process listens on it. Keeping one's port is no move; the profile's own gateway still listening on
- * `to` (the port was changed without a restart and is now changed back) is no collision. Callers hold
- * the "ports" lock until the new port is written.
+ * Refuse `port` for profile `name` when another profile records it (running or not) or a process that
+ * is not the profile's own unit listens on it. The profile's own gateway listening there (before a
+ * restart; a port changed without a restart and now changed back) is no collision.
+ */
+export async function assertPortFor(ctx: Context, config: Config, name: string, port: number, hint?: string): Promise<void> {
+  const owner = (await recordedPorts(ctx.paths, config.portVar, name)).get(port);
+  if (owner !== undefined) throw new PortTakenError(port, `profile "${owner}"`, hint);
+  const unit = unitName(name);
+  const held = await unitPortHolder(ctx, unit, port, (await (await ctx.systemd()).runState(unit)).mainPid);
+  if (held.status === "foreign") throw new PortTakenError(port, held.holder, hint);
+}
+
+/**
+ * Refuse moving profile `name` from port `from` to `to` by `assertPortFor`'s rules; keeping one's port
+ * is no move. Callers hold the "ports" lock until the new port is written.
  */
 export async function assertPortChange(ctx: Context, config: Config, name: string, from: number | null, to: number): Promise<void> {
   if (from === to) return;
-  const owner = (await recordedPorts(ctx.paths, config.portVar)).get(to);
-  if (owner !== undefined && owner !== name) throw new PortTakenError(to, `profile "${owner}"`);
-  const listener = await (await ctx.ports()).listener(to);
-  if (!listener) return;
-  if (listener.pid !== undefined && listener.pid === (await (await ctx.systemd()).state(unitName(name))).mainPid) return;
-  throw new PortTakenError(to, describeListener(listener));
+  await assertPortFor(ctx, config, name, to);
 }
 
 /**

@@ -3,11 +3,16 @@ import type { Config } from "../config.js";
 import { describeListener } from "../ports/describe.js";
 import type { PortInspector } from "../ports/types.js";
 
+/** Whether a profile may have port `n`: 1024-65535. */
+export function isUsablePort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1024 && n <= 65535;
+}
+
 /** Parse a port given by a user: an integer 1024-65535, else UsageError. */
 export function parsePort(raw: unknown, what = "--port"): number {
   const text = String(raw);
   const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1024 || n > 65535) throw new UsageError(`${what} "${text}" must be a whole number from 1024 to 65535`);
+  if (!isUsablePort(n)) throw new UsageError(`${what} "${text}" must be a whole number from 1024 to 65535`);
   return n;
 }
 

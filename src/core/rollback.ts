@@ -3,13 +3,13 @@ import fs from "node:fs/promises";
 import { NoRollbackTargetError, UnhealthyError } from "../errors.js";
 import { envFile } from "../paths.js";
 import { parseEnv } from "../store/envfile.js";
-import { commitEnvText, corruptGenerationError, history, markKnownGood, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
+import { commitEnvText, corruptGenerationError, generationFile, history, markKnownGood, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists, portOf } from "../store/profiles.js";
 import { writeLimits } from "../store/limits.js";
 import { unitName } from "../systemd/types.js";
 import { bringUp } from "./bring-up.js";
 import type { Context } from "./context.js";
-import { healthTarget } from "./health-target.js";
+import { gateTarget } from "./health-target.js";
 import { assertPortChange, withEnvLocks } from "./port-change.js";
 
 type History = { generations: Generation[]; current: number | null; fileSha256: string | null };
@@ -88,28 +88,31 @@ export interface RollbackResult {
 
 /**
  * Restore a generation, then (with `restart`) reset a failed state, restart, wait until healthy and mark
- * it known-good. Throws UnhealthyError when the profile is still not healthy with the restored file.
+ * it known-good. Throws UnhealthyError when the profile is still not healthy with the restored file, and
+ * BadFileError, restoring nothing, when a restart was asked for and the generation has no usable port.
  */
 export async function rollbackProfile(ctx: Context, name: string, opts: RollbackOptions): Promise<RollbackResult> {
   const config = await ctx.config();
   await assertProfileExists(ctx.paths, name);
   const h = await history(ctx.paths, name);
-  let target: { to: number; skipped: CorruptGeneration[] };
+  let chosen: { to: number; skipped: CorruptGeneration[] };
   if (opts.to !== undefined) {
     await readGeneration(ctx.paths, name, opts.to);
-    target = { to: opts.to, skipped: [] };
+    chosen = { to: opts.to, skipped: [] };
   } else {
-    target = await defaultTarget(ctx, name, h);
+    chosen = await defaultTarget(ctx, name, h);
   }
-  const { to, skipped } = target;
+  const { to, skipped } = chosen;
   const result: RollbackResult = { name, from: h.current, to, generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0, ...(skipped.length > 0 ? { skipped } : {}) };
+  // A restart needs a port to gate on: a generation without one is not restored.
+  const entries = parseEnv(await readGeneration(ctx.paths, name, to)).entries;
+  const target = opts.restart ? gateTarget(ctx.paths, config, name, entries, generationFile(ctx.paths, name, to)) : null;
   if (to !== h.current) result.generation = (await restoreGeneration(ctx, name, to, `rollback to ${to}`)).number;
-  if (!opts.restart) return result;
+  if (!target) return result;
 
   ctx.progress(`restarting ${unitName(name)} with generation ${to}, waiting for ${config.healthPath} ...`);
-  const entries = parseEnv(await readGeneration(ctx.paths, name, result.generation ?? to)).entries;
   try {
-    const up = await bringUp(ctx, name, { restart: true, deadlineMs: opts.waitMs, target: healthTarget(config, entries) });
+    const up = await bringUp(ctx, name, { restart: true, deadlineMs: opts.waitMs, target });
     Object.assign(result, { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs });
   } catch (err) {
     if (!(err instanceof UnhealthyError)) throw err;

@@ -26,14 +26,13 @@ export class ProcPortInspector implements PortInspector {
 
   /** The listener on `port`, naming its process when this user may read that process's fds. */
   async listener(port: number): Promise<Listener | null> {
-    const rows = (await this.listenRows()).filter((r) => r.port === port);
-    if (rows.length === 0) return null;
-    // The kernel shows inode 0 for sockets already detached from a file; no fd can point at those.
-    const inodes = new Set(rows.map((r) => r.inode).filter((i) => i !== "0"));
-    const owner = inodes.size > 0 ? await this.findOwner(inodes) : undefined;
-    if (owner === undefined) return { port };
-    const command = await this.commandOf(owner);
-    return command === undefined ? { port, pid: owner } : { port, pid: owner, command };
+    return (await this.holders(port))[0] ?? null;
+  }
+
+  async holders(port: number, first: readonly number[] = []): Promise<Listener[]> {
+    const inodes = socketInodes((await this.listenRows()).filter((r) => r.port === port));
+    if (inodes === null) return [];
+    return this.named(port, inodes, inodes.size > 0 ? scanSocketOwners(this.procRoot, inodes, first) : new Map());
   }
 
   /** A bind test through get-port; a port it would not hand out as asked counts as taken. */
@@ -45,19 +44,16 @@ export class ProcPortInspector implements PortInspector {
 
   async snapshot(): Promise<PortInspector> {
     const rows = await this.listenRows();
-    let owners: Promise<Map<string, number>> | undefined;
-    const listener = async (port: number): Promise<Listener | null> => {
-      const mine = rows.filter((r) => r.port === port);
-      if (mine.length === 0) return null;
-      owners ??= this.socketOwners();
-      const map = await owners;
-      const owner = mine.map((r) => map.get(r.inode)).find((pid) => pid !== undefined);
-      if (owner === undefined) return { port };
-      const command = await this.commandOf(owner);
-      return command === undefined ? { port, pid: owner } : { port, pid: owner, command };
+    let owners: Map<string, number> | undefined;
+    const holders = async (port: number): Promise<Listener[]> => {
+      const inodes = socketInodes(rows.filter((r) => r.port === port));
+      if (inodes === null) return [];
+      owners ??= scanSocketOwners(this.procRoot);
+      return this.named(port, inodes, owners);
     };
     const frozen: PortInspector = {
-      listener,
+      listener: async (port) => (await holders(port))[0] ?? null,
+      holders,
       listeningPorts: async () => new Set(rows.map((r) => r.port)),
       bindable: (port) => this.bindable(port),
       snapshot: async () => frozen,
@@ -65,19 +61,21 @@ export class ProcPortInspector implements PortInspector {
     return frozen;
   }
 
-  /** Socket inode to pid, over every process this user may look into. */
-  private async socketOwners(): Promise<Map<string, number>> {
-    return scanSocketOwners(this.procRoot);
+  /** One entry per process holding one of `inodes`, then one without a pid when any socket's process is unseen. */
+  private async named(port: number, inodes: ReadonlySet<string>, owners: ReadonlyMap<string, number>): Promise<Listener[]> {
+    const pids = [...new Set([...inodes].flatMap((i) => owners.get(i) ?? []))];
+    const out: Listener[] = [];
+    for (const pid of pids) {
+      const command = await this.commandOf(pid);
+      out.push(command === undefined ? { port, pid } : { port, pid, command });
+    }
+    if (inodes.size === 0 || [...inodes].some((i) => !owners.has(i))) out.push({ port });
+    return out;
   }
 
   private async listenRows(): Promise<ListenRow[]> {
     const texts = await Promise.all(TABLES.map((t) => readIfExists(path.join(this.procRoot, t))));
     return texts.flatMap(parseListenRows);
-  }
-
-  private async findOwner(inodes: Set<string>): Promise<number | undefined> {
-    const owners = scanSocketOwners(this.procRoot, inodes);
-    return [...inodes].map((i) => owners.get(i)).find((pid) => pid !== undefined);
   }
 
   private async commandOf(pid: number): Promise<string | undefined> {
@@ -89,43 +87,61 @@ export class ProcPortInspector implements PortInspector {
   }
 }
 
+/** The socket inodes of listen rows, or null when there are no rows. */
+function socketInodes(rows: ListenRow[]): Set<string> | null {
+  if (rows.length === 0) return null;
+  // The kernel shows inode 0 for sockets already detached from a file; no fd can point at those.
+  return new Set(rows.map((r) => r.inode).filter((i) => i !== "0"));
+}
+
 /**
- * Socket inode to pid over every process this user may look into, stopping once every inode in `only`
- * is found. Synchronous on purpose: /proc never waits on a disk, and a sweep of 200 gateways reads some
- * 4,000 fd links, where a thread-pool hop per call cost ~100 ms against ~15 ms.
+ * Socket inode to pid over every process this user may look into, the pids in `first` before the rest,
+ * stopping once every inode in `only` is found. Synchronous on purpose: /proc never waits on a disk, and
+ * a sweep of 200 gateways reads some 4,000 fd links, where a thread-pool hop per call cost ~100 ms
+ * against ~15 ms.
  */
-function scanSocketOwners(procRoot: string, only?: ReadonlySet<string>): Map<string, number> {
+function scanSocketOwners(procRoot: string, only?: ReadonlySet<string>, first: readonly number[] = []): Map<string, number> {
   const owners = new Map<string, number>();
+  const done = (): boolean => only !== undefined && owners.size === only.size;
+  for (const pid of first) if (scanProcess(procRoot, String(pid), owners, only) && done()) return owners;
   let entries: string[];
   try {
     entries = readdirSync(procRoot);
   } catch {
     return owners;
   }
+  const seen = new Set(first.map(String));
   for (const name of entries) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const fdDir = path.join(procRoot, name, "fd");
-    let fds: string[];
-    try {
-      fds = readdirSync(fdDir);
-    } catch {
-      // Another user's process (EACCES), or one that exited since readdir (ENOENT).
-      continue;
-    }
-    for (const fd of fds) {
-      let link: string;
-      try {
-        link = readlinkSync(path.join(fdDir, fd));
-      } catch {
-        continue;
-      }
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (!m || owners.has(m[1]!) || (only && !only.has(m[1]!))) continue;
-      owners.set(m[1]!, Number(name));
-      if (only && owners.size === only.size) return owners;
-    }
+    if (!/^[0-9]+$/.test(name) || seen.has(name)) continue;
+    if (scanProcess(procRoot, name, owners, only) && done()) return owners;
   }
   return owners;
+}
+
+/** Adds the sockets of process `name` to `owners`; true when it found one. */
+function scanProcess(procRoot: string, name: string, owners: Map<string, number>, only?: ReadonlySet<string>): boolean {
+  const fdDir = path.join(procRoot, name, "fd");
+  let fds: string[];
+  try {
+    fds = readdirSync(fdDir);
+  } catch {
+    // Another user's process (EACCES), or one that exited since readdir (ENOENT).
+    return false;
+  }
+  let found = false;
+  for (const fd of fds) {
+    let link: string;
+    try {
+      link = readlinkSync(path.join(fdDir, fd));
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (!m || owners.has(m[1]!) || (only && !only.has(m[1]!))) continue;
+    owners.set(m[1]!, Number(name));
+    found = true;
+  }
+  return found;
 }
 
 async function readIfExists(file: string): Promise<string> {

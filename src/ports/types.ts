@@ -10,6 +10,12 @@ export interface Listener {
 export interface PortInspector {
   /** The listener on `port` (any address, TCP v4 or v6), or null if nothing listens there. */
   listener(port: number): Promise<Listener | null>;
+  /**
+   * Who holds the listening sockets on `port`: one entry per process, and one without a pid for sockets
+   * whose process this user cannot see; [] when nothing listens. `first` are pids to look into before
+   * all others (the likely holders): when they hold every socket, no other process is looked at.
+   */
+  holders(port: number, first?: readonly number[]): Promise<Listener[]>;
   /** Every port with a TCP listener on this host. */
   listeningPorts(): Promise<Set<number>>;
   /** Whether this process could bind `port` right now (catches what /proc does not show). */

@@ -1,12 +1,15 @@
-/** Facts about a process from /proc: which systemd units' cgroups hold it, and when it started. */
+/** Facts about a process from /proc: which cgroup holds it, and when it started. */
 import path from "node:path";
 import { startTicks } from "./alive.js";
 import { readProc } from "./read.js";
 
 /** What the sweep asks about processes; tests fake it. */
 export interface ProcessInspector {
-  /** Whether the process runs inside `unit`'s cgroup (a unit's children share it); false when it cannot be read. */
-  inUnit(pid: number, unit: string): Promise<boolean>;
+  /**
+   * Whether the process runs in the cgroup `controlGroup` (a unit's ControlGroup, as its manager reports
+   * it) or below it; false when it cannot be read, and for an empty `controlGroup` (a unit running nothing).
+   */
+  inCgroup(pid: number, controlGroup: string): Promise<boolean>;
   /** When the process started, in ms since the epoch; null when it cannot be read. */
   startedAtMs(pid: number): Promise<number | null>;
 }
@@ -18,11 +21,17 @@ const CLOCK_TICKS_PER_S = 100;
 export class ProcProcessInspector implements ProcessInspector {
   constructor(private readonly procRoot = "/proc") {}
 
-  async inUnit(pid: number, unit: string): Promise<boolean> {
+  async inCgroup(pid: number, controlGroup: string): Promise<boolean> {
+    if (controlGroup === "") return false;
     const text = readProc(path.join(this.procRoot, String(pid), "cgroup"));
     // `0::/user.slice/.../app.slice/app-agent\x2dgateway.slice/agent-gateway@liam.service` (v2) or
-    // `1:name=systemd:/...` (v1): the unit is one component of the path.
-    return text.split("\n").some((line) => (line.split(":").slice(2).join(":") || "").split("/").includes(unit));
+    // `1:name=systemd:/...` (v1, hybrid): the manager's ControlGroup is the path in the hierarchy it runs
+    // in; a process in a sub-cgroup (Delegate=) is the unit's too. A unit of the same name under another
+    // manager (another user's) has another path.
+    return text.split("\n").some((line) => {
+      const p = line.split(":").slice(2).join(":");
+      return p === controlGroup || p.startsWith(`${controlGroup}/`);
+    });
   }
 
   async startedAtMs(pid: number): Promise<number | null> {

@@ -96,10 +96,12 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
   return kept;
 }
 
-/** Ports recorded in profiles' `.env` files under `portVar`, to the profile that holds each. */
-export async function recordedPorts(paths: Paths, portVar: string): Promise<Map<number, string>> {
+/** Ports recorded in profiles' `.env` files under `portVar`, to the profile that holds each; `except`'s left out. */
+export async function recordedPorts(paths: Paths, portVar: string, except?: string): Promise<Map<number, string>> {
   const ports = new Map<number, string>();
   for (const name of await listProfiles(paths)) {
+    // Two profiles may record one port (a hand edit): a profile must still see the other one.
+    if (name === except) continue;
     // A .env broken by hand still records its port: read it leniently so that nobody else gets it.
     const text = await fs.readFile(envFile(paths, name), "utf8").catch(() => "");
     const port = portOf(parseEnv(text).entries, portVar);

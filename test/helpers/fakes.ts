@@ -5,7 +5,9 @@ import { createContext, type Context } from "../../src/core/context.js";
 import type { Config } from "../../src/config.js";
 import { DEFAULT_CONFIG, saveConfig } from "../../src/config.js";
 import { resolvePaths } from "../../src/paths.js";
+import { portHolder, type PortClaim, type PortHolder, type PortOwners } from "../../src/core/port-owner.js";
 import type { Listener, PortInspector } from "../../src/ports/types.js";
+import type { ProcessInspector } from "../../src/proc/process.js";
 import type { ProbeTarget, ProbeVerdict, Prober } from "../../src/probe/types.js";
 import type { JobResult, SystemdManager, RunState, UnitState } from "../../src/systemd/types.js";
 
@@ -23,6 +25,8 @@ export class FakeSystemd implements SystemdManager {
   onState?: (unit: string, state: UnitState) => void;
   // Every start gets a PID of its own, as a real restart does.
   private lastPid = 1000;
+  /** Main PIDs of earlier runs: those processes have exited, and their sockets with them. */
+  exited = new Set<number>();
 
   private get(unit: string): UnitState {
     let s = this.units.get(unit);
@@ -35,6 +39,7 @@ export class FakeSystemd implements SystemdManager {
   async start(unit: string): Promise<JobResult> {
     this.calls.push(`start ${unit}`);
     const s = this.get(unit);
+    if (s.mainPid > 0) this.exited.add(s.mainPid);
     if (this.crashing.has(unit)) Object.assign(s, { activeState: "failed", subState: "failed", result: "exit-code", execMainCode: 1, execMainStatus: 78, mainPid: 0 });
     else Object.assign(s, { activeState: "active", subState: "running", mainPid: ++this.lastPid, result: "success" });
     this.onStart?.(unit, s);
@@ -46,7 +51,9 @@ export class FakeSystemd implements SystemdManager {
   }
   async stop(unit: string): Promise<JobResult> {
     this.calls.push(`stop ${unit}`);
-    Object.assign(this.get(unit), { activeState: "inactive", subState: "dead", mainPid: 0 });
+    const s = this.get(unit);
+    if (s.mainPid > 0) this.exited.add(s.mainPid);
+    Object.assign(s, { activeState: "inactive", subState: "dead", mainPid: 0 });
     return "done";
   }
   async enable(units: string[]): Promise<void> {
@@ -91,7 +98,12 @@ export class FakeSystemd implements SystemdManager {
   }
   async properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {
     // What a unit without limits of its own reports under a user manager.
-    const own: Record<string, unknown> = { CanReload: true, Type: "simple", MemoryMax: "infinity", CPUQuotaPerSecUSec: "infinity", TasksMax: 4915, RestartUSec: 2_000_000, ...this.props.get(unit) };
+    const own: Record<string, unknown> = {
+      CanReload: true, Type: "simple", MemoryMax: "infinity", CPUQuotaPerSecUSec: "infinity", TasksMax: 4915, RestartUSec: 2_000_000,
+      // Which pids run in it is the test's to say (FakeProcs), whatever state the unit is in.
+      ControlGroup: fakeControlGroup(unit),
+      ...this.props.get(unit),
+    };
     return Object.fromEntries(names.map((n) => [n, own[n]]));
   }
   async close(): Promise<void> {}
@@ -103,6 +115,10 @@ export class FakePorts implements PortInspector {
   async listener(port: number): Promise<Listener | null> {
     return this.listeners.get(port) ?? null;
   }
+  async holders(port: number): Promise<Listener[]> {
+    const l = this.listeners.get(port);
+    return l ? [l] : [];
+  }
   async listeningPorts(): Promise<Set<number>> {
     return new Set(this.listeners.keys());
   }
@@ -111,6 +127,40 @@ export class FakePorts implements PortInspector {
   }
   async snapshot(): Promise<PortInspector> {
     return this;
+  }
+}
+
+/** The ControlGroup the fake manager reports for a running unit. */
+export function fakeControlGroup(unit: string | undefined): string {
+  return unit === undefined ? "" : `/user.slice/user-1000.slice/user@1000.service/app.slice/${unit}`;
+}
+
+/** Processes whose cgroup the test names by unit (`cgroups`: pid → unit); none has a start time. */
+export class FakeProcs implements ProcessInspector {
+  cgroups = new Map<number, string>();
+  async inCgroup(pid: number, controlGroup: string): Promise<boolean> {
+    return controlGroup !== "" && controlGroup === fakeControlGroup(this.cgroups.get(pid));
+  }
+  async startedAtMs(): Promise<number | null> {
+    return null;
+  }
+}
+
+/**
+ * Who holds a port, for the gates: a running unit's own gateway, unless the test put a listener on the
+ * port in `ports` (one of a process the fake manager has not ended since); then the real rule decides,
+ * with `procs` saying which unit's cgroup holds which pid.
+ */
+export class FakeOwners implements PortOwners {
+  /** How often a gate asked: the roll gate must not ask on every probe. */
+  asked = 0;
+  readonly procs = new FakeProcs();
+  constructor(private readonly ports: FakePorts, private readonly systemd: FakeSystemd) {}
+  async holder(port: number, claim: PortClaim): Promise<PortHolder> {
+    this.asked++;
+    const l = this.ports.listeners.get(port);
+    if (!l || (l.pid !== undefined && this.systemd.exited.has(l.pid))) return claim.mainPid ? { status: "own", pid: claim.mainPid } : { status: "free" };
+    return portHolder(this.ports, this.procs, port, claim);
   }
 }
 
@@ -132,16 +182,17 @@ export class FakeProber implements Prober {
 }
 
 /** A throwaway HOME with XDG dirs, an initialised config, and a Context wired to fakes. */
-export async function fakeWorld(config: Partial<Config> = {}): Promise<{ ctx: Context; systemd: FakeSystemd; ports: FakePorts; prober: FakeProber; home: string; cleanup(): Promise<void> }> {
+export async function fakeWorld(config: Partial<Config> = {}): Promise<{ ctx: Context; systemd: FakeSystemd; ports: FakePorts; owners: FakeOwners; prober: FakeProber; home: string; cleanup(): Promise<void> }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-unit-"));
   const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), XDG_STATE_HOME: path.join(home, ".local/state"), PATH: process.env.PATH };
   const full = { ...DEFAULT_CONFIG, ...config };
   await saveConfig(resolvePaths(env), full);
   const systemd = new FakeSystemd();
   const ports = new FakePorts();
+  const owners = new FakeOwners(ports, systemd);
   const prober = new FakeProber();
-  const ctx = createContext({ env, json: true, systemd: async () => systemd, ports: async () => ports, prober: async () => prober, progress: () => {} });
-  return { ctx, systemd, ports, prober, home, cleanup: () => fs.rm(home, { recursive: true, force: true }) };
+  const ctx = createContext({ env, json: true, systemd: async () => systemd, ports: async () => ports, owners: async () => owners, prober: async () => prober, progress: () => {} });
+  return { ctx, systemd, ports, owners, prober, home, cleanup: () => fs.rm(home, { recursive: true, force: true }) };
 }
 
 /** Every file under `dir` with its content, for "nothing was written" checks. */

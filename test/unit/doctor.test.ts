@@ -6,7 +6,6 @@ import doctor, { renderReport } from "../../src/commands/doctor.js";
 import { runDoctor, type DoctorOptions, type DoctorReport } from "../../src/core/doctor/run.js";
 import { execProgram, PROBE_INSTANCE } from "../../src/core/doctor/template.js";
 import { SWEEP_TIMER } from "../../src/core/sweep/schedule.js";
-import type { ProcessInspector } from "../../src/proc/process.js";
 import { busFix } from "../../src/core/doctor/bus.js";
 import { createContext } from "../../src/core/context.js";
 import { ExitCode, ManagerUnreachableError } from "../../src/errors.js";
@@ -16,20 +15,10 @@ import { commitEnvText, generationFile, readGeneration } from "../../src/store/g
 import { createProfile } from "../../src/store/profiles.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { TEMPLATE_UNIT, unitName } from "../../src/systemd/types.js";
-import { fakeWorld } from "../helpers/fakes.js";
+import { FakeProcs, fakeWorld } from "../helpers/fakes.js";
 
 type World = Awaited<ReturnType<typeof fakeWorld>>;
 
-/** Which pids run in which unit's cgroup, as a test says. */
-class FakeProcs implements ProcessInspector {
-  cgroups = new Map<number, string>();
-  async inUnit(pid: number, unit: string): Promise<boolean> {
-    return this.cgroups.get(pid) === unit;
-  }
-  async startedAtMs(): Promise<number | null> {
-    return null;
-  }
-}
 
 const UID = process.getuid!();
 

@@ -55,11 +55,15 @@ test("identity: this process runs; the same PID with another start time or boot 
 });
 
 test("identity: a zombie (ended, not yet collected by its parent) no longer runs", async () => {
-  // sh starts `true` in the background, then becomes `sleep`, which never collects it.
-  const sh = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  // sh starts a child that waits for a line on fd 3, then becomes `sleep`, which never collects it. The child
+  // ends only once told, after sh is sleep: a child that ended sooner could be collected by sh itself.
+  const sh = spawn("sh", ["-c", "read x <&3 & echo $!; exec sleep 30 3<&-"], { stdio: ["ignore", "pipe", "ignore", "pipe"] });
   try {
     const pid = Number(await new Promise<string>((r) => sh.stdout!.once("data", (d: Buffer) => r(d.toString()))));
     const ticks = startTicks(pid);
+    const execed = Date.now() + 5000;
+    while (!(await fs.readFile(`/proc/${sh.pid}/comm`, "utf8")).startsWith("sleep") && Date.now() < execed) await new Promise((r) => setTimeout(r, 10));
+    (sh.stdio[3] as NodeJS.WritableStream).end("go\n");
     const deadline = Date.now() + 5000;
     while (!(await fs.readFile(`/proc/${pid}/stat`, "utf8")).includes(") Z ") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(isRunning({ pid, startTicks: ticks, bootId: bootId() }), false);

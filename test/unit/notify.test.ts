@@ -99,7 +99,7 @@ test("bringUp: a Type=notify start that never gets READY=1 fails with that reaso
       throw new JobTimeoutError(`StartUnit ${u}: job did not finish within 300 ms`, u, 300);
     };
     await assert.rejects(
-      bringUp(w.ctx, "slow", { deadlineMs: 300, target: null }),
+      bringUp(w.ctx, "slow", { deadlineMs: 300, target: { host: "127.0.0.1", port: 8600, path: "/health", timeoutMs: 1000, kind: "http" } }),
       (err: unknown) => err instanceof UnhealthyError && /not ready within 0 s: the start job did not finish \(last seen: activating\/start\): the unit is Type=notify and the gateway never sent READY=1/.test(err.message),
     );
   } finally {

@@ -126,6 +126,31 @@ describe("ProcPortInspector on a fake /proc", () => {
   });
 });
 
+describe("ProcPortInspector.holders on a fake /proc", () => {
+  let root: string;
+  // 8082 listens on two addresses, one socket held by pid 77 and one by nobody visible; 8083's socket is
+  // shared by pids 3 and 77 (a forked child keeps it).
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "holders-test-"));
+    const tcp = HEADER4 + row4(0, "0100007F:1F92", "00000000:0000", "0A", 3001) + row4(1, "0200007F:1F92", "00000000:0000", "0A", 3002) + row4(2, "0100007F:1F93", "00000000:0000", "0A", 3003);
+    await writeTree(root, { "net/tcp": tcp, "77/comm": "gw\n", "3/comm": "child\n" }, { "77/fd/4": "socket:[3001]", "77/fd/5": "socket:[3003]", "3/fd/6": "socket:[3003]" });
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test("every listening socket of the port: one entry per process, one without a pid for the unseen", async () => {
+    const inspector = new ProcPortInspector(root);
+    assert.deepEqual(await inspector.holders(8082), [{ port: 8082, pid: 77, command: "gw" }, { port: 8082 }]);
+    assert.deepEqual(await inspector.holders(9999), []);
+    assert.deepEqual(await (await inspector.snapshot()).holders(8082), [{ port: 8082, pid: 77, command: "gw" }, { port: 8082 }]);
+  });
+
+  test("the pids given first are looked into first", async () => {
+    const inspector = new ProcPortInspector(root);
+    assert.deepEqual(await inspector.holders(8083, [77]), [{ port: 8083, pid: 77, command: "gw" }]);
+    assert.deepEqual(await inspector.holders(8083, [3]), [{ port: 8083, pid: 3, command: "child" }]);
+  });
+});
+
 describe("ProcPortInspector on this host's /proc", () => {
   async function listenOn(host: string): Promise<net.Server> {
     const server = net.createServer();

@@ -16,7 +16,7 @@ import { commitEnvText, history } from "../../src/store/generations.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { createProfile } from "../../src/store/profiles.js";
 import { unitName, type UnitState } from "../../src/systemd/types.js";
-import { fakeWorld, snapshot } from "../helpers/fakes.js";
+import { fakeControlGroup, fakeWorld, snapshot } from "../helpers/fakes.js";
 import { parsePromText, sampleValue } from "../helpers/prom-text.js";
 
 const g = { json: true, verbose: false };
@@ -32,7 +32,7 @@ async function world() {
   const posts: { url: string; body: unknown }[] = [];
   let postOutcome: (url: string) => WebhookOutcome = (url) => ({ url: redactUrl(url), sent: true, status: 200, error: null });
   const deps: SweepDeps = {
-    procs: { inUnit: async (pid, unit) => cgroups.get(pid) === unit, startedAtMs: async (pid) => started.get(pid) ?? null },
+    procs: { inCgroup: async (pid, cg) => cg !== "" && cg === fakeControlGroup(cgroups.get(pid)), startedAtMs: async (pid) => started.get(pid) ?? null },
     post: async (url, body) => {
       posts.push({ url, body });
       return postOutcome(url);

@@ -8,7 +8,7 @@ import { parseEnv } from "../../store/envfile.js";
 import { portOf } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName } from "../../systemd/types.js";
 import { allocatePort } from "../ports.js";
-import { portHolder } from "../sweep/port-owner.js";
+import { portHolder, unitClaim } from "../port-owner.js";
 import { fine, given, type Check, type Facts, type Problem } from "./types.js";
 
 /** Each profile's recorded port, read leniently like `recordedPorts`: a .env broken by hand still claims its port. */
@@ -66,14 +66,15 @@ export const heldPortsCheck: Check = {
   async run(f) {
     const config = given(f.config, "config");
     const byProfile = await portsByProfile(f, config.portVar);
-    const loaded = await given(f.sd, "bus").list([UNIT_PATTERN]);
+    const sd = given(f.sd, "bus");
+    const loaded = await sd.list([UNIT_PATTERN]);
     const mainPids = new Map(loaded.filter((s) => s.mainPid > 0).map((s) => [s.name, s.mainPid]));
     const inspector = await (await f.ctx.ports()).snapshot();
     const suggest = suggester(config, byProfile, inspector);
     const problems: Problem[] = [];
     for (const [name, port] of byProfile) {
-      // The sweep's rule: the unit's MainPID or a process in its cgroup is the unit's own.
-      const held = await portHolder(inspector, f.procs, port, unitName(name), mainPids.get(unitName(name)) ?? null);
+      // The gates' and the sweep's rule: the unit's MainPID or a process in its cgroup is the unit's own.
+      const held = await portHolder(inspector, f.procs, port, unitClaim(sd, unitName(name), mainPids.get(unitName(name)) ?? null));
       if (held.status !== "foreign") continue;
       const holder = [...byProfile.keys()].find((other) => held.pid !== null && mainPids.get(unitName(other)) === held.pid);
       if (holder !== undefined) {

@@ -15,7 +15,8 @@ export const FAILURE_KINDS = [
   "health-status", // the health probe answered with a non-2xx status
   "not-stable", // healthy at times, never for the whole min-healthy-time
   "progress-deadline", // the roll went too long without any profile turning healthy
-  "bad-env", // its .env (or profile settings) do not parse the way systemd reads them
+  "bad-env", // its .env (or profile settings) do not parse the way systemd reads them, or give no usable port
+  "port-taken", // another process holds its port: the health answers came from it, not from the unit
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 

@@ -3,6 +3,7 @@ import { probe, type ProbeTarget, type ProbeVerdict } from "../../probe/types.js
 import { isRunning, unitName, type JobResult } from "../../systemd/types.js";
 import { logTail, PROBE_EVERY_MS, RunStateWatch } from "../bring-up.js";
 import type { Context } from "../context.js";
+import { foreignNote, heldText, unitPortHolder, type PortHolder } from "../port-owner.js";
 import { stateFailure, timeoutFailure, type GateFailure, type Seen } from "./failure.js";
 import { secondsText } from "./options.js";
 
@@ -21,8 +22,8 @@ export interface GateOptions {
   progressDeadline: () => number;
   /** For the failure message when the progress deadline is the one that ran out. */
   progressDeadlineMs: number;
-  /** Null: no port known, so only the unit state is checked. */
-  target: ProbeTarget | null;
+  /** Where the health probe goes (`gateTarget`): its port must be held by the unit itself. */
+  target: ProbeTarget;
   pollMs?: number;
   /** Reload (the unit's ExecReload=) instead of restart: the main PID must then stay the same. */
   reload?: boolean;
@@ -35,9 +36,10 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Reset a failed state, restart the profile's unit through the manager (waiting for the job), then
- * require it active, its health probe passing and its restart count still, continuously for
- * `minHealthyMs`, before `healthyDeadlineMs` (or the roll's progress deadline) runs out. Failures are
- * results, not throws; only a manager that cannot be reached (or a bug) throws.
+ * require it active, its health probe passing, its port held by its own processes, and its restart
+ * count and main PID still, continuously for `minHealthyMs`, before `healthyDeadlineMs` (or the roll's
+ * progress deadline) runs out. Failures are results, not throws; only a manager that cannot be reached
+ * (or a bug) throws.
  */
 export async function restartAndGate(ctx: Context, profile: string, opts: GateOptions): Promise<GateResult> {
   const started = Date.now();
@@ -45,9 +47,13 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
   const unit = unitName(profile);
   const sd = await ctx.systemd();
   const prober = await ctx.prober();
+  const port = opts.target.port;
   const result = async (failure: Omit<GateFailure, "details"> | null, pid: number | null): Promise<GateResult> => {
-    const details = failure ? await logTail((await ctx.config()).logDir, profile) : [];
-    return { failure: failure && { ...failure, details }, pid, elapsedMs: Date.now() - started };
+    if (!failure) return { failure: null, pid, elapsedMs: Date.now() - started };
+    // Another process on the port is often why a gateway fails: say so with whatever else is said.
+    const note = failure.kind === "port-taken" ? "" : await foreignNote(ctx, unit, port, pid);
+    const details = await logTail((await ctx.config()).logDir, profile);
+    return { failure: { ...failure, message: failure.message + note, details }, pid, elapsedMs: Date.now() - started };
   };
 
   const verb = opts.reload ? "reload" : "restart";
@@ -74,6 +80,9 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
   let healthySince: number | null = null;
   const seen: Seen = { verdict: null, answered: null, state: `${first.activeState}/${first.subState}`, everHealthy: false, byProgress: false };
   const pidChanged = (now: number) => ({ kind: "crashed" as const, message: `crashed: its main process changed from ${pid} to ${now}` });
+  // Looked at when the probe first passes and again once it has held, never on every probe: it reads /proc.
+  const ownership = (): Promise<PortHolder> => unitPortHolder(ctx, unit, port, pid);
+  const taken = (holder: string) => ({ kind: "port-taken" as const, message: `${heldText(port, holder, unit)}: the health answers came from it` });
   const watch = new RunStateWatch(sd, unit, first);
   let s = first;
   for (;;) {
@@ -82,10 +91,13 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
     seen.state = `${s.activeState}/${s.subState}`;
     const deadline = Math.min(ownDeadline, opts.progressDeadline());
     if (isRunning(s)) {
-      const verdict: ProbeVerdict = opts.target
-        ? await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) })
-        : { ok: true, reason: "no port to probe", latencyMs: 0 };
+      let verdict: ProbeVerdict = await probe(prober, { ...opts.target, timeoutMs: Math.max(100, Math.min(opts.target.timeoutMs, deadline - Date.now())) });
       ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "roll: health probe");
+      if (verdict.ok && healthySince === null) {
+        const held = await ownership();
+        if (held.status === "foreign") return result(taken(held.holder), s.mainPid || null);
+        if (held.status === "free") verdict = { ok: false, reason: `answered, but nothing listens on port ${port} now`, latencyMs: verdict.latencyMs };
+      }
       seen.verdict = verdict;
       if (!verdict.ok && verdict.status !== undefined) seen.answered = verdict;
       if (verdict.ok) {
@@ -96,7 +108,12 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
           // The probe took time: the unit must still be the same process, unrestarted.
           const after = await watch.fresh();
           const late = stateFailure(after, baseline) ?? (after.mainPid !== pid ? pidChanged(after.mainPid) : null);
-          return result(late, after.mainPid || null);
+          // With no min-healthy-time the port was looked at just now, when the probe first passed.
+          if (late || opts.minHealthyMs === 0) return result(late, after.mainPid || null);
+          const held = await ownership();
+          if (held.status === "foreign") return result(taken(held.holder), after.mainPid || null);
+          if (held.status === "own") return result(null, after.mainPid || null);
+          healthySince = null;
         }
       } else {
         if (healthySince !== null) opts.onNote?.(`health failed (${verdict.reason}), waiting again`);

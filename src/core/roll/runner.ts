@@ -1,10 +1,11 @@
 import { AppError, BadFileError } from "../../errors.js";
 import { history, markKnownGood } from "../../store/generations.js";
 import { withProfileLock } from "../../store/lock.js";
+import { readProfileSettings } from "../../store/profile-settings.js";
 import { profileExists, readEnv } from "../../store/profiles.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { profileHealthTarget } from "../health-target.js";
+import { gateTarget, withProfileSettings } from "../health-target.js";
 import { restoreGeneration } from "../rollback.js";
 import type { GateFailure } from "./failure.js";
 import { restartAndGate } from "./gate.js";
@@ -112,10 +113,11 @@ async function gateAndMark(ctx: Context, rec: RollRecorder, name: string, hooks:
   const { options } = rec.record;
   let target;
   try {
-    target = await profileHealthTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
+    // Unlike bringUp, the roll gate takes the target as it is: profile.ini is applied here.
+    target = withProfileSettings(gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)), await readProfileSettings(ctx.paths, name));
   } catch (err) {
     if (!(err instanceof BadFileError)) throw err;
-    return { failure: { kind: "bad-env", message: `its settings do not parse (nothing restarted): ${err.message}`, details: [] }, pid: null, generation: null };
+    return { failure: { kind: "bad-env", message: `its settings are not usable (nothing restarted): ${err.message}`, details: [] }, pid: null, generation: null };
   }
   const r = await restartAndGate(ctx, name, {
     minHealthyMs: options.minHealthyMs,

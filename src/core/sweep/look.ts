@@ -5,9 +5,9 @@ import type { PortInspector } from "../../ports/types.js";
 import type { ProcessInspector } from "../../proc/process.js";
 import type { UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
+import { heldText, portHolder, unitClaim } from "../port-owner.js";
 import { driftOf } from "./drift.js";
 import { observeHealth } from "./observe.js";
-import { portHolder } from "./port-owner.js";
 import { restartsSince, type ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";
@@ -33,9 +33,9 @@ export async function lookAt(
     notes: [],
   };
   if (obs.port !== null) {
-    p.portHolder = await portHolder(ports, procs, obs.port, obs.unit, obs.mainPid);
+    p.portHolder = await portHolder(ports, procs, obs.port, unitClaim(await ctx.systemd(), obs.unit, obs.mainPid));
     if (p.portHolder.status === "foreign") {
-      p.problems.push(`port ${obs.port} is held by ${p.portHolder.holder}, not by ${obs.unit}`);
+      p.problems.push(heldText(obs.port, p.portHolder.holder, obs.unit));
       p.healthy = false;
     }
   }

@@ -7,7 +7,7 @@ import { acquireLock, type Lock } from "../../store/lock.js";
 import { readEnv } from "../../store/profiles.js";
 import { bringUp } from "../bring-up.js";
 import type { Context } from "../context.js";
-import { profileHealthTarget } from "../health-target.js";
+import { gateTarget } from "../health-target.js";
 import { lookAt } from "./look.js";
 import type { ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
@@ -34,7 +34,7 @@ export async function restartProfile(
   let error: string | null = null;
   try {
     ctx.progress(`${kind === "restart" ? "restarting" : "starting"} ${p.name}: ${p.problems[0] ?? "unhealthy"}`);
-    const target = await profileHealthTarget(ctx.paths, config, p.name, await readEnv(ctx.paths, p.name));
+    const target = gateTarget(ctx.paths, config, p.name, await readEnv(ctx.paths, p.name));
     // Only the message: the error's details are the gateway's log lines, which may hold secrets.
     await bringUp(ctx, p.name, { restart: kind === "restart", deadlineMs: waitMs, target });
   } catch (err) {

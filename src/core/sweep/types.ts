@@ -1,7 +1,7 @@
 /** The shapes a sweep produces: per profile and for the whole run. */
 import type { Drift } from "./drift.js";
 import type { HealthObservation } from "./observe.js";
-import type { PortHolder } from "./port-owner.js";
+import type { PortHolder } from "../port-owner.js";
 import type { WebhookOutcome } from "./webhook.js";
 
 /** What the sweep did about an unhealthy profile. */
