@@ -99,17 +99,26 @@ test("the user manager stopped mid-roll: exit 10 naming the manager, the record 
 test("a restart while the manager is shutting down: exit 10 naming the manager, not a failed profile", async () => {
   // A unit that ignores SIGTERM keeps the manager in its "stopping" state for its TimeoutStopSec; ordered
   // after the user bus, it holds the bus up meanwhile (units stop in reverse order), so requests still arrive.
-  const hold = await sb.exec("systemd-run", ["--user", "--unit=ap-holdup", "-p", "After=dbus.service", "-p", "TimeoutStopSec=5", "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]);
+  const hold = await sb.exec("systemd-run", ["--user", "--unit=ap-holdup", "-p", "After=dbus.service", "-p", "TimeoutStopSec=60", "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]);
   assert.equal(hold.code, 0, hold.stderr);
+  // Killed by the test once it has its answer, so that the manager then exits at once.
+  const holdPid = Number((await sb.exec("systemctl", ["--user", "show", "-p", "MainPID", "--value", "ap-holdup"])).stdout.trim());
+  assert.ok(holdPid > 0, "ap-holdup has no main PID");
   const old = sb.managerPid;
   process.kill(old, "SIGTERM");
+  let seen = "";
   const stopping = await pollUntil(async () => {
     const r = await sb.exec("busctl", ["--user", "get-property", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "SystemState"]);
+    seen = `${r.code} ${r.stdout.trim()} ${r.stderr.trim()}`;
     return r.stdout.trim() === 's "stopping"';
-  }, 5_000, 10);
-  assert.ok(stopping, "the manager never said it was stopping");
-
-  const r = await sb.profiles(["restart", "m1"], { timeoutMs: 30_000 });
+  }, 30_000, 10);
+  let r: { code: number; stderr: string } | null = null;
+  try {
+    assert.ok(stopping, `the manager never said it was stopping; last answer: ${seen}`);
+    r = await sb.profiles(["restart", "m1"], { timeoutMs: 30_000 });
+  } finally {
+    process.kill(holdPid, "SIGKILL");
+  }
   figures.restartWhileStoppingExit = r.code;
   assert.equal(r.code, 10, `restart exit ${r.code}, want 10\n${r.stderr}`);
   assert.match(r.stderr, /systemd user manager[\s\S]*shutting down/i);
