@@ -6,13 +6,14 @@ import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";
 import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
-import { AppError, ExitCode, UsageError } from "./errors.js";
+import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
 import { packageVersion } from "./package-files.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout. */
 function report(err: unknown, json: boolean): number {
-  const known = err instanceof AppError ? err : null;
+  // A full disk, a read-only mount or a permission problem is the host's state, not a bug: its own exit code, no stack.
+  const known = err instanceof AppError ? err : fileSystemFault(err);
   const code = known?.exitCode ?? ExitCode.internal;
   const message = known ? known.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   const details = known && "details" in known && Array.isArray(known.details) ? (known.details as string[]) : [];

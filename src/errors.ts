@@ -1,3 +1,5 @@
+import path from "node:path";
+
 /** Exit codes of the CLI; README.md documents each one. */
 export const ExitCode = {
   ok: 0,
@@ -17,6 +19,8 @@ export const ExitCode = {
   rollHalted: 13,
   /** `doctor` found at least one problem. */
   problemsFound: 14,
+  /** A file system refused a write or read: full, read-only, or not ours to change. Nothing was changed. */
+  fileSystem: 15,
   internal: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -169,3 +173,43 @@ export class JobTimeoutError extends SystemdError {
     this.name = "SystemdError";
   }
 }
+
+/** What an errno of the file system means, and how the operator puts it right (`dir`: where it happened). */
+const FAULTS: Record<string, { what: string; fix: (dir: string) => string }> = {
+  ENOSPC: { what: "no space left on the device", fix: (dir) => `free space on the file system that holds ${dir} (\`df -h ${dir}\`), then run the command again` },
+  EDQUOT: { what: "the disk quota is exceeded", fix: (dir) => `free space within your quota on ${dir} (\`quota -s\`), or have it raised, then run the command again` },
+  EROFS: { what: "the file system is read-only", fix: (dir) => `remount it read-write (\`findmnt -T ${dir}\` names it; \`sudo mount -o remount,rw MOUNTPOINT\`), then run the command again` },
+  EACCES: { what: "permission denied", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`), or make it yours again: \`sudo chown -R $USER ${dir}\` and \`chmod u+rwX ${dir}\`` },
+  EPERM: { what: "operation not permitted", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`); an immutable file shows an "i" in \`lsattr ${dir}\` (\`sudo chattr -i FILE\`)` },
+};
+
+// The syscalls of node's fs module: an EPERM of kill(2) or a socket is no file system fault.
+const FS_SYSCALLS = new Set(["open", "read", "write", "close", "fsync", "fdatasync", "rename", "link", "unlink", "rmdir", "mkdir", "chmod", "fchmod", "chown", "fchown", "ftruncate", "copyfile", "scandir", "stat", "lstat", "fstat", "access", "utime", "futime", "symlink", "readlink", "mkdtemp", "rm"]);
+
+/**
+ * The file system refused what we asked of it (disk full, read-only, permission): not a bug, and not a
+ * file of ours that is wrong. Names the path, the errno in words, and the fix.
+ */
+export class FileSystemError extends AppError {
+  override name = "FileSystemError";
+  constructor(readonly file: string, readonly code: string, action: string) {
+    const fault = FAULTS[code] ?? { what: "the file system refused it", fix: (dir: string) => `look at ${dir} (\`ls -ld ${dir}\`, \`df -h ${dir}\`)` };
+    super(`cannot ${action} ${file}: ${fault.what} (${code})`, ExitCode.fileSystem, fault.fix(path.isAbsolute(file) ? path.dirname(file) : "."));
+  }
+}
+
+/**
+ * `err` as a FileSystemError when it is an errno of the file system listed above, else null; `path`
+ * names the file meant (a write through a temporary file, or through a descriptor, reports another path or none).
+ */
+export function fileSystemFault(err: unknown, file?: string, action = "write"): FileSystemError | null {
+  if (err instanceof FileSystemError) return err;
+  const e = err as NodeJS.ErrnoException | null;
+  if (!e || typeof e !== "object" || typeof e.code !== "string" || !(e.code in FAULTS)) return null;
+  if (typeof e.syscall !== "string" || !FS_SYSCALLS.has(e.syscall)) return null;
+  if (file) return new FileSystemError(file, e.code, action);
+  const verb = READS.has(e.syscall) ? "read" : e.syscall === "open" ? "open" : "write";
+  return new FileSystemError(e.path ?? `a file (${e.syscall})`, e.code, verb);
+}
+
+const READS = new Set(["read", "stat", "lstat", "fstat", "access", "scandir", "readlink"]);

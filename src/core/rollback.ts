@@ -3,9 +3,9 @@ import fs from "node:fs/promises";
 import { NoRollbackTargetError, UnhealthyError } from "../errors.js";
 import { envFile } from "../paths.js";
 import { parseEnv } from "../store/envfile.js";
-import { commitEnvText, corruptGenerationError, generationFile, history, markKnownGood, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
+import { corruptGenerationError, generationFile, history, markKnownGood, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists, portOf } from "../store/profiles.js";
-import { writeLimits } from "../store/limits.js";
+import { commitLimits } from "../store/limits-change.js";
 import { unitName } from "../systemd/types.js";
 import { bringUp } from "./bring-up.js";
 import type { Context } from "./context.js";
@@ -58,8 +58,7 @@ export async function restoreGeneration(ctx: Context, name: string, gen: number,
     if (port !== null) await assertPortChange(ctx, config, name, portOf(parseEnv(onDisk).entries, config.portVar), port);
     // The generation's resource limits come back with its bytes (a generation from before limits had none).
     const limits = (await history(ctx.paths, name)).generations.find((g) => g.number === gen)?.limits ?? {};
-    const dropInChanged = await writeLimits(ctx.paths, name, limits);
-    const committed = await commitEnvText(ctx.paths, name, text, reason, { keep: config.keepGenerations, always: true });
+    const { generation: committed, dropInChanged } = await commitLimits(ctx.paths, name, limits, reason, { keep: config.keepGenerations, text });
     if (dropInChanged) await (await ctx.systemd()).reload();
     return committed;
   });

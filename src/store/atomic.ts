@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { fileSystemFault } from "../errors.js";
 
 /** Options of writeFileAtomic. */
 export interface AtomicWriteOptions {
@@ -13,31 +14,31 @@ export interface AtomicWriteOptions {
 
 /**
  * Write a file so that a reader (or a crash) sees the old content or the new, never a mix:
- * temporary file in the same directory, fsync, rename, fsync of the directory.
+ * temporary file in the same directory, fsync, rename, fsync of the directory. On any failure the
+ * temporary file is gone and `file` holds its old content; a full disk, a read-only mount or a
+ * permission problem is a FileSystemError naming `file`.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const handle = await fs.open(tmp, "wx", mode);
   try {
-    await handle.writeFile(data);
-    // The umask may have narrowed the mode given to open; set it exactly.
-    await handle.chmod(mode);
-    if (durable) await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => {});
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
+    const handle = await fs.open(tmp, "wx", mode);
+    try {
+      await handle.writeFile(data);
+      // The umask may have narrowed the mode given to open; set it exactly.
+      await handle.chmod(mode);
+      if (durable) await handle.sync();
+    } finally {
+      // close can report a write the kernel deferred (ENOSPC on some file systems): it fails the write too.
+      await handle.close();
+    }
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw err;
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw fileSystemFault(err, file) ?? err;
   }
-  if (durable) await syncDir(dir);
+  if (durable) await syncDir(dir).catch((err: unknown) => Promise.reject(fileSystemFault(err, dir, "sync") ?? err));
 }
 
 /**
@@ -52,7 +53,7 @@ export async function writeFileIfChanged(file: string, data: string | Uint8Array
     await writeFileAtomic(file, data, mode, opts);
     return true;
   }
-  if (((await fs.stat(file)).mode & 0o7777) !== mode) await fs.chmod(file, mode);
+  if (((await fs.stat(file)).mode & 0o7777) !== mode) await fs.chmod(file, mode).catch((err: unknown) => Promise.reject(fileSystemFault(err, file, "chmod") ?? err));
   return false;
 }
 
@@ -63,7 +64,7 @@ export async function removeFile(file: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
+    throw fileSystemFault(err, file, "remove") ?? err;
   }
 }
 
@@ -79,6 +80,10 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** mkdir -p with an exact mode on the last component (the umask would otherwise narrow or keep it). */
 export async function ensureDir(dir: string, mode: number): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode });
-  await fs.chmod(dir, mode);
+  try {
+    await fs.mkdir(dir, { recursive: true, mode });
+    await fs.chmod(dir, mode);
+  } catch (err) {
+    throw fileSystemFault(err, dir, "set up the directory") ?? err;
+  }
 }

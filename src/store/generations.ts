@@ -3,9 +3,10 @@ import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { array, boolean, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
-import { BadFileError, UsageError } from "../errors.js";
+import { BadFileError, UsageError, fileSystemFault } from "../errors.js";
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { decodeBytes, encodeText } from "./bytes.js";
 import { parseEnv, type EnvEntries } from "./envfile.js";
 import { readLimits, type Limits } from "./limits.js";
 
@@ -13,8 +14,15 @@ import { readLimits, type Limits } from "./limits.js";
  * Every version of a profile's `.env` that the tool wrote (or found edited by hand) is a numbered
  * generation under `<state>/generations/NAME/`: `N.env` holds its exact bytes, `index.json` its number,
  * time, sha256, what wrote it, the keys it changed and whether the profile was healthy with it.
- * Write order is generation file, index, then `.env`, so a crash at any point leaves a `.env` that
- * equals one of its generations.
+ *
+ * Files are bytes: text here is what `decodeBytes` (bytes.ts) makes of them, and every sha256 is over
+ * the exact bytes, so a value that is not UTF-8 survives a change to another key.
+ *
+ * A commit goes: generation file written, fsync'd and read back against its sha256; then the `.env`
+ * replaced atomically; then index.json. A failure at any step undoes the steps before it (the `.env`
+ * gets its old bytes back, the new generation file goes), so index.json never lists a generation whose
+ * bytes are not there, and nothing is pruned. A crash between the `.env` and the index leaves a `.env`
+ * that no generation records and its generation file beyond `next`: the next commit adopts that file.
  */
 
 /** One kept version of a `.env`. */
@@ -47,9 +55,9 @@ type Index = output<typeof indexSchema>;
 /** How many generations are kept unless the config says otherwise. */
 export const DEFAULT_KEEP = 20;
 
-/** sha256 of a file's bytes, hex. */
-export function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
+/** sha256 of a file's bytes (text: of the bytes it was decoded from), hex. */
+export function sha256(data: string | Uint8Array): string {
+  return createHash("sha256").update(typeof data === "string" ? encodeText(data) : data).digest("hex");
 }
 
 /** The directory holding a profile's generations. */
@@ -74,7 +82,7 @@ async function loadIndex(paths: Paths, name: string): Promise<Index> {
     text = readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { next: 1, generations: [] };
-    throw err;
+    throw fileSystemFault(err, file, "read") ?? err;
   }
   let raw: unknown;
   try {
@@ -97,52 +105,158 @@ export function changedKeys(before: EnvEntries, after: EnvEntries): string[] {
   return [...keys].filter((k) => before.get(k) !== after.get(k)).sort();
 }
 
-async function readText(file: string): Promise<string | null> {
+/** A file's exact bytes, or null when there is none. */
+function readBytes(file: string): Buffer | null {
   try {
     // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
-    return readFileSync(file, "utf8");
+    return readFileSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    throw fileSystemFault(err, file, "read") ?? err;
+  }
+}
+
+function readBytesOrNull(file: string): Buffer | null {
+  try {
+    return readBytes(file);
+  } catch {
+    return null;
+  }
+}
+
+/** A generation about to be recorded, with its bytes; `adopted` when its file is already on disk. */
+interface Pending {
+  gen: Generation;
+  bytes: Buffer;
+  adopted: boolean;
+}
+
+/** The entry of a new generation numbered `number`, after `previous` (null: the first). */
+async function entryFor(paths: Paths, name: string, previous: { bytes: Buffer } | null, number: number, bytes: Buffer, reason: string, time = new Date()): Promise<Generation> {
+  const before = previous ? parseEnv(decodeBytes(previous.bytes)).entries : new Map<string, string>();
+  return {
+    number,
+    time: time.toISOString(),
+    sha256: sha256(bytes),
+    reason,
+    changed: changedKeys(before, parseEnv(decodeBytes(bytes)).entries),
+    knownGood: false,
+    // A broken limits.json must not stop a .env change; that generation then records none.
+    limits: await readLimits(paths, name).catch(() => ({})),
+  };
+}
+
+/**
+ * The generations to record before anything else, for a `.env` (`onDisk`) that none records: the files a
+ * commit interrupted between the `.env` and index.json left beyond `next`, up to the one holding exactly
+ * these bytes (adopted as they are), or else the file itself, kept as a hand edit.
+ */
+async function unrecorded(paths: Paths, name: string, index: Index, onDisk: Buffer): Promise<Pending[]> {
+  const sha = sha256(onDisk);
+  const previous = index.generations.at(-1);
+  let prevBytes = previous ? readBytes(generationFile(paths, name, previous.number)) : null;
+  const orphans: { number: number; bytes: Buffer; mtime: Date }[] = [];
+  // A commit stages at most two generations (a hand edit, then its own); only its last one can be the .env.
+  for (let n = index.next; n < index.next + 2; n++) {
+    const file = generationFile(paths, name, n);
+    const bytes = readBytes(file);
+    if (bytes === null) break;
+    orphans.push({ number: n, bytes, mtime: (await fs.stat(file)).mtime });
+    if (sha256(bytes) !== sha) continue;
+    const pending: Pending[] = [];
+    for (const o of orphans) {
+      const reason = o.number === n ? "found on disk (its change stopped before history recorded it)" : "found on disk (edited by hand)";
+      pending.push({ gen: await entryFor(paths, name, prevBytes ? { bytes: prevBytes } : null, o.number, o.bytes, reason, o.mtime), bytes: o.bytes, adopted: true });
+      prevBytes = o.bytes;
+    }
+    return pending;
+  }
+  const reason = index.generations.length === 0 ? "found on disk (before history was kept)" : "found on disk (edited by hand)";
+  return [{ gen: await entryFor(paths, name, prevBytes ? { bytes: prevBytes } : null, index.next, onDisk, reason), bytes: onDisk, adopted: false }];
+}
+
+/** `pending` appended to the index's generations (numbers and `next` follow). */
+function withPending(index: Index, pending: Pending[]): Index {
+  const last = pending.at(-1);
+  return { next: last ? last.gen.number + 1 : index.next, generations: [...index.generations, ...pending.map((p) => p.gen)] };
+}
+
+/** Write a generation's file, durably, and read it back: a file that does not hold the bytes is no generation. */
+async function writeVerified(file: string, bytes: Buffer): Promise<void> {
+  await writeFileAtomic(file, bytes, 0o600);
+  const back = readBytes(file);
+  if (back === null || !back.equals(bytes)) {
+    await fs.rm(file, { force: true });
+    throw new BadFileError(file, `did not hold the bytes just written to it (sha256 ${sha256(bytes).slice(0, 12)}… written, ${back === null ? "no file" : `${sha256(back).slice(0, 12)}…`} read back); nothing was changed`, "check the disk that holds it (`dmesg`, `smartctl`)");
+  }
+}
+
+/** What a commit replaces the `.env` with, and what it held before (null: there was none). */
+interface EnvReplacement {
+  bytes: Buffer;
+  before: Buffer | null;
+}
+
+/**
+ * Record `pending` (their files written and verified first), replace the `.env` with `env` when given,
+ * then save `index` with them and pruned to `keep`; only then delete what the prune dropped. Any failure
+ * puts the `.env` back, removes the files it wrote and rethrows: index.json is untouched then.
+ */
+async function commit(paths: Paths, name: string, index: Index, pending: Pending[], keep: number, env?: EnvReplacement): Promise<void> {
+  const written: string[] = [];
+  const next = withPending(index, pending);
+  try {
+    if (pending.some((p) => !p.adopted)) await ensureDir(generationsDir(paths, name), 0o700);
+    for (const p of pending.filter((x) => !x.adopted)) {
+      const file = generationFile(paths, name, p.gen.number);
+      written.push(file);
+      await writeVerified(file, p.bytes);
+    }
+    if (env) {
+      await ensureDir(profileDir(paths, name), 0o700);
+      await writeFileAtomic(envFile(paths, name), env.bytes, 0o600);
+    }
+    const { kept, dropped } = await prunePlan(paths, name, next, keep);
+    await saveIndex(paths, name, { next: next.next, generations: kept });
+    // Only now: a commit that failed prunes nothing. A file left here is listed nowhere, so harmless.
+    for (const g of dropped) await fs.rm(generationFile(paths, name, g.number), { force: true }).catch(() => {});
+  } catch (err) {
+    await undo(paths, name, written, env ?? null);
     throw err;
   }
 }
 
-async function append(paths: Paths, name: string, index: Index, text: string, reason: string, knownGood = false): Promise<Generation> {
-  const previous = index.generations.at(-1);
-  const before = previous ? parseEnv((await readText(generationFile(paths, name, previous.number))) ?? "").entries : new Map<string, string>();
-  const gen: Generation = {
-    number: index.next,
-    time: new Date().toISOString(),
-    sha256: sha256(text),
-    reason,
-    changed: changedKeys(before, parseEnv(text).entries),
-    knownGood,
-    // A broken limits.json must not stop a .env change; that generation then records none.
-    limits: await readLimits(paths, name).catch(() => ({})),
-  };
-  await ensureDir(generationsDir(paths, name), 0o700);
-  await writeFileAtomic(generationFile(paths, name, gen.number), text, 0o600);
-  index.generations.push(gen);
-  index.next = gen.number + 1;
-  return gen;
+/** Put the `.env` back as it was and remove generation files written for a commit that failed; best effort. */
+async function undo(paths: Paths, name: string, written: string[], env: EnvReplacement | null): Promise<void> {
+  const file = envFile(paths, name);
+  // Only a .env this commit replaced (the failed write itself left it as it was): the old bytes back, or
+  // for a .env that did not exist (add) none, with the directories made for it when they are empty.
+  const now = env ? readBytesOrNull(file) : null;
+  if (env && now !== null && !(env.before?.equals(now) ?? false)) {
+    if (env.before) await writeFileAtomic(file, env.before, 0o600).catch(() => {});
+    else await fs.rm(file, { force: true }).catch(() => {});
+  }
+  for (const file of written) await fs.rm(file, { force: true }).catch(() => {});
+  if (env && !env.before) {
+    await fs.rmdir(profileDir(paths, name)).catch(() => {});
+    await fs.rmdir(generationsDir(paths, name)).catch(() => {});
+  }
 }
 
 // Old generations go, but never the newest known-good one whose file is intact: it is what a failed
 // roll reverts to (a corrupt one is never restored, so it protects nothing).
-async function prune(paths: Paths, name: string, index: Index, keep: number): Promise<void> {
+async function prunePlan(paths: Paths, name: string, index: Index, keep: number): Promise<{ kept: Generation[]; dropped: Generation[] }> {
   const newestGood = (await newestIntact(paths, name, index.generations.filter((g) => g.knownGood))).generation;
   const kept = index.generations.filter((g, i) => i >= index.generations.length - keep || g === newestGood);
-  const dropped = index.generations.filter((g) => !kept.includes(g));
-  index.generations = kept;
-  await saveIndex(paths, name, index);
-  for (const g of dropped) await fs.rm(generationFile(paths, name, g.number), { force: true });
+  return { kept, dropped: index.generations.filter((g) => !kept.includes(g)) };
 }
 
 /** The generations of a profile, oldest first, and the number of the one the `.env` holds now (null: none). */
 export async function history(paths: Paths, name: string): Promise<{ generations: Generation[]; current: number | null; fileSha256: string | null }> {
   const index = await loadIndex(paths, name);
-  const text = await readText(envFile(paths, name));
-  const sha = text === null ? null : sha256(text);
+  const bytes = readBytes(envFile(paths, name));
+  const sha = bytes === null ? null : sha256(bytes);
   const current = index.generations.filter((g) => g.sha256 === sha).at(-1)?.number ?? null;
   return { generations: index.generations, current, fileSha256: sha };
 }
@@ -173,16 +287,11 @@ export function corruptionText(c: CorruptGeneration): string {
  */
 function readVerified(paths: Paths, name: string, g: Generation): { text: string } | { corrupt: CorruptGeneration } {
   const file = generationFile(paths, name, g.number);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { corrupt: { number: g.number, file, expected: g.sha256, actual: null } };
-    throw err;
-  }
+  const bytes = readBytes(file);
+  if (bytes === null) return { corrupt: { number: g.number, file, expected: g.sha256, actual: null } };
   const actual = sha256(bytes);
   if (actual !== g.sha256) return { corrupt: { number: g.number, file, expected: g.sha256, actual } };
-  return { text: bytes.toString("utf8") };
+  return { text: decodeBytes(bytes) };
 }
 
 /** The error for restoring or showing a corrupt generation (exit 12): nothing has been changed. */
@@ -248,25 +357,25 @@ export interface CommitOptions {
 
 /**
  * Make `text` the profile's `.env`, keeping generations: the file found on disk is kept first when no
- * generation holds it (edited by hand), then `text` becomes a new generation, then the `.env` is
- * replaced atomically (0600). Callers hold the profile's lock. Returns the generation now current.
+ * generation holds it (edited by hand, or left by an interrupted commit), then `text` becomes a new
+ * generation, then the `.env` is replaced atomically (0600), then index.json is saved; see the top of this
+ * file for what a failure leaves. Callers hold the profile's lock. Returns the generation now current.
  */
 export async function commitEnvText(paths: Paths, name: string, text: string, reason: string, opts: CommitOptions = {}): Promise<Generation> {
   const index = await loadIndex(paths, name);
-  const onDisk = await readText(envFile(paths, name));
-  if (onDisk !== null && !index.generations.some((g) => g.sha256 === sha256(onDisk))) {
-    await append(paths, name, index, onDisk, index.generations.length === 0 ? "found on disk (before history was kept)" : "found on disk (edited by hand)");
-  }
-  const latest = index.generations.at(-1);
+  const bytes = encodeText(text);
+  const onDisk = readBytes(envFile(paths, name));
+  const pending = onDisk !== null && !index.generations.some((g) => g.sha256 === sha256(onDisk)) ? await unrecorded(paths, name, index, onDisk) : [];
+  const latest = withPending(index, pending).generations.at(-1);
   let gen: Generation;
-  if (!opts.always && latest && latest.sha256 === sha256(text)) {
+  if (!opts.always && latest && latest.sha256 === sha256(bytes)) {
     gen = latest;
   } else {
-    gen = await append(paths, name, index, text, reason);
+    const previous = pending.at(-1) ?? (latest ? { bytes: readBytes(generationFile(paths, name, latest.number)) ?? Buffer.alloc(0) } : null);
+    gen = await entryFor(paths, name, previous, withPending(index, pending).next, bytes, reason);
+    pending.push({ gen, bytes, adopted: false });
   }
-  await prune(paths, name, index, opts.keep ?? DEFAULT_KEEP);
-  await ensureDir(profileDir(paths, name), 0o700);
-  await writeFileAtomic(envFile(paths, name), text, 0o600);
+  await commit(paths, name, index, pending, opts.keep ?? DEFAULT_KEEP, { bytes, before: onDisk });
   return gen;
 }
 
@@ -276,14 +385,15 @@ export async function commitEnvText(paths: Paths, name: string, text: string, re
  */
 export async function markKnownGood(paths: Paths, name: string, keep = DEFAULT_KEEP): Promise<Generation | null> {
   const index = await loadIndex(paths, name);
-  const onDisk = await readText(envFile(paths, name));
+  const onDisk = readBytes(envFile(paths, name));
   if (onDisk === null) return null;
   const sha = sha256(onDisk);
   let gen = index.generations.filter((g) => g.sha256 === sha).at(-1);
-  if (!gen) gen = await append(paths, name, index, onDisk, "found on disk (edited by hand)");
+  const pending = gen ? [] : await unrecorded(paths, name, index, onDisk);
+  gen ??= pending.at(-1)!.gen;
   if (gen.knownGood) return gen;
   gen.knownGood = true;
-  await prune(paths, name, index, keep);
+  await commit(paths, name, index, pending, keep);
   return gen;
 }
 

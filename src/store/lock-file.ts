@@ -1,6 +1,7 @@
 /** One lock file on disk: created whole, read back with who wrote it and which instance of the file it is. */
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
+import { fileSystemFault } from "../errors.js";
 import { isRunning, processAlive, type ProcessIdentity } from "../proc/alive.js";
 import { int, nullable, number, object, positive, string } from "../schema.js";
 
@@ -56,7 +57,8 @@ export async function createWhole(file: string, content: string): Promise<boolea
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return false;
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw err;
+    // EPERM of link(2) is a file system without hard links; of the write before it, a permission problem.
+    if ((code !== "EPERM" || (err as NodeJS.ErrnoException).syscall !== "link") && code !== "ENOTSUP" && code !== "ENOSYS") throw fileSystemFault(err, file, "create the lock") ?? err;
   } finally {
     await fs.rm(tmp, { force: true });
   }
@@ -67,7 +69,7 @@ export async function createWhole(file: string, content: string): Promise<boolea
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw fileSystemFault(err, file, "create the lock") ?? err;
   }
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { decodeBytes } from "./bytes.js";
 import { commitEnvText, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
 import { parseEnv, serializeEnv, type EnvEntries } from "./envfile.js";
 import { assertProfileName, isProfileName } from "./names.js";
@@ -54,7 +55,8 @@ export async function readEnv(paths: Paths, name: string): Promise<EnvEntries> {
   try {
     // Synchronous: a small local file, and a sweep reads ~1,000 of them, where a thread-pool hop per
     // open/stat/read/close cost more than the reads (BENCHMARKS.md).
-    text = readFileSync(file, "utf8");
+    // As bytes (bytes.ts): a value that is not UTF-8 must survive a change to another key.
+    text = decodeBytes(readFileSync(file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new ProfileNotFoundError(name);
     throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`);
