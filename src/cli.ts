@@ -8,6 +8,7 @@ import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
 import { packageVersion } from "./package-files.js";
+import { argsNotUtf8 } from "./proc/cmdline.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout. */
@@ -28,12 +29,28 @@ function report(err: unknown, json: boolean): number {
   return code;
 }
 
+/**
+ * Refused, not kept: systemd's EnvironmentFile= loader refuses a value that is not UTF-8 (and the unit
+ * with it), so such bytes could only be written into a `.env` that no longer starts. The argument is not
+ * echoed (it may be a secret); a `KEY=` prefix, which is ASCII, is named.
+ */
+function notUtf8Error(arg: string, index: number): UsageError {
+  const key = /^([A-Za-z_][A-Za-z0-9_]*)=/.exec(arg)?.[1];
+  const what = key ? `the value of ${key}` : `argument ${index + 1}`;
+  return new UsageError(
+    `${what} is not valid UTF-8: systemd refuses such a value in an EnvironmentFile= (the unit would not start), so nothing was changed`,
+    "give it as UTF-8 text; bytes in another encoding cannot be set through profiles",
+  );
+}
+
 /** Parse argv, run one command, print its result; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let result: CommandResult | undefined;
   let ctx: Context | undefined;
   // Errors can come before yargs has parsed anything, so --json is also looked for by hand.
   let json = argv.includes("--json");
+  const notUtf8 = argsNotUtf8(argv);
+  if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
   const parser = yargs(argv)
     .scriptName("profiles")
     .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")

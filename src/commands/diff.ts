@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import { parseGeneration } from "../core/cli-args.js";
 import { diffEntries, renderDifferences } from "../core/env-diff.js";
 import { envFile } from "../paths.js";
+import { decodeBytes } from "../store/bytes.js";
 import { parseEnv, type EnvEntries } from "../store/envfile.js";
 import { history, readGeneration } from "../store/generations.js";
 import { assertProfileName } from "../store/names.js";
@@ -41,7 +42,7 @@ export default defineCommand<{ name: string; from?: string; to?: string }>({
       label: h.current === null ? "the .env (edited by hand)" : `the .env (generation ${h.current})`,
       generation: h.current,
       file: true,
-      entries: parseEnv(await fs.readFile(envFile(ctx.paths, name), "utf8")).entries,
+      entries: parseEnv(decodeBytes(await fs.readFile(envFile(ctx.paths, name)))).entries,
     };
 
     let older = fromSide;

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import { isSecretKey, maskValue } from "../core/secrets.js";
 import { envFile } from "../paths.js";
 import { escapeControls } from "../render/escape.js";
+import { decodeBytes } from "../store/bytes.js";
 import { parseEnv, quoteValue } from "../store/envfile.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
@@ -20,15 +21,20 @@ export default defineCommand<{ name: string; showSecrets: boolean }>({
     const name = assertProfileName(args.name);
     await assertProfileExists(ctx.paths, name);
     const file = envFile(ctx.paths, name);
-    // Parsed leniently: this is the command that shows what systemd makes of a file broken by hand.
-    const { entries, problems } = parseEnv(await fs.readFile(file, "utf8"));
+    // Parsed leniently: this is the command that shows what systemd makes of a file broken by hand. As
+    // bytes: a value that is not UTF-8 shows as \xNN, and is warned about, since systemd refuses it.
+    const { entries, problems, refused } = parseEnv(decodeBytes(await fs.readFile(file)));
     const hidden = args.showSecrets ? [] : [...entries].filter(([k, v]) => isSecretKey(k) && maskValue(k, v) !== v).map(([k]) => k);
     const shown = [...entries].map(([k, v]) => [k, hidden.includes(k) ? maskValue(k, v) : v] as const);
     const lines = shown.map(([k, v]) => (hidden.includes(k) ? `${k}=${v}` : `${k}=${quoteValue(v)}`));
     if (hidden.length > 0) lines.push(`# hidden: ${hidden.join(", ")} (--show-secrets prints them)`);
     for (const p of problems) lines.push(`# line ${p.line}: ${p.message}`);
+    for (const r of refused) {
+      lines.push(`# WARNING line ${r.line}: ${r.message}; fix it: \`profiles set ${name} ${r.key}=...\` with UTF-8 text, or edit ${file}`);
+      ctx.progress(`warning: ${file} line ${r.line}: ${r.message}`);
+    }
     return {
-      data: { name, file, variables: Object.fromEntries(shown), hidden, problems },
+      data: { name, file, variables: Object.fromEntries(shown), hidden, problems, refused },
       // Per line: a quoted value may hold a line break, which must not start a line of its own.
       text: lines.length > 0 ? lines.map(escapeControls).join("\n") : `# ${name}'s .env sets no variables`,
     };

@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import { BadFileError } from "../errors.js";
 import { envFile, type Paths } from "../paths.js";
 import type { ProbeTarget } from "../probe/types.js";
-import type { EnvEntries } from "../store/envfile.js";
+import { REFUSED_FILE, systemdUtf8Problem, type EnvEntries } from "../store/envfile.js";
 import { readProfileSettings, type ProfileSettings } from "../store/profile-settings.js";
 import { portOf } from "../store/profiles.js";
 import { isUsablePort } from "./ports.js";
@@ -48,10 +48,16 @@ export async function profileHealthTarget(paths: Paths, config: Config, name: st
 /**
  * Where the gate of a profile that is about to (re)start probes, from config.ini and `entries` (of its
  * `.env`, or of the generation about to become it: `file`); the gates apply profile.ini themselves.
- * Without a usable port the gate could vouch for nothing but the unit's state: BadFileError naming
- * `file` then, thrown before anything is started.
+ * Without a usable port the gate could vouch for nothing but the unit's state, and with a value systemd
+ * refuses (not UTF-8) the unit would not start at all: BadFileError naming `file` then, thrown before
+ * anything is started.
  */
 export function gateTarget(paths: Paths, config: Config, name: string, entries: EnvEntries, file = envFile(paths, name)): ProbeTarget {
+  // systemd would refuse the whole file and start nothing: say so first, naming the key.
+  for (const [key, value] of entries) {
+    const problem = systemdUtf8Problem(value);
+    if (problem) throw new BadFileError(file, `the value of ${key} ${problem}: ${REFUSED_FILE}`, `give it UTF-8 text: \`profiles set ${name} ${key}=...\` (\`profiles env ${name}\` shows it escaped)`);
+  }
   const port = portOf(entries, config.portVar);
   if (port !== null && isUsablePort(port)) return targetAt(config, entries, port, undefined, {});
   const raw = entries.get(config.portVar);

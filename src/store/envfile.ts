@@ -5,6 +5,8 @@
  * byte for byte.
  */
 
+import { firstRawByte } from "./bytes.js";
+
 /** Keys and values in file order; a later duplicate replaces the earlier value, as in systemd. */
 export type EnvEntries = Map<string, string>;
 
@@ -12,6 +14,11 @@ export type EnvEntries = Map<string, string>;
 export interface EnvProblem {
   line: number;
   message: string;
+}
+
+/** A value systemd's loader refuses, and with it the whole file: the unit then does not start. */
+export interface EnvRefusal extends EnvProblem {
+  key: string;
 }
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -26,18 +33,44 @@ export function keyProblem(key: string): string | null {
   return KEY_RE.test(key) ? null : "must start with a letter or _ and hold only letters, digits and _";
 }
 
+/**
+ * Why systemd 252's EnvironmentFile= loader refuses `text` as a key or value (its check_utf8ness_and_warn),
+ * or null. Seen on the real manager: one such value fails the whole file, and the start with it
+ * (Result=resources): bytes that are not UTF-8 (text from `decodeBytes` carries them as U+DC80-U+DCFF),
+ * and the noncharacters U+FDD0-U+FDEF and U+xFFFE/U+xFFFF, which systemd's unichar_is_valid refuses.
+ */
+export function systemdUtf8Problem(text: string): string | null {
+  const raw = firstRawByte(text);
+  if (raw !== null) return `is not valid UTF-8 (byte \\x${raw.toString(16).padStart(2, "0")})`;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return `holds U+${cp.toString(16).toUpperCase().padStart(4, "0")}, a Unicode noncharacter`;
+  }
+  return null;
+}
+
+/** What systemd does with a file holding such a value, for messages. */
+export const REFUSED_FILE = 'systemd refuses the whole file ("Failed to load environment files") and the unit does not start';
+
 /** Why systemd cannot carry this value exactly, or null when it can. */
 export function valueProblem(value: string): string | null {
   if (value.includes("\0")) return "contains a NUL byte, which an environment variable cannot hold";
   if (value.includes("\n") || value.includes("\r")) return "contains a line break, which an EnvironmentFile= value cannot carry";
   if (/[\uD800-\uDFFF]/u.test(value)) return "is not valid unicode (a lone surrogate)";
+  const utf8 = systemdUtf8Problem(value);
+  if (utf8) return `${utf8}: ${REFUSED_FILE}`;
   return null;
 }
 
-/** Parse `.env` text the way systemd does; `problems` lists what systemd would drop or refuse. */
-export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProblem[] } {
+/**
+ * Parse `.env` text (from `decodeBytes`) the way systemd does; `problems` lists lines systemd would drop
+ * or read otherwise, `refused` the values systemd refuses (with the whole file). Such a value is still
+ * in `entries`, byte for byte, so that a change to another key keeps it.
+ */
+export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProblem[]; refused: EnvRefusal[] } {
   const entries: EnvEntries = new Map();
   const problems: EnvProblem[] = [];
+  const refused: EnvRefusal[] = [];
   type State = "preKey" | "key" | "preValue" | "value" | "valueEscape" | "single" | "double" | "doubleEscape" | "comment" | "commentEscape";
   let state: State = "preKey";
   let line = 1;
@@ -49,9 +82,15 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
 
   const push = (): void => {
     const k = lastKeyWs >= 0 ? key.slice(0, lastKeyWs) : key;
-    const problem = keyProblem(k);
-    if (problem) problems.push({ line: keyLine, message: `key "${k}" ${problem}; systemd ignores this line` });
-    else entries.set(k, value);
+    // systemd checks UTF-8 before the key's form: such a key fails the file, not just its line.
+    const keyUtf8 = systemdUtf8Problem(k);
+    const problem = keyUtf8 ? `${keyUtf8}: ${REFUSED_FILE}` : keyProblem(k);
+    if (problem) problems.push({ line: keyLine, message: `key "${k}" ${problem}${keyUtf8 ? "" : "; systemd ignores this line"}` });
+    else {
+      const valueUtf8 = systemdUtf8Problem(value);
+      if (valueUtf8) refused.push({ line: keyLine, key: k, message: `the value of ${k} ${valueUtf8}: ${REFUSED_FILE}` });
+      entries.set(k, value);
+    }
     key = "";
     value = "";
   };
@@ -159,7 +198,7 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
     problems.push({ line: keyLine, message: `the line has no "="; systemd ignores it` });
   }
   if (text.includes("\0")) problems.push({ line: 0, message: "the file contains a NUL byte" });
-  return { entries, problems };
+  return { entries, problems, refused };
 }
 
 /** Quote a value so that systemd's parser reads back exactly `value`. */

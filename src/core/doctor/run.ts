@@ -7,6 +7,7 @@ import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { BUS_TITLE, checkBus } from "./bus.js";
 import { CONFIG_TITLE, checkConfig } from "./config.js";
+import { envFilesCheck } from "./env-files.js";
 import { filesCheck } from "./files.js";
 import { generationsCheck } from "./generations.js";
 import { lingerCheck } from "./linger.js";
@@ -75,7 +76,7 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions = {}): Promise
     await run(lingerCheck, facts),
     result("config", CONFIG_TITLE, config.verdict),
   ];
-  for (const check of [templateCheck, templateLoadedCheck, filesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, unitsCheck, sweepTimerCheck]) {
+  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, unitsCheck, sweepTimerCheck]) {
     checks.push(await run(check, facts));
   }
   const all = checks.flatMap((c) => c.problems);
