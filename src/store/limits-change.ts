@@ -1,28 +1,43 @@
 /** A change of a profile's resource limits, recorded as a generation: both happen, or (on a failure) neither. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
 import { fileSystemFault } from "../errors.js";
 import { envFile, type Paths } from "../paths.js";
+import { removeFile, writeFileIfChanged } from "./atomic.js";
 import { decodeBytes } from "./bytes.js";
 import { commitEnvText, type CommitOptions, type Generation } from "./generations.js";
-import { readLimits, writeLimits, type Limits } from "./limits.js";
+import { limitsDropIn, limitsFile, writeLimits, type Limits } from "./limits.js";
 
 /**
  * Make `limits` the profile's limits (limits.json and the drop-in) and commit `text` (default: the `.env`
- * as it is, byte for byte) as a new generation recording them. When the commit fails (a full or
- * read-only state directory), the limits before are written back, so no limit is in force that no
- * generation records. Callers hold the profile's lock; `dropInChanged` says whether the manager needs a reload.
+ * as it is, byte for byte) as a new generation recording them. When either fails (a full or read-only
+ * directory), limits.json and the drop-in get their bytes before back (or go, with a drop-in directory
+ * made for them), so no limit is in force that no generation records. Callers hold the profile's lock; `dropInChanged` says whether the manager needs a reload.
  */
 export async function commitLimits(paths: Paths, name: string, limits: Limits, reason: string, opts: CommitOptions & { text?: string } = {}): Promise<{ generation: Generation; dropInChanged: boolean }> {
-  // A broken limits.json has nothing worth putting back.
-  const before = await readLimits(paths, name).catch(() => null);
+  const files = [{ file: limitsFile(paths, name), mode: 0o600 }, { file: limitsDropIn(paths, name), mode: 0o644 }];
+  const saved = files.map((f) => ({ ...f, bytes: readOrNull(f.file) }));
+  const dropInDir = path.dirname(files[1]!.file);
+  const hadDir = existsSync(dropInDir);
   try {
     const dropInChanged = await writeLimits(paths, name, limits);
     const text = opts.text ?? currentText(paths, name);
     const generation = await commitEnvText(paths, name, text, reason, { keep: opts.keep, always: true });
     return { generation, dropInChanged };
   } catch (err) {
-    if (before) await writeLimits(paths, name, before).catch(() => {});
+    // Their bytes before, best effort: written back where they changed, removed where there were none.
+    for (const f of saved) await (f.bytes ? writeFileIfChanged(f.file, f.bytes, f.mode) : removeFile(f.file)).catch(() => {});
+    if (!hadDir) await fs.rmdir(dropInDir).catch(() => {});
     throw err;
+  }
+}
+
+function readOrNull(file: string): Buffer | null {
+  try {
+    return readFileSync(file);
+  } catch {
+    return null;
   }
 }
 

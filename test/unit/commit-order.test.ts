@@ -6,19 +6,23 @@ import path from "node:path";
 import { envFile, profileDir, resolvePaths } from "../../src/paths.js";
 import { commitEnvText, generationFile, generationsDir, history, markKnownGood, readGeneration, sha256 } from "../../src/store/generations.js";
 import { ExitCode, FileSystemError, fileSystemFault } from "../../src/errors.js";
+import { commitLimits } from "../../src/store/limits-change.js";
 
 async function world() {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-order-"));
   return { home, paths: resolvePaths({ HOME: home }), cleanup: () => fs.rm(home, { recursive: true, force: true }) };
 }
 
-/** Every file under `dir` with its bytes, for nothing-changed checks. */
+/** Every file under `dir` with its bytes, and every directory, for nothing-changed checks. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (rel: string): Promise<void> => {
     for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => [])) {
       const r = path.join(rel, e.name);
-      if (e.isDirectory()) await walk(r);
+      if (e.isDirectory()) {
+        out.set(`${r}/`, "dir");
+        await walk(r);
+      }
       else out.set(r, (await fs.readFile(path.join(dir, r))).toString("hex"));
     }
   };
@@ -157,4 +161,31 @@ test("errno faults of the file system become FileSystemError (exit 15) naming th
   assert.equal(fileSystemFault(errno("EPERM", "kill")), null, "a signal refused is no file system fault");
   assert.equal(fileSystemFault(errno("EISDIR", "rename", "/c/x")), null);
   assert.equal(fileSystemFault(new Error("plain")), null);
+});
+
+test("limits whose generation cannot be committed are put back: limits.json and the drop-in as they were, or gone", async () => {
+  const w = await world();
+  try {
+    await commitEnvText(w.paths, "p", 'PORT="1"\n', "add");
+    await fs.mkdir(w.paths.unitDir, { recursive: true }); // as `profiles init` leaves it
+    const index = path.join(generationsDir(w.paths, "p"), "index.json");
+    const held = await fs.readFile(index);
+    await fs.rm(index);
+    await fs.mkdir(index);
+    const before = await snapshot(w.home);
+    await assert.rejects(commitLimits(w.paths, "p", { MemoryMax: "512M" }, "limits MemoryMax=512M"));
+    assert.deepEqual(await snapshot(w.home), before, "no limits.json, no drop-in, no drop-in directory");
+    await fs.rmdir(index);
+    await fs.writeFile(index, held, { mode: 0o600 });
+    await commitLimits(w.paths, "p", { MemoryMax: "512M" }, "limits MemoryMax=512M");
+    const set = await snapshot(w.home);
+    await fs.rm(index);
+    await fs.mkdir(index);
+    await assert.rejects(commitLimits(w.paths, "p", { TasksMax: "64" }, "limits TasksMax=64"));
+    await fs.rmdir(index);
+    const after = await snapshot(w.home);
+    assert.deepEqual([...after].filter(([k]) => !k.endsWith("index.json")), [...set].filter(([k]) => !k.endsWith("index.json")), "512M still in force");
+  } finally {
+    await w.cleanup();
+  }
 });
