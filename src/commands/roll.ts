@@ -22,6 +22,7 @@ import { plainView, silentView, type RollView } from "../core/roll/view.js";
 import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
 import { envFile } from "../paths.js";
 import { isRunning } from "../proc/alive.js";
+import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
@@ -45,15 +46,16 @@ async function assertCanReload(ctx: Context, names: string[]): Promise<void> {
 }
 
 /**
- * Every profile to roll must give a usable port (exit 12 naming its `.env`, nothing restarted): its gate
- * could vouch for nothing but the unit's state. Read leniently: a `.env` that does not parse elsewhere is
+ * Every profile to roll must give a usable port and values systemd accepts (exit 12 naming its `.env`,
+ * nothing restarted): its gate could vouch for nothing but the unit's state, or the unit would not start. Read leniently: a `.env` that does not parse elsewhere is
  * left to its gate, which reverts it (`bad-env`).
  */
 async function assertPorts(ctx: Context, names: string[]): Promise<void> {
   const config = await ctx.config();
   for (const name of names) {
-    const text = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => null);
-    if (text !== null) gateTarget(ctx.paths, config, name, parseEnv(text).entries);
+    // As bytes: a value that is not UTF-8 (which systemd refuses) must not pass as U+FFFD.
+    const bytes = await fs.readFile(envFile(ctx.paths, name)).catch(() => null);
+    if (bytes !== null) gateTarget(ctx.paths, config, name, parseEnv(decodeBytes(bytes)).entries);
   }
 }
 

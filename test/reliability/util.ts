@@ -180,13 +180,16 @@ export interface EnvCheck {
  */
 export async function checkEnvFiles(paths: Paths): Promise<EnvCheck[]> {
   const { parseEnv } = await import("../../src/store/envfile.js");
+  const { decodeBytes, encodeText } = await import("../../src/store/bytes.js");
   const { history, readGeneration } = await import("../../src/store/generations.js");
   const names = (await fs.readdir(paths.profilesDir).catch(() => [] as string[])).sort();
   const out: EnvCheck[] = [];
   for (const name of names) {
     const problems: string[] = [];
-    const text = await fs.readFile(path.join(paths.profilesDir, name, ".env"), "utf8").catch(() => null);
-    if (text === null) {
+    // As bytes: a value that is not UTF-8 must compare as itself.
+    const bytes = await fs.readFile(path.join(paths.profilesDir, name, ".env")).catch(() => null);
+    const text = bytes === null ? null : decodeBytes(bytes);
+    if (text === null || bytes === null) {
       out.push({ name, current: null, problems: ["no .env"] });
       continue;
     }
@@ -197,7 +200,7 @@ export async function checkEnvFiles(paths: Paths): Promise<EnvCheck[]> {
       // A generation file that lost its bytes is refused by the verified read: a problem here, not a crash.
       const kept = await readGeneration(paths, name, h.current).catch((err: Error) => err);
       if (kept instanceof Error) problems.push(`generation ${h.current}: ${kept.message}`);
-      else if (kept !== text) problems.push(`.env differs from generation ${h.current} although the sha matches`);
+      else if (!encodeText(kept).equals(bytes)) problems.push(`.env differs from generation ${h.current} although the sha matches`);
     }
     out.push({ name, current: h.current, problems });
   }
