@@ -1,14 +1,11 @@
 import { limitsInForce, limitsText, type LimitsInForce } from "../core/limits-in-force.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
-import { commitEnvText } from "../store/generations.js";
+import { withProfile } from "../core/transaction.js";
 import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, writeLimits, type Limits } from "../store/limits.js";
-import { withProfileLock } from "../store/lock.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
-import { envFile } from "../paths.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
-import fs from "node:fs/promises";
 
 interface LimitsArgs {
   name: string;
@@ -67,12 +64,11 @@ export default defineCommand<LimitsArgs>({
     let reloaded = false;
     const same = (a: Limits, b: Limits) => LIMIT_KEYS.every((k) => a[k] === b[k]);
     if (next !== null && !same(next, current)) {
-      const dropInChanged = await withProfileLock(ctx.paths.locksDir, name, "profiles limits", async () => {
+      const dropInChanged = await withProfile(ctx, name, { command: `profiles limits ${name}` }, async (tx) => {
         const written = await writeLimits(ctx.paths, name, next);
         // A generation of its own (same .env bytes, new limits), so that `rollback` can put the old limits back.
-        const text = await fs.readFile(envFile(ctx.paths, name), "utf8");
         const what = LIMIT_KEYS.map((k) => (next[k] !== current[k] ? `${k}=${next[k] ?? "(default)"}` : null)).filter((x) => x !== null);
-        await commitEnvText(ctx.paths, name, text, `limits ${what.join(" ")}`, { keep: (await ctx.config()).keepGenerations, always: true });
+        await tx.commit(tx.envText(), `limits ${what.join(" ")}`, { always: true });
         return written;
       });
       reloaded = await reloadIfNeeded(sd, dropInChanged, async () => [unit]);
