@@ -144,10 +144,10 @@ export class FakeProcs implements ProcessInspector {
   async startedAtMs(): Promise<number | null> {
     return null;
   }
-  /** Start-up environments by pid; a pid not in it cannot be read. */
-  environs = new Map<number, Map<string, string>>();
+  /** The start-up environment of any pid, as the test wants it; by default none can be read. */
+  environOf: (pid: number) => Map<string, string> | null = () => null;
   async environ(pid: number): Promise<Map<string, string> | null> {
-    return this.environs.get(pid) ?? null;
+    return this.environOf(pid);
   }
 }
 
