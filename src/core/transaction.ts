@@ -10,7 +10,7 @@
  */
 import type { Config } from "../config.js";
 import { ProfileExistsError, ProfileNotFoundError } from "../errors.js";
-import { adoptText, commitEnvText, history, markKnownGood, readGeneration, type CommitOptions, type Generation } from "../store/generations.js";
+import { adoptText, commitEnvText, forgetGeneration, history, markKnownGood, readGeneration, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { writeLimits, type Limits } from "../store/limits.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS, type Lock } from "../store/lock.js";
 import { clearLeftovers, deleteProfile, entriesOf, ENV_HEADER, portOf, profileExists, readEnvText } from "../store/profiles.js";
@@ -181,6 +181,11 @@ export class ProfileTx {
     }
     const marked = await markKnownGood(this.ctx.paths, this.name, pinned.generation.sha256, this.config.keepGenerations);
     return marked ? { generation: marked.number } : { generation: null, why: `generation ${pinned.generation.number} is no longer kept` };
+  }
+
+  /** Drop corrupt generation `n` from the history (an intact one is refused: UsageError). */
+  async forget(n: number): Promise<CorruptGeneration> {
+    return forgetGeneration(this.ctx.paths, this.name, n);
   }
 
   /** Delete the profile (its `.env` kept under removed/ unless `purge`); the unit must be stopped already. */
