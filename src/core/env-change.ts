@@ -1,5 +1,5 @@
 /** `set` and `unset`: change some keys of a profile's `.env` as a new generation, optionally restart. */
-import { UnhealthyError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { EnvEntries } from "../store/envfile.js";
 import { changedKeys } from "../store/generations.js";
 import { assertProfileExists } from "../store/profiles.js";
@@ -7,7 +7,7 @@ import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
 import { parsePort } from "./ports.js";
-import { withProfile, type KnownGoodMark } from "./transaction.js";
+import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
 
 /** Keys to give values and keys to remove; both already checked against the key and value rules. */
 export interface EnvEdit {
@@ -23,16 +23,10 @@ export interface EnvChangeOptions {
 }
 
 /** What a change did; `generation` is null when every key already had the value asked for. */
-export interface EnvChangeResult {
+export interface EnvChangeResult extends RestartOutcome {
   name: string;
   changed: string[];
   generation: number | null;
-  restarted: boolean;
-  healthy: boolean | null;
-  pid: number | null;
-  elapsedMs: number;
-  /** After a restart: the generation marked known-good, or why none was. */
-  knownGood: KnownGoodMark | null;
 }
 
 /**
@@ -63,7 +57,7 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
     for (const k of edit.unset) after.delete(k);
     // A restart needs a port to gate on: without one, nothing is written either.
     if (opts.restart) gateTarget(ctx.paths, config, name, after);
-    const result: EnvChangeResult = { name, changed: [], generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0, knownGood: null };
+    const result: EnvChangeResult = { name, changed: [], generation: null, ...NOT_RESTARTED };
     const changed = changedKeys(before, after);
     if (changed.length > 0) {
       if (port !== null) await tx.assertPort(port);
@@ -73,13 +67,7 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
     }
     if (!opts.restart) return result;
     ctx.progress(`restarting ${unitName(name)}, waiting for ${config.healthPath} ...`);
-    try {
-      const { up, knownGood } = await tx.bringUp("restart", opts.waitMs);
-      return { ...result, restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood };
-    } catch (err) {
-      if (!(err instanceof UnhealthyError)) throw err;
-      const saved = result.generation === null ? "" : ` (the change is kept as generation ${result.generation})`;
-      throw new UnhealthyError(`${err.message}${saved}`, err.details, `run \`profiles rollback ${name}\` to restore its last known-good generation`);
-    }
+    const kept = result.generation === null ? "" : `the change is kept as generation ${result.generation}`;
+    return { ...result, ...(await tx.restartAfterChange(opts.waitMs, kept, `run \`profiles rollback ${name}\` to restore its last known-good generation`)) };
   });
 }

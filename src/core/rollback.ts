@@ -1,12 +1,12 @@
 /** Putting an earlier generation of a profile's `.env` back: `profiles rollback`, and `roll`'s auto-revert. */
-import { NoRollbackTargetError, UnhealthyError } from "../errors.js";
+import { NoRollbackTargetError } from "../errors.js";
 import { parseEnv } from "../store/envfile.js";
 import { corruptGenerationError, generationFile, history, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
-import { withProfile, type KnownGoodMark } from "./transaction.js";
+import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
 
 type History = { generations: Generation[]; current: number | null; fileSha256: string | null };
 
@@ -43,17 +43,11 @@ export interface RollbackOptions {
 }
 
 /** What a rollback did. `generation` is the new one holding the restored bytes (null: the target was already current). */
-export interface RollbackResult {
+export interface RollbackResult extends RestartOutcome {
   name: string;
   from: number | null;
   to: number;
   generation: number | null;
-  restarted: boolean;
-  healthy: boolean | null;
-  pid: number | null;
-  elapsedMs: number;
-  /** After a restart: the generation marked known-good, or why none was. */
-  knownGood: KnownGoodMark | null;
   /** Newer known-good generations passed over because their files are corrupt (default target only; absent when none). */
   skipped?: CorruptGeneration[];
 }
@@ -77,20 +71,14 @@ export async function rollbackProfile(ctx: Context, name: string, opts: Rollback
       chosen = await defaultTarget(ctx, name, h);
     }
     const { to, skipped } = chosen;
-    const result: RollbackResult = { name, from: h.current, to, generation: null, restarted: false, healthy: null, pid: null, elapsedMs: 0, knownGood: null, ...(skipped.length > 0 ? { skipped } : {}) };
+    const result: RollbackResult = { name, from: h.current, to, generation: null, ...NOT_RESTARTED, ...(skipped.length > 0 ? { skipped } : {}) };
     // A restart needs a port to gate on: a generation without one is not restored.
     if (opts.restart) gateTarget(ctx.paths, config, name, parseEnv(await readGeneration(ctx.paths, name, to)).entries, generationFile(ctx.paths, name, to));
     if (to !== h.current) result.generation = (await tx.restore(to, `rollback to ${to}`)).number;
     if (!opts.restart) return result;
 
     ctx.progress(`restarting ${unitName(name)} with generation ${to}, waiting for ${config.healthPath} ...`);
-    try {
-      const { up, knownGood } = await tx.bringUp("restart", opts.waitMs);
-      return { ...result, restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood };
-    } catch (err) {
-      if (!(err instanceof UnhealthyError)) throw err;
-      const restored = result.generation === null ? `generation ${to} is current` : `generation ${to} is restored as generation ${result.generation}`;
-      throw new UnhealthyError(`${err.message} (${restored})`, err.details, `run \`profiles history ${name}\`, then \`profiles rollback ${name} --to GEN\``);
-    }
+    const kept = result.generation === null ? `generation ${to} is current` : `generation ${to} is restored as generation ${result.generation}`;
+    return { ...result, ...(await tx.restartAfterChange(opts.waitMs, kept, `run \`profiles history ${name}\`, then \`profiles rollback ${name} --to GEN\``)) };
   });
 }

@@ -9,7 +9,7 @@
  * port, is let go as soon as that port is recorded.
  */
 import type { Config } from "../config.js";
-import { ProfileExistsError, ProfileNotFoundError } from "../errors.js";
+import { ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
 import { adoptText, commitEnvText, forgetGeneration, history, markKnownGood, readGeneration, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { writeLimits, type Limits } from "../store/limits.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS, type Lock } from "../store/lock.js";
@@ -43,6 +43,19 @@ export interface KnownGoodMark {
   /** Why none was marked. */
   why?: string;
 }
+
+/** How a change that may restart its profile ended: not restarted (nulls), or restarted and healthy. */
+export interface RestartOutcome {
+  restarted: boolean;
+  healthy: boolean | null;
+  pid: number | null;
+  elapsedMs: number;
+  /** After a restart: the generation marked known-good, or why none was. */
+  knownGood: KnownGoodMark | null;
+}
+
+/** A change that did not restart. */
+export const NOT_RESTARTED: RestartOutcome = { restarted: false, healthy: null, pid: null, elapsedMs: 0, knownGood: null };
 
 /** The generation a start is about to read, and its entries, taken under the lock just before the job. */
 interface Pinned {
@@ -143,6 +156,20 @@ export class ProfileTx {
     const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target });
     const knownGood = kind === "reload" ? { generation: null, why: "a reload keeps the environment the process started with" } : await this.mark(pinned, up.state.mainPid);
     return { up, generation: pinned.generation.number, knownGood };
+  }
+
+  /**
+   * Restart after a change (`set --restart`, `rollback`): healthy, or an UnhealthyError whose message
+   * adds `kept` (what the change left in place) and whose hint is `hint`.
+   */
+  async restartAfterChange(waitMs: number, kept: string, hint: string): Promise<RestartOutcome> {
+    try {
+      const { up, knownGood } = await this.bringUp("restart", waitMs);
+      return { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood };
+    } catch (err) {
+      if (!(err instanceof UnhealthyError)) throw err;
+      throw new UnhealthyError(`${err.message}${kept ? ` (${kept})` : ""}`, err.details, hint);
+    }
   }
 
   /** `restartAndGate` (roll's gate, profile.ini applied) on the pinned generation, marking it known-good when it passes. */
