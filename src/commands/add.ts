@@ -1,12 +1,10 @@
-import { bringUp } from "../core/bring-up.js";
 import { parseEnvArgs } from "../core/env-args.js";
-import { gateTarget } from "../core/health-target.js";
 import { allocatePort, assertPortFree, parsePort } from "../core/ports.js";
+import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { ProfileExistsError, UsageError } from "../errors.js";
-import { markKnownGood } from "../store/generations.js";
-import { acquireLock } from "../store/lock.js";
+import { unmarkedLines } from "../render/known-good.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
-import { createProfile, profileExists, recordedPorts } from "../store/profiles.js";
+import { profileExists, recordedPorts } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 
@@ -17,9 +15,6 @@ interface AddArgs {
   start: boolean;
   wait: number;
 }
-
-/** How long `add` waits for another `add` holding the port lock. */
-const LOCK_WAIT_MS = 30_000;
 
 export default defineCommand<AddArgs>({
   command: "add <name>",
@@ -42,36 +37,30 @@ export default defineCommand<AddArgs>({
     if (extra.has(config.portVar)) throw new UsageError(`--env ${config.portVar}=... sets the port: use --port instead`);
     if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
 
-    // Choosing a port and recording it must be one step, or two parallel adds get the same port.
-    const lock = await acquireLock(ctx.paths.locksDir, "ports", `profiles add ${name}`, LOCK_WAIT_MS);
-    let port: number;
-    const entries = new Map<string, string>();
-    try {
+    // Choosing a port and recording it is one step under the "ports" lock, or two parallel adds get the same port.
+    return withProfile(ctx, name, { command: `profiles add ${name}`, ports: true, create: true }, async (tx) => {
       const recorded = await recordedPorts(ctx.paths, config.portVar);
       const inspector = await ctx.ports();
+      let port: number;
       if (requested !== undefined) {
         await assertPortFree(requested, name, recorded, inspector);
         port = requested;
       } else {
         port = await allocatePort(config, recorded, inspector);
       }
-      entries.set(config.portVar, String(port));
-      for (const [k, v] of extra) entries.set(k, v);
-      await createProfile(ctx.paths, name, entries, config.keepGenerations);
-    } finally {
-      await lock.release();
-    }
+      const entries = new Map([[config.portVar, String(port)], ...extra]);
+      await tx.commitEntries(entries, "add");
 
-    const data = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0 };
-    if (!args.start) {
-      return { data, text: `added ${name} on port ${port} (not started: run \`profiles start ${name}\`)` };
-    }
-    const sd = await ctx.systemd();
-    await sd.enable([unitName(name)]);
-    ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
-    const up = await bringUp(ctx, name, { deadlineMs: args.wait * 1000, target: gateTarget(ctx.paths, config, name, entries) });
-    await markKnownGood(ctx.paths, name, config.keepGenerations);
-    Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid });
-    return { data, text: `added ${name}: healthy on port ${port} (pid ${up.state.mainPid}, ${up.elapsedMs} ms)` };
+      const data = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null as KnownGoodMark | null };
+      if (!args.start) {
+        return { data, text: `added ${name} on port ${port} (not started: run \`profiles start ${name}\`)` };
+      }
+      const sd = await ctx.systemd();
+      await sd.enable([unitName(name)]);
+      ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
+      const { up, knownGood } = await tx.bringUp("start", args.wait * 1000);
+      Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
+      return { data, text: [`added ${name}: healthy on port ${port} (pid ${up.state.mainPid}, ${up.elapsedMs} ms)`, ...unmarkedLines(knownGood)].join("\n") };
+    });
   },
 });

@@ -1,8 +1,8 @@
 import { parseGeneration } from "../core/cli-args.js";
 import { escapeControls } from "../render/escape.js";
 import { table } from "../render/table.js";
-import { corruptGenerations, corruptionText, forgetGeneration, history } from "../store/generations.js";
-import { withProfileLock } from "../store/lock.js";
+import { corruptGenerations, corruptionText, history } from "../store/generations.js";
+import { withProfile } from "../core/transaction.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
@@ -25,7 +25,7 @@ export default defineCommand<{ name: string; forget?: string }>({
     const name = assertProfileName(args.name);
     const forget = args.forget === undefined ? undefined : parseGeneration(args.forget, name, "--forget");
     await assertProfileExists(ctx.paths, name);
-    const forgot = forget === undefined ? null : await withProfileLock(ctx.paths.locksDir, name, "profiles history --forget", () => forgetGeneration(ctx.paths, name, forget));
+    const forgot = forget === undefined ? null : await withProfile(ctx, name, { command: `profiles history ${name} --forget` }, (tx) => tx.forget(forget));
     const h = await history(ctx.paths, name);
     const corrupt = new Set((await corruptGenerations(ctx.paths, name)).map((c) => c.number));
     const newestFirst = [...h.generations].reverse().map((g) => ({ ...g, current: g.number === h.current, corrupt: corrupt.has(g.number) }));

@@ -1,8 +1,8 @@
 import { limitsInForce, limitsText, type LimitsInForce } from "../core/limits-in-force.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
+import { withProfile } from "../core/transaction.js";
 import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, type Limits } from "../store/limits.js";
-import { commitLimits } from "../store/limits-change.js";
-import { withProfileLock } from "../store/lock.js";
+import { withLimits } from "../store/limits-change.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
@@ -65,10 +65,10 @@ export default defineCommand<LimitsArgs>({
     let reloaded = false;
     const same = (a: Limits, b: Limits) => LIMIT_KEYS.every((k) => a[k] === b[k]);
     if (next !== null && !same(next, current)) {
-      const dropInChanged = await withProfileLock(ctx.paths.locksDir, name, "profiles limits", async () => {
+      const dropInChanged = await withProfile(ctx, name, { command: `profiles limits ${name}` }, async (tx) => {
         // A generation of its own (same .env bytes, new limits), so that `rollback` can put the old limits back.
         const what = LIMIT_KEYS.map((k) => (next[k] !== current[k] ? `${k}=${next[k] ?? "(default)"}` : null)).filter((x) => x !== null);
-        return (await commitLimits(ctx.paths, name, next, `limits ${what.join(" ")}`, { keep: (await ctx.config()).keepGenerations })).dropInChanged;
+        return (await withLimits(ctx.paths, name, next, () => tx.commit(tx.envText(), `limits ${what.join(" ")}`, { always: true }))).dropInChanged;
       });
       reloaded = await reloadIfNeeded(sd, dropInChanged, async () => [unit]);
       changed = true;

@@ -1,9 +1,8 @@
-import { bringUp } from "../core/bring-up.js";
 import type { Context } from "../core/context.js";
-import { gateTarget } from "../core/health-target.js";
+import { withProfile } from "../core/transaction.js";
 import { AppError, ExitCode, NoReloadCommandError, UsageError } from "../errors.js";
 import { assertProfileName } from "../store/names.js";
-import { assertProfileExists, readEnv } from "../store/profiles.js";
+import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 
@@ -24,9 +23,7 @@ async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Ou
   if (before.activeState !== "active") {
     return { name, ok: false, pidBefore, pid: null, elapsedMs: 0, error: `${name}: not running (${before.activeState}/${before.subState}), so there is nothing to reload: run \`profiles start ${name}\`` };
   }
-  const config = await ctx.config();
-  const target = gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
-  const up = await bringUp(ctx, name, { reload: true, deadlineMs: waitMs, target });
+  const { up } = await withProfile(ctx, name, { command: `profiles reload ${name}` }, (tx) => tx.bringUp("reload", waitMs));
   return { name, ok: true, pidBefore, pid: up.state.mainPid || null, elapsedMs: up.elapsedMs, error: null };
 }
 

@@ -1,6 +1,6 @@
 import { assertProfileName } from "../store/names.js";
-import { removeLimitsDropIn } from "../store/limits.js";
-import { assertProfileExists, deleteProfile } from "../store/profiles.js";
+import { withProfile } from "../core/transaction.js";
+import { assertProfileExists } from "../store/profiles.js";
 import { SystemdError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
@@ -15,15 +15,16 @@ export default defineCommand<{ name: string; purge: boolean }>({
   async run(args, ctx) {
     const name = assertProfileName(args.name);
     await assertProfileExists(ctx.paths, name);
-    const sd = await ctx.systemd();
-    const unit = unitName(name);
-    const job = await sd.stop(unit, { timeoutMs: 60_000 });
-    if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
-    await sd.disable([unit]);
-    await sd.resetFailed(unit);
-    const kept = await deleteProfile(ctx.paths, name, args.purge);
-    // Limits set with `profiles limits` live in a drop-in outside the profile's directory.
-    if (await removeLimitsDropIn(ctx.paths, name)) await sd.reload();
+    // Under the profile's lock: a roll or a set working on it finishes its step first.
+    const kept = await withProfile(ctx, name, { command: `profiles remove ${name}` }, async (tx) => {
+      const sd = await ctx.systemd();
+      const unit = unitName(name);
+      const job = await sd.stop(unit, { timeoutMs: 60_000 });
+      if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
+      await sd.disable([unit]);
+      await sd.resetFailed(unit);
+      return tx.remove(args.purge);
+    });
     return {
       data: { name, removed: true, keptEnv: kept },
       text: kept ? `removed ${name}; its .env is kept at ${kept}` : `removed ${name} and its .env`,

@@ -2,6 +2,7 @@ import { parseGeneration, waitMs } from "../core/cli-args.js";
 import { rollbackProfile } from "../core/rollback.js";
 import { corruptionText } from "../store/generations.js";
 import { assertProfileName } from "../store/names.js";
+import { unmarkedLines } from "../render/known-good.js";
 import { defineCommand } from "./command.js";
 
 export default defineCommand<{ name: string; to?: string; restart: boolean; wait: number }>({
@@ -28,6 +29,6 @@ export default defineCommand<{ name: string; to?: string; restart: boolean; wait
         ? "nothing written"
         : `takes effect when it next restarts: \`profiles restart ${name}\``;
     const skipped = (r.skipped ?? []).map((c) => `${name}: skipped generation ${c.number}, corrupt: ${corruptionText(c)}`);
-    return { data: r, text: [...skipped, `${what}; ${then}`].join("\n") };
+    return { data: r, text: [...skipped, `${what}; ${then}`, ...unmarkedLines(r.knownGood)].join("\n") };
   },
 });

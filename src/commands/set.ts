@@ -2,6 +2,7 @@ import { changeEnv, type EnvChangeResult } from "../core/env-change.js";
 import { parseEnvArgs } from "../core/env-args.js";
 import { waitMs } from "../core/cli-args.js";
 import { assertProfileName } from "../store/names.js";
+import { unmarkedLines } from "../render/known-good.js";
 import { defineCommand, type CommandResult } from "./command.js";
 
 /** How `set` and `unset` report a change; never a value, only keys. */
@@ -12,7 +13,7 @@ export function renderChange(verb: "set" | "unset", r: EnvChangeResult): Command
     : r.generation === null
       ? ""
       : `takes effect when it next restarts: \`profiles restart ${r.name}\` (or \`profiles roll ${r.name}\`)`;
-  return { data: r, text: tail ? `${head}; ${tail}` : head };
+  return { data: r, text: [tail ? `${head}; ${tail}` : head, ...unmarkedLines(r.knownGood)].join("\n") };
 }
 
 export default defineCommand<{ name: string; pairs: string[]; restart: boolean; wait: number }>({

@@ -1,9 +1,9 @@
-import { bringUp } from "../core/bring-up.js";
 import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { assertPortFor } from "../core/port-change.js";
 import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
-import { markKnownGood } from "../store/generations.js";
+import { withProfile, type KnownGoodMark } from "../core/transaction.js";
+import { unmarkedLines } from "../render/known-good.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists, readEnv } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
@@ -17,6 +17,8 @@ interface Outcome {
   pid: number | null;
   elapsedMs: number;
   error: string | null;
+  /** After a start: the generation marked known-good, or why none was. */
+  knownGood?: KnownGoodMark;
 }
 
 // Like systemctl's verb table: the three verbs share one handler and differ in the job they queue.
@@ -35,11 +37,8 @@ async function stopOne(ctx: Context, name: string, waitMs: number): Promise<Outc
 }
 
 async function upOne(ctx: Context, verb: "start" | "restart", name: string, waitMs: number): Promise<Outcome> {
-  const config = await ctx.config();
-  const target = gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name));
-  const up = await bringUp(ctx, name, { restart: verb === "restart", deadlineMs: waitMs, target });
-  await markKnownGood(ctx.paths, name, config.keepGenerations);
-  return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
+  const { up, knownGood } = await withProfile(ctx, name, { command: `profiles ${verb} ${name}` }, (tx) => tx.bringUp(verb, waitMs));
+  return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null, knownGood };
 }
 
 function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }> {
@@ -80,7 +79,7 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
         }
       }
       const failed = outcomes.filter((o) => !o.ok);
-      const lines = outcomes.map((o) => (o.ok ? `${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}` : `FAILED ${o.error}`));
+      const lines = outcomes.flatMap((o) => (o.ok ? [`${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}`, ...unmarkedLines(o.knownGood).map((l) => `  ${l}`)] : [`FAILED ${o.error}`]));
       if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
       return {
         data: outcomes,

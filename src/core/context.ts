@@ -2,6 +2,7 @@ import { loadConfig, type Config } from "../config.js";
 import { resolvePaths, type Paths } from "../paths.js";
 import type { PortInspector } from "../ports/types.js";
 import type { Prober } from "../probe/types.js";
+import type { ProcessInspector } from "../proc/process.js";
 import type { SystemdManager } from "../systemd/types.js";
 import type { PortOwners } from "./port-owner.js";
 import { createLogger, type Logger } from "../log.js";
@@ -19,6 +20,8 @@ export interface Context {
   /** Who holds a port, judged for a unit (its own processes or another's): what the health gates ask. */
   owners(): Promise<PortOwners>;
   prober(): Promise<Prober>;
+  /** Facts about processes from /proc (cgroup, start time, environment). */
+  procs(): Promise<ProcessInspector>;
   /** Structured logs on stderr (pino); quiet unless --verbose. */
   log: Logger;
   /** A line of progress for people, on stderr. */
@@ -28,7 +31,7 @@ export interface Context {
 }
 
 /** Parts a test may replace; the rest come from the real adapters. */
-export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "owners" | "prober" | "progress" | "config" | "log">>;
+export type ContextOverrides = Partial<Pick<Context, "systemd" | "ports" | "owners" | "prober" | "procs" | "progress" | "config" | "log">>;
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -48,6 +51,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
       return bus;
     });
   const ports = opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector());
+  const procs = opts.procs ?? once(async () => new (await import("../proc/process.js")).ProcProcessInspector());
   const quiet = opts.quiet || opts.json;
   return {
     env,
@@ -60,9 +64,10 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     owners:
       opts.owners ??
       once(async () => {
-        const [{ procPortOwners }, { ProcProcessInspector }] = await Promise.all([import("./port-owner.js"), import("../proc/process.js")]);
-        return procPortOwners(await ports(), new ProcProcessInspector());
+        const { procPortOwners } = await import("./port-owner.js");
+        return procPortOwners(await ports(), await procs());
       }),
+    procs,
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
     progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${escapeLines(message)}\n`))),
     async close() {

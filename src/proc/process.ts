@@ -1,6 +1,7 @@
-/** Facts about a process from /proc: which cgroup holds it, and when it started. */
+/** Facts about a process from /proc: which cgroup holds it, when it started, its environment. */
 import path from "node:path";
 import { startTicks } from "./alive.js";
+import { readEnviron } from "./environ.js";
 import { readProc } from "./read.js";
 
 /** What the sweep asks about processes; tests fake it. */
@@ -12,6 +13,8 @@ export interface ProcessInspector {
   inCgroup(pid: number, controlGroup: string): Promise<boolean>;
   /** When the process started, in ms since the epoch; null when it cannot be read. */
   startedAtMs(pid: number): Promise<number | null>;
+  /** The environment it started with (values as bytes, latin1), or null when it cannot be read. */
+  environ(pid: number): Promise<Map<string, string> | null>;
 }
 
 // USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux architecture node runs on.
@@ -32,6 +35,10 @@ export class ProcProcessInspector implements ProcessInspector {
       const p = line.split(":").slice(2).join(":");
       return p === controlGroup || p.startsWith(`${controlGroup}/`);
     });
+  }
+
+  async environ(pid: number): Promise<Map<string, string> | null> {
+    return readEnviron(pid, this.procRoot);
   }
 
   async startedAtMs(pid: number): Promise<number | null> {

@@ -380,20 +380,31 @@ export async function commitEnvText(paths: Paths, name: string, text: string, re
 }
 
 /**
- * Mark the generation the `.env` holds now as known-good (the profile was healthy with it). A file that no
- * generation holds (edited by hand) is kept as one first. Returns the generation marked.
+ * The generation holding exactly `text` (the `.env`'s bytes, as a caller read them); when none does (the
+ * file was edited by hand, or left by an interrupted commit) `text` is kept as one first, in the
+ * commit's order. Callers hold the profile's lock.
  */
-export async function markKnownGood(paths: Paths, name: string, keep = DEFAULT_KEEP): Promise<Generation | null> {
+export async function adoptText(paths: Paths, name: string, text: string, keep = DEFAULT_KEEP): Promise<Generation> {
   const index = await loadIndex(paths, name);
-  const onDisk = readBytes(envFile(paths, name));
-  if (onDisk === null) return null;
-  const sha = sha256(onDisk);
-  let gen = index.generations.filter((g) => g.sha256 === sha).at(-1);
-  const pending = gen ? [] : await unrecorded(paths, name, index, onDisk);
-  gen ??= pending.at(-1)!.gen;
-  if (gen.knownGood) return gen;
-  gen.knownGood = true;
+  const sha = sha256(text);
+  const gen = index.generations.filter((g) => g.sha256 === sha).at(-1);
+  if (gen) return gen;
+  const pending = await unrecorded(paths, name, index, encodeText(text));
   await commit(paths, name, index, pending, keep);
+  return pending.at(-1)!.gen;
+}
+
+/**
+ * Mark the newest generation holding exactly the bytes `sha` as known-good: the profile was healthy
+ * with them. Never what the `.env` holds by then, which may have changed since the process started.
+ * Null when no kept generation holds them. Callers hold the profile's lock.
+ */
+export async function markKnownGood(paths: Paths, name: string, sha: string, keep = DEFAULT_KEEP): Promise<Generation | null> {
+  const index = await loadIndex(paths, name);
+  const gen = index.generations.filter((g) => g.sha256 === sha).at(-1);
+  if (!gen || gen.knownGood) return gen ?? null;
+  gen.knownGood = true;
+  await commit(paths, name, index, [], keep);
   return gen;
 }
 

@@ -2,29 +2,26 @@
 import { existsSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { fileSystemFault } from "../errors.js";
-import { envFile, type Paths } from "../paths.js";
+import type { Paths } from "../paths.js";
 import { removeFile, writeFileIfChanged } from "./atomic.js";
-import { decodeBytes } from "./bytes.js";
-import { commitEnvText, type CommitOptions, type Generation } from "./generations.js";
+import type { Generation } from "./generations.js";
 import { limitsDropIn, limitsFile, writeLimits, type Limits } from "./limits.js";
 
 /**
- * Make `limits` the profile's limits (limits.json and the drop-in) and commit `text` (default: the `.env`
- * as it is, byte for byte) as a new generation recording them. When either fails (a full or read-only
+ * Make `limits` the profile's limits (limits.json and the drop-in), then run `commit`, which records
+ * them as a generation (commitEnvText reads limits.json for it). When either fails (a full or read-only
  * directory), limits.json and the drop-in get their bytes before back (or go, with a drop-in directory
- * made for them), so no limit is in force that no generation records. Callers hold the profile's lock; `dropInChanged` says whether the manager needs a reload.
+ * made for them), so no limit is in force that no generation records. Callers hold the profile's lock;
+ * `dropInChanged` says whether the manager needs a reload.
  */
-export async function commitLimits(paths: Paths, name: string, limits: Limits, reason: string, opts: CommitOptions & { text?: string } = {}): Promise<{ generation: Generation; dropInChanged: boolean }> {
+export async function withLimits(paths: Paths, name: string, limits: Limits, commit: () => Promise<Generation>): Promise<{ generation: Generation; dropInChanged: boolean }> {
   const files = [{ file: limitsFile(paths, name), mode: 0o600 }, { file: limitsDropIn(paths, name), mode: 0o644 }];
   const saved = files.map((f) => ({ ...f, bytes: readOrNull(f.file) }));
   const dropInDir = path.dirname(files[1]!.file);
   const hadDir = existsSync(dropInDir);
   try {
     const dropInChanged = await writeLimits(paths, name, limits);
-    const text = opts.text ?? currentText(paths, name);
-    const generation = await commitEnvText(paths, name, text, reason, { keep: opts.keep, always: true });
-    return { generation, dropInChanged };
+    return { generation: await commit(), dropInChanged };
   } catch (err) {
     // Their bytes before, best effort: written back where they changed, removed where there were none.
     for (const f of saved) await (f.bytes ? writeFileIfChanged(f.file, f.bytes, f.mode) : removeFile(f.file)).catch(() => {});
@@ -38,14 +35,5 @@ function readOrNull(file: string): Buffer | null {
     return readFileSync(file);
   } catch {
     return null;
-  }
-}
-
-function currentText(paths: Paths, name: string): string {
-  const file = envFile(paths, name);
-  try {
-    return decodeBytes(readFileSync(file));
-  } catch (err) {
-    throw fileSystemFault(err, file, "read") ?? err;
   }
 }

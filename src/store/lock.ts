@@ -95,13 +95,3 @@ export async function acquireLock(locksDir: string, name: string, command: strin
 
 /** How long a command waits for another one working on the same profile. */
 export const PROFILE_LOCK_WAIT_MS = 30_000;
-
-/** Run `fn` holding the profile's own lock, so that two commands never change one `.env` at once. */
-export async function withProfileLock<T>(locksDir: string, name: string, command: string, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireLock(locksDir, `profile-${name}`, command, PROFILE_LOCK_WAIT_MS);
-  try {
-    return await fn();
-  } finally {
-    await lock.release();
-  }
-}

@@ -5,11 +5,13 @@ import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../error
 import { envFile, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { decodeBytes } from "./bytes.js";
-import { commitEnvText, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
+import { removeLimitsDropIn } from "./limits.js";
+import { commitEnvText, generationsDir, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
 import { parseEnv, serializeEnv, type EnvEntries } from "./envfile.js";
 import { assertProfileName, isProfileName } from "./names.js";
 
-const HEADER = "Written by agent-profiles; edit with `profiles set`, or by hand (systemd EnvironmentFile= syntax).";
+/** The comment the tool writes at the top of every `.env`. */
+export const ENV_HEADER = "Written by agent-profiles; edit with `profiles set`, or by hand (systemd EnvironmentFile= syntax).";
 
 /** Names of every profile, sorted: a profile is a directory under profiles/ holding a `.env`. */
 export async function listProfiles(paths: Paths): Promise<string[]> {
@@ -50,28 +52,36 @@ export async function assertProfileExists(paths: Paths, name: string): Promise<v
 
 /** Read and parse a profile's `.env`; BadFileError where systemd would read it differently. */
 export async function readEnv(paths: Paths, name: string): Promise<EnvEntries> {
+  return entriesOf(paths, name, readEnvText(paths, name));
+}
+
+/** A profile's `.env` as it is on disk; ProfileNotFoundError when it is not there. */
+export function readEnvText(paths: Paths, name: string): string {
   const file = envFile(paths, name);
-  let text: string;
   try {
     // Synchronous: a small local file, and a sweep reads ~1,000 of them, where a thread-pool hop per
     // open/stat/read/close cost more than the reads (BENCHMARKS.md).
     // As bytes (bytes.ts): a value that is not UTF-8 must survive a change to another key.
-    text = decodeBytes(readFileSync(file));
+    return decodeBytes(readFileSync(file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new ProfileNotFoundError(name);
     throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`);
   }
+}
+
+/** `text` of profile `name`'s `.env` parsed as systemd reads it; BadFileError naming the file where systemd would read it differently. */
+export function entriesOf(paths: Paths, name: string, text: string): EnvEntries {
   const { entries, problems } = parseEnv(text);
   if (problems.length > 0) {
     const p = problems[0]!;
-    throw new BadFileError(file, `line ${p.line}: ${p.message}`, `fix the file by hand, or run \`profiles env ${name}\` to see what systemd reads`);
+    throw new BadFileError(envFile(paths, name), `line ${p.line}: ${p.message}`, `fix the file by hand, or run \`profiles env ${name}\` to see what systemd reads`);
   }
   return entries;
 }
 
 /** Make `entries` the profile's `.env` (atomic, 0600, dir 0700), kept as a new generation; callers hold its lock. */
 export async function commitEnv(paths: Paths, name: string, entries: EnvEntries, reason: string, opts: CommitOptions = {}): Promise<Generation> {
-  return commitEnvText(paths, name, serializeEnv(entries, HEADER), reason, opts);
+  return commitEnvText(paths, name, serializeEnv(entries, ENV_HEADER), reason, opts);
 }
 
 /** Create a new profile as generation 1; ProfileExistsError if the name is taken. */
@@ -82,10 +92,12 @@ export async function createProfile(paths: Paths, name: string, entries: EnvEntr
 }
 
 /**
- * Delete a profile's directory. Unless `purge`, its `.env` is first kept as
- * `<state>/removed/NAME.<time>.env`, its generations beside it; returns that path (or null when purged).
+ * Delete a profile. Unless `purge`, its `.env` is first kept as `<state>/removed/NAME.<time>.env`, its
+ * generations beside it. The `.env` goes last, so that an interrupted remove leaves a profile that
+ * `remove` can finish, never generations or limits without one, which a new profile of the name would
+ * inherit. Returns where the `.env` was kept (null when purged) and whether a limits drop-in was removed.
  */
-export async function deleteProfile(paths: Paths, name: string, purge: boolean): Promise<string | null> {
+export async function deleteProfile(paths: Paths, name: string, purge: boolean): Promise<{ kept: string | null; dropInRemoved: boolean }> {
   let kept: string | null = null;
   if (!purge) {
     await ensureDir(paths.removedDir, 0o700);
@@ -93,9 +105,26 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
     kept = path.join(paths.removedDir, `${name}.${stamp}.env`);
     await writeFileAtomic(kept, await fs.readFile(envFile(paths, name)), 0o600);
   }
-  await fs.rm(profileDir(paths, name), { recursive: true, force: true });
   await retireGenerations(paths, name, kept);
-  return kept;
+  const dropInRemoved = await removeLimitsDropIn(paths, name);
+  for (const f of await fs.readdir(profileDir(paths, name))) if (f !== ".env") await fs.rm(path.join(profileDir(paths, name), f), { recursive: true, force: true });
+  await fs.rm(profileDir(paths, name), { recursive: true, force: true });
+  return { kept, dropInRemoved };
+}
+
+/**
+ * Before a profile is created: take away what an interrupted `remove` of an earlier profile of the name
+ * may have left (generations are kept under removed/, limits files and the drop-in deleted). Returns
+ * whether a drop-in was removed (the manager must then reload).
+ */
+export async function clearLeftovers(paths: Paths, name: string): Promise<boolean> {
+  if (await exists(generationsDir(paths, name))) {
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    await ensureDir(paths.removedDir, 0o700);
+    await retireGenerations(paths, name, path.join(paths.removedDir, `${name}.${stamp}.leftover.env`));
+  }
+  await fs.rm(profileDir(paths, name), { recursive: true, force: true });
+  return removeLimitsDropIn(paths, name);
 }
 
 /** Ports recorded in profiles' `.env` files under `portVar`, to the profile that holds each; `except`'s left out. */

@@ -144,6 +144,11 @@ export class FakeProcs implements ProcessInspector {
   async startedAtMs(): Promise<number | null> {
     return null;
   }
+  /** The start-up environment of any pid, as the test wants it; by default none can be read. */
+  environOf: (pid: number) => Map<string, string> | null = () => null;
+  async environ(pid: number): Promise<Map<string, string> | null> {
+    return this.environOf(pid);
+  }
 }
 
 /**
@@ -191,7 +196,7 @@ export async function fakeWorld(config: Partial<Config> = {}): Promise<{ ctx: Co
   const ports = new FakePorts();
   const owners = new FakeOwners(ports, systemd);
   const prober = new FakeProber();
-  const ctx = createContext({ env, json: true, systemd: async () => systemd, ports: async () => ports, owners: async () => owners, prober: async () => prober, progress: () => {} });
+  const ctx = createContext({ env, json: true, systemd: async () => systemd, ports: async () => ports, owners: async () => owners, procs: async () => owners.procs, prober: async () => prober, progress: () => {} });
   return { ctx, systemd, ports, owners, prober, home, cleanup: () => fs.rm(home, { recursive: true, force: true }) };
 }
 

@@ -4,9 +4,10 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { envFile, profileDir, resolvePaths } from "../../src/paths.js";
-import { commitEnvText, generationFile, generationsDir, history, markKnownGood, readGeneration, sha256 } from "../../src/store/generations.js";
+import { adoptText, commitEnvText, generationFile, generationsDir, history, markKnownGood, readGeneration, sha256 } from "../../src/store/generations.js";
 import { ExitCode, FileSystemError, fileSystemFault } from "../../src/errors.js";
-import { commitLimits } from "../../src/store/limits-change.js";
+import type { Limits } from "../../src/store/limits.js";
+import { withLimits } from "../../src/store/limits-change.js";
 
 async function world() {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-order-"));
@@ -43,7 +44,7 @@ for (const { step, block } of STEPS) {
     const w = await world();
     try {
       await commitEnvText(w.paths, "p", 'PORT="1"\n', "add", { keep: 2 });
-      await markKnownGood(w.paths, "p", 2);
+      await markKnownGood(w.paths, "p", sha256('PORT="1"\n'), 2);
       await commitEnvText(w.paths, "p", 'PORT="1"\nA="1"\n', "set A", { keep: 2 });
       const blocked = block(w);
       // The .env and index.json are replaced by rename: hold their bytes in a directory's place.
@@ -102,15 +103,16 @@ test("a crash between the .env and index.json: the next commit adopts the genera
   }
 });
 
-test("the same crash after a hand edit: both the hand edit and the interrupted change are adopted", async () => {
+test("the same crash after a hand edit: a start's adoption keeps both the hand edit and the interrupted change", async () => {
   const w = await world();
   try {
     await commitEnvText(w.paths, "p", 'PORT="1"\n', "add");
     await fs.writeFile(generationFile(w.paths, "p", 2), "PORT=1\nHAND=1\n", { mode: 0o600 });
     await fs.writeFile(generationFile(w.paths, "p", 3), 'PORT="1"\nHAND="1"\nA="1"\n', { mode: 0o600 });
     await fs.writeFile(envFile(w.paths, "p"), 'PORT="1"\nHAND="1"\nA="1"\n', { mode: 0o600 });
-    const marked = await markKnownGood(w.paths, "p");
-    assert.equal(marked?.number, 3);
+    const adopted = await adoptText(w.paths, "p", await fs.readFile(envFile(w.paths, "p"), "utf8"));
+    assert.equal(adopted.number, 3);
+    assert.equal((await markKnownGood(w.paths, "p", adopted.sha256))?.number, 3);
     const h = await history(w.paths, "p");
     assert.deepEqual(h.generations.map((g) => [g.number, g.reason, g.knownGood]), [
       [1, "add", false],
@@ -168,20 +170,22 @@ test("limits whose generation cannot be committed are put back: limits.json and 
   try {
     await commitEnvText(w.paths, "p", 'PORT="1"\n', "add");
     await fs.mkdir(w.paths.unitDir, { recursive: true }); // as `profiles init` leaves it
+    // As `profiles limits` does it: the limits, then the same .env as a generation recording them.
+    const limits = (l: Limits) => withLimits(w.paths, "p", l, () => commitEnvText(w.paths, "p", 'PORT="1"\n', "limits", { always: true }));
     const index = path.join(generationsDir(w.paths, "p"), "index.json");
     const held = await fs.readFile(index);
     await fs.rm(index);
     await fs.mkdir(index);
     const before = await snapshot(w.home);
-    await assert.rejects(commitLimits(w.paths, "p", { MemoryMax: "512M" }, "limits MemoryMax=512M"));
+    await assert.rejects(limits({ MemoryMax: "512M" }));
     assert.deepEqual(await snapshot(w.home), before, "no limits.json, no drop-in, no drop-in directory");
     await fs.rmdir(index);
     await fs.writeFile(index, held, { mode: 0o600 });
-    await commitLimits(w.paths, "p", { MemoryMax: "512M" }, "limits MemoryMax=512M");
+    await limits({ MemoryMax: "512M" });
     const set = await snapshot(w.home);
     await fs.rm(index);
     await fs.mkdir(index);
-    await assert.rejects(commitLimits(w.paths, "p", { TasksMax: "64" }, "limits TasksMax=64"));
+    await assert.rejects(limits({ TasksMax: "64" }));
     await fs.rmdir(index);
     const after = await snapshot(w.home);
     assert.deepEqual([...after].filter(([k]) => !k.endsWith("index.json")), [...set].filter(([k]) => !k.endsWith("index.json")), "512M still in force");

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import type { Paths } from "../../src/paths.js";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -11,6 +12,11 @@ import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 async function world() {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-gen-"));
   return { home, paths: resolvePaths({ HOME: home }), cleanup: () => fs.rm(home, { recursive: true, force: true }) };
+}
+
+/** Mark known-good the generation the `.env` holds now. */
+async function markCurrent(paths: Paths, name: string, keep?: number) {
+  return markKnownGood(paths, name, (await history(paths, name)).fileSha256!, keep);
 }
 
 test("each commit is a generation with its exact bytes, the keys it changed, 0600 files", async () => {
@@ -39,7 +45,7 @@ test("a hand edit is kept as a generation before the next change; known-good fol
   const w = await world();
   try {
     await commitEnvText(w.paths, "p", 'PORT="1"\n', "add");
-    assert.equal((await markKnownGood(w.paths, "p"))?.number, 1);
+    assert.equal((await markCurrent(w.paths, "p"))?.number, 1);
     await fs.writeFile(envFile(w.paths, "p"), "PORT=1\nHAND=yes\n");
     assert.equal((await history(w.paths, "p")).current, null);
     await commitEnvText(w.paths, "p", 'PORT="1"\nNEW="1"\n', "set NEW");
@@ -71,7 +77,7 @@ test("pruning keeps the last N and the newest known-good", async () => {
   const w = await world();
   try {
     await commitEnvText(w.paths, "p", "A=0\n", "add", { keep: 3 });
-    await markKnownGood(w.paths, "p", 3);
+    await markCurrent(w.paths, "p", 3);
     for (let i = 1; i <= 6; i++) await commitEnvText(w.paths, "p", `A=${i}\n`, `set ${i}`, { keep: 3 });
     const h = await history(w.paths, "p");
     assert.deepEqual(h.generations.map((g) => g.number), [1, 5, 6, 7]);
@@ -119,9 +125,9 @@ test("pruning keeps the newest known-good generation whose file is intact, not a
   const w = await world();
   try {
     await commitEnvText(w.paths, "p", "A=0\n", "add", { keep: 2 });
-    await markKnownGood(w.paths, "p", 2);
+    await markCurrent(w.paths, "p", 2);
     await commitEnvText(w.paths, "p", "A=1\n", "set 1", { keep: 2 });
-    await markKnownGood(w.paths, "p", 2);
+    await markCurrent(w.paths, "p", 2);
     await flipBit(path.join(generationsDir(w.paths, "p"), "2.env"));
     for (let i = 2; i <= 4; i++) await commitEnvText(w.paths, "p", `A=${i}\n`, `set ${i}`, { keep: 2 });
     assert.deepEqual((await history(w.paths, "p")).generations.map((g) => g.number), [1, 4, 5]);

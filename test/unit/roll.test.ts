@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import type { Paths } from "../../src/paths.js";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -63,6 +64,11 @@ async function run(w: World, over: Record<string, unknown> = {}) {
 }
 
 const outcomes = (r: RollReport) => Object.fromEntries(r.profiles.map((p) => [p.name, p.outcome]));
+
+/** Mark known-good the generation the `.env` holds now. */
+async function markCurrent(paths: Paths, name: string, keep?: number) {
+  return markKnownGood(paths, name, (await history(paths, name)).fileSha256!, keep);
+}
 
 test("roll: every profile, canary then batches; all rolled, PIDs changed, known-good marked, record finished", async () => {
   const w = await world();
@@ -357,7 +363,7 @@ test("roll: a failed profile goes back to the newest known-good generation whose
   try {
     const genFile = (n: number) => path.join(generationsDir(w.ctx.paths, "b"), `${n}.env`);
     await breakProfile(w, "b", 'A="2"');
-    await markKnownGood(w.ctx.paths, "b");
+    await markCurrent(w.ctx.paths, "b");
     await flipBit(genFile(2));
     await breakProfile(w, "b", 'CRASH="1"');
     const r = await run(w, { names: ["b"] });

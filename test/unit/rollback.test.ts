@@ -5,7 +5,8 @@ import path from "node:path";
 import add from "../../src/commands/add.js";
 import rollback from "../../src/commands/rollback.js";
 import set from "../../src/commands/set.js";
-import { restoreGeneration, rollbackTarget } from "../../src/core/rollback.js";
+import { rollbackTarget } from "../../src/core/rollback.js";
+import { withProfile } from "../../src/core/transaction.js";
 import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { generationsDir, history, readGeneration } from "../../src/store/generations.js";
@@ -35,7 +36,7 @@ test("rollback: to the newest known-good generation before the current one, rest
   try {
     const restarts = w.systemd.calls.filter((c) => c === `restart ${UNIT}`).length;
     const r = await rollback.run(rb(), w.ctx);
-    assert.deepEqual({ ...(r.data as object), pid: 0, elapsedMs: 0 }, { name: "liam", from: 3, to: 2, generation: 4, restarted: true, healthy: true, pid: 0, elapsedMs: 0 });
+    assert.deepEqual({ ...(r.data as object), pid: 0, elapsedMs: 0 }, { name: "liam", from: 3, to: 2, generation: 4, restarted: true, healthy: true, pid: 0, elapsedMs: 0, knownGood: { generation: 4 } });
     assert.match(r.text, /^liam: restored generation 2 as generation 4; restarted: healthy/);
     assert.equal(await w.file(), await readGeneration(w.ctx.paths, "liam", 2), "the exact bytes of generation 2");
     assert.deepEqual((await w.gens()).at(-1), [4, "rollback to 2", true]);
@@ -127,7 +128,7 @@ test("rollback: bad input, no target, a taken port: exit code, and nothing chang
   }
 });
 
-test("rollbackTarget and restoreGeneration, as roll uses them", async () => {
+test("rollbackTarget and a transaction's restore, as roll uses them", async () => {
   const w = await world();
   try {
     let h = await history(w.ctx.paths, "liam");
@@ -137,12 +138,13 @@ test("rollbackTarget and restoreGeneration, as roll uses them", async () => {
     h = await history(w.ctx.paths, "liam");
     assert.equal(h.current, null);
     assert.equal(rollbackTarget(h)?.number, 3);
-    const gen = await restoreGeneration(w.ctx, "liam", 3, "roll: revert to 3");
+    const restore = (name: string, n: number, reason: string) => withProfile(w.ctx, name, { command: "test", ports: true }, (tx) => tx.restore(n, reason));
+    const gen = await restore("liam", 3, "roll: revert to 3");
     assert.equal(gen.number, 5, "the hand edit is kept as 4 first");
     assert.deepEqual((await w.gens()).slice(3), [[4, "found on disk (edited by hand)", false], [5, "roll: revert to 3", false]]);
     assert.match(await readGeneration(w.ctx.paths, "liam", 4), /HAND=1/);
-    await assert.rejects(restoreGeneration(w.ctx, "liam", 42, "x"), fails(ExitCode.usage));
-    await assert.rejects(restoreGeneration(w.ctx, "gone", 1, "x"), fails(ExitCode.notFound));
+    await assert.rejects(restore("liam", 42, "x"), fails(ExitCode.usage));
+    await assert.rejects(restore("gone", 1, "x"), fails(ExitCode.notFound));
   } finally {
     await w.cleanup();
   }

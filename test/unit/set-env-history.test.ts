@@ -73,7 +73,7 @@ test("set: a new generation named after the keys; values exact; the next restart
   try {
     const calls = w.systemd.calls.length;
     const r = await set.run(setArgs(["LOG_LEVEL=debug", "NEW=a b=c", `API_KEY=${SECRET}-2`]), w.ctx);
-    assert.deepEqual(r.data, { name: "liam", changed: ["LOG_LEVEL", "NEW", "API_KEY"], generation: 2, restarted: false, healthy: null, pid: null, elapsedMs: 0 });
+    assert.deepEqual(r.data, { name: "liam", changed: ["LOG_LEVEL", "NEW", "API_KEY"], generation: 2, restarted: false, healthy: null, pid: null, elapsedMs: 0, knownGood: null });
     assert.match(r.text, /^set LOG_LEVEL, NEW, API_KEY on liam \(generation 2\); takes effect when it next restarts: `profiles restart liam`/);
     assert.ok(!printed(r).includes(SECRET));
     assert.deepEqual([...(await w.read())], [["PORT", "9400"], ["LOG_LEVEL", "debug"], ["API_KEY", `${SECRET}-2`], ["NEW", "a b=c"]]);

@@ -32,7 +32,7 @@ async function world() {
   const posts: { url: string; body: unknown }[] = [];
   let postOutcome: (url: string) => WebhookOutcome = (url) => ({ url: redactUrl(url), sent: true, status: 200, error: null });
   const deps: SweepDeps = {
-    procs: { inCgroup: async (pid, cg) => cg !== "" && cg === fakeControlGroup(cgroups.get(pid)), startedAtMs: async (pid) => started.get(pid) ?? null },
+    procs: { inCgroup: async (pid, cg) => cg !== "" && cg === fakeControlGroup(cgroups.get(pid)), startedAtMs: async (pid) => started.get(pid) ?? null, environ: async () => null },
     post: async (url, body) => {
       posts.push({ url, body });
       return postOutcome(url);

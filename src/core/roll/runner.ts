@@ -1,14 +1,9 @@
-import { AppError, BadFileError } from "../../errors.js";
-import { history, markKnownGood } from "../../store/generations.js";
-import { withProfileLock } from "../../store/lock.js";
-import { readProfileSettings } from "../../store/profile-settings.js";
-import { profileExists, readEnv } from "../../store/profiles.js";
+import { AppError, BadFileError, ProfileNotFoundError } from "../../errors.js";
+import { history } from "../../store/generations.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { gateTarget, withProfileSettings } from "../health-target.js";
-import { restoreGeneration } from "../rollback.js";
+import { withProfile, type ProfileTx } from "../transaction.js";
 import type { GateFailure } from "./failure.js";
-import { restartAndGate } from "./gate.js";
 import { HALTING, UNSETTLED } from "./record.js";
 import type { RollRecorder } from "./recorder.js";
 import { skippedText } from "./report.js";
@@ -75,66 +70,72 @@ export async function runRoll(ctx: Context, rec: RollRecorder, hooks: RunHooks):
   return "completed";
 }
 
-/** Roll one profile; a failed gate is reverted after its lock is let go (the restore takes its own locks). */
+/**
+ * Roll one profile in one transaction: restart, gate and mark under its lock. A failed gate is reverted
+ * in a second one, which takes the "ports" lock as well and so cannot nest in the first (lock order).
+ * A profile removed meanwhile is skipped, not failed.
+ */
 async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: ProgressClock, hooks: RunHooks): Promise<void> {
-  if (!(await profileExists(ctx.paths, name))) {
-    await rec.update(name, { state: "skipped", reason: "the profile no longer exists", endedAt: new Date().toISOString() });
-    return;
-  }
   const entry = rec.entry(name);
   if (entry.state === "reverting" && entry.revertedTo !== null) return revert(ctx, rec, name, entry.revertedTo, hooks);
   // The gate's outcome when it failed (reverted after the lock is let go), null when the profile rolled.
-  const failed = await withProfileLock(ctx.paths.locksDir, name, "profiles roll", async () => {
-    const sd = await ctx.systemd();
-    const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), sd.runState(unitName(name))]);
-    // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
-    await rec.update(name, {
-      state: "rolling",
-      generation: h.current,
-      attempts: entry.attempts + 1,
-      pidBefore: entry.state === "rolling" ? entry.pidBefore : running || null,
-      startedAt: entry.startedAt ?? new Date().toISOString(),
-    });
-    const r = await gateAndMark(ctx, rec, name, hooks, clock);
-    if (r.failure) return r;
-    clock.touch();
-    await rec.update(name, { state: "rolled", generation: r.generation ?? h.current, pidAfter: r.pid, endedAt: new Date().toISOString() });
-    return null;
-  });
+  const failed = await ifExists(rec, name, () =>
+    withProfile(ctx, name, { command: "profiles roll" }, async (tx) => {
+      const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), (await ctx.systemd()).runState(unitName(name))]);
+      // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
+      await rec.update(name, {
+        state: "rolling",
+        generation: h.current,
+        attempts: entry.attempts + 1,
+        pidBefore: entry.state === "rolling" ? entry.pidBefore : running || null,
+        startedAt: entry.startedAt ?? new Date().toISOString(),
+      });
+      const r = await gateAndMark(tx, rec, name, hooks, clock);
+      if (r.failure) return r;
+      clock.touch();
+      await rec.update(name, { state: "rolled", generation: r.generation ?? h.current, pidAfter: r.pid, endedAt: new Date().toISOString() });
+      return null;
+    }),
+  );
   if (failed?.failure) await fail(ctx, rec, name, failed.failure, failed.pid, hooks);
 }
 
-/**
- * Restart and gate a profile whose lock the caller holds, and mark its generation known-good when it
- * passes: under the lock, no `set` can change the file between the restart and the mark.
- */
-async function gateAndMark(ctx: Context, rec: RollRecorder, name: string, hooks: RunHooks, clock: ProgressClock | null): Promise<{ failure: GateFailure | null; pid: number | null; generation: number | null }> {
-  const config = await ctx.config();
-  const { options } = rec.record;
-  let target;
+/** `fn`, or the profile recorded as skipped when it no longer exists (a `remove` came first). */
+async function ifExists<T>(rec: RollRecorder, name: string, fn: () => Promise<T>): Promise<T | null> {
   try {
-    // Unlike bringUp, the roll gate takes the target as it is: profile.ini is applied here.
-    target = withProfileSettings(gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)), await readProfileSettings(ctx.paths, name));
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof ProfileNotFoundError)) throw err;
+    await rec.update(name, { state: "skipped", reason: "the profile no longer exists", endedAt: new Date().toISOString() });
+    return null;
+  }
+}
+
+/**
+ * Restart and gate a profile in transaction `tx`, which marks the generation the gate started with
+ * known-good when it passes. A `.env` that cannot be started is a failed gate ("bad-env"), nothing restarted.
+ */
+async function gateAndMark(tx: ProfileTx, rec: RollRecorder, name: string, hooks: RunHooks, clock: ProgressClock | null): Promise<{ failure: GateFailure | null; pid: number | null; generation: number | null }> {
+  const { options } = rec.record;
+  try {
+    const { result, knownGood } = await tx.gate({
+      minHealthyMs: options.minHealthyMs,
+      healthyDeadlineMs: options.healthyDeadlineMs,
+      // A revert is not bounded by the progress deadline: it must get its chance to bring the profile back.
+      progressDeadline: clock ? clock.deadline : () => Infinity,
+      progressDeadlineMs: options.progressDeadlineMs,
+      // A revert (no clock) restarts even in a reload roll: the gateway it brings back may not be running.
+      reload: clock !== null && options.reload === true,
+      pollMs: hooks.pollMs,
+      onNote: (text) => hooks.observer.note(name, text),
+    });
+    if (knownGood?.why) hooks.observer.note(name, `not marked known-good: ${knownGood.why}`);
+    // pidAfter goes into the record with the caller's next update: one write fewer per profile.
+    return { failure: result.failure, pid: result.pid, generation: knownGood?.generation ?? null };
   } catch (err) {
     if (!(err instanceof BadFileError)) throw err;
     return { failure: { kind: "bad-env", message: `its settings are not usable (nothing restarted): ${err.message}`, details: [] }, pid: null, generation: null };
   }
-  const r = await restartAndGate(ctx, name, {
-    minHealthyMs: options.minHealthyMs,
-    healthyDeadlineMs: options.healthyDeadlineMs,
-    // A revert is not bounded by the progress deadline: it must get its chance to bring the profile back.
-    progressDeadline: clock ? clock.deadline : () => Infinity,
-    progressDeadlineMs: options.progressDeadlineMs,
-    target,
-    // A revert (no clock) restarts even in a reload roll: the gateway it brings back may not be running.
-    reload: clock !== null && options.reload === true,
-    pollMs: hooks.pollMs,
-    onNote: (text) => hooks.observer.note(name, text),
-  });
-  // pidAfter goes into the record with the caller's next update: one write fewer per profile.
-  if (r.failure) return { failure: r.failure, pid: r.pid, generation: null };
-  const good = await markKnownGood(ctx.paths, name, config.keepGenerations);
-  return { failure: null, pid: r.pid, generation: good?.number ?? null };
 }
 
 /** A failed gate: revert to the newest known-good generation (unless --no-auto-revert), or just record it. */
@@ -155,17 +156,26 @@ async function fail(ctx: Context, rec: RollRecorder, name: string, failure: Gate
   await revert(ctx, rec, name, target.generation.number, hooks);
 }
 
-/** Put known-good generation `n` back (as a new generation), restart it and gate it again. */
+/** Put known-good generation `n` back (as a new generation), restart it and gate it again: one transaction. */
 async function revert(ctx: Context, rec: RollRecorder, name: string, n: number, hooks: RunHooks): Promise<void> {
   hooks.observer.note(name, `reverting to generation ${n}${skippedText(rec.entry(name))}`);
-  try {
-    if (!(await holdsGeneration(ctx.paths, name, n))) await restoreGeneration(ctx, name, n, `roll: revert to ${n} (${rec.entry(name).failure ?? "failed"})`);
-  } catch (err) {
-    if (!(err instanceof AppError)) throw err;
-    await rec.update(name, { state: "failed", revertProblem: `could not restore generation ${n}: ${err.message}`, endedAt: new Date().toISOString() });
+  const reason = `roll: revert to ${n} (${rec.entry(name).failure ?? "failed"})`;
+  const r = await ifExists(rec, name, () =>
+    withProfile(ctx, name, { command: "profiles roll (revert)", ports: true }, async (tx) => {
+      try {
+        if (!(await holdsGeneration(ctx.paths, name, n))) await tx.restore(n, reason);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        return { problem: `could not restore generation ${n}: ${err.message}` };
+      }
+      return gateAndMark(tx, rec, name, hooks, null);
+    }),
+  );
+  if (r === null) return;
+  if ("problem" in r) {
+    await rec.update(name, { state: "failed", revertProblem: r.problem, endedAt: new Date().toISOString() });
     return;
   }
-  const r = await withProfileLock(ctx.paths.locksDir, name, "profiles roll (revert)", () => gateAndMark(ctx, rec, name, hooks, null));
   if (r.failure) {
     await rec.update(name, { state: "failed", pidAfter: r.pid, revertProblem: `reverted to generation ${n}, but it is still not healthy: ${r.failure.message}`, endedAt: new Date().toISOString() });
     return;

@@ -1,13 +1,9 @@
 /** What the sweep does about an unhealthy profile: reset and (re)start it, or say why not; and known-good marks. */
 import type { Config } from "../../config.js";
-import { AppError, BusyError, ExitCode } from "../../errors.js";
+import { AppError, BadFileError, BusyError, ExitCode } from "../../errors.js";
 import type { ProcessInspector } from "../../proc/process.js";
-import { markKnownGood } from "../../store/generations.js";
-import { acquireLock, type Lock } from "../../store/lock.js";
-import { readEnv } from "../../store/profiles.js";
-import { bringUp } from "../bring-up.js";
 import type { Context } from "../context.js";
-import { gateTarget } from "../health-target.js";
+import { withProfile, type ProfileTx } from "../transaction.js";
 import { lookAt } from "./look.js";
 import type { ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
@@ -23,25 +19,25 @@ export function whyNotRestart(p: SweepProfile, attempts: number, max: number): s
   return null;
 }
 
-/** Reset, (re)start and wait for one profile, holding its lock, then look at it again. */
+/** Reset, (re)start and wait for one profile in a transaction (never waiting for its lock), then look at it again. */
 export async function restartProfile(
   ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, p: SweepProfile, waitMs: number, last: ProfileMemory | undefined,
 ): Promise<SweepProfile> {
-  const lock = await tryProfileLock(ctx, p.name);
-  if (!lock) return { ...p, action: { kind: "skipped", reason: "another profiles command holds its lock" } };
   const kind = p.condition === "running" || p.condition === "active" ? "restart" : "start";
   const t0 = Date.now();
   let error: string | null = null;
+  let marked: number | null = null;
   try {
-    ctx.progress(`${kind === "restart" ? "restarting" : "starting"} ${p.name}: ${p.problems[0] ?? "unhealthy"}`);
-    const target = gateTarget(ctx.paths, config, p.name, await readEnv(ctx.paths, p.name));
-    // Only the message: the error's details are the gateway's log lines, which may hold secrets.
-    await bringUp(ctx, p.name, { restart: kind === "restart", deadlineMs: waitMs, target });
+    const done = await unlessBusy(ctx, p.name, async (tx) => {
+      ctx.progress(`${kind === "restart" ? "restarting" : "starting"} ${p.name}: ${p.problems[0] ?? "unhealthy"}`);
+      return tx.bringUp(kind, waitMs);
+    });
+    if (done === null) return { ...p, action: { kind: "skipped", reason: "another profiles command holds its lock" } };
+    marked = done.knownGood.generation;
   } catch (err) {
     if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
+    // Only the message: the error's details are the gateway's log lines, which may hold secrets.
     error = err.message.startsWith(`${p.name}: `) ? err.message.slice(p.name.length + 2) : err.message;
-  } finally {
-    await lock.release();
   }
   const sd = await ctx.systemd();
   const again = await lookAt(ctx, config, limits, procs, await (await ctx.ports()).snapshot(), p.name, new Map([[p.unit, await sd.state(p.unit)]]), last);
@@ -51,11 +47,15 @@ export async function restartProfile(
     restartsSinceLastSweep: p.restartsSinceLastSweep,
     restartsTotal: p.restartsTotal,
     before: { healthy: p.healthy, condition: p.condition, problems: p.problems },
+    markedKnownGood: marked ?? again.markedKnownGood,
     action: { kind, ok: error === null && again.healthy, error, elapsedMs: Date.now() - t0 },
   };
 }
 
-/** A healthy profile's `.env` is known-good, unless it changed after the gateway started (then it is not what runs). */
+/**
+ * A healthy profile's `.env` is known-good when the running gateway started with it: not when the file
+ * changed after it started (its environment, or where that cannot be read its start time, tells).
+ */
 export async function markGood(ctx: Context, config: Config, p: SweepProfile): Promise<void> {
   if (p.drift?.pendingRestart) return;
   // What a sweep finds on most profiles: the file is a generation already marked. Nothing to write, so
@@ -64,22 +64,22 @@ export async function markGood(ctx: Context, config: Config, p: SweepProfile): P
     p.markedKnownGood = p.drift.current;
     return;
   }
-  const lock = await tryProfileLock(ctx, p.name);
-  if (!lock) {
-    p.notes.push("not marked known-good: another profiles command holds its lock");
-    return;
-  }
-  try {
-    p.markedKnownGood = (await markKnownGood(ctx.paths, p.name, config.keepGenerations))?.number ?? null;
-  } finally {
-    await lock.release();
-  }
+  if (p.mainPid === null) return;
+  const pid = p.mainPid;
+  const mark = await unlessBusy(ctx, p.name, (tx) => tx.markRunning(pid)).catch((err: unknown) => {
+    // A `.env` broken by hand is reported as such elsewhere; it is simply not marked.
+    if (err instanceof BadFileError) return { generation: null, why: "its .env does not parse" };
+    throw err;
+  });
+  if (mark === null) p.notes.push("not marked known-good: another profiles command holds its lock");
+  else if (mark.generation === null) p.notes.push(`not marked known-good: ${mark.why}`);
+  else p.markedKnownGood = mark.generation;
 }
 
-// The sweep never waits on a profile another command (a roll, a set) is working on: it skips it.
-async function tryProfileLock(ctx: Context, name: string): Promise<Lock | null> {
+// The sweep never waits on a profile another command (a roll, a set) is working on: it skips it (null).
+async function unlessBusy<T>(ctx: Context, name: string, fn: (tx: ProfileTx) => Promise<T>): Promise<T | null> {
   try {
-    return await acquireLock(ctx.paths.locksDir, `profile-${name}`, "profiles sweep", 0);
+    return await withProfile(ctx, name, { command: "profiles sweep", waitMs: 0 }, fn);
   } catch (err) {
     if (err instanceof BusyError) return null;
     throw err;
