@@ -81,7 +81,12 @@ export async function syncDir(dir: string): Promise<void> {
 /** mkdir -p with an exact mode on the last component (the umask would otherwise narrow or keep it). */
 export async function ensureDir(dir: string, mode: number): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true, mode });
+    await fs.mkdir(dir, { recursive: true, mode }).catch(async (err: NodeJS.ErrnoException) => {
+      // node's recursive mkdir says ENOENT where mkdir(2) said EROFS (node 20): a plain mkdir, which
+      // fails the same way when the parent is there, tells the real reason.
+      if (err.code !== "ENOENT") throw err;
+      await fs.mkdir(dir, { mode }).catch((again: NodeJS.ErrnoException) => Promise.reject(again.code === "ENOENT" ? err : again));
+    });
     await fs.chmod(dir, mode);
   } catch (err) {
     throw fileSystemFault(err, dir, "set up the directory") ?? err;

@@ -8,6 +8,7 @@ import { adoptText, commitEnvText, generationFile, generationsDir, history, mark
 import { ExitCode, FileSystemError, fileSystemFault } from "../../src/errors.js";
 import type { Limits } from "../../src/store/limits.js";
 import { withLimits } from "../../src/store/limits-change.js";
+import { ensureDir } from "../../src/store/atomic.js";
 
 async function world() {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-order-"));
@@ -191,5 +192,21 @@ test("limits whose generation cannot be committed are put back: limits.json and 
     assert.deepEqual([...after].filter(([k]) => !k.endsWith("index.json")), [...set].filter(([k]) => !k.endsWith("index.json")), "512M still in force");
   } finally {
     await w.cleanup();
+  }
+});
+
+test("ensureDir on a read-only file system: EROFS named (node's recursive mkdir says ENOENT there)", { skip: process.getuid?.() !== 0 ? "needs root to mount a tmpfs" : false }, async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-ro-"));
+  const { execFileSync } = await import("node:child_process");
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", dir]);
+  } catch {
+    return; // no mount here (a container without the capability): nothing to see
+  }
+  try {
+    await assert.rejects(ensureDir(path.join(dir, "x"), 0o700), (e: unknown) => e instanceof FileSystemError && e.code === "EROFS" && e.exitCode === 15);
+  } finally {
+    execFileSync("umount", [dir]);
+    await fs.rmdir(dir);
   }
 });
