@@ -95,8 +95,12 @@ async function loadIndex(paths: Paths, name: string): Promise<Index> {
   return parsed.data;
 }
 
+function indexText(index: Index): string {
+  return JSON.stringify(index, null, 2) + "\n";
+}
+
 async function saveIndex(paths: Paths, name: string, index: Index): Promise<void> {
-  await writeFileAtomic(indexFile(paths, name), JSON.stringify(index, null, 2) + "\n", 0o600);
+  await writeFileAtomic(indexFile(paths, name), indexText(index), 0o600);
 }
 
 /** Keys whose presence or value differs between two versions. */
@@ -206,6 +210,7 @@ interface EnvReplacement {
 async function commit(paths: Paths, name: string, index: Index, pending: Pending[], keep: number, env?: EnvReplacement): Promise<void> {
   const written: string[] = [];
   const next = withPending(index, pending);
+  let saved: Index | null = null;
   try {
     if (pending.some((p) => !p.adopted)) await ensureDir(generationsDir(paths, name), 0o700);
     for (const p of pending.filter((x) => !x.adopted)) {
@@ -218,11 +223,15 @@ async function commit(paths: Paths, name: string, index: Index, pending: Pending
       await writeFileAtomic(envFile(paths, name), env.bytes, 0o600);
     }
     const { kept, dropped } = await prunePlan(paths, name, next, keep);
-    await saveIndex(paths, name, { next: next.next, generations: kept });
+    saved = { next: next.next, generations: kept };
+    await saveIndex(paths, name, saved);
     // Only now: a commit that failed prunes nothing. A file left here is listed nowhere, so harmless.
     for (const g of dropped) await fs.rm(generationFile(paths, name, g.number), { force: true }).catch(() => {});
   } catch (err) {
-    await undo(paths, name, written, env ?? null);
+    // An index.json renamed into place before the failure (its directory's fsync failed) records this
+    // commit: undoing it then would leave the phantom this order exists to prevent.
+    const recorded = saved !== null && readBytesOrNull(indexFile(paths, name))?.equals(Buffer.from(indexText(saved)));
+    if (!recorded) await undo(paths, name, written, env ?? null);
     throw err;
   }
 }
