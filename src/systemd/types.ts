@@ -1,4 +1,4 @@
-/** What core logic needs from the systemd user manager; `dbus.ts` implements it, tests fake it. */
+/** What core logic needs from the systemd user manager; `manager.ts` implements it, tests fake it. */
 
 /** The outcome of a job as the manager reports it in `JobRemoved`. */
 export type JobResult = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped";
