@@ -1,9 +1,11 @@
 /**
  * Job tracking, as systemd's bus-wait-for-jobs: a StartUnit (StopUnit, ...) reply only says a job was
- * queued, so the tracker waits for the job's JobRemoved and returns its result.
+ * queued, so the tracker waits for the job's JobRemoved and returns its result, all within the caller's
+ * deadline: the subscription, the method call and the wait.
  */
 import { JobTimeoutError, ManagerUnreachableError, SystemdError } from "../errors.js";
 import { BusError } from "./bus-errors.js";
+import { Deadline } from "./deadline.js";
 import {
   ADD_MATCH_JOB_REMOVED, getPropertyCall, JOB_METHODS, MANAGER_IFACE, MANAGER_PATH, managerCall,
   type BusCaller, type JobVerb,
@@ -34,25 +36,37 @@ export class JobTracker {
 
   /**
    * Calls the verb's Manager method on `unit` and waits for its job's result. Past `opts.timeoutMs`
-   * (60 s), counted from this call, the wait rejects with JobTimeoutError.
+   * (60 s), counted from this call, rejects with JobTimeoutError, whichever step it was at.
    */
   async run(verb: JobVerb, unit: string, opts: JobOptions = {}): Promise<JobResult> {
     const method = JOB_METHODS[verb];
     const timeoutMs = opts.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS;
-    const started = Date.now();
-    await this.subscribe();
-    let jobPath: string;
-    this.jobCallsInFlight++;
+    let unfinished = "the subscription to job signals was not answered";
+    const deadline = new Deadline(timeoutMs, () => new JobTimeoutError(
+      `${method} ${unit}: ${unfinished} within ${timeoutMs} ms`,
+      unit,
+      timeoutMs,
+      `see \`systemctl --user status ${unit}\``,
+    ));
     try {
-      const [path] = await this.bus.call(managerCall(method, [unit, opts.mode ?? "replace"], `${method} ${unit}`));
-      jobPath = path as string;
-    } catch (err) {
-      throw await this.unlessShuttingDown(err);
+      await deadline.race(this.subscribe());
+      unfinished = "the call was not answered";
+      let jobPath: string;
+      this.jobCallsInFlight++;
+      try {
+        const [path] = await deadline.race(this.bus.call(managerCall(method, [unit, opts.mode ?? "replace"], `${method} ${unit}`)));
+        jobPath = path as string;
+      } catch (err) {
+        throw await this.unlessShuttingDown(err);
+      } finally {
+        this.jobCallsInFlight--;
+      }
+      unfinished = `job ${jobPath} did not finish`;
+      // No await between the reply and here: a JobRemoved parsed from the same socket read is already buffered.
+      return await this.waitForJob(jobPath, deadline.signal);
     } finally {
-      this.jobCallsInFlight--;
+      deadline.clear();
     }
-    // No await between the reply and here: a JobRemoved parsed from the same socket read is already buffered.
-    return this.waitForJob(jobPath, unit, method, Math.max(0, timeoutMs - (Date.now() - started)), timeoutMs);
   }
 
   /** A JobRemoved signal: resolves whoever waits on the job, or keeps its result for a caller still awaiting its reply. */
@@ -72,6 +86,7 @@ export class JobTracker {
 
   /** Subscribe once per connection, with the match rule in place first, so no JobRemoved is lost. */
   private subscribe(): Promise<void> {
+    // Shared by every caller, so bounded by the connection's reply timeout, not by one caller's deadline.
     this.subscribed ??= (async () => {
       await this.bus.call(ADD_MATCH_JOB_REMOVED);
       await this.bus.call(managerCall("Subscribe", []));
@@ -93,35 +108,32 @@ export class JobTracker {
     return state === "stopping" ? new ManagerUnreachableError(this.bus.address, `${err.message} (the manager is shutting down)`) : err;
   }
 
-  private waitForJob(jobPath: string, unit: string, method: string, remainingMs: number, timeoutMs: number): Promise<JobResult> {
+  private waitForJob(jobPath: string, signal: AbortSignal): Promise<JobResult> {
     // Kept, not taken: another call still awaiting its reply may have been handed the same job.
     const early = this.earlyJobResults.get(jobPath);
     // Results of other clients' jobs are only worth keeping while one of our own job calls awaits its reply.
     if (this.jobCallsInFlight === 0) this.earlyJobResults.clear();
     if (early !== undefined) return Promise.resolve(toJobResult(early));
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<JobResult>((resolve, reject) => {
       const waiters = this.jobWaiters.get(jobPath) ?? new Set<JobWaiter>();
       this.jobWaiters.set(jobPath, waiters);
+      const expire = (): void => {
+        waiters.delete(waiter);
+        if (waiters.size === 0) this.jobWaiters.delete(jobPath);
+        reject(signal.reason as Error);
+      };
       const waiter: JobWaiter = {
         resolve: (result) => {
-          clearTimeout(timer);
+          signal.removeEventListener("abort", expire);
           resolve(result);
         },
         reject: (err) => {
-          clearTimeout(timer);
+          signal.removeEventListener("abort", expire);
           reject(err);
         },
       };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        if (waiters.size === 0) this.jobWaiters.delete(jobPath);
-        reject(new JobTimeoutError(
-          `${method} ${unit}: job ${jobPath} did not finish within ${timeoutMs} ms`,
-          unit,
-          timeoutMs,
-          `see \`systemctl --user status ${unit}\``,
-        ));
-      }, remainingMs);
+      signal.addEventListener("abort", expire, { once: true });
       waiters.add(waiter);
     });
   }

@@ -35,7 +35,7 @@ export function isRunning(s: Pick<UnitState, "activeState" | "subState">): boole
 }
 
 export interface JobOptions {
-  /** How long to wait for the job's `JobRemoved`; rejects with a SystemdError after it. */
+  /** Deadline for the whole job from the call on (subscription, method call, its `JobRemoved`); past it, rejects with JobTimeoutError. */
   timeoutMs?: number;
   /** Job mode, `replace` unless told. */
   mode?: "replace" | "fail" | "isolate";
