@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { ExitCode, JobTimeoutError, ManagerUnreachableError, SystemdError } from "../../src/errors.js";
 import { BusError } from "../../src/systemd/bus-errors.js";
 import { JobTracker } from "../../src/systemd/jobs.js";
-import type { BusCaller, MethodCall } from "../../src/systemd/methods.js";
+import type { BusCaller, JobVerb, MethodCall } from "../../src/systemd/methods.js";
 
 const UNIT = "agent-gateway@liam.service";
 const ADDRESS = "unix:path=/run/user/1000/bus";
@@ -58,6 +58,19 @@ async function timesOut(work: Promise<unknown>): Promise<{ err: JobTimeoutError;
   const err = await work.then(() => assert.fail("resolved"), (e: unknown) => e);
   assert.ok(err instanceof JobTimeoutError, String(err));
   return { err, ms: Date.now() - started };
+}
+
+/** Runs `verb` with a 100 ms deadline on a bus where `unanswered` never answers; expects a JobTimeoutError at the deadline. */
+async function timesOutAtDeadline(verb: JobVerb, unanswered?: string): Promise<{ bus: FakeBus; jobs: JobTracker; err: JobTimeoutError }> {
+  const bus = new FakeBus();
+  const jobs = new JobTracker(bus);
+  if (unanswered !== undefined) bus.answer(unanswered, never);
+  const { err, ms } = await timesOut(jobs.run(verb, UNIT, { timeoutMs: 100 }));
+  assert.ok(ms >= 95 && ms < 1_000, `${ms} ms`);
+  assert.equal(err.unit, UNIT);
+  assert.equal(err.timeoutMs, 100);
+  assert.equal(err.exitCode, ExitCode.systemd);
+  return { bus, jobs, err };
 }
 
 test("each verb calls its Manager method with the unit and the job mode, after subscribing once", async () => {
@@ -132,32 +145,18 @@ test("a failed subscription fails the job and is tried again by the next one", a
 });
 
 test("the caller's deadline holds while the subscription goes unanswered", async () => {
-  const bus = new FakeBus();
-  const jobs = new JobTracker(bus);
-  bus.answer("Subscribe", never);
-  const { err, ms } = await timesOut(jobs.run("start", UNIT, { timeoutMs: 100 }));
-  assert.ok(ms >= 95 && ms < 1_000, `${ms} ms`);
-  assert.equal(err.unit, UNIT);
-  assert.equal(err.timeoutMs, 100);
-  assert.equal(err.exitCode, ExitCode.systemd);
+  const { bus, err } = await timesOutAtDeadline("start", "Subscribe");
   assert.match(err.message, /^StartUnit agent-gateway@liam\.service: .*subscription.* within 100 ms$/);
   assert.ok(!bus.members().includes("StartUnit"));
 });
 
 test("the caller's deadline holds while the StartUnit call goes unanswered", async () => {
-  const bus = new FakeBus();
-  const jobs = new JobTracker(bus);
-  bus.answer("StartUnit", never);
-  const { err, ms } = await timesOut(jobs.run("start", UNIT, { timeoutMs: 100 }));
-  assert.ok(ms >= 95 && ms < 1_000, `${ms} ms`);
+  const { err } = await timesOutAtDeadline("start", "StartUnit");
   assert.match(err.message, /^StartUnit agent-gateway@liam\.service: .*not answered within 100 ms$/);
 });
 
 test("the caller's deadline holds while the job does not finish; its JobRemoved coming later is no harm", async () => {
-  const bus = new FakeBus();
-  const jobs = new JobTracker(bus);
-  const { err, ms } = await timesOut(jobs.run("restart", UNIT, { timeoutMs: 100 }));
-  assert.ok(ms >= 95 && ms < 1_000, `${ms} ms`);
+  const { jobs, err } = await timesOutAtDeadline("restart");
   assert.equal(err.message, `RestartUnit ${UNIT}: job /org/freedesktop/systemd1/job/1 did not finish within 100 ms`);
   assert.match(err.hint ?? "", /systemctl --user status agent-gateway@liam\.service/);
   jobs.jobRemoved("/org/freedesktop/systemd1/job/1", "done");
