@@ -4,6 +4,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";
+import { completer } from "./completion.js";
 import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
@@ -59,6 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .demandCommand(1, "give a command; `profiles --help` lists them")
     .recommendCommands()
+    .completion("completion", "Print a completion script for bash (zsh when $SHELL is zsh) that also completes profile names", completer(commands))
     .help()
     .alias("help", "h")
     .version(packageVersion())

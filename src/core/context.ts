@@ -46,7 +46,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
   const systemd =
     opts.systemd ??
     once(async () => {
-      const { connectSystemd } = await import("../systemd/dbus.js");
+      const { connectSystemd } = await import("../systemd/manager.js");
       bus = await connectSystemd(env);
       return bus;
     });

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
@@ -15,20 +15,22 @@ export const ENV_HEADER = "Written by agent-profiles; edit with `profiles set`, 
 
 /** Names of every profile, sorted: a profile is a directory under profiles/ holding a `.env`. */
 export async function listProfiles(paths: Paths): Promise<string[]> {
+  return profileNames(paths);
+}
+
+/**
+ * listProfiles, synchronous: what shell completion can call (it must answer before the CLI exits), and as
+ * fast as the store's other small reads.
+ */
+export function profileNames(paths: Paths): string[] {
   let names: string[];
   try {
-    names = await fs.readdir(paths.profilesDir);
+    names = readdirSync(paths.profilesDir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
-  const found: string[] = [];
-  await Promise.all(
-    names.filter(isProfileName).map(async (name) => {
-      if (await exists(envFile(paths, name))) found.push(name);
-    }),
-  );
-  return found.sort();
+  return names.filter((name) => isProfileName(name) && existsSync(envFile(paths, name))).sort();
 }
 
 async function exists(file: string): Promise<boolean> {

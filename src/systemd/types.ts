@@ -1,4 +1,4 @@
-/** What core logic needs from the systemd user manager; `dbus.ts` implements it, tests fake it. */
+/** What core logic needs from the systemd user manager; `manager.ts` implements it, tests fake it. */
 
 /** The outcome of a job as the manager reports it in `JobRemoved`. */
 export type JobResult = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped";
@@ -35,7 +35,7 @@ export function isRunning(s: Pick<UnitState, "activeState" | "subState">): boole
 }
 
 export interface JobOptions {
-  /** How long to wait for the job's `JobRemoved`; rejects with a SystemdError after it. */
+  /** Deadline for the whole job from the call on (subscription, method call, its `JobRemoved`); past it, rejects with JobTimeoutError. */
   timeoutMs?: number;
   /** Job mode, `replace` unless told. */
   mode?: "replace" | "fail" | "isolate";

@@ -1,12 +1,13 @@
 /**
- * The systemd adapter (src/systemd/dbus.ts) against a real user manager. The test runs as root, whom the
- * user's dbus-daemon turns away, so the adapter runs as the sandbox user in test/fixtures/adapter-driver.js.
+ * The systemd adapter (src/systemd/manager.ts and the modules it composes) against a real user manager. The
+ * test runs as root, whom the user's dbus-daemon turns away, so the adapter runs as the sandbox user in
+ * test/fixtures/adapter-driver.js.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ExitCode, ManagerUnreachableError } from "../../src/errors.js";
-import { connectSystemd } from "../../src/systemd/dbus.js";
+import { connectSystemd } from "../../src/systemd/manager.js";
 import type { RunState, UnitState } from "../../src/systemd/types.js";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
 import type { DriverOutput, DriverResult, DriverStep } from "../fixtures/adapter-driver.js";

@@ -61,3 +61,26 @@ test("every error spells out its class's name (the bundle renames classes)", asy
   }
   assert.ok(checked >= 15, `only ${checked} error classes found`);
 });
+
+test("completion: a bash script, and profile names after a verb that takes them", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-complete-"));
+  try {
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, "config"), SHELL: "/bin/bash" };
+    for (const n of ["liam", "leo", "ops"]) {
+      await fs.mkdir(path.join(home, "config", "agent-profiles", "profiles", n), { recursive: true });
+      await fs.writeFile(path.join(home, "config", "agent-profiles", "profiles", n, ".env"), "PORT=9000\n");
+    }
+    // A directory without a .env is no profile.
+    await fs.mkdir(path.join(home, "config", "agent-profiles", "profiles", "lost"));
+    const complete = async (...words: string[]) => (await run(process.execPath, [CLI, "--get-yargs-completions", ...words], { env })).stdout.split("\n").filter(Boolean);
+    assert.deepEqual(await complete("start", "l"), ["leo", "liam"]);
+    assert.ok((await complete("roll", "")).includes("ops"));
+    assert.ok(!(await complete("list", "")).includes("ops"), "list takes no name");
+    assert.ok((await complete("")).includes("rollback"), "verbs still complete");
+    const script = (await run(process.execPath, [CLI, "completion"], { env })).stdout;
+    assert.match(script, /complete -o bashdefault -o default -F _profiles_yargs_completions profiles/);
+    assert.match(script, /profiles --get-yargs-completions/);
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { unitObjectPath } from "../../src/systemd/dbus.js";
+import { unitObjectPath } from "../../src/systemd/object-path.js";
 
 test("unitObjectPath spells object paths as systemd does", () => {
   // Paths as the manager reports them (busctl tree org.freedesktop.systemd1).

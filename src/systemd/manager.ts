@@ -1,0 +1,105 @@
+/** The SystemdManager of the user's service manager over D-Bus: a connection, a job tracker and a unit-state reader. */
+import { SystemdError } from "../errors.js";
+import { BusError } from "./bus-errors.js";
+import { openBus, type BusConnection, type ConnectOptions } from "./connection.js";
+import { JobTracker } from "./jobs.js";
+import { MANAGER_IFACE, managerCall } from "./methods.js";
+import type { JobOptions, JobResult, RunState, SystemdManager, UnitState } from "./types.js";
+import { UnitStateReader } from "./unit-state.js";
+
+export type { ConnectOptions } from "./connection.js";
+
+/** Connects to the user's systemd manager over its session bus; throws ManagerUnreachableError when it cannot. */
+export async function connectSystemd(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ConnectOptions = {},
+): Promise<SystemdManager> {
+  return new DbusSystemdManager(await openBus(env, opts));
+}
+
+class DbusSystemdManager implements SystemdManager {
+  private readonly jobs: JobTracker;
+  private readonly units: UnitStateReader;
+
+  constructor(private readonly bus: BusConnection) {
+    this.jobs = new JobTracker(bus);
+    this.units = new UnitStateReader(bus);
+    bus.onSignal(MANAGER_IFACE, "JobRemoved", (body) => {
+      const [, jobPath, , result] = body as [number, string, string, string];
+      this.jobs.jobRemoved(jobPath, result);
+    });
+    bus.onLost((err) => this.jobs.fail(err));
+  }
+
+  start(unit: string, opts?: JobOptions): Promise<JobResult> {
+    return this.jobs.run("start", unit, opts);
+  }
+
+  stop(unit: string, opts?: JobOptions): Promise<JobResult> {
+    return this.jobs.run("stop", unit, opts);
+  }
+
+  restart(unit: string, opts?: JobOptions): Promise<JobResult> {
+    return this.jobs.run("restart", unit, opts);
+  }
+
+  reloadUnit(unit: string, opts?: JobOptions): Promise<JobResult> {
+    return this.jobs.run("reloadUnit", unit, opts);
+  }
+
+  async enable(units: string[]): Promise<void> {
+    // runtime=false: persist in ~/.config; force=true: replace a stale symlink that points elsewhere.
+    await this.bus.call(managerCall("EnableUnitFiles", [units, false, true], `EnableUnitFiles ${units.join(" ")}`));
+  }
+
+  async disable(units: string[]): Promise<void> {
+    await this.bus.call(managerCall("DisableUnitFiles", [units, false], `DisableUnitFiles ${units.join(" ")}`));
+  }
+
+  async reload(): Promise<void> {
+    // systemd defers this reply until the reload has finished, so units read after it are the new ones.
+    await this.bus.call(managerCall("Reload", []));
+  }
+
+  async resetFailed(unit: string): Promise<void> {
+    try {
+      await this.bus.call(managerCall("ResetFailedUnit", [unit], `ResetFailedUnit ${unit}`));
+    } catch (err) {
+      // A unit that is not loaded has no failed state to reset.
+      if (err instanceof SystemdError && err.busName === BusError.NoSuchUnit) return;
+      throw err;
+    }
+  }
+
+  async unitFileState(unit: string): Promise<string> {
+    try {
+      const [state] = await this.bus.call(managerCall("GetUnitFileState", [unit], `GetUnitFileState ${unit}`));
+      return state as string;
+    } catch (err) {
+      if (err instanceof SystemdError && (err.busName === BusError.NoSuchUnit || err.busName === BusError.FileNotFound)) {
+        return "not-found";
+      }
+      throw err;
+    }
+  }
+
+  properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    return this.units.properties(unit, names);
+  }
+
+  list(patterns: string[]): Promise<UnitState[]> {
+    return this.units.list(patterns);
+  }
+
+  state(unit: string): Promise<UnitState> {
+    return this.units.state(unit);
+  }
+
+  runState(unit: string): Promise<RunState> {
+    return this.units.runState(unit);
+  }
+
+  close(): Promise<void> {
+    return this.bus.close();
+  }
+}

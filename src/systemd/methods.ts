@@ -1,0 +1,86 @@
+/** What this adapter calls on the bus: names, paths and interfaces, and the manager's methods with their signatures. */
+
+export const SYSTEMD_NAME = "org.freedesktop.systemd1";
+export const MANAGER_PATH = "/org/freedesktop/systemd1";
+export const MANAGER_IFACE = "org.freedesktop.systemd1.Manager";
+export const UNIT_IFACE = "org.freedesktop.systemd1.Unit";
+export const SERVICE_IFACE = "org.freedesktop.systemd1.Service";
+export const PROPERTIES_IFACE = "org.freedesktop.DBus.Properties";
+const PEER_IFACE = "org.freedesktop.DBus.Peer";
+const DBUS_NAME = "org.freedesktop.DBus";
+const DBUS_PATH = "/org/freedesktop/DBus";
+const DBUS_IFACE = "org.freedesktop.DBus";
+const JOB_REMOVED_MATCH =
+  `type='signal',sender='${SYSTEMD_NAME}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
+
+/** One method call, and what it does in words for error messages (`StartUnit agent-gateway@liam.service`). */
+export interface MethodCall {
+  destination: string;
+  path: string;
+  iface: string;
+  member: string;
+  signature: string;
+  body: unknown[];
+  action: string;
+}
+
+/** What the job tracker and the unit-state reader need of a connection; tests fake it. */
+export interface BusCaller {
+  /** The bus address, for ManagerUnreachableError. */
+  readonly address: string;
+  /** Sends `call` and resolves with the reply's body; rejects with a domain error (bus-errors.ts). */
+  call(call: MethodCall): Promise<unknown[]>;
+}
+
+/** The Manager methods this adapter calls, with their D-Bus signatures. */
+const MANAGER_SIGNATURES = {
+  StartUnit: "ss",
+  StopUnit: "ss",
+  RestartUnit: "ss",
+  ReloadUnit: "ss",
+  EnableUnitFiles: "asbb",
+  DisableUnitFiles: "asb",
+  Reload: "",
+  ResetFailedUnit: "s",
+  ListUnitsByPatterns: "asas",
+  GetUnitFileState: "s",
+  Subscribe: "",
+} as const;
+
+/** A method of org.freedesktop.systemd1.Manager that this adapter calls. */
+export type ManagerMethod = keyof typeof MANAGER_SIGNATURES;
+
+/**
+ * The verbs that queue a job, and the Manager method each calls; as systemctl's
+ * `{ "restart", "RestartUnit", "restart" }` table, keyed by the SystemdManager method.
+ */
+export const JOB_METHODS = {
+  start: "StartUnit",
+  stop: "StopUnit",
+  restart: "RestartUnit",
+  reloadUnit: "ReloadUnit",
+} as const satisfies Record<string, ManagerMethod>;
+
+/** A SystemdManager method that queues a job. */
+export type JobVerb = keyof typeof JOB_METHODS;
+
+/** A call of a Manager method; `action` defaults to the method's name. */
+export function managerCall(member: ManagerMethod, body: unknown[], action: string = member): MethodCall {
+  return { destination: SYSTEMD_NAME, path: MANAGER_PATH, iface: MANAGER_IFACE, member, signature: MANAGER_SIGNATURES[member], body, action };
+}
+
+/** Properties.Get of one property of the object at `path`. */
+export function getPropertyCall(path: string, iface: string, prop: string, action: string): MethodCall {
+  return { destination: SYSTEMD_NAME, path, iface: PROPERTIES_IFACE, member: "Get", signature: "ss", body: [iface, prop], action };
+}
+
+/** Peer.Ping of the manager: answers only when systemd owns its name on this bus. */
+export const PING_MANAGER: MethodCall = {
+  destination: SYSTEMD_NAME, path: MANAGER_PATH, iface: PEER_IFACE, member: "Ping", signature: "", body: [], action: "Ping the manager",
+};
+
+/** The bus's AddMatch for the manager's JobRemoved signals; in place before Subscribe, so that none is lost. */
+export const ADD_MATCH_JOB_REMOVED: MethodCall = {
+  destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member: "AddMatch", signature: "s", body: [JOB_REMOVED_MATCH],
+  action: "AddMatch JobRemoved",
+};
