@@ -3,7 +3,7 @@ import path from "node:path";
 import { JobTimeoutError, UnhealthyError } from "../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
-import { isRunning, unitName, type RunState, type SystemdManager, type UnitState } from "../systemd/types.js";
+import { isRunning, unitName, type RunState, type SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { withProfileSettings } from "./health-target.js";
 import { foreignNote, heldText, unitPortHolder } from "./port-owner.js";

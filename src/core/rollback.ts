@@ -1,7 +1,7 @@
 /** Putting an earlier generation of a profile's `.env` back: `profiles rollback`, and `roll`'s auto-revert. */
 import { NoRollbackTargetError } from "../errors.js";
 import { parseEnv } from "../store/envfile.js";
-import { corruptGenerationError, generationFile, history, newestIntact, readGeneration, type CorruptGeneration, type Generation } from "../store/generations.js";
+import { corruptGenerationError, generationFile, newestIntact, type CorruptGeneration, type Generation } from "../store/generations.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
@@ -62,10 +62,10 @@ export async function rollbackProfile(ctx: Context, name: string, opts: Rollback
   const config = await ctx.config();
   await assertProfileExists(ctx.paths, name);
   return withProfile(ctx, name, { command: `profiles rollback ${name}`, ports: true }, async (tx) => {
-    const h = await history(ctx.paths, name);
+    const h = await tx.generations.history();
     let chosen: { to: number; skipped: CorruptGeneration[] };
     if (opts.to !== undefined) {
-      await readGeneration(ctx.paths, name, opts.to);
+      await tx.generations.text(opts.to);
       chosen = { to: opts.to, skipped: [] };
     } else {
       chosen = await defaultTarget(ctx, name, h);
@@ -73,7 +73,7 @@ export async function rollbackProfile(ctx: Context, name: string, opts: Rollback
     const { to, skipped } = chosen;
     const result: RollbackResult = { name, from: h.current, to, generation: null, ...NOT_RESTARTED, ...(skipped.length > 0 ? { skipped } : {}) };
     // A restart needs a port to gate on: a generation without one is not restored.
-    if (opts.restart) gateTarget(ctx.paths, config, name, parseEnv(await readGeneration(ctx.paths, name, to)).entries, generationFile(ctx.paths, name, to));
+    if (opts.restart) gateTarget(ctx.paths, config, name, parseEnv(await tx.generations.text(to)).entries, generationFile(ctx.paths, name, to));
     if (to !== h.current) result.generation = (await tx.restore(to, `rollback to ${to}`)).number;
     if (!opts.restart) return result;
 

@@ -10,7 +10,7 @@
  */
 import type { Config } from "../config.js";
 import { ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
-import { adoptText, commitEnvText, forgetGeneration, history, markKnownGood, readGeneration, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
+import { GenerationLog, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import type { Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS, type Lock } from "../store/lock.js";
@@ -67,6 +67,8 @@ interface Pinned {
 /** A profile, locked, as one transaction sees and changes it. Only `withProfile` makes one. */
 export class ProfileTx {
   private text: string | null = null;
+  /** The profile's generations, index.json loaded once for the whole transaction. */
+  readonly generations: GenerationLog;
 
   constructor(
     private readonly ctx: Context,
@@ -77,6 +79,7 @@ export class ProfileTx {
   ) {
     // A profile being created has no `.env` yet: it records no port.
     if (creating) this.text = "";
+    this.generations = new GenerationLog(ctx.paths, name, config.keepGenerations);
   }
 
   /** The `.env`'s bytes: read once, then as this transaction committed them. */
@@ -104,7 +107,7 @@ export class ProfileTx {
 
   /** Make `text` the `.env` as a new generation (the store's order leaves no phantom), then let go of the ports lock. */
   async commit(text: string, reason: string, opts: Pick<CommitOptions, "always"> = {}): Promise<Generation> {
-    const gen = await commitEnvText(this.ctx.paths, this.name, text, reason, { keep: this.config.keepGenerations, always: opts.always });
+    const gen = await this.generations.commitText(text, reason, opts);
     this.text = text;
     await this.portsLock?.release();
     return gen;
@@ -120,11 +123,11 @@ export class ProfileTx {
    * limits with them; a port that differs from the current one gets `add`'s checks (needs `ports`).
    */
   async restore(n: number, reason: string): Promise<Generation> {
-    const text = await readGeneration(this.ctx.paths, this.name, n);
+    const text = await this.generations.text(n);
     const port = portOf(parseEnv(text).entries, this.config.portVar);
     if (port !== null) await this.assertPort(port);
     // A generation from before limits had none: restoring it restores the template's defaults.
-    const limits: Limits = (await history(this.ctx.paths, this.name)).generations.find((g) => g.number === n)?.limits ?? {};
+    const limits: Limits = (await this.generations.get(n)).limits ?? {};
     // Limits and generation together: a commit that fails puts the limits back.
     const { generation: gen, dropInChanged } = await withLimits(this.ctx.paths, this.name, limits, () => this.commit(text, reason, { always: true }));
     await reloadIfNeeded(await this.ctx.systemd(), dropInChanged, async () => [unitName(this.name)]);
@@ -142,7 +145,7 @@ export class ProfileTx {
     this.text = readEnvText(this.ctx.paths, this.name);
     const entries = this.entries();
     gateTarget(this.ctx.paths, this.config, this.name, entries);
-    const generation = await adoptText(this.ctx.paths, this.name, this.text, this.config.keepGenerations);
+    const generation = await this.generations.adopt(this.text);
     return { generation, entries };
   }
 
@@ -192,8 +195,8 @@ export class ProfileTx {
     const entries = entriesOf(this.ctx.paths, this.name, text);
     const seen = startedWith(await (await this.ctx.procs()).environ(pid), entries);
     if (seen.verdict === "different") return { generation: null, why: `the running process did not start with the .env as it is now (${seen.keys.join(", ")} differ)` };
-    const generation = await adoptText(this.ctx.paths, this.name, text, this.config.keepGenerations);
-    const marked = await markKnownGood(this.ctx.paths, this.name, generation.sha256, this.config.keepGenerations);
+    const generation = await this.generations.adopt(text);
+    const marked = await this.generations.mark(generation.sha256);
     return { generation: marked?.number ?? null, ...(seen.verdict === "unknown" ? { unknown: true as const } : {}) };
   }
 
@@ -207,13 +210,13 @@ export class ProfileTx {
     if (seen.verdict === "different") {
       return { generation: null, why: `process ${pid} did not start with generation ${pinned.generation.number} (${seen.keys.join(", ")} differ: the .env was changed by hand during the start)` };
     }
-    const marked = await markKnownGood(this.ctx.paths, this.name, pinned.generation.sha256, this.config.keepGenerations);
+    const marked = await this.generations.mark(pinned.generation.sha256);
     return marked ? { generation: marked.number } : { generation: null, why: `generation ${pinned.generation.number} is no longer kept` };
   }
 
   /** Drop corrupt generation `n` from the history (an intact one is refused: UsageError). */
   async forget(n: number): Promise<CorruptGeneration> {
-    return forgetGeneration(this.ctx.paths, this.name, n);
+    return this.generations.forget(n);
   }
 
   /** Delete the profile (its `.env` kept under removed/ unless `purge`); the unit must be stopped already. */

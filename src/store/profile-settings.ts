@@ -10,7 +10,6 @@
  * Each key overrides the same key of config.ini's `[gateway]` for this profile only.
  */
 import { readFileSync } from "node:fs";
-import fs from "node:fs/promises";
 import path from "node:path";
 import ini from "ini";
 import { coerce, enum as enumOf, int, maximum, minimum, optional, regex, strictObject, string } from "../schema.js";

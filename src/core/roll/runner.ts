@@ -1,5 +1,4 @@
 import { AppError, BadFileError, ProfileNotFoundError } from "../../errors.js";
-import { history } from "../../store/generations.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { withProfile, type ProfileTx } from "../transaction.js";
@@ -81,7 +80,7 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
   // The gate's outcome when it failed (reverted after the lock is let go), null when the profile rolled.
   const failed = await ifExists(rec, name, () =>
     withProfile(ctx, name, { command: "profiles roll" }, async (tx) => {
-      const [h, { mainPid: running }] = await Promise.all([history(ctx.paths, name), (await ctx.systemd()).runState(unitName(name))]);
+      const [h, { mainPid: running }] = await Promise.all([tx.generations.history(), (await ctx.systemd()).runState(unitName(name))]);
       // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
       await rec.update(name, {
         state: "rolling",
