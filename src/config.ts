@@ -21,6 +21,7 @@ import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
 import type { Paths } from "./paths.js";
 import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { ensureDir, writeFileAtomic } from "./store/atomic.js";
+import { noteUrlSecrets, parseSecretNames, setSecretNames } from "./secrets.js";
 import { keyProblem } from "./store/envfile.js";
 
 /** The tool's own settings, from `config.ini`. */
@@ -54,6 +55,8 @@ export interface Config {
   stopTimeoutSec: number;
   /** Signal name (`HUP`, `USR1`, ...) the template's ExecReload= sends; empty: no reload command. */
   reloadSignal: string;
+  /** Key names (`*` a wildcard) whose values are secrets beyond the built-in rule (`[secrets] keys`). */
+  secretKeys: string[];
 }
 
 /** The service types `profiles init --service-type` accepts. */
@@ -78,6 +81,7 @@ export const DEFAULT_CONFIG: Config = {
   serviceType: "simple",
   stopTimeoutSec: 15,
   reloadSignal: "",
+  secretKeys: [],
 };
 
 const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
@@ -130,6 +134,16 @@ export function isHttpUrl(text: string): boolean {
   }
 }
 
+const secretKeysSchema = pipe(
+  string(),
+  transform((text: string, ctx) => {
+    const r = parseSecretNames(text);
+    if (Array.isArray(r)) return r;
+    ctx.issues.push({ code: "custom", message: r.problem, input: text });
+    return NEVER;
+  }),
+);
+
 const serviceTypeSchema = enumOf(SERVICE_TYPES, { message: `must be one of ${SERVICE_TYPES.join(", ")}` });
 const stopTimeoutSchema = coerce
   .number({ message: "must be a number of seconds" })
@@ -158,6 +172,7 @@ const fileSchema = object({
   ),
   sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
   generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
+  secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
 });
 
 /** Check a health path given on the command line. */
@@ -202,6 +217,14 @@ export function checkReloadSignal(flag: string, v: string): string {
   return r.data;
 }
 
+/** Check `--secret-keys` (`FOO, BAR_*`); "" for none. */
+export function checkSecretKeys(flag: string, v: string): string[] {
+  const r = parseSecretNames(v);
+  // Names, not values: echoing them is safe.
+  if (!Array.isArray(r)) throw new UsageError(`${flag} "${v}" ${r.problem}`);
+  return r;
+}
+
 /** Check a variable name given on the command line. */
 export function checkVarName(flag: string, v: string): string {
   const problem = keyProblem(v);
@@ -225,6 +248,9 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     throw new BadFileError(paths.configFile, `${where}: ${issue?.message}`, "fix the file by hand, or move it away and run `profiles init` again");
   }
   const f = parsed.data;
+  // What this file says is secret is known before anything is printed.
+  setSecretNames(f.secrets.keys);
+  noteUrlSecrets(f.sweep.webhook);
   return {
     portRange: f.ports.range,
     portVar: f.ports.variable,
@@ -241,6 +267,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     serviceType: f.gateway.service_type,
     stopTimeoutSec: f.gateway.stop_timeout_sec,
     reloadSignal: f.gateway.reload_signal,
+    secretKeys: f.secrets.keys,
   };
 }
 
@@ -272,6 +299,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
     },
     generations: { keep: config.keepGenerations },
     sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
+    secrets: { keys: config.secretKeys.join(", ") },
   });
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

@@ -33,6 +33,8 @@ export default defineCommand<{ name: string; from?: string; to?: string }>({
     const from = args.from === undefined ? undefined : parseGeneration(args.from, name);
     const to = args.to === undefined ? undefined : parseGeneration(args.to, name);
     await assertProfileExists(ctx.paths, name);
+    // config.ini may name more secret keys (`[secrets] keys`): read before anything is masked.
+    await ctx.config();
     const h = await history(ctx.paths, name);
     const kept = async (n: number): Promise<Side> => ({ label: `generation ${n}`, generation: n, file: false, entries: parseEnv(await readGeneration(ctx.paths, name, n)).entries });
     // Check both numbers before reading anything else, so that a bad one is reported first.

@@ -1,7 +1,10 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { checkHealthPath, checkProbeKind, checkProbeTimeout, checkReloadSignal, checkServiceType, checkStopTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config } from "../config.js";
+import {
+  checkHealthPath, checkProbeKind, checkProbeTimeout, checkReloadSignal, checkSecretKeys, checkServiceType, checkStopTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig,
+  type Config,
+} from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
 import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
 import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
@@ -32,6 +35,7 @@ interface InitArgs {
   serviceType?: string;
   stopTimeout?: string;
   reloadSignal?: string;
+  secretKeys?: string;
 }
 
 async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
@@ -64,6 +68,7 @@ async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
   // "" clears a setting.
   if (args.sweepTextfile !== undefined) next.sweepTextfile = args.sweepTextfile === "" ? "" : await checkTextfile("--sweep-textfile", args.sweepTextfile);
   if (args.sweepWebhook !== undefined) next.sweepWebhook = args.sweepWebhook === "" ? "" : checkWebhook("--sweep-webhook", args.sweepWebhook);
+  if (args.secretKeys !== undefined) next.secretKeys = checkSecretKeys("--secret-keys", args.secretKeys);
   return next;
 }
 
@@ -101,6 +106,7 @@ export default defineCommand<InitArgs>({
       .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
       .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
       .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
+      .option("secret-keys", { type: "string", describe: 'More keys whose values are secrets, beyond names holding KEY, TOKEN, SECRET, PASS, AUTH, ...: "FOO, BAR_*" (* any run of letters, digits, _); "" for none' })
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
       .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
@@ -144,6 +150,7 @@ export default defineCommand<InitArgs>({
       reloadSignal: config.reloadSignal || null,
       healthPath: config.healthPath,
       logDir: config.logDir || null,
+      secretKeys: config.secretKeys,
       created: previous === null,
       templateChanged,
       reloaded,
@@ -163,6 +170,7 @@ export default defineCommand<InitArgs>({
       `installed ${unitFile}${templateChanged ? "" : " (unchanged)"}`,
       `  ExecStart=${execStart}`,
       `  Type=${config.serviceType}, TimeoutStopSec=${config.stopTimeoutSec}, ${config.reloadSignal ? `reload by SIG${config.reloadSignal}` : "no reload command"}`,
+      ...(config.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${config.secretKeys.join(", ")}`] : []),
       `ports ${data.portRange} in ${config.portVar} (host in ${config.hostVar}), health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
       linger
         ? `lingering is enabled for ${user}: profiles keep running after logout`

@@ -20,11 +20,11 @@ export default defineCommand<{ name: string; keys: string[]; restart: boolean; w
   async run(args, ctx) {
     const name = assertProfileName(args.name);
     const keys = args.keys.map(String);
-    for (const k of keys) {
-      // Never echo what follows "=": it may be a secret typed by mistake.
-      if (k.includes("=")) throw new UsageError(`unset: "${k.slice(0, k.indexOf("="))}=..." gives a value; unset takes keys alone`, `run \`profiles unset ${name} KEY...\``);
+    for (const [i, k] of keys.entries()) {
+      // Never echo a malformed argument, its key part included: it may be a secret typed by mistake.
+      if (k.includes("=")) throw new UsageError(`unset: key ${i + 1} holds "=", so it gives a value (not shown); unset takes keys alone`, `run \`profiles unset ${name} KEY...\``);
       const problem = keyProblem(k);
-      if (problem) throw new UsageError(`unset: key "${k}" ${problem}`);
+      if (problem) throw new UsageError(`unset: key ${i + 1} ${problem} (it is not shown, in case it is a secret)`);
     }
     const ms = waitMs(args.wait);
     return renderChange("unset", await changeEnv(ctx, name, { set: new Map(), unset: keys }, { verb: "unset", restart: args.restart, waitMs: ms }));

@@ -2,7 +2,7 @@
 import type { EnvEntries } from "../store/envfile.js";
 import { escapeControls } from "../render/escape.js";
 import { quoteValue } from "../store/envfile.js";
-import { isSecretKey, MASK } from "./secrets.js";
+import { isSecretKey, MASK } from "../secrets.js";
 
 /** One key that differs. `old`/`new` are null where absent, and always null for a secret key. */
 export interface EnvDifference {

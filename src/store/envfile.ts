@@ -5,6 +5,7 @@
  * byte for byte.
  */
 
+import { noteEntries } from "../secrets.js";
 import { firstRawByte } from "./bytes.js";
 
 /** Keys and values in file order; a later duplicate replaces the earlier value, as in systemd. */
@@ -198,6 +199,8 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
     problems.push({ line: keyLine, message: `the line has no "="; systemd ignores it` });
   }
   if (text.includes("\0")) problems.push({ line: 0, message: "the file contains a NUL byte" });
+  // Every .env this process reads passes here: its values are noted so that output can be redacted.
+  noteEntries(entries);
   return { entries, problems, refused };
 }
 
@@ -223,8 +226,10 @@ export function parseAssignment(arg: string): { key: string; value: string } | {
   const key = arg.slice(0, eq);
   const value = arg.slice(eq + 1);
   const kp = keyProblem(key);
-  if (kp) return { problem: `key "${key}" ${kp}` };
+  // Nor is a bad key: `ghp_ab-cd=ef` is a pasted token as much as a key with a dash.
+  if (kp) return { problem: `the key (before the first "=") ${kp} (the argument is not shown, in case it is a secret)` };
   const vp = valueProblem(value);
   if (vp) return { problem: `the value of ${key} ${vp}` };
+  noteEntries(new Map([[key, value]]));
   return { key, value };
 }
