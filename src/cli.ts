@@ -7,12 +7,14 @@ import { commands } from "./commands/index.js";
 import { completer } from "./completion.js";
 import type { CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
+import { learnSecrets } from "./core/known-secrets.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
 import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./proc/cmdline.js";
+import { hideArguments, peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
 
-/** Render an error for people (stderr) and, with --json, as JSON on stdout. */
+/** Render an error for people (stderr) and, with --json, as JSON on stdout; both redacted. */
 function report(err: unknown, json: boolean): number {
   // A full disk, a read-only mount or a permission problem is the host's state, not a bug: its own exit code, no stack.
   const known = err instanceof AppError ? err : fileSystemFault(err);
@@ -20,12 +22,12 @@ function report(err: unknown, json: boolean): number {
   const message = known ? known.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   const details = known && "details" in known && Array.isArray(known.details) ? (known.details as string[]) : [];
   if (json) {
-    process.stdout.write(JSON.stringify({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, null, 2) + "\n");
+    process.stdout.write(redactJson({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, 2) + "\n");
   }
   // Messages can quote a file's bytes and details are the gateway's log lines: no control codes reach the terminal.
-  let text = `profiles: ${escapeLines(message)}\n`;
-  for (const d of details) text += `  | ${escapeControls(d)}\n`;
-  if (known?.hint) text += `  next: ${escapeLines(known.hint)}\n`;
+  let text = `profiles: ${peopleText(message)}\n`;
+  for (const d of details) text += `  | ${escapeControls(redactText(d))}\n`;
+  if (known?.hint) text += `  next: ${peopleText(known.hint)}\n`;
   process.stderr.write(text);
   return code;
 }
@@ -67,12 +69,14 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg, "see `profiles --help`");
+      throw err ?? new UsageError(hideArguments(msg, argv), "see `profiles --help`");
     });
   for (const spec of commands) {
     parser.command(spec.command, spec.describe, spec.builder, async (args) => {
       json = Boolean(args.json);
       ctx = createContext({ json, verbose: Boolean(args.verbose) });
+      // Before the command prints its first line: what the redaction of every output must know.
+      await learnSecrets(ctx);
       result = await spec.run(args as never, ctx);
     });
   }
@@ -84,15 +88,18 @@ export async function main(argv: string[]): Promise<number> {
   }
   await ctx?.close().catch(() => {});
   if (!result) return ExitCode.ok; // --help or --version printed
-  const text = result.escaped ? result.text : escapeLines(result.text);
-  process.stdout.write(json ? JSON.stringify(result.data, null, 2) + "\n" : text ? text + "\n" : "");
+  // Only `env --show-secrets` prints secrets, because it was asked to.
+  const redact = result.secretsShown ? (t: string) => t : redactText;
+  const text = redact(result.escaped ? result.text : escapeLines(result.text));
+  const data = result.secretsShown ? JSON.stringify(result.data, null, 2) : redactJson(result.data, 2);
+  process.stdout.write(json ? data + "\n" : text ? text + "\n" : "");
   return result.exitCode ?? ExitCode.ok;
 }
 
 main(hideBin(process.argv)).then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`profiles: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(`profiles: internal error: ${redactText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(ExitCode.internal);
   },
 );

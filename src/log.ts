@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Logger as Pino } from "pino";
+import { redactData, redactText } from "./redact.js";
 
 /** What the CLI logs through: structured lines on stderr, never on stdout where results go. */
 export interface Logger {
@@ -28,7 +29,8 @@ export function createLogger(verbose: boolean, env: NodeJS.ProcessEnv = process.
     return pino;
   };
   const at = (l: Level) => (fields: Record<string, unknown>, message: string) => {
-    if (LEVELS.indexOf(l) >= rank) get()[l as "debug" | "info" | "warn"](fields, message);
+    // Fields and message are redacted before pino serialises them (src/redact.ts): a line on stderr is output too.
+    if (LEVELS.indexOf(l) >= rank) get()[l as "debug" | "info" | "warn"](redactData(fields), redactText(message));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn") };
 }

@@ -1,9 +1,11 @@
 import { once } from "node:events";
+import { learnPastSecrets } from "../core/known-secrets.js";
 import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount, tailFile } from "../core/logs.js";
 import { followFile } from "../core/logs/follow.js";
 import { findJournal, showJournal } from "../core/logs/journal.js";
+import { lineStream, type LineStream } from "../core/logs/lines.js";
 import { ExitCode } from "../errors.js";
-import { escapeLines } from "../render/escape.js";
+import { peopleText, redactJson } from "../redact.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
@@ -36,20 +38,18 @@ function untilStopped(): { signal: AbortSignal; stoppedBy(): string | null; disp
   };
 }
 
-/** Streams text to stdout as it comes; with --json, one `{"name","line"}` object per complete line. */
-function stdoutWriter(json: boolean, name: string): (text: string) => Promise<void> {
-  let partial = "";
-  const out = async (s: string): Promise<void> => {
-    if (s === "" || process.stdout.destroyed) return;
-    if (!process.stdout.write(s)) await once(process.stdout, "drain").catch(() => {});
-  };
-  // The gateway's own bytes: a terminal gets its control codes escaped, JSON the exact lines.
-  if (!json) return (text) => out(escapeLines(text));
-  return async (text) => {
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    await out(lines.map((line) => JSON.stringify({ name, line }) + "\n").join(""));
-  };
+/** Stdout, waiting when it is full. */
+async function out(s: string): Promise<void> {
+  if (s === "" || process.stdout.destroyed) return;
+  if (!process.stdout.write(s)) await once(process.stdout, "drain").catch(() => {});
+}
+
+/**
+ * Streams the gateway's output to stdout line by line, redacted; with --json, one `{"name","line"}` object
+ * per line. A terminal gets control codes escaped, JSON the exact lines (but for what redaction masks).
+ */
+function stdoutWriter(json: boolean, name: string): LineStream {
+  return lineStream(json ? (line) => redactJson({ name, line }) + "\n" : (line) => peopleText(line) + "\n", out);
 }
 
 export default defineCommand<LogsArgs>({
@@ -68,12 +68,14 @@ export default defineCommand<LogsArgs>({
     const lines = parseLineCount(args.lines);
     await assertProfileExists(ctx.paths, name);
     const config = await ctx.config();
+    // The output spans earlier runs, which may echo a token the .env has since replaced.
+    learnPastSecrets(ctx.paths, name);
     const source = chooseSource(config, ctx.paths, name, config.logDir ? null : await findJournal(ctx.env));
 
     if (source.kind === "journal") {
       const stop = untilStopped();
       try {
-        const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal);
+        const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal, out);
         const stoppedBy = stop.stoppedBy();
         return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
       } finally {
@@ -91,9 +93,10 @@ export default defineCommand<LogsArgs>({
     const write = stdoutWriter(ctx.json, name);
     const stop = untilStopped();
     try {
-      if (tail) await write(tail.lines.join("\n") + (tail.lines.length > 0 && tail.endsWithNewline ? "\n" : ""));
+      if (tail) await write.write(tail.lines.join("\n") + (tail.lines.length > 0 && tail.endsWithNewline ? "\n" : ""));
       else ctx.progress(`waiting for ${source.file}: it appears when ${name} starts`);
-      await followFile(source.file, { from: tail, write, notice: (m) => ctx.progress(m), signal: stop.signal });
+      await followFile(source.file, { from: tail, write: (text) => write.write(text), notice: (m) => ctx.progress(m), signal: stop.signal });
+      await write.end();
     } finally {
       stop.dispose();
     }

@@ -3,6 +3,7 @@ import { runSweep } from "../core/sweep/run.js";
 import { cronLine } from "../core/sweep/schedule.js";
 import { sweepText } from "../core/sweep/summary.js";
 import { ExitCode, UsageError } from "../errors.js";
+import { peopleText } from "../redact.js";
 import { defineCommand } from "./command.js";
 
 interface SweepArgs {
@@ -56,8 +57,8 @@ export default defineCommand<SweepArgs>({
       textfile: textfile ?? (config.sweepTextfile || null),
       webhook: webhook ?? (config.sweepWebhook || null),
     });
-    if (result.webhook && !result.webhook.sent) process.stderr.write(`profiles: webhook POST to ${result.webhook.url} failed: ${result.webhook.error}\n`);
-    if (result.textfile && !result.textfile.written) process.stderr.write(`profiles: metrics not written to ${result.textfile.path}: ${result.textfile.error}\n`);
+    if (result.webhook && !result.webhook.sent) process.stderr.write(peopleText(`profiles: webhook POST to ${result.webhook.url} failed: ${result.webhook.error}`) + "\n");
+    if (result.textfile && !result.textfile.written) process.stderr.write(peopleText(`profiles: metrics not written to ${result.textfile.path}: ${result.textfile.error}`) + "\n");
     return { data: result, text: sweepText(result), exitCode: result.unhealthy === 0 ? ExitCode.ok : ExitCode.unhealthy };
   },
 });

@@ -6,7 +6,7 @@ import type { ProcessInspector } from "../proc/process.js";
 import type { SystemdManager } from "../systemd/types.js";
 import type { PortOwners } from "./port-owner.js";
 import { createLogger, type Logger } from "../log.js";
-import { escapeLines } from "../render/escape.js";
+import { peopleText } from "../redact.js";
 
 /** Everything a command needs from the outside world, so that tests can hand in fakes. */
 export interface Context {
@@ -24,7 +24,7 @@ export interface Context {
   procs(): Promise<ProcessInspector>;
   /** Structured logs on stderr (pino); quiet unless --verbose. */
   log: Logger;
-  /** A line of progress for people, on stderr. */
+  /** A line of progress for people, on stderr (redacted, control characters escaped). */
   progress(message: string): void;
   /** Close what was opened (the bus connection). */
   close(): Promise<void>;
@@ -69,7 +69,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
       }),
     procs,
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
-    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${escapeLines(message)}\n`))),
+    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${peopleText(message)}\n`))),
     async close() {
       await bus?.close();
     },

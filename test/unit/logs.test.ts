@@ -117,13 +117,14 @@ test("runJournal: journalctl's exit code comes back; an abort stops it", async (
     const fake = path.join(dir, "journalctl");
     await fs.writeFile(fake, `#!/bin/sh\necho "$@" > ${out}\nexit 3\n`, { mode: 0o755 });
     const never = new AbortController();
-    assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false, false), {}, never.signal), 3);
+    const sink = { text: "", async write(t: string) { sink.text += t; }, async end() {} };
+    assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false, false), {}, never.signal, sink), 3);
     assert.equal(await fs.readFile(out, "utf8"), "--user -u agent-gateway@liam.service -n 5 --no-pager\n");
     // A follower that never ends by itself, as `journalctl -f` does.
     const follower = path.join(dir, "follower");
     await fs.writeFile(follower, "#!/bin/sh\nexec tail -f /dev/null\n", { mode: 0o755 });
     const stop = new AbortController();
-    const running = runJournal(follower, [], {}, stop.signal);
+    const running = runJournal(follower, [], {}, stop.signal, sink);
     stop.abort();
     assert.equal(await running, 1);
   } finally {
@@ -218,7 +219,7 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     const notes: string[] = [];
     const ctx = { ...w.ctx, env: { ...w.ctx.env }, progress: (m: string) => void notes.push(m) };
     const source = { unit: "agent-gateway@liam.service", journalctl: fake };
-    const show = (follow: boolean) => showJournal(ctx, "liam", source, 5, follow, new AbortController().signal);
+    const show = (follow: boolean) => showJournal(ctx, "liam", source, 5, follow, new AbortController().signal, async () => {});
     const runs = async () => (await fs.readFile(calls, "utf8").catch(() => "")).trim().split("\n");
     const look = "--user -u agent-gateway@liam.service -n 5 -o json --no-pager -q";
 

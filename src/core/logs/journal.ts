@@ -1,9 +1,11 @@
 /** The journal, read through `journalctl --user` (reading logs is no systemd action; the bus has no log API). */
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
+import { redactJson, redactText } from "../../redact.js";
 import type { Context } from "../context.js";
 import { resolveProgram } from "../exec-command.js";
 import { noJournalLinesYet } from "../logs.js";
+import { lineStream } from "./lines.js";
 
 /** journald's socket: where it exists, units' output goes to the journal. */
 export const JOURNAL_SOCKET = "/run/systemd/journal/socket";
@@ -38,26 +40,48 @@ export function journalIsEmpty(program: string, args: string[], env: NodeJS.Proc
   });
 }
 
+/** One line of journalctl's output, redacted: `-o json` lines string by string, so that they still parse. */
+export function redactJournalLine(line: string, json: boolean): string {
+  if (json) {
+    try {
+      return redactJson(JSON.parse(line));
+    } catch {
+      // Not JSON after all: redacted as text.
+    }
+  }
+  return redactText(line);
+}
+
 /**
- * Show a unit's last `lines` lines on this terminal (and with `follow` the new ones, until `signal`
- * aborts); journalctl's exit code. No lines: NothingToShowError, or with `follow` a word on stderr first.
+ * Show a unit's last `lines` lines through `out` (and with `follow` the new ones, until `signal` aborts),
+ * redacted; journalctl's exit code. No lines: NothingToShowError, or with `follow` a word on stderr first.
  */
-export async function showJournal(ctx: Context, name: string, source: { unit: string; journalctl: string }, lines: number, follow: boolean, signal: AbortSignal): Promise<number> {
+export async function showJournal(
+  ctx: Context, name: string, source: { unit: string; journalctl: string }, lines: number, follow: boolean, signal: AbortSignal, out: (text: string) => Promise<void>,
+): Promise<number> {
   const { unit, journalctl } = source;
   if (await journalIsEmpty(journalctl, journalArgs(unit, lines, false, ctx.json), ctx.env)) {
     if (!follow) throw noJournalLinesYet(name, unit);
     ctx.progress(`nothing from ${name} in the journal yet (${unit}): waiting for its first line`);
   }
-  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json), ctx.env, signal);
+  const stream = lineStream((line) => redactJournalLine(line, ctx.json) + "\n", out);
+  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json), ctx.env, signal, stream);
 }
 
 /**
- * Run journalctl on this terminal and resolve with its exit code. When `signal` aborts (our own
- * SIGINT/SIGTERM), journalctl is told to stop too; a terminal's Ctrl-C reaches it directly.
+ * Run journalctl, its output through `stream` (its errors on our stderr), and resolve with its exit code.
+ * When `signal` aborts (our own SIGINT/SIGTERM), journalctl is told to stop too; a terminal's Ctrl-C
+ * reaches it directly.
  */
-export function runJournal(program: string, args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number> {
+export function runJournal(program: string, args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal, stream: { write(text: string): Promise<void>; end(): Promise<void> }): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: "inherit", env });
+    const child = spawn(program, args, { stdio: ["inherit", "pipe", "inherit"], env });
+    // One piece at a time, in order; journalctl waits while stdout is slow.
+    let chain = Promise.resolve();
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      child.stdout.pause();
+      chain = chain.then(() => stream.write(text)).finally(() => child.stdout.resume());
+    });
     const stop = (): void => void child.kill("SIGTERM");
     signal.addEventListener("abort", stop, { once: true });
     // Aborted before the listener was added (while showJournal looked first): it would never be called.
@@ -68,7 +92,7 @@ export function runJournal(program: string, args: string[], env: NodeJS.ProcessE
     });
     child.on("close", (code) => {
       signal.removeEventListener("abort", stop);
-      resolve(code ?? 1);
+      void chain.then(() => stream.end()).then(() => resolve(code ?? 1), reject);
     });
   });
 }

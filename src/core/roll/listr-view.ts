@@ -1,5 +1,5 @@
 import type { ListrTask, ListrTaskWrapper } from "listr2";
-import { escapeLines } from "../../render/escape.js";
+import { peopleText } from "../../redact.js";
 import { batchLabel } from "./plan.js";
 import type { ProfileEntry } from "./record.js";
 import type { RollRecorder } from "./recorder.js";
@@ -49,7 +49,7 @@ export async function listrView(renderer: "default" | "silent" = "default"): Pro
       s.task = task as never;
       task.output = s.note;
       const e = await s.done;
-      const line = escapeLines(profileLine({ ...e, name, outcome: e.state === "pending" ? "untouched" : SETTLED.has(e.state) ? (e.state as "rolled") : "unfinished" }));
+      const line = peopleText(profileLine({ ...e, name, outcome: e.state === "pending" ? "untouched" : SETTLED.has(e.state) ? (e.state as "rolled") : "unfinished" }));
       if (e.state === "rolled") task.title = line;
       else if (e.state === "failed" || e.state === "reverted") throw new Error(line);
       else task.skip(line);
@@ -59,7 +59,7 @@ export async function listrView(renderer: "default" | "silent" = "default"): Pro
   const note = (name: string, text: string): void => {
     const s = slots.get(name);
     if (!s) return;
-    s.note = escapeLines(text);
+    s.note = peopleText(text);
     if (s.task) s.task.output = s.note;
   };
   return {
@@ -113,7 +113,7 @@ export async function listrView(renderer: "default" | "silent" = "default"): Pro
       for (const [n, s] of slots) if (!s.entry && current) s.settle({ ...current.entry(n) });
       for (const r of reached) r(false);
       await running;
-      for (const m of messages) process.stderr.write(`${escapeLines(m)}\n`);
+      for (const m of messages) process.stderr.write(`${peopleText(m)}\n`);
     },
   };
 }

@@ -1,7 +1,21 @@
 import type { Paths } from "../../paths.js";
 import { selfIdentity } from "../../proc/alive.js";
+import { redactText } from "../../redact.js";
 import { ensureDir, writeFileAtomic } from "../../store/atomic.js";
 import { recordFile, type ProfileEntry, type RollRecord } from "./record.js";
+
+/**
+ * The record as written: roll.json is output too, so its text (a failure's reason, the gateway's log
+ * lines) is redacted. Names and numbers are its structure and stay: a name masked by a secret that
+ * happens to equal it would make the record unreadable.
+ */
+function forDisk(record: RollRecord): RollRecord {
+  const text = (t: string | null) => (t === null ? null : redactText(t));
+  const profiles = Object.fromEntries(
+    Object.entries(record.profiles).map(([n, e]) => [n, { ...e, reason: text(e.reason), revertProblem: text(e.revertProblem), details: e.details.map(redactText) }]),
+  );
+  return { ...record, profiles };
+}
 
 /** Holds the record in memory and writes it after each change, one write at a time and in order. */
 export class RollRecorder {
@@ -49,7 +63,7 @@ export class RollRecorder {
   /** Write the record as it is now; writes queue behind each other so that the last change wins. */
   save(): Promise<void> {
     this.record.updatedAt = new Date().toISOString();
-    const text = JSON.stringify(this.record, null, 2) + "\n";
+    const text = JSON.stringify(forDisk(this.record), null, 2) + "\n";
     const file = recordFile(this.paths);
     const write = this.chain.catch(() => {}).then(async () => {
       await ensureDir(this.paths.stateDir, 0o700);

@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { isHttpUrl } from "../../config.js";
 import { UsageError } from "../../errors.js";
+import { noteUrlSecrets } from "../../secrets.js";
 
 /** `--max-restarts`: a whole number 0-100. */
 export function parseMaxRestarts(raw: string): number {
@@ -22,8 +23,12 @@ export async function checkTextfile(flag: string, raw: string): Promise<string> 
   return file;
 }
 
-/** An http(s) URL; the message does not repeat it, since webhook URLs carry tokens. */
+/**
+ * An http(s) URL; the message does not repeat it, since webhook URLs carry tokens. `user:password@` is
+ * accepted (sent as Basic auth); its parts and the query's values are secrets in every output from here on.
+ */
 export function checkWebhook(flag: string, raw: string): string {
-  if (!isHttpUrl(raw)) throw new UsageError(`${flag} must be an http:// or https:// URL`);
+  if (!isHttpUrl(raw)) throw new UsageError(`${flag} must be an http:// or https:// URL (it is not shown, in case it holds a token)`);
+  noteUrlSecrets(raw);
   return raw;
 }

@@ -2,6 +2,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Paths } from "../../paths.js";
+import { redactJson } from "../../redact.js";
 import { ensureDir } from "../../store/atomic.js";
 
 /** Past this size the file is moved to `.1` (replacing the older one) before the next line. */
@@ -12,11 +13,11 @@ export function reportFile(paths: Paths): string {
   return path.join(paths.stateDir, "sweeps.jsonl");
 }
 
-/** Append `record` as one line; callers hold the sweep lock, so rotation does not race another sweep. */
+/** Append `record` as one line, redacted like every output; callers hold the sweep lock, so rotation does not race another sweep. */
 export async function appendReport(paths: Paths, record: unknown, maxBytes = REPORT_MAX_BYTES): Promise<string> {
   const file = reportFile(paths);
   await ensureDir(paths.stateDir, 0o700);
-  const line = JSON.stringify(record) + "\n";
+  const line = redactJson(record) + "\n";
   const size = (await fs.stat(file).catch(() => null))?.size ?? 0;
   if (size > 0 && size + Buffer.byteLength(line) > maxBytes) await fs.rename(file, `${file}.1`);
   // O_APPEND: a reader tailing the file never sees a partial line from us.

@@ -3,6 +3,7 @@
  * point `--collector.textfile.directory` at the file's directory. Written atomically (temporary file and
  * rename in the same directory), so the collector never reads half a file.
  */
+import { redactText } from "../../redact.js";
 import { writeFileAtomic } from "../../store/atomic.js";
 import type { SweepProfile, SweepResult } from "./types.js";
 
@@ -64,7 +65,7 @@ export function renderMetrics(r: SweepResult): string {
   return lines.join("\n") + "\n";
 }
 
-/** Write the metrics atomically, readable by node_exporter (0644). */
+/** Write the metrics atomically, readable by node_exporter (0644), redacted like every output. */
 export async function writeTextfile(file: string, r: SweepResult): Promise<void> {
-  await writeFileAtomic(file, renderMetrics(r), 0o644);
+  await writeFileAtomic(file, redactText(renderMetrics(r)), 0o644);
 }

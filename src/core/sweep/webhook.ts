@@ -1,4 +1,9 @@
-/** The sweep's alert: a JSON summary POSTed to a URL when something is unhealthy. */
+/**
+ * The sweep's alert: a JSON summary POSTed to a URL when something is unhealthy. A URL's `user:password@`
+ * is sent as HTTP Basic auth (fetch refuses a URL that carries it), and the URL is never shown whole.
+ */
+import { redactJson, redactText } from "../../redact.js";
+import { noteUrlSecrets } from "../../secrets.js";
 
 /** What became of the POST. `url` is redacted: webhook paths often carry a token. */
 export interface WebhookOutcome {
@@ -21,14 +26,27 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** POST `body` as JSON; never throws: a failed POST is an outcome, and the sweep's result stands. */
+/** The URL without its userinfo, and that userinfo as an Authorization header (none when it has none). */
+export function splitCredentials(url: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  if (u.username === "" && u.password === "") return { url, headers: {} };
+  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64");
+  u.username = "";
+  u.password = "";
+  return { url: u.href, headers: { authorization: `Basic ${basic}` } };
+}
+
+/** POST `body` as JSON, redacted like every output; never throws: a failed POST is an outcome, and the sweep's result stands. */
 export async function postWebhook(url: string, body: unknown, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<WebhookOutcome> {
   const shown = redactUrl(url);
+  // Whatever an error below quotes of the URL is masked too.
+  noteUrlSecrets(url);
   try {
-    const res = await fetch(url, {
+    const target = splitCredentials(url);
+    const res = await fetch(target.url, {
       method: "POST",
-      headers: { "content-type": "application/json", "user-agent": "agent-profiles-sweep" },
-      body: JSON.stringify(body),
+      headers: { "content-type": "application/json", "user-agent": "agent-profiles-sweep", ...target.headers },
+      body: redactJson(body),
       signal: AbortSignal.timeout(timeoutMs),
       redirect: "error",
     });
@@ -36,7 +54,7 @@ export async function postWebhook(url: string, body: unknown, timeoutMs = WEBHOO
     if (res.ok) return { url: shown, sent: true, status: res.status, error: null };
     return { url: shown, sent: false, status: res.status, error: `status ${res.status}` };
   } catch (err) {
-    return { url: shown, sent: false, status: null, error: fetchError(err, timeoutMs) };
+    return { url: shown, sent: false, status: null, error: redactText(fetchError(err, timeoutMs)) };
   }
 }
 
