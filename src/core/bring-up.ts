@@ -1,11 +1,10 @@
-import fs from "node:fs/promises";
-import path from "node:path";
 import { JobTimeoutError, UnhealthyError } from "../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
 import { isRunning, unitName, type RunState, type SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { withProfileSettings } from "./health-target.js";
+import { markOutput, outputSince, type OutputMark } from "./logs/since.js";
 import { foreignNote, heldText, unitPortHolder } from "./port-owner.js";
 
 /** How a profile came up. */
@@ -69,20 +68,9 @@ function exitPhrase(state: RunState): string | null {
   return null;
 }
 
-/** The last lines of a profile's log file, where the template writes one (`init --log-dir`). */
-export async function logTail(logDir: string, profile: string, lines = 8): Promise<string[]> {
-  if (!logDir) return [];
-  try {
-    const text = await fs.readFile(path.join(logDir, `${profile}.log`), "utf8");
-    return text.trimEnd().split("\n").slice(-lines);
-  } catch {
-    return [];
-  }
-}
-
-async function failure(ctx: Context, profile: string, summary: string): Promise<UnhealthyError> {
-  const config = await ctx.config();
-  const tail = await logTail(config.logDir, profile);
+/** The error for a failed start, with what the gateway wrote since `mark` (this start's output only). */
+async function failure(ctx: Context, profile: string, summary: string, mark: OutputMark): Promise<UnhealthyError> {
+  const tail = await outputSince(ctx, mark);
   const hint = tail.length > 0 ? `run \`profiles status ${profile}\`` : `run \`profiles status ${profile}\`, and \`journalctl --user -u ${unitName(profile)}\` for its output`;
   return new UnhealthyError(`${profile}: ${summary}`, tail, hint);
 }
@@ -121,8 +109,10 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
   if (!opts.reload) await sd.resetFailed(unit);
   const jobOpts = { timeoutMs: opts.deadlineMs };
+  // Taken before the job: a failure shows what this start wrote, not the lines of earlier runs.
+  const mark = await markOutput(ctx, profile);
   // Another process on the port is often why a gateway fails: say so with whatever else is said.
-  const fail = async (summary: string, mainPid: number) => failure(ctx, profile, summary + (await foreignNote(ctx, unit, target.port, mainPid)));
+  const fail = async (summary: string, mainPid: number) => failure(ctx, profile, summary + (await foreignNote(ctx, unit, target.port, mainPid)), mark);
   let job;
   try {
     job = await (opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts));
@@ -167,7 +157,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
         // Looked at once the probe passes, not on every probe: it reads /proc.
         const held = await unitPortHolder(ctx, unit, target.port, pid);
         if (held.status === "own") return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
-        if (held.status === "foreign") throw await failure(ctx, profile, `${heldText(target.port, held.holder, unit)}: the health answers came from it`);
+        if (held.status === "foreign") throw await failure(ctx, profile, `${heldText(target.port, held.holder, unit)}: the health answers came from it`, mark);
         lastReason = `health answered, but nothing listens on port ${target.port} now`;
       } else {
         lastReason = `health ${verdict.reason}`;

@@ -35,8 +35,11 @@ export interface Tail {
   endsWithNewline: boolean;
 }
 
-/** Read the last `n` lines of `file` from its end, without reading the whole file; null if it does not exist. */
-export async function tailFile(file: string, n: number): Promise<Tail | null> {
+/**
+ * Read the last `n` lines of `file` from its end, without reading the whole file, and none from before
+ * byte `from` (what a failure shows starts where the file ended before the start); null if it does not exist.
+ */
+export async function tailFile(file: string, n: number, from = 0): Promise<Tail | null> {
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(file, "r");
@@ -51,8 +54,8 @@ export async function tailFile(file: string, n: number): Promise<Tail | null> {
     let pos = st.size;
     let newlines = 0;
     // n complete lines need n + 1 newlines: the one before the first line, and each line's own.
-    while (pos > 0 && newlines <= n) {
-      const len = Math.min(CHUNK, pos);
+    while (pos > from && newlines <= n) {
+      const len = Math.min(CHUNK, pos - from);
       pos -= len;
       const buf = Buffer.alloc(len);
       let got = 0;

@@ -8,6 +8,7 @@ import logs from "../../src/commands/logs.js";
 import { chooseSource, parseLineCount, tailFile } from "../../src/core/logs.js";
 import { followFile } from "../../src/core/logs/follow.js";
 import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
+import { journalCursor, markOutput, outputSince } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
@@ -240,5 +241,65 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     assert.equal(await show(false), 1);
   } finally {
     await w.cleanup();
+  }
+});
+
+test("outputSince: only what a log file got after the mark; from the start when it was truncated or replaced", async () => {
+  const dir = await tmp();
+  try {
+    const config = { ...DEFAULT_CONFIG, logDir: dir };
+    const ctx = { config: async () => config, env: {} } as never;
+    const file = path.join(dir, "liam.log");
+    const none = await markOutput(ctx, "liam");
+    await fs.writeFile(file, "first run\n");
+    assert.deepEqual(await outputSince(ctx, none), ["first run"], "no file at the mark: all of it is new");
+    const m1 = await markOutput(ctx, "liam");
+    assert.deepEqual(await outputSince(ctx, m1), []);
+    await fs.appendFile(file, Array.from({ length: 12 }, (_, i) => `second ${i}\n`).join(""));
+    assert.deepEqual(await outputSince(ctx, m1), Array.from({ length: 8 }, (_, i) => `second ${i + 4}`));
+    assert.deepEqual(await outputSince(ctx, m1, 20), Array.from({ length: 12 }, (_, i) => `second ${i}`));
+    const m2 = await markOutput(ctx, "liam");
+    await fs.truncate(file, 0);
+    await fs.appendFile(file, "after truncation\n");
+    assert.deepEqual(await outputSince(ctx, m2), ["after truncation"]);
+    const m3 = await markOutput(ctx, "liam");
+    await fs.rename(file, `${file}.1`);
+    await fs.writeFile(file, "rotated, new file\n");
+    assert.deepEqual(await outputSince(ctx, m3), ["rotated, new file"]);
+    // No log dir and no journald: nothing to mark, nothing to show.
+    const bare = { config: async () => ({ ...DEFAULT_CONFIG, logDir: "" }), env: { PATH: dir } } as never;
+    const m4 = await markOutput(bare, "liam");
+    assert.equal(m4.kind === "none" || m4.kind === "journal", true);
+    if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("outputSince: the journal after the cursor taken before the start", async () => {
+  const dir = await tmp();
+  try {
+    const calls = path.join(dir, "calls");
+    const fake = path.join(dir, "journalctl");
+    // The newest entry's cursor for the first look (-o json), two lines after it for the read.
+    await fs.writeFile(
+      fake,
+      `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" json "*) echo '{"__CURSOR":"s=abc;i=7"}';; *) printf 'line one\\nline two\\n';; esac\n`,
+      { mode: 0o755 },
+    );
+    const unit = "agent-gateway@liam.service";
+    const cursor = await journalCursor(fake, unit, {});
+    assert.equal(cursor, "s=abc;i=7");
+    const ctx = { env: {} } as never;
+    assert.deepEqual(await outputSince(ctx, { kind: "journal", unit, journalctl: fake, cursor }), ["line one", "line two"]);
+    assert.deepEqual((await fs.readFile(calls, "utf8")).trim().split("\n"), [
+      `--user -u ${unit} -n 1 -o json --output-fields=__CURSOR --no-pager -q`,
+      `--user -u ${unit} --after-cursor=s=abc;i=7 -n 8 -o cat --no-pager -q`,
+    ]);
+    // A unit with no entry yet has no cursor: every line of it is from this start.
+    await fs.writeFile(fake, "#!/bin/sh\nexit 0\n");
+    assert.equal(await journalCursor(fake, unit, {}), null);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });

@@ -1,8 +1,9 @@
 import { SystemdError } from "../../errors.js";
 import { probe, type ProbeTarget, type ProbeVerdict } from "../../probe/types.js";
 import { isRunning, unitName, type JobResult } from "../../systemd/types.js";
-import { logTail, PROBE_EVERY_MS, RunStateWatch } from "../bring-up.js";
+import { PROBE_EVERY_MS, RunStateWatch } from "../bring-up.js";
 import type { Context } from "../context.js";
+import { markOutput, outputSince } from "../logs/since.js";
 import { foreignNote, heldText, unitPortHolder, type PortHolder } from "../port-owner.js";
 import { stateFailure, timeoutFailure, type GateFailure, type Seen } from "./failure.js";
 import { secondsText } from "./options.js";
@@ -48,11 +49,13 @@ export async function restartAndGate(ctx: Context, profile: string, opts: GateOp
   const sd = await ctx.systemd();
   const prober = await ctx.prober();
   const port = opts.target.port;
+  // Taken before the job: a failure shows what this restart wrote, not the lines of earlier runs.
+  const mark = await markOutput(ctx, profile);
   const result = async (failure: Omit<GateFailure, "details"> | null, pid: number | null): Promise<GateResult> => {
     if (!failure) return { failure: null, pid, elapsedMs: Date.now() - started };
     // Another process on the port is often why a gateway fails: say so with whatever else is said.
     const note = failure.kind === "port-taken" ? "" : await foreignNote(ctx, unit, port, pid);
-    const details = await logTail((await ctx.config()).logDir, profile);
+    const details = await outputSince(ctx, mark);
     return { failure: { ...failure, message: failure.message + note, details }, pid, elapsedMs: Date.now() - started };
   };
 

@@ -1,0 +1,81 @@
+/**
+ * Where a profile's output stood before a start, so that a failure shows what the gateway wrote since,
+ * not the lines of earlier runs: the log file's size (`init --log-dir`), or a journal cursor.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import { unitName } from "../../systemd/types.js";
+import type { Context } from "../context.js";
+import { logFile, tailFile } from "../logs.js";
+import { findJournal } from "./journal.js";
+
+/** A place in a profile's output; `none` where it goes nowhere we can read. */
+export type OutputMark =
+  | { kind: "file"; file: string; size: number; id: string | null }
+  | { kind: "journal"; unit: string; journalctl: string; cursor: string | null }
+  | { kind: "none" };
+
+/** How many lines a failure shows. */
+export const FAILURE_LINES = 8;
+/** journald stores a line a moment after the gateway writes it: how long a read waits for the first one. */
+const JOURNAL_SETTLE_MS = 500;
+
+/** Mark where the profile's output ends now; taken before a start or restart job. Never throws. */
+export async function markOutput(ctx: Context, profile: string): Promise<OutputMark> {
+  const logDir = (await ctx.config().catch(() => null))?.logDir;
+  if (logDir === undefined) return { kind: "none" };
+  if (logDir) {
+    const file = logFile(logDir, profile);
+    const st = await fs.stat(file).catch(() => null);
+    return { kind: "file", file, size: st?.size ?? 0, id: st ? `${st.dev}:${st.ino}` : null };
+  }
+  const journalctl = await findJournal(ctx.env).catch(() => null);
+  if (journalctl === null) return { kind: "none" };
+  const unit = unitName(profile);
+  return { kind: "journal", unit, journalctl, cursor: await journalCursor(journalctl, unit, ctx.env) };
+}
+
+/** The last lines the profile wrote after `mark` (at most `lines`); [] when there are none or they cannot be read. */
+export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILURE_LINES): Promise<string[]> {
+  if (mark.kind === "file") {
+    const st = await fs.stat(mark.file).catch(() => null);
+    if (!st) return [];
+    // Truncated or replaced (rotated) since the mark: everything in it is from after the mark.
+    const same = mark.id === `${st.dev}:${st.ino}` && st.size >= mark.size;
+    return (await tailFile(mark.file, lines, same ? mark.size : 0).catch(() => null))?.lines ?? [];
+  }
+  if (mark.kind === "journal") {
+    const args = ["--user", "-u", mark.unit, ...(mark.cursor ? [`--after-cursor=${mark.cursor}`] : []), "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
+    const deadline = Date.now() + JOURNAL_SETTLE_MS;
+    for (;;) {
+      const text = await capture(mark.journalctl, args, ctx.env);
+      const got = text.trimEnd() === "" ? [] : text.trimEnd().split("\n");
+      if (got.length > 0 || Date.now() >= deadline) return got;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return [];
+}
+
+/** The cursor of the unit's newest journal entry, or null when it has none (then all its entries are new). */
+export async function journalCursor(journalctl: string, unit: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+  const out = await capture(journalctl, ["--user", "-u", unit, "-n", "1", "-o", "json", "--output-fields=__CURSOR", "--no-pager", "-q"], env);
+  const last = out.trimEnd().split("\n").at(-1) ?? "";
+  try {
+    const cursor = (JSON.parse(last) as { __CURSOR?: unknown }).__CURSOR;
+    return typeof cursor === "string" ? cursor : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A program's stdout ("" when it cannot be run): journalctl's failures only make a failure's tail empty. */
+function capture(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "ignore"], env });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
+    child.on("error", () => resolve(""));
+    child.on("close", () => resolve(out));
+  });
+}
