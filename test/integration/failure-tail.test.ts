@@ -1,0 +1,117 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
+
+// Ports of this file only.
+const RANGE = "18910-18919";
+const PORT = 18910;
+
+let sb: Sandbox;
+let logDir: string;
+
+async function profiles(args: string[]): Promise<ExecResult> {
+  return sb.profiles(args, { timeoutMs: 90_000 });
+}
+
+/** The run markers (`run <uuid>`) the bad gateway printed, in order. */
+function runs(lines: readonly string[]): string[] {
+  return lines.flatMap((l) => /run ([0-9a-f-]{36}) fails on purpose/.exec(l)?.[1] ?? []);
+}
+
+/** The log tail of a failed start or restart, from its --json outcome (the error's lines after the first). */
+function errorTail(r: ExecResult): string[] {
+  const [outcome] = JSON.parse(r.stdout) as { ok: boolean; error: string }[];
+  assert.equal(outcome?.ok, false, r.stdout);
+  return outcome!.error.split("\n").slice(1).map((l) => l.trim());
+}
+
+/** Whether units' output goes to a journald the CLI can read: a systemd host, not the namespace sandbox. */
+function hostHasJournald(): boolean {
+  return statSync("/run/systemd/journal/socket", { throwIfNoEntry: false })?.isSocket() ?? false;
+}
+
+before(async () => {
+  sb = await startSandbox();
+  logDir = path.join(sb.home, "logs");
+  const gateway = path.join(sb.appDir, "dist/test/fixtures/bad-gateway.js");
+  const init = await profiles(["init", "--range", RANGE, "--log-dir", logDir, "--no-sweep", "--exec", `${process.execPath} ${gateway}`]);
+  assert.equal(init.code, 0, init.stderr);
+  const add = await profiles(["add", "tail", "--port", String(PORT)]);
+  assert.equal(add.code, 0, add.stderr);
+});
+
+after(async () => {
+  await sb?.stop();
+});
+
+/**
+ * Makes the profile fail at every start (it prints `run <uuid>` and exits 78), then fails it by
+ * `restart`, `start` and a roll in turn: each failure's tail holds its own run's line and none of an
+ * earlier run, which the output (file or journal) does hold.
+ */
+async function failThreeTimes(t: { diagnostic(s: string): void }, readAll: () => Promise<string[]>): Promise<void> {
+  const set = await profiles(["set", "tail", "FAIL_RUN=1"]);
+  assert.equal(set.code, 0, set.stderr);
+  const seen: string[] = [];
+  const check = (what: string, tail: string[]): void => {
+    const mine = runs(tail);
+    assert.equal(mine.length, 1, `${what}: one run of this start in its tail:\n${tail.join("\n")}`);
+    for (const old of seen) assert.ok(!tail.some((l) => l.includes(old)), `${what}: the tail holds run ${old} of an earlier start:\n${tail.join("\n")}`);
+    assert.ok(!tail.some((l) => /listening on/.test(l)), `${what}: the healthy run before is in the tail:\n${tail.join("\n")}`);
+    seen.push(mine[0]!);
+  };
+
+  const first = await profiles(["restart", "tail", "--json"]);
+  assert.equal(first.code, 7, first.stderr);
+  check("restart", errorTail(first));
+  const second = await profiles(["start", "tail", "--json"]);
+  assert.equal(second.code, 7, second.stderr);
+  check("start", errorTail(second));
+  const text = await profiles(["start", "tail"]);
+  assert.equal(text.code, 7);
+  const shown = text.stdout.split("\n").filter((l) => l.startsWith("    ")).map((l) => l.trim());
+  check("start (text)", shown);
+  const roll = await profiles(["roll", "tail", "--no-auto-revert", "--min-healthy-time", "0", "--json"]);
+  assert.equal(roll.code, 13, roll.stderr);
+  const entry = (JSON.parse(roll.stdout) as { rolls: { profiles: { details: string[] }[] }[] }).rolls.at(-1)!.profiles[0]!;
+  check("roll", entry.details);
+  const record = JSON.parse(await fs.readFile(path.join(sb.home, ".local/state/agent-profiles/roll.json"), "utf8")) as { profiles: Record<string, { details: string[] }> };
+  assert.deepEqual(record.profiles.tail!.details, entry.details, "roll.json keeps the same tail");
+
+  // The output itself holds every run: the tails left the earlier ones out, they did not miss them.
+  const all = runs(await readAll());
+  for (const r of seen) assert.ok(all.includes(r), `run ${r} is not in the output:\n${all.join("\n")}`);
+  t.diagnostic(`4 failed starts, each tail held only its own run; the output holds ${all.length} runs`);
+
+  const unset = await profiles(["unset", "tail", "FAIL_RUN"]);
+  assert.equal(unset.code, 0, unset.stderr);
+  const good = await profiles(["start", "tail"]);
+  assert.equal(good.code, 0, good.stderr);
+}
+
+test("a failed start shows only the lines of this start, from the log file", async (t) => {
+  await failThreeTimes(t, async () => (await fs.readFile(path.join(logDir, "tail.log"), "utf8")).split("\n"));
+});
+
+test("a failed start shows only the lines of this start, from the journal where journald runs", async (t) => {
+  if (!hostHasJournald()) {
+    t.diagnostic("no journald on this host: the file case above is the one that runs here");
+    return;
+  }
+  const off = await profiles(["init", "--log-dir", ""]);
+  assert.equal(off.code, 0, off.stderr);
+  try {
+    const restart = await profiles(["restart", "tail"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    await failThreeTimes(t, async () => {
+      const r = await sb.exec("journalctl", ["--user", "-u", "agent-gateway@tail.service", "-o", "cat", "--no-pager"]);
+      return r.stdout.split("\n");
+    });
+  } finally {
+    const on = await profiles(["init", "--log-dir", logDir]);
+    assert.equal(on.code, 0, on.stderr);
+  }
+});
