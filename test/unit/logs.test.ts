@@ -244,9 +244,18 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
   }
 });
 
-test("outputSince: only what a log file got after the mark; from the start when it was truncated or replaced", async () => {
+/** Runs `body` in a fresh temporary directory, removed afterwards. */
+async function inTmp(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await tmp();
   try {
+    await body(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("outputSince: only what a log file got after the mark; from the start when it was truncated or replaced", () =>
+  inTmp(async (dir) => {
     const config = { ...DEFAULT_CONFIG, logDir: dir };
     const ctx = { config: async () => config, env: {} } as never;
     const file = path.join(dir, "liam.log");
@@ -271,22 +280,15 @@ test("outputSince: only what a log file got after the mark; from the start when 
     const m4 = await markOutput(bare, "liam");
     assert.equal(m4.kind === "none" || m4.kind === "journal", true);
     if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("outputSince: the journal after the cursor taken before the start", async () => {
-  const dir = await tmp();
-  try {
+test("outputSince: the journal after the cursor taken before the start", () =>
+  inTmp(async (dir) => {
     const calls = path.join(dir, "calls");
     const fake = path.join(dir, "journalctl");
     // The newest entry's cursor for the first look (-o json), two lines after it for the read.
-    await fs.writeFile(
-      fake,
-      `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" json "*) echo '{"__CURSOR":"s=abc;i=7"}';; *) printf 'line one\\nline two\\n';; esac\n`,
-      { mode: 0o755 },
-    );
+    const script = `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" json "*) echo '{"__CURSOR":"s=abc;i=7"}';; *) printf 'line one\\nline two\\n';; esac\n`;
+    await fs.writeFile(fake, script, { mode: 0o755 });
     const unit = "agent-gateway@liam.service";
     const cursor = await journalCursor(fake, unit, {});
     assert.equal(cursor, "s=abc;i=7");
@@ -299,7 +301,4 @@ test("outputSince: the journal after the cursor taken before the start", async (
     // A unit with no entry yet has no cursor: every line of it is from this start.
     await fs.writeFile(fake, "#!/bin/sh\nexit 0\n");
     assert.equal(await journalCursor(fake, unit, {}), null);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
