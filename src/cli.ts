@@ -6,6 +6,7 @@ import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";
 import { completer } from "./completion.js";
 import type { CommandResult } from "./commands/command.js";
+import { globalOptions } from "./commands/options.js";
 import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
@@ -57,8 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName("profiles")
     .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
-    .option("json", { type: "boolean", default: false, describe: "Print the result as JSON on stdout" })
-    .option("verbose", { type: "boolean", default: false, describe: "Log details on stderr" })
+    .options(globalOptions)
     .strict()
     .demandCommand(1, "give a command; `profiles --help` lists them")
     .recommendCommands()

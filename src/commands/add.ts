@@ -3,10 +3,10 @@ import { allocatePort, assertPortFree, parsePort } from "../core/ports.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { ProfileExistsError, UsageError } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";
-import { assertProfileName, NAME_RULE } from "../store/names.js";
 import { profileExists, recordedPorts } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
+import { name, NAME_WITH_RULE, wait } from "./options.js";
 
 interface AddArgs {
   name: string;
@@ -16,23 +16,40 @@ interface AddArgs {
   wait: number;
 }
 
-export default defineCommand<AddArgs>({
+/** What `add` did: the profile, its port, and whether it was started and passed its gate. */
+export interface AddResult {
+  name: string;
+  port: number;
+  unit: string;
+  started: boolean;
+  healthy: boolean;
+  elapsedMs: number;
+  pid: number;
+  knownGood: KnownGoodMark | null;
+}
+
+/** `add`'s text for people. */
+export function renderAdd(r: AddResult): string {
+  if (!r.started) return `added ${r.name} on port ${r.port} (not started: run \`profiles start ${r.name}\`)`;
+  return [`added ${r.name}: healthy on port ${r.port} (pid ${r.pid}, ${r.elapsedMs} ms)`, ...unmarkedLines(r.knownGood)].join("\n");
+}
+
+export default defineCommand<AddArgs, { requested: number | undefined; extra: Map<string, string> }>({
   command: "add <name>",
   describe: "Create a profile (own port and .env), start it, wait until it is healthy",
+  options: [name(NAME_WITH_RULE), wait("Seconds to wait for it to become healthy")],
+  // A name that must not exist yet: its own check (exit 4), after the config.
+  needs: { config: true, profiles: "none", manager: false },
   builder: (y) =>
     y
-      .positional("name", { type: "string", describe: `Profile name: ${NAME_RULE}` })
       .option("port", { type: "string", describe: "Port (1024-65535); default: the lowest free one in the configured range" })
       .option("env", { type: "string", array: true, describe: "KEY=VALUE to put in the .env (repeatable)" })
       .option("start", { type: "boolean", default: true, describe: "Enable and start it (--no-start: only write the .env)" })
-      .option("wait", { type: "number", default: 30, describe: "Seconds to wait for it to become healthy" })
       .example("$0 add liam --port 8642", "a profile on a chosen port")
       .example("$0 add ops --env LOG_LEVEL=debug", "a port from the range, one extra setting"),
-  async run(args, ctx) {
-    const name = assertProfileName(args.name);
-    const requested = args.port === undefined ? undefined : parsePort(args.port);
-    const extra = parseEnvArgs(args.env ?? [], "--env");
-    if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
+  parse: (args) => ({ requested: args.port === undefined ? undefined : parsePort(args.port), extra: parseEnvArgs(args.env ?? [], "--env") }),
+  async run(args, ctx, { requested, extra }) {
+    const name = args.name;
     const config = await ctx.config();
     if (extra.has(config.portVar)) throw new UsageError(`--env ${config.portVar}=... sets the port: use --port instead`);
     if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
@@ -51,16 +68,14 @@ export default defineCommand<AddArgs>({
       const entries = new Map([[config.portVar, String(port)], ...extra]);
       await tx.commitEntries(entries, "add");
 
-      const data = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null as KnownGoodMark | null };
-      if (!args.start) {
-        return { data, text: `added ${name} on port ${port} (not started: run \`profiles start ${name}\`)` };
-      }
+      const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
+      if (!args.start) return { data, text: renderAdd(data) };
       const sd = await ctx.systemd();
       await sd.enable([unitName(name)]);
       ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
       const { up, knownGood } = await tx.bringUp("start", args.wait * 1000);
       Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
-      return { data, text: [`added ${name}: healthy on port ${port} (pid ${up.state.mainPid}, ${up.elapsedMs} ms)`, ...unmarkedLines(knownGood)].join("\n") };
+      return { data, text: renderAdd(data) };
     });
   },
 });

@@ -1,13 +1,12 @@
 import fs from "node:fs/promises";
 import { parseGeneration } from "../core/cli-args.js";
-import { diffEntries, renderDifferences } from "../core/env-diff.js";
+import { diffEntries, renderDifferences, type EnvDifference } from "../core/env-diff.js";
 import { envFile } from "../paths.js";
 import { decodeBytes } from "../store/bytes.js";
 import { parseEnv, type EnvEntries } from "../store/envfile.js";
 import { history, readGeneration } from "../store/generations.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
+import { name } from "./options.js";
 
 /** One side of a diff: a kept generation, or the `.env` as it is on disk (generation null when edited by hand). */
 interface Side {
@@ -17,24 +16,44 @@ interface Side {
   entries: EnvEntries;
 }
 
-export default defineCommand<{ name: string; from?: string; to?: string }>({
+type SideData = ReturnType<typeof side>;
+
+/** What `diff` compared and found; `from` is null when there was nothing older to compare with. */
+export interface DiffResult {
+  name: string;
+  from: SideData | null;
+  to: SideData;
+  differences: EnvDifference[];
+}
+
+/** `diff`'s text for people: what was compared, then one line per added, removed or changed key. */
+export function renderDiff(r: DiffResult): string {
+  if (r.from === null) {
+    const only = r.to.generation === null ? "no generation is kept" : `generation ${r.to.generation} is the only one kept`;
+    return `${r.name}: ${only}; nothing older to compare with`;
+  }
+  return [`${r.name}: ${r.from.label} → ${r.to.label}`, ...(r.differences.length > 0 ? renderDifferences(r.differences) : ["no differences"])].join("\n");
+}
+
+export default defineCommand<{ name: string; from?: string; to?: string }, { from?: number; to?: number }>({
   command: "diff <name> [from] [to]",
   describe: "What changed between two generations of a profile's .env (secret values hidden)",
+  options: [name()],
+  // config.ini may name more secret keys (`[secrets] keys`): read before anything is masked.
+  needs: { config: true, profiles: "name", manager: false },
   builder: (y) =>
     y
-      .positional("name", { type: "string", describe: "Profile name" })
       .positional("from", { type: "string", describe: "Older generation (default: the one before the current .env)" })
       .positional("to", { type: "string", describe: "Newer generation (default: the .env as it is now)" })
       .example("$0 diff liam", "the last change: the .env against the generation before it")
       .example("$0 diff liam 3", "generation 3 against the .env now")
       .example("$0 diff liam 3 5", "generation 3 against generation 5"),
-  async run(args, ctx) {
-    const name = assertProfileName(args.name);
-    const from = args.from === undefined ? undefined : parseGeneration(args.from, name);
-    const to = args.to === undefined ? undefined : parseGeneration(args.to, name);
-    await assertProfileExists(ctx.paths, name);
-    // config.ini may name more secret keys (`[secrets] keys`): read before anything is masked.
-    await ctx.config();
+  parse: (args) => ({
+    from: args.from === undefined ? undefined : parseGeneration(args.from, args.name),
+    to: args.to === undefined ? undefined : parseGeneration(args.to, args.name),
+  }),
+  async run(args, ctx, { from, to }) {
+    const name = args.name;
     const h = await history(ctx.paths, name);
     const kept = async (n: number): Promise<Side> => ({ label: `generation ${n}`, generation: n, file: false, entries: parseEnv(await readGeneration(ctx.paths, name, n)).entries });
     // Check both numbers before reading anything else, so that a bad one is reported first.
@@ -53,15 +72,15 @@ export default defineCommand<{ name: string; from?: string; to?: string }>({
       const at = h.current === null ? h.generations.length : h.generations.findIndex((g) => g.number === h.current);
       const previous = h.generations[at - 1];
       if (!previous) {
-        const only = h.current === null ? "no generation is kept" : `generation ${h.current} is the only one kept`;
-        return { data: { name, from: null, to: side(onDisk), differences: [] }, text: `${name}: ${only}; nothing older to compare with` };
+        const data: DiffResult = { name, from: null, to: side(onDisk), differences: [] };
+        return { data, text: renderDiff(data) };
       }
       older = await kept(previous.number);
     }
     const newer = toSide ?? onDisk;
     const differences = diffEntries(older.entries, newer.entries);
-    const lines = [`${name}: ${older.label} → ${newer.label}`, ...(differences.length > 0 ? renderDifferences(differences) : ["no differences"])];
-    return { data: { name, from: side(older), to: side(newer), differences }, text: lines.join("\n") };
+    const data: DiffResult = { name, from: side(older), to: side(newer), differences };
+    return { data, text: renderDiff(data) };
   },
 });
 

@@ -27,6 +27,8 @@ export function renderReport(report: DoctorReport, tty: boolean, colour: boolean
 export default defineCommand({
   command: "doctor",
   describe: "Check the host and print the command that fixes each problem found (exit 14 if any)",
+  // It reports a missing config, an unreachable manager and bad profiles; it needs none of them.
+  needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
     y
       .example("$0 doctor", "one line per check, then the commands that fix each problem")

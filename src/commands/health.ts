@@ -3,9 +3,10 @@ import { mapLimit, PROBE_CONCURRENCY } from "../core/sweep/pool.js";
 import { readStartLimits } from "../core/sweep/unit-condition.js";
 import { ExitCode } from "../errors.js";
 import { table } from "../render/table.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists, listProfiles } from "../store/profiles.js";
+import { NO_PROFILES } from "../render/status-table.js";
+import { listProfiles } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
+import { names } from "./options.js";
 
 /** The table `health` prints: one verdict per profile with its reason. */
 export function healthTable(rows: HealthObservation[]): string {
@@ -22,32 +23,29 @@ export function healthTable(rows: HealthObservation[]): string {
   );
 }
 
+/** `health`'s text for people: the table, then what to run for the unhealthy ones. */
+export function renderHealth(rows: HealthObservation[]): string {
+  if (rows.length === 0) return NO_PROFILES;
+  const unhealthy = rows.filter((r) => !r.healthy);
+  const lines = [healthTable(rows)];
+  if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: profiles status ${unhealthy.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`);
+  return lines.join("\n");
+}
+
 export default defineCommand<{ names?: string[] }>({
   command: "health [names..]",
   describe: "Probe profiles now and print each verdict with its reason (exit 7 unless all are healthy)",
+  options: [names("Profile names (default: all)")],
+  needs: { config: true, profiles: "names", manager: true },
   builder: (y) =>
     y
-      .positional("names", { type: "string", array: true, describe: "Profile names (default: all)" })
       .example("$0 health", "every profile")
       .example("$0 health liam ops --json", "two profiles, for scripts"),
   async run(args, ctx) {
     const config = await ctx.config();
-    let names: string[];
-    if (args.names && args.names.length > 0) {
-      names = [...new Set(args.names.map(assertProfileName))];
-      for (const name of names) await assertProfileExists(ctx.paths, name);
-    } else {
-      names = await listProfiles(ctx.paths);
-    }
+    const chosen = args.names && args.names.length > 0 ? [...new Set(args.names)] : await listProfiles(ctx.paths);
     const [loaded, limits] = await Promise.all([loadedUnits(ctx), readStartLimits(ctx.paths)]);
-    const rows = await mapLimit(names, PROBE_CONCURRENCY, (name) => observeHealth(ctx, config, limits, name, loaded));
-    const unhealthy = rows.filter((r) => !r.healthy);
-    const lines = [healthTable(rows)];
-    if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: profiles status ${unhealthy.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`);
-    return {
-      data: rows,
-      text: names.length === 0 ? "no profiles yet: run `profiles add NAME`" : lines.join("\n"),
-      exitCode: unhealthy.length === 0 ? ExitCode.ok : ExitCode.unhealthy,
-    };
+    const rows = await mapLimit(chosen, PROBE_CONCURRENCY, (name) => observeHealth(ctx, config, limits, name, loaded));
+    return { data: rows, text: renderHealth(rows), exitCode: rows.every((r) => r.healthy) ? ExitCode.ok : ExitCode.unhealthy };
   },
 });

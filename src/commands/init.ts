@@ -90,6 +90,8 @@ export async function renderTemplate(config: Config, envPath: string | undefined
 export default defineCommand<InitArgs>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
+  // It writes the config; its flags are checked (in `run`, against the earlier config) before the manager is reached.
+  needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
     y
       .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })

@@ -3,10 +3,9 @@ import { reloadIfNeeded } from "../core/unit-reload.js";
 import { withProfile } from "../core/transaction.js";
 import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, type Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
+import { name } from "./options.js";
 
 interface LimitsArgs {
   name: string;
@@ -25,25 +24,54 @@ const FLAGS: [keyof Limits, keyof LimitsArgs, (v: string) => string][] = [
   ["RestartSec", "restartSec", checkRestartSec],
 ];
 
-/** The limits `args` ask for on top of `current`, checked; null when no flag was given. */
-function wanted(current: Limits, args: LimitsArgs): Limits | null {
-  const given = FLAGS.filter(([, flag]) => args[flag] !== undefined);
-  if (given.length === 0 && !args.reset) return null;
-  const next: Limits = args.reset ? {} : { ...current };
-  for (const [key, flag, check] of given) {
+/** The limits the flags give, checked: a value, or null to remove it. Checked before anything is read or written. */
+type Asked = { reset: boolean; values: [keyof Limits, string | null][] };
+
+function asked(args: LimitsArgs): Asked {
+  const values = FLAGS.filter(([, flag]) => args[flag] !== undefined).map(([key, flag, check]): [keyof Limits, string | null] => {
     const raw = String(args[flag]);
-    if (raw === "") delete next[key];
-    else next[key] = check(raw);
+    return [key, raw === "" ? null : check(raw)];
+  });
+  return { reset: Boolean(args.reset), values };
+}
+
+/** The limits asked for on top of `current`; null when no flag was given. */
+function wanted(current: Limits, a: Asked): Limits | null {
+  if (a.values.length === 0 && !a.reset) return null;
+  const next: Limits = a.reset ? {} : { ...current };
+  for (const [key, value] of a.values) {
+    if (value === null) delete next[key];
+    else next[key] = value;
   }
   return next;
 }
 
-export default defineCommand<LimitsArgs>({
+/** What `limits` did and what the manager applies now. */
+export interface LimitsResult {
+  name: string;
+  unit: string;
+  set: Limits;
+  changed: boolean;
+  reloaded: boolean;
+  dropIn: string;
+  inForce: LimitsInForce;
+}
+
+/** `limits`' text for people. */
+export function renderLimits(r: LimitsResult): string {
+  const setText = LIMIT_KEYS.filter((k) => r.set[k] !== undefined).map((k) => `${k}=${r.set[k]}`).join(" ") || "none (the template's defaults)";
+  const lines = [`${r.changed ? "set" : "limits of"} ${r.name}: ${setText}`, `in force (${r.unit}): ${limitsText(r.inForce)}`];
+  if (r.changed) lines.push(`written to ${r.dropIn}; the manager applies them now; \`profiles rollback ${r.name}\` puts the earlier ones back`);
+  return lines.join("\n");
+}
+
+export default defineCommand<LimitsArgs, Asked>({
   command: "limits <name>",
   describe: "Set a profile's resource limits (a drop-in for its unit, kept with its generations) and show those in force",
+  options: [name()],
+  needs: { config: true, profiles: "name", manager: true },
   builder: (y) =>
     y
-      .positional("name", { type: "string", describe: "Profile name" })
       .option("memory-max", { type: "string", describe: 'MemoryMax: e.g. 512M, 2G, infinity ("" removes it)' })
       .option("cpu-quota", { type: "string", describe: 'CPUQuota: percent of one CPU, e.g. 50% or 200% ("" removes it)' })
       .option("tasks-max", { type: "string", describe: 'TasksMax: processes and threads, e.g. 64 ("" removes it)' })
@@ -52,15 +80,13 @@ export default defineCommand<LimitsArgs>({
       .example("$0 limits liam --memory-max 512M --cpu-quota 50%", "cap a gateway that leaks memory")
       .example("$0 limits liam", "show the limits the manager applies now")
       .example("$0 limits liam --reset", "back to the template's defaults"),
-  async run(args, ctx) {
-    const name = assertProfileName(args.name);
-    await ctx.config();
-    await assertProfileExists(ctx.paths, name);
+  parse: asked,
+  async run(args, ctx, a) {
+    const name = args.name;
     const unit = unitName(name);
     const sd = await ctx.systemd();
     const current = await readLimits(ctx.paths, name);
-    // Checked before anything is written: a bad value changes nothing.
-    const next = wanted(current, args);
+    const next = wanted(current, a);
     let changed = false;
     let reloaded = false;
     const same = (a: Limits, b: Limits) => LIMIT_KEYS.every((k) => a[k] === b[k]);
@@ -75,13 +101,7 @@ export default defineCommand<LimitsArgs>({
     }
     const inForce: LimitsInForce = await limitsInForce(sd, unit);
     const set = next ?? current;
-    const data = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce };
-    const setText = LIMIT_KEYS.filter((k) => set[k] !== undefined).map((k) => `${k}=${set[k]}`).join(" ") || "none (the template's defaults)";
-    const lines = [
-      `${changed ? "set" : "limits of"} ${name}: ${setText}`,
-      `in force (${unit}): ${limitsText(inForce)}`,
-    ];
-    if (changed) lines.push(`written to ${data.dropIn}; the manager applies them now; \`profiles rollback ${name}\` puts the earlier ones back`);
-    return { data, text: lines.join("\n") };
+    const data: LimitsResult = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce };
+    return { data, text: renderLimits(data) };
   },
 });

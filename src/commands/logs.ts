@@ -6,9 +6,8 @@ import { findJournal, showJournal } from "../core/logs/journal.js";
 import { lineStream, type LineStream } from "../core/logs/lines.js";
 import { ExitCode } from "../errors.js";
 import { peopleText, redactJson } from "../redact.js";
-import { assertProfileName, NAME_RULE } from "../store/names.js";
-import { assertProfileExists } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
+import { name as nameOption, NAME_WITH_RULE } from "./options.js";
 
 interface LogsArgs {
   name: string;
@@ -52,21 +51,34 @@ function stdoutWriter(json: boolean, name: string): LineStream {
   return lineStream(json ? (line) => redactJson({ name, line }) + "\n" : (line) => peopleText(line) + "\n", out);
 }
 
-export default defineCommand<LogsArgs>({
+/** The lines `logs` shows without -f; followed output goes to stdout as it comes, not through a result. */
+export interface LogsResult {
+  name: string;
+  source: "file";
+  file: string;
+  lines: string[];
+}
+
+/** `logs`' text for people: the lines as the gateway wrote them. */
+export function renderLogs(r: LogsResult): string {
+  return r.lines.join("\n");
+}
+
+export default defineCommand<LogsArgs, number>({
   command: "logs <name>",
   describe: "Show a profile's own output: its log file (init --log-dir) or, with journald, the journal; -f follows it",
+  options: [nameOption(NAME_WITH_RULE)],
+  needs: { config: true, profiles: "name", manager: false },
   builder: (y) =>
     y
-      .positional("name", { type: "string", describe: `Profile name: ${NAME_RULE}` })
       .option("lines", { alias: "n", type: "string", default: String(DEFAULT_LINES), describe: "How many of the last lines to show" })
       .option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep showing new output until Ctrl-C (exit 0)" })
       .example("$0 logs liam", `the last ${DEFAULT_LINES} lines`)
       .example("$0 logs liam -f -n 5", "the last 5 lines, then new ones as they come")
       .example("$0 logs liam --json", "the lines as a JSON array; with -f, one JSON object per line"),
-  async run(args, ctx) {
-    const name = assertProfileName(args.name);
-    const lines = parseLineCount(args.lines);
-    await assertProfileExists(ctx.paths, name);
+  parse: (args) => parseLineCount(args.lines),
+  async run(args, ctx, lines) {
+    const name = args.name;
     const config = await ctx.config();
     // The output spans earlier runs, which may echo a token the .env has since replaced.
     learnPastSecrets(ctx.paths, name);
@@ -87,7 +99,8 @@ export default defineCommand<LogsArgs>({
     if (!args.follow) {
       if (!tail) throw noLogFileYet(name, source.file);
       if (tail.lines.length === 0) ctx.progress(`${source.file} is empty: ${name} has printed nothing yet`);
-      return { data: { name, source: "file", file: source.file, lines: tail.lines }, text: tail.lines.join("\n") };
+      const data: LogsResult = { name, source: "file", file: source.file, lines: tail.lines };
+      return { data, text: renderLogs(data) };
     }
 
     const write = stdoutWriter(ctx.json, name);

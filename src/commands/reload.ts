@@ -1,12 +1,12 @@
 import type { Context } from "../core/context.js";
 import { withProfile } from "../core/transaction.js";
-import { AppError, ExitCode, NoReloadCommandError, UsageError } from "../errors.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists } from "../store/profiles.js";
+import { AppError, ExitCode, NoReloadCommandError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
+import { names, wait } from "./options.js";
 
-interface Outcome {
+/** One profile's outcome of `reload`. */
+export interface ReloadOutcome {
   name: string;
   ok: boolean;
   /** The main PID before and after: a reload keeps the process. */
@@ -16,7 +16,15 @@ interface Outcome {
   error: string | null;
 }
 
-async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Outcome> {
+/** `reload`'s text for people: one line per profile, then what to run next. */
+export function renderReload(outcomes: ReloadOutcome[]): string {
+  const failed = outcomes.filter((o) => !o.ok);
+  const lines = outcomes.map((o) => (o.ok ? `reloaded ${o.name} (pid ${o.pid}${o.pid !== o.pidBefore ? `, was ${o.pidBefore}` : ", unchanged"}), healthy` : `FAILED ${o.error}`));
+  if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
+  return lines.join("\n");
+}
+
+async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<ReloadOutcome> {
   const sd = await ctx.systemd();
   const before = await sd.state(unitName(name));
   const pidBefore = before.mainPid > 0 ? before.mainPid : null;
@@ -30,23 +38,21 @@ async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Ou
 export default defineCommand<{ names: string[]; wait: number }>({
   command: "reload <names..>",
   describe: "Ask running profiles to re-read their settings (the template's ExecReload=, e.g. SIGHUP) and wait until healthy",
+  options: [wait("Seconds to wait for each profile to be healthy after its reload"), names()],
+  needs: { config: true, profiles: "names", manager: true },
   builder: (y) =>
     y
-      .positional("names", { type: "string", array: true, describe: "Profile names" })
-      .option("wait", { type: "number", default: 30, describe: "Seconds to wait for each profile to be healthy after its reload" })
       .example("$0 reload liam", "after `profiles set liam GREETING=hi`: apply it without a restart")
       .example("$0 reload liam ops --json", "several at once, the result as JSON"),
   async run(args, ctx) {
-    if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
-    const names = args.names.map(assertProfileName);
-    for (const name of names) await assertProfileExists(ctx.paths, name);
+    const names = args.names;
     const sd = await ctx.systemd();
     // Refuse before touching any profile: without ExecReload= the manager would fail every reload job.
     for (const name of names) {
       const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
       if (CanReload !== true) throw new NoReloadCommandError(name);
     }
-    const outcomes: Outcome[] = [];
+    const outcomes: ReloadOutcome[] = [];
     for (const name of names) {
       try {
         outcomes.push(await reloadOne(ctx, name, args.wait * 1000));
@@ -56,9 +62,6 @@ export default defineCommand<{ names: string[]; wait: number }>({
         outcomes.push({ name, ok: false, pidBefore: null, pid: null, elapsedMs: 0, error: err.message + details });
       }
     }
-    const failed = outcomes.filter((o) => !o.ok);
-    const lines = outcomes.map((o) => (o.ok ? `reloaded ${o.name} (pid ${o.pid}${o.pid !== o.pidBefore ? `, was ${o.pidBefore}` : ", unchanged"}), healthy` : `FAILED ${o.error}`));
-    if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
-    return { data: outcomes, text: lines.join("\n"), exitCode: failed.length > 0 ? ExitCode.unhealthy : ExitCode.ok };
+    return { data: outcomes, text: renderReload(outcomes), exitCode: outcomes.some((o) => !o.ok) ? ExitCode.unhealthy : ExitCode.ok };
   },
 });

@@ -1,20 +1,31 @@
-import { assertProfileName } from "../store/names.js";
 import { withProfile } from "../core/transaction.js";
-import { assertProfileExists } from "../store/profiles.js";
 import { SystemdError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
+import { name } from "./options.js";
+
+/** What `remove` did: where the `.env` was kept, or null when purged. */
+export interface RemoveResult {
+  name: string;
+  removed: true;
+  keptEnv: string | null;
+}
+
+/** `remove`'s text for people. */
+export function renderRemove(r: RemoveResult): string {
+  return r.keptEnv ? `removed ${r.name}; its .env is kept at ${r.keptEnv}` : `removed ${r.name} and its .env`;
+}
 
 export default defineCommand<{ name: string; purge: boolean }>({
   command: ["remove <name>", "rm <name>"],
   describe: "Stop, disable and delete a profile (its .env is kept unless --purge)",
+  options: [name()],
+  needs: { config: true, profiles: "name", manager: true },
   builder: (y) =>
     y
-      .positional("name", { type: "string", describe: "Profile name" })
       .option("purge", { type: "boolean", default: false, describe: "Delete the .env too instead of keeping a copy" }),
   async run(args, ctx) {
-    const name = assertProfileName(args.name);
-    await assertProfileExists(ctx.paths, name);
+    const name = args.name;
     // Under the profile's lock: a roll or a set working on it finishes its step first.
     const kept = await withProfile(ctx, name, { command: `profiles remove ${name}` }, async (tx) => {
       const sd = await ctx.systemd();
@@ -25,9 +36,7 @@ export default defineCommand<{ name: string; purge: boolean }>({
       await sd.resetFailed(unit);
       return tx.remove(args.purge);
     });
-    return {
-      data: { name, removed: true, keptEnv: kept },
-      text: kept ? `removed ${name}; its .env is kept at ${kept}` : `removed ${name} and its .env`,
-    };
+    const data: RemoveResult = { name, removed: true, keptEnv: kept };
+    return { data, text: renderRemove(data) };
   },
 });

@@ -25,10 +25,10 @@ import { isRunning } from "../proc/alive.js";
 import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
 import { acquireLock, type Lock } from "../store/lock.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists, listProfiles } from "../store/profiles.js";
+import { listProfiles } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
+import { names as namesOption } from "./options.js";
 
 interface RollArgs extends RollFlags {
   names?: string[];
@@ -61,8 +61,7 @@ async function assertPorts(ctx: Context, names: string[]): Promise<void> {
 
 function uniqueNames(names: string[]): string[] {
   const seen = new Set<string>();
-  for (const raw of names) {
-    const n = assertProfileName(String(raw));
+  for (const n of names) {
     if (seen.has(n)) throw new UsageError(`"${n}" is named twice: give each profile once, in the order to roll them`);
     seen.add(n);
   }
@@ -137,12 +136,14 @@ async function dryRun(ctx: Context, requested: string[] | null, options: RollOpt
   return render({ outcome: "planned", previous, rolls, next: null }, ["dry run: nothing was restarted or written"]);
 }
 
-export default defineCommand<RollArgs>({
+export default defineCommand<RollArgs, { options: RollOptions; requested: string[] | null }>({
   command: "roll [names..]",
   describe: "Restart profiles in batches, each gated on staying healthy; revert a failing one to known-good and halt",
+  options: [namesOption("Profiles to roll, in this order (default: every profile, by name)")],
+  // The manager is reached as the roll needs it: a dry run does without.
+  needs: { config: true, profiles: "names", manager: false },
   builder: (y) =>
     y
-      .positional("names", { type: "string", array: true, describe: "Profiles to roll, in this order (default: every profile, by name)" })
       .option("max-parallel", { type: "number", default: ROLL_DEFAULTS.maxParallel, describe: "Profiles restarted at once after the canaries" })
       .option("canary", { type: "number", default: ROLL_DEFAULTS.canary, describe: "Profiles in a first batch of their own" })
       .option("min-healthy-time", { type: "number", default: ROLL_DEFAULTS.minHealthyTime, describe: "Seconds each must stay active and healthy, unrestarted" })
@@ -155,11 +156,8 @@ export default defineCommand<RollArgs>({
       .example("$0 roll --canary 1 --max-parallel 3", "one canary, then three at a time")
       .example("$0 roll liam ops --dry-run", "show the plan for two profiles")
       .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
-  async run(args, ctx) {
-    const options = parseRollOptions(args);
-    const requested = args.names && args.names.length > 0 ? uniqueNames(args.names) : null;
-    await ctx.config();
-    for (const n of requested ?? []) await assertProfileExists(ctx.paths, n);
+  parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
+  async run(args, ctx, { options, requested }) {
     const names = requested ?? (await listProfiles(ctx.paths));
     if (options.reload) await assertCanReload(ctx, names);
     await assertPorts(ctx, names);

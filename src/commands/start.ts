@@ -4,14 +4,15 @@ import { assertPortFor } from "../core/port-change.js";
 import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { unmarkedLines } from "../render/known-good.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists, readEnv } from "../store/profiles.js";
+import { readEnv } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand, type CommandSpec } from "./command.js";
+import { names, wait } from "./options.js";
 
 type Verb = "start" | "stop" | "restart";
 
-interface Outcome {
+/** One profile's outcome of `start`, `stop` or `restart`. */
+export interface Outcome {
   name: string;
   ok: boolean;
   pid: number | null;
@@ -41,20 +42,26 @@ async function upOne(ctx: Context, verb: "start" | "restart", name: string, wait
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null, knownGood };
 }
 
+/** The text of `start`, `stop` and `restart` for people: one line per profile, then what to run next. */
+export function renderStartStop(verb: Verb, outcomes: Outcome[]): string {
+  const failed = outcomes.filter((o) => !o.ok);
+  const lines = outcomes.flatMap((o) => (o.ok ? [`${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}`, ...unmarkedLines(o.knownGood).map((l) => `  ${l}`)] : [`FAILED ${o.error}`]));
+  if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
+  return lines.join("\n");
+}
+
 function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }> {
   return defineCommand({
     command: `${verb} <names..>`,
     describe: VERBS[verb].describe,
-    builder: (y) =>
-      y
-        .positional("names", { type: "string", array: true, describe: "Profile names" })
-        .option("wait", { type: "number", default: 30, describe: "Seconds to wait for each profile" }),
-    async run(args, ctx) {
-      if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
-      const names = args.names.map(assertProfileName);
+    options: [wait("Seconds to wait for each profile"), names()],
+    needs: { config: true, profiles: "names", manager: true },
+    parse(args) {
       // The parser drops a lone "-": `start -` must not succeed having done nothing.
-      if (names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
-      for (const name of names) await assertProfileExists(ctx.paths, name);
+      if (args.names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
+    },
+    async run(args, ctx) {
+      const names = args.names;
       // Files of ours are checked for all before acting on any: a bad config.ini or .env (one without a
       // usable port too) is exit 8/12 with nothing started, not a per-profile "unhealthy".
       if (verb !== "stop") {
@@ -79,11 +86,9 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
         }
       }
       const failed = outcomes.filter((o) => !o.ok);
-      const lines = outcomes.flatMap((o) => (o.ok ? [`${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}`, ...unmarkedLines(o.knownGood).map((l) => `  ${l}`)] : [`FAILED ${o.error}`]));
-      if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
       return {
         data: outcomes,
-        text: lines.join("\n"),
+        text: renderStartStop(verb, outcomes),
         exitCode: failed.length > 0 ? (verb === "stop" ? ExitCode.systemd : ExitCode.unhealthy) : ExitCode.ok,
       };
     },

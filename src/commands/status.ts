@@ -5,25 +5,36 @@ import { readStartLimits, unitCondition, unitProblem } from "../core/sweep/unit-
 import { unitName } from "../systemd/types.js";
 import { limitsInForce, limitsText } from "../core/limits-in-force.js";
 import { ExitCode } from "../errors.js";
-import { assertProfileName } from "../store/names.js";
-import { assertProfileExists, listProfiles, readEnv } from "../store/profiles.js";
+import { NO_PROFILES, statusTable } from "../render/status-table.js";
+import { listProfiles, readEnv } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
-import { statusTable } from "./list.js";
+import { name } from "./options.js";
+import type { ProfileStatus } from "../core/inspect.js";
+import type { LimitsInForce } from "../core/limits-in-force.js";
+
+/** One profile as `status` reports it: its state, its health verdict, the limits in force. */
+export type StatusRow = ProfileStatus & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce };
+
+/** `status`'s text for people: the status table, then each profile's health and limits. */
+export function renderStatus(rows: StatusRow[]): string {
+  if (rows.length === 0) return NO_PROFILES;
+  const lines = [statusTable(rows)];
+  for (const r of rows) {
+    const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
+    lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
+    lines.push(`  limits: ${limitsText(r.limits)}`);
+  }
+  return lines.join("\n");
+}
 
 export default defineCommand<{ name?: string }>({
   command: "status [name]",
   describe: "State and health of one or all profiles (exit 7 if any is unhealthy)",
-  builder: (y) => y.positional("name", { type: "string", describe: "Profile name (default: all)" }),
+  options: [name("Profile name (default: all)")],
+  needs: { config: true, profiles: "name", manager: true },
   async run(args, ctx) {
     const config = await ctx.config();
-    let names: string[];
-    if (args.name !== undefined) {
-      const name = assertProfileName(args.name);
-      await assertProfileExists(ctx.paths, name);
-      names = [name];
-    } else {
-      names = await listProfiles(ctx.paths);
-    }
+    const names = args.name !== undefined ? [args.name] : await listProfiles(ctx.paths);
     const rows = await inspectProfiles(ctx, config, names);
     const prober = await ctx.prober();
     const limits = await readStartLimits(ctx.paths);
@@ -44,17 +55,11 @@ export default defineCommand<{ name?: string }>({
       }),
     );
     // The limits the manager applies, whoever set them (`profiles limits`, a drop-in by hand, the template).
-    const withLimits = await Promise.all(withHealth.map(async (r) => ({ ...r, limits: await limitsInForce(sd, unitName(r.name)) })));
-    const lines = [statusTable(rows)];
-    for (const r of withLimits) {
-      const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
-      lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
-      lines.push(`  limits: ${limitsText(r.limits)}`);
-    }
+    const withLimits: StatusRow[] = await Promise.all(withHealth.map(async (r) => ({ ...r, limits: await limitsInForce(sd, unitName(r.name)) })));
     const allHealthy = withHealth.every((r) => r.health.ok);
     return {
       data: args.name !== undefined ? withLimits[0] : withLimits,
-      text: names.length === 0 ? "no profiles yet: run `profiles add NAME`" : lines.join("\n"),
+      text: renderStatus(withLimits),
       exitCode: allHealthy ? ExitCode.ok : ExitCode.unhealthy,
     };
   },

@@ -2,9 +2,10 @@ import { checkTextfile, checkWebhook, parseMaxRestarts } from "../core/sweep/fla
 import { runSweep } from "../core/sweep/run.js";
 import { cronLine } from "../core/sweep/schedule.js";
 import { sweepText } from "../core/sweep/summary.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { ExitCode } from "../errors.js";
 import { peopleText } from "../redact.js";
 import { defineCommand } from "./command.js";
+import { wait } from "./options.js";
 
 interface SweepArgs {
   restartUnhealthy: boolean;
@@ -15,14 +16,34 @@ interface SweepArgs {
   printCron: boolean;
 }
 
-export default defineCommand<SweepArgs>({
+/** The flags of `sweep`, checked before anything is read. */
+interface SweepFlags {
+  maxRestarts: number;
+  textfile: string | undefined;
+  webhook: string | undefined;
+}
+
+/** `sweep --print-cron`'s result: the crontab line, and why the webhook is left out of it. */
+export interface CronResult {
+  cron: string;
+  note: string | null;
+}
+
+/** `sweep --print-cron`'s text: the line alone, for `>> my.crontab`. */
+export function renderCron(r: CronResult): string {
+  return r.cron;
+}
+
+export default defineCommand<SweepArgs, SweepFlags>({
   command: "sweep",
   describe: "Check every profile (unit, probe, port owner, drift), optionally restart unhealthy ones; record and report (exit 7 if any stays unhealthy)",
+  options: [wait("Seconds each restart may take to become healthy")],
+  // --print-cron needs no config: `run` reads it for a sweep.
+  needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
     y
       .option("restart-unhealthy", { type: "boolean", default: false, describe: "Reset and restart unhealthy profiles (enabled ones whose port is not taken), then probe again" })
       .option("max-restarts", { type: "string", default: "3", describe: "At most this many restarts per sweep (0-100)" })
-      .option("wait", { type: "number", default: 30, describe: "Seconds each restart may take to become healthy" })
       .option("textfile", { type: "string", describe: "Write Prometheus metrics to this .prom file, atomically (default: [sweep] textfile of config.ini)" })
       .option("webhook", { type: "string", describe: "POST a JSON summary here when anything is unhealthy (default: [sweep] webhook of config.ini)" })
       .option("print-cron", { type: "boolean", default: false, describe: "Print a crontab line equivalent to the nightly timer, and exit" })
@@ -30,11 +51,12 @@ export default defineCommand<SweepArgs>({
       .example("$0 sweep --restart-unhealthy --max-restarts 2", "what the nightly timer runs, with a smaller budget")
       .example("$0 sweep --textfile /var/lib/node_exporter/textfile/agent_profiles.prom", "metrics for node_exporter")
       .example("$0 sweep --print-cron >> my.crontab", "for hosts that prefer cron to the timer"),
-  async run(args, ctx) {
-    const maxRestarts = parseMaxRestarts(String(args.maxRestarts));
-    if (!Number.isFinite(args.wait) || args.wait <= 0) throw new UsageError(`--wait "${args.wait}" must be a positive number of seconds`);
-    const textfile = args.textfile === undefined ? undefined : await checkTextfile("--textfile", args.textfile);
-    const webhook = args.webhook === undefined ? undefined : checkWebhook("--webhook", args.webhook);
+  parse: async (args) => ({
+    maxRestarts: parseMaxRestarts(String(args.maxRestarts)),
+    textfile: args.textfile === undefined ? undefined : await checkTextfile("--textfile", args.textfile),
+    webhook: args.webhook === undefined ? undefined : checkWebhook("--webhook", args.webhook),
+  }),
+  async run(args, ctx, { maxRestarts, textfile, webhook }) {
 
     if (args.printCron) {
       const extra = [
@@ -46,7 +68,8 @@ export default defineCommand<SweepArgs>({
       // A URL in a crontab or an argv is readable by others (`ps`); config.ini is 0600.
       const note = webhook ? "the webhook is not put in the line (a command line is visible to every user of the host): set it with `profiles init --sweep-webhook URL`, which keeps it in config.ini (0600)" : null;
       if (note) ctx.progress(`note: ${note}`);
-      return { data: { cron: line, note }, text: line };
+      const data: CronResult = { cron: line, note };
+      return { data, text: renderCron(data) };
     }
 
     const config = await ctx.config();

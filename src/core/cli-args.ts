@@ -1,12 +1,6 @@
 /** Small checks of CLI values shared by several verbs; each throws a UsageError naming the rule. */
 import { UsageError } from "../errors.js";
 
-/** `--wait S` in milliseconds: a positive number of seconds. */
-export function waitMs(wait: number): number {
-  if (!Number.isFinite(wait) || wait <= 0) throw new UsageError(`--wait "${wait}" must be a positive number of seconds`);
-  return wait * 1000;
-}
-
 /** A generation number given by a user (`--to 3`, `diff liam 2 5`). */
 export function parseGeneration(raw: unknown, profile: string, what = "generation"): number {
   const text = String(raw);

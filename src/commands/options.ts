@@ -1,0 +1,66 @@
+/**
+ * Options as data: each option more than one verb takes is declared here once, with its yargs shape and
+ * the rule its value must meet (a zod schema, or a check that throws a UsageError naming the option).
+ * A verb lists the entries it takes; `defineCommand` declares them and hands `run` the checked values.
+ */
+import type { Argv } from "yargs";
+import { UsageError } from "../errors.js";
+import { number, positive, safeParse } from "../schema.js";
+import { assertProfileName, NAME_RULE } from "../store/names.js";
+
+/** One option or positional: how yargs declares it and how its parsed value is checked (exit 2). */
+export interface OptionEntry {
+  /** The key yargs puts the value under (camelCase). */
+  key: string;
+  declare(y: Argv<any>): Argv<any>;
+  /** The value as `run` receives it; throws a UsageError naming the option and the rule. */
+  check(value: unknown): unknown;
+}
+
+const seconds = number().check(positive());
+
+/** The `--wait S` option: a positive number of seconds, 30 by default; `describe` says what is waited for. */
+export function wait(describe: string): OptionEntry {
+  return {
+    key: "wait",
+    declare: (y) => y.option("wait", { type: "number", default: 30, describe }),
+    check(value) {
+      if (!safeParse(seconds, value).success) throw new UsageError(`--wait "${String(value)}" must be a positive number of seconds`);
+      return value;
+    },
+  };
+}
+
+/** The one-profile positional: `<name>` (required) or `[name]` (status: default all). */
+export function name(describe = "Profile name"): OptionEntry {
+  return {
+    key: "name",
+    declare: (y) => y.positional("name", { type: "string", describe }),
+    check: (value) => (value === undefined ? undefined : assertProfileName(value)),
+  };
+}
+
+/** `name` described with the rule a new name must meet (add, logs). */
+export const NAME_WITH_RULE = `Profile name: ${NAME_RULE}`;
+
+/** The many-profiles positional: `<names..>` or `[names..]`, each a valid name. */
+export function names(describe = "Profile names"): OptionEntry {
+  return {
+    key: "names",
+    declare: (y) => y.positional("names", { type: "string", array: true, describe }),
+    check: (value) => (value === undefined ? undefined : (value as unknown[]).map((n) => assertProfileName(n))),
+  };
+}
+
+/** `--restart` of the verbs that change a `.env` (set, unset). */
+export const restartAfterChange: OptionEntry = {
+  key: "restart",
+  declare: (y) => y.option("restart", { type: "boolean", default: false, describe: "Restart the profile and wait until it is healthy" }),
+  check: (value) => Boolean(value),
+};
+
+/** Options every verb accepts, declared once on the top-level parser. */
+export const globalOptions = {
+  json: { type: "boolean", default: false, describe: "Print the result as JSON on stdout" },
+  verbose: { type: "boolean", default: false, describe: "Log details on stderr" },
+} as const;
