@@ -16,6 +16,7 @@ import {
   regex,
   string,
   transform,
+  type ZodMiniType,
 } from "./schema.js";
 import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
 import type { Paths } from "./paths.js";
@@ -175,54 +176,33 @@ const fileSchema = object({
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
 });
 
-/** Check a health path given on the command line. */
-export function checkHealthPath(p: string): string {
-  const r = healthPathSchema.safeParse(p);
-  if (!r.success) throw new UsageError(`--health-path "${p}" ${r.error.issues[0]?.message}`);
-  return p;
+/** A `config.ini` setting that `profiles init` takes as a flag, checked by the schema that checks the file. */
+export interface ConfigFlag {
+  /** The flag, and the key yargs puts its value under. */
+  flag: string;
+  arg: string;
+  key: keyof Config;
+  schema: ZodMiniType;
+  /** A number: a blank value is refused as not a number (coerce would read it as 0). */
+  number?: boolean;
 }
 
-/** Check a probe kind given on the command line. */
-export function checkProbeKind(flag: string, v: string): ProbeKind {
-  const r = probeSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
+/** `init`'s flags whose rule is the file's: one schema per setting, for the flag and the file alike. */
+export const CONFIG_FLAGS: ConfigFlag[] = [
+  { flag: "--health-path", arg: "healthPath", key: "healthPath", schema: healthPathSchema },
+  { flag: "--service-type", arg: "serviceType", key: "serviceType", schema: serviceTypeSchema },
+  { flag: "--stop-timeout", arg: "stopTimeout", key: "stopTimeoutSec", schema: stopTimeoutSchema, number: true },
+  { flag: "--reload-signal", arg: "reloadSignal", key: "reloadSignal", schema: reloadSignalSchema },
+  { flag: "--probe", arg: "probe", key: "probe", schema: probeSchema },
+  { flag: "--probe-timeout", arg: "probeTimeout", key: "probeTimeoutMs", schema: probeTimeoutSchema, number: true },
+  { flag: "--secret-keys", arg: "secretKeys", key: "secretKeys", schema: secretKeysSchema },
+];
+
+/** A flag's value as its setting holds it; a UsageError names the flag, the value and the rule. */
+export function checkConfigFlag(f: ConfigFlag, v: unknown): unknown {
+  const r = f.schema.safeParse(f.number && typeof v === "string" && v.trim() === "" ? "x" : v);
+  if (!r.success) throw new UsageError(`${f.flag} "${String(v)}" ${r.error.issues[0]?.message}`);
   return r.data;
-}
-
-/** Check a probe timeout (milliseconds) given on the command line. */
-export function checkProbeTimeout(flag: string, v: unknown): number {
-  const r = probeTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
-  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
-  return r.data;
-}
-
-/** Check a service type given on the command line. */
-export function checkServiceType(flag: string, v: string): ServiceType {
-  const r = serviceTypeSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
-  return r.data;
-}
-
-/** Check a stop timeout (seconds) given on the command line. */
-export function checkStopTimeout(flag: string, v: unknown): number {
-  const r = stopTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
-  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
-  return r.data;
-}
-
-/** Check a reload signal given on the command line; returns it as `HUP`, `USR1`, ... or "" for none. */
-export function checkReloadSignal(flag: string, v: string): string {
-  const r = reloadSignalSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
-  return r.data;
-}
-
-/** Check `--secret-keys` (`FOO, BAR_*`); "" for none. */
-export function checkSecretKeys(flag: string, v: string): string[] {
-  const r = parseSecretNames(v);
-  // Names, not values: echoing them is safe.
-  if (!Array.isArray(r)) throw new UsageError(`${flag} "${v}" ${r.problem}`);
-  return r;
 }
 
 /** Check a variable name given on the command line. */

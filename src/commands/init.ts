@@ -2,8 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
-  checkHealthPath, checkProbeKind, checkProbeTimeout, checkReloadSignal, checkSecretKeys, checkServiceType, checkStopTimeout, checkVarName, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig,
-  type Config,
+  checkConfigFlag, checkVarName, CONFIG_FLAGS, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config,
 } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
 import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
@@ -38,37 +37,32 @@ interface InitArgs {
   secretKeys?: string;
 }
 
-async function mergeConfig(base: Config, args: InitArgs): Promise<Config> {
-  const next = { ...base, portRange: { ...base.portRange } };
+/** The settings the flags give, each checked (exit 2) before anything is read; "" clears a setting where allowed. */
+async function settingsFromFlags(args: InitArgs): Promise<Partial<Config>> {
+  const given = args as Record<string, unknown>;
+  const next: Partial<Config> = {};
   if (args.range !== undefined) {
     const r = parseRange(args.range);
     if (typeof r === "string") throw new UsageError(`--range ${r}`);
     next.portRange = r;
   }
   if (args.portVar !== undefined) next.portVar = checkVarName("--port-var", args.portVar);
-  if (args.healthPath !== undefined) next.healthPath = checkHealthPath(args.healthPath);
   if (args.hostVar !== undefined) next.hostVar = checkVarName("--host-var", args.hostVar);
   if (args.exec !== undefined) {
     const problem = execVarProblem(args.exec);
     if (problem) throw new UsageError(`--exec "${args.exec}": ${problem}`);
     next.exec = args.exec.trim();
   }
-  if (args.serviceType !== undefined) next.serviceType = checkServiceType("--service-type", args.serviceType);
-  if (args.stopTimeout !== undefined) next.stopTimeoutSec = checkStopTimeout("--stop-timeout", args.stopTimeout);
-  if (args.reloadSignal !== undefined) next.reloadSignal = checkReloadSignal("--reload-signal", args.reloadSignal);
   if (args.logDir !== undefined) {
     if (args.logDir !== "" && (!path.isAbsolute(args.logDir) || /[\s%]/.test(args.logDir))) {
       throw new UsageError(`--log-dir "${args.logDir}" must be an absolute path without spaces or %`);
     }
     next.logDir = args.logDir;
   }
-  if (args.probe !== undefined) next.probe = checkProbeKind("--probe", args.probe);
-  if (args.probeTimeout !== undefined) next.probeTimeoutMs = checkProbeTimeout("--probe-timeout", args.probeTimeout);
+  for (const f of CONFIG_FLAGS) if (given[f.arg] !== undefined) Object.assign(next, { [f.key]: checkConfigFlag(f, given[f.arg]) });
   if (args.sweep !== undefined) next.sweepTimer = args.sweep;
-  // "" clears a setting.
   if (args.sweepTextfile !== undefined) next.sweepTextfile = args.sweepTextfile === "" ? "" : await checkTextfile("--sweep-textfile", args.sweepTextfile);
   if (args.sweepWebhook !== undefined) next.sweepWebhook = args.sweepWebhook === "" ? "" : checkWebhook("--sweep-webhook", args.sweepWebhook);
-  if (args.secretKeys !== undefined) next.secretKeys = checkSecretKeys("--secret-keys", args.secretKeys);
   return next;
 }
 
@@ -87,10 +81,10 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   return { text, execStart };
 }
 
-export default defineCommand<InitArgs>({
+export default defineCommand<InitArgs, Partial<Config>>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
-  // It writes the config; its flags are checked (in `run`, against the earlier config) before the manager is reached.
+  // It writes the config: its flags are checked first, then the earlier config is read, then the manager reached.
   needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
     y
@@ -112,9 +106,11 @@ export default defineCommand<InitArgs>({
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
       .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
-  async run(args, ctx) {
+  parse: settingsFromFlags,
+  async run(_args, ctx, settings) {
     const previous = await loadConfigIfAny(ctx.paths);
-    const config = await mergeConfig(previous ?? DEFAULT_CONFIG, args);
+    const base = previous ?? DEFAULT_CONFIG;
+    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings };
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
     const sweepUnits = await renderSweepUnits();
     // Reach the manager before writing anything, so that a host without one is left as it was.
