@@ -81,6 +81,48 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   return { text, execStart };
 }
 
+/** What `init` wrote, installed and found. */
+export interface InitResult {
+  configFile: string;
+  unitFile: string;
+  execStart: string;
+  portRange: string;
+  portVar: string;
+  hostVar: string;
+  serviceType: string;
+  stopTimeoutSec: number;
+  reloadSignal: string | null;
+  healthPath: string;
+  logDir: string | null;
+  secretKeys: string[];
+  created: boolean;
+  templateChanged: boolean;
+  reloaded: boolean;
+  linger: { enabled: boolean; file: string; command: string | null };
+  probe: { kind: string; timeoutMs: number };
+  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null };
+}
+
+/** `init`'s text for people: what was written, the gateway's settings, lingering (of `user`), the sweep, the next step. */
+export function renderInit(r: InitResult, user: string): string {
+  return [
+    `${r.created ? "wrote" : "updated"} ${r.configFile}`,
+    `installed ${r.unitFile}${r.templateChanged ? "" : " (unchanged)"}`,
+    `  ExecStart=${r.execStart}`,
+    `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
+    ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
+    `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ""}`,
+    r.linger.enabled
+      ? `lingering is enabled for ${user}: profiles keep running after logout`
+      : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
+    r.sweep.timer
+      ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}`
+      : `nightly sweep: off${r.sweep.removed ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
+    r.reloaded ? "reloaded the manager" : "unit files unchanged: the manager was not reloaded",
+    "next: profiles add NAME [--port N]",
+  ].join("\n");
+}
+
 export default defineCommand<InitArgs, Partial<Config>>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
@@ -136,7 +178,7 @@ export default defineCommand<InitArgs, Partial<Config>>({
     const lingerFile = path.join(LINGER_DIR, user);
     const linger = await fs.access(lingerFile).then(() => true, () => false);
     const lingerCommand = `sudo loginctl enable-linger ${user}`;
-    const data = {
+    const data: InitResult = {
       configFile: ctx.paths.configFile,
       unitFile,
       execStart,
@@ -163,22 +205,6 @@ export default defineCommand<InitArgs, Partial<Config>>({
         webhook: config.sweepWebhook ? redactUrl(config.sweepWebhook) : null,
       },
     };
-    const lines = [
-      `${previous ? "updated" : "wrote"} ${ctx.paths.configFile}`,
-      `installed ${unitFile}${templateChanged ? "" : " (unchanged)"}`,
-      `  ExecStart=${execStart}`,
-      `  Type=${config.serviceType}, TimeoutStopSec=${config.stopTimeoutSec}, ${config.reloadSignal ? `reload by SIG${config.reloadSignal}` : "no reload command"}`,
-      ...(config.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${config.secretKeys.join(", ")}`] : []),
-      `ports ${data.portRange} in ${config.portVar} (host in ${config.hostVar}), health ${config.probe === "tcp" ? "by TCP connect" : `on ${config.healthPath}`}${config.logDir ? `, logs in ${config.logDir}` : ""}`,
-      linger
-        ? `lingering is enabled for ${user}: profiles keep running after logout`
-        : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${lingerCommand}`,
-      config.sweepTimer
-        ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${config.sweepTextfile ? `, metrics to ${config.sweepTextfile}` : ""}${config.sweepWebhook ? `, alerts to ${redactUrl(config.sweepWebhook)}` : ""}`
-        : `nightly sweep: off${sweepRemoved ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
-      reloaded ? "reloaded the manager" : "unit files unchanged: the manager was not reloaded",
-      "next: profiles add NAME [--port N]",
-    ];
-    return { data, text: lines.join("\n") };
+    return { data, text: renderInit(data, user) };
   },
 });
