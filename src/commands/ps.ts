@@ -1,4 +1,4 @@
-import { cgroupPids, processInfo, type UnitProcess } from "../proc/cgroup.js";
+import { cgroupPids, processInfo, type UnitProcess } from "../processes/cgroup.js";
 import { assertProfileName } from "../store/names.js";
 import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";

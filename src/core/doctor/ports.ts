@@ -7,7 +7,7 @@ import type { PortInspector } from "../../ports/types.js";
 import { parseEnv } from "../../store/envfile.js";
 import { portOf } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName } from "../../systemd/types.js";
-import { allocatePort } from "../ports.js";
+import { allocatePort } from "../port-allocation.js";
 import { portHolder, unitClaim } from "../port-owner.js";
 import { fine, given, type Check, type Facts, type Problem } from "./types.js";
 

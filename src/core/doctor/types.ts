@@ -1,6 +1,6 @@
 /** The shapes `profiles doctor` works with: a check, what it found, and what it was given. */
 import type { Config } from "../../config.js";
-import type { ProcessInspector } from "../../proc/process.js";
+import type { ProcessInspector } from "../../processes/inspector.js";
 import type { SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 
