@@ -16,6 +16,7 @@ import {
   regex,
   string,
   transform,
+  type ZodMiniType,
 } from "./schema.js";
 import { BadFileError, NotInitialisedError, UsageError } from "./errors.js";
 import type { Paths } from "./paths.js";
@@ -84,11 +85,9 @@ export const DEFAULT_CONFIG: Config = {
   secretKeys: [],
 };
 
-const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
-
 /** Parse `A-B` into a port range within 1024-65535, A <= B. */
 export function parseRange(text: string): { from: number; to: number } | string {
-  const m = RANGE_RE.exec(text.trim());
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
   if (!m) return `"${text}" is not A-B (for example 8600-8699)`;
   const from = Number(m[1]);
   const to = Number(m[2]);
@@ -175,46 +174,41 @@ const fileSchema = object({
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
 });
 
+/** A flag through its `config.ini` key's schema, else UsageError naming flag, value and rule; `number`: a blank is no number (coerce reads 0). */
+function checkFlag<T>(schema: ZodMiniType<T>, flag: string, v: unknown, opts: { number?: boolean } = {}): T {
+  const r = schema.safeParse(opts.number && typeof v === "string" && v.trim() === "" ? "x" : v);
+  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
 /** Check a health path given on the command line. */
 export function checkHealthPath(p: string): string {
-  const r = healthPathSchema.safeParse(p);
-  if (!r.success) throw new UsageError(`--health-path "${p}" ${r.error.issues[0]?.message}`);
-  return p;
+  return checkFlag(healthPathSchema, "--health-path", p);
 }
 
 /** Check a probe kind given on the command line. */
 export function checkProbeKind(flag: string, v: string): ProbeKind {
-  const r = probeSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
-  return r.data;
+  return checkFlag(probeSchema, flag, v);
 }
 
 /** Check a probe timeout (milliseconds) given on the command line. */
 export function checkProbeTimeout(flag: string, v: unknown): number {
-  const r = probeTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
-  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
-  return r.data;
+  return checkFlag(probeTimeoutSchema, flag, v, { number: true });
 }
 
 /** Check a service type given on the command line. */
 export function checkServiceType(flag: string, v: string): ServiceType {
-  const r = serviceTypeSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
-  return r.data;
+  return checkFlag(serviceTypeSchema, flag, v);
 }
 
 /** Check a stop timeout (seconds) given on the command line. */
 export function checkStopTimeout(flag: string, v: unknown): number {
-  const r = stopTimeoutSchema.safeParse(typeof v === "string" && v.trim() === "" ? "x" : v);
-  if (!r.success) throw new UsageError(`${flag} "${String(v)}" ${r.error.issues[0]?.message}`);
-  return r.data;
+  return checkFlag(stopTimeoutSchema, flag, v, { number: true });
 }
 
 /** Check a reload signal given on the command line; returns it as `HUP`, `USR1`, ... or "" for none. */
 export function checkReloadSignal(flag: string, v: string): string {
-  const r = reloadSignalSchema.safeParse(v);
-  if (!r.success) throw new UsageError(`${flag} "${v}" ${r.error.issues[0]?.message}`);
-  return r.data;
+  return checkFlag(reloadSignalSchema, flag, v);
 }
 
 /** Check `--secret-keys` (`FOO, BAR_*`); "" for none. */

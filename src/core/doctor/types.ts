@@ -66,3 +66,15 @@ export function given<T>(value: T | null, need: Need): T {
 export function fine(ok: string): Verdict {
   return { ok, problems: [] };
 }
+
+/** The verdict of `problems`, with `ok` the line shown when there are none. */
+export function verdict(problems: Problem[], ok: string): Verdict {
+  return problems.length > 0 ? { ok: "", problems } : fine(ok);
+}
+
+/** Every profile's problems in turn: the loop of the checks that judge each profile on its own. */
+export async function eachProfile(f: Facts, problemsOf: (name: string) => Promise<Problem[]> | Problem[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const name of f.profiles) problems.push(...(await problemsOf(name)));
+  return problems;
+}
