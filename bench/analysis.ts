@@ -1,7 +1,7 @@
 /** The report's prose that is computed from the figures: where the time goes, and why a target is missed. */
 import os from "node:os";
 import { mib, ms } from "./format.js";
-import { summarize } from "./stats.js";
+import { summarize } from "../test/helpers/stats.js";
 import type { Registry } from "./series.js";
 import type { Verdict } from "./targets.js";
 import { LIST_COUNT } from "./phases/list.js";

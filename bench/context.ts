@@ -1,7 +1,7 @@
 /** What every phase of the bench is handed. */
 import type { Rounds, Registry } from "./series.js";
 import type { Tools, Verb } from "./tools.js";
-import type { SandboxUser } from "./user.js";
+import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 /** The sandboxes, the tools, where results go and how many rounds to run. */
 export interface BenchContext {

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
 import { runOk } from "./exec.js";
-import type { SandboxUser } from "./user.js";
+import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 const MANAGER = "org.freedesktop.systemd1";
 const READY_LINE = "Monitoring bus message stream.";

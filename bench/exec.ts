@@ -2,10 +2,10 @@
  * Running commands as a sandbox user: measured (one whole process, as a user waits for it) or not
  * (setup between measurements). The driver is root; each command gets the user's uid, gid and env.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { SandboxUser } from "./user.js";
+import { spawnAsUser, type SandboxUser } from "../test/helpers/sandbox.js";
 
 /** What one measured run cost and how it ended. */
 export interface Measurement {
@@ -70,34 +70,18 @@ export function measure(user: SandboxUser, argv: readonly string[], opts: RunOpt
 }
 
 /** Runs `argv` as the user without measuring it; resolves with its exit code and output. */
-export function run(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new Error("run: empty command");
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...spawnOptions(user, opts), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (signal) stderr += `\n(killed by ${signal}${signal === "SIGKILL" ? ` after ${timeoutMs} ms` : ""})`;
-      resolve({ code: code ?? 128, stdout, stderr });
-    });
-  });
+export async function run(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (argv.length === 0) throw new Error("run: empty command");
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { timedOut, ...r } = await spawnAsUser(user, argv, { env: opts.env, timeoutMs }).done;
+  return timedOut ? { ...r, stderr: `${r.stderr}\n(killed by SIGKILL after ${timeoutMs} ms)` } : r;
 }
 
 /** Like `run`, but a non-zero exit is an error naming the command and its last lines. */
 export async function runOk(user: SandboxUser, argv: readonly string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(user, argv, opts);
   if (r.code !== 0) {
-    throw new Error(`as ${user.name}: \`${argv.join(" ")}\` exited ${r.code}\n${tail(r.stderr || r.stdout, 12)}`);
+    throw new Error(`as ${user.user}: \`${argv.join(" ")}\` exited ${r.code}\n${tail(r.stderr || r.stdout, 12)}`);
   }
   return r.stdout;
 }

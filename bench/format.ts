@@ -1,5 +1,5 @@
 /** How figures read in the report. */
-import type { Summary } from "./stats.js";
+import type { Summary } from "../test/helpers/stats.js";
 
 /** 5.3 ms, 123 ms, 4.21 s. */
 export function ms(v: number): string {

@@ -5,7 +5,7 @@ import { run, runOk } from "./exec.js";
 import { waitHealthy } from "./health.js";
 import { FIRST_PORT, numbers, PM2_HOST } from "./population.js";
 import { pm2Env, PM2_HOME_DIR, type Tools } from "./tools.js";
-import type { SandboxUser } from "./user.js";
+import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 /** App number n (1-based) → gw-001, ...; it listens on the port of profile pNNN. */
 export function appName(n: number): string {

@@ -3,7 +3,7 @@ import { mapLimit } from "../src/core/sweep/pool.js";
 import { runOk } from "./exec.js";
 import type { Endpoint } from "./health.js";
 import type { Tools } from "./tools.js";
-import type { SandboxUser } from "./user.js";
+import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 /** The bench's ports: a range no test file uses. Profile pNNN gets FIRST_PORT + NNN - 1. */
 export const PORT_RANGE = "19000-19499";

@@ -5,7 +5,7 @@ import { describeCalls } from "./dbus-calls.js";
 import { mib, ms, ratio, spread, table } from "./format.js";
 import type { Machine } from "./machine.js";
 import type { Registry, Rounds } from "./series.js";
-import { summarize } from "./stats.js";
+import { summarize } from "../test/helpers/stats.js";
 import { figures, judge, TARGETS, type Verdict } from "./targets.js";
 import { CURL_SWEEP, ROLL_LOOP } from "./shell.js";
 

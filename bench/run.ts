@@ -3,6 +3,7 @@
  * The benchmark driver (`npm run bench` runs it through scripts/bench.sh, as root, with two user managers
  * started). Measures this tool and what a user would run instead, interleaved, and writes BENCHMARKS.md.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { runOk } from "./exec.js";
 import type { BenchContext } from "./context.js";
@@ -12,7 +13,7 @@ import { EMPTY_RANGE, PORT_RANGE } from "./population.js";
 import { renderReport, writeReport } from "./report.js";
 import { Registry } from "./series.js";
 import { detectVerb, Tools } from "./tools.js";
-import { loadSandbox } from "./user.js";
+import { sandboxUser } from "../test/helpers/sandbox.js";
 import { addPhase } from "./phases/add.js";
 import { listPhase } from "./phases/list.js";
 import { rollPhase } from "./phases/roll.js";
@@ -43,8 +44,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const log = (line: string): void => void process.stderr.write(`bench [${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s]: ${line}\n`);
   const tools = new Tools(opts.app);
-  const mainUser = loadSandbox(opts.main);
-  const empty = loadSandbox(opts.empty);
+  const mainUser = sandboxUser(readFileSync(opts.main, "utf8"));
+  const empty = sandboxUser(readFileSync(opts.empty, "utf8"));
 
   for (const [user, range] of [[mainUser, PORT_RANGE], [empty, EMPTY_RANGE]] as const) {
     // No journald in the sandbox: gateways' output goes to files.

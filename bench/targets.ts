@@ -1,5 +1,5 @@
 /** The table: what is measured against what, and the target each comparison must meet. */
-import { summarize, type Summary } from "./stats.js";
+import { summarize, type Summary } from "../test/helpers/stats.js";
 import type { Registry, Series } from "./series.js";
 
 /** One line of the results table. */

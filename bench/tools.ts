@@ -1,7 +1,7 @@
 /** The command lines of every tool the benchmark runs, and which `profiles` verbs exist in this build. */
 import path from "node:path";
 import { run } from "./exec.js";
-import type { SandboxUser } from "./user.js";
+import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 /** Where pm2 keeps its daemon's socket, logs and dump: in the user's home, apart from any other pm2. */
 export const PM2_HOME_DIR = ".pm2-bench";

@@ -11,7 +11,7 @@ import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
 import { packageVersion } from "./package-files.js";
-import { argsNotUtf8 } from "./proc/cmdline.js";
+import { argsNotUtf8 } from "./processes/cmdline.js";
 import { hideArguments, peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
 

@@ -85,11 +85,9 @@ export const DEFAULT_CONFIG: Config = {
   secretKeys: [],
 };
 
-const RANGE_RE = /^(\d{1,5})-(\d{1,5})$/;
-
 /** Parse `A-B` into a port range within 1024-65535, A <= B. */
 export function parseRange(text: string): { from: number; to: number } | string {
-  const m = RANGE_RE.exec(text.trim());
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
   if (!m) return `"${text}" is not A-B (for example 8600-8699)`;
   const from = Number(m[1]);
   const to = Number(m[2]);

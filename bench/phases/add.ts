@@ -5,7 +5,7 @@ import { addStopped, numbers, profileName, startAll } from "../population.js";
 import { interleave, type Series, type Step } from "../series.js";
 import { countManagerCalls } from "../dbus-calls.js";
 import type { Tools } from "../tools.js";
-import type { SandboxUser } from "../user.js";
+import type { SandboxUser } from "../../test/helpers/sandbox.js";
 import { LIST_COUNT } from "./list.js";
 
 /** The profile count before the measured add: it is the 100th. */

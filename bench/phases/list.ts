@@ -3,11 +3,11 @@ import { measure, type Measurement } from "../exec.js";
 import type { BenchContext } from "../context.js";
 import { appPids, daemonPid, killPm2, startApps } from "../pm2.js";
 import { addStopped, numbers, startAll } from "../population.js";
-import { peakRssMiB } from "../proc.js";
+import { peakRssMiB } from "../../test/helpers/proc-readings.js";
 import { interleave, type Series, type Step } from "../series.js";
 import { countManagerCalls } from "../dbus-calls.js";
 import { pm2Env } from "../tools.js";
-import type { SandboxUser } from "../user.js";
+import type { SandboxUser } from "../../test/helpers/sandbox.js";
 import { ROLL_COUNT } from "./roll.js";
 
 /** How many profiles (and pm2 apps) the list row lists. */

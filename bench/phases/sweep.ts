@@ -2,7 +2,7 @@
 import { measure } from "../exec.js";
 import { notImplemented, type BenchContext } from "../context.js";
 import { addStopped, numbers, profileEndpoint, profilePids, startAll } from "../population.js";
-import { peakRssMiB } from "../proc.js";
+import { peakRssMiB } from "../../test/helpers/proc-readings.js";
 import { interleave, type Step } from "../series.js";
 import { countManagerCalls } from "../dbus-calls.js";
 import { bash, CURL_SWEEP } from "../shell.js";

@@ -1,5 +1,5 @@
 import { parseEnvArgs } from "../core/env-args.js";
-import { allocatePort, assertPortFree, parsePort } from "../core/ports.js";
+import { allocatePort, assertPortFree, parsePort } from "../core/port-allocation.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { ProfileExistsError, UsageError } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";

@@ -1,4 +1,4 @@
-import { loadedUnits, observeHealth, type HealthObservation } from "../core/sweep/observe.js";
+import { loadedUnits, observeHealth, type HealthObservation } from "../core/sweep/unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "../core/sweep/pool.js";
 import { readStartLimits } from "../core/sweep/unit-condition.js";
 import { ExitCode } from "../errors.js";

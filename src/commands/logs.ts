@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { learnPastSecrets } from "../core/known-secrets.js";
-import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount, tailFile } from "../core/logs.js";
+import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount } from "../core/logs/source.js";
+import { tailFile } from "../core/logs/tail-file.js";
 import { followFile } from "../core/logs/follow.js";
 import { findJournal, showJournal } from "../core/logs/journal.js";
 import { lineStream, type LineStream } from "../core/logs/lines.js";

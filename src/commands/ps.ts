@@ -1,4 +1,4 @@
-import { cgroupPids, processInfo, type UnitProcess } from "../proc/cgroup.js";
+import { cgroupPids, processInfo, type UnitProcess } from "../processes/cgroup.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";

@@ -21,7 +21,7 @@ import { runRoll } from "../core/roll/runner.js";
 import { plainView, silentView, type RollView } from "../core/roll/view.js";
 import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
 import { envFile } from "../paths.js";
-import { isRunning } from "../proc/alive.js";
+import { isRunning } from "../processes/identity.js";
 import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
 import { acquireLock, type Lock } from "../store/lock.js";

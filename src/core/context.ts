@@ -2,7 +2,7 @@ import { loadConfig, type Config } from "../config.js";
 import { resolvePaths, type Paths } from "../paths.js";
 import type { PortInspector } from "../ports/types.js";
 import type { Prober } from "../probe/types.js";
-import type { ProcessInspector } from "../proc/process.js";
+import type { ProcessInspector } from "../processes/inspector.js";
 import type { SystemdManager } from "../systemd/types.js";
 import type { PortOwners } from "./port-owner.js";
 import { createLogger, type Logger } from "../log.js";
@@ -50,8 +50,8 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
       bus = await connectSystemd(env);
       return bus;
     });
-  const ports = opts.ports ?? once(async () => new (await import("../ports/proc.js")).ProcPortInspector());
-  const procs = opts.procs ?? once(async () => new (await import("../proc/process.js")).ProcProcessInspector());
+  const ports = opts.ports ?? once(async () => new (await import("../ports/proc-listeners.js")).ProcPortInspector());
+  const procs = opts.procs ?? once(async () => new (await import("../processes/inspector.js")).ProcProcessInspector());
   const quiet = opts.quiet || opts.json;
   return {
     env,

@@ -6,7 +6,7 @@ import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
-import { parsePort } from "./ports.js";
+import { parsePort } from "./port-allocation.js";
 import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
 
 /** Keys to give values and keys to remove; both already checked against the key and value rules. */

@@ -5,7 +5,7 @@ import type { ProbeTarget } from "../probe/types.js";
 import { REFUSED_FILE, systemdUtf8Problem, type EnvEntries } from "../store/envfile.js";
 import { readProfileSettings, type ProfileSettings } from "../store/profile-settings.js";
 import { portOf } from "../store/profiles.js";
-import { isUsablePort } from "./ports.js";
+import { isUsablePort } from "./port-allocation.js";
 
 // A gateway bound to every address answers on loopback; probing a wildcard address would not connect.
 const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]", "localhost"]);

@@ -4,7 +4,7 @@
  */
 import { describeListener } from "../ports/describe.js";
 import type { PortInspector } from "../ports/types.js";
-import type { ProcessInspector } from "../proc/process.js";
+import type { ProcessInspector } from "../processes/inspector.js";
 import type { SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -55,6 +56,19 @@ export async function writeFileIfChanged(file: string, data: string | Uint8Array
   }
   if (((await fs.stat(file)).mode & 0o7777) !== mode) await fs.chmod(file, mode).catch((err: unknown) => Promise.reject(fileSystemFault(err, file, "chmod") ?? err));
   return false;
+}
+
+/**
+ * A small file's text, or null when there is none; any other error goes through `fault`. Synchronous, as
+ * every small file the store reads (see readEnv in profiles.ts).
+ */
+export function readTextIfAny(file: string, fault: (err: NodeJS.ErrnoException) => unknown): string | null {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw fault(err as NodeJS.ErrnoException);
+  }
 }
 
 /** Delete a file; whether it was there. */

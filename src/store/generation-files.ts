@@ -4,7 +4,7 @@ import path from "node:path";
 import { array, boolean, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
 import { BadFileError, UsageError, fileSystemFault } from "../errors.js";
 import type { Paths } from "../paths.js";
-import { writeFileAtomic } from "./atomic.js";
+import { readTextIfAny, writeFileAtomic } from "./atomic.js";
 import { decodeBytes, encodeText } from "./bytes.js";
 import type { EnvEntries } from "./envfile.js";
 import type { Limits } from "./limits.js";
@@ -69,14 +69,8 @@ export function generationFile(paths: Paths, name: string, n: number): string {
 /** index.json of a profile; an empty history when there is none, BadFileError when it does not parse. */
 export async function loadIndex(paths: Paths, name: string): Promise<Index> {
   const file = indexFile(paths, name);
-  let text: string;
-  try {
-    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { next: 1, generations: [] };
-    throw fileSystemFault(err, file, "read") ?? err;
-  }
+  const text = readTextIfAny(file, (err) => fileSystemFault(err, file, "read") ?? err);
+  if (text === null) return { next: 1, generations: [] };
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { selfIdentity } from "../proc/alive.js";
+import { selfIdentity } from "../processes/identity.js";
 import { createWhole, judge, seeLock } from "./lock-file.js";
 
 // A claimant dying in the microseconds it holds its claim is rare; eight in a row on one lock is a bug.

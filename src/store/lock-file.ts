@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { fileSystemFault } from "../errors.js";
-import { isRunning, processAlive, type ProcessIdentity } from "../proc/alive.js";
+import { isRunning, processAlive, type ProcessIdentity } from "../processes/identity.js";
 import { int, nullable, number, object, positive, string } from "../schema.js";
 
 /** Who holds a lock, as written into the lock file. */

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BusyError } from "../errors.js";
-import { processAlive, selfIdentity } from "../proc/alive.js";
+import { processAlive, selfIdentity } from "../processes/identity.js";
 import { ensureDir } from "./atomic.js";
 import { breakStale, isClaim } from "./lock-break.js";
 import { createWhole, judge, seeLock, UNREADABLE_GRACE_MS, type LockOwner } from "./lock-file.js";

@@ -9,13 +9,13 @@
  *
  * Each key overrides the same key of config.ini's `[gateway]` for this profile only.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import ini from "ini";
 import { coerce, enum as enumOf, int, maximum, minimum, optional, regex, strictObject, string } from "../schema.js";
 import { BadFileError } from "../errors.js";
 import { profileDir, type Paths } from "../paths.js";
 import { PROBE_KINDS, type ProbeKind } from "../probe/types.js";
+import { readTextIfAny } from "./atomic.js";
 
 /** What a profile may override; absent keys follow config.ini. */
 export interface ProfileSettings {
@@ -50,14 +50,8 @@ export function profileSettingsFile(paths: Paths, name: string): string {
 /** Read a profile's `profile.ini`; `{}` when there is none, BadFileError naming the key when it is wrong. */
 export async function readProfileSettings(paths: Paths, name: string): Promise<ProfileSettings> {
   const file = profileSettingsFile(paths, name);
-  let text: string;
-  try {
-    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`);
-  }
+  const text = readTextIfAny(file, (err) => new BadFileError(file, `cannot be read (${err.code})`));
+  if (text === null) return {};
   const parsed = schema.safeParse(ini.parse(text));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

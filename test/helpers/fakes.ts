@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG, saveConfig } from "../../src/config.js";
 import { resolvePaths } from "../../src/paths.js";
 import { portHolder, type PortClaim, type PortHolder, type PortOwners } from "../../src/core/port-owner.js";
 import type { Listener, PortInspector } from "../../src/ports/types.js";
-import type { ProcessInspector } from "../../src/proc/process.js";
+import type { ProcessInspector } from "../../src/processes/inspector.js";
 import type { ProbeTarget, ProbeVerdict, Prober } from "../../src/probe/types.js";
 import type { JobResult, SystemdManager, RunState, UnitState } from "../../src/systemd/types.js";
 

@@ -1,11 +1,13 @@
 /**
- * Integration-test harness: a real, private `systemd --user` for a throwaway user, started and stopped by
- * scripts/user-manager.sh. Needs root; `npm test` (scripts/test.sh) provides it and sets AP_APP_DIR.
+ * The sandbox the integration tests, the reliability suite and the bench share: a real, private
+ * `systemd --user` for a throwaway user, started and stopped by scripts/user-manager.sh, and commands run
+ * as that user. Needs root; `npm test` (scripts/test.sh) provides it and sets AP_APP_DIR.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolvePaths, type Paths } from '../../src/paths.js';
 
 /** Options of `Sandbox.exec`. */
 export interface ExecOptions {
@@ -24,14 +26,18 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** A running user manager and the user it belongs to. */
-export interface Sandbox {
+/** A throwaway user whose private `systemd --user` runs, as `user-manager.sh start` printed it. */
+export interface SandboxUser {
   readonly user: string;
   readonly uid: number;
   readonly gid: number;
   readonly home: string;
   /** What a CLI process of the user needs: HOME, USER, LOGNAME, PATH, XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS. */
   readonly env: Readonly<Record<string, string>>;
+}
+
+/** A running user manager and the user it belongs to. */
+export interface Sandbox extends SandboxUser {
   /** PID of the `systemd --user` process itself. */
   readonly managerPid: number;
   /** The manager's stdout/stderr; removed by `stop()`. */
@@ -92,42 +98,83 @@ function describe(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
-/** Runs a command as root in its own process group, so that a deadline can kill all it started. */
-function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
+/** A finished child: its output and exit code, and whether the deadline killed it. */
+export interface Collected extends ExecResult {
+  timedOut: boolean;
+}
+
+/**
+ * Collects a spawned child's output until it exits; `code` is 128 + signal number when a signal ended it.
+ * Past `timeoutMs` the child (with `group`, its whole process group) is SIGKILLed.
+ */
+function collect(child: ChildProcess, opts: { timeoutMs?: number; input?: string; group?: boolean }): Promise<Collected> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     // A command that exits without reading its input must not fail the call with EPIPE.
-    child.stdin.on('error', () => {});
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => {
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(opts.input ?? '');
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       timedOut = true;
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
+      try {
+        if (child.pid !== undefined) process.kill(opts.group ? -child.pid : child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
       }
-    }, timeoutMs);
+    }, opts.timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (timedOut) {
-        reject(new ExecTimeoutError(describe(cmd, args), timeoutMs, { stdout, stderr }));
-        return;
-      }
       const signalCode = signal ? 128 + (constants.signals[signal] ?? 0) : 1;
-      resolvePromise({ code: code ?? signalCode, stdout, stderr });
+      resolvePromise({ code: code ?? signalCode, stdout, stderr, timedOut });
     });
   });
+}
+
+/** Runs a command as root in its own process group, so that a deadline can kill all it started. */
+async function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
+  const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const { timedOut, ...r } = await collect(child, { timeoutMs, input, group: true });
+  if (timedOut) throw new ExecTimeoutError(describe(cmd, args), timeoutMs, { stdout: r.stdout, stderr: r.stderr });
+  return r;
+}
+
+/** A command started as a sandbox user; `pid` is the command's own once setpriv and env have exec'd. */
+export interface Spawned {
+  pid: number;
+  done: Promise<Collected>;
+}
+
+/**
+ * Starts `argv` as the user without the user-manager.sh wrapper: setpriv and env exec, so that the PID
+ * ends up the command's own (a SIGKILL hits it), in the user's home with their environment plus `env`.
+ */
+export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Spawned {
+  const vars = Object.entries({ ...user.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
+  const child = spawn(
+    'setpriv',
+    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv],
+    { cwd: user.home, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const done = collect(child, { timeoutMs: opts.timeoutMs });
+  if (child.pid === undefined) throw new Error('spawn setpriv gave no pid');
+  return { pid: child.pid, done };
+}
+
+/** The CLI (`node <appDir>/dist/src/cli.js ...args`) as the sandbox user, through `spawnAsUser`. */
+export function spawnCli(sb: Sandbox, args: string[], env: Record<string, string> = {}): Spawned {
+  return spawnAsUser(sb, ['node', join(sb.appDir, 'dist', 'src', 'cli.js'), ...args], { env });
+}
+
+/** The user's tool paths (config, state), as the CLI resolves them from the sandbox's HOME. */
+export function userPaths(sb: SandboxUser): Paths {
+  return resolvePaths({ HOME: sb.home });
 }
 
 function parseLines(text: string): Map<string, string> {
@@ -143,6 +190,28 @@ function required(values: Map<string, string>, key: string, output: string): str
   const value = values.get(key);
   if (!value) throw new Error(`user-manager.sh start printed no ${key}; it printed:\n${output}`);
   return value;
+}
+
+/** The user that the KEY=VALUE lines `user-manager.sh start` prints describe (scripts/bench.sh saves them to a file). */
+export function sandboxUser(printed: string): SandboxUser {
+  const values = parseLines(printed);
+  const get = (key: string): string => required(values, key, printed);
+  const user = get('AP_USER');
+  const home = get('AP_HOME');
+  return {
+    user,
+    uid: Number(get('AP_UID')),
+    gid: Number(get('AP_GID')),
+    home,
+    env: Object.freeze({
+      HOME: home,
+      USER: user,
+      LOGNAME: user,
+      PATH: get('AP_PATH'),
+      XDG_RUNTIME_DIR: get('XDG_RUNTIME_DIR'),
+      DBUS_SESSION_BUS_ADDRESS: get('DBUS_SESSION_BUS_ADDRESS'),
+    }),
+  };
 }
 
 // Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
@@ -168,19 +237,10 @@ export async function startSandbox(): Promise<Sandbox> {
   }
   const values = parseLines(started.stdout);
   const get = (key: string): string => required(values, key, started.stdout);
-  const user = get('AP_USER');
+  const who = sandboxUser(started.stdout);
+  const user = who.user;
   running.add(user);
   stopLeftoversOnExit();
-
-  const home = get('AP_HOME');
-  const env = Object.freeze({
-    HOME: home,
-    USER: user,
-    LOGNAME: user,
-    PATH: get('AP_PATH'),
-    XDG_RUNTIME_DIR: get('XDG_RUNTIME_DIR'),
-    DBUS_SESSION_BUS_ADDRESS: get('DBUS_SESSION_BUS_ADDRESS'),
-  });
 
   const exec = (cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
     const assignments = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -195,11 +255,7 @@ export async function startSandbox(): Promise<Sandbox> {
   let managerPid = Number(get('AP_MANAGER_PID'));
 
   return {
-    user,
-    uid: Number(get('AP_UID')),
-    gid: Number(get('AP_GID')),
-    home,
-    env,
+    ...who,
     get managerPid() {
       return managerPid;
     },

@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { showUnit } from "../helpers/unit-props.js";
 
 // Ports of this file only (18870-18899 of the gateway-styles range).
 const RANGE = "18870-18899";
@@ -31,8 +32,7 @@ async function health(port: number): Promise<Record<string, unknown>> {
 }
 
 async function show(unit: string, prop: string): Promise<string> {
-  const r = await sb.exec("systemctl", ["--user", "show", unit, `--property=${prop}`, "--value"]);
-  return r.stdout.trim();
+  return (await showUnit(sb, unit, [prop]))[prop] ?? "";
 }
 
 /** Add `names` on `ports`, roll them health-gated (PIDs change), stop them (nothing left), remove them. */

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { hasStopped, procUid } from '../helpers/proc-readings.js';
 import { ExecTimeoutError, startSandbox, type ExecResult, type Sandbox } from '../helpers/sandbox.js';
 
 let sandbox: Sandbox;
@@ -29,24 +30,6 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 
   while (!(await probe())) {
     if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function procUid(pid: number): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m);
-    return line ? Number(line[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function processGone(pid: number): boolean {
-  try {
-    // A zombie waits for a PID 1 that reaps late; it has stopped all the same.
-    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return true;
   }
 }
 
@@ -118,7 +101,7 @@ test('stop removes the manager, the user, its home, runtime dir and cgroups, and
   await sandbox.stop();
   stopped = true;
 
-  assert.ok(processGone(managerPid), `manager ${managerPid} still running`);
+  assert.ok(hasStopped(managerPid), `manager ${managerPid} still running`);
   assert.equal(spawnSync('getent', ['passwd', user]).status, 2, `user ${user} still exists`);
   assert.equal(existsSync(home), false);
   assert.equal(existsSync(`/run/user/${uid}`), false);

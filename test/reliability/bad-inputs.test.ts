@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { type ExecResult, type Sandbox, userPaths } from "../helpers/sandbox.js";
 import { mapLimit } from "../../src/core/sweep/pool.js";
-import { hashTree, initialisedSandbox, prng, seed, userPaths } from "./util.js";
+import { hashTree, initialisedSandbox, prng, seed } from "./util.js";
 import {
   badNames, badPairs, badPorts, badRollRecords, configReaders, corruptConfigs, envReaders, flagCases, garbageEnvs, missingCases, nameCases, pairCases, portCases, rollReaders,
   type BadCase, type World,

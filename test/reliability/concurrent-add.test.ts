@@ -1,7 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, initialisedSandbox, userPaths } from "./util.js";
+import { type ExecResult, type Sandbox, userPaths } from "../helpers/sandbox.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox } from "./util.js";
 
 // Ports of this file only (the reliability files run two at a time).
 const RANGE = "19500-19549";

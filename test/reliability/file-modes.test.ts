@@ -4,8 +4,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
-import { userPaths } from "./util.js";
+import { type Sandbox, startSandbox, userPaths } from "../helpers/sandbox.js";
 
 // Ports of this file only.
 const RANGE = "19700-19749";

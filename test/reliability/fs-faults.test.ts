@@ -12,11 +12,11 @@ import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { type ExecResult, type Sandbox, userPaths } from "../helpers/sandbox.js";
 import { limitsDropIn } from "../../src/store/limits.js";
 import { corruptGenerations, generationsDir } from "../../src/store/generations.js";
 import type { Paths } from "../../src/paths.js";
-import { checkEnvFiles, hashTree, initialisedSandbox, userPaths } from "./util.js";
+import { checkEnvFiles, hashTree, initialisedSandbox } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19950-19959";

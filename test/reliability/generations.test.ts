@@ -2,11 +2,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { ExecResult, Sandbox } from "../helpers/sandbox.js";
+import { type ExecResult, type Sandbox, userPaths } from "../helpers/sandbox.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { envFile, type Paths } from "../../src/paths.js";
 import { corruptGenerations, generationFile, generationsDir, history, readGeneration } from "../../src/store/generations.js";
-import { hashTree, healthStatus, initialisedSandbox, pollUntil, userPaths } from "./util.js";
+import { hashTree, healthStatus, initialisedSandbox, pollUntil } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19690-19699";

@@ -2,8 +2,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, initialisedSandbox, prng, seed, spawnCli, userPaths, waitUntilNode } from "./util.js";
+import { type Sandbox, spawnCli, userPaths } from "../helpers/sandbox.js";
+import { waitUntilNode } from "../helpers/proc-readings.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox, prng, seed } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19550-19599";

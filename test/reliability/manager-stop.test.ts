@@ -2,8 +2,9 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Sandbox } from "../helpers/sandbox.js";
-import { healthStatus, initialisedSandbox, pollUntil, spawnCli, userPaths } from "./util.js";
+import { hasStopped } from "../helpers/proc-readings.js";
+import { type Sandbox, spawnCli, userPaths } from "../helpers/sandbox.js";
+import { healthStatus, initialisedSandbox, pollUntil } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19750-19799";
@@ -32,15 +33,6 @@ async function readRecord(): Promise<Record_ | null> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test("the user manager stopped mid-roll: exit 10 naming the manager, the record left; with it back, roll completes", async () => {
   // Batch 1 with a 2 s gate: the roll is surely mid-way when the manager goes.
   const roll = spawnCli(sb, ["roll", "--max-parallel", "1", "--min-healthy-time", "2", "--healthy-deadline", "20"]);
@@ -54,7 +46,7 @@ test("the user manager stopped mid-roll: exit 10 naming the manager, the record 
   process.kill(old, "SIGTERM");
   const r = await roll.done;
   figures.rollExit = r.code;
-  const dead = await pollUntil(async () => !alive(old) || (await fs.readFile(`/proc/${old}/stat`, "utf8").catch(() => "")).includes(") Z"), 20_000);
+  const dead = await pollUntil(async () => hasStopped(old), 20_000);
   assert.ok(dead, "the manager did not exit on SIGTERM");
 
   assert.equal(r.code, 10, `roll exit ${r.code}, want 10 (manager unreachable)\n${r.stderr}`);
@@ -123,6 +115,6 @@ test("a restart while the manager is shutting down: exit 10 naming the manager, 
   assert.equal(r.code, 10, `restart exit ${r.code}, want 10\n${r.stderr}`);
   assert.match(r.stderr, /systemd user manager[\s\S]*shutting down/i);
 
-  const dead = await pollUntil(async () => !alive(old) || (await fs.readFile(`/proc/${old}/stat`, "utf8").catch(() => "")).includes(") Z"), 20_000);
+  const dead = await pollUntil(async () => hasStopped(old), 20_000);
   assert.ok(dead, "the manager did not exit on SIGTERM");
 });

@@ -9,10 +9,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Sandbox } from "../helpers/sandbox.js";
+import { type Sandbox, userPaths } from "../helpers/sandbox.js";
+import { showUnit } from "../helpers/unit-props.js";
 import { envFile, type Paths } from "../../src/paths.js";
 import { generationFile, history } from "../../src/store/generations.js";
-import { checkEnvFiles, healthStatus, initialisedSandbox, userPaths } from "./util.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19960-19969";
@@ -36,8 +37,7 @@ const RAW = Buffer.from([0x78, 0xff, 0xfe, 0x79]); // "x", two bytes that are no
 const quoted = (key: string, value: Buffer) => Buffer.concat([Buffer.from(`${key}="`), value, Buffer.from('"')]);
 
 async function unitProps(): Promise<Record<string, string>> {
-  const r = await sb.exec("systemctl", ["--user", "show", "-p", "ActiveState,Result,MainPID,NRestarts", "agent-gateway@u1.service"]);
-  return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));
+  return showUnit(sb, "agent-gateway@u1.service", ["ActiveState", "Result", "MainPID", "NRestarts"]);
 }
 
 test("a hand edit with bytes that are not UTF-8 survives set of another key, in the .env and in both generations", async () => {

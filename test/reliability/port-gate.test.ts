@@ -12,8 +12,8 @@ import { once } from "node:events";
 import fs from "node:fs/promises";
 import http from "node:http";
 import path from "node:path";
-import type { Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil, userPaths } from "./util.js";
+import { type Sandbox, userPaths } from "../helpers/sandbox.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19900-19909";

@@ -6,8 +6,7 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
-import { userPaths } from "./util.js";
+import { type ExecResult, type Sandbox, startSandbox, userPaths } from "../helpers/sandbox.js";
 
 // Ports of this file only.
 const RANGE = "19650-19689";

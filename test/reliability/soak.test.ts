@@ -1,9 +1,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import type { Sandbox } from "../helpers/sandbox.js";
-import fs from "node:fs/promises";
-import { initialisedSandbox, median, procStats, spawnCli } from "./util.js";
+import { memoryKiB, procStats, statusField } from "../helpers/proc-readings.js";
+import { spawnCli, type Sandbox } from "../helpers/sandbox.js";
+import { median } from "../helpers/stats.js";
+import { initialisedSandbox } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19800-19849";
@@ -45,10 +46,9 @@ async function rollOnce(): Promise<{ code: number; stdout: string; stderr: strin
   let running = true;
   const watch = (async () => {
     while (running) {
-      const status = await fs.readFile(`/proc/${child.pid}/status`, "utf8").catch(() => "");
-      const m = /^VmHWM:\s+(\d+) kB/m.exec(status);
       // setpriv and env run first under the same PID: only node's own figures count.
-      if (m && /^Name:\s+node/m.test(status)) peak = Math.max(peak, Number(m[1]));
+      const hwm = statusField(child.pid, "Name")?.startsWith("node") ? memoryKiB(child.pid, "VmHWM") : null;
+      if (hwm !== null) peak = Math.max(peak, hwm);
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
@@ -81,12 +81,12 @@ test(`soak: ${CYCLES} rolls of ${NAMES.length} profiles; gateway, manager, bus a
     assert.equal(rolled.length, NAMES.length, `cycle ${cycle}`);
     for (const p of rolled) {
       assert.ok(p.pidAfter, `cycle ${cycle}: ${p.name} has no pid`);
-      const s = await procStats(p.pidAfter);
+      const s = procStats(p.pidAfter);
       assert.ok(s, `cycle ${cycle}: gateway ${p.name} (pid ${p.pidAfter}) is gone right after a healthy roll`);
       gateway.push(s);
     }
-    const m = await procStats(sb.managerPid);
-    const b = await procStats(busAt);
+    const m = procStats(sb.managerPid);
+    const b = procStats(busAt);
     assert.ok(m && b, `cycle ${cycle}: the manager or the bus is gone`);
     manager.push(m);
     bus.push(b);

@@ -5,8 +5,9 @@ import { watch } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Sandbox } from "../helpers/sandbox.js";
-import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil, spawnCli, userPaths, waitUntilNode } from "./util.js";
+import { type Sandbox, spawnCli, userPaths } from "../helpers/sandbox.js";
+import { waitUntilNode } from "../helpers/proc-readings.js";
+import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19850-19899";

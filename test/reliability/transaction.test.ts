@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Sandbox } from "../helpers/sandbox.js";
-import { initialisedSandbox, prng, seed, spawnCli, userPaths, waitUntilNode } from "./util.js";
+import { type Sandbox, spawnCli, userPaths } from "../helpers/sandbox.js";
+import { waitUntilNode } from "../helpers/proc-readings.js";
+import { initialisedSandbox, prng, seed } from "./util.js";
 
 // Ports of this file only.
 const RANGE = "19910-19949";

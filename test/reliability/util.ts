@@ -1,17 +1,15 @@
 /**
- * Shared pieces of the reliability suite (`npm run test:reliability`): a seeded PRNG so that a failing
- * random run can be replayed, a sandbox set up with `init` and profiles, the CLI spawned directly under `setpriv` (so that the
- * child's PID is node itself and a SIGKILL hits it), a hash of a directory tree for nothing-changed checks,
- * and /proc readings for the soak.
+ * Pieces of the reliability suite (`npm run test:reliability`) only it uses: a seeded PRNG so that a
+ * failing random run can be replayed, a sandbox set up with `init` and profiles, a hash of a directory
+ * tree for nothing-changed checks, and the check that every `.env` is a kept generation. The sandbox
+ * itself, /proc readings and medians are the shared helpers in test/helpers/.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { constants } from "node:os";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
-import { resolvePaths, type Paths } from "../../src/paths.js";
+import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import type { Paths } from "../../src/paths.js";
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
 export function prng(seed: number): () => number {
@@ -53,52 +51,6 @@ export async function initialisedSandbox(range: string, names: readonly string[]
   }
 }
 
-/** A CLI run started as the sandbox user; `pid` is node's own PID once setpriv and env have exec'd. */
-export interface Spawned {
-  pid: number;
-  done: Promise<ExecResult>;
-}
-
-/** The CLI as the user, without the user-manager.sh wrapper: setpriv and env exec, so the PID ends up node's. */
-export function spawnCli(sb: Sandbox, args: string[], env: Record<string, string> = {}): Spawned {
-  const vars = Object.entries({ ...sb.env, ...env }).map(([k, v]) => `${k}=${v}`);
-  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
-  const child = spawn(
-    "setpriv",
-    [`--reuid=${sb.uid}`, `--regid=${sb.gid}`, "--init-groups", "env", "-i", ...vars, "node", cli, ...args],
-    { cwd: sb.home, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  const done = new Promise<ExecResult>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      resolve({ code: code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1), stdout, stderr });
-    });
-  });
-  if (child.pid === undefined) throw new Error("spawn setpriv gave no pid");
-  return { pid: child.pid, done };
-}
-
-/** Resolves once `/proc/PID/exe` is node (the exec chain finished); false if the process ended first. */
-export async function waitUntilNode(pid: number, deadlineMs = 5000): Promise<boolean> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    const exe = await fs.readlink(`/proc/${pid}/exe`).catch(() => null);
-    if (exe === null) return false;
-    if (path.basename(exe).startsWith("node")) return true;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return false;
-}
-
-/** The user's tool paths (config, state), as the CLI resolves them from the sandbox's HOME. */
-export function userPaths(sb: Sandbox): Paths {
-  return resolvePaths({ HOME: sb.home });
-}
-
 /**
  * sha256 over every entry under `dir`: relative path, type, mode, owner, and a file's bytes or a link's
  * target. Nothing is excluded; a missing dir hashes as such.
@@ -124,25 +76,6 @@ export async function hashTree(dir: string): Promise<string> {
   };
   await walk(".");
   return h.digest("hex");
-}
-
-/** Open fds and resident memory of a process from /proc; null when it is gone. */
-export async function procStats(pid: number): Promise<{ fds: number; rssKiB: number } | null> {
-  try {
-    const fds = (await fs.readdir(`/proc/${pid}/fd`)).length;
-    const status = await fs.readFile(`/proc/${pid}/status`, "utf8");
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return { fds, rssKiB: m ? Number(m[1]) : 0 };
-  } catch {
-    return null;
-  }
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Polls `check` until it returns true or the deadline passes; returns the last answer. */

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { summarize } from "../../bench/stats.js";
+import { summarize } from "../helpers/stats.js";
 import { Registry } from "../../bench/series.js";
 import { judge, TARGETS } from "../../bench/targets.js";
 import { renderReport } from "../../bench/report.js";

@@ -9,7 +9,7 @@ import set from "../../src/commands/set.js";
 import { restart, start } from "../../src/commands/start.js";
 import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
-import { argsNotUtf8 } from "../../src/proc/cmdline.js";
+import { argsNotUtf8 } from "../../src/processes/cmdline.js";
 import { escapeControls } from "../../src/render/escape.js";
 import { decodeBytes, encodeText, firstRawByte } from "../../src/store/bytes.js";
 import { parseEnv, serializeEnv, systemdUtf8Problem, valueProblem } from "../../src/store/envfile.js";

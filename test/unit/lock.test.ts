@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BusyError } from "../../src/errors.js";
-import { bootId, isRunning, selfIdentity, startTicks } from "../../src/proc/alive.js";
+import { bootId, isRunning, selfIdentity, startTicks } from "../../src/processes/identity.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { seeLock, UNREADABLE_GRACE_MS } from "../../src/store/lock-file.js";
 import { lockWorkersTakeTurns } from "../helpers/lock-workers.js";

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { portHolder, type PortClaim } from "../../src/core/port-owner.js";
-import { ProcProcessInspector } from "../../src/proc/process.js";
+import { ProcProcessInspector } from "../../src/processes/inspector.js";
 import { FakePorts, FakeProcs, fakeControlGroup } from "../helpers/fakes.js";
 
 const UNIT = "agent-gateway@liam.service";

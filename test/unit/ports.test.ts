@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { describeListener } from "../../src/ports/describe.js";
-import { ProcPortInspector } from "../../src/ports/proc.js";
+import { ProcPortInspector } from "../../src/ports/proc-listeners.js";
 
 const HEADER4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
 const HEADER6 =

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { cgroupPids, processInfo } from "../../src/proc/cgroup.js";
+import { cgroupPids, processInfo } from "../../src/processes/cgroup.js";
 
 test("cgroupPids: the unit's cgroup in whichever hierarchy holds it, sub-cgroups included", async (t) => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "ap-cg-"));

@@ -7,7 +7,7 @@ import roll from "../../src/commands/roll.js";
 import { planRoll } from "../../src/core/roll/plan.js";
 import { newRecord, recordFile, type RollRecord } from "../../src/core/roll/record.js";
 import { BadFileError, ExitCode } from "../../src/errors.js";
-import { bootId, startTicks } from "../../src/proc/alive.js";
+import { bootId, startTicks } from "../../src/processes/identity.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const g = { json: true, verbose: false };

@@ -1,7 +1,7 @@
 /** Check: each profile's directory (0700) and `.env` (0600) belong to the user, with those modes. */
 import fs from "node:fs/promises";
 import { envFile, profileDir } from "../../paths.js";
-import { fine, type Check, type Problem } from "./types.js";
+import { eachProfile, verdict, type Check, type Problem } from "./types.js";
 
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
 
@@ -26,13 +26,11 @@ export const filesCheck: Check = {
   title: "profile directories 0700 and .env files 0600, owned by you",
   needs: [],
   async run(f) {
-    const problems: Problem[] = [];
-    if (f.profilesError) problems.push({ message: f.profilesError, fix: `sudo chown -R ${f.user} ${f.ctx.paths.profilesDir}` });
-    for (const name of f.profiles) {
-      problems.push(...(await pathProblems(profileDir(f.ctx.paths, name), 0o700, f.uid, f.user)));
-      problems.push(...(await pathProblems(envFile(f.ctx.paths, name), 0o600, f.uid, f.user)));
-    }
-    if (problems.length > 0) return { ok: "", problems };
-    return fine(f.profiles.length === 0 ? "no profiles yet" : `${f.profiles.length} profile(s), owners and modes right`);
+    const listing = f.profilesError ? [{ message: f.profilesError, fix: `sudo chown -R ${f.user} ${f.ctx.paths.profilesDir}` }] : [];
+    const problems = await eachProfile(f, async (name) => [
+      ...(await pathProblems(profileDir(f.ctx.paths, name), 0o700, f.uid, f.user)),
+      ...(await pathProblems(envFile(f.ctx.paths, name), 0o600, f.uid, f.user)),
+    ]);
+    return verdict([...listing, ...problems], f.profiles.length === 0 ? "no profiles yet" : `${f.profiles.length} profile(s), owners and modes right`);
   },
 };

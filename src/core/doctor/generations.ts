@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { AppError } from "../../errors.js";
 import { envFile, type Paths } from "../../paths.js";
 import { corruptGenerations, corruptionText, generationFile, history, sha256, type CorruptGeneration, type Generation } from "../../store/generations.js";
-import { fine, type Check, type Problem } from "./types.js";
+import { eachProfile, verdict, type Check } from "./types.js";
 
 function fileSha256(file: string): string | null {
   try {
@@ -26,20 +26,19 @@ export const generationsCheck: Check = {
   title: "generations hold the bytes their index.json records",
   needs: [],
   async run(f) {
-    const problems: Problem[] = [];
     let kept = 0;
-    for (const name of f.profiles) {
+    const problems = await eachProfile(f, async (name) => {
       try {
         const { generations } = await history(f.ctx.paths, name);
         const corrupt = await corruptGenerations(f.ctx.paths, name);
         kept += generations.length;
-        for (const c of corrupt) problems.push({ message: `${name}: ${corruptionText(c)}`, fix: fixFor(f.ctx.paths, name, c, generations, corrupt) });
+        return corrupt.map((c) => ({ message: `${name}: ${corruptionText(c)}`, fix: fixFor(f.ctx.paths, name, c, generations, corrupt) }));
       } catch (err) {
         // A broken index.json of one profile must not hide the others.
         if (!(err instanceof AppError)) throw err;
-        problems.push({ message: err.message, fix: err.hint ?? `profiles history ${name}` });
+        return [{ message: err.message, fix: err.hint ?? `profiles history ${name}` }];
       }
-    }
-    return problems.length > 0 ? { ok: "", problems } : fine(`${kept} generation(s) of ${f.profiles.length} profile(s), all intact`);
+    });
+    return verdict(problems, `${kept} generation(s) of ${f.profiles.length} profile(s), all intact`);
   },
 };

@@ -7,9 +7,9 @@ import type { PortInspector } from "../../ports/types.js";
 import { parseEnv } from "../../store/envfile.js";
 import { portOf } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName } from "../../systemd/types.js";
-import { allocatePort } from "../ports.js";
+import { allocatePort } from "../port-allocation.js";
 import { portHolder, unitClaim } from "../port-owner.js";
-import { fine, given, type Check, type Facts, type Problem } from "./types.js";
+import { given, verdict, type Check, type Facts, type Problem } from "./types.js";
 
 /** Each profile's recorded port, read leniently like `recordedPorts`: a .env broken by hand still claims its port. */
 async function portsByProfile(f: Facts, portVar: string): Promise<Map<string, number>> {
@@ -55,7 +55,7 @@ export const sharedPortsCheck: Check = {
         problems.push({ message: `port ${port} is recorded by ${names.join(", ")}: ${name} must move`, fix: await suggest(name) });
       }
     }
-    return problems.length > 0 ? { ok: "", problems } : fine(`${byProfile.size} port(s), all distinct`);
+    return verdict(problems, `${byProfile.size} port(s), all distinct`);
   },
 };
 
@@ -89,6 +89,6 @@ export const heldPortsCheck: Check = {
       }
       problems.push({ message: `port ${port} of ${name} is held by ${held.holder}, not by ${unitName(name)}`, fix: await suggest(name) });
     }
-    return problems.length > 0 ? { ok: "", problems } : fine(`${byProfile.size} port(s), none held by a foreign process`);
+    return verdict(problems, `${byProfile.size} port(s), none held by a foreign process`);
   },
 };

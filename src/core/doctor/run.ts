@@ -2,7 +2,7 @@
 import os from "node:os";
 import { AppError } from "../../errors.js";
 import { LINGER_DIR } from "../../paths.js";
-import { ProcProcessInspector, type ProcessInspector } from "../../proc/process.js";
+import { ProcProcessInspector, type ProcessInspector } from "../../processes/inspector.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { BUS_TITLE, checkBus } from "./bus.js";

@@ -1,6 +1,6 @@
 /** The shapes `profiles doctor` works with: a check, what it found, and what it was given. */
 import type { Config } from "../../config.js";
-import type { ProcessInspector } from "../../proc/process.js";
+import type { ProcessInspector } from "../../processes/inspector.js";
 import type { SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 
@@ -65,4 +65,16 @@ export function given<T>(value: T | null, need: Need): T {
 /** A verdict with no problems. */
 export function fine(ok: string): Verdict {
   return { ok, problems: [] };
+}
+
+/** The verdict of `problems`, with `ok` the line shown when there are none. */
+export function verdict(problems: Problem[], ok: string): Verdict {
+  return problems.length > 0 ? { ok: "", problems } : fine(ok);
+}
+
+/** Every profile's problems in turn: the loop of the checks that judge each profile on its own. */
+export async function eachProfile(f: Facts, problemsOf: (name: string) => Promise<Problem[]> | Problem[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const name of f.profiles) problems.push(...(await problemsOf(name)));
+  return problems;
 }

@@ -1,6 +1,6 @@
 /** Check: no profile's unit is failed or stuck in start-limit-hit. */
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
-import { fine, given, type Check, type Problem } from "./types.js";
+import { eachProfile, given, verdict, type Check, type Problem } from "./types.js";
 
 // CLD_* codes of ExecMainCode.
 function lastExit(s: UnitState): string {
@@ -16,18 +16,16 @@ export const unitsCheck: Check = {
   async run(f) {
     // Units of removed profiles are not ours to judge: `remove` resets their state, and `start` would refuse them.
     const states = new Map((await given(f.sd, "bus").list([UNIT_PATTERN])).map((s) => [s.name, s]));
-    const problems: Problem[] = [];
-    for (const name of f.profiles) {
+    const problems = await eachProfile(f, (name): Problem[] => {
       const s = states.get(unitName(name));
-      if (!s) continue;
       // `start` resets the failed state first, which is what a unit in start-limit-hit needs.
       const fix = `profiles start ${name}`;
-      if (s.result === "start-limit-hit") {
-        problems.push({ message: `${name} crashed too often and hit its start limit (${s.activeState}${lastExit(s)}); see \`profiles logs ${name}\``, fix });
-      } else if (s.activeState === "failed") {
-        problems.push({ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix });
+      if (s?.result === "start-limit-hit") {
+        return [{ message: `${name} crashed too often and hit its start limit (${s.activeState}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
       }
-    }
-    return problems.length > 0 ? { ok: "", problems } : fine(`none of ${f.profiles.length} profile(s) failed`);
+      if (s?.activeState === "failed") return [{ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
+      return [];
+    });
+    return verdict(problems, `none of ${f.profiles.length} profile(s) failed`);
   },
 };

@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import { redactJson, redactText } from "../../redact.js";
 import type { Context } from "../context.js";
 import { resolveProgram } from "../exec-command.js";
-import { noJournalLinesYet } from "../logs.js";
+import { noJournalLinesYet } from "./source.js";
 import { lineStream } from "./lines.js";
 
 /** journald's socket: where it exists, units' output goes to the journal. */

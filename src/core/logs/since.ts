@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { logFile, tailFile } from "../logs.js";
+import { logFile } from "./source.js";
+import { tailFile } from "./tail-file.js";
 import { findJournal } from "./journal.js";
 
 /** A place in a profile's output; `none` where it goes nowhere we can read. */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, refine, string, type output } from "../../schema.js";
 import { BadFileError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
-import { selfIdentity } from "../../proc/alive.js";
+import { selfIdentity } from "../../processes/identity.js";
 import { shellWord } from "../../render/shell.js";
 import { isProfileName, NAME_RULE } from "../../store/names.js";
 import { FAILURE_KINDS } from "./failure.js";

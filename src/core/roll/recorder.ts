@@ -1,5 +1,5 @@
 import type { Paths } from "../../paths.js";
-import { selfIdentity } from "../../proc/alive.js";
+import { selfIdentity } from "../../processes/identity.js";
 import { redactText } from "../../redact.js";
 import { ensureDir, writeFileAtomic } from "../../store/atomic.js";
 import { recordFile, type ProfileEntry, type RollRecord } from "./record.js";

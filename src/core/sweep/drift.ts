@@ -1,7 +1,7 @@
 /** Drift: whether a profile's `.env` differs from its last known-good generation, and whether it changed under a running gateway. */
 import { statSync, type Stats } from "node:fs";
 import { envFile, type Paths } from "../../paths.js";
-import type { ProcessInspector } from "../../proc/process.js";
+import type { ProcessInspector } from "../../processes/inspector.js";
 import { history, lastKnownGood } from "../../store/generations.js";
 
 /** What the generations say about a profile's `.env`. */

@@ -1,10 +1,10 @@
 /** What the sweep does about an unhealthy profile: reset and (re)start it, or say why not; and known-good marks. */
 import type { Config } from "../../config.js";
 import { AppError, BadFileError, BusyError, ExitCode } from "../../errors.js";
-import type { ProcessInspector } from "../../proc/process.js";
+import type { ProcessInspector } from "../../processes/inspector.js";
 import type { Context } from "../context.js";
 import { withProfile, type ProfileTx } from "../transaction.js";
-import { lookAt } from "./look.js";
+import { lookAt } from "./one-profile.js";
 import type { ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";

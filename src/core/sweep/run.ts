@@ -1,12 +1,12 @@
 /** The sweep: look at every profile, restart what is unhealthy (within a budget), record and report. */
 import os from "node:os";
 import type { Config } from "../../config.js";
-import { ProcProcessInspector, type ProcessInspector } from "../../proc/process.js";
+import { ProcProcessInspector, type ProcessInspector } from "../../processes/inspector.js";
 import { acquireLock } from "../../store/lock.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
-import { lookAt } from "./look.js";
-import { loadedUnits } from "./observe.js";
+import { lookAt } from "./one-profile.js";
+import { loadedUnits } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
 import { markGood, restartProfile, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";

@@ -1,6 +1,6 @@
 /** The shapes a sweep produces: per profile and for the whole run. */
 import type { Drift } from "./drift.js";
-import type { HealthObservation } from "./observe.js";
+import type { HealthObservation } from "./unit-health.js";
 import type { PortHolder } from "../port-owner.js";
 import type { WebhookOutcome } from "./webhook.js";
 

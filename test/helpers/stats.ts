@@ -1,6 +1,6 @@
-/** Summary statistics of a series of samples. */
+/** Summary statistics of a series of samples, for the bench and the reliability suite alike. */
 
-/** What the report quotes for a series: how many runs, their median, smallest and largest. */
+/** What a report quotes for a series: how many runs, their median, smallest and largest. */
 export interface Summary {
   n: number;
   median: number;
@@ -16,4 +16,9 @@ export function summarize(samples: readonly number[]): Summary | null {
   // An even count has no middle sample: the mean of the two around it.
   const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return { n: sorted.length, median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
+}
+
+/** The median of `samples`; NaN when there are none. */
+export function median(samples: readonly number[]): number {
+  return summarize(samples)?.median ?? NaN;
 }

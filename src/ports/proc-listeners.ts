@@ -1,8 +1,8 @@
-/** Ports in use on this host, read from /proc: the only module that parses /proc/net/tcp*. */
+/** Listeners on this host, read from /proc/net/tcp* and the fds of processes: the only module that parses /proc/net/tcp*. */
 import { readdirSync, readlinkSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { readProc } from "../proc/read.js";
+import { readProc } from "../processes/read.js";
 import getPort, { clearLockedPorts } from "get-port";
 import type { Listener, PortInspector } from "./types.js";
 

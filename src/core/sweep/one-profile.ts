@@ -2,12 +2,12 @@
 import type { Config } from "../../config.js";
 import { AppError } from "../../errors.js";
 import type { PortInspector } from "../../ports/types.js";
-import type { ProcessInspector } from "../../proc/process.js";
+import type { ProcessInspector } from "../../processes/inspector.js";
 import type { UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { heldText, portHolder, unitClaim } from "../port-owner.js";
 import { driftOf } from "./drift.js";
-import { observeHealth } from "./observe.js";
+import { observeHealth } from "./unit-health.js";
 import { restartsSince, type ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";

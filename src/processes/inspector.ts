@@ -1,6 +1,6 @@
 /** Facts about a process from /proc: which cgroup holds it, when it started, its environment. */
 import path from "node:path";
-import { startTicks } from "./alive.js";
+import { startTicks } from "./identity.js";
 import { readEnviron } from "./environ.js";
 import { readProc } from "./read.js";
 
