@@ -118,6 +118,8 @@ test(`${ROUNDS} x set/roll SIGKILLed at a random moment: every .env is a generat
     const record = JSON.parse(await fs.readFile(path.join(paths.stateDir, "roll.json"), "utf8")) as { finished: { outcome: string } | null };
     assert.equal(record.finished?.outcome, "completed", where);
     await assertAllHealthy(round);
+    // The roll went through every profile's transaction: a .env left by an interrupted commit is adopted now.
+    for (const c of await checkEnvFiles(paths)) assert.notEqual(c.current, null, `${where}: ${c.name}'s .env is in no generation after the healing roll`);
     figures.rounds++;
   }
   // Not a tautology: the point is kills that landed while the command was working.

@@ -107,6 +107,17 @@ export interface EnvCheck {
   problems: string[];
 }
 
+/** Whether `bytes` (a `.env`) are those of a generation file a commit left past index.json's `next` (see generation-commit.ts). */
+async function interruptedCommit(paths: Paths, name: string, bytes: Buffer): Promise<boolean> {
+  const dir = path.join(paths.stateDir, "generations", name);
+  const next = (JSON.parse(await fs.readFile(path.join(dir, "index.json"), "utf8").catch(() => '{"next":1}')) as { next: number }).next;
+  for (const n of [next, next + 1]) {
+    const file = await fs.readFile(path.join(dir, `${n}.env`)).catch(() => null);
+    if (file?.equals(bytes)) return true;
+  }
+  return false;
+}
+
 /**
  * Every profile's `.env` parses with no problems and equals, byte for byte, one of its kept generations.
  * Reads the user's files as root through the store's own functions.
@@ -128,8 +139,11 @@ export async function checkEnvFiles(paths: Paths): Promise<EnvCheck[]> {
     }
     for (const p of parseEnv(text).problems) problems.push(`parse: ${JSON.stringify(p)}`);
     const h = await history(paths, name);
-    if (h.current === null) problems.push(`.env (sha ${h.fileSha256}) equals none of generations ${h.generations.map((g) => g.number).join(",")}`);
-    else {
+    if (h.current === null) {
+      // A commit killed between the .env and index.json leaves the .env's bytes in the generation file
+      // just past index.json's `next`, which the next change adopts: nothing is lost.
+      if (!(await interruptedCommit(paths, name, bytes))) problems.push(`.env (sha ${h.fileSha256}) equals none of generations ${h.generations.map((g) => g.number).join(",")}`);
+    } else {
       // A generation file that lost its bytes is refused by the verified read: a problem here, not a crash.
       const kept = await readGeneration(paths, name, h.current).catch((err: Error) => err);
       if (kept instanceof Error) problems.push(`generation ${h.current}: ${kept.message}`);
