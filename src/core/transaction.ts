@@ -9,6 +9,7 @@
  * port, is let go as soon as that port is recorded.
  */
 import type { Config } from "../config.js";
+import type { ProbeTarget } from "../probe/types.js";
 import { ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
 import { GenerationLog, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import type { Limits } from "../store/limits.js";
@@ -62,6 +63,8 @@ export const NOT_RESTARTED: RestartOutcome = { restarted: false, healthy: null, 
 interface Pinned {
   generation: Generation;
   entries: EnvEntries;
+  /** Where its gate probes (`gateTarget` of its entries). */
+  target: ProbeTarget;
 }
 
 /** A profile, locked, as one transaction sees and changes it. Only `withProfile` makes one. */
@@ -144,9 +147,9 @@ export class ProfileTx {
     // Read again, not from what the transaction loaded: a hand edit may have come since.
     this.text = readEnvText(this.ctx.paths, this.name);
     const entries = this.entries();
-    gateTarget(this.ctx.paths, this.config, this.name, entries);
+    const target = gateTarget(this.ctx.paths, this.config, this.name, entries);
     const generation = await this.generations.adopt(this.text);
-    return { generation, entries };
+    return { generation, entries, target };
   }
 
   /**
@@ -156,7 +159,7 @@ export class ProfileTx {
    */
   async bringUp(kind: "start" | "restart" | "reload", deadlineMs: number): Promise<{ up: BringUpResult; generation: number; knownGood: KnownGoodMark }> {
     const pinned = await this.pin();
-    const target = gateTarget(this.ctx.paths, this.config, this.name, pinned.entries);
+    const { target } = pinned;
     const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target });
     const knownGood = kind === "reload" ? { generation: null, why: "a reload keeps the environment the process started with" } : await this.mark(pinned, up.state.mainPid);
     return { up, generation: pinned.generation.number, knownGood };
@@ -180,7 +183,7 @@ export class ProfileTx {
   async gate(opts: Omit<GateOptions, "target">): Promise<{ result: GateResult; generation: number; knownGood: KnownGoodMark | null }> {
     const pinned = await this.pin();
     const own = await readProfileSettings(this.ctx.paths, this.name);
-    const target = withProfileSettings(gateTarget(this.ctx.paths, this.config, this.name, pinned.entries), own);
+    const target = withProfileSettings(pinned.target, own);
     const result = await restartAndGate(this.ctx, this.name, { ...opts, target });
     const knownGood = result.failure || result.pid === null ? null : await this.mark(pinned, result.pid);
     return { result, generation: pinned.generation.number, knownGood };

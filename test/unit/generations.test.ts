@@ -1,22 +1,17 @@
 import { test } from "node:test";
-import type { Paths } from "../../src/paths.js";
+import { markCurrent } from "../helpers/generations.js";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { resolvePaths, envFile } from "../../src/paths.js";
-import { commitEnvText, corruptGenerations, forgetGeneration, history, lastKnownGood, markKnownGood, newestIntact, readGeneration, sha256, generationsDir } from "../../src/store/generations.js";
+import { commitEnvText, corruptGenerations, forgetGeneration, history, lastKnownGood, newestIntact, readGeneration, sha256, generationsDir } from "../../src/store/generations.js";
 import { BadFileError, UsageError } from "../../src/errors.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 
 async function world() {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-gen-"));
   return { home, paths: resolvePaths({ HOME: home }), cleanup: () => fs.rm(home, { recursive: true, force: true }) };
-}
-
-/** Mark known-good the generation the `.env` holds now. */
-async function markCurrent(paths: Paths, name: string, keep?: number) {
-  return markKnownGood(paths, name, (await history(paths, name)).fileSha256!, keep);
 }
 
 test("each commit is a generation with its exact bytes, the keys it changed, 0600 files", async () => {

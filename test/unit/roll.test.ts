@@ -1,5 +1,5 @@
 import { test } from "node:test";
-import type { Paths } from "../../src/paths.js";
+import { markCurrent } from "../helpers/generations.js";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +13,7 @@ import type { RollReport } from "../../src/core/roll/report.js";
 import { runRoll } from "../../src/core/roll/runner.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
-import { commitEnvText, generationsDir, history, markKnownGood, readGeneration } from "../../src/store/generations.js";
+import { commitEnvText, generationsDir, history, readGeneration } from "../../src/store/generations.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
@@ -64,11 +64,6 @@ async function run(w: World, over: Record<string, unknown> = {}) {
 }
 
 const outcomes = (r: RollReport) => Object.fromEntries(r.profiles.map((p) => [p.name, p.outcome]));
-
-/** Mark known-good the generation the `.env` holds now. */
-async function markCurrent(paths: Paths, name: string, keep?: number) {
-  return markKnownGood(paths, name, (await history(paths, name)).fileSha256!, keep);
-}
 
 test("roll: every profile, canary then batches; all rolled, PIDs changed, known-good marked, record finished", async () => {
   const w = await world();
