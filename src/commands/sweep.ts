@@ -1,9 +1,10 @@
-import { checkTextfile, checkWebhook, parseMaxRestarts } from "../core/sweep/flags.js";
+import { parseMaxRestarts } from "../core/sweep/flags.js";
 import { runSweep } from "../core/sweep/run.js";
 import { cronLine } from "../core/sweep/schedule.js";
 import type { SweepProfile, SweepResult } from "../core/sweep/types.js";
 import { ExitCode } from "../errors.js";
 import { peopleText } from "../redact.js";
+import { checkTextfile, checkWebhook } from "../settings.js";
 import { table } from "../render/table.js";
 import { defineCommand } from "./command.js";
 import { wait } from "./options.js";
