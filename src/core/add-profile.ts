@@ -1,5 +1,7 @@
 /** Making a new profile: `add`, and each profile `apply` adds. */
 import { ProfileExistsError } from "../errors.js";
+import { profileDir } from "../paths.js";
+import { ensureDir } from "../store/atomic.js";
 import type { EnvEntries } from "../store/envfile.js";
 import type { Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
@@ -57,6 +59,8 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
     const entries = new Map([[config.portVar, String(port)], ...p.extra]);
     const limits = p.limits ?? {};
     let dropInChanged = false;
+    // limits.json goes in first, for generation 1 to record it; a dir without a .env is no profile yet.
+    if (Object.keys(limits).length > 0) await ensureDir(profileDir(ctx.paths, name), 0o700);
     if (Object.keys(limits).length > 0) dropInChanged = (await withLimits(ctx.paths, name, limits, () => tx.commitEntries(entries, "add"))).dropInChanged;
     else await tx.commitEntries(entries, "add");
     if (p.probe) await writeProfileSettings(ctx.paths, name, p.probe);
