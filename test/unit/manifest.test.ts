@@ -268,3 +268,22 @@ test("apply without --yes off a terminal: exit 2, nothing changed; export keeps 
     await w.cleanup();
   }
 });
+
+test("the README's manifest example parses as it says", async () => {
+  const readme = await fs.readFile(new URL("../../../README.md", import.meta.url), "utf8");
+  const block = /```ini\n(; profiles\.ini\n[\s\S]*?)```/.exec(readme)![1]!;
+  const dir = await fs.mkdtemp("/tmp/ap-manifest-");
+  try {
+    await fs.mkdir(path.join(dir, "secrets"));
+    await fs.writeFile(path.join(dir, "secrets/liam.env"), "API_SERVER_KEY=k-123456789\n");
+    const m = parseManifest(block, path.join(dir, "profiles.ini"), "PORT");
+    const [liam, ops, bot] = m.profiles;
+    assert.deepEqual([...liam!.env], [["LOG_LEVEL", "info"], ["API_SERVER_HOST", "127.0.0.1"], ["GREETING", "hello; world"], ["API_SERVER_KEY", "k-123456789"]]);
+    assert.deepEqual([liam!.port, liam!.limits, liam!.probe], [8642, { MemoryMax: "512M" }, { probe: "http", healthPath: "/health" }]);
+    assert.deepEqual([...ops!.env], [["LOG_LEVEL", "debug"], ["region", "eu"]]);
+    assert.deepEqual([ops!.port, ops!.enabled, ops!.limits], [null, false, { MemoryMax: "512M", CPUQuota: "50%", RestartSec: "5s" }]);
+    assert.deepEqual([bot!.port, bot!.keep], [8644, ["BOT_TOKEN"]]);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -26,7 +26,9 @@ export interface LineProblem {
   message: string;
 }
 
-const SECTION_RE = /^\[(.*)\]$/;
+// A comment may follow a section's "]", and a quoted value's closing quote (the `ini` package would cut such a value at the comment).
+const SECTION_RE = /^\[([^\]]*)\]\s*(?:[;#].*)?$/;
+const QUOTED_RE = /^("(?:[^"\\]|\\.)*"|'[^']*')\s*(?:[;#].*)?$/;
 const ENTRY_RE = /^([^=]*?)\s*=\s*(.*)$/;
 
 /** Split `text` into sections; the first problem found is returned instead (a key before any section, a line that is no entry, a key twice). */
@@ -49,7 +51,8 @@ export function scanSections(text: string): ManifestSection[] | LineProblem {
     const key = entry[1]!;
     const earlier = current.entries.find((e) => e.key === key);
     if (earlier) return { line, message: `"${key}" is set twice in [${current.header}] (first at line ${earlier.line})` };
-    current.entries.push({ key, value: ini.unsafe(entry[2]!), line });
+    const quoted = QUOTED_RE.exec(entry[2]!);
+    current.entries.push({ key, value: ini.unsafe(quoted ? quoted[1]! : entry[2]!), line });
   }
   return sections;
 }
