@@ -15,54 +15,13 @@ import type { ExportResult } from "../../src/core/manifest/export.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { history } from "../../src/store/generations.js";
+import { BAD_MANIFESTS as BAD } from "../helpers/bad-manifests.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 import ini from "ini";
 
 const g = { json: true, verbose: false };
 const FILE = "/tmp/no-such-dir/profiles.ini";
 const parse = (text: string) => parseManifest(text, FILE, "PORT");
-
-/** [text, the line the error must name, a part of its message]. */
-const BAD: [string, number, RegExp][] = [
-  ["port = 8600\n[profile a]\n", 1, /before any section/],
-  ["[profile a]\nport = 8600\nport = 8601\n", 3, /set twice.*first at line 2/],
-  ["[profile a]\n\n[profile a]\n", 3, /appears twice \(first at line 1\)/],
-  ["[defaults]\n[defaults]\n", 2, /\[defaults\] appears twice/],
-  ["[profiles a]\n", 1, /unknown section \[profiles a\]/],
-  ["[profile]\n", 1, /unknown section/],
-  ["[gateway]\n", 1, /unknown section/],
-  ["[profile Bad.Name]\n", 1, /no profile name/],
-  ["[profile a]\nportt = 8600\n", 2, /unknown setting "portt"/],
-  ["[profile a]\nport = 80\n", 2, /port "80" must be a whole number from 1024 to 65535/],
-  ["[profile a]\nport = abc\n", 2, /port "abc"/],
-  ["[profile a]\n; comment\n\nport = 99999\n", 4, /port/],
-  ["[profile a]\nenabled = maybe\n", 2, /enabled must be yes or no/],
-  ["[profile a]\nmemory-max = 12Q\n", 2, /memory-max "12Q"/],
-  ["[profile a]\ncpu-quota = lots\n", 2, /cpu-quota "lots"/],
-  ["[profile a]\ntasks-max = -1\n", 2, /tasks-max/],
-  ["[profile a]\nrestart-sec = 99999\n", 2, /restart-sec/],
-  ["[profile a]\nprobe = udp\n", 2, /probe must be one of http, tcp/],
-  ["[profile a]\nhealth-path = health\n", 2, /health-path must be a path starting with \//],
-  ["[profile a]\nprobe-timeout = 10\n", 2, /probe-timeout must be at least 50/],
-  ["[profile a]\nprobe-timeout = soon\n", 2, /probe-timeout must be a number/],
-  ["[profile a]\nMY-KEY = 1\n", 2, /neither a setting .* nor an environment variable name/],
-  ["[profile a]\n9LIVES = 1\n", 2, /neither a setting/],
-  ["[profile a]\nenv.9x = 1\n", 2, /neither a setting/],
-  ["[profile a]\nthis is not an entry\n", 2, /is not "key = value"/],
-  ["[profile a]\n= value\n", 2, /is not "key = value"/],
-  ["[profile a]\nFOO = 1\nenv.FOO = 2\n", 3, /FOO is set twice/],
-  ["[profile a]\nkeep = A-B\n", 2, /keep must be environment variable names/],
-  ["[defaults]\nport = 8600\n", 2, /cannot be in \[defaults\]/],
-  ["[defaults]\nPORT = 8600\n", 2, /carries each profile's port/],
-  ["[profile a]\nport = 8600\nPORT = 8601\n", 3, /gives port 8600 and PORT=8601/],
-  ["[profile a]\nPORT = 12\n", 2, /PORT "12"/],
-  ["[profile a]\nenv-file = /nonexistent/x.env\n", 2, /env-file \/nonexistent\/x.env cannot be read \(ENOENT\)/],
-  ["[profile a]\nenv-file =\n", 2, /env-file must be a path/],
-  ['[profile a]\nV = "\\u0000"\n', 2, /the value of V contains a NUL byte/],
-  ['[profile a]\nV = "a\\nb"\n', 2, /the value of V contains a line break/],
-  ['[profile a]\nV = "\\uFFFE"\n', 2, /the value of V holds U\+FFFE/],
-  ["[profile a]\n[profile b]\nfoo = 1\n", 3, /unknown setting "foo" .* env\.foo/],
-];
 
 test("manifest parser: every bad input is a ManifestError (exit 2) naming the file and the line", () => {
   for (const [text, line, message] of BAD) {

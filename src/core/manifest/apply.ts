@@ -48,6 +48,8 @@ export async function applyManifest(
   manifest: Manifest,
   opts: { prune: boolean; roll: RollOptions; waitMs: number; confirm(plan: ManifestPlan): Promise<void> },
 ): Promise<ApplyResult> {
+  // A collision is the manifest's fault, not a busy lock's: refused before the lock (and again under it, where it counts).
+  await planManifest(ctx, config, manifest, opts.prune);
   const lock = await takeRollLock(ctx, `profiles apply -f ${manifest.file}`);
   try {
     const found = await loadRecord(ctx.paths);
