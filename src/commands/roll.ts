@@ -19,7 +19,8 @@ import { foundRoll, foundText, rollReport, type RollReport } from "../core/roll/
 import { nextStep, render } from "../core/roll/summary.js";
 import { catchStopSignals, runOne, takeRollLock } from "../core/roll/session.js";
 import type { RollView } from "../core/roll/view.js";
-import { NoReloadCommandError, UsageError } from "../errors.js";
+import { ManagerUnreachableError, NoReloadCommandError, UsageError } from "../errors.js";
+import { inspectRunning } from "../core/inspect.js";
 import { envFile } from "../paths.js";
 import { isRunning } from "../processes/identity.js";
 import { decodeBytes } from "../store/bytes.js";
@@ -33,6 +34,17 @@ interface RollArgs extends RollFlags {
   names?: string[];
   reload: boolean;
   dryRun: boolean;
+  changed: boolean;
+}
+
+/** Of `names`, those whose `.env` differs from what their running gateway started with; null when the manager cannot be asked. */
+async function pendingOf(ctx: Context, names: string[]): Promise<string[] | null> {
+  try {
+    return (await inspectRunning(ctx, await ctx.config(), names)).filter((r) => r.pendingRestart === true).map((r) => r.name);
+  } catch (err) {
+    if (err instanceof ManagerUnreachableError) return null;
+    throw err;
+  }
 }
 
 /** A reload roll is refused (exit 2, nothing done) when the template has no reload command. */
@@ -72,14 +84,15 @@ function sameRequest(requested: string[] | null, record: RollRecord): boolean {
   return requested === null || JSON.stringify(requested) === JSON.stringify(record.requested ?? Object.keys(record.profiles));
 }
 
-async function dryRun(ctx: Context, requested: string[] | null, options: RollOptions, names: string[]) {
+async function dryRun(ctx: Context, requested: string[] | null, options: RollOptions, names: string[], pending: string[] | null) {
   const found = await loadRecord(ctx.paths);
   const unfinished = found && !found.finished ? found : null;
   const rolls: RollReport[] = [];
   if (unfinished) rolls.push(rollReport(unfinished, "planned", true));
   if (!unfinished || !sameRequest(requested, unfinished)) rolls.push(rollReport(newRecord(requested, options, planRoll(names, options)), "planned", false));
   const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && isRunning(unfinished));
-  return render({ outcome: "planned", previous, rolls, next: null }, ["dry run: nothing was restarted or written"]);
+  const marks = pending && pending.length > 0 ? [`pending restart (the .env changed since the gateway started): ${pending.join(", ")}`] : [];
+  return render({ outcome: "planned", previous, rolls, next: null }, [...marks, "dry run: nothing was restarted or written"]);
 }
 
 export default defineCommand<RollArgs, { options: RollOptions; requested: string[] | null }>({
@@ -91,17 +104,27 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
   builder: (y) =>
     declareRollFlags(y)
       .option("reload", { type: "boolean", default: false, describe: "Reload each profile (the template's ExecReload=, e.g. SIGHUP) instead of restarting it; still health-gated, and its PID must stay" })
+      .option("changed", { type: "boolean", default: false, describe: "Only profiles whose .env changed since their gateway started (pending restart)" })
       .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" })
       .example("$0 roll", "every profile, one at a time")
       .example("$0 roll --canary 1 --max-parallel 3", "one canary, then three at a time")
       .example("$0 roll liam ops --dry-run", "show the plan for two profiles")
+      .example("$0 roll --changed", "only the profiles with a change waiting for a restart")
       .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
-  async run(args, ctx, { options, requested }) {
-    const names = requested ?? (await listProfiles(ctx.paths));
+  async run(args, ctx, { options, requested: asked }) {
+    let requested = asked;
+    let names = requested ?? (await listProfiles(ctx.paths));
+    const pending = args.changed || args.dryRun ? await pendingOf(ctx, names) : null;
+    if (args.changed) {
+      // The manager must be asked which run with an older .env: unreachable, the roll stops here (10).
+      if (pending === null) await ctx.systemd();
+      names = names.filter((n) => pending!.includes(n));
+      requested = names;
+    }
     if (options.reload) await assertCanReload(ctx, names);
     await assertPorts(ctx, names);
-    if (args.dryRun) return dryRun(ctx, requested, options, names);
+    if (args.dryRun) return dryRun(ctx, requested, options, names, pending);
 
     // A bad record is refused before the lock is taken, so that nothing is written and no roll is made
     // to wait; it is read again under the lock, where it counts.
@@ -125,6 +148,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
           return render({ outcome: report.outcome, previous, rolls, next: nextStep(report) }, extra);
         }
       }
+      if (names.length === 0 && args.changed) return render({ outcome: "nothing-to-roll", previous, rolls, next: null }, ["no profile has a pending restart: every running gateway started with its .env as it is"]);
       if (names.length === 0) return render({ outcome: "nothing-to-roll", previous, rolls, next: "add a profile with `profiles add NAME`" });
       const report = await runOne(ctx, new RollRecorder(ctx.paths, newRecord(requested, options, planRoll(names, options))), false, stop, shown);
       rolls.push(report);

@@ -175,6 +175,37 @@ test("bad manifests exit 2 naming the line, port collisions exit 5; nothing chan
   assert.deepEqual(after, before);
 });
 
+test("pending restart: list shows a set without --restart; roll --changed restarts that profile alone", async () => {
+  const set = await run(sb, ["set", "m2", "GREETING=pending"]);
+  assert.equal(set.code, 0, set.stderr);
+  const un = await run(sb, ["unset", "m3", "HOST"]);
+  assert.equal(un.code, 0, un.stderr);
+  const rows = json<(Row & { pendingRestart: boolean | null; generationOnDisk: number | null; generationRunning: number | null })[]>(await run(sb, ["list", "--json"]));
+  const by = new Map(rows.map((r) => [r.name, r]));
+  assert.deepEqual(rows.map((r) => [r.name, r.pendingRestart]), [["m1", false], ["m2", true], ["m3", true]]);
+  assert.equal(by.get("m2")!.generationRunning! < by.get("m2")!.generationOnDisk!, true);
+  const text = await run(sb, ["status"]);
+  assert.match(text.stdout, /pending restart \(the \.env changed since the gateway started\): m2, m3/);
+  const dry = await run(sb, ["roll", "--dry-run"]);
+  assert.match(dry.stdout, /pending restart .*: m2, m3/);
+  const before = await list(sb);
+  const r = await run(sb, ["roll", "--changed", "--json", ...FAST]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(json<{ rolls: { profiles: { name: string; outcome: string }[] }[] }>(r).rolls[0]!.profiles.map((p) => [p.name, p.outcome]), [["m2", "rolled"], ["m3", "rolled"]]);
+  const now = await list(sb);
+  assert.equal(now.get("m1")!.pid, before.get("m1")!.pid, "m1 has no pending change: not restarted");
+  assert.notEqual(now.get("m2")!.pid, before.get("m2")!.pid);
+  const after = json<{ name: string; pendingRestart: boolean | null }[]>(await run(sb, ["list", "--json"]));
+  assert.deepEqual(after.map((x) => x.pendingRestart), [false, false, false]);
+  const none = await run(sb, ["roll", "--changed"]);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /no profile has a pending restart/);
+  // Back to what the manifest says, for the export test.
+  await writeAsUser(sb, manifestFile(sb), THREE("bonjour"));
+  const back = await apply(sb);
+  assert.equal(back.code, 0, back.stderr);
+});
+
 test("export → plan has nothing to do; export → apply on a second user manager gives the same profiles, ports and .env bytes; --prune", async () => {
   const ex = await run(sb, ["export"]);
   assert.equal(ex.code, 0, ex.stderr);
