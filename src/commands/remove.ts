@@ -1,6 +1,4 @@
-import { withProfile } from "../core/transaction.js";
-import { SystemdError } from "../errors.js";
-import { unitName } from "../systemd/types.js";
+import { removeProfile } from "../core/remove-profile.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
 
@@ -26,16 +24,7 @@ export default defineCommand<{ name: string; purge: boolean }>({
       .option("purge", { type: "boolean", default: false, describe: "Delete the .env too instead of keeping a copy" }),
   async run(args, ctx) {
     const name = args.name;
-    // Under the profile's lock: a roll or a set working on it finishes its step first.
-    const kept = await withProfile(ctx, name, { command: `profiles remove ${name}` }, async (tx) => {
-      const sd = await ctx.systemd();
-      const unit = unitName(name);
-      const job = await sd.stop(unit, { timeoutMs: 60_000 });
-      if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
-      await sd.disable([unit]);
-      await sd.resetFailed(unit);
-      return tx.remove(args.purge);
-    });
+    const kept = await removeProfile(ctx, name, args.purge, `profiles remove ${name}`);
     const data: RemoveResult = { name, removed: true, keptEnv: kept };
     return { data, text: renderRemove(data) };
   },
