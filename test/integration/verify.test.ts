@@ -53,13 +53,14 @@ function outcomes(rows: Map<string, Row>): Record<string, string> {
   return Object.fromEntries([...rows].map(([k, v]) => [k, v.outcome]));
 }
 
-test("the reference gateway passes every check (quota where the manager accounts memory), with times", async () => {
+test("the reference gateway passes every check (quota where the manager accounts memory), with times", async (t) => {
   await init(["--reload-signal", "HUP"]);
   const { code, rows } = await verify(["--wait", "20"]);
   assert.equal(code, 0, JSON.stringify([...rows.values()]));
   for (const c of ["start", "logs", "reload", "crash", "sigterm"]) assert.equal(rows.get(c)?.outcome, "pass", `${c}: ${rows.get(c)?.detail}`);
   for (const c of ["start", "crash", "sigterm"]) assert.ok((rows.get(c)?.ms ?? -1) >= 0, `${c} has a time`);
   const quota = rows.get("quota")!;
+  t.diagnostic(`quota: ${quota.outcome} (${quota.detail}); times: ${["start", "crash", "sigterm"].map((c) => `${c} ${rows.get(c)?.ms} ms`).join(", ")}`);
   // The namespace sandbox delegates no memory controller; a systemd host's user@.service does.
   if (quota.outcome === "skip") assert.match(quota.detail, /accounts no memory/);
   else assert.equal(quota.outcome, "pass", quota.detail);
