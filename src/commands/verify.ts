@@ -12,13 +12,16 @@ export function renderVerify(r: VerifyResult): string {
   for (const c of r.checks) for (const line of c.output ?? []) lines.push(`  ${c.check} | ${line}`);
   for (const l of r.leftovers) lines.push(`NOT removed: ${l}`);
   const failed = r.checks.filter((c) => c.outcome === "fail").map((c) => c.check);
-  lines.push(r.passed ? "all checks passed" : failed.length > 0 ? `failed: ${failed.join(", ")}` : "the checks passed, but the throwaway profile was not removed");
+  if (r.interrupted) lines.push(`stopped by ${r.interrupted} before every check ran${r.leftovers.length === 0 ? `; ${r.profile} was removed` : ""}`);
+  if (failed.length > 0) lines.push(`failed: ${failed.join(", ")}`);
+  else if (r.passed) lines.push("all checks passed");
+  else if (r.leftovers.length > 0) lines.push("no check failed, but the throwaway profile was not removed");
   return lines.join("\n");
 }
 
 export default defineCommand<{ exec?: string; wait: number }, string | null>({
   command: "verify",
-  describe: "Check a gateway in a throwaway profile: start-up, logs, reload, crash recovery, SIGTERM, memory quota (exit 7 if any check fails)",
+  describe: "Check a gateway in a throwaway profile: start-up, logs, reload, crash recovery, SIGTERM, memory quota (exit 7 if any check fails; Ctrl-C stops after the check under way and still cleans up)",
   options: [wait("Seconds each check may wait for the gateway to be healthy")],
   needs: { config: true, profiles: "none", manager: true },
   builder: (y) =>
@@ -30,6 +33,8 @@ export default defineCommand<{ exec?: string; wait: number }, string | null>({
   async run(args, ctx, exec) {
     if (exec === "") throw new UsageError("--exec is empty", "give the gateway's command, or leave --exec out to check the configured one");
     const r = await verifyGateway(ctx, { exec, waitMs: args.wait * 1000 });
-    return { data: r, text: renderVerify(r), exitCode: r.passed ? ExitCode.ok : ExitCode.unhealthy };
+    // A check that failed says more than the stop that came after it.
+    const code = r.passed ? ExitCode.ok : r.interrupted && r.checks.every((c) => c.outcome !== "fail") ? ExitCode.failed : ExitCode.unhealthy;
+    return { data: r, text: renderVerify(r), exitCode: code };
   },
 });

@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
 
 // Ports of this file only.
 const RANGE = "19300-19319";
@@ -108,5 +108,26 @@ test("bad --exec values exit 2 and write nothing", async () => {
     assert.match(r.stderr, /--exec/);
   }
   assert.deepEqual((await fs.readdir(unitDir)).sort(), before);
+  assert.deepEqual(JSON.parse((await sb.profiles(["list", "--json"])).stdout), []);
+});
+
+test("Ctrl-C stops it after the check under way; the throwaway profile is still removed (exit 1)", async () => {
+  await init();
+  const run = spawnCli(sb, ["verify", "--json", "--wait", "20"]);
+  // Interrupted once its throwaway profile exists and runs.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = JSON.parse((await sb.profiles(["list", "--json"])).stdout) as { name: string; activeState: string }[];
+    if (list.some((p) => p.name.startsWith("verify-") && p.activeState === "active")) break;
+    assert.ok(Date.now() < deadline, "the throwaway profile never ran");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.kill(run.pid, "SIGINT");
+  const r = await run.done;
+  assert.equal(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as { interrupted: string; leftovers: string[]; checks: Row[] };
+  assert.equal(out.interrupted, "SIGINT");
+  assert.deepEqual(out.leftovers, []);
+  assert.ok(out.checks.some((c) => /not run: stopped by SIGINT/.test(c.detail)), JSON.stringify(out.checks));
   assert.deepEqual(JSON.parse((await sb.profiles(["list", "--json"])).stdout), []);
 });

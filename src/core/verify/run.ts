@@ -17,6 +17,7 @@ import { gateTarget } from "../health-target.js";
 import { markOutput } from "../logs/since.js";
 import { logFile } from "../logs/source.js";
 import { removeProfile } from "../remove-profile.js";
+import { catchStopSignals } from "../stop-signals.js";
 import { checkCrash, checkLogs, checkQuota, checkReload, checkSigterm, checkStart, type CheckName, type Subject, type VerifyCheck } from "./checks.js";
 
 export interface VerifyResult {
@@ -28,6 +29,8 @@ export interface VerifyResult {
   passed: boolean;
   /** What could not be removed afterwards (empty when all was). */
   leftovers: string[];
+  /** The signal that stopped it between two checks, or null. */
+  interrupted: string | null;
 }
 
 const ORDER: CheckName[] = ["start", "logs", "reload", "crash", "sigterm", "quota"];
@@ -47,11 +50,18 @@ export async function verifyGateway(ctx: Context, opts: { exec: string | null; w
     await writeFileAtomic(dropIn, lines.join("\n") + "\n", 0o644);
     await sd.reload();
   };
-  const result: VerifyResult = { profile: name, port: null, exec: opts.exec ?? config.exec ?? "", checks: [], passed: false, leftovers: [] };
+  const result: VerifyResult = { profile: name, port: null, exec: opts.exec ?? config.exec ?? "", checks: [], passed: false, leftovers: [], interrupted: null };
+  const stop = catchStopSignals((text) => ctx.progress(text), {
+    first: `stopping after the check under way, then removing ${name}`,
+    again: `still finishing the check under way (SIGKILL stops at once, leaving ${name}: \`profiles remove ${name} --purge\`)`,
+  });
   const add = (c: VerifyCheck) => {
     result.checks.push(c);
     ctx.progress(`${c.check}: ${c.outcome}${c.ms === null ? "" : ` (${c.ms} ms)`}`);
   };
+  // A check starts only while no stop was asked for; one under way finishes.
+  const step = async (check: CheckName, run: () => Promise<VerifyCheck>) =>
+    add(stop.signal() ? { check, outcome: "skip", ms: null, detail: `not run: stopped by ${stop.signal()}` } : await run());
   ctx.progress(`verifying in the throwaway profile ${name} (removed afterwards; if interrupted: \`profiles remove ${name} --purge\`)`);
   try {
     if (execStart) await writeDropIn(null);
@@ -66,18 +76,20 @@ export async function verifyGateway(ctx: Context, opts: { exec: string | null; w
       for (const c of ORDER.slice(1)) add({ check: c, outcome: "skip", ms: null, detail: "needs a gateway that started" });
     } else {
       const s: Subject = { ctx, name, target: gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)), waitMs: opts.waitMs };
-      add(await checkLogs(s, mark));
-      add(await whenHealthy(s, "reload", () => checkReload(s, config.reloadSignal)));
-      add(await whenHealthy(s, "crash", () => checkCrash(s)));
-      add(await whenHealthy(s, "sigterm", () => checkSigterm(s, config.stopTimeoutSec)));
+      await step("logs", () => checkLogs(s, mark));
+      await step("reload", () => whenHealthy(s, "reload", () => checkReload(s, config.reloadSignal)));
+      await step("crash", () => whenHealthy(s, "crash", () => checkCrash(s)));
+      await step("sigterm", () => whenHealthy(s, "sigterm", () => checkSigterm(s, config.stopTimeoutSec)));
       // The quota check needs it running again, and then kills it.
-      await bringUp(ctx, name, { deadlineMs: opts.waitMs, target: s.target }).catch(() => null);
-      add(await whenHealthy(s, "quota", () => checkQuota(s, writeDropIn)));
+      if (!stop.signal()) await bringUp(ctx, name, { deadlineMs: opts.waitMs, target: s.target }).catch(() => null);
+      await step("quota", () => whenHealthy(s, "quota", () => checkQuota(s, writeDropIn)));
     }
   } finally {
     result.leftovers = await cleanUp(ctx, name, dropIn, config.logDir);
+    result.interrupted = stop.signal();
+    stop.remove();
   }
-  result.passed = result.checks.every((c) => c.outcome !== "fail") && result.leftovers.length === 0;
+  result.passed = result.checks.every((c) => c.outcome !== "fail") && result.leftovers.length === 0 && result.interrupted === null;
   return result;
 }
 
