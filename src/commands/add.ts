@@ -44,7 +44,7 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     y
       .option("port", { type: "string", describe: "Port (1024-65535); default: the lowest free one in the configured range" })
       .option("env", { type: "string", array: true, describe: "KEY=VALUE to put in the .env (repeatable)" })
-      .option("start", { type: "boolean", default: true, describe: "Enable and start it (--no-start: only write the .env)" })
+      .option("start", { type: "boolean", default: true, describe: "Start it (--no-start: write the .env and enable the unit, start nothing)" })
       .example("$0 add liam --port 8642", "a profile on a chosen port")
       .example("$0 add ops --env LOG_LEVEL=debug", "a port from the range, one extra setting"),
   parse: (args) => ({ requested: args.port === undefined ? undefined : parsePort(args.port), extra: parseEnvArgs(args.env ?? [], "--env") }),
@@ -69,9 +69,10 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
       await tx.commitEntries(entries, "add");
 
       const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
-      if (!args.start) return { data, text: renderAdd(data) };
+      // Enabled even with --no-start: only `profiles disable` keeps a profile down (and `start` refuses that one).
       const sd = await ctx.systemd();
       await sd.enable([unitName(name)]);
+      if (!args.start) return { data, text: renderAdd(data) };
       ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
       const { up, knownGood } = await tx.bringUp("start", args.wait * 1000);
       Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });

@@ -1,7 +1,9 @@
 import add from "./add.js";
 import type { CommandSpec } from "./command.js";
 import diff from "./diff.js";
+import disable from "./disable.js";
 import doctor from "./doctor.js";
+import enable from "./enable.js";
 import env from "./env.js";
 import health from "./health.js";
 import history from "./history.js";
@@ -21,4 +23,4 @@ import sweep from "./sweep.js";
 import unset from "./unset.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, reload, limits, ps, env, set, unset, history, diff, rollback, roll, remove, logs, doctor];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, env, set, unset, history, diff, rollback, roll, remove, logs, doctor];

@@ -26,6 +26,7 @@ import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
 import { acquireLock, type Lock } from "../store/lock.js";
 import { listProfiles } from "../store/profiles.js";
+import { assertEnabled, notDisabled } from "../core/enabled.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { names as namesOption } from "./options.js";
@@ -158,7 +159,9 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
       .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
   async run(args, ctx, { options, requested }) {
-    const names = requested ?? (await listProfiles(ctx.paths));
+    // Profiles kept down by `profiles disable` are not rolled: left out of "all", refused when named (exit 2).
+    if (requested) await assertEnabled(ctx, requested);
+    const names = requested ?? (await notDisabled(ctx, await listProfiles(ctx.paths)));
     if (options.reload) await assertCanReload(ctx, names);
     await assertPorts(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);

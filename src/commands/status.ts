@@ -29,7 +29,7 @@ export function renderStatus(rows: StatusRow[]): string {
 
 export default defineCommand<{ name?: string }>({
   command: "status [name]",
-  describe: "State and health of one or all profiles (exit 7 if any is unhealthy)",
+  describe: "State and health of one or all profiles (exit 7 if any is unhealthy; a disabled one is not)",
   options: [name("Profile name (default: all)")],
   needs: { config: true, profiles: "name", manager: true },
   async run(args, ctx) {
@@ -41,6 +41,7 @@ export default defineCommand<{ name?: string }>({
     const sd = await ctx.systemd();
     const withHealth = await Promise.all(
       rows.map(async (r) => {
+        if (r.disabled) return { ...r, health: { ok: false, reason: `disabled (kept down by \`profiles disable\`; \`profiles enable ${r.name}\` starts it)` } };
         // A failed unit: say whether it gave up at its start limit (systemd 252 keeps Result=exit-code then).
         if (r.activeState === "failed") {
           const state = await sd.state(unitName(r.name));
@@ -56,7 +57,7 @@ export default defineCommand<{ name?: string }>({
     );
     // The limits the manager applies, whoever set them (`profiles limits`, a drop-in by hand, the template).
     const withLimits: StatusRow[] = await Promise.all(withHealth.map(async (r) => ({ ...r, limits: await limitsInForce(sd, unitName(r.name)) })));
-    const allHealthy = withHealth.every((r) => r.health.ok);
+    const allHealthy = withHealth.every((r) => r.health.ok || r.disabled);
     return {
       data: args.name !== undefined ? withLimits[0] : withLimits,
       text: renderStatus(withLimits),

@@ -38,6 +38,7 @@ async function healthyWorld(): Promise<{ w: World; opts: DoctorOptions; procs: F
   await installTemplate(w, `"${process.execPath}" "/opt/gw/main.js" "--port-var" "PORT"`);
   for (const [name, port] of [["a", 9300], ["b", 9301]] as const) {
     await createProfile(w.ctx.paths, name, new Map([["PORT", String(port)]]));
+    await w.systemd.enable([unitName(name)]);
     await w.systemd.start(unitName(name));
     const pid = (await w.systemd.state(unitName(name))).mainPid;
     w.ports.listeners.set(port, { port, pid, command: "node" });

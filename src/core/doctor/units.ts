@@ -1,5 +1,6 @@
 /** Check: no profile's unit is failed or stuck in start-limit-hit. */
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
+import { unitFileStateNow } from "../enabled.js";
 import { eachProfile, given, verdict, type Check, type Problem } from "./types.js";
 
 // CLD_* codes of ExecMainCode.
@@ -16,8 +17,15 @@ export const unitsCheck: Check = {
   async run(f) {
     // Units of removed profiles are not ours to judge: `remove` resets their state, and `start` would refuse them.
     const states = new Map((await given(f.sd, "bus").list([UNIT_PATTERN])).map((s) => [s.name, s]));
-    const problems = await eachProfile(f, (name): Problem[] => {
+    const sd = given(f.sd, "bus");
+    let disabled = 0;
+    const problems = await eachProfile(f, async (name): Promise<Problem[]> => {
       const s = states.get(unitName(name));
+      // Kept down on purpose (`profiles disable`): whatever its last run left, it is no problem.
+      if ((await unitFileStateNow(sd, name)) === "disabled" && s?.activeState !== "active" && s?.activeState !== "activating") {
+        disabled++;
+        return [];
+      }
       // `start` resets the failed state first, which is what a unit in start-limit-hit needs.
       const fix = `profiles start ${name}`;
       if (s?.result === "start-limit-hit") {
@@ -26,6 +34,6 @@ export const unitsCheck: Check = {
       if (s?.activeState === "failed") return [{ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
       return [];
     });
-    return verdict(problems, `none of ${f.profiles.length} profile(s) failed`);
+    return verdict(problems, `none of ${f.profiles.length} profile(s) failed${disabled > 0 ? ` (${disabled} disabled: kept down by \`profiles disable\`)` : ""}`);
   },
 };

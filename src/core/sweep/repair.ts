@@ -14,7 +14,7 @@ export function whyNotRestart(p: SweepProfile, attempts: number, max: number): s
   if (p.condition === "starting" || p.condition === "stopping") return `the unit is ${p.condition}; left to the manager`;
   if (p.portHolder?.status === "foreign") return `its port is held by ${p.portHolder.holder}: a restart cannot help`;
   if (p.port === null) return "its .env or profile.ini needs fixing first";
-  if (!p.enabled) return `not enabled, so not restarted: \`profiles start ${p.name}\` starts it`;
+  if (!p.enabled) return `not enabled, so not restarted: \`profiles enable ${p.name}\` enables and starts it`;
   if (attempts >= max) return `--max-restarts ${max} reached`;
   return null;
 }

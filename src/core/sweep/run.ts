@@ -6,7 +6,7 @@ import { acquireLock } from "../../store/lock.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { lookAt } from "./one-profile.js";
-import { loadedUnits } from "./unit-health.js";
+import { countsUnhealthy, loadedUnits } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
 import { markGood, restartProfile, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";
@@ -61,7 +61,7 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   let attempts = 0;
   if (opts.restartUnhealthy) {
     for (const [i, p] of profiles.entries()) {
-      if (p.healthy) continue;
+      if (p.healthy || p.disabled) continue;
       const why = whyNotRestart(p, attempts, opts.maxRestarts);
       if (why) {
         p.action = { kind: "skipped", reason: why };
@@ -77,14 +77,16 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   const next = new Map<string, ProfileMemory>(profiles.map((p) => [p.name, { nRestarts: p.nRestarts, restartsTotal: p.restartsTotal }]));
   await saveSweepState(ctx.paths, next, started);
 
-  const unhealthy = profiles.filter((p) => !p.healthy).length;
+  const unhealthy = profiles.filter(countsUnhealthy).length;
+  const disabled = profiles.filter((p) => p.disabled).length;
   const result: SweepResult = {
     time: started.toISOString(),
     durationMs: 0,
     host: os.hostname(),
     total: profiles.length,
-    healthy: profiles.length - unhealthy,
+    healthy: profiles.filter((p) => p.healthy).length,
     unhealthy,
+    disabled,
     restartAttempts: attempts,
     profiles,
     report: null,

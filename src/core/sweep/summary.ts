@@ -1,6 +1,7 @@
 /** The sweep for people: the table, and the short summary a webhook carries. */
 import { table } from "../../render/table.js";
 import type { SweepProfile, SweepResult } from "./types.js";
+import { countsUnhealthy, verdictCell } from "./unit-health.js";
 
 function restartsCell(p: SweepProfile): string {
   return p.restartsSinceLastSweep > 0 ? `${p.nRestarts} (+${p.restartsSinceLastSweep})` : String(p.nRestarts);
@@ -39,7 +40,7 @@ export function sweepText(r: SweepResult): string {
     p.probe ? `${p.probe.reason}${p.probe.ok ? ` ${p.probe.latencyMs} ms` : ""}` : "-",
     restartsCell(p),
     driftCell(p),
-    p.healthy ? "healthy" : `UNHEALTHY: ${p.problems.join("; ")}`,
+    verdictCell(p),
   ]);
   const lines = [table(["NAME", "PORT", "UNIT", "PROBE", "RESTARTS", "DRIFT", "VERDICT"], rows)];
   for (const p of r.profiles) {
@@ -47,17 +48,17 @@ export function sweepText(r: SweepResult): string {
     if (a) lines.push(a);
     for (const n of p.notes) lines.push(`${p.name}: ${n}`);
   }
-  lines.push(`${r.healthy} of ${r.total} healthy, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
+  lines.push(`${r.healthy} of ${r.total} healthy${r.disabled > 0 ? `, ${r.disabled} disabled` : ""}, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
   if (r.textfile) lines.push(r.textfile.written ? `metrics: ${r.textfile.path}` : `metrics NOT written to ${r.textfile.path}: ${r.textfile.error}`);
   if (r.webhook) lines.push(r.webhook.sent ? `webhook: sent to ${r.webhook.url} (status ${r.webhook.status})` : `webhook FAILED (${r.webhook.url}): ${r.webhook.error}`);
   if (r.report) lines.push(`report: ${r.report}`);
-  if (r.unhealthy > 0) lines.push(`next: profiles status ${r.profiles.filter((p) => !p.healthy).map((p) => p.name).join(" ")}`);
+  if (r.unhealthy > 0) lines.push(`next: profiles status ${r.profiles.filter(countsUnhealthy).map((p) => p.name).join(" ")}`);
   return lines.join("\n");
 }
 
 /** What the webhook receives: who, where, and what is wrong; `text` suits chat webhooks (Slack, Mattermost). */
 export function webhookSummary(r: SweepResult, user: string) {
-  const bad = r.profiles.filter((p) => !p.healthy);
+  const bad = r.profiles.filter(countsUnhealthy);
   const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"})`).join(", ")}`;
   return {
     source: "agent-profiles",

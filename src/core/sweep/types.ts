@@ -35,6 +35,8 @@ export interface SweepResult {
   total: number;
   healthy: number;
   unhealthy: number;
+  /** Kept down by `profiles disable`: neither healthy nor unhealthy, never restarted. */
+  disabled: number;
   /** Restart or start attempts made (at most --max-restarts). */
   restartAttempts: number;
   profiles: SweepProfile[];

@@ -6,7 +6,7 @@ import { getUnitKey } from "../../systemd/unit-file.js";
 import { TEMPLATE_UNIT, type UnitState } from "../../systemd/types.js";
 
 /** A unit's condition, as health and sweep report it. */
-export type UnitCondition = "running" | "active" | "starting" | "restarting" | "stopping" | "stopped" | "failed" | "start-limit-hit";
+export type UnitCondition = "running" | "active" | "starting" | "restarting" | "stopping" | "stopped" | "failed" | "start-limit-hit" | "disabled";
 
 /** The template's restart limits, which tell a crash loop that ended from an ordinary failure. */
 export interface StartLimits {
@@ -68,6 +68,7 @@ export function unitProblem(condition: UnitCondition, s: UnitState | undefined):
   switch (condition) {
     case "running":
     case "active":
+    case "disabled":
       return null;
     case "start-limit-hit":
       return `unit hit its start limit: restarted ${s?.nRestarts ?? 0} times${exit ? `, last ${exit}` : ""}`;

@@ -5,6 +5,7 @@ import { describeTarget, probe, type ProbeKind } from "../../probe/types.js";
 import { readEnv } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
+import { isEnabledState, unitFileStateNow } from "../enabled.js";
 import { profileHealthTarget } from "../health-target.js";
 import { unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
 
@@ -25,6 +26,8 @@ export interface HealthObservation {
   unit: string;
   port: number | null;
   enabled: boolean;
+  /** Kept down by `profiles disable` (unit file disabled, unit not active): not counted as unhealthy, never restarted. */
+  disabled: boolean;
   condition: UnitCondition;
   activeState: string;
   subState: string;
@@ -38,6 +41,21 @@ export interface HealthObservation {
   problems: string[];
 }
 
+// Conditions of a unit that is not up: a disabled one in them is kept down on purpose.
+const STILL_DOWN: ReadonlySet<UnitCondition> = new Set(["stopped", "failed", "start-limit-hit"]);
+
+/** Whether an observation counts against the profiles' health: unhealthy and not disabled on purpose. */
+export function countsUnhealthy(o: Pick<HealthObservation, "healthy" | "disabled">): boolean {
+  return !o.healthy && !o.disabled;
+}
+
+/** The verdict as `health` and `sweep` print it: `healthy`, `disabled`, or `UNHEALTHY: why`. */
+export function verdictCell(o: Pick<HealthObservation, "healthy" | "disabled" | "problems">): string {
+  if (o.healthy) return "healthy";
+  if (o.disabled && o.problems.length === 0) return "disabled";
+  return `${o.disabled ? "disabled, " : "UNHEALTHY: "}${o.problems.join("; ")}`;
+}
+
 /** Units of these profiles from one ListUnitsByPatterns call; a unit not in memory is absent. */
 export async function loadedUnits(ctx: Context): Promise<Map<string, UnitState>> {
   const sd = await ctx.systemd();
@@ -49,13 +67,15 @@ export async function observeHealth(ctx: Context, config: Config, limits: StartL
   const unit = unitName(name);
   const s = loaded.get(unit);
   const sd = await ctx.systemd();
-  const fileState = s?.unitFileState || (await sd.unitFileState(unit));
-  const condition = unitCondition(s, limits);
+  const fileState = await unitFileStateNow(sd, name);
+  const disabled = fileState === "disabled" && STILL_DOWN.has(unitCondition(s, limits));
+  const condition: UnitCondition = disabled ? "disabled" : unitCondition(s, limits);
   const obs: HealthObservation = {
     name,
     unit,
     port: null,
-    enabled: fileState === "enabled" || fileState === "enabled-runtime",
+    enabled: isEnabledState(fileState),
+    disabled,
     condition,
     activeState: s?.activeState ?? "inactive",
     subState: s?.subState ?? "dead",
@@ -85,6 +105,6 @@ export async function observeHealth(ctx: Context, config: Config, limits: StartL
     obs.probe = { kind: target.kind ?? "http", target: describeTarget(target), ok: v.ok, reason: v.reason, status: v.status ?? null, latencyMs: Math.round(v.latencyMs * 10) / 10 };
     if (!v.ok) obs.problems.push(`probe ${v.reason}`);
   }
-  obs.healthy = obs.problems.length === 0;
+  obs.healthy = !disabled && obs.problems.length === 0;
   return obs;
 }
