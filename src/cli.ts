@@ -2,6 +2,8 @@
 // A young generation of 2 MiB instead of node's default (16): a command lives for well under a second, and
 // `profiles list` of 200 profiles peaked at ~81 MiB instead of ~71 MiB, in the same time (BENCHMARKS.md).
 import yargs from "yargs";
+import { joinNoFlagValues } from "./core/cli-args.js";
+import { POLICY_FLAGS } from "./core/restart-policy.js";
 import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";
 import { completer } from "./completion.js";
@@ -55,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   let json = argv.includes("--json");
   const notUtf8 = argsNotUtf8(argv);
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
-  const parser = yargs(argv)
+  const parser = yargs(joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag)))
     .scriptName("profiles")
     .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
     .options(globalOptions)

@@ -24,6 +24,7 @@ import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { ensureDir, writeFileAtomic } from "./store/atomic.js";
 import { noteUrlSecrets, parseSecretNames, setSecretNames } from "./secrets.js";
 import { keyProblem } from "./store/envfile.js";
+import { policySectionSchema, type RestartPolicy } from "./core/restart-policy.js";
 
 /** The tool's own settings, from `config.ini`. */
 export interface Config {
@@ -58,6 +59,8 @@ export interface Config {
   reloadSignal: string;
   /** Key names (`*` a wildcard) whose values are secrets beyond the built-in rule (`[secrets] keys`). */
   secretKeys: string[];
+  /** The crash-loop policy `init` writes into the template (`[restart]`); absent keys keep the template's. */
+  restartPolicy: RestartPolicy;
 }
 
 /** The service types `profiles init --service-type` accepts. */
@@ -83,6 +86,7 @@ export const DEFAULT_CONFIG: Config = {
   stopTimeoutSec: 15,
   reloadSignal: "",
   secretKeys: [],
+  restartPolicy: {},
 };
 
 /** Parse `A-B` into a port range within 1024-65535, A <= B. */
@@ -172,6 +176,7 @@ const fileSchema = object({
   sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
   generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
+  restart: prefault(policySectionSchema, {}),
 });
 
 /** A `config.ini` setting that `profiles init` takes as a flag, checked by the schema that checks the file. */
@@ -246,6 +251,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     stopTimeoutSec: f.gateway.stop_timeout_sec,
     reloadSignal: f.gateway.reload_signal,
     secretKeys: f.secrets.keys,
+    restartPolicy: f.restart as RestartPolicy,
   };
 }
 
@@ -278,6 +284,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
     generations: { keep: config.keepGenerations },
     sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
     secrets: { keys: config.secretKeys.join(", ") },
+    restart: config.restartPolicy,
   });
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

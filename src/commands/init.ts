@@ -11,6 +11,7 @@ import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } 
 import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
+import { assertPolicySupported, declarePolicyFlags, POLICY_FLAGS, policyFromFlags, type PolicyKey } from "../core/restart-policy.js";
 import { UsageError } from "../errors.js";
 import { gatewayScript, templateSource } from "../package-files.js";
 import { LINGER_DIR } from "../paths.js";
@@ -35,6 +36,12 @@ interface InitArgs {
   stopTimeout?: string;
   reloadSignal?: string;
   secretKeys?: string;
+}
+
+/** What the flags ask: settings, and changes of the crash-loop policy (a value, or null for `""`: the template's). */
+interface InitAsked {
+  settings: Partial<Config>;
+  policy: [PolicyKey, string | null][];
 }
 
 /** The settings the flags give, each checked (exit 2) before anything is read; "" clears a setting where allowed. */
@@ -74,6 +81,10 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
   text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
   text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
+  for (const f of POLICY_FLAGS) {
+    const value = config.restartPolicy[f.key];
+    if (value !== undefined) text = setUnitKey(text, f.section, f.key, [value]);
+  }
   if (config.logDir) {
     text = setUnitKey(text, "Service", "StandardOutput", [`append:${config.logDir}/%i.log`]);
     text = setUnitKey(text, "Service", "StandardError", ["inherit"]);
@@ -123,13 +134,14 @@ export function renderInit(r: InitResult, user: string): string {
   ].join("\n");
 }
 
-export default defineCommand<InitArgs, Partial<Config>>({
+export default defineCommand<InitArgs, InitAsked>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
   // It writes the config: its flags are checked first, then the earlier config is read, then the manager reached.
   needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
-    y
+    declarePolicyFlags(y, true)
+      .group(POLICY_FLAGS.map((f) => f.flag.slice(2)), "Crash-loop policy (written into the template, for every profile):")
       .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })
       .option("port-var", { type: "string", describe: "Variable that carries the port in each .env (default PORT)" })
       .option("range", { type: "string", describe: "Ports to hand out, A-B (default 8600-8699)" })
@@ -148,15 +160,22 @@ export default defineCommand<InitArgs, Partial<Config>>({
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
       .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
-  parse: settingsFromFlags,
-  async run(_args, ctx, settings) {
+  parse: async (args) => ({ settings: await settingsFromFlags(args), policy: policyFromFlags({ ...args }) }),
+  async run(_args, ctx, { settings, policy }) {
     const previous = await loadConfigIfAny(ctx.paths);
     const base = previous ?? DEFAULT_CONFIG;
-    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings };
+    const restartPolicy = { ...base.restartPolicy };
+    for (const [key, value] of policy) {
+      if (value === null) delete restartPolicy[key];
+      else restartPolicy[key] = value;
+    }
+    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
     const sweepUnits = await renderSweepUnits();
-    // Reach the manager before writing anything, so that a host without one is left as it was.
+    // Reach the manager before writing anything, so that a host without one is left as it was, and one
+    // too old for a policy key refuses it (exit 2) before anything is written.
     const sd = await ctx.systemd();
+    await assertPolicySupported(sd, Object.keys(restartPolicy) as PolicyKey[]);
 
     if (config.logDir) await ensureDir(config.logDir, 0o700);
     await ensureDir(ctx.paths.unitDir, 0o755);

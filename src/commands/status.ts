@@ -1,7 +1,7 @@
 import { profileHealthTarget } from "../core/health-target.js";
 import { probe } from "../probe/types.js";
 import { inspectProfiles } from "../core/inspect.js";
-import { readStartLimits, unitCondition, unitProblem } from "../core/sweep/unit-condition.js";
+import { profileStartLimits, readStartLimits, unitCondition, unitProblem } from "../core/sweep/unit-condition.js";
 import { unitName } from "../systemd/types.js";
 import { limitsInForce, limitsText } from "../core/limits-in-force.js";
 import { ExitCode } from "../errors.js";
@@ -45,7 +45,7 @@ export default defineCommand<{ name?: string }>({
         // A failed unit: say whether it gave up at its start limit (systemd 252 keeps Result=exit-code then).
         if (r.activeState === "failed") {
           const state = await sd.state(unitName(r.name));
-          const condition = unitCondition(state, limits);
+          const condition = unitCondition(state, await profileStartLimits(ctx.paths, r.name, limits));
           return { ...r, condition, health: { ok: false, reason: unitProblem(condition, state) ?? `unit ${r.activeState}` } };
         }
         if (r.activeState !== "active") return { ...r, health: { ok: false, reason: `unit ${r.activeState}` } };

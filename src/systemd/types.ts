@@ -69,6 +69,8 @@ export interface SystemdManager {
    * (`CanReload`, `ActiveState`, ...) and of the Service interface (`MemoryMax`, `ControlGroup`, ...).
    */
   properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>>;
+  /** The manager's Version property, e.g. `252.39-1~deb12u1` (its leading number is the systemd release). */
+  version(): Promise<string>;
   /** Close the bus connection; node does not exit while it is open. */
   close(): Promise<void>;
 }

@@ -106,6 +106,11 @@ export class FakeSystemd implements SystemdManager {
     };
     return Object.fromEntries(names.map((n) => [n, own[n]]));
   }
+  /** What `version()` answers. */
+  managerVersion = "252.39-1~deb12u1";
+  async version(): Promise<string> {
+    return this.managerVersion;
+  }
   async close(): Promise<void> {}
 }
 

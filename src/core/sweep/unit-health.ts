@@ -7,7 +7,7 @@ import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { isEnabledState, unitFileStateNow } from "../enabled.js";
 import { profileHealthTarget } from "../health-target.js";
-import { unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
+import { profileStartLimits, unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
 
 /** The probe as it was run. */
 export interface ProbeReport {
@@ -63,10 +63,11 @@ export async function loadedUnits(ctx: Context): Promise<Map<string, UnitState>>
 }
 
 /** Look at one profile now: unit condition, then (when active) its probe. Never throws for a profile's own files. */
-export async function observeHealth(ctx: Context, config: Config, limits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
+export async function observeHealth(ctx: Context, config: Config, templateLimits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
   const unit = unitName(name);
   const s = loaded.get(unit);
   const sd = await ctx.systemd();
+  const limits = s?.activeState === "failed" ? await profileStartLimits(ctx.paths, name, templateLimits) : templateLimits;
   const fileState = await unitFileStateNow(sd, name);
   const disabled = fileState === "disabled" && STILL_DOWN.has(unitCondition(s, limits));
   const condition: UnitCondition = disabled ? "disabled" : unitCondition(s, limits);
