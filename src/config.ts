@@ -49,6 +49,8 @@ export interface Config {
   sweepTextfile: string;
   /** URL a sweep POSTs to when something is unhealthy and `--webhook` is not given; empty: none. Kept here (0600), not in argv. */
   sweepWebhook: string;
+  /** Whether a sweep with --restart-unhealthy rolls a profile broken by its .env back to known-good (`--rollback-broken`). */
+  sweepRollbackBroken: boolean;
   /** The variable that carries a profile's listen host in its `.env`; the probe goes there. */
   hostVar: string;
   /** The template's Type=: `notify` makes a start wait for the gateway's READY=1. */
@@ -81,6 +83,7 @@ export const DEFAULT_CONFIG: Config = {
   sweepTimer: true,
   sweepTextfile: "",
   sweepWebhook: "",
+  sweepRollbackBroken: false,
   hostVar: "HOST",
   serviceType: "simple",
   stopTimeoutSec: 15,
@@ -173,7 +176,7 @@ const fileSchema = object({
     }),
     {},
   ),
-  sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
+  sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, ""), rollback_broken: _default(boolSchema, false) }), {}),
   generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
   restart: prefault(policySectionSchema, {}),
@@ -246,6 +249,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     sweepTimer: f.sweep.timer,
     sweepTextfile: f.sweep.textfile,
     sweepWebhook: f.sweep.webhook,
+    sweepRollbackBroken: f.sweep.rollback_broken,
     hostVar: f.gateway.host_variable,
     serviceType: f.gateway.service_type,
     stopTimeoutSec: f.gateway.stop_timeout_sec,
@@ -282,7 +286,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
       reload_signal: config.reloadSignal,
     },
     generations: { keep: config.keepGenerations },
-    sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
+    sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook, rollback_broken: config.sweepRollbackBroken },
     secrets: { keys: config.secretKeys.join(", ") },
     restart: config.restartPolicy,
   });

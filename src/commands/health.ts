@@ -28,7 +28,14 @@ export function renderHealth(rows: HealthObservation[]): string {
   if (rows.length === 0) return NO_PROFILES;
   const unhealthy = rows.filter(countsUnhealthy);
   const lines = [healthTable(rows)];
-  if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: profiles status ${unhealthy.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`);
+  // A restart cannot help a profile broken by its .env: the way back is a rollback.
+  const broken = unhealthy.filter((r) => r.brokenConfig);
+  const other = unhealthy.filter((r) => !r.brokenConfig);
+  const next = [
+    ...(broken.length > 0 ? [`profiles diff NAME, then profiles rollback NAME for ${broken.map((r) => r.name).join(" ")} (its .env changed since known-good)`] : []),
+    ...(other.length > 0 ? [`profiles status ${other.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`] : []),
+  ];
+  if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: ${next.join("; ")}`);
   return lines.join("\n");
 }
 

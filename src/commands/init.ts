@@ -31,6 +31,7 @@ interface InitArgs {
   sweep?: boolean;
   sweepTextfile?: string;
   sweepWebhook?: string;
+  sweepRollbackBroken?: boolean;
   hostVar?: string;
   serviceType?: string;
   stopTimeout?: string;
@@ -68,6 +69,7 @@ async function settingsFromFlags(args: InitArgs): Promise<Partial<Config>> {
   }
   for (const f of CONFIG_FLAGS) if (given[f.arg] !== undefined) Object.assign(next, { [f.key]: checkConfigFlag(f, given[f.arg]) });
   if (args.sweep !== undefined) next.sweepTimer = args.sweep;
+  if (args.sweepRollbackBroken !== undefined) next.sweepRollbackBroken = args.sweepRollbackBroken;
   if (args.sweepTextfile !== undefined) next.sweepTextfile = args.sweepTextfile === "" ? "" : await checkTextfile("--sweep-textfile", args.sweepTextfile);
   if (args.sweepWebhook !== undefined) next.sweepWebhook = args.sweepWebhook === "" ? "" : checkWebhook("--sweep-webhook", args.sweepWebhook);
   return next;
@@ -111,7 +113,7 @@ export interface InitResult {
   reloaded: boolean;
   linger: { enabled: boolean; file: string; command: string | null };
   probe: { kind: string; timeoutMs: number };
-  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null };
+  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null; rollbackBroken: boolean };
 }
 
 /** `init`'s text for people: what was written, the gateway's settings, lingering (of `user`), the sweep, the next step. */
@@ -127,7 +129,7 @@ export function renderInit(r: InitResult, user: string): string {
       ? `lingering is enabled for ${user}: profiles keep running after logout`
       : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
     r.sweep.timer
-      ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}`
+      ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}${r.sweep.rollbackBroken ? ", rolls back profiles broken by their .env" : ""}`
       : `nightly sweep: off${r.sweep.removed ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
     r.reloaded ? "reloaded the manager" : "unit files unchanged: the manager was not reloaded",
     "next: profiles add NAME [--port N]",
@@ -156,6 +158,7 @@ export default defineCommand<InitArgs, InitAsked>({
       .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
       .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
       .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
+      .option("sweep-rollback-broken", { type: "boolean", describe: "The sweep (the timer's too) rolls a profile that fails with a .env other than its known-good one back to known-good, within its restart budget; --no-sweep-rollback-broken leaves it (reported). Default: as before (off)" })
       .option("secret-keys", { type: "string", describe: 'More keys whose values are secrets, beyond names holding KEY, TOKEN, SECRET, PASS, AUTH, ...: "FOO, BAR_*" (* any run of letters, digits, _); "" for none' })
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
@@ -222,6 +225,7 @@ export default defineCommand<InitArgs, InitAsked>({
         removed: sweepRemoved,
         textfile: config.sweepTextfile || null,
         webhook: config.sweepWebhook ? redactUrl(config.sweepWebhook) : null,
+        rollbackBroken: config.sweepRollbackBroken,
       },
     };
     return { data, text: renderInit(data, user) };

@@ -4,6 +4,7 @@ import { inspectProfiles } from "../core/inspect.js";
 import { profileStartLimits, readStartLimits, unitCondition, unitProblem } from "../core/sweep/unit-condition.js";
 import { unitName } from "../systemd/types.js";
 import { limitsInForce, limitsText } from "../core/limits-in-force.js";
+import { brokenConfig, type BrokenConfig } from "../core/broken-config.js";
 import { ExitCode } from "../errors.js";
 import { NO_PROFILES, statusTable } from "../render/status-table.js";
 import { listProfiles, readEnv } from "../store/profiles.js";
@@ -13,7 +14,7 @@ import type { ProfileStatus } from "../core/inspect.js";
 import type { LimitsInForce } from "../core/limits-in-force.js";
 
 /** One profile as `status` reports it: its state, its health verdict, the limits in force. */
-export type StatusRow = ProfileStatus & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce };
+export type StatusRow = ProfileStatus & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce; brokenConfig: BrokenConfig | null };
 
 /** `status`'s text for people: the status table, then each profile's health and limits. */
 export function renderStatus(rows: StatusRow[]): string {
@@ -23,6 +24,7 @@ export function renderStatus(rows: StatusRow[]): string {
     const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
     lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
     lines.push(`  limits: ${limitsText(r.limits)}`);
+    if (r.brokenConfig) lines.push(`  next: ${r.brokenConfig.hint}`);
   }
   return lines.join("\n");
 }
@@ -56,7 +58,11 @@ export default defineCommand<{ name?: string }>({
       }),
     );
     // The limits the manager applies, whoever set them (`profiles limits`, a drop-in by hand, the template).
-    const withLimits: StatusRow[] = await Promise.all(withHealth.map(async (r) => ({ ...r, limits: await limitsInForce(sd, unitName(r.name)) })));
+    // A failing profile (not one stopped or disabled on purpose) whose .env is not its known-good one: the way back.
+    const failing = (r: (typeof withHealth)[number]) => !r.health.ok && !r.disabled && (r.activeState === "failed" || r.activeState === "active" || r.activeState === "activating");
+    const withLimits: StatusRow[] = await Promise.all(
+      withHealth.map(async (r) => ({ ...r, limits: await limitsInForce(sd, unitName(r.name)), brokenConfig: failing(r) ? await brokenConfig(ctx.paths, r.name) : null })),
+    );
     const allHealthy = withHealth.every((r) => r.health.ok || r.disabled);
     return {
       data: args.name !== undefined ? withLimits[0] : withLimits,

@@ -14,6 +14,7 @@ interface SweepArgs {
   textfile?: string;
   webhook?: string;
   printCron: boolean;
+  rollbackBroken?: boolean;
 }
 
 /** The flags of `sweep`, checked before anything is read. */
@@ -43,6 +44,7 @@ export default defineCommand<SweepArgs, SweepFlags>({
   builder: (y) =>
     y
       .option("restart-unhealthy", { type: "boolean", default: false, describe: "Reset and restart unhealthy profiles (enabled ones whose port is not taken), then probe again" })
+      .option("rollback-broken", { type: "boolean", describe: "With --restart-unhealthy: roll a profile that fails with a .env other than its known-good one back to known-good (through the gate, within --max-restarts) instead of leaving it (default: [sweep] rollback_broken of config.ini, set by `init --sweep-rollback-broken`)" })
       .option("max-restarts", { type: "string", default: "3", describe: "At most this many restarts per sweep (0-100)" })
       .option("textfile", { type: "string", describe: "Write Prometheus metrics to this .prom file, atomically (default: [sweep] textfile of config.ini)" })
       .option("webhook", { type: "string", describe: "POST a JSON summary here when anything is unhealthy (default: [sweep] webhook of config.ini)" })
@@ -77,6 +79,7 @@ export default defineCommand<SweepArgs, SweepFlags>({
       restartUnhealthy: args.restartUnhealthy,
       maxRestarts,
       waitMs: args.wait * 1000,
+      rollbackBroken: args.rollbackBroken ?? config.sweepRollbackBroken,
       textfile: textfile ?? (config.sweepTextfile || null),
       webhook: webhook ?? (config.sweepWebhook || null),
     });

@@ -22,6 +22,7 @@ import { bringUp, type BringUpResult } from "./bring-up.js";
 import type { Context } from "./context.js";
 import { gateTarget, withProfileSettings } from "./health-target.js";
 import { assertEnabled } from "./enabled.js";
+import { brokenConfig, brokenNote } from "./broken-config.js";
 import { assertPortFor } from "./port-change.js";
 import { restartAndGate, type GateOptions, type GateResult } from "./roll/gate.js";
 import { startedWith } from "./started-with.js";
@@ -163,7 +164,11 @@ export class ProfileTx {
     if (kind !== "reload") await assertEnabled(this.ctx, [this.name]);
     const pinned = await this.pin();
     const { target } = pinned;
-    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target });
+    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target }).catch(async (err: unknown) => {
+      // A profile that fails with a .env other than its known-good one: say so, and the way back.
+      const broken = err instanceof UnhealthyError ? await brokenConfig(this.ctx.paths, this.name) : null;
+      throw broken ? new UnhealthyError(`${(err as UnhealthyError).message}${brokenNote(broken)}`, (err as UnhealthyError).details, `run \`profiles rollback ${this.name}\``) : err;
+    });
     const knownGood = kind === "reload" ? { generation: null, why: "a reload keeps the environment the process started with" } : await this.mark(pinned, up.state.mainPid);
     return { up, generation: pinned.generation.number, knownGood };
   }

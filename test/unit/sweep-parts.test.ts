@@ -92,7 +92,7 @@ function profile(over: Partial<SweepProfile>): SweepProfile {
   return {
     name: "p", unit: "agent-gateway@p.service", port: 9000, enabled: true, disabled: false, condition: "running", activeState: "active", subState: "running", result: "success",
     mainPid: 10, nRestarts: 0, probe: { kind: "http", target: "http://127.0.0.1:9000/health", ok: true, reason: "ok", status: 200, latencyMs: 2.5 },
-    healthy: true, problems: [], portHolder: { status: "own", pid: 10 }, restartsSinceLastSweep: 0, restartsTotal: 0,
+    healthy: true, problems: [], brokenConfig: null, portHolder: { status: "own", pid: 10 }, restartsSinceLastSweep: 0, restartsTotal: 0,
     drift: { current: 1, knownGood: 1, drifted: false, pendingRestart: false }, before: null, action: null, markedKnownGood: 1, notes: [], ...over,
   };
 }

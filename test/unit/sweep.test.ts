@@ -20,7 +20,7 @@ import { fakeControlGroup, fakeWorld, snapshot } from "../helpers/fakes.js";
 import { parsePromText, sampleValue } from "../helpers/prom-text.js";
 
 const g = { json: true, verbose: false };
-const OPTS: SweepOptions = { restartUnhealthy: false, maxRestarts: 3, waitMs: 300, textfile: null, webhook: null };
+const OPTS: SweepOptions = { restartUnhealthy: false, maxRestarts: 3, rollbackBroken: false, waitMs: 300, textfile: null, webhook: null };
 
 type World = Awaited<ReturnType<typeof world>>;
 

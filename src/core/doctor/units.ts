@@ -1,6 +1,7 @@
 /** Check: no profile's unit is failed or stuck in start-limit-hit. */
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import { unitFileStateNow } from "../enabled.js";
+import { brokenConfig, brokenNote } from "../broken-config.js";
 import { eachProfile, given, verdict, type Check, type Problem } from "./types.js";
 
 // CLD_* codes of ExecMainCode.
@@ -26,13 +27,13 @@ export const unitsCheck: Check = {
         disabled++;
         return [];
       }
-      // `start` resets the failed state first, which is what a unit in start-limit-hit needs.
-      const fix = `profiles start ${name}`;
-      if (s?.result === "start-limit-hit") {
-        return [{ message: `${name} crashed too often and hit its start limit (${s.activeState}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
-      }
-      if (s?.activeState === "failed") return [{ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
-      return [];
+      if (s?.result !== "start-limit-hit" && s?.activeState !== "failed") return [];
+      // A failure with a .env other than its known-good one: the rollback is the fix, a start would fail again.
+      // Else `start`, which resets the failed state first, as a unit in start-limit-hit needs.
+      const broken = await brokenConfig(f.ctx.paths, name);
+      const fix = broken ? `profiles rollback ${name}` : `profiles start ${name}`;
+      const what = s.result === "start-limit-hit" ? `crashed too often and hit its start limit (${s.activeState}${lastExit(s)})` : `is failed (result ${s.result}${lastExit(s)})`;
+      return [{ message: `${name} ${what}; see \`profiles logs ${name}\`${brokenNote(broken)}`, fix }];
     });
     return verdict(problems, `none of ${f.profiles.length} profile(s) failed${disabled > 0 ? ` (${disabled} disabled: kept down by \`profiles disable\`)` : ""}`);
   },

@@ -8,7 +8,7 @@ import type { Context } from "../context.js";
 import { lookAt } from "./one-profile.js";
 import { countsUnhealthy, loadedUnits } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
-import { markGood, restartProfile, whyNotRestart } from "./repair.js";
+import { markGood, restartProfile, rollbackBroken, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";
 import { loadSweepState, saveSweepState, type ProfileMemory } from "./state.js";
 import { webhookSummary } from "./summary.js";
@@ -23,6 +23,8 @@ export interface SweepOptions {
   maxRestarts: number;
   /** How long one restart may take to become healthy. */
   waitMs: number;
+  /** Roll a profile broken by its .env back to known-good (through the gate, within the restart budget) instead of leaving it. */
+  rollbackBroken: boolean;
   textfile: string | null;
   webhook: string | null;
 }
@@ -62,12 +64,13 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   if (opts.restartUnhealthy) {
     for (const [i, p] of profiles.entries()) {
       if (p.healthy || p.disabled) continue;
-      const why = whyNotRestart(p, attempts, opts.maxRestarts);
+      const why = whyNotRestart(p, attempts, opts.maxRestarts, opts.rollbackBroken);
       if (why) {
         p.action = { kind: "skipped", reason: why };
         continue;
       }
-      profiles[i] = await restartProfile(ctx, config, limits, deps.procs, p, opts.waitMs, memory.get(p.name));
+      const repair = p.brokenConfig ? rollbackBroken : restartProfile;
+      profiles[i] = await repair(ctx, config, limits, deps.procs, p, opts.waitMs, memory.get(p.name));
       // A profile skipped for its lock took no restart from the budget.
       if (profiles[i]!.action?.kind !== "skipped") attempts++;
     }

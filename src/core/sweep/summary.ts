@@ -25,7 +25,7 @@ function actionLine(p: SweepProfile): string | null {
   const a = p.action;
   if (!a) return null;
   if (a.kind === "skipped") return `${p.name}: not restarted: ${a.reason}`;
-  const verb = a.kind === "restart" ? "restarted" : "started";
+  const verb = a.kind === "restart" ? "restarted" : a.kind === "rollback" ? "rolled back to known-good" : "started";
   if (a.ok) return `${p.name}: ${verb}, healthy again after ${a.elapsedMs} ms (was: ${p.before?.problems.join("; ")})`;
   return `${p.name}: ${verb}, still unhealthy: ${a.error ?? p.problems.join("; ")}`;
 }
@@ -59,7 +59,7 @@ export function sweepText(r: SweepResult): string {
 /** What the webhook receives: who, where, and what is wrong; `text` suits chat webhooks (Slack, Mattermost). */
 export function webhookSummary(r: SweepResult, user: string) {
   const bad = r.profiles.filter(countsUnhealthy);
-  const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"})`).join(", ")}`;
+  const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"}${p.brokenConfig ? `; ${p.brokenConfig.hint}` : ""})`).join(", ")}`;
   return {
     source: "agent-profiles",
     text,
@@ -68,6 +68,6 @@ export function webhookSummary(r: SweepResult, user: string) {
     time: r.time,
     total: r.total,
     healthy: r.healthy,
-    unhealthy: bad.map((p) => ({ name: p.name, condition: p.condition, problems: p.problems, action: p.action })),
+    unhealthy: bad.map((p) => ({ name: p.name, condition: p.condition, problems: p.problems, action: p.action, brokenConfig: p.brokenConfig })),
   };
 }

@@ -6,6 +6,7 @@ import { readEnv } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { isEnabledState, unitFileStateNow } from "../enabled.js";
+import { brokenConfig, type BrokenConfig } from "../broken-config.js";
 import { profileHealthTarget } from "../health-target.js";
 import { profileStartLimits, unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
 
@@ -39,7 +40,12 @@ export interface HealthObservation {
   healthy: boolean;
   /** Why it is not healthy, most telling first; empty when healthy. */
   problems: string[];
+  /** A failing profile whose `.env` differs from its known-good generation (the last of `problems` says so). */
+  brokenConfig: BrokenConfig | null;
 }
+
+// Conditions in which a profile fails by itself (not stopped or disabled on purpose, not between states).
+const FAILING: ReadonlySet<UnitCondition> = new Set(["failed", "start-limit-hit", "restarting", "running", "active"]);
 
 // Conditions of a unit that is not up: a disabled one in them is kept down on purpose.
 const STILL_DOWN: ReadonlySet<UnitCondition> = new Set(["stopped", "failed", "start-limit-hit"]);
@@ -86,6 +92,7 @@ export async function observeHealth(ctx: Context, config: Config, templateLimits
     probe: null,
     healthy: false,
     problems: [],
+    brokenConfig: null,
   };
   let target;
   try {
@@ -107,5 +114,9 @@ export async function observeHealth(ctx: Context, config: Config, templateLimits
     if (!v.ok) obs.problems.push(`probe ${v.reason}`);
   }
   obs.healthy = !disabled && obs.problems.length === 0;
+  if (!obs.healthy && !disabled && FAILING.has(condition)) {
+    obs.brokenConfig = await brokenConfig(ctx.paths, name);
+    if (obs.brokenConfig) obs.problems.push(obs.brokenConfig.hint);
+  }
   return obs;
 }
