@@ -1,5 +1,6 @@
 import { limitsInForce, limitsText, type LimitsInForce } from "../core/limits-in-force.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
+import { DELEGATE_FIX, limitsNotEnforced, notEnforcedLines, type NotEnforced } from "../core/limits-bite.js";
 import { withProfile } from "../core/transaction.js";
 import { assertPolicySupported, declarePolicyFlags, policyFromFlags, policyInForce, policyText, type PolicyInForce } from "../core/restart-policy.js";
 import { checkCpuQuota, checkMemoryMax, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, type Limits } from "../store/limits.js";
@@ -63,12 +64,15 @@ export interface LimitsResult {
   inForce: LimitsInForce;
   /** The crash-loop policy the manager applies. */
   policy: PolicyInForce;
+  /** Limits set here that the manager cannot enforce (a cgroup controller it lacks). */
+  notEnforced: NotEnforced[];
 }
 
 /** `limits`' text for people. */
 export function renderLimits(r: LimitsResult): string {
   const setText = LIMIT_KEYS.filter((k) => r.set[k] !== undefined).map((k) => `${k}=${r.set[k]}`).join(" ") || "none (the template's defaults)";
-  const lines = [`${r.changed ? "set" : "limits of"} ${r.name}: ${setText}`, `in force (${r.unit}): ${limitsText(r.inForce)}`, `crash loop: ${policyText(r.policy)}`];
+  const lines = [`${r.changed ? "set" : "limits of"} ${r.name}: ${setText}`, `in force (${r.unit}): ${limitsText(r.inForce)}`, `crash loop: ${policyText(r.policy)}`, ...notEnforcedLines(r.notEnforced)];
+  if (r.notEnforced.length > 0) lines.push(`to enforce them: ${DELEGATE_FIX}`);
   if (r.changed) lines.push(`written to ${r.dropIn}; the manager applies them now; \`profiles rollback ${r.name}\` puts the earlier ones back`);
   return lines.join("\n");
 }
@@ -112,9 +116,9 @@ export default defineCommand<LimitsArgs, Asked>({
       reloaded = await reloadIfNeeded(sd, dropInChanged, async () => [unit]);
       changed = true;
     }
-    const [inForce, policy] = await Promise.all([limitsInForce(sd, unit), policyInForce(sd, unit)]);
     const set = next ?? current;
-    const data: LimitsResult = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce, policy };
+    const [inForce, policy, notEnforced] = await Promise.all([limitsInForce(sd, unit), policyInForce(sd, unit), limitsNotEnforced(sd, unit, set)]);
+    const data: LimitsResult = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce, policy, notEnforced };
     return { data, text: renderLimits(data) };
   },
 });

@@ -84,8 +84,16 @@ class DbusSystemdManager implements SystemdManager {
     }
   }
 
-  async version(): Promise<string> {
-    const [v] = await this.bus.call(getPropertyCall(MANAGER_PATH, MANAGER_IFACE, "Version", "Get Version of the manager"));
+  version(): Promise<string> {
+    return this.managerProperty("Version");
+  }
+
+  controlGroup(): Promise<string> {
+    return this.managerProperty("ControlGroup");
+  }
+
+  private async managerProperty(name: string): Promise<string> {
+    const [v] = await this.bus.call(getPropertyCall(MANAGER_PATH, MANAGER_IFACE, name, `Get ${name} of the manager`));
     return String(v instanceof Variant ? v.value : v);
   }
 

@@ -111,6 +111,11 @@ export class FakeSystemd implements SystemdManager {
   async version(): Promise<string> {
     return this.managerVersion;
   }
+  /** What `controlGroup()` answers ("": none, so controllers are judged by the units' accounting). */
+  managerCgroup = "";
+  async controlGroup(): Promise<string> {
+    return this.managerCgroup;
+  }
   async close(): Promise<void> {}
 }
 
