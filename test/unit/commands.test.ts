@@ -9,6 +9,7 @@ import remove from "../../src/commands/remove.js";
 import status from "../../src/commands/status.js";
 import { start } from "../../src/commands/start.js";
 import disable from "../../src/commands/disable.js";
+import set from "../../src/commands/set.js";
 import enable from "../../src/commands/enable.js";
 import { ExitCode, AppError, ProfileDisabledError } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
@@ -111,6 +112,10 @@ test("list, status and start against the fake manager", async () => {
     const calls = w.systemd.calls.length;
     await assert.rejects(start.run({ ...g, names: ["a", "b"], wait: 5 }, w.ctx), (err: unknown) => err instanceof ProfileDisabledError && err.exitCode === ExitCode.usage && /profiles enable b/.test(err.hint ?? ""));
     assert.equal(w.systemd.calls.slice(calls).filter((c) => c.startsWith("start") || c.startsWith("restart")).length, 0, "nothing started");
+    // set --restart and rollback of a disabled profile: refused before anything is written.
+    const envBefore = await fs.readFile(envFile(w.ctx.paths, "b"), "utf8");
+    await assert.rejects(set.run({ ...g, name: "b", pairs: ["X=1"], restart: true, wait: 5 }, w.ctx), (err: unknown) => err instanceof ProfileDisabledError);
+    assert.equal(await fs.readFile(envFile(w.ctx.paths, "b"), "utf8"), envBefore);
     // enable: enabled and started through the gate.
     const enabled = await enable.run({ ...g, names: ["b"], wait: 5 }, w.ctx);
     assert.equal(enabled.exitCode, ExitCode.ok);
