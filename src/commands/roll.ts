@@ -161,7 +161,9 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
   async run(args, ctx, { options, requested }) {
     // Profiles kept down by `profiles disable` are not rolled: left out of "all", refused when named (exit 2).
     if (requested) await assertEnabled(ctx, requested);
-    const names = requested ?? (await notDisabled(ctx, await listProfiles(ctx.paths)));
+    const all = requested ?? (await listProfiles(ctx.paths));
+    const names = requested ?? (await notDisabled(ctx, all));
+    if (names.length < all.length) ctx.progress(`left out, disabled (\`profiles enable NAME\` brings one back): ${all.filter((n) => !names.includes(n)).join(" ")}`);
     if (options.reload) await assertCanReload(ctx, names);
     await assertPorts(ctx, names);
     if (args.dryRun) return dryRun(ctx, requested, options, names);
