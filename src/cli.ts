@@ -1,5 +1,7 @@
 // The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.js).
 import yargs from "yargs";
+import { joinNoFlagValues } from "./core/cli-args.js";
+import { POLICY_FLAGS } from "./core/restart-policy.js";
 import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";
 import { completer } from "./completion.js";
@@ -53,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   let json = argv.includes("--json");
   const notUtf8 = argsNotUtf8(argv);
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
-  const parser = yargs(argv)
+  const parser = yargs(joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag)))
     .scriptName("profiles")
     .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
     .options(globalOptions)

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import ini from "ini";
 import { BadFileError, NotInitialisedError } from "./errors.js";
+import type { RestartPolicy } from "./core/restart-policy.js";
 import type { Paths } from "./paths.js";
 import type { ProbeKind } from "./probe/types.js";
 import { object, prefault, type ZodMiniType } from "./schema.js";
@@ -43,6 +44,10 @@ export interface Config {
   reloadSignal: string;
   /** Key names (`*` a wildcard) whose values are secrets beyond the built-in rule (`[secrets] keys`). */
   secretKeys: string[];
+  /** Whether a sweep with --restart-unhealthy rolls a profile broken by its .env back to known-good (`--rollback-broken`). */
+  sweepRollbackBroken: boolean;
+  /** The crash-loop policy `init` writes into the template (`[restart]`); absent keys keep the template's. */
+  restartPolicy: RestartPolicy;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -62,13 +67,19 @@ export const DEFAULT_CONFIG: Config = {
   stopTimeoutSec: 15,
   reloadSignal: "",
   secretKeys: [],
+  sweepRollbackBroken: false,
+  restartPolicy: {},
 };
 
 /** config.ini's shape, from the settings table: each section an object, each setting its rule with its default. */
 const fileSchema = (() => {
   const sections: Record<string, Record<string, ZodMiniType>> = {};
-  for (const s of SETTINGS) (sections[s.section] ??= {})[s.name] = prefault(s.schema, fileValue(s, DEFAULT_CONFIG[s.key]));
-  return object(Object.fromEntries(Object.entries(sections).map(([name, keys]) => [name, prefault(object(keys), {})])));
+  const whole: Record<string, ZodMiniType> = {};
+  for (const s of SETTINGS) {
+    if (s.name === null) whole[s.section] = prefault(s.schema, fileValue(s, DEFAULT_CONFIG[s.key]));
+    else (sections[s.section] ??= {})[s.name] = prefault(s.schema, fileValue(s, DEFAULT_CONFIG[s.key]));
+  }
+  return object({ ...Object.fromEntries(Object.entries(sections).map(([name, keys]) => [name, prefault(object(keys), {})])), ...whole });
 })();
 
 function fileValue(s: Setting, value: unknown): unknown {
@@ -89,13 +100,13 @@ export async function loadConfig(paths: Paths): Promise<Config> {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const [section, name] = (issue?.path ?? []).map(String);
-    const s = SETTINGS.find((x) => x.section === section && x.name === name);
+    const s = SETTINGS.find((x) => x.section === section && (x.name === name || x.name === null));
     const where = `${issue?.path.join(".") ?? "?"}:`;
     const problem = s ? settingProblem(where, s, raw[section!]?.[name!], issue?.message) : `${where} ${issue?.message}`;
     throw new BadFileError(paths.configFile, problem, "fix the file by hand, or move it away and run `profiles init` again");
   }
   const f = parsed.data as Record<string, Record<string, unknown>>;
-  const config = Object.fromEntries(SETTINGS.map((s) => [s.key, f[s.section]![s.name]])) as unknown as Config;
+  const config = Object.fromEntries(SETTINGS.map((s) => [s.key, s.name === null ? f[s.section] : f[s.section]![s.name]])) as unknown as Config;
   // What this file says is secret is known before anything is printed.
   setSecretNames(config.secretKeys);
   noteUrlSecrets(config.sweepWebhook);
@@ -116,7 +127,10 @@ export async function loadConfigIfAny(paths: Paths): Promise<Config | null> {
 export async function saveConfig(paths: Paths, config: Config): Promise<void> {
   await ensureDir(paths.appConfigDir, 0o700);
   const sections: Record<string, Record<string, unknown>> = {};
-  for (const s of SETTINGS) (sections[s.section] ??= {})[s.name] = fileValue(s, config[s.key]);
+  for (const s of SETTINGS) {
+    if (s.name === null) sections[s.section] = fileValue(s, config[s.key]) as Record<string, unknown>;
+    else (sections[s.section] ??= {})[s.name] = fileValue(s, config[s.key]);
+  }
   const body = ini.stringify(sections);
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

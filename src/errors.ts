@@ -167,6 +167,14 @@ export class NoReloadCommandError extends AppError {
   }
 }
 
+/** `start` (or a restart) of a profile that `profiles disable` keeps down. */
+export class ProfileDisabledError extends AppError {
+  override name = "ProfileDisabledError";
+  constructor(readonly profile: string) {
+    super(`profile "${profile}" is disabled (\`profiles disable\`): it is kept down, and not started`, ExitCode.usage, `run \`profiles enable ${profile}\` to enable and start it`);
+  }
+}
+
 /** A job the manager queued did not finish in time (a Type=notify start whose READY=1 never came, a stuck stop). */
 export class JobTimeoutError extends SystemdError {
   constructor(message: string, readonly unit: string, readonly timeoutMs: number, hint?: string) {

@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "./config.js";
 import { execVarProblem } from "./core/gateway-unit.js";
+import { policySectionSchema } from "./core/restart-policy.js";
 import { UsageError } from "./errors.js";
 import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { boolean, coerce, enum as enumOf, int, maximum, minimum, NEVER, pipe, string, transform, type ZodMiniType } from "./schema.js";
@@ -95,13 +96,16 @@ export function checkWebhook(flag: string, raw: string): string {
 }
 
 const variable = checked(keyProblem);
+// ini turns `true`/`false` into booleans, but a hand edit may quote them.
+const bool = pipe(transform((v: unknown) => (v === "true" ? true : v === "false" ? false : v)), boolean({ message: "must be true or false" }));
 const upper = (v: string) => v.trim().toUpperCase().replace(/^SIG/, "");
 
 /** One setting: its place in config.ini, its rule, and the flag `init` takes for it. */
 export interface Setting {
   key: keyof Config;
   section: string;
-  name: string;
+  /** Its key in the section; null: the whole section is its value (an object). */
+  name: string | null;
   /** The rule for the file's value and the flag's alike; its output is what Config holds. */
   schema: ZodMiniType;
   /** How config.ini holds the value, when not as Config holds it. */
@@ -170,9 +174,8 @@ export const SETTINGS: Setting[] = [
   },
   { key: "keepGenerations", section: "generations", name: "keep", schema: wholeNumber("generations", "1", "10000") },
   {
-    // ini turns `true`/`false` into booleans, but a hand edit may quote them.
     key: "sweepTimer", section: "sweep", name: "timer",
-    schema: pipe(transform((v: unknown) => (v === "true" ? true : v === "false" ? false : v)), boolean({ message: "must be true or false" })),
+    schema: bool,
     flag: { name: "sweep", boolean: true, describe: "Install and start the nightly sweep timer (agent-profiles-sweep.timer); --no-sweep stops, disables and removes it. Default: as before (on)" },
   },
   {
@@ -185,6 +188,12 @@ export const SETTINGS: Setting[] = [
     schema: checked((v) => (v === "" || isHttpUrl(v) ? null : "must be an http:// or https:// URL")),
     flag: { name: "sweep-webhook", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none', now: checkWebhook },
   },
+  {
+    key: "sweepRollbackBroken", section: "sweep", name: "rollback_broken", schema: bool,
+    flag: { name: "sweep-rollback-broken", boolean: true, describe: "The sweep (the timer's too) rolls a profile that fails with a .env other than its known-good one back to known-good, within its restart budget; --no-sweep-rollback-broken leaves it (reported). Default: as before (off)" },
+  },
+  // The crash-loop policy: its flags are POLICY_FLAGS (init and limits take them), its file section [restart].
+  { key: "restartPolicy", section: "restart", name: null, schema: policySectionSchema },
   {
     key: "secretKeys", section: "secrets", name: "keys",
     schema: ruled((text) => { const r = parseSecretNames(text); return Array.isArray(r) ? r : { problem: r.problem }; }),

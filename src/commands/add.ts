@@ -40,7 +40,7 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     const name = args.name;
     const config = await ctx.config();
     if (extra.has(config.portVar)) throw new UsageError(`--env ${config.portVar}=... sets the port: use --port instead`);
-    const data = await addProfile(ctx, name, { port: requested ?? null, extra, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}` });
+    const data = await addProfile(ctx, name, { port: requested ?? null, extra, enable: true, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}` });
     return { data, text: renderAdd(data) };
   },
 });

@@ -1,4 +1,4 @@
-import { loadedUnits, observeHealth, type HealthObservation } from "../core/sweep/unit-health.js";
+import { countsUnhealthy, loadedUnits, observeHealth, verdictCell, type HealthObservation } from "../core/sweep/unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "../core/sweep/pool.js";
 import { readStartLimits } from "../core/sweep/unit-condition.js";
 import { ExitCode } from "../errors.js";
@@ -18,7 +18,7 @@ export function healthTable(rows: HealthObservation[]): string {
       r.condition,
       r.probe ? `${r.probe.kind} ${r.probe.reason}` : "-",
       r.probe ? `${r.probe.latencyMs} ms` : "-",
-      r.healthy ? "healthy" : `UNHEALTHY: ${r.problems.join("; ")}`,
+      verdictCell(r),
     ]),
   );
 }
@@ -26,15 +26,22 @@ export function healthTable(rows: HealthObservation[]): string {
 /** `health`'s text for people: the table, then what to run for the unhealthy ones. */
 export function renderHealth(rows: HealthObservation[]): string {
   if (rows.length === 0) return NO_PROFILES;
-  const unhealthy = rows.filter((r) => !r.healthy);
+  const unhealthy = rows.filter(countsUnhealthy);
   const lines = [healthTable(rows)];
-  if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: profiles status ${unhealthy.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`);
+  // A restart cannot help a profile broken by its .env: the way back is a rollback.
+  const broken = unhealthy.filter((r) => r.brokenConfig);
+  const other = unhealthy.filter((r) => !r.brokenConfig);
+  const next = [
+    ...(broken.length > 0 ? [`profiles diff NAME, then profiles rollback NAME for ${broken.map((r) => r.name).join(" ")} (its .env changed since known-good)`] : []),
+    ...(other.length > 0 ? [`profiles status ${other.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`] : []),
+  ];
+  if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: ${next.join("; ")}`);
   return lines.join("\n");
 }
 
 export default defineCommand<{ names?: string[] }>({
   command: "health [names..]",
-  describe: "Probe profiles now and print each verdict with its reason (exit 7 unless all are healthy)",
+  describe: "Probe profiles now and print each verdict with its reason (exit 7 unless all are healthy or disabled)",
   options: [names("Profile names (default: all)")],
   needs: { config: true, profiles: "names", manager: true },
   builder: (y) =>
@@ -46,6 +53,6 @@ export default defineCommand<{ names?: string[] }>({
     const chosen = args.names && args.names.length > 0 ? [...new Set(args.names)] : await listProfiles(ctx.paths);
     const [loaded, limits] = await Promise.all([loadedUnits(ctx), readStartLimits(ctx.paths)]);
     const rows = await mapLimit(chosen, PROBE_CONCURRENCY, (name) => observeHealth(ctx, config, limits, name, loaded));
-    return { data: rows, text: renderHealth(rows), exitCode: rows.every((r) => r.healthy) ? ExitCode.ok : ExitCode.unhealthy };
+    return { data: rows, text: renderHealth(rows), exitCode: !rows.some(countsUnhealthy) ? ExitCode.ok : ExitCode.unhealthy };
   },
 });

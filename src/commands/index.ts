@@ -2,7 +2,9 @@ import add from "./add.js";
 import apply from "./apply.js";
 import type { CommandSpec } from "./command.js";
 import diff from "./diff.js";
+import disable from "./disable.js";
 import doctor from "./doctor.js";
+import enable from "./enable.js";
 import env from "./env.js";
 import exportVerb from "./export.js";
 import health from "./health.js";
@@ -25,4 +27,4 @@ import unset from "./unset.js";
 import verify from "./verify.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, reload, limits, ps, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, remove, logs, doctor, verify];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, remove, logs, doctor, verify];

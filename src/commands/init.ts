@@ -9,6 +9,7 @@ import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } 
 import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
+import { assertPolicySupported, declarePolicyFlags, POLICY_FLAGS, policyFromFlags, type PolicyKey } from "../core/restart-policy.js";
 import { gatewayScript, templateSource } from "../package-files.js";
 import { LINGER_DIR } from "../paths.js";
 import { flagArg, settingFromFlag, SETTINGS } from "../settings.js";
@@ -16,6 +17,12 @@ import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
 import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
 import { setUnitKey } from "../systemd/unit-file.js";
 import { defineCommand } from "./command.js";
+
+/** What the flags ask: settings, and changes of the crash-loop policy (a value, or null for `""`: the template's). */
+interface InitAsked {
+  settings: Partial<Config>;
+  policy: [PolicyKey, string | null][];
+}
 
 /** The settings the flags give, each checked by its setting's rule (exit 2) before anything is read; "" clears one where allowed. */
 async function settingsFromFlags(args: Record<string, unknown>): Promise<Partial<Config>> {
@@ -35,6 +42,10 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
   text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
   text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
+  for (const f of POLICY_FLAGS) {
+    const value = config.restartPolicy[f.key];
+    if (value !== undefined) text = setUnitKey(text, f.section, f.key, [value]);
+  }
   if (config.logDir) {
     text = setUnitKey(text, "Service", "StandardOutput", [`append:${config.logDir}/%i.log`]);
     text = setUnitKey(text, "Service", "StandardError", ["inherit"]);
@@ -61,7 +72,7 @@ export interface InitResult {
   reloaded: boolean;
   linger: { enabled: boolean; file: string; command: string | null };
   probe: { kind: string; timeoutMs: number };
-  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null };
+  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null; rollbackBroken: boolean };
 }
 
 /** `init`'s text for people: what was written, the gateway's settings, lingering (of `user`), the sweep, the next step. */
@@ -77,32 +88,43 @@ export function renderInit(r: InitResult, user: string): string {
       ? `lingering is enabled for ${user}: profiles keep running after logout`
       : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
     r.sweep.timer
-      ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}`
+      ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}${r.sweep.rollbackBroken ? ", rolls back profiles broken by their .env" : ""}`
       : `nightly sweep: off${r.sweep.removed ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
     r.reloaded ? "reloaded the manager" : "unit files unchanged: the manager was not reloaded",
     "next: profiles add NAME [--port N]",
   ].join("\n");
 }
 
-export default defineCommand<Record<string, unknown>, Partial<Config>>({
+export default defineCommand<Record<string, unknown>, InitAsked>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
   // It writes the config: its flags are checked first, then the earlier config is read, then the manager reached.
   needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
-    SETTINGS.reduce((out: Argv<any>, s) => (s.flag ? out.option(s.flag.name, { type: s.flag.boolean ? "boolean" : "string", describe: s.flag.describe }) : out), y)
+    declarePolicyFlags(
+      SETTINGS.reduce((out: Argv<any>, s) => (s.flag ? out.option(s.flag.name, { type: s.flag.boolean ? "boolean" : "string", describe: s.flag.describe }) : out), y),
+      true,
+    )
+      .group(POLICY_FLAGS.map((f) => f.flag.slice(2)), "Crash-loop policy (written into the template, for every profile):")
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
       .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
-  parse: settingsFromFlags,
-  async run(_args, ctx, settings) {
+  parse: async (args) => ({ settings: await settingsFromFlags(args), policy: policyFromFlags({ ...args }) }),
+  async run(_args, ctx, { settings, policy }) {
     const previous = await loadConfigIfAny(ctx.paths);
     const base = previous ?? DEFAULT_CONFIG;
-    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings };
+    const restartPolicy = { ...base.restartPolicy };
+    for (const [key, value] of policy) {
+      if (value === null) delete restartPolicy[key];
+      else restartPolicy[key] = value;
+    }
+    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
     const sweepUnits = await renderSweepUnits();
-    // Reach the manager before writing anything, so that a host without one is left as it was.
+    // Reach the manager before writing anything, so that a host without one is left as it was, and one
+    // too old for a policy key refuses it (exit 2) before anything is written.
     const sd = await ctx.systemd();
+    await assertPolicySupported(sd, Object.keys(restartPolicy) as PolicyKey[]);
 
     if (config.logDir) await ensureDir(config.logDir, 0o700);
     await ensureDir(ctx.paths.unitDir, 0o755);
@@ -149,6 +171,7 @@ export default defineCommand<Record<string, unknown>, Partial<Config>>({
         removed: sweepRemoved,
         textfile: config.sweepTextfile || null,
         webhook: config.sweepWebhook ? redactUrl(config.sweepWebhook) : null,
+        rollbackBroken: config.sweepRollbackBroken,
       },
     };
     return { data, text: renderInit(data, user) };

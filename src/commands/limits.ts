@@ -1,7 +1,9 @@
 import { limitsInForce, limitsText, type LimitsInForce } from "../core/limits-in-force.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
+import { DELEGATE_FIX, limitsNotEnforced, notEnforcedLines, type NotEnforced } from "../core/limits-bite.js";
 import { withProfile } from "../core/transaction.js";
-import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, type Limits } from "../store/limits.js";
+import { assertPolicySupported, declarePolicyFlags, policyFromFlags, policyInForce, policyText, type PolicyInForce } from "../core/restart-policy.js";
+import { checkCpuQuota, checkMemoryMax, checkTasksMax, LIMIT_KEYS, limitsDropIn, readLimits, type Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
@@ -12,8 +14,14 @@ interface LimitsArgs {
   memoryMax?: string;
   cpuQuota?: string;
   tasksMax?: string;
-  restartSec?: string;
   reset?: boolean;
+  // The crash-loop policy's flags (core/restart-policy.ts).
+  restartSec?: string;
+  startLimitBurst?: string;
+  startLimitInterval?: string;
+  noRestartOnExit?: string;
+  restartSteps?: string;
+  restartMaxDelay?: string;
 }
 
 // "" removes one limit (back to the template's default).
@@ -21,7 +29,6 @@ const FLAGS: [keyof Limits, keyof LimitsArgs, (v: string) => string][] = [
   ["MemoryMax", "memoryMax", checkMemoryMax],
   ["CPUQuota", "cpuQuota", checkCpuQuota],
   ["TasksMax", "tasksMax", checkTasksMax],
-  ["RestartSec", "restartSec", checkRestartSec],
 ];
 
 /** The limits the flags give, checked: a value, or null to remove it. Checked before anything is read or written. */
@@ -32,7 +39,7 @@ function asked(args: LimitsArgs): Asked {
     const raw = String(args[flag]);
     return [key, raw === "" ? null : check(raw)];
   });
-  return { reset: Boolean(args.reset), values };
+  return { reset: Boolean(args.reset), values: [...values, ...policyFromFlags({ ...args })] };
 }
 
 /** The limits asked for on top of `current`; null when no flag was given. */
@@ -55,12 +62,17 @@ export interface LimitsResult {
   reloaded: boolean;
   dropIn: string;
   inForce: LimitsInForce;
+  /** The crash-loop policy the manager applies. */
+  policy: PolicyInForce;
+  /** Limits set here that the manager cannot enforce (a cgroup controller it lacks). */
+  notEnforced: NotEnforced[];
 }
 
 /** `limits`' text for people. */
 export function renderLimits(r: LimitsResult): string {
   const setText = LIMIT_KEYS.filter((k) => r.set[k] !== undefined).map((k) => `${k}=${r.set[k]}`).join(" ") || "none (the template's defaults)";
-  const lines = [`${r.changed ? "set" : "limits of"} ${r.name}: ${setText}`, `in force (${r.unit}): ${limitsText(r.inForce)}`];
+  const lines = [`${r.changed ? "set" : "limits of"} ${r.name}: ${setText}`, `in force (${r.unit}): ${limitsText(r.inForce)}`, `crash loop: ${policyText(r.policy)}`, ...notEnforcedLines(r.notEnforced)];
+  if (r.notEnforced.length > 0) lines.push(`to enforce them: ${DELEGATE_FIX}`);
   if (r.changed) lines.push(`written to ${r.dropIn}; the manager applies them now; \`profiles rollback ${r.name}\` puts the earlier ones back`);
   return lines.join("\n");
 }
@@ -71,14 +83,17 @@ export default defineCommand<LimitsArgs, Asked>({
   options: [name()],
   needs: { config: true, profiles: "name", manager: true },
   builder: (y) =>
-    y
-      .option("memory-max", { type: "string", describe: 'MemoryMax: e.g. 512M, 2G, infinity ("" removes it)' })
-      .option("cpu-quota", { type: "string", describe: 'CPUQuota: percent of one CPU, e.g. 50% or 200% ("" removes it)' })
-      .option("tasks-max", { type: "string", describe: 'TasksMax: processes and threads, e.g. 64 ("" removes it)' })
-      .option("restart-sec", { type: "string", describe: 'RestartSec: seconds before a crashed gateway is restarted ("" removes it)' })
+    declarePolicyFlags(
+      y
+        .option("memory-max", { type: "string", describe: 'MemoryMax: e.g. 512M, 2G, infinity ("" removes it)' })
+        .option("cpu-quota", { type: "string", describe: 'CPUQuota: percent of one CPU, e.g. 50% or 200% ("" removes it)' })
+        .option("tasks-max", { type: "string", describe: 'TasksMax: processes and threads, e.g. 64 ("" removes it)' }),
+      true,
+    )
       .option("reset", { type: "boolean", describe: "Remove every limit set here (the template's defaults apply)" })
       .example("$0 limits liam --memory-max 512M --cpu-quota 50%", "cap a gateway that leaks memory")
       .example("$0 limits liam", "show the limits the manager applies now")
+      .example("$0 limits liam --start-limit-burst 3 --no-restart-on-exit 1,78", "a gateway that exits 1 on a refused config: stop after 3 starts, or at once on 1")
       .example("$0 limits liam --reset", "back to the template's defaults"),
   parse: asked,
   async run(args, ctx, a) {
@@ -87,6 +102,8 @@ export default defineCommand<LimitsArgs, Asked>({
     const sd = await ctx.systemd();
     const current = await readLimits(ctx.paths, name);
     const next = wanted(current, a);
+    // Refused before anything is written: a key this manager does not know would be ignored with a warning in its log.
+    await assertPolicySupported(sd, a.values.filter(([, v]) => v !== null).map(([k]) => k as never));
     let changed = false;
     let reloaded = false;
     const same = (a: Limits, b: Limits) => LIMIT_KEYS.every((k) => a[k] === b[k]);
@@ -99,9 +116,9 @@ export default defineCommand<LimitsArgs, Asked>({
       reloaded = await reloadIfNeeded(sd, dropInChanged, async () => [unit]);
       changed = true;
     }
-    const inForce: LimitsInForce = await limitsInForce(sd, unit);
     const set = next ?? current;
-    const data: LimitsResult = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce };
+    const [inForce, policy, notEnforced] = await Promise.all([limitsInForce(sd, unit), policyInForce(sd, unit), limitsNotEnforced(sd, unit, set)]);
+    const data: LimitsResult = { name, unit, set, changed, reloaded, dropIn: limitsDropIn(ctx.paths, name), inForce, policy, notEnforced };
     return { data, text: renderLimits(data) };
   },
 });

@@ -52,6 +52,12 @@ export function names(describe = "Profile names"): OptionEntry {
   };
 }
 
+/** A verb's `<names..>` check: the parser drops a lone "-", and `start -` must not succeed having done nothing. */
+export function atLeastOneName(verb: string, given: readonly string[]): undefined {
+  if (given.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
+  return undefined;
+}
+
 /** `--restart` of the verbs that change a `.env` (set, unset). */
 export const restartAfterChange: OptionEntry = {
   key: "restart",

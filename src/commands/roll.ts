@@ -26,6 +26,7 @@ import { isRunning } from "../processes/identity.js";
 import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
 import { listProfiles } from "../store/profiles.js";
+import { assertEnabled, notDisabled } from "../core/enabled.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { names as namesOption } from "./options.js";
@@ -113,8 +114,12 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
       .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
   async run(args, ctx, { options, requested: asked }) {
+    // Profiles kept down by `profiles disable` are not rolled: left out of "all", refused when named (exit 2).
+    if (asked) await assertEnabled(ctx, asked);
     let requested = asked;
-    let names = requested ?? (await listProfiles(ctx.paths));
+    const all = requested ?? (await listProfiles(ctx.paths));
+    let names = requested ?? (await notDisabled(ctx, all));
+    if (names.length < all.length) ctx.progress(`left out, disabled (\`profiles enable NAME\` brings one back): ${all.filter((n) => !names.includes(n)).join(" ")}`);
     const pending = args.changed || args.dryRun ? await pendingOf(ctx, names) : null;
     if (args.changed) {
       // The manager must be asked which run with an older .env: unreachable, the roll stops here (10).

@@ -1,13 +1,14 @@
+import { assertEnabled } from "../core/enabled.js";
 import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { assertPortFor } from "../core/port-change.js";
-import { AppError, ExitCode, SystemdError, UsageError } from "../errors.js";
+import { AppError, ExitCode, SystemdError } from "../errors.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { readEnv } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand, type CommandSpec } from "./command.js";
-import { names, wait } from "./options.js";
+import { atLeastOneName, names, wait } from "./options.js";
 
 type Verb = "start" | "stop" | "restart";
 
@@ -42,12 +43,35 @@ async function upOne(ctx: Context, verb: "start" | "restart", name: string, wait
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null, knownGood };
 }
 
-/** The text of `start`, `stop` and `restart` for people: one line per profile, then what to run next. */
-export function renderStartStop(verb: Verb, outcomes: Outcome[]): string {
+/** The text of `start`, `stop`, `restart`, `enable` and `disable` for people: one line per profile, then what to run next. */
+export function renderOutcomes(past: string, outcomes: Outcome[]): string {
   const failed = outcomes.filter((o) => !o.ok);
-  const lines = outcomes.flatMap((o) => (o.ok ? [`${VERBS[verb].past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}`, ...unmarkedLines(o.knownGood).map((l) => `  ${l}`)] : [`FAILED ${o.error}`]));
+  const lines = outcomes.flatMap((o) => (o.ok ? [`${past} ${o.name}${o.pid ? ` (pid ${o.pid})` : ""}`, ...unmarkedLines(o.knownGood).map((l) => `  ${l}`)] : [`FAILED ${o.error}`]));
   if (failed.length > 0) lines.push(`next: profiles status ${failed.map((o) => o.name).join(" ")}`);
   return lines.join("\n");
+}
+
+/** The text of `start`, `stop` and `restart` for people. */
+export function renderStartStop(verb: Verb, outcomes: Outcome[]): string {
+  return renderOutcomes(VERBS[verb].past, outcomes);
+}
+
+/**
+ * `one` for each profile, one at a time in the order given: a profile's failure is its outcome and the
+ * rest still run; an unreachable manager ends them all.
+ */
+export async function eachProfile(names: string[], one: (name: string) => Promise<Outcome>): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (const name of names) {
+    try {
+      outcomes.push(await one(name));
+    } catch (err) {
+      if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
+      const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
+      outcomes.push({ name, ok: false, pid: null, elapsedMs: 0, error: err.message + details });
+    }
+  }
+  return outcomes;
 }
 
 function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }> {
@@ -56,15 +80,14 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
     describe: VERBS[verb].describe,
     options: [wait("Seconds to wait for each profile"), names()],
     needs: { config: true, profiles: "names", manager: true },
-    parse(args) {
-      // The parser drops a lone "-": `start -` must not succeed having done nothing.
-      if (args.names.length === 0) throw new UsageError(`${verb} needs at least one profile name`, "run `profiles list` to see the profiles");
-    },
+    parse: (args) => atLeastOneName(verb, args.names),
     async run(args, ctx) {
       const names = args.names;
       // Files of ours are checked for all before acting on any: a bad config.ini or .env (one without a
       // usable port too) is exit 8/12 with nothing started, not a per-profile "unhealthy".
       if (verb !== "stop") {
+        // A disabled profile is refused before any is started (exit 2): `profiles enable` is the way back.
+        await assertEnabled(ctx, names);
         const config = await ctx.config();
         const ports = new Map<string, number>();
         for (const name of names) ports.set(name, gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)).port);
@@ -74,17 +97,7 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
           await assertPortFor(ctx, config, name, port, `move ${name} to a free port (\`profiles set ${name} ${config.portVar}=N\`; \`profiles doctor\` names one), or stop what holds port ${port}`);
         }
       }
-      const outcomes: Outcome[] = [];
-      // One at a time, in the order given: a failure is reported per profile and the rest still run.
-      for (const name of names) {
-        try {
-          outcomes.push(await (verb === "stop" ? stopOne(ctx, name, args.wait * 1000) : upOne(ctx, verb, name, args.wait * 1000)));
-        } catch (err) {
-          if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
-          const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
-          outcomes.push({ name, ok: false, pid: null, elapsedMs: 0, error: err.message + details });
-        }
-      }
+      const outcomes = await eachProfile(names, (name) => (verb === "stop" ? stopOne(ctx, name, args.wait * 1000) : upOne(ctx, verb, name, args.wait * 1000)));
       const failed = outcomes.filter((o) => !o.ok);
       return {
         data: outcomes,

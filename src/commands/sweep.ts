@@ -2,6 +2,7 @@ import { parseMaxRestarts } from "../core/sweep/flags.js";
 import { runSweep } from "../core/sweep/run.js";
 import { cronLine } from "../core/sweep/schedule.js";
 import type { SweepProfile, SweepResult } from "../core/sweep/types.js";
+import { countsUnhealthy, verdictCell } from "../core/sweep/unit-health.js";
 import { ExitCode } from "../errors.js";
 import { peopleText } from "../redact.js";
 import { checkTextfile, checkWebhook } from "../settings.js";
@@ -16,6 +17,7 @@ interface SweepArgs {
   textfile?: string;
   webhook?: string;
   printCron: boolean;
+  rollbackBroken?: boolean;
 }
 
 /** The flags of `sweep`, checked before anything is read. */
@@ -58,7 +60,7 @@ function actionLine(p: SweepProfile): string | null {
   const a = p.action;
   if (!a) return null;
   if (a.kind === "skipped") return `${p.name}: not restarted: ${a.reason}`;
-  const verb = a.kind === "restart" ? "restarted" : "started";
+  const verb = a.kind === "restart" ? "restarted" : a.kind === "rollback" ? "rolled back to known-good" : "started";
   if (a.ok) return `${p.name}: ${verb}, healthy again after ${a.elapsedMs} ms (was: ${p.before?.problems.join("; ")})`;
   return `${p.name}: ${verb}, still unhealthy: ${a.error ?? p.problems.join("; ")}`;
 }
@@ -73,7 +75,7 @@ export function renderSweep(r: SweepResult): string {
     p.probe ? `${p.probe.reason}${p.probe.ok ? ` ${p.probe.latencyMs} ms` : ""}` : "-",
     restartsCell(p),
     driftCell(p),
-    p.healthy ? "healthy" : `UNHEALTHY: ${p.problems.join("; ")}`,
+    verdictCell(p),
   ]);
   const lines = [table(["NAME", "PORT", "UNIT", "PROBE", "RESTARTS", "DRIFT", "VERDICT"], rows)];
   for (const p of r.profiles) {
@@ -81,11 +83,11 @@ export function renderSweep(r: SweepResult): string {
     if (a) lines.push(a);
     for (const n of p.notes) lines.push(`${p.name}: ${n}`);
   }
-  lines.push(`${r.healthy} of ${r.total} healthy, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
+  lines.push(`${r.healthy} of ${r.total} healthy${r.disabled > 0 ? `, ${r.disabled} disabled` : ""}, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
   if (r.textfile) lines.push(r.textfile.written ? `metrics: ${r.textfile.path}` : `metrics NOT written to ${r.textfile.path}: ${r.textfile.error}`);
   if (r.webhook) lines.push(r.webhook.sent ? `webhook: sent to ${r.webhook.url} (status ${r.webhook.status})` : `webhook FAILED (${r.webhook.url}): ${r.webhook.error}`);
   if (r.report) lines.push(`report: ${r.report}`);
-  if (r.unhealthy > 0) lines.push(`next: profiles status ${r.profiles.filter((p) => !p.healthy).map((p) => p.name).join(" ")}`);
+  if (r.unhealthy > 0) lines.push(`next: profiles status ${r.profiles.filter(countsUnhealthy).map((p) => p.name).join(" ")}`);
   return lines.join("\n");
 }
 
@@ -98,6 +100,7 @@ export default defineCommand<SweepArgs, SweepFlags>({
   builder: (y) =>
     y
       .option("restart-unhealthy", { type: "boolean", default: false, describe: "Reset and restart unhealthy profiles (enabled ones whose port is not taken), then probe again" })
+      .option("rollback-broken", { type: "boolean", describe: "With --restart-unhealthy: roll a profile that fails with a .env other than its known-good one back to known-good (through the gate, within --max-restarts) instead of leaving it (default: [sweep] rollback_broken of config.ini, set by `init --sweep-rollback-broken`)" })
       .option("max-restarts", { type: "string", default: "3", describe: "At most this many restarts per sweep (0-100)" })
       .option("textfile", { type: "string", describe: "Write Prometheus metrics to this .prom file, atomically (default: [sweep] textfile of config.ini)" })
       .option("webhook", { type: "string", describe: "POST a JSON summary here when anything is unhealthy (default: [sweep] webhook of config.ini)" })
@@ -132,6 +135,7 @@ export default defineCommand<SweepArgs, SweepFlags>({
       restartUnhealthy: args.restartUnhealthy,
       maxRestarts,
       waitMs: args.wait * 1000,
+      rollbackBroken: args.rollbackBroken ?? config.sweepRollbackBroken,
       textfile: textfile ?? (config.sweepTextfile || null),
       webhook: webhook ?? (config.sweepWebhook || null),
     });

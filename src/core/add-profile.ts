@@ -18,6 +18,8 @@ export interface NewProfile {
   port: number | null;
   /** Keys after the port variable, in this order. */
   extra: EnvEntries;
+  /** Enabled (started at boot, watched by the sweep) even when not started now; not enabled is `disable`d. */
+  enable: boolean;
   start: boolean;
   waitMs: number;
   /** The verb, for the lock owner and the generation's reason. */
@@ -46,6 +48,8 @@ export interface AddResult {
 export async function addProfile(ctx: Context, name: string, p: NewProfile): Promise<AddResult> {
   const config = await ctx.config();
   if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
+  // Reached before anything is written: a profile is enabled even when not started (`disable` keeps one down).
+  const sd = await ctx.systemd();
   return withProfile(ctx, name, { command: p.command, ports: true, create: true }, async (tx) => {
     const recorded = await recordedPorts(ctx.paths, config.portVar);
     const inspector = await ctx.ports();
@@ -65,12 +69,11 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
     else await tx.commitEntries(entries, "add");
     if (p.probe) await writeProfileSettings(ctx.paths, name, p.probe);
 
-    if (dropInChanged) await (await ctx.systemd()).reload();
+    if (dropInChanged) await sd.reload();
 
     const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
+    if (p.enable) await sd.enable([unitName(name)]);
     if (!p.start) return data;
-    const sd = await ctx.systemd();
-    await sd.enable([unitName(name)]);
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
     const { up, knownGood } = await tx.bringUp("start", p.waitMs);
     return Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });

@@ -8,6 +8,7 @@ import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
 import { parsePort } from "./port-allocation.js";
 import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
+import { assertEnabled } from "./enabled.js";
 
 /** Keys to give values and keys to remove; both already checked against the key and value rules. */
 export interface EnvEdit {
@@ -55,8 +56,9 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
     const after = new Map(before);
     for (const [k, v] of edit.set) after.set(k, v);
     for (const k of edit.unset) after.delete(k);
-    // A restart needs a port to gate on: without one, nothing is written either.
+    // A restart needs a port to gate on, and a profile not kept down: else nothing is written either.
     if (opts.restart) gateTarget(ctx.paths, config, name, after);
+    if (opts.restart) await assertEnabled(ctx, [name]);
     const result: EnvChangeResult = { name, changed: [], generation: null, ...NOT_RESTARTED };
     const changed = changedKeys(before, after);
     if (changed.length > 0) {

@@ -5,6 +5,7 @@ import { envFile } from "../paths.js";
 import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
+import { isEnabledState, unitFileStateNow } from "./enabled.js";
 import { runningVsDisk, type RunningVsDisk } from "./pending-restart.js";
 
 /** One profile as `list` and `status` show it. */
@@ -17,6 +18,8 @@ export interface ProfileStatus {
   pid: number | null;
   restarts: number;
   enabled: boolean;
+  /** `profiles disable` keeps it down: its unit file is disabled (read fresh) and it is not active. */
+  disabled: boolean;
   result: string;
   /** `exited 1`, `signal 9`, or null when the main process never ended. */
   lastExit: string | null;
@@ -39,7 +42,7 @@ function lastExit(s: UnitState): string | null {
 
 /**
  * The state of each named profile, from one ListUnitsByPatterns call; a profile whose unit is not in
- * memory is inactive, and only then is its unit file state asked separately.
+ * memory is inactive. The unit file state is asked of each: a loaded unit's may be stale.
  */
 export async function inspectProfiles(ctx: Context, config: Config, names: string[]): Promise<ProfileStatus[]> {
   const sd = await ctx.systemd();
@@ -50,16 +53,18 @@ export async function inspectProfiles(ctx: Context, config: Config, names: strin
       const text = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => "");
       const port = portOf(parseEnv(text).entries, config.portVar);
       const s = loaded.get(unit);
-      const fileState = s?.unitFileState || (await sd.unitFileState(unit));
+      const fileState = await unitFileStateNow(sd, name);
+      const activeState = s?.activeState ?? "inactive";
       return {
         name,
         unit,
         port,
-        activeState: s?.activeState ?? "inactive",
+        activeState,
         subState: s?.subState ?? "dead",
         pid: s && s.mainPid > 0 ? s.mainPid : null,
         restarts: s?.nRestarts ?? 0,
-        enabled: fileState === "enabled" || fileState === "enabled-runtime",
+        enabled: isEnabledState(fileState),
+        disabled: fileState === "disabled" && (activeState === "inactive" || activeState === "failed"),
         result: s?.result ?? "success",
         lastExit: s ? lastExit(s) : null,
       };

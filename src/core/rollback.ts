@@ -7,6 +7,7 @@ import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
 import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
+import { assertEnabled } from "./enabled.js";
 
 type History = { generations: Generation[]; current: number | null; fileSha256: string | null };
 
@@ -72,8 +73,9 @@ export async function rollbackProfile(ctx: Context, name: string, opts: Rollback
     }
     const { to, skipped } = chosen;
     const result: RollbackResult = { name, from: h.current, to, generation: null, ...NOT_RESTARTED, ...(skipped.length > 0 ? { skipped } : {}) };
-    // A restart needs a port to gate on: a generation without one is not restored.
+    // A restart needs a port to gate on, and a profile not kept down: else the generation is not restored.
     if (opts.restart) gateTarget(ctx.paths, config, name, parseEnv(await tx.generations.text(to)).entries, generationFile(ctx.paths, name, to));
+    if (opts.restart) await assertEnabled(ctx, [name]);
     if (to !== h.current) result.generation = (await tx.restore(to, `rollback to ${to}`)).number;
     if (!opts.restart) return result;
 

@@ -17,10 +17,12 @@ import { withLimits } from "../store/limits-change.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS, type Lock } from "../store/lock.js";
 import { clearLeftovers, deleteProfile, entriesOf, ENV_HEADER, portOf, profileExists, readEnvText } from "../store/profiles.js";
 import { parseEnv, serializeEnv, type EnvEntries } from "../store/envfile.js";
-import { unitName } from "../systemd/types.js";
+import { unitName, type JobResult } from "../systemd/types.js";
 import { bringUp, type BringUpResult } from "./bring-up.js";
 import type { Context } from "./context.js";
 import { gateTarget, withProfileSettings } from "./health-target.js";
+import { assertEnabled } from "./enabled.js";
+import { brokenConfig, brokenNote } from "./broken-config.js";
 import { assertPortFor } from "./port-change.js";
 import { restartAndGate, type GateOptions, type GateResult } from "./roll/gate.js";
 import { startedWith } from "./started-with.js";
@@ -158,9 +160,15 @@ export class ProfileTx {
    * the process keeps the environment it started with.
    */
   async bringUp(kind: "start" | "restart" | "reload", deadlineMs: number): Promise<{ up: BringUpResult; generation: number; knownGood: KnownGoodMark }> {
+    // Every start of ours passes here (start, sweep, set --restart, rollback): a disabled profile stays down.
+    if (kind !== "reload") await assertEnabled(this.ctx, [this.name]);
     const pinned = await this.pin();
     const { target } = pinned;
-    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target });
+    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target }).catch(async (err: unknown) => {
+      // A profile that fails with a .env other than its known-good one: say so, and the way back.
+      const broken = err instanceof UnhealthyError ? await brokenConfig(this.ctx.paths, this.name) : null;
+      throw broken ? new UnhealthyError(`${(err as UnhealthyError).message}${brokenNote(broken)}`, (err as UnhealthyError).details, `run \`profiles rollback ${this.name}\``) : err;
+    });
     const knownGood = kind === "reload" ? { generation: null, why: "a reload keeps the environment the process started with" } : await this.mark(pinned, up.state.mainPid);
     return { up, generation: pinned.generation.number, knownGood };
   }
@@ -181,6 +189,7 @@ export class ProfileTx {
 
   /** `restartAndGate` (roll's gate, profile.ini applied) on the pinned generation, marking it known-good when it passes. */
   async gate(opts: Omit<GateOptions, "target">): Promise<{ result: GateResult; generation: number; knownGood: KnownGoodMark | null }> {
+    await assertEnabled(this.ctx, [this.name]);
     const pinned = await this.pin();
     const own = await readProfileSettings(this.ctx.paths, this.name);
     const target = withProfileSettings(pinned.target, own);
@@ -215,6 +224,19 @@ export class ProfileTx {
     }
     const marked = await this.generations.mark(pinned.generation.sha256);
     return marked ? { generation: marked.number } : { generation: null, why: `generation ${pinned.generation.number} is no longer kept` };
+  }
+
+  /** Enable the unit (EnableUnitFiles), then start it through the gate as `bringUp` does. */
+  async enableAndStart(deadlineMs: number): Promise<{ up: BringUpResult; generation: number; knownGood: KnownGoodMark }> {
+    await (await this.ctx.systemd()).enable([unitName(this.name)]);
+    return this.bringUp("start", deadlineMs);
+  }
+
+  /** Disable the unit (DisableUnitFiles) first, so nothing of ours starts it again meanwhile, then stop it and wait for the job. */
+  async disableAndStop(deadlineMs: number): Promise<JobResult> {
+    const sd = await this.ctx.systemd();
+    await sd.disable([unitName(this.name)]);
+    return sd.stop(unitName(this.name), { timeoutMs: deadlineMs });
   }
 
   /** Drop corrupt generation `n` from the history (an intact one is refused: UsageError). */

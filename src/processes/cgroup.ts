@@ -28,6 +28,16 @@ async function procsUnder(dir: string): Promise<number[] | null> {
   return pids;
 }
 
+/** The controllers a cgroup (v2) has available (its `cgroup.controllers`), or null when it cannot be read. */
+export async function cgroupControllers(controlGroup: string, root = "/sys/fs/cgroup"): Promise<Set<string> | null> {
+  if (!controlGroup) return null;
+  for (const h of ["", "unified"]) {
+    const text = await readFile(path.join(root, h, controlGroup, "cgroup.controllers"), "utf8").catch(() => null);
+    if (text !== null) return new Set(text.split(/\s+/).filter(Boolean));
+  }
+  return null;
+}
+
 /** PIDs in the cgroup `controlGroup` (the unit's ControlGroup property), searched under `root`; [] when it has none. */
 export async function cgroupPids(controlGroup: string, root = "/sys/fs/cgroup"): Promise<number[]> {
   if (!controlGroup) return [];

@@ -5,7 +5,7 @@ import { table } from "./table.js";
 export function statusTable(rows: ProfileStatus[]): string {
   return table(
     ["NAME", "PORT", "STATE", "PID", "RESTARTS", "ENABLED"],
-    rows.map((r) => [r.name, r.port === null ? "-" : String(r.port), `${r.activeState}/${r.subState}`, r.pid === null ? "-" : String(r.pid), String(r.restarts), r.enabled ? "yes" : "no"]),
+    rows.map((r) => [r.name, r.port === null ? "-" : String(r.port), r.disabled ? "disabled" : `${r.activeState}/${r.subState}`, r.pid === null ? "-" : String(r.pid), String(r.restarts), r.enabled ? "yes" : "no"]),
   );
 }
 

@@ -11,22 +11,38 @@ import { profileDir, type Paths } from "../paths.js";
 import { unitName } from "../systemd/types.js";
 import { ensureDir, removeFile, writeFileAtomic, writeFileIfChanged } from "./atomic.js";
 
-/** Limits as systemd values (`512M`, `50%`, `64`, `5s`); an absent key is the template's default. */
+/**
+ * Limits as systemd values (`512M`, `50%`, `64`, `5s`), and the crash-loop policy (core/restart-policy.ts
+ * checks its flags); an absent key is the template's default.
+ */
 export interface Limits {
   MemoryMax?: string;
   CPUQuota?: string;
   TasksMax?: string;
   RestartSec?: string;
+  StartLimitBurst?: string;
+  StartLimitIntervalSec?: string;
+  RestartPreventExitStatus?: string;
+  RestartSteps?: string;
+  RestartMaxDelaySec?: string;
 }
 
 /** The keys, in the order the drop-in lists them. */
-export const LIMIT_KEYS = ["MemoryMax", "CPUQuota", "TasksMax", "RestartSec"] as const;
+export const LIMIT_KEYS = ["MemoryMax", "CPUQuota", "TasksMax", "RestartSec", "StartLimitBurst", "StartLimitIntervalSec", "RestartPreventExitStatus", "RestartSteps", "RestartMaxDelaySec"] as const;
+
+// Keys of the [Unit] section; every other is [Service].
+const UNIT_KEYS: ReadonlySet<string> = new Set(["StartLimitBurst", "StartLimitIntervalSec"]);
 
 const limitsSchema = strictObject({
   MemoryMax: optional(string()),
   CPUQuota: optional(string()),
   TasksMax: optional(string()),
   RestartSec: optional(string()),
+  StartLimitBurst: optional(string()),
+  StartLimitIntervalSec: optional(string()),
+  RestartPreventExitStatus: optional(string()),
+  RestartSteps: optional(string()),
+  RestartMaxDelaySec: optional(string()),
 });
 
 /** Check a limits object read from a file or a generation (they are written by us, but may be edited). */
@@ -105,9 +121,14 @@ export async function readLimits(paths: Paths, name: string): Promise<Limits> {
 
 /** The drop-in's text for `limits`, or null when there are none (the file is then removed). */
 export function renderLimits(name: string, limits: Limits): string | null {
-  const lines = LIMIT_KEYS.filter((k) => limits[k] !== undefined).map((k) => `${k}=${limits[k]}`);
-  if (lines.length === 0) return null;
-  return `# Written by \`profiles limits ${name}\`; kept with the profile's generations (a rollback restores it).\n[Service]\n${lines.join("\n")}\n`;
+  const set = LIMIT_KEYS.filter((k) => limits[k] !== undefined);
+  if (set.length === 0) return null;
+  // A list setting adds to the template's; an empty assignment first makes it replace them.
+  const line = (k: (typeof LIMIT_KEYS)[number]) => (k === "RestartPreventExitStatus" ? `${k}=\n${k}=${limits[k]}` : `${k}=${limits[k]}`);
+  const unit = set.filter((k) => UNIT_KEYS.has(k)).map(line);
+  const service = set.filter((k) => !UNIT_KEYS.has(k)).map(line);
+  const sections = [...(unit.length > 0 ? [`[Unit]\n${unit.join("\n")}`] : []), ...(service.length > 0 ? [`[Service]\n${service.join("\n")}`] : [])];
+  return `# Written by \`profiles limits ${name}\`; kept with the profile's generations (a rollback restores it).\n${sections.join("\n")}\n`;
 }
 
 /**

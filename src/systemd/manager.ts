@@ -3,7 +3,8 @@ import { SystemdError } from "../errors.js";
 import { BusError } from "./bus-errors.js";
 import { openBus, type BusConnection, type ConnectOptions } from "./connection.js";
 import { JobTracker } from "./jobs.js";
-import { MANAGER_IFACE, managerCall } from "./methods.js";
+import { Variant } from "dbus-next";
+import { getPropertyCall, MANAGER_IFACE, MANAGER_PATH, managerCall } from "./methods.js";
 import type { JobOptions, JobResult, RunState, SystemdManager, UnitState } from "./types.js";
 import { UnitStateReader } from "./unit-state.js";
 
@@ -81,6 +82,19 @@ class DbusSystemdManager implements SystemdManager {
       }
       throw err;
     }
+  }
+
+  version(): Promise<string> {
+    return this.managerProperty("Version");
+  }
+
+  controlGroup(): Promise<string> {
+    return this.managerProperty("ControlGroup");
+  }
+
+  private async managerProperty(name: string): Promise<string> {
+    const [v] = await this.bus.call(getPropertyCall(MANAGER_PATH, MANAGER_IFACE, name, `Get ${name} of the manager`));
+    return String(v instanceof Variant ? v.value : v);
   }
 
   properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>> {

@@ -69,6 +69,10 @@ export interface SystemdManager {
    * (`CanReload`, `ActiveState`, ...) and of the Service interface (`MemoryMax`, `ControlGroup`, ...).
    */
   properties(unit: string, names: readonly string[]): Promise<Record<string, unknown>>;
+  /** The manager's Version property, e.g. `252.39-1~deb12u1` (its leading number is the systemd release). */
+  version(): Promise<string>;
+  /** The manager's own root cgroup (its ControlGroup property), e.g. `/user.slice/user-1000.slice/user@1000.service`; "" when it has none. */
+  controlGroup(): Promise<string>;
   /** Close the bus connection; node does not exit while it is open. */
   close(): Promise<void>;
 }

@@ -146,7 +146,7 @@ type ListUnitsRow = [
 /** Properties read through org.freedesktop.systemd1.Unit; every other name is asked of the Service interface. */
 const UNIT_PROPERTIES: ReadonlySet<string> = new Set([
   "CanReload", "CanStart", "CanStop", "ActiveState", "SubState", "LoadState", "Id", "Description",
-  "DropInPaths", "FragmentPath", "NeedDaemonReload", "UnitFileState",
+  "DropInPaths", "FragmentPath", "NeedDaemonReload", "UnitFileState", "StartLimitBurst", "StartLimitIntervalUSec",
 ]);
 
 // systemd's "no limit" is UINT64_MAX; a Number would round it, and limits show it as "infinity".

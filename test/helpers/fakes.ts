@@ -106,6 +106,16 @@ export class FakeSystemd implements SystemdManager {
     };
     return Object.fromEntries(names.map((n) => [n, own[n]]));
   }
+  /** What `version()` answers. */
+  managerVersion = "252.39-1~deb12u1";
+  async version(): Promise<string> {
+    return this.managerVersion;
+  }
+  /** What `controlGroup()` answers ("": none, so controllers are judged by the units' accounting). */
+  managerCgroup = "";
+  async controlGroup(): Promise<string> {
+    return this.managerCgroup;
+  }
   async close(): Promise<void> {}
 }
 

@@ -88,15 +88,15 @@ test("doctor is clean on a healthy host, and changes nothing", async () => {
   assert.deepEqual(d.report.fixes, []);
   assert.deepEqual(d.report.checks.map((c) => [c.id, c.status]), [
     ["bus", "ok"], ["linger", "ok"], ["config", "ok"], ["template", "ok"], ["template-loaded", "ok"],
-    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["units", "ok"], ["sweep-timer", "ok"],
+    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
   ]);
   // For people, in a pipe: plain marks, one line per check.
   const text = await profiles(["doctor"]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trimEnd().split("\n");
-  assert.equal(lines.length, 13);
-  for (const line of lines.slice(0, 12)) assert.match(line, /^ok {3}\S/);
-  assert.equal(lines[12], "no problems found");
+  assert.equal(lines.length, 14);
+  for (const line of lines.slice(0, 13)) assert.match(line, /^ok {3}\S/);
+  assert.equal(lines[13], "no problems found");
   assert.deepEqual(await snapshot(sb.home), before);
 });
 
@@ -227,5 +227,5 @@ test("doctor: an unreachable bus is reported, the checks that need it are skippe
   assert.equal(d.code, 14, d.stderr);
   assert.match(check(d.report, "bus").message, /cannot reach the systemd user manager at unix:path=\/nonexistent\/bus/);
   assert.deepEqual(d.report.fixes, [`sudo systemctl start user@${sb.uid}.service`]);
-  assert.deepEqual(failing(d.report), ["bus:problem", "template-loaded:skipped", "ports-held:skipped", "units:skipped", "sweep-timer:skipped"]);
+  assert.deepEqual(failing(d.report), ["bus:problem", "template-loaded:skipped", "ports-held:skipped", "units:skipped", "limits:skipped", "sweep-timer:skipped"]);
 });

@@ -8,8 +8,12 @@ import list from "../../src/commands/list.js";
 import remove from "../../src/commands/remove.js";
 import status from "../../src/commands/status.js";
 import { start } from "../../src/commands/start.js";
-import { ExitCode, AppError } from "../../src/errors.js";
+import disable from "../../src/commands/disable.js";
+import set from "../../src/commands/set.js";
+import enable from "../../src/commands/enable.js";
+import { ExitCode, AppError, ProfileDisabledError } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
+import { unitName } from "../../src/systemd/types.js";
 import { parseEnv } from "../../src/store/envfile.js";
 import { createContext } from "../../src/core/context.js";
 import { limitsDropIn, writeLimits } from "../../src/store/limits.js";
@@ -91,11 +95,31 @@ test("list, status and start against the fake manager", async () => {
     await add.run(addArgs("a"), w.ctx);
     await add.run(addArgs("b", { start: false }), w.ctx);
     const rows = (await list.run(g, w.ctx)).data as { name: string; port: number; activeState: string; enabled: boolean }[];
-    assert.deepEqual(rows.map((r) => [r.name, r.port, r.activeState, r.enabled]), [["a", 8600, "active", true], ["b", 8601, "inactive", false]]);
+    // --no-start enables the unit all the same: only `disable` keeps a profile down.
+    assert.deepEqual(rows.map((r) => [r.name, r.port, r.activeState, r.enabled]), [["a", 8600, "active", true], ["b", 8601, "inactive", true]]);
     const st = await status.run({ ...g }, w.ctx);
     assert.equal(st.exitCode, ExitCode.unhealthy);
     const started = await start.run({ ...g, names: ["b"], wait: 5 }, w.ctx);
     assert.equal(started.exitCode, ExitCode.ok);
+    assert.equal((await status.run({ ...g, name: "b" }, w.ctx)).exitCode, ExitCode.ok);
+
+    // disable: stopped and disabled; shown as such, not unhealthy; start refuses it (2) and starts nothing.
+    assert.equal((await disable.run({ ...g, names: ["b"], wait: 5 }, w.ctx)).exitCode, ExitCode.ok);
+    assert.ok(w.systemd.calls.includes(`disable ${unitName("b")}`));
+    const after = (await list.run(g, w.ctx)).data as { name: string; activeState: string; enabled: boolean; disabled: boolean }[];
+    assert.deepEqual(after.map((r) => [r.name, r.activeState, r.enabled, r.disabled]), [["a", "active", true, false], ["b", "inactive", false, true]]);
+    assert.equal((await status.run({ ...g }, w.ctx)).exitCode, ExitCode.ok);
+    const calls = w.systemd.calls.length;
+    await assert.rejects(start.run({ ...g, names: ["a", "b"], wait: 5 }, w.ctx), (err: unknown) => err instanceof ProfileDisabledError && err.exitCode === ExitCode.usage && /profiles enable b/.test(err.hint ?? ""));
+    assert.equal(w.systemd.calls.slice(calls).filter((c) => c.startsWith("start") || c.startsWith("restart")).length, 0, "nothing started");
+    // set --restart and rollback of a disabled profile: refused before anything is written.
+    const envBefore = await fs.readFile(envFile(w.ctx.paths, "b"), "utf8");
+    await assert.rejects(set.run({ ...g, name: "b", pairs: ["X=1"], restart: true, wait: 5 }, w.ctx), (err: unknown) => err instanceof ProfileDisabledError);
+    assert.equal(await fs.readFile(envFile(w.ctx.paths, "b"), "utf8"), envBefore);
+    // enable: enabled and started through the gate.
+    const enabled = await enable.run({ ...g, names: ["b"], wait: 5 }, w.ctx);
+    assert.equal(enabled.exitCode, ExitCode.ok);
+    assert.equal(((await list.run(g, w.ctx)).data as { enabled: boolean; activeState: string }[])[1]!.enabled, true);
     assert.equal((await status.run({ ...g, name: "b" }, w.ctx)).exitCode, ExitCode.ok);
     await assert.rejects(start.run({ ...g, names: ["nope"], wait: 5 }, w.ctx), hasCode(ExitCode.notFound));
   } finally {

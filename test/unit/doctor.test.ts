@@ -38,6 +38,7 @@ async function healthyWorld(): Promise<{ w: World; opts: DoctorOptions; procs: F
   await installTemplate(w, `"${process.execPath}" "/opt/gw/main.js" "--port-var" "PORT"`);
   for (const [name, port] of [["a", 9300], ["b", 9301]] as const) {
     await createProfile(w.ctx.paths, name, new Map([["PORT", String(port)]]));
+    await w.systemd.enable([unitName(name)]);
     await w.systemd.start(unitName(name));
     const pid = (await w.systemd.state(unitName(name))).mainPid;
     w.ports.listeners.set(port, { port, pid, command: "node" });
@@ -64,7 +65,7 @@ test("doctor: a healthy host passes every check, in order, with no fixes", async
     assert.deepEqual(problemsOnly(r), []);
     assert.equal(r.ok, true);
     assert.deepEqual(r.fixes, []);
-    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "units", "sweep-timer"]);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "units", "limits", "sweep-timer"]);
     assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
   } finally {
     await w.cleanup();
@@ -79,7 +80,7 @@ test("doctor: an unreachable bus is a problem with its fix, and the checks needi
     const r = await runDoctor(ctx, opts);
     assert.equal(check(r, "bus").status, "problem");
     assert.deepEqual(check(r, "bus").problems.map((p) => p.fix), [`sudo systemctl start user@${UID}.service`]);
-    for (const id of ["template-loaded", "ports-held", "units", "sweep-timer"]) {
+    for (const id of ["template-loaded", "ports-held", "units", "limits", "sweep-timer"]) {
       assert.equal(check(r, id).status, "skipped", id);
       assert.match(check(r, id).message, /^skipped because the user bus is unreachable$/);
     }

@@ -104,3 +104,16 @@ test("status shows the limits the manager reports", async () => {
     await w.cleanup();
   }
 });
+
+test("limitsNotEnforced: by the manager's delegated controllers; where they cannot be read, by an unset MemoryCurrent/TasksCurrent of a running unit", async () => {
+  const { limitsNotEnforced } = await import("../../src/core/limits-bite.js");
+  const { FakeSystemd } = await import("../helpers/fakes.js");
+  const sd = new FakeSystemd();
+  const unit = "agent-gateway@x.service";
+  assert.deepEqual(await limitsNotEnforced(sd, unit, {}), []);
+  sd.props.set(unit, { ActiveState: "active", MemoryCurrent: "infinity", TasksCurrent: 3 });
+  assert.deepEqual((await limitsNotEnforced(sd, unit, { MemoryMax: "20M", TasksMax: "64", CPUQuota: "50%" })).map((n) => n.limit), ["MemoryMax"]);
+  sd.props.set(unit, { ActiveState: "inactive", MemoryCurrent: "infinity" });
+  assert.deepEqual(await limitsNotEnforced(sd, unit, { MemoryMax: "20M" }), [], "not running: the accounting tells nothing");
+  assert.deepEqual(await limitsNotEnforced(sd, unit, { MemoryMax: "infinity" }), []);
+});

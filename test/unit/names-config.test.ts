@@ -58,7 +58,8 @@ test("the settings table: every Config field has one setting; a bad value is ref
   const bad: Partial<Record<keyof Config, string>> = {
     portRange: "9000-80", portVar: "1X", exec: "gw ${A", healthPath: "x", logDir: "rel", probe: "udp", probeTimeoutMs: "5",
     hostVar: "A-B", serviceType: "forking", stopTimeoutSec: "0", reloadSignal: "KILL", keepGenerations: "0", sweepTimer: "maybe",
-    sweepTextfile: "/tmp/x.txt", sweepWebhook: "ftp://x", secretKeys: "a-b",
+    sweepTextfile: "/tmp/x.txt", sweepWebhook: "ftp://x", secretKeys: "a-b", sweepRollbackBroken: "maybe",
+    restartPolicy: "StartLimitBurst = lots",
   };
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-settings-"));
   try {
@@ -67,8 +68,9 @@ test("the settings table: every Config field has one setting; a bad value is ref
       const value = bad[s.key];
       assert.ok(value !== undefined, `a bad value for ${s.key}`);
       await fs.mkdir(path.dirname(paths.configFile), { recursive: true });
-      await fs.writeFile(paths.configFile, `[${s.section}]\n${s.name} = ${value}\n`);
-      await assert.rejects(loadConfig(paths), (e: unknown) => e instanceof BadFileError && e.message.includes(`${s.section}.${s.name}:`), s.key);
+      // A whole-section setting's value is the section's lines.
+      await fs.writeFile(paths.configFile, `[${s.section}]\n${s.name === null ? value : `${s.name} = ${value}`}\n`);
+      await assert.rejects(loadConfig(paths), (e: unknown) => e instanceof BadFileError && e.message.includes(`${s.section}.${s.name ?? ""}`), s.key);
       if (s.flag && !s.flag.boolean) {
         await assert.rejects(settingFromFlag(s, value), (e: unknown) => e instanceof UsageError && e.message.startsWith(`--${s.flag!.name} `), s.key);
       }

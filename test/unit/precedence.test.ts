@@ -27,6 +27,8 @@ const TABLE: Record<string, Row> = {
   start: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   stop: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   restart: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
+  enable: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
+  disable: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   reload: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   limits: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   ps: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
@@ -36,7 +38,8 @@ const TABLE: Record<string, Row> = {
   history: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 0 },
   diff: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 0 },
   rollback: { argv: ["NAME", "--no-restart"], bad: 2, uninit: 8, unknown: 3, known: 1 },
-  roll: { argv: ["NAME", "--dry-run"], bad: 2, uninit: 8, unknown: 3, known: 0 },
+  // roll, --dry-run too, asks the manager which profiles `disable` keeps down (left out of its plan).
+  roll: { argv: ["NAME", "--dry-run"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   plan: { argv: ["-f", "/nonexistent/profiles.ini"], bad: null, uninit: 8, unknown: null, known: 10 },
   apply: { argv: ["-f", "/nonexistent/profiles.ini", "--yes"], bad: null, uninit: 8, unknown: null, known: 10 },
   export: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },

@@ -90,16 +90,16 @@ test("appendReport: one line per sweep, rotated to .1 past the size limit", asyn
 
 function profile(over: Partial<SweepProfile>): SweepProfile {
   return {
-    name: "p", unit: "agent-gateway@p.service", port: 9000, enabled: true, condition: "running", activeState: "active", subState: "running", result: "success",
+    name: "p", unit: "agent-gateway@p.service", port: 9000, enabled: true, disabled: false, condition: "running", activeState: "active", subState: "running", result: "success",
     mainPid: 10, nRestarts: 0, probe: { kind: "http", target: "http://127.0.0.1:9000/health", ok: true, reason: "ok", status: 200, latencyMs: 2.5 },
-    healthy: true, problems: [], portHolder: { status: "own", pid: 10 }, restartsSinceLastSweep: 0, restartsTotal: 0,
+    healthy: true, problems: [], brokenConfig: null, portHolder: { status: "own", pid: 10 }, restartsSinceLastSweep: 0, restartsTotal: 0,
     drift: { current: 1, knownGood: 1, drifted: false, pendingRestart: false }, before: null, action: null, markedKnownGood: 1, notes: [], ...over,
   };
 }
 
 test("renderMetrics: a strict parse finds every family, typed, with the values of the sweep", () => {
   const r: SweepResult = {
-    time: "2026-01-02T03:04:05.000Z", durationMs: 1234, host: "h", total: 2, healthy: 1, unhealthy: 1, restartAttempts: 1,
+    time: "2026-01-02T03:04:05.000Z", durationMs: 1234, host: "h", total: 2, healthy: 1, unhealthy: 1, disabled: 0, restartAttempts: 1,
     profiles: [
       profile({ name: "ok" }),
       profile({ name: "down_1", condition: "start-limit-hit", healthy: false, probe: null, nRestarts: 5, restartsTotal: 12, portHolder: { status: "foreign", pid: null, holder: "x" }, drift: null }),

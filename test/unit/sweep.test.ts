@@ -20,7 +20,7 @@ import { fakeControlGroup, fakeWorld, snapshot } from "../helpers/fakes.js";
 import { parsePromText, sampleValue } from "../helpers/prom-text.js";
 
 const g = { json: true, verbose: false };
-const OPTS: SweepOptions = { restartUnhealthy: false, maxRestarts: 3, waitMs: 300, textfile: null, webhook: null };
+const OPTS: SweepOptions = { restartUnhealthy: false, maxRestarts: 3, rollbackBroken: false, waitMs: 300, textfile: null, webhook: null };
 
 type World = Awaited<ReturnType<typeof world>>;
 
@@ -145,11 +145,15 @@ test("sweep --restart-unhealthy: restarts within --max-restarts, skips what a re
     assert.equal(c.action?.kind, "restart");
     assert.match((c.action as { error: string }).error, /not healthy within/);
     assert.deepEqual(byName(r.profiles, "d-taken").action, { kind: "skipped", reason: "its port is held by process 778 (nc): a restart cannot help" });
-    assert.match((byName(r.profiles, "e-disabled").action as { reason: string }).reason, /not enabled/);
+    // A disabled profile is kept down on purpose: no action, not counted as unhealthy.
+    const e = byName(r.profiles, "e-disabled");
+    assert.deepEqual([e.action, e.disabled, e.condition], [null, true, "disabled"]);
+    assert.equal(r.disabled, 1);
+    assert.equal(r.unhealthy, r.profiles.filter((p) => !p.healthy).length - 1);
     assert.deepEqual(byName(r.profiles, "f-down").action, { kind: "skipped", reason: "--max-restarts 3 reached" });
     // Start for what is down, restart for what runs (FakeSystemd's restart records a start as well); nothing else.
     assert.deepEqual(w.systemd.calls, ["start agent-gateway@a-down.service", "start agent-gateway@b-loop.service", "restart agent-gateway@c-500.service", "start agent-gateway@c-500.service"]);
-    assert.equal(r.unhealthy, 5);
+    assert.equal(r.unhealthy, 4);
   }));
 
 test("sweep: --max-restarts 0 only reports; a profile locked by another command is skipped, not waited for", () =>

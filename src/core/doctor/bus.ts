@@ -2,6 +2,7 @@
 import { AppError, ManagerUnreachableError } from "../../errors.js";
 import type { SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
+import { policySupport, supportText } from "../restart-policy.js";
 import { fine, type Verdict } from "./types.js";
 
 export const BUS_TITLE = "user bus reachable";
@@ -18,7 +19,8 @@ export async function checkBus(ctx: Context, uid: number): Promise<{ verdict: Ve
   try {
     const sd = await ctx.systemd();
     const where = ctx.env.DBUS_SESSION_BUS_ADDRESS || `unix:path=${ctx.env.XDG_RUNTIME_DIR}/bus`;
-    return { verdict: fine(`the manager answers on ${where}`), sd };
+    // Which crash-loop flags this manager takes (`init`/`limits` refuse the others).
+    return { verdict: fine(`the manager answers on ${where}; ${supportText(await policySupport(sd))}`), sd };
   } catch (err) {
     if (err instanceof ManagerUnreachableError) {
       return { verdict: { ok: "", problems: [{ message: err.message, fix: busFix(ctx.env, uid) }] }, sd: null };

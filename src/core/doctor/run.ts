@@ -10,6 +10,7 @@ import { CONFIG_TITLE, checkConfig } from "./config.js";
 import { envFilesCheck } from "./env-files.js";
 import { filesCheck } from "./files.js";
 import { generationsCheck } from "./generations.js";
+import { limitsCheck } from "./limits.js";
 import { lingerCheck } from "./linger.js";
 import { heldPortsCheck, sharedPortsCheck } from "./ports.js";
 import { sweepTimerCheck } from "./sweep-timer.js";
@@ -76,7 +77,7 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions = {}): Promise
     await run(lingerCheck, facts),
     result("config", CONFIG_TITLE, config.verdict),
   ];
-  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, unitsCheck, sweepTimerCheck]) {
+  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
     checks.push(await run(check, facts));
   }
   const all = checks.flatMap((c) => c.problems);

@@ -1,5 +1,7 @@
 /** Check: no profile's unit is failed or stuck in start-limit-hit. */
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
+import { unitFileStateNow } from "../enabled.js";
+import { brokenConfig, brokenNote } from "../broken-config.js";
 import { eachProfile, given, verdict, type Check, type Problem } from "./types.js";
 
 // CLD_* codes of ExecMainCode.
@@ -16,16 +18,23 @@ export const unitsCheck: Check = {
   async run(f) {
     // Units of removed profiles are not ours to judge: `remove` resets their state, and `start` would refuse them.
     const states = new Map((await given(f.sd, "bus").list([UNIT_PATTERN])).map((s) => [s.name, s]));
-    const problems = await eachProfile(f, (name): Problem[] => {
+    const sd = given(f.sd, "bus");
+    let disabled = 0;
+    const problems = await eachProfile(f, async (name): Promise<Problem[]> => {
       const s = states.get(unitName(name));
-      // `start` resets the failed state first, which is what a unit in start-limit-hit needs.
-      const fix = `profiles start ${name}`;
-      if (s?.result === "start-limit-hit") {
-        return [{ message: `${name} crashed too often and hit its start limit (${s.activeState}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
+      // Kept down on purpose (`profiles disable`): whatever its last run left, it is no problem.
+      if ((await unitFileStateNow(sd, name)) === "disabled" && s?.activeState !== "active" && s?.activeState !== "activating") {
+        disabled++;
+        return [];
       }
-      if (s?.activeState === "failed") return [{ message: `${name} is failed (result ${s.result}${lastExit(s)}); see \`profiles logs ${name}\``, fix }];
-      return [];
+      if (s?.result !== "start-limit-hit" && s?.activeState !== "failed") return [];
+      // A failure with a .env other than its known-good one: the rollback is the fix, a start would fail again.
+      // Else `start`, which resets the failed state first, as a unit in start-limit-hit needs.
+      const broken = await brokenConfig(f.ctx.paths, name);
+      const fix = broken ? `profiles rollback ${name}` : `profiles start ${name}`;
+      const what = s.result === "start-limit-hit" ? `crashed too often and hit its start limit (${s.activeState}${lastExit(s)})` : `is failed (result ${s.result}${lastExit(s)})`;
+      return [{ message: `${name} ${what}; see \`profiles logs ${name}\`${brokenNote(broken)}`, fix }];
     });
-    return verdict(problems, `none of ${f.profiles.length} profile(s) failed`);
+    return verdict(problems, `none of ${f.profiles.length} profile(s) failed${disabled > 0 ? ` (${disabled} disabled: kept down by \`profiles disable\`)` : ""}`);
   },
 };

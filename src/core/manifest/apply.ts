@@ -77,7 +77,7 @@ export async function applyManifest(
       const t = targets.get(c.name)!;
       const extra = new Map([...t.entries].filter(([k]) => k !== config.portVar));
       try {
-        result.added.push(await addProfile(ctx, c.name, { port: t.portRequested, extra, start: c.enabled, waitMs: opts.waitMs, command: `profiles apply (add ${c.name})`, limits: t.limits, probe: t.probe }));
+        result.added.push(await addProfile(ctx, c.name, { port: t.portRequested, extra, enable: c.enabled, start: c.enabled, waitMs: opts.waitMs, command: `profiles apply (add ${c.name})`, limits: t.limits, probe: t.probe }));
       } catch (err) {
         if (!(err instanceof UnhealthyError)) throw err;
         result.addFailed.push({ name: c.name, message: err.message });

@@ -3,18 +3,21 @@ import type { Config } from "../../config.js";
 import { AppError, BadFileError, BusyError, ExitCode } from "../../errors.js";
 import type { ProcessInspector } from "../../processes/inspector.js";
 import type { Context } from "../context.js";
+import { rollbackProfile } from "../rollback.js";
 import { withProfile, type ProfileTx } from "../transaction.js";
 import { lookAt } from "./one-profile.js";
 import type { ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";
 
-/** Why an unhealthy profile is left alone, or null when a restart may help. */
-export function whyNotRestart(p: SweepProfile, attempts: number, max: number): string | null {
+/** Why an unhealthy profile is left alone, or null when a restart (a rollback, with `rollbackBroken`, for one broken by its .env) may help. */
+export function whyNotRestart(p: SweepProfile, attempts: number, max: number, rollbackBroken = false): string | null {
   if (p.condition === "starting" || p.condition === "stopping") return `the unit is ${p.condition}; left to the manager`;
   if (p.portHolder?.status === "foreign") return `its port is held by ${p.portHolder.holder}: a restart cannot help`;
   if (p.port === null) return "its .env or profile.ini needs fixing first";
-  if (!p.enabled) return `not enabled, so not restarted: \`profiles start ${p.name}\` starts it`;
+  if (!p.enabled) return `not enabled, so not restarted: \`profiles enable ${p.name}\` enables and starts it`;
+  // Restarting it would only crash it again, every night: its own .env is the likely cause.
+  if (p.brokenConfig && !rollbackBroken) return `a restart would fail the same way: ${p.brokenConfig.hint} (or \`profiles sweep --restart-unhealthy --rollback-broken\`)`;
   if (attempts >= max) return `--max-restarts ${max} reached`;
   return null;
 }
@@ -24,16 +27,46 @@ export async function restartProfile(
   ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, p: SweepProfile, waitMs: number, last: ProfileMemory | undefined,
 ): Promise<SweepProfile> {
   const kind = p.condition === "running" || p.condition === "active" ? "restart" : "start";
-  const t0 = Date.now();
-  let error: string | null = null;
-  let marked: number | null = null;
-  try {
+  return actThenLook(ctx, config, limits, procs, p, last, kind, async () => {
     const done = await unlessBusy(ctx, p.name, async (tx) => {
       ctx.progress(`${kind === "restart" ? "restarting" : "starting"} ${p.name}: ${p.problems[0] ?? "unhealthy"}`);
       return tx.bringUp(kind, waitMs);
     });
+    return done === null ? null : { marked: done.knownGood.generation };
+  });
+}
+
+/** `--rollback-broken`: put a profile broken by its .env back on its known-good generation through the gate (`profiles rollback`), then look at it again. */
+export async function rollbackBroken(
+  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, p: SweepProfile, waitMs: number, last: ProfileMemory | undefined,
+): Promise<SweepProfile> {
+  return actThenLook(ctx, config, limits, procs, p, last, "rollback", async () => {
+    ctx.progress(`rolling ${p.name} back: ${p.brokenConfig?.hint ?? "its .env changed since known-good"}`);
+    try {
+      const r = await rollbackProfile(ctx, p.name, { restart: true, waitMs });
+      return { marked: r.knownGood?.generation ?? null };
+    } catch (err) {
+      if (err instanceof BusyError) return null;
+      throw err;
+    }
+  });
+}
+
+/**
+ * Run `act` (null: another command holds the profile's lock, so it was skipped), then look at the
+ * profile again and record what was done.
+ */
+async function actThenLook(
+  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, p: SweepProfile, last: ProfileMemory | undefined,
+  kind: "restart" | "start" | "rollback", act: () => Promise<{ marked: number | null } | null>,
+): Promise<SweepProfile> {
+  const t0 = Date.now();
+  let error: string | null = null;
+  let marked: number | null = null;
+  try {
+    const done = await act();
     if (done === null) return { ...p, action: { kind: "skipped", reason: "another profiles command holds its lock" } };
-    marked = done.knownGood.generation;
+    marked = done.marked;
   } catch (err) {
     if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
     // Only the message: the error's details are the gateway's log lines, which may hold secrets.

@@ -6,9 +6,9 @@ import { acquireLock } from "../../store/lock.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { lookAt } from "./one-profile.js";
-import { loadedUnits } from "./unit-health.js";
+import { countsUnhealthy, loadedUnits } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
-import { markGood, restartProfile, whyNotRestart } from "./repair.js";
+import { markGood, restartProfile, rollbackBroken, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";
 import { loadSweepState, saveSweepState, type ProfileMemory } from "./state.js";
 import { writeTextfile } from "./textfile.js";
@@ -22,6 +22,8 @@ export interface SweepOptions {
   maxRestarts: number;
   /** How long one restart may take to become healthy. */
   waitMs: number;
+  /** Roll a profile broken by its .env back to known-good (through the gate, within the restart budget) instead of leaving it. */
+  rollbackBroken: boolean;
   textfile: string | null;
   webhook: string | null;
 }
@@ -60,13 +62,14 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   let attempts = 0;
   if (opts.restartUnhealthy) {
     for (const [i, p] of profiles.entries()) {
-      if (p.healthy) continue;
-      const why = whyNotRestart(p, attempts, opts.maxRestarts);
+      if (p.healthy || p.disabled) continue;
+      const why = whyNotRestart(p, attempts, opts.maxRestarts, opts.rollbackBroken);
       if (why) {
         p.action = { kind: "skipped", reason: why };
         continue;
       }
-      profiles[i] = await restartProfile(ctx, config, limits, deps.procs, p, opts.waitMs, memory.get(p.name));
+      const repair = p.brokenConfig ? rollbackBroken : restartProfile;
+      profiles[i] = await repair(ctx, config, limits, deps.procs, p, opts.waitMs, memory.get(p.name));
       // A profile skipped for its lock took no restart from the budget.
       if (profiles[i]!.action?.kind !== "skipped") attempts++;
     }
@@ -76,14 +79,16 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   const next = new Map<string, ProfileMemory>(profiles.map((p) => [p.name, { nRestarts: p.nRestarts, restartsTotal: p.restartsTotal }]));
   await saveSweepState(ctx.paths, next, started);
 
-  const unhealthy = profiles.filter((p) => !p.healthy).length;
+  const unhealthy = profiles.filter(countsUnhealthy).length;
+  const disabled = profiles.filter((p) => p.disabled).length;
   const result: SweepResult = {
     time: started.toISOString(),
     durationMs: 0,
     host: os.hostname(),
     total: profiles.length,
-    healthy: profiles.length - unhealthy,
+    healthy: profiles.filter((p) => p.healthy).length,
     unhealthy,
+    disabled,
     restartAttempts: attempts,
     profiles,
     report: null,

@@ -41,6 +41,7 @@ export function renderMetrics(r: SweepResult): string {
   const families: Family[] = [
     perProfile("agent_profiles_up", "Whether the profile's unit is active (1) or not (0).", "gauge", ps, (p) => bit(p.condition === "running" || p.condition === "active")),
     perProfile("agent_profiles_healthy", "Whether the profile passed the sweep: unit running, probe ok, port held by its own unit.", "gauge", ps, (p) => bit(p.healthy)),
+    perProfile("agent_profiles_disabled", "Whether the profile is kept down by `profiles disable` (then not counted as unhealthy).", "gauge", ps, (p) => bit(p.disabled)),
     perProfile("agent_profiles_start_limit_hit", "Whether the profile's unit is stuck at its start limit.", "gauge", ps, (p) => bit(p.condition === "start-limit-hit")),
     perProfile("agent_profiles_restarts_total", "Automatic restarts of the profile's unit counted by sweeps.", "counter", ps, (p) => p.restartsTotal),
     perProfile("agent_profiles_unit_restarts", "The unit's NRestarts as the manager reports it now.", "gauge", ps, (p) => p.nRestarts),

@@ -6,7 +6,7 @@ import type { WebhookOutcome } from "./webhook.js";
 
 /** What the sweep did about an unhealthy profile. */
 export type SweepAction =
-  | { kind: "restart" | "start"; ok: boolean; error: string | null; elapsedMs: number }
+  | { kind: "restart" | "start" | "rollback"; ok: boolean; error: string | null; elapsedMs: number }
   | { kind: "skipped"; reason: string };
 
 /** One profile as the sweep found it, and left it. */
@@ -35,6 +35,8 @@ export interface SweepResult {
   total: number;
   healthy: number;
   unhealthy: number;
+  /** Kept down by `profiles disable`: neither healthy nor unhealthy, never restarted. */
+  disabled: number;
   /** Restart or start attempts made (at most --max-restarts). */
   restartAttempts: number;
   profiles: SweepProfile[];

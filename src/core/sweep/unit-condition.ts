@@ -2,11 +2,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Paths } from "../../paths.js";
+import { readLimits, type Limits } from "../../store/limits.js";
 import { getUnitKey } from "../../systemd/unit-file.js";
 import { TEMPLATE_UNIT, type UnitState } from "../../systemd/types.js";
 
 /** A unit's condition, as health and sweep report it. */
-export type UnitCondition = "running" | "active" | "starting" | "restarting" | "stopping" | "stopped" | "failed" | "start-limit-hit";
+export type UnitCondition = "running" | "active" | "starting" | "restarting" | "stopping" | "stopped" | "failed" | "start-limit-hit" | "disabled";
 
 /** The template's restart limits, which tell a crash loop that ended from an ordinary failure. */
 export interface StartLimits {
@@ -27,6 +28,16 @@ export async function readStartLimits(paths: Paths): Promise<StartLimits> {
     .filter((w) => /^\d+$/.test(w))
     .map(Number);
   return { burst: Number.isInteger(burst) && burst > 0 ? burst : DEFAULT_START_LIMITS.burst, preventExitStatus: prevent };
+}
+
+/** `base` (the template's) with what `profiles limits NAME` set for this profile's crash-loop policy. */
+export async function profileStartLimits(paths: Paths, name: string, base: StartLimits): Promise<StartLimits> {
+  const own = await readLimits(paths, name).catch(() => ({}) as Limits);
+  const burst = Number(own.StartLimitBurst);
+  return {
+    burst: Number.isInteger(burst) && burst > 0 ? burst : base.burst,
+    preventExitStatus: own.RestartPreventExitStatus !== undefined ? own.RestartPreventExitStatus.split(/\s+/).map(Number) : base.preventExitStatus,
+  };
 }
 
 /**
@@ -68,6 +79,7 @@ export function unitProblem(condition: UnitCondition, s: UnitState | undefined):
   switch (condition) {
     case "running":
     case "active":
+    case "disabled":
       return null;
     case "start-limit-hit":
       return `unit hit its start limit: restarted ${s?.nRestarts ?? 0} times${exit ? `, last ${exit}` : ""}`;

@@ -5,8 +5,10 @@ import { describeTarget, probe, type ProbeKind } from "../../probe/types.js";
 import { readEnv } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
+import { isEnabledState, unitFileStateNow } from "../enabled.js";
+import { brokenConfig, type BrokenConfig } from "../broken-config.js";
 import { profileHealthTarget } from "../health-target.js";
-import { unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
+import { profileStartLimits, unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
 
 /** The probe as it was run. */
 export interface ProbeReport {
@@ -25,6 +27,8 @@ export interface HealthObservation {
   unit: string;
   port: number | null;
   enabled: boolean;
+  /** Kept down by `profiles disable` (unit file disabled, unit not active): not counted as unhealthy, never restarted. */
+  disabled: boolean;
   condition: UnitCondition;
   activeState: string;
   subState: string;
@@ -36,6 +40,26 @@ export interface HealthObservation {
   healthy: boolean;
   /** Why it is not healthy, most telling first; empty when healthy. */
   problems: string[];
+  /** A failing profile whose `.env` differs from its known-good generation (the last of `problems` says so). */
+  brokenConfig: BrokenConfig | null;
+}
+
+// Conditions in which a profile fails by itself (not stopped or disabled on purpose, not between states).
+const FAILING: ReadonlySet<UnitCondition> = new Set(["failed", "start-limit-hit", "restarting", "running", "active"]);
+
+// Conditions of a unit that is not up: a disabled one in them is kept down on purpose.
+const STILL_DOWN: ReadonlySet<UnitCondition> = new Set(["stopped", "failed", "start-limit-hit"]);
+
+/** Whether an observation counts against the profiles' health: unhealthy and not disabled on purpose. */
+export function countsUnhealthy(o: Pick<HealthObservation, "healthy" | "disabled">): boolean {
+  return !o.healthy && !o.disabled;
+}
+
+/** The verdict as `health` and `sweep` print it: `healthy`, `disabled`, or `UNHEALTHY: why`. */
+export function verdictCell(o: Pick<HealthObservation, "healthy" | "disabled" | "problems">): string {
+  if (o.healthy) return "healthy";
+  if (o.disabled && o.problems.length === 0) return "disabled";
+  return `${o.disabled ? "disabled, " : "UNHEALTHY: "}${o.problems.join("; ")}`;
 }
 
 /** Units of these profiles from one ListUnitsByPatterns call; a unit not in memory is absent. */
@@ -45,17 +69,20 @@ export async function loadedUnits(ctx: Context): Promise<Map<string, UnitState>>
 }
 
 /** Look at one profile now: unit condition, then (when active) its probe. Never throws for a profile's own files. */
-export async function observeHealth(ctx: Context, config: Config, limits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
+export async function observeHealth(ctx: Context, config: Config, templateLimits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
   const unit = unitName(name);
   const s = loaded.get(unit);
   const sd = await ctx.systemd();
-  const fileState = s?.unitFileState || (await sd.unitFileState(unit));
-  const condition = unitCondition(s, limits);
+  const limits = s?.activeState === "failed" ? await profileStartLimits(ctx.paths, name, templateLimits) : templateLimits;
+  const fileState = await unitFileStateNow(sd, name);
+  const disabled = fileState === "disabled" && STILL_DOWN.has(unitCondition(s, limits));
+  const condition: UnitCondition = disabled ? "disabled" : unitCondition(s, limits);
   const obs: HealthObservation = {
     name,
     unit,
     port: null,
-    enabled: fileState === "enabled" || fileState === "enabled-runtime",
+    enabled: isEnabledState(fileState),
+    disabled,
     condition,
     activeState: s?.activeState ?? "inactive",
     subState: s?.subState ?? "dead",
@@ -65,6 +92,7 @@ export async function observeHealth(ctx: Context, config: Config, limits: StartL
     probe: null,
     healthy: false,
     problems: [],
+    brokenConfig: null,
   };
   let target;
   try {
@@ -85,6 +113,10 @@ export async function observeHealth(ctx: Context, config: Config, limits: StartL
     obs.probe = { kind: target.kind ?? "http", target: describeTarget(target), ok: v.ok, reason: v.reason, status: v.status ?? null, latencyMs: Math.round(v.latencyMs * 10) / 10 };
     if (!v.ok) obs.problems.push(`probe ${v.reason}`);
   }
-  obs.healthy = obs.problems.length === 0;
+  obs.healthy = !disabled && obs.problems.length === 0;
+  if (!obs.healthy && !disabled && FAILING.has(condition)) {
+    obs.brokenConfig = await brokenConfig(ctx.paths, name);
+    if (obs.brokenConfig) obs.problems.push(obs.brokenConfig.hint);
+  }
   return obs;
 }

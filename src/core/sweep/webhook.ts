@@ -5,6 +5,7 @@
 import { redactJson, redactText } from "../../redact.js";
 import { noteUrlSecrets } from "../../secrets.js";
 import type { SweepResult } from "./types.js";
+import { countsUnhealthy } from "./unit-health.js";
 
 /** What became of the POST. `url` is redacted: webhook paths often carry a token. */
 export interface WebhookOutcome {
@@ -68,8 +69,8 @@ function fetchError(err: unknown, timeoutMs: number): string {
 
 /** What the webhook receives: who, where, and what is wrong; `text` suits chat webhooks (Slack, Mattermost). */
 export function webhookSummary(r: SweepResult, user: string) {
-  const bad = r.profiles.filter((p) => !p.healthy);
-  const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"})`).join(", ")}`;
+  const bad = r.profiles.filter(countsUnhealthy);
+  const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"}${p.brokenConfig ? `; ${p.brokenConfig.hint}` : ""})`).join(", ")}`;
   return {
     source: "agent-profiles",
     text,
@@ -78,6 +79,6 @@ export function webhookSummary(r: SweepResult, user: string) {
     time: r.time,
     total: r.total,
     healthy: r.healthy,
-    unhealthy: bad.map((p) => ({ name: p.name, condition: p.condition, problems: p.problems, action: p.action })),
+    unhealthy: bad.map((p) => ({ name: p.name, condition: p.condition, problems: p.problems, action: p.action, brokenConfig: p.brokenConfig })),
   };
 }

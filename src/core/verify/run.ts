@@ -67,7 +67,7 @@ export async function verifyGateway(ctx: Context, opts: { exec: string | null; w
     if (execStart) await writeDropIn(null);
     const mark = await markOutput(ctx, name);
     const start = await checkStart(async () => {
-      const r = await addProfile(ctx, name, { port: null, extra: new Map(), start: true, waitMs: opts.waitMs, command: "profiles verify" });
+      const r = await addProfile(ctx, name, { port: null, extra: new Map(), enable: true, start: true, waitMs: opts.waitMs, command: "profiles verify" });
       return { elapsedMs: r.elapsedMs, pid: r.pid, port: r.port };
     });
     add(start);

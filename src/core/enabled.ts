@@ -1,0 +1,33 @@
+/**
+ * Whether a profile is enabled, read fresh from the manager each time (GetUnitFileState looks at the
+ * unit files on disk; a loaded unit's UnitFileState property may still say what it was before a
+ * `systemctl --user disable`). A disabled profile is kept down: `start` refuses it, the sweep leaves it.
+ */
+import { ProfileDisabledError } from "../errors.js";
+import { unitName, type SystemdManager } from "../systemd/types.js";
+import type { Context } from "./context.js";
+
+/** Whether a GetUnitFileState answer means the unit starts at boot. */
+export function isEnabledState(fileState: string): boolean {
+  return fileState === "enabled" || fileState === "enabled-runtime";
+}
+
+/** The unit file state of a profile's instance now: `enabled`, `disabled`, ... */
+export function unitFileStateNow(sd: SystemdManager, name: string): Promise<string> {
+  return sd.unitFileState(unitName(name));
+}
+
+/** Throws ProfileDisabledError (exit 2) for the first of `names` that `profiles disable` left disabled. */
+export async function assertEnabled(ctx: Context, names: readonly string[]): Promise<void> {
+  const sd = await ctx.systemd();
+  for (const name of names) {
+    if ((await unitFileStateNow(sd, name)) === "disabled") throw new ProfileDisabledError(name);
+  }
+}
+
+/** Those of `names` that are not disabled, in their order. */
+export async function notDisabled(ctx: Context, names: readonly string[]): Promise<string[]> {
+  const sd = await ctx.systemd();
+  const states = await Promise.all(names.map((n) => unitFileStateNow(sd, n)));
+  return names.filter((_, i) => states[i] !== "disabled");
+}
