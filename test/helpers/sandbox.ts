@@ -158,6 +158,10 @@ async function run(cmd: string, args: string[], timeoutMs: number, input?: strin
 export interface Spawned {
   pid: number;
   done: Promise<Collected>;
+  /** What it printed on stdout so far. */
+  stdout(): string;
+  /** Resolves once its stdout so far matches `re`; rejects after `ms`, or when it exits without. */
+  until(re: RegExp, ms?: number): Promise<void>;
 }
 
 /**
@@ -170,9 +174,35 @@ export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { 
   // nsenter into a mount namespace execs, as setpriv and env do: the PID stays the command's.
   const [cmd, ...args] = [...user.enter, ...setpriv] as [string, ...string[]];
   const child = spawn(cmd, args, { cwd: user.home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const done = collect(child, { timeoutMs: opts.timeoutMs });
   if (child.pid === undefined) throw new Error('spawn setpriv gave no pid');
-  return { pid: child.pid, done };
+  const until = (re: RegExp, ms = 15_000): Promise<void> =>
+    new Promise((resolvePromise, reject) => {
+      const stop = (): void => {
+        clearTimeout(deadline);
+        child.stdout.off('data', look);
+        child.off('close', exited);
+      };
+      const fail = (why: string): void => {
+        stop();
+        reject(new Error(`${why}: no ${re} in stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(err)}`));
+      };
+      const look = (): void => {
+        if (!re.test(out)) return;
+        stop();
+        resolvePromise();
+      };
+      const exited = (): void => (re.test(out) ? look() : fail('exited'));
+      const deadline = setTimeout(() => fail(`after ${ms} ms`), ms);
+      child.stdout.on('data', look);
+      child.on('close', exited);
+      look();
+    });
+  return { pid: child.pid, done, stdout: () => out, until };
 }
 
 /** The CLI (`node <appDir>/dist/src/cli.js ...args`) as the sandbox user, through `spawnAsUser`. */

@@ -9,7 +9,7 @@ import { chooseSource, parseLineCount } from "../../src/core/logs/source.js";
 import { tailFile } from "../../src/core/logs/tail-file.js";
 import { followFile } from "../../src/core/logs/follow.js";
 import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
-import { journalCursor, markOutput, outputSince } from "../../src/core/logs/since.js";
+import { markOutput, outputSince } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
@@ -281,25 +281,4 @@ test("outputSince: only what a log file got after the mark; from the start when 
     const m4 = await markOutput(bare, "liam");
     assert.equal(m4.kind === "none" || m4.kind === "journal", true);
     if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
-  }));
-
-test("outputSince: the journal after the cursor taken before the start", () =>
-  inTmp(async (dir) => {
-    const calls = path.join(dir, "calls");
-    const fake = path.join(dir, "journalctl");
-    // The newest entry's cursor for the first look (-o json), two lines after it for the read.
-    const script = `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" json "*) echo '{"__CURSOR":"s=abc;i=7"}';; *) printf 'line one\\nline two\\n';; esac\n`;
-    await fs.writeFile(fake, script, { mode: 0o755 });
-    const unit = "agent-gateway@liam.service";
-    const cursor = await journalCursor(fake, unit, {});
-    assert.equal(cursor, "s=abc;i=7");
-    const ctx = { env: {} } as never;
-    assert.deepEqual(await outputSince(ctx, { kind: "journal", unit, journalctl: fake, cursor }), ["line one", "line two"]);
-    assert.deepEqual((await fs.readFile(calls, "utf8")).trim().split("\n"), [
-      `--user -u ${unit} -n 1 -o json --output-fields=__CURSOR --no-pager -q`,
-      `--user -u ${unit} --after-cursor=s=abc;i=7 -n 8 -o cat --no-pager -q`,
-    ]);
-    // A unit with no entry yet has no cursor: every line of it is from this start.
-    await fs.writeFile(fake, "#!/bin/sh\nexit 0\n");
-    assert.equal(await journalCursor(fake, unit, {}), null);
   }));
