@@ -24,6 +24,7 @@ import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { ensureDir, writeFileAtomic } from "./store/atomic.js";
 import { noteUrlSecrets, parseSecretNames, setSecretNames } from "./secrets.js";
 import { keyProblem } from "./store/envfile.js";
+import { formatSize, logKeepSchema, sizeSchema } from "./config-logs.js";
 
 /** The tool's own settings, from `config.ini`. */
 export interface Config {
@@ -36,6 +37,10 @@ export interface Config {
   healthPath: string;
   /** Where the template appends each profile's output; empty means the journal. */
   logDir: string;
+  /** A log file this big (bytes) is rotated by the sweep (`[logs] max_size`); 0: never. */
+  logMaxBytes: number;
+  /** How many rotated files (NAME.log.1 ... NAME.log.N) are kept (`[logs] keep`). */
+  logKeep: number;
   /** How many generations of each `.env` are kept. */
   keepGenerations: number;
   /** The health probe's kind; a profile's `profile.ini` may override it. */
@@ -72,6 +77,8 @@ export const DEFAULT_CONFIG: Config = {
   exec: "",
   healthPath: "/health",
   logDir: "",
+  logMaxBytes: 10 * 1024 * 1024,
+  logKeep: 5,
   keepGenerations: 20,
   probe: "http",
   probeTimeoutMs: 2000,
@@ -170,6 +177,7 @@ const fileSchema = object({
     {},
   ),
   sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
+  logs: prefault(object({ max_size: prefault(sizeSchema, "10M"), keep: _default(logKeepSchema, 5) }), {}),
   generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
 });
@@ -194,6 +202,8 @@ export const CONFIG_FLAGS: ConfigFlag[] = [
   { flag: "--probe", arg: "probe", key: "probe", schema: probeSchema },
   { flag: "--probe-timeout", arg: "probeTimeout", key: "probeTimeoutMs", schema: probeTimeoutSchema, number: true },
   { flag: "--secret-keys", arg: "secretKeys", key: "secretKeys", schema: secretKeysSchema },
+  { flag: "--log-max-size", arg: "logMaxSize", key: "logMaxBytes", schema: sizeSchema },
+  { flag: "--log-keep", arg: "logKeep", key: "logKeep", schema: logKeepSchema, number: true },
 ];
 
 /** A flag's value as its setting holds it; a UsageError names the flag, the value and the rule. */
@@ -235,6 +245,8 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     exec: f.gateway.exec,
     healthPath: f.gateway.health_path,
     logDir: f.gateway.log_dir,
+    logMaxBytes: f.logs.max_size,
+    logKeep: f.logs.keep,
     keepGenerations: f.generations.keep,
     probe: f.gateway.probe,
     probeTimeoutMs: f.gateway.probe_timeout_ms,
@@ -275,6 +287,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
       stop_timeout_sec: config.stopTimeoutSec,
       reload_signal: config.reloadSignal,
     },
+    logs: { max_size: formatSize(config.logMaxBytes), keep: config.logKeep },
     generations: { keep: config.keepGenerations },
     sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
     secrets: { keys: config.secretKeys.join(", ") },

@@ -6,6 +6,9 @@ import {
 } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
 import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
+import { findJournal } from "../core/logs/journal.js";
+import { defaultLogDir } from "../core/logs/source.js";
+import { formatSize } from "../config-logs.js";
 import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
 import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
 import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
@@ -35,6 +38,8 @@ interface InitArgs {
   stopTimeout?: string;
   reloadSignal?: string;
   secretKeys?: string;
+  logMaxSize?: string;
+  logKeep?: string;
 }
 
 /** The settings the flags give, each checked (exit 2) before anything is read; "" clears a setting where allowed. */
@@ -94,6 +99,12 @@ export interface InitResult {
   reloadSignal: string | null;
   healthPath: string;
   logDir: string | null;
+  /** Why there is a log dir nobody asked for: this host has no journald, and output must go somewhere. */
+  logDirDefaulted: boolean;
+  /** Whether this host runs journald (where output goes without a log dir). */
+  journald: boolean;
+  /** Rotation of the log files (`[logs]`): at this size (0: never), keeping this many old files. */
+  logRotation: { maxSize: string; keep: number };
   secretKeys: string[];
   created: boolean;
   templateChanged: boolean;
@@ -111,7 +122,10 @@ export function renderInit(r: InitResult, user: string): string {
     `  ExecStart=${r.execStart}`,
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
-    `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ""}`,
+    `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ", output to the journal"}`,
+    ...(!r.logDir && !r.journald ? [`WARNING: this host has no journald and no log dir is set: profiles' output is lost (\`profiles init --log-dir DIR\` keeps it)`] : []),
+    ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),
+    ...(r.logDir ? [`log files rotate at ${r.logRotation.maxSize === "0" ? "no size (never)" : r.logRotation.maxSize} (the sweep, \`profiles logs --rotate\`), keeping ${r.logRotation.keep} old file(s)`] : []),
     r.linger.enabled
       ? `lingering is enabled for ${user}: profiles keep running after logout`
       : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
@@ -144,6 +158,8 @@ export default defineCommand<InitArgs, Partial<Config>>({
       .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
       .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
       .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
+      .option("log-max-size", { type: "string", describe: "Rotate a profile's log file (--log-dir) once it is this big: 10M, 512K, 1G; 0 for never (default 10M)" })
+      .option("log-keep", { type: "string", describe: "How many rotated log files (NAME.log.1 ...) to keep (default 5)" })
       .option("secret-keys", { type: "string", describe: 'More keys whose values are secrets, beyond names holding KEY, TOKEN, SECRET, PASS, AUTH, ...: "FOO, BAR_*" (* any run of letters, digits, _); "" for none' })
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
@@ -153,6 +169,10 @@ export default defineCommand<InitArgs, Partial<Config>>({
     const previous = await loadConfigIfAny(ctx.paths);
     const base = previous ?? DEFAULT_CONFIG;
     const config: Config = { ...base, portRange: { ...base.portRange }, ...settings };
+    // Without journald, a unit's output that goes to no file is lost for good: the first crash's reason with it.
+    const journald = (await findJournal(ctx.env)) !== null;
+    const logDirDefaulted = !config.logDir && settings.logDir === undefined && !journald;
+    if (logDirDefaulted) config.logDir = defaultLogDir(ctx.paths);
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
     const sweepUnits = await renderSweepUnits();
     // Reach the manager before writing anything, so that a host without one is left as it was.
@@ -190,6 +210,9 @@ export default defineCommand<InitArgs, Partial<Config>>({
       reloadSignal: config.reloadSignal || null,
       healthPath: config.healthPath,
       logDir: config.logDir || null,
+      logDirDefaulted,
+      journald,
+      logRotation: { maxSize: formatSize(config.logMaxBytes), keep: config.logKeep },
       secretKeys: config.secretKeys,
       created: previous === null,
       templateChanged,

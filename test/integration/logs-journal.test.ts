@@ -2,7 +2,8 @@
 // (a systemd host). No log dir: units write to the journal, as on an ordinary systemd host.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSandbox, spawnCli, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
+import { startSandbox, spawnCli, type Sandbox } from "../helpers/sandbox.js";
+import { cli, waitFor } from "../helpers/cli-run.js";
 
 // Ports of this file only.
 const RANGE = "19200-19219";
@@ -10,24 +11,7 @@ const REFUSAL = /0\.0\.0\.0 is not a loopback address and API_KEY is not set/;
 
 let sb: Sandbox;
 
-async function profiles(args: string[]): Promise<ExecResult> {
-  return sb.profiles(args, { timeoutMs: 90_000 });
-}
-
-async function ok(args: string[]): Promise<string> {
-  const r = await profiles(args);
-  assert.equal(r.code, 0, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Polls `probe` every 50 ms until it returns true; fails naming `what` once `ms` have passed. */
-async function waitFor(what: string, probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const { profiles, ok } = cli(() => sb);
 
 before(async () => {
   sb = await startSandbox();

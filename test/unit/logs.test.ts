@@ -193,7 +193,7 @@ test("logs command: bad name or -n → 2, missing profile → 3, no file yet →
     const ctx = { ...w.ctx, config: async () => config };
     await createProfile(w.ctx.paths, "liam", new Map([["PORT", "8600"]]));
     const before = await snapshot(w.home);
-    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, name, follow: false, lines: "50", ...extra }, ctx);
+    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, names: [name], follow: false, rotate: false, lines: "50", ...extra }, ctx);
     await assert.rejects(run("../x"), hasCode(ExitCode.usage, /invalid profile name/));
     await assert.rejects(run("liam", { lines: "0" }), hasCode(ExitCode.usage, /-n "0"/));
     await assert.rejects(run("liam", { lines: "x" }), hasCode(ExitCode.usage));
