@@ -1,6 +1,6 @@
 /** The CLI run as a sandbox user from a test, and waiting on a condition with a deadline. */
 import assert from "node:assert/strict";
-import type { ExecResult, Sandbox } from "./sandbox.js";
+import type { Collected, ExecResult, Sandbox, Spawned } from "./sandbox.js";
 
 /** `profiles ARGS` as the sandbox's user (90 s deadline), and the same that must exit 0, its stdout. */
 export function cli(sb: () => Sandbox): { profiles(args: string[]): Promise<ExecResult>; ok(args: string[]): Promise<string> } {
@@ -22,4 +22,19 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, ms = 
     if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Runs `body` while `f` (a `logs -f`) runs, then sends it `signal` and returns how it ended; a `body` that
+ * throws SIGKILLs it first, so that no follower outlives a failed test.
+ */
+export async function stopAfter(f: Spawned, body: () => Promise<void>, signal: NodeJS.Signals = "SIGTERM"): Promise<Collected> {
+  try {
+    await body();
+  } catch (err) {
+    process.kill(f.pid, "SIGKILL");
+    throw err;
+  }
+  process.kill(f.pid, signal);
+  return f.done;
 }

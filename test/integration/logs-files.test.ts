@@ -5,8 +5,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
-import { cli, waitFor } from "../helpers/cli-run.js";
+import { spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { cli, stopAfter, waitFor } from "../helpers/cli-run.js";
 
 // Ports of this file only.
 const RANGE = "19220-19239";
@@ -115,4 +115,29 @@ test("keep bounds the rotated files; remove keeps the log files aside, --purge d
   const purged = JSON.parse(await ok(["remove", "chat", "--purge", "--json"])) as { keptLogs: string[] };
   assert.deepEqual(purged.keptLogs, []);
   assert.deepEqual((await fs.readdir(logDir)).filter((f) => f.startsWith("chat.")), []);
+});
+
+test("logs of several profiles from their log files: each profile's last lines with its name; -f follows all", async () => {
+  await ok(["add", "a", "--port", "19222"]);
+  await ok(["add", "b", "--port", "19223"]);
+  await waitFor("both to write", async () => (await size(path.join(logDir, "a.log"))) > 100 && (await size(path.join(logDir, "b.log"))) > 100);
+  const text = await ok(["logs", "a", "b", "-n", "3"]);
+  const shown = text.trimEnd().split("\n");
+  assert.equal(shown.filter((l) => /^a \| tick \d+$/.test(l)).length, 3, text);
+  assert.equal(shown.filter((l) => /^b \| tick \d+$/.test(l)).length, 3, text);
+
+  const json = (await ok(["logs", "a", "b", "-n", "2", "--json"])).trimEnd().split("\n").map((l) => JSON.parse(l) as { profile: string; time: string | null; stream: string | null; message: string });
+  assert.deepEqual(json.map((l) => l.profile).sort(), ["a", "a", "b", "b"]);
+  // A log file holds no time per line.
+  for (const l of json) assert.deepEqual([l.time, l.stream, /^tick \d+$/.test(l.message)], [null, null, true]);
+
+  const since = await profiles(["logs", "a", "b", "--since", "10m"]);
+  assert.equal(since.code, 2);
+  assert.match(since.stderr, /--since needs the journal: log files hold no time per line/);
+
+  const f = spawnCli(sb, ["logs", "a", "b", "-f", "-n", "1", "--json"]);
+  const done = await stopAfter(f, () => f.until(/"profile":"a","time":"20[^"]+","stream":null,"message":"tick \d+"[\s\S]*"profile":"b","time":"20|"profile":"b","time":"20[^"]+","stream":null,"message":"tick \d+"[\s\S]*"profile":"a","time":"20/));
+  assert.equal(done.code, 0, done.stderr);
+  await ok(["remove", "a", "--purge"]);
+  await ok(["remove", "b", "--purge"]);
 });
