@@ -78,14 +78,16 @@ after(async () => {
 });
 
 // Files that may hold the values: the .env itself, its generations (copies of it, 0600) and the copies
-// `remove` keeps (the .env and its generations). The gateways' own logs (LOG_DIR/NAME.log) are theirs, not
-// ours: they hold what the gateway echoed, which is what `logs` and failure tails must mask.
+// `remove` keeps (the .env, its generations, and the gateway's log files). The gateways' own logs
+// (LOG_DIR/NAME.log and its rotated NAME.log.N) are theirs, not ours: they hold what the gateway echoed,
+// which is what `logs` and failure tails must mask.
 function allowed(rel: string): boolean {
   return (
     /(^|\/)profiles\/[^/]+\/\.env$/.test(rel) ||
     /(^|\/)generations\/[^/]+\/\d+\.env$/.test(rel) ||
     /(^|\/)removed\/[^/]+\.env$/.test(rel) ||
-    /(^|\/)removed\/[^/]+\.generations\/\d+\.env$/.test(rel)
+    /(^|\/)removed\/[^/]+\.generations\/\d+\.env$/.test(rel) ||
+    /(^|\/)removed\/[^/]+\.log(\.\d+)?$/.test(rel)
   );
 }
 
@@ -240,7 +242,7 @@ test("secret values appear nowhere but the .env, its generations and env --show-
   await scanTree(metricsDir, found, allowedSeen);
   // Files of ours in the log dir (none expected): everything but the gateways' own NAME.log.
   for (const e of await fs.readdir(logDir).catch(() => [] as string[])) {
-    if (/^[a-z0-9][a-z0-9_-]*\.log$/.test(e)) continue;
+    if (/^[a-z0-9][a-z0-9_-]*\.log(\.\d+)?$/.test(e)) continue;
     figures.filesScanned++;
     scanText(`logs/${e}`, await fs.readFile(path.join(logDir, e), "latin1"), found);
   }

@@ -14,7 +14,7 @@ import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
 import { createProfile } from "../../src/store/profiles.js";
-import { fakeWorld, snapshot } from "../helpers/fakes.js";
+import { fakeWorld, inTempDir, snapshot } from "../helpers/fakes.js";
 
 async function tmp(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), "ap-logs-"));
@@ -245,18 +245,8 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
   }
 });
 
-/** Runs `body` in a fresh temporary directory, removed afterwards. */
-async function inTmp(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await tmp();
-  try {
-    await body(dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
 test("outputSince: only what a log file got after the mark; from the start when it was truncated or replaced", () =>
-  inTmp(async (dir) => {
+  inTempDir("logs", async (dir) => {
     const config = { ...DEFAULT_CONFIG, logDir: dir };
     const ctx = { config: async () => config, env: {} } as never;
     const file = path.join(dir, "liam.log");
