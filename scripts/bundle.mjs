@@ -16,6 +16,19 @@ const cliuiCommonJs = {
   },
 };
 
+// pino is loaded only when a line is logged (src/log.ts requires ./pino.cjs beside it): bundled on its
+// own, so that a quiet run never reads it and an install needs no copy of pino's dependencies.
+await build({
+  entryPoints: [createRequire(import.meta.url).resolve("pino")],
+  outfile: "dist/src/pino.cjs",
+  bundle: true,
+  minify: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  logLevel: "warning",
+});
+
 const entries = [
   { in: "src/cli.ts", out: "dist/src/cli.js" },
   { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js" },
@@ -35,9 +48,8 @@ for (const entry of entries) {
     sourcesContent: false,
     // A bundled ES module has no `require` for the CommonJS dependencies' own require() calls.
     banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
-    // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and
-    // dbus-next's optional X11 transport is never used.
-    external: ["node-unix-socket", "pino", "x11"],
+    // node-unix-socket is a native addon, and dbus-next's optional X11 transport is never used.
+    external: ["node-unix-socket", "x11"],
     plugins: [cliuiCommonJs],
     logLevel: "warning",
   });

@@ -21,6 +21,8 @@ export const ExitCode = {
   problemsFound: 14,
   /** A file system refused a write or read: full, read-only, or not ours to change. Nothing was changed. */
   fileSystem: 15,
+  /** `plan`: applying the manifest would change something (as `terraform plan -detailed-exitcode` says 2). */
+  changesPending: 16,
   internal: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

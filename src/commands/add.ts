@@ -1,10 +1,8 @@
+import { addProfile, type AddResult } from "../core/add-profile.js";
 import { parseEnvArgs } from "../core/env-args.js";
-import { allocatePort, assertPortFree, parsePort } from "../core/port-allocation.js";
-import { withProfile, type KnownGoodMark } from "../core/transaction.js";
-import { ProfileExistsError, UsageError } from "../errors.js";
+import { parsePort } from "../core/port-allocation.js";
+import { UsageError } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";
-import { profileExists, recordedPorts } from "../store/profiles.js";
-import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { name, NAME_WITH_RULE, wait } from "./options.js";
 
@@ -16,17 +14,7 @@ interface AddArgs {
   wait: number;
 }
 
-/** What `add` did: the profile, its port, and whether it was started and passed its gate. */
-export interface AddResult {
-  name: string;
-  port: number;
-  unit: string;
-  started: boolean;
-  healthy: boolean;
-  elapsedMs: number;
-  pid: number;
-  knownGood: KnownGoodMark | null;
-}
+export type { AddResult };
 
 /** `add`'s text for people. */
 export function renderAdd(r: AddResult): string {
@@ -52,30 +40,7 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     const name = args.name;
     const config = await ctx.config();
     if (extra.has(config.portVar)) throw new UsageError(`--env ${config.portVar}=... sets the port: use --port instead`);
-    if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
-
-    // Choosing a port and recording it is one step under the "ports" lock, or two parallel adds get the same port.
-    return withProfile(ctx, name, { command: `profiles add ${name}`, ports: true, create: true }, async (tx) => {
-      const recorded = await recordedPorts(ctx.paths, config.portVar);
-      const inspector = await ctx.ports();
-      let port: number;
-      if (requested !== undefined) {
-        await assertPortFree(requested, name, recorded, inspector);
-        port = requested;
-      } else {
-        port = await allocatePort(config, recorded, inspector);
-      }
-      const entries = new Map([[config.portVar, String(port)], ...extra]);
-      await tx.commitEntries(entries, "add");
-
-      const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
-      if (!args.start) return { data, text: renderAdd(data) };
-      const sd = await ctx.systemd();
-      await sd.enable([unitName(name)]);
-      ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
-      const { up, knownGood } = await tx.bringUp("start", args.wait * 1000);
-      Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
-      return { data, text: renderAdd(data) };
-    });
+    const data = await addProfile(ctx, name, { port: requested ?? null, extra, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}` });
+    return { data, text: renderAdd(data) };
   },
 });

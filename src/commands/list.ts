@@ -1,11 +1,11 @@
-import { inspectProfiles, type ProfileStatus } from "../core/inspect.js";
-import { NO_PROFILES, statusTable } from "../render/status-table.js";
+import { inspectRunning, type ProfileStatusRunning } from "../core/inspect.js";
+import { NO_PROFILES, pendingLines, statusTable } from "../render/status-table.js";
 import { listProfiles } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 
 /** `list`'s text for people: the status table. */
-export function renderList(rows: ProfileStatus[]): string {
-  return rows.length > 0 ? statusTable(rows) : NO_PROFILES;
+export function renderList(rows: ProfileStatusRunning[]): string {
+  return rows.length > 0 ? [statusTable(rows), ...pendingLines(rows)].join("\n") : NO_PROFILES;
 }
 
 export default defineCommand({
@@ -14,7 +14,7 @@ export default defineCommand({
   needs: { config: true, profiles: "none", manager: true },
   builder: (y) => y.example("$0 list --json", "for scripts"),
   async run(_args, ctx) {
-    const rows = await inspectProfiles(ctx, await ctx.config(), await listProfiles(ctx.paths));
+    const rows = await inspectRunning(ctx, await ctx.config(), await listProfiles(ctx.paths));
     return { data: rows, text: renderList(rows) };
   },
 });

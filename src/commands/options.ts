@@ -64,3 +64,20 @@ export const globalOptions = {
   json: { type: "boolean", default: false, describe: "Print the result as JSON on stdout" },
   verbose: { type: "boolean", default: false, describe: "Log details on stderr" },
 } as const;
+
+/** `-f FILE`: the manifest of `plan` and `apply`. */
+export const manifestFile: OptionEntry = {
+  key: "file",
+  declare: (y) => y.option("file", { alias: "f", type: "string", demandOption: true, describe: "The manifest (INI: [defaults], [profile NAME] sections)" }),
+  check(value) {
+    if (typeof value !== "string" || value === "") throw new UsageError("-f needs the manifest's path", "`profiles export > profiles.ini` writes one from what exists");
+    return value;
+  },
+};
+
+/** `--prune` of `plan` and `apply`: profiles the manifest does not name are removed. */
+export const prune: OptionEntry = {
+  key: "prune",
+  declare: (y) => y.option("prune", { type: "boolean", default: false, describe: "Remove profiles the manifest does not name (their .env kept under removed/)" }),
+  check: (value) => Boolean(value),
+};

@@ -1,9 +1,4 @@
-import path from "node:path";
-import { retireLogs } from "../core/logs/rotate.js";
-import { withProfile } from "../core/transaction.js";
-import { ensureDir } from "../store/atomic.js";
-import { SystemdError } from "../errors.js";
-import { unitName } from "../systemd/types.js";
+import { removeProfile } from "../core/remove-profile.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
 
@@ -32,20 +27,7 @@ export default defineCommand<{ name: string; purge: boolean }>({
       .option("purge", { type: "boolean", default: false, describe: "Delete the .env and the log files too instead of keeping them" }),
   async run(args, ctx) {
     const name = args.name;
-    // Under the profile's lock: a roll or a set working on it finishes its step first.
-    const kept = await withProfile(ctx, name, { command: `profiles remove ${name}` }, async (tx) => {
-      const sd = await ctx.systemd();
-      const unit = unitName(name);
-      const job = await sd.stop(unit, { timeoutMs: 60_000 });
-      if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
-      await sd.disable([unit]);
-      await sd.resetFailed(unit);
-      const keptEnv = await tx.remove(args.purge);
-      // Stopped: nothing writes to them any more. Kept with the .env's time stamp, beside it.
-      const stamp = keptEnv ? path.basename(keptEnv).slice(name.length + 1, -".env".length) : "";
-      if (!args.purge) await ensureDir(ctx.paths.removedDir, 0o700);
-      return { keptEnv, keptLogs: await retireLogs(await ctx.config(), ctx.paths.removedDir, name, stamp, args.purge) };
-    });
+    const kept = await removeProfile(ctx, name, args.purge, `profiles remove ${name}`);
     const data: RemoveResult = { name, removed: true, ...kept };
     return { data, text: renderRemove(data) };
   },

@@ -11,20 +11,20 @@
 import fs from "node:fs/promises";
 import type { Context } from "../core/context.js";
 import { gateTarget } from "../core/health-target.js";
-import { parseRollOptions, ROLL_DEFAULTS, type RollFlags, type RollOptions } from "../core/roll/options.js";
+import { declareRollFlags, parseRollOptions, type RollFlags, type RollOptions } from "../core/roll/options.js";
 import { planRoll } from "../core/roll/plan.js";
-import { loadRecord, newRecord, recordFile, type RollRecord } from "../core/roll/record.js";
+import { loadRecord, newRecord, type RollRecord } from "../core/roll/record.js";
 import { RollRecorder } from "../core/roll/recorder.js";
 import { foundRoll, foundText, rollReport, type RollReport } from "../core/roll/report.js";
 import { nextStep, render } from "../core/roll/summary.js";
-import { runRoll } from "../core/roll/runner.js";
-import { plainView, silentView, type RollView } from "../core/roll/view.js";
-import { BusyError, NoReloadCommandError, UsageError } from "../errors.js";
+import { catchRollStop, runOne, takeRollLock } from "../core/roll/session.js";
+import type { RollView } from "../core/roll/view.js";
+import { ManagerUnreachableError, NoReloadCommandError, UsageError } from "../errors.js";
+import { inspectRunning } from "../core/inspect.js";
 import { envFile } from "../paths.js";
 import { isRunning } from "../processes/identity.js";
 import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
-import { acquireLock, type Lock } from "../store/lock.js";
 import { listProfiles } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
@@ -34,6 +34,17 @@ interface RollArgs extends RollFlags {
   names?: string[];
   reload: boolean;
   dryRun: boolean;
+  changed: boolean;
+}
+
+/** Of `names`, those whose `.env` differs from what their running gateway started with; null when the manager cannot be asked. */
+async function pendingOf(ctx: Context, names: string[]): Promise<string[] | null> {
+  try {
+    return (await inspectRunning(ctx, await ctx.config(), names)).filter((r) => r.pendingRestart === true).map((r) => r.name);
+  } catch (err) {
+    if (err instanceof ManagerUnreachableError) return null;
+    throw err;
+  }
 }
 
 /** A reload roll is refused (exit 2, nothing done) when the template has no reload command. */
@@ -73,67 +84,15 @@ function sameRequest(requested: string[] | null, record: RollRecord): boolean {
   return requested === null || JSON.stringify(requested) === JSON.stringify(record.requested ?? Object.keys(record.profiles));
 }
 
-async function takeRollLock(ctx: Context, names: string[]): Promise<Lock> {
-  try {
-    return await acquireLock(ctx.paths.locksDir, "roll", `profiles roll ${names.join(" ")}`.trim(), 0);
-  } catch (err) {
-    if (!(err instanceof BusyError)) throw err;
-    const stop = err.holder ? `, or stop it after its current batch with \`kill -INT ${err.holder.pid}\`` : "";
-    throw new BusyError(
-      `another roll is running (one at a time per user): ${err.message}`,
-      `wait for it to end (it records its progress in ${recordFile(ctx.paths)})${stop}, then run \`profiles roll\` again`,
-      err.holder,
-    );
-  }
-}
-
-/** Ctrl-C and SIGTERM ask the roll to stop once the current batch has settled. */
-function catchStopSignals(tell: (text: string) => void): { signal(): string | null; remove(): void } {
-  let caught: string | null = null;
-  const handler = (sig: NodeJS.Signals): void => {
-    if (caught) return tell(`${sig}: still waiting for the current batch to settle (SIGKILL stops at once; the next \`profiles roll\` then finishes the roll)`);
-    caught = sig;
-    tell(`${sig}: stopping once the current batch has settled (never mid-restart); \`profiles roll\` finishes the roll later`);
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return {
-    signal: () => caught,
-    remove() {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
-    },
-  };
-}
-
-async function makeView(ctx: Context): Promise<RollView> {
-  if (ctx.json) return silentView();
-  if (process.stderr.isTTY && process.stdout.isTTY) return (await import("../core/roll/listr-view.js")).listrView();
-  return plainView((line) => ctx.progress(line));
-}
-
-async function runOne(ctx: Context, rec: RollRecorder, resumed: boolean, stop: { signal(): string | null }, shown: { view: RollView | null }): Promise<RollReport> {
-  const view = await makeView(ctx);
-  shown.view = view;
-  rec.onChange = (name, entry) => view.changed(name, entry);
-  await view.begin(rec);
-  try {
-    await (resumed ? rec.resume() : rec.save());
-    const outcome = await runRoll(ctx, rec, { observer: view, stopRequested: stop.signal });
-    return rollReport(rec.record, outcome, resumed);
-  } finally {
-    await view.end();
-  }
-}
-
-async function dryRun(ctx: Context, requested: string[] | null, options: RollOptions, names: string[]) {
+async function dryRun(ctx: Context, requested: string[] | null, options: RollOptions, names: string[], pending: string[] | null) {
   const found = await loadRecord(ctx.paths);
   const unfinished = found && !found.finished ? found : null;
   const rolls: RollReport[] = [];
   if (unfinished) rolls.push(rollReport(unfinished, "planned", true));
   if (!unfinished || !sameRequest(requested, unfinished)) rolls.push(rollReport(newRecord(requested, options, planRoll(names, options)), "planned", false));
   const previous = unfinished && foundRoll(unfinished, unfinished.pid !== process.pid && isRunning(unfinished));
-  return render({ outcome: "planned", previous, rolls, next: null }, ["dry run: nothing was restarted or written"]);
+  const marks = pending && pending.length > 0 ? [`pending restart (the .env changed since the gateway started): ${pending.join(", ")}`] : [];
+  return render({ outcome: "planned", previous, rolls, next: null }, [...marks, "dry run: nothing was restarted or written"]);
 }
 
 export default defineCommand<RollArgs, { options: RollOptions; requested: string[] | null }>({
@@ -143,32 +102,36 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
   // The manager is reached as the roll needs it: a dry run does without.
   needs: { config: true, profiles: "names", manager: false },
   builder: (y) =>
-    y
-      .option("max-parallel", { type: "number", default: ROLL_DEFAULTS.maxParallel, describe: "Profiles restarted at once after the canaries" })
-      .option("canary", { type: "number", default: ROLL_DEFAULTS.canary, describe: "Profiles in a first batch of their own" })
-      .option("min-healthy-time", { type: "number", default: ROLL_DEFAULTS.minHealthyTime, describe: "Seconds each must stay active and healthy, unrestarted" })
-      .option("healthy-deadline", { type: "number", default: ROLL_DEFAULTS.healthyDeadline, describe: "Seconds each has, from its restart, to pass" })
-      .option("progress-deadline", { type: "number", default: ROLL_DEFAULTS.progressDeadline, describe: "Seconds the roll may go without a profile turning healthy (0: no limit)" })
-      .option("auto-revert", { type: "boolean", default: true, describe: "Put a failing profile back on its last known-good .env (--no-auto-revert: leave it)" })
+    declareRollFlags(y)
       .option("reload", { type: "boolean", default: false, describe: "Reload each profile (the template's ExecReload=, e.g. SIGHUP) instead of restarting it; still health-gated, and its PID must stay" })
+      .option("changed", { type: "boolean", default: false, describe: "Only profiles whose .env changed since their gateway started (pending restart)" })
       .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" })
       .example("$0 roll", "every profile, one at a time")
       .example("$0 roll --canary 1 --max-parallel 3", "one canary, then three at a time")
       .example("$0 roll liam ops --dry-run", "show the plan for two profiles")
+      .example("$0 roll --changed", "only the profiles with a change waiting for a restart")
       .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
-  async run(args, ctx, { options, requested }) {
-    const names = requested ?? (await listProfiles(ctx.paths));
+  async run(args, ctx, { options, requested: asked }) {
+    let requested = asked;
+    let names = requested ?? (await listProfiles(ctx.paths));
+    const pending = args.changed || args.dryRun ? await pendingOf(ctx, names) : null;
+    if (args.changed) {
+      // The manager must be asked which run with an older .env: unreachable, the roll stops here (10).
+      if (pending === null) await ctx.systemd();
+      names = names.filter((n) => pending!.includes(n));
+      requested = names;
+    }
     if (options.reload) await assertCanReload(ctx, names);
     await assertPorts(ctx, names);
-    if (args.dryRun) return dryRun(ctx, requested, options, names);
+    if (args.dryRun) return dryRun(ctx, requested, options, names, pending);
 
     // A bad record is refused before the lock is taken, so that nothing is written and no roll is made
     // to wait; it is read again under the lock, where it counts.
     await loadRecord(ctx.paths);
-    const lock = await takeRollLock(ctx, names);
+    const lock = await takeRollLock(ctx, `profiles roll ${names.join(" ")}`.trim());
     const shown: { view: RollView | null } = { view: null };
-    const stop = catchStopSignals((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+    const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
     try {
       const found = await loadRecord(ctx.paths);
       const unfinished = found && !found.finished ? found : null;
@@ -185,6 +148,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
           return render({ outcome: report.outcome, previous, rolls, next: nextStep(report) }, extra);
         }
       }
+      if (names.length === 0 && args.changed) return render({ outcome: "nothing-to-roll", previous, rolls, next: null }, ["no profile has a pending restart: every running gateway started with its .env as it is"]);
       if (names.length === 0) return render({ outcome: "nothing-to-roll", previous, rolls, next: "add a profile with `profiles add NAME`" });
       const report = await runOne(ctx, new RollRecorder(ctx.paths, newRecord(requested, options, planRoll(names, options))), false, stop, shown);
       rolls.push(report);

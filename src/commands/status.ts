@@ -1,24 +1,24 @@
 import { profileHealthTarget } from "../core/health-target.js";
 import { probe } from "../probe/types.js";
-import { inspectProfiles } from "../core/inspect.js";
+import { inspectRunning } from "../core/inspect.js";
 import { readStartLimits, unitCondition, unitProblem } from "../core/sweep/unit-condition.js";
 import { unitName } from "../systemd/types.js";
 import { limitsInForce, limitsText } from "../core/limits-in-force.js";
 import { ExitCode } from "../errors.js";
-import { NO_PROFILES, statusTable } from "../render/status-table.js";
+import { NO_PROFILES, pendingLines, statusTable } from "../render/status-table.js";
 import { listProfiles, readEnv } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
-import type { ProfileStatus } from "../core/inspect.js";
+import type { ProfileStatusRunning } from "../core/inspect.js";
 import type { LimitsInForce } from "../core/limits-in-force.js";
 
 /** One profile as `status` reports it: its state, its health verdict, the limits in force. */
-export type StatusRow = ProfileStatus & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce };
+export type StatusRow = ProfileStatusRunning & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce };
 
 /** `status`'s text for people: the status table, then each profile's health and limits. */
 export function renderStatus(rows: StatusRow[]): string {
   if (rows.length === 0) return NO_PROFILES;
-  const lines = [statusTable(rows)];
+  const lines = [statusTable(rows), ...pendingLines(rows)];
   for (const r of rows) {
     const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
     lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
@@ -35,7 +35,7 @@ export default defineCommand<{ name?: string }>({
   async run(args, ctx) {
     const config = await ctx.config();
     const names = args.name !== undefined ? [args.name] : await listProfiles(ctx.paths);
-    const rows = await inspectProfiles(ctx, config, names);
+    const rows = await inspectRunning(ctx, config, names);
     const prober = await ctx.prober();
     const limits = await readStartLimits(ctx.paths);
     const sd = await ctx.systemd();

@@ -5,6 +5,7 @@ import { envFile } from "../paths.js";
 import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
+import { runningVsDisk, type RunningVsDisk } from "./pending-restart.js";
 
 /** One profile as `list` and `status` show it. */
 export interface ProfileStatus {
@@ -19,6 +20,15 @@ export interface ProfileStatus {
   result: string;
   /** `exited 1`, `signal 9`, or null when the main process never ended. */
   lastExit: string | null;
+}
+
+/** A status with how the running process stands against its `.env` (`list`, `status`). */
+export type ProfileStatusRunning = ProfileStatus & RunningVsDisk;
+
+/** `inspectProfiles`, each running profile also compared with its `.env` (pending restart). */
+export async function inspectRunning(ctx: Context, config: Config, names: string[]): Promise<ProfileStatusRunning[]> {
+  const rows = await inspectProfiles(ctx, config, names);
+  return Promise.all(rows.map(async (r) => ({ ...r, ...(await runningVsDisk(ctx, r.name, r.pid)) })));
 }
 
 function lastExit(s: UnitState): string | null {

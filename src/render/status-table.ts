@@ -1,4 +1,4 @@
-import type { ProfileStatus } from "../core/inspect.js";
+import type { ProfileStatus, ProfileStatusRunning } from "../core/inspect.js";
 import { table } from "./table.js";
 
 /** The columns `list` and `status` share: name, port, state, PID, restarts, enabled. */
@@ -11,3 +11,10 @@ export function statusTable(rows: ProfileStatus[]): string {
 
 /** What `list`, `status` and `health` say when there is no profile. */
 export const NO_PROFILES = "no profiles yet: run `profiles add NAME`";
+
+/** The line under the table naming the profiles whose `.env` changed since their gateway started; none when there are none. */
+export function pendingLines(rows: ProfileStatusRunning[]): string[] {
+  const pending = rows.filter((r) => r.pendingRestart === true).map((r) => r.name);
+  if (pending.length === 0) return [];
+  return [`pending restart (the .env changed since the gateway started): ${pending.join(", ")}; \`profiles roll --changed\` applies it`];
+}

@@ -15,7 +15,7 @@ import { coerce, enum as enumOf, int, maximum, minimum, optional, regex, strictO
 import { BadFileError } from "../errors.js";
 import { profileDir, type Paths } from "../paths.js";
 import { PROBE_KINDS, type ProbeKind } from "../probe/types.js";
-import { readTextIfAny } from "./atomic.js";
+import { readTextIfAny, removeFile, writeFileIfChanged } from "./atomic.js";
 
 /** What a profile may override; absent keys follow config.ini. */
 export interface ProfileSettings {
@@ -65,4 +65,15 @@ export async function readProfileSettings(paths: Paths, name: string): Promise<P
   if (g.health_path !== undefined) out.healthPath = g.health_path;
   if (g.probe_timeout_ms !== undefined) out.probeTimeoutMs = g.probe_timeout_ms;
   return out;
+}
+
+/** Make `settings` the profile's `profile.ini` (0600, atomic; removed when empty); whether the file changed. */
+export async function writeProfileSettings(paths: Paths, name: string, settings: ProfileSettings): Promise<boolean> {
+  const file = profileSettingsFile(paths, name);
+  const lines: string[] = [];
+  if (settings.probe !== undefined) lines.push(`probe = ${settings.probe}`);
+  if (settings.healthPath !== undefined) lines.push(`health_path = ${ini.safe(settings.healthPath)}`);
+  if (settings.probeTimeoutMs !== undefined) lines.push(`probe_timeout_ms = ${settings.probeTimeoutMs}`);
+  if (lines.length === 0) return removeFile(file);
+  return writeFileIfChanged(file, `; written by \`profiles apply\`\n[gateway]\n${lines.join("\n")}\n`, 0o600);
 }

@@ -10,6 +10,7 @@ import {
   badNames, badPairs, badPorts, badRollRecords, configReaders, corruptConfigs, envReaders, flagCases, garbageEnvs, missingCases, nameCases, pairCases, portCases, rollReaders,
   type BadCase, type World,
 } from "./bad-input-cases.js";
+import { BAD_MANIFESTS } from "../helpers/bad-manifests.js";
 
 // Ports of this file only.
 const RANGE = "19600-19649";
@@ -104,6 +105,28 @@ test("bad names, missing and existing profiles, bad ports, bad K=V pairs and fla
     ...flagCases(world),
   ];
   await runPhase("inputs", cases);
+});
+
+test("bad manifests: plan and apply exit 2 naming the line, collisions 5; nothing written", async () => {
+  const dir = path.join(sb.home, "manifests");
+  await fs.mkdir(dir, { recursive: true });
+  await fs.chown(dir, sb.uid, sb.gid);
+  const manifests: { text: string; code: number; line?: number }[] = [
+    ...BAD_MANIFESTS.map(([text, line]) => ({ text, code: 2, line })),
+    { text: `[profile m1]\nport = ${world.ports[0]}\n`, code: 5 },
+    { text: `[profile m1]\nport = ${FOREIGN}\n`, code: 5 },
+    { text: `[profile m1]\nport = ${FREE}\n[profile m2]\nport = ${FREE}\n`, code: 5 },
+  ];
+  const cases: BadCase[] = [];
+  for (const [i, m] of manifests.entries()) {
+    const file = path.join(dir, `m${i}.ini`);
+    await fs.writeFile(file, m.text);
+    await fs.chown(file, sb.uid, sb.gid);
+    const stderrHas = m.line === undefined ? [] : [`${file}: line ${m.line}: `];
+    const why = `manifest ${JSON.stringify(m.text).slice(0, 60)}`;
+    cases.push({ args: ["plan", "-f", file], code: m.code, why, stderrHas }, { args: ["apply", "-f", file, "--yes"], code: m.code, why, stderrHas });
+  }
+  await runPhase("manifests", cases);
 });
 
 test("a corrupted config.ini: every command that reads it exits 12, nothing written", async () => {

@@ -37,9 +37,13 @@ const TABLE: Record<string, Row> = {
   diff: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 0 },
   rollback: { argv: ["NAME", "--no-restart"], bad: 2, uninit: 8, unknown: 3, known: 1 },
   roll: { argv: ["NAME", "--dry-run"], bad: 2, uninit: 8, unknown: 3, known: 0 },
+  plan: { argv: ["-f", "/nonexistent/profiles.ini"], bad: null, uninit: 8, unknown: null, known: 10 },
+  apply: { argv: ["-f", "/nonexistent/profiles.ini", "--yes"], bad: null, uninit: 8, unknown: null, known: 10 },
+  export: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },
   remove: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   logs: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 1 },
   doctor: { argv: [], bad: null, uninit: 14, unknown: null, known: 14 },
+  verify: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },
 };
 
 function verbOf(spec: CommandSpec): string {

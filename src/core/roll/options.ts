@@ -1,4 +1,5 @@
 import { gt, int, maximum, minimum, number, object, superRefine } from "../../schema.js";
+import type { Argv } from "yargs";
 import { UsageError } from "../../errors.js";
 
 /** How a roll behaves; times in milliseconds. Kept in the roll record, so a resumed roll behaves the same. */
@@ -90,4 +91,15 @@ export function parseRollOptions(flags: RollFlags): RollOptions {
 /** "5 s", "0.5 s": a duration in the unit the flags use. */
 export function secondsText(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+/** The flags of a roll's batches and gate, as `roll` and `apply` declare them. */
+export function declareRollFlags(y: Argv<any>): Argv<any> {
+  return y
+    .option("max-parallel", { type: "number", default: ROLL_DEFAULTS.maxParallel, describe: "Profiles restarted at once after the canaries" })
+    .option("canary", { type: "number", default: ROLL_DEFAULTS.canary, describe: "Profiles in a first batch of their own" })
+    .option("min-healthy-time", { type: "number", default: ROLL_DEFAULTS.minHealthyTime, describe: "Seconds each must stay active and healthy, unrestarted" })
+    .option("healthy-deadline", { type: "number", default: ROLL_DEFAULTS.healthyDeadline, describe: "Seconds each has, from its restart, to pass" })
+    .option("progress-deadline", { type: "number", default: ROLL_DEFAULTS.progressDeadline, describe: "Seconds the roll may go without a profile turning healthy (0: no limit)" })
+    .option("auto-revert", { type: "boolean", default: true, describe: "Put a failing profile back on its last known-good .env (--no-auto-revert: leave it)" });
 }

@@ -1,0 +1,78 @@
+/** Making a new profile: `add`, and each profile `apply` adds. */
+import { ProfileExistsError } from "../errors.js";
+import { profileDir } from "../paths.js";
+import { ensureDir } from "../store/atomic.js";
+import type { EnvEntries } from "../store/envfile.js";
+import type { Limits } from "../store/limits.js";
+import { withLimits } from "../store/limits-change.js";
+import { writeProfileSettings, type ProfileSettings } from "../store/profile-settings.js";
+import { profileExists, recordedPorts } from "../store/profiles.js";
+import { unitName } from "../systemd/types.js";
+import type { Context } from "./context.js";
+import { allocatePort, assertPortFree } from "./port-allocation.js";
+import { withProfile, type KnownGoodMark } from "./transaction.js";
+
+/** What a new profile gets besides its port. */
+export interface NewProfile {
+  /** null: the lowest free port of the range. */
+  port: number | null;
+  /** Keys after the port variable, in this order. */
+  extra: EnvEntries;
+  start: boolean;
+  waitMs: number;
+  /** The verb, for the lock owner and the generation's reason. */
+  command: string;
+  limits?: Limits;
+  probe?: ProfileSettings;
+}
+
+/** What `add` did: the profile, its port, and whether it was started and passed its gate. */
+export interface AddResult {
+  name: string;
+  port: number;
+  unit: string;
+  started: boolean;
+  healthy: boolean;
+  elapsedMs: number;
+  pid: number;
+  knownGood: KnownGoodMark | null;
+}
+
+/**
+ * Create profile `name` as generation 1 (its limits in it), then enable, start and gate it unless
+ * `start` is false. Choosing a port and recording it is one step under the "ports" lock, or two parallel
+ * adds get the same port. ProfileExistsError (exit 4) when it exists; UnhealthyError when it fails its gate.
+ */
+export async function addProfile(ctx: Context, name: string, p: NewProfile): Promise<AddResult> {
+  const config = await ctx.config();
+  if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
+  return withProfile(ctx, name, { command: p.command, ports: true, create: true }, async (tx) => {
+    const recorded = await recordedPorts(ctx.paths, config.portVar);
+    const inspector = await ctx.ports();
+    let port: number;
+    if (p.port !== null) {
+      await assertPortFree(p.port, name, recorded, inspector);
+      port = p.port;
+    } else {
+      port = await allocatePort(config, recorded, inspector);
+    }
+    const entries = new Map([[config.portVar, String(port)], ...p.extra]);
+    const limits = p.limits ?? {};
+    let dropInChanged = false;
+    // limits.json goes in first, for generation 1 to record it; a dir without a .env is no profile yet.
+    if (Object.keys(limits).length > 0) await ensureDir(profileDir(ctx.paths, name), 0o700);
+    if (Object.keys(limits).length > 0) dropInChanged = (await withLimits(ctx.paths, name, limits, () => tx.commitEntries(entries, "add"))).dropInChanged;
+    else await tx.commitEntries(entries, "add");
+    if (p.probe) await writeProfileSettings(ctx.paths, name, p.probe);
+
+    if (dropInChanged) await (await ctx.systemd()).reload();
+
+    const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
+    if (!p.start) return data;
+    const sd = await ctx.systemd();
+    await sd.enable([unitName(name)]);
+    ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
+    const { up, knownGood } = await tx.bringUp("start", p.waitMs);
+    return Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
+  });
+}

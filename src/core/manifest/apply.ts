@@ -1,0 +1,129 @@
+/**
+ * `profiles apply`: converge on a manifest. Under the "roll" lock for the whole run (no roll, and no other
+ * apply, runs meanwhile): profiles the manifest no longer names are removed (--prune), each changed
+ * profile gets ONE new generation in one transaction, new profiles are added (started and gated as `add`
+ * does), and then only the changed profiles whose `.env` changed are rolled: batches, health gate,
+ * revert and halt. The roll's record is written before the first change, so that an apply killed half-way
+ * leaves a roll that `profiles roll` finishes. Nothing changed, nothing written: a second apply is a no-op.
+ */
+import type { Config } from "../../config.js";
+import { AppError, ExitCode, UnhealthyError } from "../../errors.js";
+import type { Limits } from "../../store/limits.js";
+import { withLimits } from "../../store/limits-change.js";
+import { writeProfileSettings } from "../../store/profile-settings.js";
+import { ENV_HEADER } from "../../store/profiles.js";
+import { serializeEnv } from "../../store/envfile.js";
+import { unitName } from "../../systemd/types.js";
+import { addProfile, type AddResult } from "../add-profile.js";
+import type { Context } from "../context.js";
+import { removeProfile } from "../remove-profile.js";
+import type { RollOptions } from "../roll/options.js";
+import { planRoll } from "../roll/plan.js";
+import { loadRecord, newRecord } from "../roll/record.js";
+import { RollRecorder } from "../roll/recorder.js";
+import type { RollReport } from "../roll/report.js";
+import { catchRollStop, runOne, takeRollLock } from "../roll/session.js";
+import type { RollView } from "../roll/view.js";
+import { withProfile } from "../transaction.js";
+import { reloadIfNeeded } from "../unit-reload.js";
+import type { Manifest } from "./parse.js";
+import { planManifest, type ManifestPlan, type ProfileChange, type Target } from "./plan.js";
+
+/** What an apply did. */
+export interface ApplyResult {
+  plan: ManifestPlan;
+  removed: string[];
+  /** Changed profiles and the generation each got (null: only its probe settings or enable state changed). */
+  changed: { name: string; generation: number | null }[];
+  added: AddResult[];
+  /** New profiles that did not pass their gate: they exist, and `profiles status NAME` tells why. */
+  addFailed: { name: string; message: string }[];
+  roll: RollReport | null;
+}
+
+/** Apply `manifest`; the plan it followed and what each step did. */
+export async function applyManifest(
+  ctx: Context,
+  config: Config,
+  manifest: Manifest,
+  opts: { prune: boolean; roll: RollOptions; waitMs: number; confirm(plan: ManifestPlan): Promise<void> },
+): Promise<ApplyResult> {
+  // A collision is the manifest's fault, not a busy lock's: refused before the lock (and again under it, where it counts).
+  await planManifest(ctx, config, manifest, opts.prune);
+  const lock = await takeRollLock(ctx, `profiles apply -f ${manifest.file}`);
+  try {
+    const found = await loadRecord(ctx.paths);
+    if (found && !found.finished) {
+      throw new AppError("an earlier roll or apply was stopped before it finished: it comes first", ExitCode.rollHalted, "run `profiles roll` to finish it, then apply again");
+    }
+    const { plan, targets } = await planManifest(ctx, config, manifest, opts.prune);
+    const result: ApplyResult = { plan, removed: [], changed: [], added: [], addFailed: [], roll: null };
+    if (plan.pending === 0) return result;
+    await opts.confirm(plan);
+
+    for (const c of plan.profiles.filter((c) => c.action === "remove")) {
+      await removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`);
+      result.removed.push(c.name);
+    }
+    const changes = plan.profiles.filter((c) => c.action === "change");
+    const toRoll = changes.filter((c) => c.restart).map((c) => c.name);
+    // Recorded before the first change: an apply killed from here on leaves a roll `profiles roll` finishes.
+    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll))) : null;
+    await rec?.save();
+    for (const c of changes) result.changed.push({ name: c.name, generation: await changeProfile(ctx, c, targets.get(c.name)!) });
+    // Those with a port first: one without takes the lowest free port left.
+    const adds = plan.profiles.filter((c) => c.action === "add").sort((a, b) => Number(targets.get(a.name)!.portRequested === null) - Number(targets.get(b.name)!.portRequested === null));
+    for (const c of adds) {
+      const t = targets.get(c.name)!;
+      const extra = new Map([...t.entries].filter(([k]) => k !== config.portVar));
+      try {
+        result.added.push(await addProfile(ctx, c.name, { port: t.portRequested, extra, start: c.enabled, waitMs: opts.waitMs, command: `profiles apply (add ${c.name})`, limits: t.limits, probe: t.probe }));
+      } catch (err) {
+        if (!(err instanceof UnhealthyError)) throw err;
+        result.addFailed.push({ name: c.name, message: err.message });
+      }
+    }
+    if (rec) {
+      const shown: { view: RollView | null } = { view: null };
+      const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+      try {
+        result.roll = await runOne(ctx, rec, false, stop, shown);
+      } finally {
+        stop.remove();
+      }
+    }
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** One changed profile in one transaction: its `.env` and limits as one generation, its probe settings and enable state. */
+async function changeProfile(ctx: Context, c: ProfileChange, t: Target): Promise<number | null> {
+  const moves = c.port !== c.portBefore;
+  return withProfile(ctx, c.name, { command: `profiles apply (${c.name})`, ports: moves }, async (tx) => {
+    let generation: number | null = null;
+    if (c.env.length > 0 || c.limits.length > 0) {
+      if (moves && c.port !== null) await tx.assertPort(c.port);
+      const text = c.env.length > 0 ? serializeEnv(t.entries, ENV_HEADER) : tx.envText();
+      const reason = `apply: ${[...c.env.map((d) => d.key), ...c.limits.map((l) => `${l.key}=${l.after ?? "(default)"}`)].join(", ")}`;
+      if (c.limits.length > 0) {
+        const limits: Limits = t.limits;
+        const r = await withLimits(ctx.paths, c.name, limits, () => tx.commit(text, reason, { always: true }));
+        await reloadIfNeeded(await ctx.systemd(), r.dropInChanged, async () => [unitName(c.name)]);
+        generation = r.generation.number;
+      } else generation = (await tx.commit(text, reason)).number;
+    }
+    if (c.probe.length > 0) await writeProfileSettings(ctx.paths, c.name, t.probe);
+    if (c.enabledBefore !== c.enabled) {
+      const sd = await ctx.systemd();
+      // Turned on: enabled here, started by the roll that follows; turned off: stopped now.
+      if (c.enabled) await sd.enable([unitName(c.name)]);
+      else {
+        await sd.disable([unitName(c.name)]);
+        await sd.stop(unitName(c.name), { timeoutMs: 60_000 });
+      }
+    }
+    return generation;
+  });
+}

@@ -1,0 +1,234 @@
+/**
+ * A manifest (`profiles.ini`): every profile as code. `[defaults]` holds what every profile gets unless its
+ * own section says otherwise; each `[profile NAME]` one profile: `port`, environment keys, `env-file = PATH`
+ * (keys merged from a file in EnvironmentFile= syntax, so that secrets stay out of the manifest), `keep`
+ * (keys whose value on this host stays as it is), limits, probe settings and `enabled`. A key of lowercase
+ * letters, digits and `-` is a setting, anything else an environment variable (`env.name` for one in
+ * lowercase). Every problem is a ManifestError (exit 2) naming the file and the line.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { UsageError } from "../../errors.js";
+import { PROBE_KINDS } from "../../probe/types.js";
+import { coerce, enum as enumOf, int, maximum, minimum, minLength, refine, regex, string, type ZodMiniType } from "../../schema.js";
+import { noteEntries } from "../../secrets.js";
+import { decodeBytes } from "../../store/bytes.js";
+import { keyProblem, parseEnv, valueProblem, type EnvEntries } from "../../store/envfile.js";
+import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, type Limits } from "../../store/limits.js";
+import { isProfileName, NAME_RULE } from "../../store/names.js";
+import type { ProfileSettings } from "../../store/profile-settings.js";
+import { parsePort } from "../port-allocation.js";
+import { scanSections, type ManifestEntry, type ManifestSection } from "./lines.js";
+
+/** One profile as the manifest declares it, [defaults] merged in. */
+export interface DeclaredProfile {
+  name: string;
+  /** The line of its `[profile NAME]`. */
+  line: number;
+  /** null: keep the current port, or (a new profile) take one from the range. */
+  port: number | null;
+  /** Environment keys in the order first mentioned: [defaults], env-files, inline keys. */
+  env: EnvEntries;
+  /** Keys whose current value stays when the manifest gives none. */
+  keep: string[];
+  limits: Limits;
+  probe: ProfileSettings;
+  enabled: boolean;
+}
+
+/** A parsed manifest. */
+export interface Manifest {
+  file: string;
+  profiles: DeclaredProfile[];
+}
+
+/** A manifest that breaks a rule: exit 2, naming the file and the line. */
+export class ManifestError extends UsageError {
+  override name = "UsageError";
+  constructor(file: string, line: number, problem: string) {
+    super(`${file}: line ${line}: ${problem}`, "fix that line; `profiles plan -f FILE` checks a manifest and changes nothing");
+  }
+}
+
+/** The settings a section may hold, each with its rule. */
+const SETTINGS: Record<string, { schema: ZodMiniType; defaults: boolean }> = {
+  port: { schema: string(), defaults: false },
+  enabled: { schema: enumOf(["yes", "no", "true", "false"], { message: "must be yes or no" }), defaults: true },
+  "env-file": { schema: string().check(minLength(1, "must be a path")), defaults: true },
+  keep: {
+    schema: string().check(refine((v: string) => v.split(/[\s,]+/).every((k) => k === "" || keyProblem(k) === null), { message: "must be environment variable names, separated by commas" })),
+    defaults: true,
+  },
+  "memory-max": { schema: string(), defaults: true },
+  "cpu-quota": { schema: string(), defaults: true },
+  "tasks-max": { schema: string(), defaults: true },
+  "restart-sec": { schema: string(), defaults: true },
+  probe: { schema: enumOf(PROBE_KINDS as unknown as [string, ...string[]], { message: `must be one of ${PROBE_KINDS.join(", ")}` }), defaults: true },
+  "health-path": { schema: string().check(regex(/^\/[\x21-\x7e]*$/, "must be a path starting with / and without spaces")), defaults: true },
+  "probe-timeout": {
+    schema: coerce.number({ message: "must be a number of milliseconds" }).check(int("must be a whole number of milliseconds"), minimum(50, "must be at least 50"), maximum(600_000, "must be at most 600000")),
+    defaults: true,
+  },
+};
+
+/** The manifest's setting for each limit, and the check `profiles limits` makes of it. */
+export const LIMIT_SETTINGS: [string, keyof Limits, (v: string) => string][] = [
+  ["memory-max", "MemoryMax", checkMemoryMax],
+  ["cpu-quota", "CPUQuota", checkCpuQuota],
+  ["tasks-max", "TasksMax", checkTasksMax],
+  ["restart-sec", "RestartSec", checkRestartSec],
+];
+
+/** A key of this form is a setting; an environment variable of this form is written `env.KEY`. */
+export const SETTING_RE = /^[a-z][a-z0-9-]*$/;
+const PROFILE_RE = /^profile (.*)$/;
+
+/** Read and check the manifest at `file`; ManifestError (exit 2) naming the line of the first problem. */
+export function readManifest(file: string, portVar: string): Manifest {
+  let text: string;
+  try {
+    text = decodeBytes(readFileSync(file));
+  } catch (err) {
+    throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
+  }
+  return parseManifest(text, file, portVar);
+}
+
+/** Parse manifest `text` (from `file`, against which env-file paths resolve). */
+export function parseManifest(text: string, file: string, portVar: string): Manifest {
+  const scanned = scanSections(text);
+  if (!Array.isArray(scanned)) throw new ManifestError(file, scanned.line, scanned.message);
+  let defaults: ManifestSection | null = null;
+  const seen = new Map<string, number>();
+  const sections: [string, ManifestSection][] = [];
+  for (const s of scanned) {
+    if (s.header === "defaults") {
+      if (defaults) throw new ManifestError(file, s.line, `[defaults] appears twice (first at line ${defaults.line})`);
+      defaults = s;
+      continue;
+    }
+    const m = PROFILE_RE.exec(s.header);
+    if (!m) throw new ManifestError(file, s.line, `unknown section [${s.header}] (known: [defaults], [profile NAME])`);
+    const name = m[1]!.trim();
+    if (!isProfileName(name)) throw new ManifestError(file, s.line, `"${name}" is no profile name: a name is ${NAME_RULE}`);
+    const first = seen.get(name);
+    if (first !== undefined) throw new ManifestError(file, s.line, `[profile ${name}] appears twice (first at line ${first})`);
+    seen.set(name, s.line);
+    sections.push([name, s]);
+  }
+  const dir = path.dirname(path.resolve(file));
+  const base = defaults ? sectionSettings(defaults, true, file, dir, portVar) : null;
+  const profiles = sections.map(([name, s]) => declare(name, s.line, base, sectionSettings(s, false, file, dir, portVar), file, portVar));
+  return { file, profiles };
+}
+
+/** What one section says, checked. */
+interface SectionSettings {
+  settings: Map<string, { value: unknown; line: number }>;
+  env: EnvEntries;
+  envLines: Map<string, number>;
+}
+
+function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, dir: string, portVar: string): SectionSettings {
+  const settings = new Map<string, { value: unknown; line: number }>();
+  const env: EnvEntries = new Map();
+  const envLines = new Map<string, number>();
+  const fail = (e: ManifestEntry, problem: string): never => {
+    throw new ManifestError(file, e.line, problem);
+  };
+  for (const e of s.entries) {
+    if (SETTING_RE.test(e.key)) {
+      const rule = SETTINGS[e.key];
+      if (!rule) fail(e, `unknown setting "${e.key}" in [${s.header}] (known: ${Object.keys(SETTINGS).join(", ")}; an environment variable in lowercase is written env.${e.key})`);
+      if (isDefaults && !rule!.defaults) fail(e, `"${e.key}" cannot be in [defaults]: each profile needs its own`);
+      const parsed = rule!.schema.safeParse(e.value);
+      if (!parsed.success) fail(e, `${e.key} ${parsed.error.issues[0]?.message ?? "is not valid"}`);
+      if (e.key === "env-file") {
+        const envFile = path.resolve(dir, e.value);
+        for (const [k, v] of readEnvFile(envFile, e, fail)) setEnv(k, v, e.line);
+      } else settings.set(e.key, { value: parsed.data, line: e.line });
+      continue;
+    }
+    const key = e.key.startsWith("env.") ? e.key.slice(4) : e.key;
+    const kp = keyProblem(key);
+    if (kp) fail(e, `"${e.key}" is neither a setting (lowercase letters, digits, -) nor an environment variable name: a name ${kp}`);
+    const vp = valueProblem(e.value);
+    if (vp) fail(e, `the value of ${key} ${vp}`);
+    if (envLines.has(key)) fail(e, `${key} is set twice in [${s.header}] (first at line ${envLines.get(key)})`);
+    setEnv(key, e.value, e.line);
+  }
+  noteEntries(env);
+  return { settings, env, envLines };
+
+  function setEnv(key: string, value: string, line: number): void {
+    if (key === portVar && isDefaults) throw new ManifestError(file, line, `${portVar} carries each profile's port: it cannot be in [defaults]`);
+    env.set(key, value);
+    if (!envLines.has(key)) envLines.set(key, line);
+  }
+}
+
+/** Keys of an env-file, as systemd would read them; a file that is missing or that systemd would read otherwise fails at the env-file's line. */
+function readEnvFile(envFile: string, e: ManifestEntry, fail: (e: ManifestEntry, problem: string) => never): EnvEntries {
+  let text: string;
+  try {
+    text = decodeBytes(readFileSync(envFile));
+  } catch (err) {
+    return fail(e, `env-file ${envFile} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+  }
+  const { entries, problems, refused } = parseEnv(text);
+  const p = problems[0] ?? refused[0];
+  if (p) fail(e, `env-file ${envFile}: line ${p.line}: ${p.message}`);
+  return entries;
+}
+
+function declare(name: string, line: number, base: SectionSettings | null, own: SectionSettings, file: string, portVar: string): DeclaredProfile {
+  const get = (key: string) => own.settings.get(key) ?? base?.settings.get(key);
+  const env: EnvEntries = new Map(base?.env ?? []);
+  for (const [k, v] of own.env) env.set(k, v);
+  const keep = [...new Set([...keepList(base), ...keepList(own)])];
+  const limits: Limits = {};
+  for (const [setting, key, check] of LIMIT_SETTINGS) {
+    const s = get(setting);
+    if (s === undefined || s.value === "") continue;
+    try {
+      limits[key] = check(String(s.value));
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      throw new ManifestError(file, s.line, err.message.replace(/^--/, ""));
+    }
+  }
+  const probe: ProfileSettings = {};
+  const kind = get("probe");
+  if (kind) probe.probe = kind.value as ProfileSettings["probe"];
+  const healthPath = get("health-path");
+  if (healthPath) probe.healthPath = healthPath.value as string;
+  const timeout = get("probe-timeout");
+  if (timeout) probe.probeTimeoutMs = timeout.value as number;
+  const enabled = get("enabled");
+  const portSetting = own.settings.get("port");
+  let port = portSetting ? checkedPort(String(portSetting.value), "port", portSetting.line, file) : null;
+  // The port variable given as a key (an env-file from a hand-written setup holds it) is the port: both must agree.
+  const raw = env.get(portVar);
+  if (raw !== undefined) {
+    const at = own.envLines.get(portVar) ?? line;
+    const fromEnv = checkedPort(raw, portVar, at, file);
+    if (port !== null && port !== fromEnv) throw new ManifestError(file, at, `[profile ${name}] gives port ${port} and ${portVar}=${fromEnv}: give one`);
+    port = fromEnv;
+    env.delete(portVar);
+  }
+  return { name, line, port, env, keep, limits, probe, enabled: enabled ? ["yes", "true"].includes(enabled.value as string) : true };
+}
+
+function keepList(s: SectionSettings | null): string[] {
+  const k = s?.settings.get("keep");
+  return k ? String(k.value).split(/[\s,]+/).filter((x) => x !== "") : [];
+}
+
+function checkedPort(raw: string, what: string, line: number, file: string): number {
+  try {
+    return parsePort(raw, what);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    throw new ManifestError(file, line, err.message);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * What applying a manifest would change, computed from what exists now and changing nothing: profiles to
+ * add, to remove (only with --prune), and per profile the keys, port, limits, probe settings and enable
+ * state that differ, and which profiles would (re)start. Port collisions are refused here (exit 5), so
+ * that `apply` writes nothing when one would stop it half-way.
+ */
+import type { Config } from "../../config.js";
+import { PortTakenError, UsageError } from "../../errors.js";
+import { describeListener } from "../../ports/describe.js";
+import type { EnvEntries } from "../../store/envfile.js";
+import { LIMIT_KEYS, readLimits, type Limits } from "../../store/limits.js";
+import { readProfileSettings, type ProfileSettings } from "../../store/profile-settings.js";
+import { listProfiles, portOf, readEnv, recordedPorts } from "../../store/profiles.js";
+import { unitName } from "../../systemd/types.js";
+import type { Context } from "../context.js";
+import { diffEntries, type EnvDifference } from "../env-diff.js";
+import { inspectProfiles } from "../inspect.js";
+import { allocatePort } from "../port-allocation.js";
+import { unitPortHolder } from "../port-owner.js";
+import type { DeclaredProfile, Manifest } from "./parse.js";
+
+/** A setting that changes: its value before (null: none) and after. */
+export interface SettingChange {
+  key: string;
+  before: string | null;
+  after: string | null;
+}
+
+/** What applying does to one profile. */
+export interface ProfileChange {
+  name: string;
+  action: "add" | "change" | "remove" | "none";
+  portBefore: number | null;
+  /** null for a removal; for an addition without `port`, the one the range would give now. */
+  port: number | null;
+  env: EnvDifference[];
+  limits: SettingChange[];
+  probe: SettingChange[];
+  enabledBefore: boolean | null;
+  enabled: boolean;
+  /** It would be started (added) or restarted (rolled), health-gated. */
+  restart: boolean;
+}
+
+/** The plan: every profile the manifest names, those it removes, and those it leaves alone. */
+export interface ManifestPlan {
+  file: string;
+  profiles: ProfileChange[];
+  /** Profiles that exist and are not in the manifest, left alone without --prune. */
+  unmanaged: string[];
+  /** How many profiles change. */
+  pending: number;
+}
+
+/** What a profile is to become, for `apply`. */
+export interface Target {
+  declared: DeclaredProfile;
+  /** The whole `.env` to be (the port variable included), existing keys in their place, new ones after. */
+  entries: EnvEntries;
+  limits: Limits;
+  probe: ProfileSettings;
+  /** An addition without `port` takes one from the range when it is made. */
+  portRequested: number | null;
+}
+
+const PROBE_KEYS: [keyof ProfileSettings, string][] = [
+  ["probe", "probe"],
+  ["healthPath", "health-path"],
+  ["probeTimeoutMs", "probe-timeout"],
+];
+
+function settingChanges<T extends object>(keys: [keyof T, string][], before: T, after: T): SettingChange[] {
+  const text = (v: unknown) => (v === undefined ? null : String(v));
+  return keys.filter(([k]) => text(before[k]) !== text(after[k])).map(([k, label]) => ({ key: label, before: text(before[k]), after: text(after[k]) }));
+}
+
+/** The plan for `manifest` against what exists; `prune` removes profiles it does not name. */
+export async function planManifest(ctx: Context, config: Config, manifest: Manifest, prune: boolean): Promise<{ plan: ManifestPlan; targets: Map<string, Target> }> {
+  const existing = await listProfiles(ctx.paths);
+  const declaredNames = new Set(manifest.profiles.map((p) => p.name));
+  const states = new Map((await inspectProfiles(ctx, config, existing)).map((s) => [s.name, s]));
+  const recorded = await recordedPorts(ctx.paths, config.portVar);
+  const removed = prune ? existing.filter((n) => !declaredNames.has(n)) : [];
+  assertDistinctPorts(manifest);
+
+  const changes: ProfileChange[] = [];
+  const targets = new Map<string, Target>();
+  const taken = new Set(manifest.profiles.map((p) => p.port).filter((p): p is number => p !== null));
+  for (const d of manifest.profiles) {
+    const state = states.get(d.name);
+    const exists = state !== undefined;
+    const before: EnvEntries = exists ? await readEnv(ctx.paths, d.name) : new Map();
+    const portBefore = exists ? portOf(before, config.portVar) : null;
+    const entries = desiredEntries(d, before, config.portVar, d.port ?? portBefore, manifest.file);
+    const port = d.port ?? portBefore;
+    if (port !== null && port !== portBefore) await assertPortOpen(ctx, d, port, recorded, removed, manifest, state?.pid ?? null);
+    const limitsBefore = exists ? await readLimits(ctx.paths, d.name) : {};
+    const probeBefore = exists ? await readProfileSettings(ctx.paths, d.name) : {};
+    const env = exists ? diffEntries(before, entries) : [];
+    const limits = settingChanges(LIMIT_KEYS.map((k) => [k, k]), limitsBefore, d.limits);
+    const probe = settingChanges(PROBE_KEYS, probeBefore, d.probe);
+    const enabledBefore = exists ? state.enabled : null;
+    let shownPort = port;
+    if (shownPort === null) {
+      // What `add` would pick now, leaving out ports the manifest gives others.
+      shownPort = await allocatePort(config, new Map([...recorded, ...[...taken].map((p): [number, string] => [p, "manifest"])]), await ctx.ports());
+      taken.add(shownPort);
+    }
+    const changed = !exists || env.length > 0 || limits.length > 0 || probe.length > 0 || enabledBefore !== d.enabled;
+    const restart = d.enabled && (!exists || env.length > 0 || enabledBefore === false);
+    changes.push({ name: d.name, action: !exists ? "add" : changed ? "change" : "none", portBefore, port: shownPort, env, limits, probe, enabledBefore, enabled: d.enabled, restart });
+    targets.set(d.name, { declared: d, entries, limits: d.limits, probe: d.probe, portRequested: port });
+  }
+  for (const name of removed) {
+    const s = states.get(name)!;
+    changes.push({ name, action: "remove", portBefore: s.port, port: null, env: [], limits: [], probe: [], enabledBefore: s.enabled, enabled: false, restart: false });
+  }
+  const unmanaged = prune ? [] : existing.filter((n) => !declaredNames.has(n));
+  return { plan: { file: manifest.file, profiles: changes, unmanaged, pending: changes.filter((c) => c.action !== "none").length }, targets };
+}
+
+/**
+ * The `.env` a profile is to hold: the port variable, then the manifest's keys, existing keys kept in
+ * their place; a `keep` key keeps its value on this host when the manifest gives none.
+ */
+function desiredEntries(d: DeclaredProfile, before: EnvEntries, portVar: string, port: number | null, file: string): EnvEntries {
+  const wanted: EnvEntries = new Map();
+  if (port !== null) wanted.set(portVar, String(port));
+  for (const [k, v] of d.env) wanted.set(k, v);
+  for (const k of d.keep) {
+    if (wanted.has(k)) continue;
+    const v = before.get(k);
+    if (v === undefined) throw new UsageError(`${file}: line ${d.line}: [profile ${d.name}] keeps ${k}, but the profile has no ${k} here and the manifest gives none`, "give it a value: an env-file with it, or KEY = VALUE in the section");
+    wanted.set(k, v);
+  }
+  const out: EnvEntries = new Map();
+  for (const [k] of before) if (wanted.has(k)) out.set(k, wanted.get(k)!);
+  for (const [k, v] of wanted) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
+/** Two profiles of the manifest on one port: exit 5 naming both. */
+function assertDistinctPorts(m: Manifest): void {
+  const by = new Map<number, DeclaredProfile>();
+  for (const p of m.profiles) {
+    if (p.port === null) continue;
+    const other = by.get(p.port);
+    if (other) throw new PortTakenError(p.port, `profile "${other.name}" as well (${m.file}: lines ${other.line} and ${p.line})`, "give each profile its own port in the manifest");
+    by.set(p.port, p);
+  }
+}
+
+/** A port a profile moves to, or a new profile takes: no other profile records it (unless it is removed) and no foreign process listens. */
+async function assertPortOpen(ctx: Context, d: DeclaredProfile, port: number, recorded: Map<number, string>, removed: string[], m: Manifest, mainPid: number | null): Promise<void> {
+  const owner = recorded.get(port);
+  if (owner !== undefined && owner !== d.name && !removed.includes(owner)) {
+    const moving = m.profiles.some((p) => p.name === owner);
+    throw new PortTakenError(
+      port,
+      `profile "${owner}" (${m.file}: line ${d.line} gives it to ${d.name})`,
+      moving ? `a profile moves only to a free port: first move ${owner} (apply a manifest that moves only it), then apply again` : `give ${d.name} another port, or remove ${owner} (--prune, when the manifest no longer names it)`,
+    );
+  }
+  // A port of a profile --prune removes is held by its gateway until apply stops it, first.
+  if (owner === undefined) {
+    const listener = mainPid === null ? await (await ctx.ports()).listener(port) : null;
+    if (listener) throw new PortTakenError(port, describeListener(listener), `give ${d.name} another port in ${m.file} (line ${d.line})`);
+    if (mainPid !== null) {
+      const held = await unitPortHolder(ctx, unitName(d.name), port, mainPid);
+      if (held.status === "foreign") throw new PortTakenError(port, held.holder, `give ${d.name} another port in ${m.file} (line ${d.line})`);
+    }
+  }
+}
