@@ -3,7 +3,7 @@
 # real systemd user manager, a restart, a gateway that refuses its config, and clean-up.
 # As a user with a running user manager, it uses that manager, refuses to run where an agent-profiles setup
 # already exists, and removes all it made. As root, it starts a user manager for a throwaway user
-# (scripts/user-manager.sh: a lingering user where systemd is PID 1, a private namespace elsewhere) and
+# (scripts/user-manager.sh: a lingering user where systemd is PID 1, a private namespace with its own journald elsewhere) and
 # removes it at the end; a clean-up that fails makes the demo fail.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,8 +68,8 @@ elif [[ $(id -u) -eq 0 ]]; then
   echo "started a systemd --user ($AP_MODE mode, pid $AP_MANAGER_PID) for the throwaway user $AP_USER"
   profiles() { bash "$repo/scripts/user-manager.sh" exec "$AP_USER" -- node "$app_dir/dist/src/cli.js" "$@"; }
   init_flags=()
-  # Without journald (namespace mode) the template appends each profile's output to a file instead.
-  [[ $AP_MODE == linger ]] || init_flags=(--log-dir "$AP_HOME/logs")
+  # Without journald (a sandbox started with AP_SANDBOX_JOURNAL=0) the template appends each profile's output to a file instead.
+  [[ $AP_JOURNAL == yes ]] || init_flags=(--log-dir "$AP_HOME/logs")
   cleanup() {
     local rc=$?
     rm -rf "$app_dir"

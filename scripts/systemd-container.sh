@@ -121,12 +121,15 @@ make_rootfs() {
 
 # This host's node and npm, and what makes the rootfs a quiet, journaled systemd host.
 customize_rootfs() {
-  local rootfs=$1 node npm_dir
+  local rootfs=$1 node npm_dir promtool
   node=$(readlink -f "$(command -v node)") || die "no node on this host"
   npm_dir=$(readlink -f "$(command -v npm)") || die "no npm on this host"
   npm_dir=${npm_dir%/bin/npm-cli.js}
   [[ -f $npm_dir/package.json ]] || die "cannot find npm's directory from $(command -v npm)"
   install -m 0755 "$node" "$rootfs/usr/bin/node"
+  # The sweep test checks its metrics with promtool (scripts/ensure-packages.sh puts it on this host).
+  promtool=$(command -v promtool) || die "no promtool on this host: run scripts/ensure-packages.sh"
+  install -m 0755 "$promtool" "$rootfs/usr/local/bin/promtool"
   mkdir -p "$rootfs/usr/lib/node_modules"
   cp -a "$npm_dir" "$rootfs/usr/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/bin/npm"

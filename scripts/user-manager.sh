@@ -14,12 +14,16 @@
 # the host would tell every program that systemd is PID 1; so it runs in its own mount namespace with a
 # private tmpfs on /run/systemd. It also needs a cgroup subtree of its own, which logind would delegate
 # on a real system; there root does. AP_SANDBOX_MODE=linger|namespace overrides the choice.
+# In namespace mode a private systemd-journald runs in the same mount namespace (its files in
+# STATE_DIR/NAME.journal), so that units log to it and `journalctl --user` reads them through `exec`;
+# AP_SANDBOX_JOURNAL=0 starts the sandbox without it (units' output then goes nowhere but to log files).
 #
 # `stop` exits 1, naming what is left, when it cannot remove everything it made.
 set -euo pipefail
 
 readonly STATE_DIR=/run/agent-profiles-sandbox
 readonly SYSTEMD_BIN=/usr/lib/systemd/systemd
+readonly JOURNALD_BIN=/lib/systemd/systemd-journald
 readonly START_TIMEOUT_S=${AP_START_TIMEOUT_S:-15}
 readonly STOP_TIMEOUT_S=${AP_STOP_TIMEOUT_S:-10}
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
@@ -157,23 +161,30 @@ load_state() {
   file=$(state_file "$1")
   [[ -f $file ]] || return 1
   AP_USER='' AP_UID='' AP_GID='' AP_HOME='' AP_PATH='' XDG_RUNTIME_DIR='' DBUS_SESSION_BUS_ADDRESS=''
-  AP_MANAGER_PID='' AP_MANAGER_LOG='' AP_MODE=''
+  AP_MANAGER_PID='' AP_MANAGER_LOG='' AP_MODE='' AP_JOURNAL='' AP_JOURNAL_DIR='' AP_JOURNALD_PID=''
   while IFS='=' read -r key value; do
     case $key in
-      AP_USER | AP_UID | AP_GID | AP_HOME | AP_PATH | XDG_RUNTIME_DIR | DBUS_SESSION_BUS_ADDRESS | AP_MANAGER_PID | AP_MANAGER_LOG | AP_MODE)
+      AP_USER | AP_UID | AP_GID | AP_HOME | AP_PATH | XDG_RUNTIME_DIR | DBUS_SESSION_BUS_ADDRESS | AP_MANAGER_PID | AP_MANAGER_LOG | AP_MODE | AP_JOURNAL | AP_JOURNAL_DIR | AP_JOURNALD_PID)
         printf -v "$key" '%s' "$value"
         ;;
     esac
   done <"$file"
   [[ $AP_UID =~ ^[0-9]+$ && $AP_GID =~ ^[0-9]+$ ]] || die "corrupt state file $file"
-  # State files written before linger mode existed are namespace sandboxes.
+  # State files written before linger mode existed are namespace sandboxes; before the journal, without one.
   [[ -n $AP_MODE ]] || AP_MODE=namespace
+  [[ -n $AP_JOURNAL ]] || AP_JOURNAL=no
 }
 
 # Sets AS_USER to the prefix that runs a command as the user, with the environment a login of theirs
 # would have; `env -i` so that nothing of root's leaks in.
 set_as_user() {
-  AS_USER=(setpriv --reuid="$AP_UID" --regid="$AP_GID" --init-groups
+  AS_USER=()
+  local pid
+  # The sandbox's journald and its journal are seen only inside the manager's mount namespace.
+  if [[ $AP_MODE == namespace && $AP_JOURNAL == yes ]] && pid=$(journald_pid); then
+    AS_USER=(nsenter -t "$pid" -m --wd="$PWD")
+  fi
+  AS_USER+=(setpriv --reuid="$AP_UID" --regid="$AP_GID" --init-groups
     env -i HOME="$AP_HOME" USER="$AP_USER" LOGNAME="$AP_USER" PATH="$AP_PATH"
     XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS")
 }
@@ -222,13 +233,23 @@ create_user() {
   AP_MANAGER_PID=''
   AP_MANAGER_LOG=$STATE_DIR/$name.log
   AP_MODE=$mode
+  AP_JOURNAL=yes
+  AP_JOURNAL_DIR=''
+  AP_JOURNALD_PID=''
+  if [[ $mode == namespace ]]; then
+    case ${AP_SANDBOX_JOURNAL:-1} in
+      1) AP_JOURNAL_DIR=$STATE_DIR/$name.journal ;;
+      0) AP_JOURNAL=no ;;
+      *) die "AP_SANDBOX_JOURNAL='$AP_SANDBOX_JOURNAL': want 1 (a private journald) or 0 (none)" ;;
+    esac
+  fi
   # Written (atomically) before anything else exists, so that `stop` can undo a start that died half way.
   save_state
 }
 
 save_state() {
   write_state "$(state_file "$AP_USER")" AP_USER AP_UID AP_GID AP_HOME AP_PATH XDG_RUNTIME_DIR \
-    DBUS_SESSION_BUS_ADDRESS AP_MANAGER_PID AP_MANAGER_LOG AP_MODE
+    DBUS_SESSION_BUS_ADDRESS AP_MANAGER_PID AP_MANAGER_LOG AP_MODE AP_JOURNAL AP_JOURNAL_DIR AP_JOURNALD_PID
 }
 
 # Namespace mode: the subtree logind would delegate.
@@ -249,6 +270,10 @@ launch_manager() {
   local name=$1
   rm -rf "$XDG_RUNTIME_DIR"
   install -d -m 0700 -o "$AP_UID" -g "$AP_GID" "$XDG_RUNTIME_DIR"
+  rm -f "$STATE_DIR/$name.journald.pid"
+  # On the host's file system, so that it outlives the namespace and root can read it; kept across
+  # start-manager, as a host's journal is kept across a reboot.
+  [[ $AP_JOURNAL != yes ]] || install -d -m 2755 -o root -g systemd-journal "$AP_JOURNAL_DIR"
 
   # setsid: the manager outlives this script and must not get signals meant for whoever ran it. It does
   # not fork here (a background job of a non-interactive shell leads no process group), so $! is the
@@ -269,6 +294,10 @@ launch_manager() {
   AP_MANAGER_PID=$(<"$STATE_DIR/$name.pid")
   [[ $(readlink -f "/proc/$AP_MANAGER_PID/exe") == "$(readlink -f "$SYSTEMD_BIN")" ]] ||
     die "pid $AP_MANAGER_PID is not $SYSTEMD_BIN"
+  if [[ $AP_JOURNAL == yes ]]; then
+    AP_JOURNALD_PID=$(cat "$STATE_DIR/$name.journald.pid" 2>/dev/null) || die "journald of $name wrote no pid"
+    journald_pid >/dev/null || die "pid $AP_JOURNALD_PID is not $JOURNALD_BIN"
+  fi
   save_state
   cat "$(state_file "$name")"
 }
@@ -375,13 +404,54 @@ cmd_in_namespace() {
   # Not smaller: daemon-reload refuses unless 16 MiB are free on /run/systemd (a tmpfs only uses what it holds).
   mount -t tmpfs -o mode=0755,size=64m tmpfs /run/systemd
   mkdir /run/systemd/system
+  local log_target=console
+  if [[ $AP_JOURNAL == yes ]]; then
+    start_journald
+    # Only from its start: switched at run time, systemd 252 does not open the journal.
+    log_target=journal
+  fi
   while read -r root; do
     echo $$ >"$root/user.slice/user-$AP_UID.slice/user@$AP_UID.service/cgroup.procs"
   done < <(cgroup_roots)
   echo $$ >"$STATE_DIR/$AP_USER.pid"
   exec setpriv --reuid="$AP_UID" --regid="$AP_GID" --init-groups \
     env -i HOME="$AP_HOME" USER="$AP_USER" LOGNAME="$AP_USER" PATH="$AP_PATH" \
-    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$SYSTEMD_BIN" --user --log-target=console
+    XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$SYSTEMD_BIN" --user --log-target="$log_target"
+}
+
+# Inside the namespace, as root, before the shell moves into the user's cgroup (journald must not be
+# counted among the user's processes): ../shared/JOURNALD-SANDBOX.md's recipe.
+start_journald() {
+  mkdir /run/systemd/journal /run/systemd/journald.conf.d
+  mount --bind "$AP_JOURNAL_DIR" /var/log/journal
+  # Without it journald keeps to the volatile /run/log/journal, where no per-user file is written.
+  touch /run/systemd/journal/flushed
+  # ReadKMsg exactly: misspelt it is ignored and the host's kernel log lands in the sandbox's journal.
+  printf '%s\n' '[Journal]' Storage=persistent ReadKMsg=no SystemMaxUse=32M ForwardToSyslog=no ForwardToWall=no \
+    >/run/systemd/journald.conf.d/sandbox.conf
+  # A grandchild (the subshell exits at once): its parent is no process that becomes the manager.
+  (setsid "$JOURNALD_BIN" </dev/null &
+    echo $! >"$STATE_DIR/$AP_USER.journald.pid")
+  poll 5 test -S /run/systemd/journal/stdout || die "systemd-journald made no /run/systemd/journal/stdout within 5s"
+}
+
+# The sandbox's journald, or nothing: a recycled PID must not be killed or entered.
+journald_pid() {
+  local pid=$AP_JOURNALD_PID
+  [[ -n $pid ]] || pid=$(cat "$STATE_DIR/$AP_USER.journald.pid" 2>/dev/null) || return 1
+  alive "$pid" || return 1
+  [[ $(readlink -f "/proc/$pid/exe") == "$(readlink -f "$JOURNALD_BIN")" ]] || return 1
+  echo "$pid"
+}
+
+# After the manager: journald syncs its files and exits on SIGTERM.
+stop_journald() {
+  local pid
+  if pid=$(journald_pid); then
+    terminate "$pid" systemd-journald
+    dead "$pid" || LEFT+=("systemd-journald ($pid)")
+  fi
+  rm -f "$STATE_DIR/$AP_USER.journald.pid"
 }
 
 cmd_exec() {
@@ -456,16 +526,21 @@ remove_cgroups() {
   done < <(cgroup_roots)
 }
 
+# SIGTERM, and SIGKILL for what is still running after STOP_TIMEOUT_S; waits a while for that too.
+terminate() {
+  local pid=$1 what=$2
+  kill -TERM "$pid"
+  if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
+    echo "user-manager.sh: $what ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    poll "$STOP_TIMEOUT_S" dead "$pid" || true
+  fi
+}
+
 # Namespace mode: SIGTERM makes the manager stop its units and exit.
 stop_namespace_manager() {
   local pid
-  if pid=$(manager_pid); then
-    kill -TERM "$pid"
-    if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
-      echo "user-manager.sh: systemd --user ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  if pid=$(manager_pid); then terminate "$pid" "systemd --user"; fi
 }
 
 linger_gone() {
@@ -501,11 +576,14 @@ cmd_stop() {
 
   if [[ $AP_MODE == linger ]]; then stop_linger_manager; else stop_namespace_manager; fi
   kill_leftovers
+  [[ $AP_JOURNAL != yes || $AP_MODE != namespace ]] || stop_journald
 
   lock
   if [[ $AP_MODE == namespace ]]; then
     remove_cgroups
     rm -rf "$XDG_RUNTIME_DIR" "/var/lib/systemd/linger/$name"
+    [[ -z $AP_JOURNAL_DIR ]] || rm -rf "$AP_JOURNAL_DIR"
+    [[ -z $AP_JOURNAL_DIR || ! -e $AP_JOURNAL_DIR ]] || LEFT+=("$AP_JOURNAL_DIR")
   fi
   if getent passwd "$name" >/dev/null; then
     local out
@@ -549,6 +627,13 @@ cmd_start_manager() {
     launch_linger_manager "$name" start
   else
     rm -f "$STATE_DIR/$name.pid"
+    # Its namespace goes with the old manager; the new one gets a journald of its own, on the same files.
+    if [[ $AP_JOURNAL == yes ]]; then
+      LEFT=()
+      stop_journald
+      ((${#LEFT[@]} == 0)) || die "could not stop the old ${LEFT[*]}"
+      AP_JOURNALD_PID=''
+    fi
     launch_manager "$name"
   fi
   STARTED=1

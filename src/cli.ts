@@ -88,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   await ctx?.close().catch(() => {});
   if (!result) return ExitCode.ok; // --help or --version printed
+  if (result.streamed) return result.exitCode ?? ExitCode.ok;
   // Only `env --show-secrets` prints secrets, because it was asked to.
   const redact = result.secretsShown ? (t: string) => t : redactText;
   const text = redact(result.escaped ? result.text : escapeLines(result.text));

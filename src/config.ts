@@ -22,6 +22,10 @@ export interface Config {
   healthPath: string;
   /** Where the template appends each profile's output; empty means the journal. */
   logDir: string;
+  /** A log file this big (bytes) is rotated by the sweep (`[logs] max_size`); 0: never. */
+  logMaxBytes: number;
+  /** How many rotated files (NAME.log.1 ... NAME.log.N) are kept (`[logs] keep`). */
+  logKeep: number;
   /** How many generations of each `.env` are kept. */
   keepGenerations: number;
   /** The health probe's kind; a profile's `profile.ini` may override it. */
@@ -56,6 +60,8 @@ export const DEFAULT_CONFIG: Config = {
   exec: "",
   healthPath: "/health",
   logDir: "",
+  logMaxBytes: 10 * 1024 * 1024,
+  logKeep: 5,
   keepGenerations: 20,
   probe: "http",
   probeTimeoutMs: 2000,

@@ -13,6 +13,7 @@ import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
 import { boolean, coerce, enum as enumOf, int, maximum, minimum, NEVER, pipe, string, transform, type ZodMiniType } from "./schema.js";
 import { noteUrlSecrets, parseSecretNames } from "./secrets.js";
 import { keyProblem } from "./store/envfile.js";
+import { formatSize, logKeepSchema, sizeSchema } from "./config-logs.js";
 
 /** The service types `profiles init --service-type` accepts. */
 export const SERVICE_TYPES = ["simple", "exec", "notify"] as const;
@@ -172,6 +173,11 @@ export const SETTINGS: Setting[] = [
     schema: ruled((v) => (v.trim() === "" || (RELOAD_SIGNALS as readonly string[]).includes(upper(v)) ? upper(v) : { problem: `must be one of ${RELOAD_SIGNALS.join(", ")} (or "" for none)` })),
     flag: { name: "reload-signal", describe: 'Signal `profiles reload` sends (HUP, USR1, USR2); "" for none, which makes reload refuse' },
   },
+  {
+    key: "logMaxBytes", section: "logs", name: "max_size", schema: sizeSchema, toFile: formatSize,
+    flag: { name: "log-max-size", describe: "Rotate a profile's log file (--log-dir) once it is this big: 10M, 512K, 1G; 0 for never (default 10M)" },
+  },
+  { key: "logKeep", section: "logs", name: "keep", schema: logKeepSchema, flag: { name: "log-keep", describe: "How many rotated log files (NAME.log.1 ...) to keep (default 5)" } },
   { key: "keepGenerations", section: "generations", name: "keep", schema: wholeNumber("generations", "1", "10000") },
   {
     key: "sweepTimer", section: "sweep", name: "timer",

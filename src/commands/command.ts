@@ -12,6 +12,8 @@ export interface CommandResult {
   exitCode?: ExitCode;
   /** `text` was escaped by its renderer, which adds control codes of its own (doctor's colours); else the CLI escapes it. */
   escaped?: boolean;
+  /** Everything was printed as it came (`logs` of several profiles: one JSON object per line); no closing summary. */
+  streamed?: boolean;
   /** The output holds secret values on purpose (`env --show-secrets`): it is printed without redaction. */
   secretsShown?: boolean;
 }

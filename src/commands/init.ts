@@ -5,6 +5,9 @@ import type { Argv } from "yargs";
 import { DEFAULT_CONFIG, loadConfigIfAny, saveConfig, type Config } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
 import { reloadCommand } from "../core/gateway-unit.js";
+import { findJournal } from "../core/logs/journal.js";
+import { defaultLogDir } from "../core/logs/source.js";
+import { formatSize } from "../config-logs.js";
 import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
 import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
@@ -66,6 +69,12 @@ export interface InitResult {
   reloadSignal: string | null;
   healthPath: string;
   logDir: string | null;
+  /** Why there is a log dir nobody asked for: this host has no journald, and output must go somewhere. */
+  logDirDefaulted: boolean;
+  /** Whether this host runs journald (where output goes without a log dir). */
+  journald: boolean;
+  /** Rotation of the log files (`[logs]`): at this size (0: never), keeping this many old files. */
+  logRotation: { maxSize: string; keep: number };
   secretKeys: string[];
   created: boolean;
   templateChanged: boolean;
@@ -83,7 +92,10 @@ export function renderInit(r: InitResult, user: string): string {
     `  ExecStart=${r.execStart}`,
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
-    `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ""}`,
+    `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ", output to the journal"}`,
+    ...(!r.logDir && !r.journald ? [`WARNING: this host has no journald and no log dir is set: profiles' output is lost (\`profiles init --log-dir DIR\` keeps it)`] : []),
+    ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),
+    ...(r.logDir ? [`log files rotate at ${r.logRotation.maxSize === "0" ? "no size (never)" : r.logRotation.maxSize} (the sweep, \`profiles logs --rotate\`), keeping ${r.logRotation.keep} old file(s)`] : []),
     r.linger.enabled
       ? `lingering is enabled for ${user}: profiles keep running after logout`
       : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
@@ -119,6 +131,10 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       else restartPolicy[key] = value;
     }
     const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
+    // Without journald, a unit's output that goes to no file is lost for good: the first crash's reason with it.
+    const journald = (await findJournal(ctx.env)) !== null;
+    const logDirDefaulted = !config.logDir && settings.logDir === undefined && !journald;
+    if (logDirDefaulted) config.logDir = defaultLogDir(ctx.paths);
     const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
     const sweepUnits = await renderSweepUnits();
     // Reach the manager before writing anything, so that a host without one is left as it was, and one
@@ -158,6 +174,9 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       reloadSignal: config.reloadSignal || null,
       healthPath: config.healthPath,
       logDir: config.logDir || null,
+      logDirDefaulted,
+      journald,
+      logRotation: { maxSize: formatSize(config.logMaxBytes), keep: config.logKeep },
       secretKeys: config.secretKeys,
       created: previous === null,
       templateChanged,

@@ -1,19 +1,26 @@
 import { once } from "node:events";
+import type { Config } from "../config.js";
+import type { Context } from "../core/context.js";
 import { learnPastSecrets } from "../core/known-secrets.js";
 import { DEFAULT_LINES, chooseSource, noLogFileYet, parseLineCount } from "../core/logs/source.js";
 import { tailFile } from "../core/logs/tail-file.js";
 import { followFile } from "../core/logs/follow.js";
 import { findJournal, showJournal } from "../core/logs/journal.js";
 import { lineStream, type LineStream } from "../core/logs/lines.js";
-import { ExitCode } from "../errors.js";
+import { rotateLogs, type RotateOutcome } from "../core/logs/rotate.js";
+import { parseSince, showMergedFiles, showMergedJournal } from "../core/logs/merged.js";
+import { ExitCode, NothingToShowError } from "../errors.js";
+import { listProfiles } from "../store/profiles.js";
 import { peopleText, redactJson } from "../redact.js";
 import { defineCommand } from "./command.js";
-import { name as nameOption, NAME_WITH_RULE } from "./options.js";
+import { names as namesOption } from "./options.js";
 
 interface LogsArgs {
-  name: string;
+  names?: string[];
   follow: boolean;
   lines: string;
+  rotate: boolean;
+  since?: string;
 }
 
 /** Until SIGINT or SIGTERM (or a reader that went away): then the command resolves, and cli.ts exits 0. */
@@ -60,27 +67,74 @@ export interface LogsResult {
   lines: string[];
 }
 
+/** `logs --rotate`: what was done to each profile's log file. */
+export interface RotateResult {
+  rotated: RotateOutcome[];
+}
+
+/** `logs --rotate`'s text for people: one line per file. */
+export function renderRotate(r: RotateResult): string {
+  if (r.rotated.length === 0) return "no log dir is configured: there are no log files to rotate";
+  return r.rotated
+    .map((o) => (o.rotated ? `${o.name}: ${o.bytes} bytes moved to ${o.file}.1${o.frozen ? "" : " (the gateway could not be paused: a line written in that instant may be lost)"}` : `${o.name}: ${o.file} is empty or missing, nothing to rotate`))
+    .join("\n");
+}
+
 /** `logs`' text for people: the lines as the gateway wrote them. */
 export function renderLogs(r: LogsResult): string {
   return r.lines.join("\n");
 }
 
-export default defineCommand<LogsArgs, number>({
-  command: "logs <name>",
-  describe: "Show a profile's own output: its log file (init --log-dir) or, with journald, the journal; -f follows it",
-  options: [nameOption(NAME_WITH_RULE)],
-  needs: { config: true, profiles: "name", manager: false },
+/** Several profiles (or --since): their lines in one stream, each with its profile's name. */
+async function merged(ctx: Context, config: Config, names: string[], lines: number, since: Date | null, follow: boolean) {
+  for (const n of names) learnPastSecrets(ctx.paths, n);
+  const journalctl = config.logDir ? null : await findJournal(ctx.env);
+  // Neither a log dir nor journald: the same error (and fix) as for one profile.
+  if (!config.logDir && journalctl === null) chooseSource(config, ctx.paths, names[0]!, null);
+  const stop = untilStopped();
+  const colour = Boolean(process.stdout.isTTY) && !ctx.env.NO_COLOR;
+  const o = { names, lines, follow, since, json: ctx.json, colour, signal: stop.signal, out };
+  try {
+    const code = journalctl ? await showMergedJournal(ctx, journalctl, o) : (await showMergedFiles(ctx, config, o), 0);
+    const stoppedBy = stop.stoppedBy();
+    const data = { names, source: journalctl ? "journal" : "file", followed: follow, stoppedBy };
+    return { data, text: "", streamed: true, exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
+  } finally {
+    stop.dispose();
+  }
+}
+
+export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
+  command: "logs [names..]",
+  describe: "Show a profile's own output: its log file (init --log-dir) or, with journald, the journal; -f follows it; --rotate rotates log files",
+  options: [namesOption()],
+  needs: { config: true, profiles: "names", manager: false },
   builder: (y) =>
     y
       .option("lines", { alias: "n", type: "string", default: String(DEFAULT_LINES), describe: "How many of the last lines to show" })
       .option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep showing new output until Ctrl-C (exit 0)" })
+      .option("since", { type: "string", describe: "Only lines from this time on: 10m, 2h, 1d ago, or a date and time (the journal only)" })
+      .option("rotate", { type: "boolean", default: false, describe: "Rotate the log files (init --log-dir) of these profiles (default: all) now, whatever their size" })
       .example("$0 logs liam", `the last ${DEFAULT_LINES} lines`)
       .example("$0 logs liam -f -n 5", "the last 5 lines, then new ones as they come")
-      .example("$0 logs liam --json", "the lines as a JSON array; with -f, one JSON object per line"),
-  parse: (args) => parseLineCount(args.lines),
-  async run(args, ctx, lines) {
-    const name = args.name;
+      .example("$0 logs liam --json", "the lines as a JSON array; with -f, one JSON object per line")
+      .example("$0 logs", "every profile's lines in one stream, each with its name (-f follows them all)")
+      .example("$0 logs liam ops --since 1h --json", "two profiles' lines of the last hour, one JSON object per line")
+      .example("$0 logs --rotate", "copy each profile's log file to NAME.log.1 and empty it"),
+  parse: (args) => ({ lines: parseLineCount(args.lines), since: args.since === undefined ? null : parseSince(args.since) }),
+  async run(args, ctx, { lines, since }) {
     const config = await ctx.config();
+    if (args.rotate) {
+      const names = args.names?.length ? args.names : await listProfiles(ctx.paths);
+      const data: RotateResult = { rotated: await rotateLogs(ctx, config, names, true, "profiles logs --rotate") };
+      return { data, text: renderRotate(data) };
+    }
+    if (args.names?.length !== 1 || since) {
+      const names = args.names?.length ? args.names : await listProfiles(ctx.paths);
+      if (names.length === 0) throw new NothingToShowError("there are no profiles yet", "run `profiles add NAME`");
+      return merged(ctx, config, names, lines, since, args.follow);
+    }
+    const name = args.names[0]!;
     // The output spans earlier runs, which may echo a token the .env has since replaced.
     learnPastSecrets(ctx.paths, name);
     const source = chooseSource(config, ctx.paths, name, config.logDir ? null : await findJournal(ctx.env));

@@ -83,6 +83,7 @@ export function renderSweep(r: SweepResult): string {
     if (a) lines.push(a);
     for (const n of p.notes) lines.push(`${p.name}: ${n}`);
   }
+  for (const o of r.rotatedLogs ?? []) lines.push(`${o.name}: log rotated (${o.bytes} bytes to ${o.file}.1)`);
   lines.push(`${r.healthy} of ${r.total} healthy${r.disabled > 0 ? `, ${r.disabled} disabled` : ""}, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
   if (r.textfile) lines.push(r.textfile.written ? `metrics: ${r.textfile.path}` : `metrics NOT written to ${r.textfile.path}: ${r.textfile.error}`);
   if (r.webhook) lines.push(r.webhook.sent ? `webhook: sent to ${r.webhook.url} (status ${r.webhook.status})` : `webhook FAILED (${r.webhook.url}): ${r.webhook.error}`);

@@ -232,3 +232,13 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
   await walk(dir);
   return out;
 }
+
+/** Runs `body` in a fresh temporary directory (named after `prefix`), removed afterwards. */
+export async function inTempDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `ap-${prefix}-`));
+  try {
+    await body(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

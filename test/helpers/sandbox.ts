@@ -34,12 +34,21 @@ export interface SandboxUser {
   readonly home: string;
   /** What a CLI process of the user needs: HOME, USER, LOGNAME, PATH, XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * Whether units' output goes to a journald the user's commands can read: the host's (linger mode) or
+   * the sandbox's own (namespace mode, unless started with AP_SANDBOX_JOURNAL=0).
+   */
+  readonly journal: boolean;
+  /** What runs a command in the sandbox's mount namespace (`nsenter ...`), where its journald is seen; [] when none. */
+  readonly enter: readonly string[];
 }
 
 /** A running user manager and the user it belongs to. */
 export interface Sandbox extends SandboxUser {
   /** PID of the `systemd --user` process itself. */
   readonly managerPid: number;
+  /** The sandbox's own systemd-journald (namespace mode) and its files; null where there is none of its own. */
+  readonly journald: { pid: number; dir: string } | null;
   /** The manager's stdout/stderr; removed by `stop()`. */
   readonly managerLog: string;
   /** The copy of the app the user can read (AP_APP_DIR); throws outside `npm test`. */
@@ -149,6 +158,10 @@ async function run(cmd: string, args: string[], timeoutMs: number, input?: strin
 export interface Spawned {
   pid: number;
   done: Promise<Collected>;
+  /** What it printed on stdout so far. */
+  stdout(): string;
+  /** Resolves once its stdout so far matches `re`; rejects after `ms`, or when it exits without. */
+  until(re: RegExp, ms?: number): Promise<void>;
 }
 
 /**
@@ -157,14 +170,39 @@ export interface Spawned {
  */
 export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Spawned {
   const vars = Object.entries({ ...user.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
-  const child = spawn(
-    'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv],
-    { cwd: user.home, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const setpriv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv];
+  // nsenter into a mount namespace execs, as setpriv and env do: the PID stays the command's.
+  const [cmd, ...args] = [...user.enter, ...setpriv] as [string, ...string[]];
+  const child = spawn(cmd, args, { cwd: user.home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const done = collect(child, { timeoutMs: opts.timeoutMs });
   if (child.pid === undefined) throw new Error('spawn setpriv gave no pid');
-  return { pid: child.pid, done };
+  const until = (re: RegExp, ms = 15_000): Promise<void> =>
+    new Promise((resolvePromise, reject) => {
+      const stop = (): void => {
+        clearTimeout(deadline);
+        child.stdout.off('data', look);
+        child.off('close', exited);
+      };
+      const fail = (why: string): void => {
+        stop();
+        reject(new Error(`${why}: no ${re} in stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(err)}`));
+      };
+      const look = (): void => {
+        if (!re.test(out)) return;
+        stop();
+        resolvePromise();
+      };
+      const exited = (): void => (re.test(out) ? look() : fail('exited'));
+      const deadline = setTimeout(() => fail(`after ${ms} ms`), ms);
+      child.stdout.on('data', look);
+      child.on('close', exited);
+      look();
+    });
+  return { pid: child.pid, done, stdout: () => out, until };
 }
 
 /** The CLI (`node <appDir>/dist/src/cli.js ...args`) as the sandbox user, through `spawnAsUser`. */
@@ -198,8 +236,13 @@ export function sandboxUser(printed: string): SandboxUser {
   const get = (key: string): string => required(values, key, printed);
   const user = get('AP_USER');
   const home = get('AP_HOME');
+  const namespace = values.get('AP_MODE') !== 'linger';
+  const journal = values.get('AP_JOURNAL') === 'yes';
+  const journaldPid = values.get('AP_JOURNALD_PID');
   return {
     user,
+    journal,
+    enter: namespace && journal && journaldPid ? ['nsenter', '-t', journaldPid, '-m', `--wd=${home}`] : [],
     uid: Number(get('AP_UID')),
     gid: Number(get('AP_GID')),
     home,
@@ -229,9 +272,9 @@ function stopLeftoversOnExit(): void {
 }
 
 /** Creates a fresh user and starts its `systemd --user`; resolves once the manager answers on the user bus. */
-export async function startSandbox(): Promise<Sandbox> {
+export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sandbox> {
   const script = scriptPath();
-  const started = await run('bash', [script, 'start'], SCRIPT_TIMEOUT_MS);
+  const started = await run('env', [`AP_SANDBOX_JOURNAL=${opts.journal === false ? 0 : 1}`, 'bash', script, 'start'], SCRIPT_TIMEOUT_MS);
   if (started.code !== 0) {
     throw new Error(`user-manager.sh start failed (exit ${started.code}):\n${started.stderr}${started.stdout}`);
   }
@@ -253,11 +296,21 @@ export async function startSandbox(): Promise<Sandbox> {
   };
 
   let managerPid = Number(get('AP_MANAGER_PID'));
+  let current = who;
+  const journaldOf = (v: Map<string, string>): { pid: number; dir: string } | null =>
+    v.get('AP_JOURNALD_PID') && v.get('AP_JOURNAL_DIR') ? { pid: Number(v.get('AP_JOURNALD_PID')), dir: v.get('AP_JOURNAL_DIR')! } : null;
+  let journald = journaldOf(values);
 
   return {
     ...who,
     get managerPid() {
       return managerPid;
+    },
+    get enter() {
+      return current.enter;
+    },
+    get journald() {
+      return journald;
     },
     managerLog: get('AP_MANAGER_LOG'),
     get appDir() {
@@ -278,6 +331,9 @@ export async function startSandbox(): Promise<Sandbox> {
         throw new Error(`user-manager.sh start-manager ${user} failed (exit ${restarted.code}):\n${restarted.stderr}${restarted.stdout}`);
       }
       managerPid = Number(required(parseLines(restarted.stdout), 'AP_MANAGER_PID', restarted.stdout));
+      // Its journald is new too, in the new manager's namespace.
+      current = sandboxUser(restarted.stdout);
+      journald = journaldOf(parseLines(restarted.stdout));
     },
   };
 }

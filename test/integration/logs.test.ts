@@ -1,9 +1,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { statSync } from "node:fs";
 import path from "node:path";
-import { startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
 import { snapshot } from "../helpers/fakes.js";
 
 // Ports of this file only (doctor.test.ts has 18820-18834).
@@ -15,42 +13,6 @@ let logDir: string;
 
 async function profiles(args: string[]) {
   return sb.profiles(args, { timeoutMs: 60_000 });
-}
-
-/** `profiles ARGS` as the user, left running; `until` waits for its stdout to match, with a deadline. */
-function spawnProfiles(args: string[]) {
-  // user-manager.sh execs down to node, so the child's pid is the CLI's own and a signal reaches it.
-  const child = spawn("bash", [path.join(sb.appDir, "scripts/user-manager.sh"), "exec", sb.user, "--", "node", path.join(sb.appDir, "dist/src/cli.js"), ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  return {
-    child,
-    exited,
-    get stdout() {
-      return stdout;
-    },
-    until(re: RegExp, ms = 15_000): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const deadline = setTimeout(() => {
-          child.stdout.off("data", look);
-          reject(new Error(`no ${re} within ${ms} ms; stdout: ${JSON.stringify(stdout)}, stderr: ${JSON.stringify(stderr)}`));
-        }, ms);
-        const look = (): void => {
-          if (!re.test(stdout)) return;
-          clearTimeout(deadline);
-          child.stdout.off("data", look);
-          resolve();
-        };
-        child.stdout.on("data", look);
-        look();
-      });
-    },
-  };
 }
 
 before(async () => {
@@ -93,36 +55,44 @@ test("logs -n 1 gives the last line only", async () => {
 });
 
 test("logs -f shows what the gateway writes after it started, and exits 0 on SIGINT", async () => {
-  const f = spawnProfiles(["logs", "liam", "-f", "-n", "1"]);
+  const f = spawnCli(sb, ["logs", "liam", "-f", "-n", "1"]);
   try {
     await f.until(/listening on/);
     const restart = await profiles(["restart", "liam"]);
     assert.equal(restart.code, 0, restart.stderr);
     await f.until(/liam: SIGTERM, closing\n[\s\S]*listening on/);
-    f.child.kill("SIGINT");
-    assert.equal(await f.exited, 0);
-    assert.equal(f.stdout.match(/listening on/g)?.length, 2, f.stdout);
+    process.kill(f.pid, "SIGINT");
+    assert.equal((await f.done).code, 0);
+    assert.equal(f.stdout().match(/listening on/g)?.length, 2, f.stdout());
   } finally {
-    f.child.kill("SIGKILL");
+    try {
+      process.kill(f.pid, "SIGKILL");
+    } catch {
+      // Already exited.
+    }
   }
 });
 
 test("logs -f --json: one JSON object per new line, then the summary; SIGTERM exits 0", async () => {
-  const f = spawnProfiles(["logs", "liam", "-f", "-n", "1", "--json"]);
+  const f = spawnCli(sb, ["logs", "liam", "-f", "-n", "1", "--json"]);
   try {
     await f.until(/"line":"agent-gateway liam listening on/);
     const restart = await profiles(["restart", "liam"]);
     assert.equal(restart.code, 0, restart.stderr);
     await f.until(/SIGTERM, closing[\s\S]*listening on/);
-    f.child.kill("SIGTERM");
-    assert.equal(await f.exited, 0);
-    const [summaryStart] = [f.stdout.indexOf("{\n")];
-    const lines = f.stdout.slice(0, summaryStart).trimEnd().split("\n").map((l) => JSON.parse(l) as { name: string; line: string });
-    assert.ok(lines.length >= 3, f.stdout);
+    process.kill(f.pid, "SIGTERM");
+    assert.equal((await f.done).code, 0);
+    const [summaryStart] = [f.stdout().indexOf("{\n")];
+    const lines = f.stdout().slice(0, summaryStart).trimEnd().split("\n").map((l) => JSON.parse(l) as { name: string; line: string });
+    assert.ok(lines.length >= 3, f.stdout());
     for (const l of lines) assert.equal(l.name, "liam");
-    assert.deepEqual(JSON.parse(f.stdout.slice(summaryStart)), { name: "liam", source: "file", file: path.join(logDir, "liam.log"), followed: true, stoppedBy: "SIGTERM" });
+    assert.deepEqual(JSON.parse(f.stdout().slice(summaryStart)), { name: "liam", source: "file", file: path.join(logDir, "liam.log"), followed: true, stoppedBy: "SIGTERM" });
   } finally {
-    f.child.kill("SIGKILL");
+    try {
+      process.kill(f.pid, "SIGKILL");
+    } catch {
+      // Already exited.
+    }
   }
 });
 
@@ -150,16 +120,12 @@ test("logs: a profile never started has no output yet (exit 1, naming the restar
   assert.match(r.stderr, /next: .*profiles restart quiet/);
 });
 
-/** Whether units' output goes to a journald the CLI can read: a systemd host, not the namespace sandbox. */
-function hostHasJournald(): boolean {
-  return statSync("/run/systemd/journal/socket", { throwIfNoEntry: false })?.isSocket() ?? false;
-}
 
 test("logs without a log dir: the journal where journald runs, else exit 1 naming init --log-dir", async (t) => {
   const off = await profiles(["init", "--log-dir", ""]);
   assert.equal(off.code, 0, off.stderr);
   try {
-    if (hostHasJournald()) {
+    if (sb.journal) {
       t.diagnostic("this host runs journald: logs reads the journal");
       // Restarted under the template that no longer appends to a file, liam writes to the journal.
       const restart = await profiles(["restart", "liam"]);

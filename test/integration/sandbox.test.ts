@@ -96,12 +96,55 @@ test('a transient unit runs and reports its exit status', async () => {
   assert.equal((await sandbox.exec('systemd-run', ['--user', '--wait', '--collect', '--quiet', '/bin/sh', '-c', 'exit 3'])).code, 3);
 });
 
-test('stop removes the manager, the user, its home, runtime dir and cgroups, and may run twice', async () => {
-  const { user, uid, home, managerPid } = sandbox;
+test("units' output reaches journald, and journalctl --user as the user reads it", async (t) => {
+  assert.ok(sandbox.journal, 'a sandbox has a journald unless started with AP_SANDBOX_JOURNAL=0');
+  if (sandbox.journald) {
+    assert.equal(readlinkSync(`/proc/${sandbox.journald.pid}/exe`), '/usr/lib/systemd/systemd-journald');
+    assert.equal(procUid(sandbox.journald.pid), 0);
+    // Not among the user's processes: neither kill_leftovers nor the unit's cgroup may count it.
+    assert.doesNotMatch(readFileSync(`/proc/${sandbox.journald.pid}/cgroup`, 'utf8'), /user@\d+\.service/);
+  } else {
+    t.diagnostic('linger mode: the host\'s own journald');
+  }
+  const marker = `journal-smoke-${process.pid}-${Date.now()}`;
+  await ok(sandbox.exec('systemd-run', ['--user', '--wait', '--collect', '--quiet', '--unit', 'aptest-journal', '/bin/echo', marker]));
+  await waitFor('the line in the journal', async () =>
+    (await sandbox.exec('journalctl', ['--user', '-u', 'aptest-journal', '-o', 'cat', '--no-pager'])).stdout.includes(marker));
+  const json = await ok(sandbox.exec('journalctl', ['--user', '-u', 'aptest-journal', '-o', 'json', '--no-pager', '-n', '20']));
+  const entry = json.split('\n').map((l) => JSON.parse(l) as Record<string, string>).find((e) => e.MESSAGE === marker);
+  assert.ok(entry, json);
+  assert.equal(entry._SYSTEMD_USER_UNIT, 'aptest-journal.service');
+  assert.equal(entry._UID, String(sandbox.uid));
+  assert.equal(entry._TRANSPORT, 'stdout');
+});
+
+test('AP_SANDBOX_JOURNAL=0: a sandbox without journald, whose units write nowhere', async (t) => {
+  const bare = await startSandbox({ journal: false });
+  try {
+    if (bare.enter.length === 0 && bare.journal) {
+      t.diagnostic('linger mode: the host runs journald, a sandbox cannot go without it');
+      return;
+    }
+    assert.equal(bare.journal, false);
+    assert.equal(bare.journald, null);
+    const socket = await bare.exec('test', ['-S', '/run/systemd/journal/stdout']);
+    assert.equal(socket.code, 1, 'no journald socket seen by the user');
+    assert.equal((await bare.exec('systemd-run', ['--user', '--wait', '--collect', '--quiet', '/bin/true'])).code, 0);
+  } finally {
+    await bare.stop();
+  }
+});
+
+test('stop removes the manager, journald and its files, the user, its home, runtime dir and cgroups, and may run twice', async () => {
+  const { user, uid, home, managerPid, journald } = sandbox;
   await sandbox.stop();
   stopped = true;
 
   assert.ok(hasStopped(managerPid), `manager ${managerPid} still running`);
+  if (journald) {
+    assert.ok(hasStopped(journald.pid), `journald ${journald.pid} still running`);
+    assert.equal(existsSync(journald.dir), false, journald.dir);
+  }
   assert.equal(spawnSync('getent', ['passwd', user]).status, 2, `user ${user} still exists`);
   assert.equal(existsSync(home), false);
   assert.equal(existsSync(`/run/user/${uid}`), false);

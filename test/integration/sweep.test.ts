@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import http from "node:http";
@@ -199,7 +200,13 @@ test("sweep: verdicts, port owners, restarts, a Prometheus textfile and a webhoo
     assert.equal(posts[0]!.url, "/hook/s3cr3t");
     assert.deepEqual((posts[0]!.body.unhealthy as { name: string }[]).map((u) => u.name), ["crash", "e500", "foreign", "hang", "recover", "stopped"]);
     assert.deepEqual(out.webhook, { url: `http://127.0.0.1:${WEBHOOK_PORT}/…`, sent: true, status: 204, error: null });
-    const fams = parsePromText(await fs.readFile(textfile, "utf8"));
+    const metrics = await fs.readFile(textfile, "utf8");
+    // Checked by a real consumer: Prometheus's promtool (scripts/ensure-packages.sh installs it).
+    const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
+    assert.equal(check.error, undefined, `promtool cannot run (${check.error?.message}): run \`bash scripts/ensure-packages.sh\``);
+    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}`);
+    assert.equal(`${check.stdout}${check.stderr}`.trim(), "", "promtool's lint has nothing to say");
+    const fams = parsePromText(metrics);
     assert.equal(sampleValue(fams, "agent_profiles_healthy", { profile: "good" }), 1);
     assert.equal(sampleValue(fams, "agent_profiles_up", { profile: "stopped" }), 0);
     assert.equal(sampleValue(fams, "agent_profiles_start_limit_hit", { profile: "crash" }), 1);

@@ -1,7 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
 import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -59,11 +58,6 @@ async function both(args: string[], want?: number): Promise<[ExecResult, ExecRes
   return [await run(args, want), await run([...args, "--json"], want)];
 }
 
-/** Whether units' output goes to a journald the user can read: a systemd host, not the namespace sandbox. */
-function hostHasJournald(): boolean {
-  return statSync("/run/systemd/journal/socket", { throwIfNoEntry: false })?.isSocket() ?? false;
-}
-
 before(async () => {
   sb = await startSandbox();
   hook = http.createServer((req, res) => {
@@ -84,14 +78,16 @@ after(async () => {
 });
 
 // Files that may hold the values: the .env itself, its generations (copies of it, 0600) and the copies
-// `remove` keeps (the .env and its generations). The gateways' own logs (LOG_DIR/NAME.log) are theirs, not
-// ours: they hold what the gateway echoed, which is what `logs` and failure tails must mask.
+// `remove` keeps (the .env, its generations, and the gateway's log files). The gateways' own logs
+// (LOG_DIR/NAME.log and its rotated NAME.log.N) are theirs, not ours: they hold what the gateway echoed,
+// which is what `logs` and failure tails must mask.
 function allowed(rel: string): boolean {
   return (
     /(^|\/)profiles\/[^/]+\/\.env$/.test(rel) ||
     /(^|\/)generations\/[^/]+\/\d+\.env$/.test(rel) ||
     /(^|\/)removed\/[^/]+\.env$/.test(rel) ||
-    /(^|\/)removed\/[^/]+\.generations\/\d+\.env$/.test(rel)
+    /(^|\/)removed\/[^/]+\.generations\/\d+\.env$/.test(rel) ||
+    /(^|\/)removed\/[^/]+\.log(\.\d+)?$/.test(rel)
   );
 }
 
@@ -194,7 +190,7 @@ test("secret values appear nowhere but the .env, its generations and env --show-
   await both(["doctor"]);
 
   let journal = "";
-  if (hostHasJournald()) {
+  if (sb.journal) {
     // The timer's sweep writes to the journal: run it once, then read everything of the user's but the gateways' own lines.
     await both(["init", "--sweep"], 0);
     const started = await sb.exec("systemctl", ["--user", "start", "agent-profiles-sweep.service"], { timeoutMs: 120_000 });
@@ -246,7 +242,7 @@ test("secret values appear nowhere but the .env, its generations and env --show-
   await scanTree(metricsDir, found, allowedSeen);
   // Files of ours in the log dir (none expected): everything but the gateways' own NAME.log.
   for (const e of await fs.readdir(logDir).catch(() => [] as string[])) {
-    if (/^[a-z0-9][a-z0-9_-]*\.log$/.test(e)) continue;
+    if (/^[a-z0-9][a-z0-9_-]*\.log(\.\d+)?$/.test(e)) continue;
     figures.filesScanned++;
     scanText(`logs/${e}`, await fs.readFile(path.join(logDir, e), "latin1"), found);
   }

@@ -2,22 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { BusyError } from "../../src/errors.js";
 import { bootId, isRunning, selfIdentity, startTicks } from "../../src/processes/identity.js";
 import { acquireLock } from "../../src/store/lock.js";
 import { seeLock, UNREADABLE_GRACE_MS } from "../../src/store/lock-file.js";
 import { lockWorkersTakeTurns } from "../helpers/lock-workers.js";
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-lock-"));
-  try {
-    await fn(dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
+import { inTempDir } from "../helpers/fakes.js";
 
 /** A process that idles until killed. */
 async function idler(): Promise<ChildProcess & { pid: number }> {
@@ -73,7 +64,7 @@ test("identity: a zombie (ended, not yet collected by its parent) no longer runs
 });
 
 test("identity: the start time is field 22 even when the command holds spaces and parentheses", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     await fs.mkdir(path.join(dir, "42"));
     const rest = "S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
     await fs.writeFile(path.join(dir, "42", "stat"), `42 (a) b (c)) ${rest}\n`);
@@ -83,7 +74,7 @@ test("identity: the start time is field 22 even when the command holds spaces an
 });
 
 test("lock: one naming a live unrelated PID (PID 1) or a dead one is broken at once", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     await fs.writeFile(path.join(dir, "roll.lock"), lockText(1, startTicks(1)! + 1, bootId()));
     assert.ok((await takeAt(dir, "roll")) < 500);
     await fs.writeFile(path.join(dir, "roll.lock"), lockText(4_000_000, 1, bootId()));
@@ -95,7 +86,7 @@ test("lock: one naming a live unrelated PID (PID 1) or a dead one is broken at o
 test("lock: a reused PID (other start time, or other boot) is broken at once; the very process holds it", async () => {
   const child = await idler();
   try {
-    await withDir(async (dir) => {
+    await inTempDir("lock", async (dir) => {
       const ticks = startTicks(child.pid)!;
       const file = path.join(dir, "profile-x.lock");
       await fs.writeFile(file, lockText(child.pid, ticks - 1, bootId()));
@@ -118,7 +109,7 @@ test("lock: a reused PID (other start time, or other boot) is broken at once; th
 });
 
 test("lock: a garbled file is waited for while young (a writer may be at it), broken once older", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     const file = path.join(dir, "ports.lock");
     await fs.writeFile(file, "{\"pid\": 12");
     const t0 = Date.now();
@@ -136,7 +127,7 @@ test("lock: a garbled file is waited for while young (a writer may be at it), br
 });
 
 test("lock: a breaker that died holding its claim does not block the next", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     const file = path.join(dir, "roll.lock");
     await fs.writeFile(file, lockText(4_000_000, 1, bootId()));
     const seen = (await seeLock(file))!;
@@ -148,7 +139,7 @@ test("lock: a breaker that died holding its claim does not block the next", asyn
 });
 
 test("lock: many processes breaking one stale lock never hold it at once", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     for (let round = 0; round < 2; round++) {
       const log = path.join(dir, `log${round}`);
       await fs.writeFile(path.join(dir, "ports.lock"), lockText(1, startTicks(1)! + 1, bootId()));
@@ -159,7 +150,7 @@ test("lock: many processes breaking one stale lock never hold it at once", async
 });
 
 test("lock: in one process, waiters on a stale lock take it one after another", async () => {
-  await withDir(async (dir) => {
+  await inTempDir("lock", async (dir) => {
     await fs.writeFile(path.join(dir, "ports.lock"), lockText(4_000_000, 1, bootId()));
     let inside = 0;
     let most = 0;

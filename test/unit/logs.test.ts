@@ -9,12 +9,12 @@ import { chooseSource, parseLineCount } from "../../src/core/logs/source.js";
 import { tailFile } from "../../src/core/logs/tail-file.js";
 import { followFile } from "../../src/core/logs/follow.js";
 import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
-import { journalCursor, markOutput, outputSince } from "../../src/core/logs/since.js";
+import { markOutput, outputSince } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
 import { createProfile } from "../../src/store/profiles.js";
-import { fakeWorld, snapshot } from "../helpers/fakes.js";
+import { fakeWorld, inTempDir, snapshot } from "../helpers/fakes.js";
 
 async function tmp(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), "ap-logs-"));
@@ -193,7 +193,7 @@ test("logs command: bad name or -n → 2, missing profile → 3, no file yet →
     const ctx = { ...w.ctx, config: async () => config };
     await createProfile(w.ctx.paths, "liam", new Map([["PORT", "8600"]]));
     const before = await snapshot(w.home);
-    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, name, follow: false, lines: "50", ...extra }, ctx);
+    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, names: [name], follow: false, rotate: false, lines: "50", ...extra }, ctx);
     await assert.rejects(run("../x"), hasCode(ExitCode.usage, /invalid profile name/));
     await assert.rejects(run("liam", { lines: "0" }), hasCode(ExitCode.usage, /-n "0"/));
     await assert.rejects(run("liam", { lines: "x" }), hasCode(ExitCode.usage));
@@ -245,18 +245,8 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
   }
 });
 
-/** Runs `body` in a fresh temporary directory, removed afterwards. */
-async function inTmp(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await tmp();
-  try {
-    await body(dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
 test("outputSince: only what a log file got after the mark; from the start when it was truncated or replaced", () =>
-  inTmp(async (dir) => {
+  inTempDir("logs", async (dir) => {
     const config = { ...DEFAULT_CONFIG, logDir: dir };
     const ctx = { config: async () => config, env: {} } as never;
     const file = path.join(dir, "liam.log");
@@ -281,25 +271,4 @@ test("outputSince: only what a log file got after the mark; from the start when 
     const m4 = await markOutput(bare, "liam");
     assert.equal(m4.kind === "none" || m4.kind === "journal", true);
     if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
-  }));
-
-test("outputSince: the journal after the cursor taken before the start", () =>
-  inTmp(async (dir) => {
-    const calls = path.join(dir, "calls");
-    const fake = path.join(dir, "journalctl");
-    // The newest entry's cursor for the first look (-o json), two lines after it for the read.
-    const script = `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" json "*) echo '{"__CURSOR":"s=abc;i=7"}';; *) printf 'line one\\nline two\\n';; esac\n`;
-    await fs.writeFile(fake, script, { mode: 0o755 });
-    const unit = "agent-gateway@liam.service";
-    const cursor = await journalCursor(fake, unit, {});
-    assert.equal(cursor, "s=abc;i=7");
-    const ctx = { env: {} } as never;
-    assert.deepEqual(await outputSince(ctx, { kind: "journal", unit, journalctl: fake, cursor }), ["line one", "line two"]);
-    assert.deepEqual((await fs.readFile(calls, "utf8")).trim().split("\n"), [
-      `--user -u ${unit} -n 1 -o json --output-fields=__CURSOR --no-pager -q`,
-      `--user -u ${unit} --after-cursor=s=abc;i=7 -n 8 -o cat --no-pager -q`,
-    ]);
-    // A unit with no entry yet has no cursor: every line of it is from this start.
-    await fs.writeFile(fake, "#!/bin/sh\nexit 0\n");
-    assert.equal(await journalCursor(fake, unit, {}), null);
   }));

@@ -21,6 +21,11 @@ export function logFile(logDir: string, name: string): string {
   return path.join(logDir, `${name}.log`);
 }
 
+/** Where `init` sends profiles' output on a host without journald, when no --log-dir was given. */
+export function defaultLogDir(paths: Paths): string {
+  return path.join(paths.stateDir, "logs");
+}
+
 /** Where a profile's output can be read. */
 export type LogSource = { kind: "file"; file: string } | { kind: "journal"; unit: string; journalctl: string };
 
@@ -34,7 +39,7 @@ export function chooseSource(config: Config, paths: Paths, name: string, journal
   if (journalctl !== null) return { kind: "journal", unit: unitName(name), journalctl };
   throw new NothingToShowError(
     `no log to show for ${name}: no log dir is configured and this host has no journald`,
-    `run \`profiles init --log-dir ${path.join(paths.stateDir, "logs")}\` (or another absolute DIR), then \`profiles restart ${name}\``,
+    `run \`profiles init --log-dir ${defaultLogDir(paths)}\` (or another absolute DIR), then \`profiles restart ${name}\``,
   );
 }
 

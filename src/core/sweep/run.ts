@@ -5,6 +5,7 @@ import { ProcProcessInspector, type ProcessInspector } from "../../processes/ins
 import { acquireLock } from "../../store/lock.js";
 import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
+import { rotateLogs } from "../logs/rotate.js";
 import { lookAt } from "./one-profile.js";
 import { countsUnhealthy, loadedUnits } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
@@ -79,6 +80,11 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
   const next = new Map<string, ProfileMemory>(profiles.map((p) => [p.name, { nRestarts: p.nRestarts, restartsTotal: p.restartsTotal }]));
   await saveSweepState(ctx.paths, next, started);
 
+  // Nightly, the sweep is what keeps log files from growing without end.
+  const rotatedLogs = (await rotateLogs(ctx, config, names, false, "profiles sweep").catch((err: Error) => {
+    ctx.log.debug({ error: err.message }, "log rotation failed");
+    return [];
+  })).filter((o) => o.rotated);
   const unhealthy = profiles.filter(countsUnhealthy).length;
   const disabled = profiles.filter((p) => p.disabled).length;
   const result: SweepResult = {
@@ -91,6 +97,7 @@ async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, dep
     disabled,
     restartAttempts: attempts,
     profiles,
+    rotatedLogs,
     report: null,
     textfile: null,
     webhook: null,

@@ -3,6 +3,7 @@ import type { Drift } from "./drift.js";
 import type { HealthObservation } from "./unit-health.js";
 import type { PortHolder } from "../port-owner.js";
 import type { WebhookOutcome } from "./webhook.js";
+import type { RotateOutcome } from "../logs/rotate.js";
 
 /** What the sweep did about an unhealthy profile. */
 export type SweepAction =
@@ -40,6 +41,8 @@ export interface SweepResult {
   /** Restart or start attempts made (at most --max-restarts). */
   restartAttempts: number;
   profiles: SweepProfile[];
+  /** Log files (`init --log-dir`) that reached `[logs] max_size` and were rotated; absent in older reports. */
+  rotatedLogs?: RotateOutcome[];
   report: string | null;
   textfile: { path: string; written: boolean; error: string | null } | null;
   webhook: WebhookOutcome | null;

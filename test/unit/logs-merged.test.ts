@@ -1,0 +1,40 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { journalLine, lineFormatter, parseSince } from "../../src/core/logs/merged.js";
+import { AppError, ExitCode } from "../../src/errors.js";
+import { noteSecret } from "../../src/secrets.js";
+
+test("parseSince: 10m, 2h, 1d ago; a date and time; anything else exit 2 naming the flag", () => {
+  const now = Date.parse("2026-11-30T12:00:00Z");
+  assert.equal(parseSince("10m", now).toISOString(), "2026-11-30T11:50:00.000Z");
+  assert.equal(parseSince("2h", now).toISOString(), "2026-11-30T10:00:00.000Z");
+  assert.equal(parseSince("1d", now).toISOString(), "2026-11-29T12:00:00.000Z");
+  assert.equal(parseSince("2026-11-30T11:00:00Z").toISOString(), "2026-11-30T11:00:00.000Z");
+  assert.equal(parseSince("2026-11-30 11:00Z").toISOString(), "2026-11-30T11:00:00.000Z");
+  assert.throws(() => parseSince("soon"), (e: AppError) => e.exitCode === ExitCode.usage && /--since "soon" is not a time/.test(e.message));
+});
+
+test("journalLine: the gateway's lines and the manager's about the unit are the profile's; others are left out", () => {
+  const own = journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "agent-gateway@liam.service", __REALTIME_TIMESTAMP: "1796040000000000", MESSAGE: "hello" }));
+  assert.deepEqual(own, { profile: "liam", time: "2026-11-30T12:00:00.000Z", stream: null, message: "hello" });
+  const manager = journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "init.scope", USER_UNIT: "agent-gateway@ops.service", MESSAGE: "Started" }));
+  assert.equal(manager?.profile, "ops");
+  assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "other.service", MESSAGE: "x" })), null);
+  assert.equal(journalLine("not json"), null);
+  // A message that is not UTF-8 comes as bytes.
+  assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "agent-gateway@a.service", MESSAGE: [104, 105] }))?.message, "hi");
+});
+
+test("lineFormatter: names padded, coloured only when asked, JSON one object per line; secrets masked either way", () => {
+  noteSecret("tok-9f8e7d6c5b4a");
+  const line = { profile: "a", time: null, stream: null, message: "key tok-9f8e7d6c5b4a \x1b[2J" };
+  const text = lineFormatter(["a", "long"], false, false)(line);
+  assert.equal(text.startsWith("a    | key "), true, text);
+  assert.doesNotMatch(text, /tok-9f8e7d6c5b4a|\x1b/);
+  assert.match(lineFormatter(["a", "long"], false, true)(line), /^\x1b\[36ma   \x1b\[0m \| /);
+  const json = lineFormatter(["a"], true, true)(line);
+  assert.equal(json.endsWith("\n") && !json.slice(0, -1).includes("\n"), true);
+  const parsed = JSON.parse(json) as { profile: string; message: string };
+  assert.equal(parsed.profile, "a");
+  assert.doesNotMatch(parsed.message, /tok-9f8e7d6c5b4a/);
+});
