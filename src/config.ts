@@ -58,6 +58,8 @@ export interface Config {
   reloadSignal: string;
   /** Key names (`*` a wildcard) whose values are secrets beyond the built-in rule (`[secrets] keys`). */
   secretKeys: string[];
+  /** Keys no two profiles may share a value of (`[unique] keys`): one bot token, one gateway. */
+  uniqueKeys: string[];
 }
 
 /** The service types `profiles init --service-type` accepts. */
@@ -83,6 +85,7 @@ export const DEFAULT_CONFIG: Config = {
   stopTimeoutSec: 15,
   reloadSignal: "",
   secretKeys: [],
+  uniqueKeys: [],
 };
 
 /** Parse `A-B` into a port range within 1024-65535, A <= B. */
@@ -143,6 +146,16 @@ const secretKeysSchema = pipe(
   }),
 );
 
+const uniqueKeysSchema = pipe(
+  string(),
+  transform((text: string, ctx) => {
+    const keys = text.split(/[\s,]+/).filter((k) => k !== "");
+    if (keys.every((k) => keyProblem(k) === null)) return keys;
+    ctx.issues.push({ code: "custom", message: "must be environment variable names, separated by commas", input: text });
+    return NEVER;
+  }),
+);
+
 const serviceTypeSchema = enumOf(SERVICE_TYPES, { message: `must be one of ${SERVICE_TYPES.join(", ")}` });
 const stopTimeoutSchema = coerce
   .number({ message: "must be a number of seconds" })
@@ -172,6 +185,7 @@ const fileSchema = object({
   sweep: prefault(object({ timer: _default(boolSchema, true), textfile: _default(textfileSchema, ""), webhook: _default(webhookSchema, "") }), {}),
   generations: prefault(object({ keep: _default(coerce.number().check(int(), minimum(1), maximum(10000)), 20) }), {}),
   secrets: prefault(object({ keys: prefault(secretKeysSchema, "") }), {}),
+  unique: prefault(object({ keys: prefault(uniqueKeysSchema, "") }), {}),
 });
 
 /** A `config.ini` setting that `profiles init` takes as a flag, checked by the schema that checks the file. */
@@ -194,6 +208,7 @@ export const CONFIG_FLAGS: ConfigFlag[] = [
   { flag: "--probe", arg: "probe", key: "probe", schema: probeSchema },
   { flag: "--probe-timeout", arg: "probeTimeout", key: "probeTimeoutMs", schema: probeTimeoutSchema, number: true },
   { flag: "--secret-keys", arg: "secretKeys", key: "secretKeys", schema: secretKeysSchema },
+  { flag: "--unique", arg: "unique", key: "uniqueKeys", schema: uniqueKeysSchema },
 ];
 
 /** A flag's value as its setting holds it; a UsageError names the flag, the value and the rule. */
@@ -246,6 +261,7 @@ export async function loadConfig(paths: Paths): Promise<Config> {
     stopTimeoutSec: f.gateway.stop_timeout_sec,
     reloadSignal: f.gateway.reload_signal,
     secretKeys: f.secrets.keys,
+    uniqueKeys: f.unique.keys,
   };
 }
 
@@ -278,6 +294,7 @@ export async function saveConfig(paths: Paths, config: Config): Promise<void> {
     generations: { keep: config.keepGenerations },
     sweep: { timer: config.sweepTimer, textfile: config.sweepTextfile, webhook: config.sweepWebhook },
     secrets: { keys: config.secretKeys.join(", ") },
+    unique: { keys: config.uniqueKeys.join(", ") },
   });
   await writeFileAtomic(paths.configFile, `; agent-profiles configuration, written by \`profiles init\`\n${body}`, 0o600);
 }

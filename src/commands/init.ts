@@ -35,6 +35,7 @@ interface InitArgs {
   stopTimeout?: string;
   reloadSignal?: string;
   secretKeys?: string;
+  unique?: string;
 }
 
 /** The settings the flags give, each checked (exit 2) before anything is read; "" clears a setting where allowed. */
@@ -95,6 +96,7 @@ export interface InitResult {
   healthPath: string;
   logDir: string | null;
   secretKeys: string[];
+  uniqueKeys: string[];
   created: boolean;
   templateChanged: boolean;
   reloaded: boolean;
@@ -111,6 +113,7 @@ export function renderInit(r: InitResult, user: string): string {
     `  ExecStart=${r.execStart}`,
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
+    ...(r.uniqueKeys.length > 0 ? [`no two profiles may share a value of: ${r.uniqueKeys.join(", ")}`] : []),
     `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ""}`,
     r.linger.enabled
       ? `lingering is enabled for ${user}: profiles keep running after logout`
@@ -144,6 +147,7 @@ export default defineCommand<InitArgs, Partial<Config>>({
       .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
       .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
       .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
+      .option("unique", { type: "string", describe: 'Keys no two profiles may share a value of, e.g. "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN" (add, set and apply refuse, exit 5); "" for none' })
       .option("secret-keys", { type: "string", describe: 'More keys whose values are secrets, beyond names holding KEY, TOKEN, SECRET, PASS, AUTH, ...: "FOO, BAR_*" (* any run of letters, digits, _); "" for none' })
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
@@ -191,6 +195,7 @@ export default defineCommand<InitArgs, Partial<Config>>({
       healthPath: config.healthPath,
       logDir: config.logDir || null,
       secretKeys: config.secretKeys,
+      uniqueKeys: config.uniqueKeys,
       created: previous === null,
       templateChanged,
       reloaded,
