@@ -94,9 +94,9 @@ test("doctor is clean on a healthy host, and changes nothing", async () => {
   const text = await profiles(["doctor"]);
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trimEnd().split("\n");
-  assert.equal(lines.length, 13);
-  for (const line of lines.slice(0, 12)) assert.match(line, /^ok {3}\S/);
-  assert.equal(lines[12], "no problems found");
+  assert.equal(lines.length, 14);
+  for (const line of lines.slice(0, 13)) assert.match(line, /^ok {3}\S/);
+  assert.equal(lines[13], "no problems found");
   assert.deepEqual(await snapshot(sb.home), before);
 });
 

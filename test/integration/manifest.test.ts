@@ -206,7 +206,7 @@ test("pending restart: list shows a set without --restart; roll --changed restar
   assert.equal(back.code, 0, back.stderr);
 });
 
-test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PID/cmdline), set and add --env-file", async () => {
+test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PID/cmdline), set and add --env-file; a --unique key refused by add and plan", async () => {
   const typed = "mf-stdin-secret-77aa0b";
   const cli = path.join(sb.appDir, "dist/src/cli.js");
   // The CLI waits on a FIFO for its value while its command line is read; then the value is written.
@@ -250,6 +250,19 @@ test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PI
   const port = json<{ port: number }>(added).port;
   assert.equal(await envBytes(sb, "m4"), `# Written by agent-profiles; edit with \`profiles set\`, or by hand (systemd EnvironmentFile= syntax).\nPORT="${port}"\nLOG_LEVEL="info"\nAPI_KEY="${SECRET}"\n`);
   assert.equal((await run(sb, ["remove", "m4", "--purge"])).code, 0);
+
+  // A [unique] key: a second profile with m1's API_KEY is refused (5) by add and plan, naming m1, never the value.
+  assert.equal((await run(sb, ["init", "--unique", "API_KEY"])).code, 0);
+  const dupAdd = await run(sb, ["add", "m5", "--env", `API_KEY=${SECRET}`, "--no-start"]);
+  assert.equal(dupAdd.code, 5, dupAdd.stderr);
+  assert.match(dupAdd.stderr, /API_KEY of profile "m5" has the same value as profile "m1"'s/);
+  noSecret(dupAdd, "add of a duplicate");
+  await writeAsUser(sb, manifestFile(sb), `${THREE("bonjour")}[profile m5]\nport = 19005\nenv-file = ${file}\n`);
+  const dupPlan = await run(sb, ["plan", "-f", manifestFile(sb)]);
+  assert.equal(dupPlan.code, 5, dupPlan.stderr);
+  noSecret(dupPlan, "plan of a duplicate");
+  assert.equal((await run(sb, ["init", "--unique", ""])).code, 0);
+  await writeAsUser(sb, manifestFile(sb), THREE("bonjour"));
   assert.equal((await plan(sb)).code, 0, "m1 is back to what the manifest says");
 });
 
