@@ -246,3 +246,29 @@ test("the README's manifest example parses as it says", async () => {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test("enabled = no: apply disables and stops an existing profile (no generation); enabled = yes enables it and the roll starts it", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\n");
+    await apply.run(applyArgs(w.file), w.ctx);
+    const gens = (await history(w.ctx.paths, "a")).generations.length;
+    await w.write("[profile a]\nport = 8601\nenabled = no\n");
+    const p = await w.planOf();
+    assert.deepEqual(p.data.profiles.map((c) => [c.action, c.enabledBefore, c.enabled, c.restart]), [["change", true, false, false]]);
+    assert.match(p.text, /enabled: yes → no \(stopped now\)/);
+    const calls = w.systemd.calls.length;
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.equal(r.roll, null);
+    assert.deepEqual(w.systemd.calls.slice(calls).filter((c) => /^(enable|disable|stop|start|restart) /.test(c)), ["disable agent-gateway@a.service", "stop agent-gateway@a.service"]);
+    assert.equal((await history(w.ctx.paths, "a")).generations.length, gens, "no generation for the enable state");
+    assert.equal((await w.planOf()).code, 0);
+    await w.write("[profile a]\nport = 8601\nenabled = yes\n");
+    const back = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.deepEqual(back.roll!.profiles.map((x) => [x.name, x.outcome]), [["a", "rolled"]]);
+    assert.equal(w.systemd.enabled.has("agent-gateway@a.service"), true);
+    assert.equal((await w.planOf()).code, 0);
+  } finally {
+    await w.cleanup();
+  }
+});
