@@ -272,3 +272,22 @@ test("enabled = no: apply disables and stops an existing profile (no generation)
     await w.cleanup();
   }
 });
+
+test("a port move: plan shows it, apply moves and rolls the profile; a swap between two profiles is refused (exit 5)", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\n[profile b]\nport = 8602\n");
+    await apply.run(applyArgs(w.file), w.ctx);
+    await w.write("[profile a]\nport = 8611\n[profile b]\nport = 8602\n");
+    const p = await w.planOf();
+    assert.deepEqual(p.data.profiles.map((c) => [c.name, c.action, c.portBefore, c.port, c.restart]), [["a", "change", 8601, 8611, true], ["b", "none", 8602, 8602, false]]);
+    assert.match(p.text, /port 8601 → 8611/);
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.deepEqual(r.roll!.profiles.map((x) => [x.name, x.outcome]), [["a", "rolled"]]);
+    assert.match(await fs.readFile(envFile(w.ctx.paths, "a"), "utf8"), /PORT="8611"/);
+    await w.write("[profile a]\nport = 8602\n[profile b]\nport = 8611\n");
+    await assert.rejects(plan.run({ ...g, file: w.file, prune: false }, w.ctx), (err: unknown) => hasCode(ExitCode.portTaken)(err) && /first move b/.test((err as AppError).hint ?? ""));
+  } finally {
+    await w.cleanup();
+  }
+});
