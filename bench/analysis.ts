@@ -23,7 +23,7 @@ export function whereTimeGoes(registry: Registry): string[] {
   if (node !== null && version !== null) {
     lines.push(
       `- Start-up of any \`profiles\` command: ${ms(version)} (\`profiles --version\`) = node itself ${ms(node)}` +
-        ` + compiling and running the bundled CLI (dist/src/cli.js, its dependencies inside) and parsing arguments ${ms(version - node)}.` +
+        ` + running the bundled CLI (dist/src/cli-main.cjs, its dependencies inside, compiled code from its cache) and parsing arguments ${ms(version - node)}.` +
         (deps !== null ? ` Loading its four main dependencies one module at a time, as it did before it was bundled, takes ${ms(deps - node)} alone.` : ""),
     );
   }

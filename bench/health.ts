@@ -1,7 +1,7 @@
 /** Health checks between measurements (never measured): every gateway answers, and which process answers. */
 import { setTimeout as delay } from "node:timers/promises";
 
-/** Where a gateway listens: profiles on 127.0.0.1, pm2's apps on 127.0.0.2, on the same port numbers. */
+/** Where a gateway listens (profiles and pm2's apps each on ports of their own, on 127.0.0.1). */
 export interface Endpoint {
   host: string;
   port: number;

@@ -1,20 +1,20 @@
-/** pm2 running the same reference gateway, same count, same port numbers (on 127.0.0.2), as the same user. */
+/** pm2 running the same reference gateway, same count, on ports of its own, as the same user. */
 import fs from "node:fs";
 import path from "node:path";
 import { run, runOk } from "./exec.js";
 import { waitHealthy } from "./health.js";
-import { FIRST_PORT, numbers, PM2_HOST } from "./population.js";
+import { numbers, PM2_FIRST_PORT } from "./population.js";
 import { pm2Env, PM2_HOME_DIR, type Tools } from "./tools.js";
 import type { SandboxUser } from "../test/helpers/sandbox.js";
 
-/** App number n (1-based) → gw-001, ...; it listens on the port of profile pNNN. */
+/** App number n (1-based) → gw-001, ... */
 export function appName(n: number): string {
   return `gw-${String(n).padStart(3, "0")}`;
 }
 
 /** Where app n answers. */
 export function appEndpoint(n: number): { host: string; port: number } {
-  return { host: PM2_HOST, port: FIRST_PORT + n - 1 };
+  return { host: "127.0.0.1", port: PM2_FIRST_PORT + n - 1 };
 }
 
 /**
@@ -25,7 +25,7 @@ export async function startApps(user: SandboxUser, tools: Tools, from: number, t
   const apps = numbers(from, to).map((n) => ({
     name: appName(n),
     script: tools.gateway,
-    env: { PORT: String(appEndpoint(n).port), HOST: PM2_HOST, AGENT_PROFILE: appName(n) },
+    env: { PORT: String(appEndpoint(n).port), HOST: "127.0.0.1", AGENT_PROFILE: appName(n) },
     wait_ready: true,
     listen_timeout: 10_000,
   }));

@@ -6,12 +6,15 @@ import type { Tools } from "./tools.js";
 import type { SandboxUser } from "../test/helpers/sandbox.js";
 
 /** The bench's ports: a range no test file uses. Profile pNNN gets FIRST_PORT + NNN - 1. */
-export const PORT_RANGE = "19000-19499";
-export const FIRST_PORT = 19000;
+export const PORT_RANGE = "20000-20499";
+export const FIRST_PORT = 20000;
 /** The second sandbox (the "1st add") hands out ports from here, clear of the first one's 200. */
-export const EMPTY_RANGE = "19400-19499";
-/** pm2's apps listen on the same port numbers as the profiles, on this other loopback address. */
-export const PM2_HOST = "127.0.0.2";
+export const EMPTY_RANGE = "20400-20499";
+/**
+ * pm2's app n listens on PM2_FIRST_PORT + n - 1: ports of their own, since a profile's health gate rightly
+ * counts any other process listening on its port (on any address) as a squatter, and refuses to pass.
+ */
+export const PM2_FIRST_PORT = 20500;
 
 /** profile number n (1-based) → p001, p002, ... */
 export function profileName(n: number): string {

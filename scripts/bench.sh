@@ -41,7 +41,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-app_dir=$(bash scripts/stage-app.sh)
+app_dir=$(bash scripts/stage-app.sh --dev)
 for role in main empty; do
   bash scripts/user-manager.sh start >"$state_dir/$role.env"
   users+=("$(sed -n 's/^AP_USER=//p' "$state_dir/$role.env")")

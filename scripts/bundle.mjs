@@ -16,9 +16,26 @@ const cliuiCommonJs = {
   },
 };
 
+// pino is loaded only when a line is logged (src/log.ts requires ./pino.cjs beside it): bundled on its
+// own, so that a quiet run never reads it and an install needs no copy of pino's dependencies.
+await build({
+  entryPoints: [createRequire(import.meta.url).resolve("pino")],
+  outfile: "dist/src/pino.cjs",
+  bundle: true,
+  minify: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  logLevel: "warning",
+});
+
+// The CLI is bundled as CommonJS, which `vm.Script` compiles with a code cache (src/cli-loader.ts, bundled
+// as dist/src/cli.js, runs it); the gateway stays an ES module. A bundled ES module has no `require` for the
+// CommonJS dependencies' own require() calls, and CommonJS no import.meta.url: each gets the other's.
 const entries = [
-  { in: "src/cli.ts", out: "dist/src/cli.js" },
-  { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js" },
+  { in: "src/cli.ts", out: "dist/src/cli-main.cjs", format: "cjs", define: { "import.meta.url": "__bundleUrl" }, banner: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  { in: "src/cli-loader.ts", out: "dist/src/cli.js", format: "esm", sourcemap: false },
+  { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js", format: "esm", banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
 ];
 
 for (const entry of entries) {
@@ -28,16 +45,15 @@ for (const entry of entries) {
     bundle: true,
     minify: true,
     platform: "node",
-    format: "esm",
+    format: entry.format,
     target: "node20",
-    sourcemap: "linked",
+    sourcemap: entry.sourcemap ?? "linked",
     // Positions only: a stack trace names the TypeScript file and line; the sources stay out of the package.
     sourcesContent: false,
-    // A bundled ES module has no `require` for the CommonJS dependencies' own require() calls.
-    banner: { js: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
-    // node-unix-socket is a native addon, pino is loaded only when a line is logged (src/log.ts), and
-    // dbus-next's optional X11 transport is never used.
-    external: ["node-unix-socket", "pino", "x11"],
+    define: entry.define ?? {},
+    banner: entry.banner ? { js: entry.banner } : {},
+    // node-unix-socket is a native addon, and dbus-next's optional X11 transport is never used.
+    external: ["node-unix-socket", "x11"],
     plugins: [cliuiCommonJs],
     logLevel: "warning",
   });

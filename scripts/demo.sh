@@ -22,9 +22,12 @@ state_root=${XDG_STATE_HOME:-$HOME/.local/state}
 own_files=("$config_root/agent-profiles" "$state_root/agent-profiles"
   "$config_root/systemd/user/agent-gateway@.service"
   "$config_root/systemd/user/agent-profiles-sweep.service" "$config_root/systemd/user/agent-profiles-sweep.timer")
+# The CLI's compiled-code cache (src/cli-loader.ts): not a setup, but removed again if the demo made it.
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}
+cache_dir=$cache_root/agent-profiles
 # Directories the demo may create on the way; each is removed again only if it did not exist and is empty.
 parent_dirs=("$config_root/systemd/user/default.target.wants" "$config_root/systemd/user" "$config_root/systemd"
-  "$config_root" "$state_root" "${state_root%/state}")
+  "$config_root" "$state_root" "${state_root%/state}" "$cache_root")
 
 user_bus=${DBUS_SESSION_BUS_ADDRESS:-unix:path=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/bus}
 if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
@@ -36,6 +39,7 @@ if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
     fi
   done
   created_dirs=()
+  [[ -e $cache_dir ]] || created_dirs+=("$cache_dir")
   for d in "${parent_dirs[@]}"; do [[ -e $d ]] || created_dirs+=("$d"); done
   echo "using your own systemd user manager ($user_bus); everything the demo makes is removed at the end"
   profiles() { node "$repo/dist/src/cli.js" "$@"; }
@@ -46,6 +50,7 @@ if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
       profiles remove "$p" --purge >/dev/null 2>&1 || [[ ! -d $config_root/agent-profiles/profiles/$p ]] || left+=("profile $p")
     done
     rm -rf "${own_files[@]}"
+    [[ ${created_dirs[0]:-} != "$cache_dir" ]] || rm -rf "$cache_dir"
     systemctl --user daemon-reload || left+=("the manager's reload")
     for d in "${created_dirs[@]}"; do rmdir "$d" 2>/dev/null || true; done
     for f in "${own_files[@]}" "${created_dirs[@]}"; do [[ ! -e $f ]] || left+=("$f"); done

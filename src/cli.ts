@@ -1,6 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// A young generation of 2 MiB instead of node's default (16): a command lives for well under a second, and
-// `profiles list` of 200 profiles peaked at ~81 MiB instead of ~71 MiB, in the same time (BENCHMARKS.md).
+// The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.js).
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { commands } from "./commands/index.js";

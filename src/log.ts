@@ -14,7 +14,9 @@ type Level = (typeof LEVELS)[number];
 
 /**
  * A pino logger on stderr at `warn`, or `debug` with --verbose (PROFILES_LOG_LEVEL overrides both).
- * pino is loaded on the first line actually written, so that quiet runs do not pay for its import.
+ * pino is loaded on the first line actually written, so that quiet runs do not pay for its import; the
+ * build bundles it as `pino.cjs` beside this file and the CLI (scripts/bundle.mjs), so that an install
+ * needs none of its dependencies.
  */
 export function createLogger(verbose: boolean, env: NodeJS.ProcessEnv = process.env): Logger {
   const asked = env.PROFILES_LOG_LEVEL as Level | undefined;
@@ -23,7 +25,7 @@ export function createLogger(verbose: boolean, env: NodeJS.ProcessEnv = process.
   let pino: Pino | undefined;
   const get = (): Pino => {
     if (!pino) {
-      const make = createRequire(import.meta.url)("pino") as typeof import("pino").default;
+      const make = createRequire(import.meta.url)("./pino.cjs") as typeof import("pino").default;
       pino = make({ level, base: { pid: process.pid }, timestamp: make.stdTimeFunctions.isoTime }, make.destination(2));
     }
     return pino;

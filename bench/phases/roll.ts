@@ -32,7 +32,7 @@ function restartStep(ctx: BenchContext, series: Series, argv: string[], endpoint
   };
 }
 
-/** Adds 20 running profiles and 20 pm2 apps on the same port numbers, then measures the ways to roll them. */
+/** Adds 20 running profiles and 20 pm2 apps, then measures the ways to roll them. */
 export async function rollPhase(ctx: BenchContext): Promise<void> {
   const { main, tools, registry, verbs } = ctx;
   const ns = numbers(1, ROLL_COUNT);

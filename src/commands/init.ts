@@ -1,70 +1,30 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {
-  checkConfigFlag, checkVarName, CONFIG_FLAGS, DEFAULT_CONFIG, loadConfigIfAny, parseRange, saveConfig, type Config,
-} from "../config.js";
+import type { Argv } from "yargs";
+import { DEFAULT_CONFIG, loadConfigIfAny, saveConfig, type Config } from "../config.js";
 import { execStartFor, referenceExecStart } from "../core/exec-command.js";
-import { execVarProblem, reloadCommand } from "../core/gateway-unit.js";
-import { checkTextfile, checkWebhook } from "../core/sweep/flags.js";
+import { reloadCommand } from "../core/gateway-unit.js";
 import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
 import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { redactUrl } from "../core/sweep/webhook.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
-import { UsageError } from "../errors.js";
 import { gatewayScript, templateSource } from "../package-files.js";
 import { LINGER_DIR } from "../paths.js";
+import { flagArg, settingFromFlag, SETTINGS } from "../settings.js";
 import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
 import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
 import { setUnitKey } from "../systemd/unit-file.js";
 import { defineCommand } from "./command.js";
 
-interface InitArgs {
-  exec?: string;
-  portVar?: string;
-  range?: string;
-  healthPath?: string;
-  logDir?: string;
-  probe?: string;
-  probeTimeout?: string;
-  sweep?: boolean;
-  sweepTextfile?: string;
-  sweepWebhook?: string;
-  hostVar?: string;
-  serviceType?: string;
-  stopTimeout?: string;
-  reloadSignal?: string;
-  secretKeys?: string;
-  unique?: string;
-}
-
-/** The settings the flags give, each checked (exit 2) before anything is read; "" clears a setting where allowed. */
-async function settingsFromFlags(args: InitArgs): Promise<Partial<Config>> {
-  const given = args as Record<string, unknown>;
-  const next: Partial<Config> = {};
-  if (args.range !== undefined) {
-    const r = parseRange(args.range);
-    if (typeof r === "string") throw new UsageError(`--range ${r}`);
-    next.portRange = r;
+/** The settings the flags give, each checked by its setting's rule (exit 2) before anything is read; "" clears one where allowed. */
+async function settingsFromFlags(args: Record<string, unknown>): Promise<Partial<Config>> {
+  const next: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const raw = s.flag ? args[flagArg(s.flag.name)] : undefined;
+    if (raw !== undefined) next[s.key] = await settingFromFlag(s, raw);
   }
-  if (args.portVar !== undefined) next.portVar = checkVarName("--port-var", args.portVar);
-  if (args.hostVar !== undefined) next.hostVar = checkVarName("--host-var", args.hostVar);
-  if (args.exec !== undefined) {
-    const problem = execVarProblem(args.exec);
-    if (problem) throw new UsageError(`--exec "${args.exec}": ${problem}`);
-    next.exec = args.exec.trim();
-  }
-  if (args.logDir !== undefined) {
-    if (args.logDir !== "" && (!path.isAbsolute(args.logDir) || /[\s%]/.test(args.logDir))) {
-      throw new UsageError(`--log-dir "${args.logDir}" must be an absolute path without spaces or %`);
-    }
-    next.logDir = args.logDir;
-  }
-  for (const f of CONFIG_FLAGS) if (given[f.arg] !== undefined) Object.assign(next, { [f.key]: checkConfigFlag(f, given[f.arg]) });
-  if (args.sweep !== undefined) next.sweepTimer = args.sweep;
-  if (args.sweepTextfile !== undefined) next.sweepTextfile = args.sweepTextfile === "" ? "" : await checkTextfile("--sweep-textfile", args.sweepTextfile);
-  if (args.sweepWebhook !== undefined) next.sweepWebhook = args.sweepWebhook === "" ? "" : checkWebhook("--sweep-webhook", args.sweepWebhook);
-  return next;
+  return next as Partial<Config>;
 }
 
 /** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
@@ -126,29 +86,13 @@ export function renderInit(r: InitResult, user: string): string {
   ].join("\n");
 }
 
-export default defineCommand<InitArgs, Partial<Config>>({
+export default defineCommand<Record<string, unknown>, Partial<Config>>({
   command: "init",
   describe: "Write the config, install the template unit and the nightly sweep timer, reload the manager when a unit file changed (safe to rerun)",
   // It writes the config: its flags are checked first, then the earlier config is read, then the manager reached.
   needs: { config: false, profiles: "none", manager: false },
   builder: (y) =>
-    y
-      .option("exec", { type: "string", describe: 'Your gateway\'s command; %i is the profile name, ${VAR} a value from its .env (default: the bundled agent-gateway)' })
-      .option("port-var", { type: "string", describe: "Variable that carries the port in each .env (default PORT)" })
-      .option("range", { type: "string", describe: "Ports to hand out, A-B (default 8600-8699)" })
-      .option("health-path", { type: "string", describe: "HTTP path of the health probe (default /health)" })
-      .option("log-dir", { type: "string", describe: "Append each profile's output to DIR/NAME.log instead of the journal" })
-      .option("host-var", { type: "string", describe: "Variable that carries the listen host in each .env; the health probe goes there (default HOST)" })
-      .option("service-type", { type: "string", describe: "simple, exec, or notify (the gateway sends READY=1 once it listens; a start waits for it). Default simple" })
-      .option("stop-timeout", { type: "string", describe: "Seconds a stop waits for the gateway to exit before SIGKILL (TimeoutStopSec, default 15)" })
-      .option("reload-signal", { type: "string", describe: 'Signal `profiles reload` sends (HUP, USR1, USR2); "" for none, which makes reload refuse' })
-      .option("probe", { type: "string", describe: "Health probe kind: http (GET the health path, expect 2xx) or tcp (a connect is enough); default http" })
-      .option("probe-timeout", { type: "string", describe: "Milliseconds one health probe may take (default 2000)" })
-      .option("sweep", { type: "boolean", describe: `Install and start the nightly sweep timer (${SWEEP_TIMER}); --no-sweep stops, disables and removes it. Default: as before (on)` })
-      .option("sweep-textfile", { type: "string", describe: 'Prometheus .prom file the sweep writes (the timer\'s, and `sweep` without --textfile); "" for none' })
-      .option("sweep-webhook", { type: "string", describe: 'URL the sweep POSTs to when something is unhealthy; kept in config.ini (0600), out of the timer and cron command lines; "" for none' })
-      .option("unique", { type: "string", describe: 'Keys no two profiles may share a value of, e.g. "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN" (add, set and apply refuse, exit 5); "" for none' })
-      .option("secret-keys", { type: "string", describe: 'More keys whose values are secrets, beyond names holding KEY, TOKEN, SECRET, PASS, AUTH, ...: "FOO, BAR_*" (* any run of letters, digits, _); "" for none' })
+    SETTINGS.reduce((out: Argv<any>, s) => (s.flag ? out.option(s.flag.name, { type: s.flag.boolean ? "boolean" : "string", describe: s.flag.describe }) : out), y)
       .example("$0 init", "use the bundled reference gateway")
       .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
       .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),

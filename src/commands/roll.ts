@@ -17,7 +17,7 @@ import { loadRecord, newRecord, type RollRecord } from "../core/roll/record.js";
 import { RollRecorder } from "../core/roll/recorder.js";
 import { foundRoll, foundText, rollReport, type RollReport } from "../core/roll/report.js";
 import { nextStep, render } from "../core/roll/summary.js";
-import { catchStopSignals, runOne, takeRollLock } from "../core/roll/session.js";
+import { catchRollStop, runOne, takeRollLock } from "../core/roll/session.js";
 import type { RollView } from "../core/roll/view.js";
 import { ManagerUnreachableError, NoReloadCommandError, UsageError } from "../errors.js";
 import { inspectRunning } from "../core/inspect.js";
@@ -131,7 +131,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
     await loadRecord(ctx.paths);
     const lock = await takeRollLock(ctx, `profiles roll ${names.join(" ")}`.trim());
     const shown: { view: RollView | null } = { view: null };
-    const stop = catchStopSignals((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+    const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
     try {
       const found = await loadRecord(ctx.paths);
       const unfinished = found && !found.finished ? found : null;

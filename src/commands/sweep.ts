@@ -1,9 +1,11 @@
-import { checkTextfile, checkWebhook, parseMaxRestarts } from "../core/sweep/flags.js";
+import { parseMaxRestarts } from "../core/sweep/flags.js";
 import { runSweep } from "../core/sweep/run.js";
 import { cronLine } from "../core/sweep/schedule.js";
-import { sweepText } from "../core/sweep/summary.js";
+import type { SweepProfile, SweepResult } from "../core/sweep/types.js";
 import { ExitCode } from "../errors.js";
 import { peopleText } from "../redact.js";
+import { checkTextfile, checkWebhook } from "../settings.js";
+import { table } from "../render/table.js";
 import { defineCommand } from "./command.js";
 import { wait } from "./options.js";
 
@@ -32,6 +34,59 @@ export interface CronResult {
 /** `sweep --print-cron`'s text: the line alone, for `>> my.crontab`. */
 export function renderCron(r: CronResult): string {
   return r.cron;
+}
+
+function restartsCell(p: SweepProfile): string {
+  return p.restartsSinceLastSweep > 0 ? `${p.nRestarts} (+${p.restartsSinceLastSweep})` : String(p.nRestarts);
+}
+
+function portCell(p: SweepProfile): string {
+  if (p.port === null) return "-";
+  const h = p.portHolder;
+  const who = !h ? "" : h.status === "own" ? " own" : h.status === "free" ? " free" : ` FOREIGN${h.pid ? ` pid ${h.pid}` : ""}`;
+  return `${p.port}${who}`;
+}
+
+function driftCell(p: SweepProfile): string {
+  if (!p.drift) return "?";
+  if (p.drift.pendingRestart) return "pending restart";
+  if (p.drift.drifted) return `gen ${p.drift.current ?? "edited"} vs good ${p.drift.knownGood}`;
+  return "-";
+}
+
+function actionLine(p: SweepProfile): string | null {
+  const a = p.action;
+  if (!a) return null;
+  if (a.kind === "skipped") return `${p.name}: not restarted: ${a.reason}`;
+  const verb = a.kind === "restart" ? "restarted" : "started";
+  if (a.ok) return `${p.name}: ${verb}, healthy again after ${a.elapsedMs} ms (was: ${p.before?.problems.join("; ")})`;
+  return `${p.name}: ${verb}, still unhealthy: ${a.error ?? p.problems.join("; ")}`;
+}
+
+/** The sweep as a table with one line per action and note, then a summary line. */
+export function renderSweep(r: SweepResult): string {
+  if (r.total === 0) return "no profiles yet: run `profiles add NAME`";
+  const rows = r.profiles.map((p) => [
+    p.name,
+    portCell(p),
+    p.condition,
+    p.probe ? `${p.probe.reason}${p.probe.ok ? ` ${p.probe.latencyMs} ms` : ""}` : "-",
+    restartsCell(p),
+    driftCell(p),
+    p.healthy ? "healthy" : `UNHEALTHY: ${p.problems.join("; ")}`,
+  ]);
+  const lines = [table(["NAME", "PORT", "UNIT", "PROBE", "RESTARTS", "DRIFT", "VERDICT"], rows)];
+  for (const p of r.profiles) {
+    const a = actionLine(p);
+    if (a) lines.push(a);
+    for (const n of p.notes) lines.push(`${p.name}: ${n}`);
+  }
+  lines.push(`${r.healthy} of ${r.total} healthy, ${r.restartAttempts} restart(s) attempted, ${r.durationMs} ms`);
+  if (r.textfile) lines.push(r.textfile.written ? `metrics: ${r.textfile.path}` : `metrics NOT written to ${r.textfile.path}: ${r.textfile.error}`);
+  if (r.webhook) lines.push(r.webhook.sent ? `webhook: sent to ${r.webhook.url} (status ${r.webhook.status})` : `webhook FAILED (${r.webhook.url}): ${r.webhook.error}`);
+  if (r.report) lines.push(`report: ${r.report}`);
+  if (r.unhealthy > 0) lines.push(`next: profiles status ${r.profiles.filter((p) => !p.healthy).map((p) => p.name).join(" ")}`);
+  return lines.join("\n");
 }
 
 export default defineCommand<SweepArgs, SweepFlags>({
@@ -82,6 +137,6 @@ export default defineCommand<SweepArgs, SweepFlags>({
     });
     if (result.webhook && !result.webhook.sent) process.stderr.write(peopleText(`profiles: webhook POST to ${result.webhook.url} failed: ${result.webhook.error}`) + "\n");
     if (result.textfile && !result.textfile.written) process.stderr.write(peopleText(`profiles: metrics not written to ${result.textfile.path}: ${result.textfile.error}`) + "\n");
-    return { data: result, text: sweepText(result), exitCode: result.unhealthy === 0 ? ExitCode.ok : ExitCode.unhealthy };
+    return { data: result, text: renderSweep(result), exitCode: result.unhealthy === 0 ? ExitCode.ok : ExitCode.unhealthy };
   },
 });

@@ -1,9 +1,6 @@
-import { changeEnv } from "../core/env-change.js";
 import { UsageError } from "../errors.js";
-import { renderEnvChange } from "../render/env-change.js";
 import { keyProblem } from "../store/envfile.js";
-import { defineCommand } from "./command.js";
-import { name, restartAfterChange, wait } from "./options.js";
+import { envChangeVerb } from "./env-change-verb.js";
 
 /** The keys to remove, checked; a malformed one is never echoed: it may be a secret typed by mistake. */
 function checkKeys(name: string, raw: string[]): string[] {
@@ -16,19 +13,14 @@ function checkKeys(name: string, raw: string[]): string[] {
   return keys;
 }
 
-export default defineCommand<{ name: string; keys: string[]; restart: boolean; wait: number }, string[]>({
-  command: "unset <name> <keys..>",
+export default envChangeVerb({
+  verb: "unset",
+  list: { key: "keys", options: { type: "string", array: true, describe: "Keys to remove (each must be in the .env)" } },
   describe: "Remove keys from a profile's .env (kept as a new generation); --restart applies it and checks health",
-  options: [name(), restartAfterChange, wait("Seconds to wait for health with --restart")],
-  needs: { config: true, profiles: "name", manager: false },
-  builder: (y) =>
-    y
-      .positional("keys", { type: "string", array: true, describe: "Keys to remove (each must be in the .env)" })
-      .example("$0 unset liam LOG_LEVEL", "takes effect at the next restart")
-      .example("$0 unset liam HOST API_KEY --restart", "restart now; exit 7 if it is not healthy"),
-  parse: (args) => checkKeys(args.name, args.keys),
-  async run(args, ctx, keys) {
-    const r = await changeEnv(ctx, args.name, { set: new Map(), unset: keys }, { verb: "unset", restart: args.restart, waitMs: args.wait * 1000 });
-    return { data: r, text: renderEnvChange("unset", r) };
-  },
+  examples: [
+    ["$0 unset liam LOG_LEVEL", "takes effect at the next restart"],
+    ["$0 unset liam HOST API_KEY --restart", "restart now; exit 7 if it is not healthy"],
+  ],
+  parse: checkKeys,
+  change: (keys) => ({ set: new Map(), unset: keys }),
 });

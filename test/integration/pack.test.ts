@@ -28,6 +28,11 @@ test("npm pack makes a tarball that installs with npm install -g; both bins work
     // Resolving the dependencies' ranges needs the registry's metadata, or a cache that holds it (the
     // systemd-container run warms one); without either, fail fast rather than retry past the deadline.
     await run("npm", ["install", "-g", "--prefix", prefix, "--prefer-offline", "--fetch-retries=0", "--no-audit", "--no-fund", path.join(tmp, info.filename)], { cwd: tmp });
+    // The CLI, the gateway and pino are bundles: an install brings only the native addon the gateway's
+    // notify support loads (node-unix-socket and its prebuilt binary for this platform).
+    const installed = await fs.readdir(path.join(prefix, "lib", "node_modules", "agent-profiles", "node_modules")).catch(() => []);
+    const packages = installed.filter((n) => !n.startsWith("."));
+    assert.ok(packages.includes("node-unix-socket") && packages.every((n) => /^node-unix-socket(-[a-z0-9-]+)?$/.test(n)) && packages.length <= 4, packages.join(", "));
     const env = { ...process.env, PATH: `${path.join(prefix, "bin")}:${process.env.PATH}`, HOME: tmp, XDG_CONFIG_HOME: "", XDG_STATE_HOME: "" };
     const version = await run("profiles", ["--version"], { cwd: "/", env });
     assert.equal(version.stdout.trim(), JSON.parse(await fs.readFile(path.join(repo, "package.json"), "utf8")).version);

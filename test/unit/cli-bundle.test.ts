@@ -84,3 +84,29 @@ test("completion: a bash script, and profile names after a verb that takes them"
     await fs.rm(home, { recursive: true, force: true });
   }
 });
+
+test("the code cache: made at the first run (0600 in a 0700 dir), used after; a corrupt or unwritable one costs nothing", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-cache-"));
+  try {
+    const version = async (cacheHome: string) => (await run(process.execPath, [CLI, "--version"], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } })).stdout.trim();
+    const expected = JSON.parse(await fs.readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
+    const dir = path.join(home, "agent-profiles");
+    assert.equal(await version(home), expected);
+    const [made] = await fs.readdir(dir);
+    assert.match(made ?? "", /^cli-v\d+\.\d+\.\d+-\d+-\d+\.v8$/);
+    assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
+    assert.equal((await fs.stat(path.join(dir, made!))).mode & 0o777, 0o600);
+    const first = await fs.stat(path.join(dir, made!));
+    assert.equal(await version(home), expected);
+    assert.equal((await fs.stat(path.join(dir, made!))).mtimeMs, first.mtimeMs, "a usable cache is not written again");
+    await fs.writeFile(path.join(dir, made!), "not a code cache");
+    assert.equal(await version(home), expected);
+    assert.notEqual(await fs.readFile(path.join(dir, made!), "utf8"), "not a code cache", "a rejected cache is made anew");
+    assert.deepEqual((await fs.readdir(dir)).length, 1, "no temp file left");
+    // A cache home that is a file: nothing can be written, the command still runs.
+    await fs.writeFile(path.join(home, "file"), "");
+    assert.equal(await version(path.join(home, "file")), expected);
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { assertProfileName } from "../../src/store/names.js";
 import { ExitCode, UsageError, BadFileError, NotInitialisedError } from "../../src/errors.js";
-import { DEFAULT_CONFIG, loadConfig, parseRange, saveConfig } from "../../src/config.js";
+import { DEFAULT_CONFIG, loadConfig, saveConfig, type Config } from "../../src/config.js";
+import { parseRange, settingFromFlag, SETTINGS } from "../../src/settings.js";
 import { resolvePaths } from "../../src/paths.js";
 
 test("profile names: the rule's edges", () => {
@@ -46,6 +47,32 @@ test("config.ini round-trips, is 0600, and a broken one names the field", async 
     await assert.rejects(loadConfig(paths), (err: unknown) => err instanceof BadFileError && /ports\.range/.test(err.message) && err.exitCode === ExitCode.badFile);
     await fs.writeFile(paths.configFile, "[ports]\nvariable = 1BAD\n");
     await assert.rejects(loadConfig(paths), (err: unknown) => err instanceof BadFileError && /ports\.variable/.test(err.message));
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+test("the settings table: every Config field has one setting; a bad value is refused alike from the file (12) and from init's flag (2)", async () => {
+  assert.deepEqual(SETTINGS.map((s) => s.key).sort(), Object.keys(DEFAULT_CONFIG).sort());
+  assert.equal(new Set(SETTINGS.map((s) => `${s.section}.${s.name}`)).size, SETTINGS.length);
+  const bad: Partial<Record<keyof Config, string>> = {
+    portRange: "9000-80", portVar: "1X", exec: "gw ${A", healthPath: "x", logDir: "rel", probe: "udp", probeTimeoutMs: "5",
+    hostVar: "A-B", serviceType: "forking", stopTimeoutSec: "0", reloadSignal: "KILL", keepGenerations: "0", sweepTimer: "maybe",
+    sweepTextfile: "/tmp/x.txt", sweepWebhook: "ftp://x", secretKeys: "a-b", uniqueKeys: "BOT-TOKEN",
+  };
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-settings-"));
+  try {
+    const paths = resolvePaths({ HOME: home });
+    for (const s of SETTINGS) {
+      const value = bad[s.key];
+      assert.ok(value !== undefined, `a bad value for ${s.key}`);
+      await fs.mkdir(path.dirname(paths.configFile), { recursive: true });
+      await fs.writeFile(paths.configFile, `[${s.section}]\n${s.name} = ${value}\n`);
+      await assert.rejects(loadConfig(paths), (e: unknown) => e instanceof BadFileError && e.message.includes(`${s.section}.${s.name}:`), s.key);
+      if (s.flag && !s.flag.boolean) {
+        await assert.rejects(settingFromFlag(s, value), (e: unknown) => e instanceof UsageError && e.message.startsWith(`--${s.flag!.name} `), s.key);
+      }
+    }
   } finally {
     await fs.rm(home, { recursive: true, force: true });
   }

@@ -43,6 +43,7 @@ const TABLE: Record<string, Row> = {
   remove: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   logs: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 1 },
   doctor: { argv: [], bad: null, uninit: 14, unknown: null, known: 14 },
+  verify: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },
 };
 
 function verbOf(spec: CommandSpec): string {

@@ -52,7 +52,7 @@ test("config.ini: [secrets] keys round-trips, a bad name is exit 12 naming the f
     assert.deepEqual((await loadConfig(paths)).secretKeys, ["ZED_*", "QUUX"]);
     assert.ok(isSecretKey("ZED_THING") && isSecretKey("QUUX"));
     await fs.writeFile(paths.configFile, "[secrets]\nkeys = A-B\n");
-    await assert.rejects(loadConfig(paths), fails(ExitCode.badFile, /secrets\.keys: must be names of letters/));
+    await assert.rejects(loadConfig(paths), fails(ExitCode.badFile, /secrets\.keys: "A-B" must be names of letters/));
     await fs.writeFile(paths.configFile, "[ports]\nrange = 8600-8699\n");
     assert.deepEqual((await loadConfig(paths)).secretKeys, []);
     assert.ok(!isSecretKey("ZED_THING"));

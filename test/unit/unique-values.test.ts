@@ -5,7 +5,8 @@ import path from "node:path";
 import add from "../../src/commands/add.js";
 import plan from "../../src/commands/plan.js";
 import set from "../../src/commands/set.js";
-import { checkConfigFlag, CONFIG_FLAGS, loadConfig, saveConfig } from "../../src/config.js";
+import { loadConfig, saveConfig } from "../../src/config.js";
+import { settingFromFlag, SETTINGS } from "../../src/settings.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
@@ -45,10 +46,10 @@ test("unique keys: add, set and a manifest refuse a value another profile holds 
 });
 
 test("init --unique: names checked (exit 2), kept in config.ini's [unique] keys", async () => {
-  const flag = CONFIG_FLAGS.find((f) => f.flag === "--unique")!;
-  assert.deepEqual(checkConfigFlag(flag, "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN"), ["TELEGRAM_BOT_TOKEN", "DISCORD_TOKEN"]);
-  assert.deepEqual(checkConfigFlag(flag, ""), []);
-  assert.throws(() => checkConfigFlag(flag, "BAD-KEY"), (err: unknown) => err instanceof AppError && err.exitCode === ExitCode.usage);
+  const flag = SETTINGS.find((s) => s.flag?.name === "unique")!;
+  assert.deepEqual(await settingFromFlag(flag, "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN"), ["TELEGRAM_BOT_TOKEN", "DISCORD_TOKEN"]);
+  assert.deepEqual(await settingFromFlag(flag, ""), []);
+  await assert.rejects(settingFromFlag(flag, "BAD-KEY"), (err: unknown) => err instanceof AppError && err.exitCode === ExitCode.usage);
   const w = await fakeWorld();
   try {
     const c = await loadConfig(w.ctx.paths);

@@ -22,7 +22,7 @@ import { planRoll } from "../roll/plan.js";
 import { loadRecord, newRecord } from "../roll/record.js";
 import { RollRecorder } from "../roll/recorder.js";
 import type { RollReport } from "../roll/report.js";
-import { catchStopSignals, runOne, takeRollLock } from "../roll/session.js";
+import { catchRollStop, runOne, takeRollLock } from "../roll/session.js";
 import type { RollView } from "../roll/view.js";
 import { withProfile } from "../transaction.js";
 import { reloadIfNeeded } from "../unit-reload.js";
@@ -85,7 +85,7 @@ export async function applyManifest(
     }
     if (rec) {
       const shown: { view: RollView | null } = { view: null };
-      const stop = catchStopSignals((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+      const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
       try {
         result.roll = await runOne(ctx, rec, false, stop, shown);
       } finally {

@@ -2,6 +2,7 @@
 import { BusyError } from "../../errors.js";
 import { acquireLock, type Lock } from "../../store/lock.js";
 import type { Context } from "../context.js";
+import { catchStopSignals, type StopSignals } from "../stop-signals.js";
 import { recordFile } from "./record.js";
 import type { RollRecorder } from "./recorder.js";
 import { rollReport, type RollReport } from "./report.js";
@@ -24,22 +25,11 @@ export async function takeRollLock(ctx: Context, command: string): Promise<Lock>
 }
 
 /** Ctrl-C and SIGTERM ask the roll to stop once the current batch has settled. */
-export function catchStopSignals(tell: (text: string) => void): { signal(): string | null; remove(): void } {
-  let caught: string | null = null;
-  const handler = (sig: NodeJS.Signals): void => {
-    if (caught) return tell(`${sig}: still waiting for the current batch to settle (SIGKILL stops at once; the next \`profiles roll\` then finishes the roll)`);
-    caught = sig;
-    tell(`${sig}: stopping once the current batch has settled (never mid-restart); \`profiles roll\` finishes the roll later`);
-  };
-  process.on("SIGINT", handler);
-  process.on("SIGTERM", handler);
-  return {
-    signal: () => caught,
-    remove() {
-      process.off("SIGINT", handler);
-      process.off("SIGTERM", handler);
-    },
-  };
+export function catchRollStop(tell: (text: string) => void): StopSignals {
+  return catchStopSignals(tell, {
+    first: "stopping once the current batch has settled (never mid-restart); `profiles roll` finishes the roll later",
+    again: "still waiting for the current batch to settle (SIGKILL stops at once; the next `profiles roll` then finishes the roll)",
+  });
 }
 
 export async function makeView(ctx: Context): Promise<RollView> {

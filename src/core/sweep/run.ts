@@ -11,11 +11,10 @@ import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
 import { markGood, restartProfile, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";
 import { loadSweepState, saveSweepState, type ProfileMemory } from "./state.js";
-import { webhookSummary } from "./summary.js";
 import { writeTextfile } from "./textfile.js";
 import type { SweepResult } from "./types.js";
 import { readStartLimits } from "./unit-condition.js";
-import { postWebhook, type WebhookOutcome } from "./webhook.js";
+import { postWebhook, webhookSummary, type WebhookOutcome } from "./webhook.js";
 
 /** How the sweep runs; flags and config.ini already merged and checked. */
 export interface SweepOptions {

@@ -4,6 +4,7 @@
  */
 import { redactJson, redactText } from "../../redact.js";
 import { noteUrlSecrets } from "../../secrets.js";
+import type { SweepResult } from "./types.js";
 
 /** What became of the POST. `url` is redacted: webhook paths often carry a token. */
 export interface WebhookOutcome {
@@ -63,4 +64,20 @@ function fetchError(err: unknown, timeoutMs: number): string {
   const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
   if (e.name === "TimeoutError" || e.name === "AbortError") return `no answer within ${timeoutMs} ms`;
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
+}
+
+/** What the webhook receives: who, where, and what is wrong; `text` suits chat webhooks (Slack, Mattermost). */
+export function webhookSummary(r: SweepResult, user: string) {
+  const bad = r.profiles.filter((p) => !p.healthy);
+  const text = `agent-profiles on ${r.host} (${user}): ${bad.length} of ${r.total} profiles unhealthy: ${bad.map((p) => `${p.name} (${p.problems[0] ?? "?"})`).join(", ")}`;
+  return {
+    source: "agent-profiles",
+    text,
+    host: r.host,
+    user,
+    time: r.time,
+    total: r.total,
+    healthy: r.healthy,
+    unhealthy: bad.map((p) => ({ name: p.name, condition: p.condition, problems: p.problems, action: p.action })),
+  };
 }
