@@ -52,6 +52,8 @@ export interface Config {
   sweepRollbackBroken: boolean;
   /** The crash-loop policy `init` writes into the template (`[restart]`); absent keys keep the template's. */
   restartPolicy: RestartPolicy;
+  /** Keys no two profiles may share a value of (`[unique] keys`): one bot token, one gateway. */
+  uniqueKeys: string[];
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -75,6 +77,7 @@ export const DEFAULT_CONFIG: Config = {
   secretKeys: [],
   sweepRollbackBroken: false,
   restartPolicy: {},
+  uniqueKeys: [],
 };
 
 /** config.ini's shape, from the settings table: each section an object, each setting its rule with its default. */

@@ -71,6 +71,18 @@ export class PortTakenError extends AppError {
   }
 }
 
+/** Two profiles would share a value of a key config.ini's `[unique] keys` names (a bot token): the value itself is never shown. */
+export class DuplicateValueError extends AppError {
+  override name = "DuplicateValueError";
+  constructor(readonly key: string, readonly profile: string, readonly other: string) {
+    super(
+      `${key} of profile "${profile}" has the same value as profile "${other}"'s (the value is not shown; config.ini's [unique] keys says no two profiles may share it)`,
+      ExitCode.portTaken,
+      `give ${profile} its own ${key}: two gateways on one bot token get HTTP 429 and risk a ban`,
+    );
+  }
+}
+
 export class RangeExhaustedError extends AppError {
   override name = "RangeExhaustedError";
   constructor(readonly from: number, readonly to: number) {

@@ -201,6 +201,15 @@ export const SETTINGS: Setting[] = [
   // The crash-loop policy: its flags are POLICY_FLAGS (init and limits take them), its file section [restart].
   { key: "restartPolicy", section: "restart", name: null, schema: policySectionSchema },
   {
+    key: "uniqueKeys", section: "unique", name: "keys",
+    schema: ruled((text) => {
+      const keys = text.split(/[\s,]+/).filter((k) => k !== "");
+      return keys.every((k) => keyProblem(k) === null) ? keys : { problem: "must be environment variable names, separated by commas" };
+    }),
+    toFile: (keys: string[]) => keys.join(", "),
+    flag: { name: "unique", describe: 'Keys no two profiles may share a value of, e.g. "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN" (add, set and apply refuse, exit 5); "" for none' },
+  },
+  {
     key: "secretKeys", section: "secrets", name: "keys",
     schema: ruled((text) => { const r = parseSecretNames(text); return Array.isArray(r) ? r : { problem: r.problem }; }),
     toFile: (keys: string[]) => keys.join(", "),

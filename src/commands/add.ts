@@ -1,5 +1,5 @@
 import { addProfile, type AddResult } from "../core/add-profile.js";
-import { parseEnvArgs } from "../core/env-args.js";
+import { envFileArg, parseEnvArgs } from "../core/env-args.js";
 import { parsePort } from "../core/port-allocation.js";
 import { UsageError } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";
@@ -10,6 +10,7 @@ interface AddArgs {
   name: string;
   port?: string;
   env?: string[];
+  envFile?: string;
   start: boolean;
   wait: number;
 }
@@ -32,14 +33,15 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     y
       .option("port", { type: "string", describe: "Port (1024-65535); default: the lowest free one in the configured range" })
       .option("env", { type: "string", array: true, describe: "KEY=VALUE to put in the .env (repeatable)" })
+      .option("env-file", { type: "string", describe: "Put the keys of FILE (EnvironmentFile= syntax) in the .env; --env pairs win" })
       .option("start", { type: "boolean", default: true, describe: "Enable and start it (--no-start: only write the .env)" })
       .example("$0 add liam --port 8642", "a profile on a chosen port")
       .example("$0 add ops --env LOG_LEVEL=debug", "a port from the range, one extra setting"),
-  parse: (args) => ({ requested: args.port === undefined ? undefined : parsePort(args.port), extra: parseEnvArgs(args.env ?? [], "--env") }),
+  parse: (args) => ({ requested: args.port === undefined ? undefined : parsePort(args.port), extra: new Map([...(args.envFile === undefined ? [] : envFileArg(args.envFile)), ...parseEnvArgs(args.env ?? [], "--env")]) }),
   async run(args, ctx, { requested, extra }) {
     const name = args.name;
     const config = await ctx.config();
-    if (extra.has(config.portVar)) throw new UsageError(`--env ${config.portVar}=... sets the port: use --port instead`);
+    if (extra.has(config.portVar)) throw new UsageError(`${config.portVar} (from --env or --env-file) sets the port: use --port instead`);
     const data = await addProfile(ctx, name, { port: requested ?? null, extra, enable: true, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}` });
     return { data, text: renderAdd(data) };
   },

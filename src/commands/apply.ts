@@ -48,7 +48,8 @@ export default defineCommand<ApplyArgs, ReturnType<typeof parseRollOptions>>({
   command: "apply",
   describe: "Make the profiles what a manifest says: add new ones, change and roll only the changed ones",
   options: [manifestFile, prune, wait("Seconds each new profile has to become healthy")],
-  needs: { config: true, profiles: "none", manager: true },
+  // The manifest is checked (exit 2) before the manager is reached: planning asks it for each profile's state.
+  needs: { config: true, profiles: "none", manager: false },
   builder: (y) =>
     declareRollFlags(y)
       .option("yes", { alias: "y", type: "boolean", default: false, describe: "Apply without asking (needed when stdin is no terminal, and with --json)" })

@@ -1,5 +1,5 @@
 /** `set` and `unset`: one verb in two spellings. Each names a change to a `.env`, kept as one generation, applied by an optional gated restart. */
-import type { PositionalOptions } from "yargs";
+import type { Argv, PositionalOptions } from "yargs";
 import { changeEnv, type EnvEdit } from "../core/env-change.js";
 import { renderEnvChange } from "../render/env-change.js";
 import { defineCommand } from "./command.js";
@@ -11,19 +11,23 @@ interface EnvChangeVerb<P> {
   list: { key: string; options: PositionalOptions };
   describe: string;
   examples: [string, string][];
-  /** The listed words, checked (exit 2); never echoes a malformed one, which may be a secret. */
-  parse(name: string, words: string[]): P;
+  /** The listed words, checked (exit 2); never echoes a malformed one, which may be a secret. `args`: the verb's own options. */
+  parse(name: string, words: string[], args: Record<string, unknown>): P | Promise<P>;
+  /** The list may be empty (`set NAME --env-file FILE`): `parse` then decides. */
+  optional?: true;
+  /** Options of this spelling only (`set`'s --stdin and --env-file). */
+  options?: (y: Argv<any>) => Argv<any>;
   change(parsed: P): EnvEdit;
 }
 
 export function envChangeVerb<P>(spec: EnvChangeVerb<P>) {
   return defineCommand<{ name: string; restart: boolean; wait: number } & Record<string, unknown>, P>({
-    command: `${spec.verb} <name> <${spec.list.key}..>`,
+    command: spec.optional ? `${spec.verb} <name> [${spec.list.key}..]` : `${spec.verb} <name> <${spec.list.key}..>`,
     describe: spec.describe,
     options: [name(), restartAfterChange, wait("Seconds to wait for health with --restart")],
     needs: { config: true, profiles: "name", manager: false },
-    builder: (y) => spec.examples.reduce((out, [cmd, what]) => out.example(cmd, what), y.positional(spec.list.key, spec.list.options)),
-    parse: (args) => spec.parse(args.name, (args[spec.list.key] as unknown[]).map(String)),
+    builder: (y) => spec.examples.reduce((out, [cmd, what]) => out.example(cmd, what), (spec.options ?? ((z) => z))(y.positional(spec.list.key, spec.list.options))),
+    parse: (args) => spec.parse(args.name, ((args[spec.list.key] as unknown[] | undefined) ?? []).map(String), args),
     async run(args, ctx, parsed) {
       const r = await changeEnv(ctx, args.name, spec.change(parsed), { verb: spec.verb, restart: args.restart, waitMs: args.wait * 1000 });
       return { data: r, text: renderEnvChange(spec.verb, r) };

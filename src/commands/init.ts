@@ -76,6 +76,7 @@ export interface InitResult {
   /** Rotation of the log files (`[logs]`): at this size (0: never), keeping this many old files. */
   logRotation: { maxSize: string; keep: number };
   secretKeys: string[];
+  uniqueKeys: string[];
   created: boolean;
   templateChanged: boolean;
   reloaded: boolean;
@@ -92,6 +93,7 @@ export function renderInit(r: InitResult, user: string): string {
     `  ExecStart=${r.execStart}`,
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
+    ...(r.uniqueKeys.length > 0 ? [`no two profiles may share a value of: ${r.uniqueKeys.join(", ")}`] : []),
     `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ", output to the journal"}`,
     ...(!r.logDir && !r.journald ? [`WARNING: this host has no journald and no log dir is set: profiles' output is lost (\`profiles init --log-dir DIR\` keeps it)`] : []),
     ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),
@@ -178,6 +180,7 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       journald,
       logRotation: { maxSize: formatSize(config.logMaxBytes), keep: config.logKeep },
       secretKeys: config.secretKeys,
+      uniqueKeys: config.uniqueKeys,
       created: previous === null,
       templateChanged,
       reloaded,

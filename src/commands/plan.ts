@@ -16,7 +16,8 @@ export default defineCommand<{ file: string; prune: boolean }>({
   command: "plan",
   describe: "What applying a manifest would change; changes nothing (exit 0: nothing to do, 16: changes pending)",
   options: [manifestFile, prune],
-  needs: { config: true, profiles: "none", manager: true },
+  // The manifest is checked (exit 2) before the manager is reached: planning asks it for each profile's state.
+  needs: { config: true, profiles: "none", manager: false },
   builder: (y) =>
     y
       .example("$0 plan -f profiles.ini", "exit 0 when every profile is as the file says, 16 when applying would change something")

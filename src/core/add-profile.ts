@@ -10,6 +10,7 @@ import { profileExists, recordedPorts } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { allocatePort, assertPortFree } from "./port-allocation.js";
+import { assertUniqueValues } from "./unique-values.js";
 import { withProfile, type KnownGoodMark } from "./transaction.js";
 
 /** What a new profile gets besides its port. */
@@ -61,6 +62,7 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
       port = await allocatePort(config, recorded, inspector);
     }
     const entries = new Map([[config.portVar, String(port)], ...p.extra]);
+    await assertUniqueValues(ctx.paths, config, name, entries);
     const limits = p.limits ?? {};
     let dropInChanged = false;
     // limits.json goes in first, for generation 1 to record it; a dir without a .env is no profile yet.

@@ -1,5 +1,8 @@
 import { UsageError } from "../errors.js";
-import { parseAssignment, type EnvEntries } from "../store/envfile.js";
+import { noteEntries } from "../secrets.js";
+import { decodeBytes } from "../store/bytes.js";
+import { readEnvSource } from "../store/env-source.js";
+import { parseAssignment, valueProblem, type EnvEntries } from "../store/envfile.js";
 
 /** Parse repeated `K=V` arguments into entries; the first bad one is a UsageError naming the rule. */
 export function parseEnvArgs(args: readonly string[], flag: string): EnvEntries {
@@ -10,4 +13,56 @@ export function parseEnvArgs(args: readonly string[], flag: string): EnvEntries 
     entries.set(parsed.key, parsed.value);
   }
   return entries;
+}
+
+/** `--env-file FILE`'s keys; a UsageError naming the file and its line when systemd would read it otherwise. */
+export function envFileArg(file: string): EnvEntries {
+  const keys = readEnvSource(file);
+  if ("problem" in keys) throw new UsageError(`--env-file ${keys.problem}`, "the file uses systemd's EnvironmentFile= syntax: KEY=VALUE lines, values quoted where they hold spaces, # or quotes");
+  return keys;
+}
+
+/**
+ * The value of `key` from standard input, for `set NAME KEY --stdin`: from a terminal, typed without
+ * echo up to Enter; otherwise all of it, without one trailing newline. Never on the command line, so never
+ * in `ps` or shell history. A value systemd cannot carry is a UsageError naming the key, not the value.
+ */
+export async function stdinValue(key: string): Promise<string> {
+  const value = process.stdin.isTTY ? await typedWithoutEcho(key) : (await readAll()).replace(/\r?\n$/, "");
+  const problem = valueProblem(value);
+  if (problem) throw new UsageError(`the value of ${key} ${problem}`);
+  noteEntries(new Map([[key, value]]));
+  return value;
+}
+
+async function readAll(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return decodeBytes(Buffer.concat(chunks));
+}
+
+function typedWithoutEcho(key: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(`value of ${key} (not shown): `);
+  stdin.setRawMode(true);
+  stdin.setEncoding("utf8");
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let value = "";
+    const done = () => {
+      stdin.off("data", onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write("\n");
+    };
+    const onData = (chunk: string) => {
+      for (const c of chunk) {
+        if (c === "\r" || c === "\n") return done(), resolve(value);
+        // Ctrl-C and Ctrl-D: nothing is set.
+        if (c === "\u0003" || c === "\u0004") return done(), reject(new UsageError(`no value typed for ${key}; nothing was changed`));
+        value = c === "\u007f" || c === "\b" ? value.slice(0, -1) : value + c;
+      }
+    };
+    stdin.on("data", onData);
+  });
 }

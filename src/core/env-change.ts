@@ -7,6 +7,7 @@ import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
 import { parsePort } from "./port-allocation.js";
+import { assertUniqueValues } from "./unique-values.js";
 import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
 import { assertEnabled } from "./enabled.js";
 
@@ -47,7 +48,9 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
   const port = raw === undefined ? null : parsePort(raw, config.portVar);
   const command = `profiles ${opts.verb} ${name}`;
 
-  return withProfile(ctx, name, { command, ports: port !== null }, async (tx) => {
+  // A unique key's value is checked against the others under the "ports" lock, as a port is: two sets at once cannot both pass.
+  const unique = [...edit.set.keys()].some((k) => config.uniqueKeys.includes(k));
+  return withProfile(ctx, name, { command, ports: port !== null || unique }, async (tx) => {
     const before = tx.entries();
     const unknown = edit.unset.filter((k) => !before.has(k));
     if (unknown.length > 0) {
@@ -63,6 +66,7 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
     const changed = changedKeys(before, after);
     if (changed.length > 0) {
       if (port !== null) await tx.assertPort(port);
+      if (unique) await assertUniqueValues(ctx.paths, config, name, after);
       // The reason lists keys in the order they were given, so that it reads like the command.
       result.changed = [...edit.set.keys(), ...edit.unset].filter((k, i, all) => changed.includes(k) && all.indexOf(k) === i);
       result.generation = (await tx.commitEntries(after, `${opts.verb} ${result.changed.join(", ")}`)).number;

@@ -88,7 +88,7 @@ test("doctor is clean on a healthy host, and changes nothing", async () => {
   assert.deepEqual(d.report.fixes, []);
   assert.deepEqual(d.report.checks.map((c) => [c.id, c.status]), [
     ["bus", "ok"], ["linger", "ok"], ["config", "ok"], ["template", "ok"], ["template-loaded", "ok"],
-    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
+    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["unique-values", "ok"], ["units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
   ]);
   // For people, in a pipe: plain marks, one line per check.
   const text = await profiles(["doctor"]);

@@ -206,6 +206,66 @@ test("pending restart: list shows a set without --restart; roll --changed restar
   assert.equal(back.code, 0, back.stderr);
 });
 
+test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PID/cmdline), set and add --env-file; a --unique key refused by add and plan", async () => {
+  const typed = "mf-stdin-secret-77aa0b";
+  const cli = path.join(sb.appDir, "dist/src/cli.js");
+  // The CLI waits on a FIFO for its value while its command line is read; then the value is written.
+  const script = [
+    "set -e",
+    'fifo="$HOME/value.fifo"; rm -f "$fifo"; mkfifo "$fifo"',
+    `node ${cli} set m1 API_KEY --stdin < "$fifo" > "$HOME/set.out" 2>&1 & pid=$!`,
+    'exec 3>"$fifo"',
+    'deadline=$((SECONDS + 20)); until grep -q cli.js "/proc/$pid/cmdline" 2>/dev/null; do [ $SECONDS -lt $deadline ] || exit 9; read -t 0.05 <> <(:) || true; done',
+    'tr "\\0" " " < "/proc/$pid/cmdline"; echo',
+    `printf '%s\\n' '${typed}' >&3; exec 3>&-`,
+    'wait $pid; echo "rc=$?"',
+  ].join("\n");
+  const r = await sb.exec("bash", ["-c", script], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /cli\.js set m1 API_KEY --stdin/);
+  assert.ok(!r.stdout.split("\n")[0]!.includes(typed), "the value is not on the command line");
+  assert.match(r.stdout, /rc=0/, await fs.readFile(path.join(sb.home, "set.out"), "utf8"));
+  assert.ok(!(await fs.readFile(path.join(sb.home, "set.out"), "utf8")).includes(typed));
+  assert.match(await envBytes(sb, "m1"), new RegExp(`API_KEY="${typed}"`));
+
+  // A KEY=VALUE with --stdin, and nothing to set: exit 2.
+  for (const args of [["set", "m1", "API_KEY=x", "--stdin"], ["set", "m1"]]) assert.equal((await run(sb, args)).code, 2, args.join(" "));
+
+  // --env-file: keys from a file, parsed as systemd reads it; a broken file names its line (exit 2).
+  const file = path.join(sb.home, "m1.env");
+  await writeAsUser(sb, file, `# the secret\nAPI_KEY="${SECRET}"\n`);
+  const set = await run(sb, ["set", "m1", "--env-file", file]);
+  assert.equal(set.code, 0, set.stderr);
+  noSecret(set, "set --env-file");
+  assert.match(await envBytes(sb, "m1"), new RegExp(`API_KEY="${SECRET}"`));
+  await writeAsUser(sb, path.join(sb.home, "bad.env"), "A=1\nnot a pair\n");
+  const bad = await run(sb, ["set", "m1", "--env-file", path.join(sb.home, "bad.env")]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /bad\.env: line 2: /);
+
+  await writeAsUser(sb, path.join(sb.home, "m4.env"), `LOG_LEVEL=debug\nAPI_KEY='${SECRET}'\n`);
+  const added = await run(sb, ["add", "m4", "--env-file", path.join(sb.home, "m4.env"), "--env", "LOG_LEVEL=info", "--json"]);
+  assert.equal(added.code, 0, added.stderr);
+  noSecret(added, "add --env-file");
+  const port = json<{ port: number }>(added).port;
+  assert.equal(await envBytes(sb, "m4"), `# Written by agent-profiles; edit with \`profiles set\`, or by hand (systemd EnvironmentFile= syntax).\nPORT="${port}"\nLOG_LEVEL="info"\nAPI_KEY="${SECRET}"\n`);
+  assert.equal((await run(sb, ["remove", "m4", "--purge"])).code, 0);
+
+  // A [unique] key: a second profile with m1's API_KEY is refused (5) by add and plan, naming m1, never the value.
+  assert.equal((await run(sb, ["init", "--unique", "API_KEY"])).code, 0);
+  const dupAdd = await run(sb, ["add", "m5", "--env", `API_KEY=${SECRET}`, "--no-start"]);
+  assert.equal(dupAdd.code, 5, dupAdd.stderr);
+  assert.match(dupAdd.stderr, /API_KEY of profile "m5" has the same value as profile "m1"'s/);
+  noSecret(dupAdd, "add of a duplicate");
+  await writeAsUser(sb, manifestFile(sb), `${THREE("bonjour")}[profile m5]\nport = 19005\nenv-file = ${file}\n`);
+  const dupPlan = await run(sb, ["plan", "-f", manifestFile(sb)]);
+  assert.equal(dupPlan.code, 5, dupPlan.stderr);
+  noSecret(dupPlan, "plan of a duplicate");
+  assert.equal((await run(sb, ["init", "--unique", ""])).code, 0);
+  await writeAsUser(sb, manifestFile(sb), THREE("bonjour"));
+  assert.equal((await plan(sb)).code, 0, "m1 is back to what the manifest says");
+});
+
 test("export → plan has nothing to do; export → apply on a second user manager gives the same profiles, ports and .env bytes; --prune", async () => {
   const ex = await run(sb, ["export"]);
   assert.equal(ex.code, 0, ex.stderr);

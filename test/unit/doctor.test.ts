@@ -65,7 +65,7 @@ test("doctor: a healthy host passes every check, in order, with no fixes", async
     assert.deepEqual(problemsOnly(r), []);
     assert.equal(r.ok, true);
     assert.deepEqual(r.fixes, []);
-    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "units", "limits", "sweep-timer"]);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "unique-values", "units", "limits", "sweep-timer"]);
     assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
   } finally {
     await w.cleanup();

@@ -246,3 +246,48 @@ test("the README's manifest example parses as it says", async () => {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test("enabled = no: apply disables and stops an existing profile (no generation); enabled = yes enables it and the roll starts it", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\n");
+    await apply.run(applyArgs(w.file), w.ctx);
+    const gens = (await history(w.ctx.paths, "a")).generations.length;
+    await w.write("[profile a]\nport = 8601\nenabled = no\n");
+    const p = await w.planOf();
+    assert.deepEqual(p.data.profiles.map((c) => [c.action, c.enabledBefore, c.enabled, c.restart]), [["change", true, false, false]]);
+    assert.match(p.text, /enabled: yes → no \(stopped now\)/);
+    const calls = w.systemd.calls.length;
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.equal(r.roll, null);
+    assert.deepEqual(w.systemd.calls.slice(calls).filter((c) => /^(enable|disable|stop|start|restart) /.test(c)), ["disable agent-gateway@a.service", "stop agent-gateway@a.service"]);
+    assert.equal((await history(w.ctx.paths, "a")).generations.length, gens, "no generation for the enable state");
+    assert.equal((await w.planOf()).code, 0);
+    await w.write("[profile a]\nport = 8601\nenabled = yes\n");
+    const back = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.deepEqual(back.roll!.profiles.map((x) => [x.name, x.outcome]), [["a", "rolled"]]);
+    assert.equal(w.systemd.enabled.has("agent-gateway@a.service"), true);
+    assert.equal((await w.planOf()).code, 0);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a port move: plan shows it, apply moves and rolls the profile; a swap between two profiles is refused (exit 5)", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\n[profile b]\nport = 8602\n");
+    await apply.run(applyArgs(w.file), w.ctx);
+    await w.write("[profile a]\nport = 8611\n[profile b]\nport = 8602\n");
+    const p = await w.planOf();
+    assert.deepEqual(p.data.profiles.map((c) => [c.name, c.action, c.portBefore, c.port, c.restart]), [["a", "change", 8601, 8611, true], ["b", "none", 8602, 8602, false]]);
+    assert.match(p.text, /port 8601 → 8611/);
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.deepEqual(r.roll!.profiles.map((x) => [x.name, x.outcome]), [["a", "rolled"]]);
+    assert.match(await fs.readFile(envFile(w.ctx.paths, "a"), "utf8"), /PORT="8611"/);
+    await w.write("[profile a]\nport = 8602\n[profile b]\nport = 8611\n");
+    await assert.rejects(plan.run({ ...g, file: w.file, prune: false }, w.ctx), (err: unknown) => hasCode(ExitCode.portTaken)(err) && /first move b/.test((err as AppError).hint ?? ""));
+  } finally {
+    await w.cleanup();
+  }
+});

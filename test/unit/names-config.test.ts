@@ -59,7 +59,7 @@ test("the settings table: every Config field has one setting; a bad value is ref
     portRange: "9000-80", portVar: "1X", exec: "gw ${A", healthPath: "x", logDir: "rel", probe: "udp", probeTimeoutMs: "5",
     hostVar: "A-B", serviceType: "forking", stopTimeoutSec: "0", reloadSignal: "KILL", keepGenerations: "0", sweepTimer: "maybe",
     sweepTextfile: "/tmp/x.txt", sweepWebhook: "ftp://x", secretKeys: "a-b", sweepRollbackBroken: "maybe",
-    restartPolicy: "StartLimitBurst = lots", logMaxBytes: "ten megs", logKeep: "0",
+    restartPolicy: "StartLimitBurst = lots", logMaxBytes: "ten megs", logKeep: "0", uniqueKeys: "BOT-TOKEN",
   };
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-settings-"));
   try {

@@ -40,8 +40,8 @@ const TABLE: Record<string, Row> = {
   rollback: { argv: ["NAME", "--no-restart"], bad: 2, uninit: 8, unknown: 3, known: 1 },
   // roll, --dry-run too, asks the manager which profiles `disable` keeps down (left out of its plan).
   roll: { argv: ["NAME", "--dry-run"], bad: 2, uninit: 8, unknown: 3, known: 10 },
-  plan: { argv: ["-f", "/nonexistent/profiles.ini"], bad: null, uninit: 8, unknown: null, known: 10 },
-  apply: { argv: ["-f", "/nonexistent/profiles.ini", "--yes"], bad: null, uninit: 8, unknown: null, known: 10 },
+  plan: { argv: ["-f", "/nonexistent/profiles.ini"], bad: null, uninit: 8, unknown: null, known: 2 },
+  apply: { argv: ["-f", "/nonexistent/profiles.ini", "--yes"], bad: null, uninit: 8, unknown: null, known: 2 },
   export: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },
   remove: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   logs: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 1 },

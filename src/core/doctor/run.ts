@@ -16,6 +16,7 @@ import { heldPortsCheck, sharedPortsCheck } from "./ports.js";
 import { sweepTimerCheck } from "./sweep-timer.js";
 import { templateCheck, templateLoadedCheck } from "./template.js";
 import type { Check, CheckResult, Facts, Need, Verdict } from "./types.js";
+import { uniqueValuesCheck } from "./unique.js";
 import { unitsCheck } from "./units.js";
 
 /** What `doctor` found: every check in order, and the fixes of all problems, each once. */
@@ -77,7 +78,7 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions = {}): Promise
     await run(lingerCheck, facts),
     result("config", CONFIG_TITLE, config.verdict),
   ];
-  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
+  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, uniqueValuesCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
     checks.push(await run(check, facts));
   }
   const all = checks.flatMap((c) => c.problems);

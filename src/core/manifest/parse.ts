@@ -13,7 +13,8 @@ import { PROBE_KINDS } from "../../probe/types.js";
 import { coerce, enum as enumOf, int, maximum, minimum, minLength, refine, regex, string, type ZodMiniType } from "../../schema.js";
 import { noteEntries } from "../../secrets.js";
 import { decodeBytes } from "../../store/bytes.js";
-import { keyProblem, parseEnv, valueProblem, type EnvEntries } from "../../store/envfile.js";
+import { readEnvSource } from "../../store/env-source.js";
+import { keyProblem, valueProblem, type EnvEntries } from "../../store/envfile.js";
 import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, type Limits } from "../../store/limits.js";
 import { isProfileName, NAME_RULE } from "../../store/names.js";
 import type { ProfileSettings } from "../../store/profile-settings.js";
@@ -145,7 +146,9 @@ function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, 
       if (!parsed.success) fail(e, `${e.key} ${parsed.error.issues[0]?.message ?? "is not valid"}`);
       if (e.key === "env-file") {
         const envFile = path.resolve(dir, e.value);
-        for (const [k, v] of readEnvFile(envFile, e, fail)) setEnv(k, v, e.line);
+        const keys = readEnvSource(envFile);
+        if ("problem" in keys) fail(e, `env-file ${keys.problem}`);
+        for (const [k, v] of keys as EnvEntries) setEnv(k, v, e.line);
       } else settings.set(e.key, { value: parsed.data, line: e.line });
       continue;
     }
@@ -165,20 +168,6 @@ function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, 
     env.set(key, value);
     if (!envLines.has(key)) envLines.set(key, line);
   }
-}
-
-/** Keys of an env-file, as systemd would read them; a file that is missing or that systemd would read otherwise fails at the env-file's line. */
-function readEnvFile(envFile: string, e: ManifestEntry, fail: (e: ManifestEntry, problem: string) => never): EnvEntries {
-  let text: string;
-  try {
-    text = decodeBytes(readFileSync(envFile));
-  } catch (err) {
-    return fail(e, `env-file ${envFile} cannot be read (${(err as NodeJS.ErrnoException).code})`);
-  }
-  const { entries, problems, refused } = parseEnv(text);
-  const p = problems[0] ?? refused[0];
-  if (p) fail(e, `env-file ${envFile}: line ${p.line}: ${p.message}`);
-  return entries;
 }
 
 function declare(name: string, line: number, base: SectionSettings | null, own: SectionSettings, file: string, portVar: string): DeclaredProfile {

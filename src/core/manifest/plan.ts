@@ -17,6 +17,7 @@ import { diffEntries, type EnvDifference } from "../env-diff.js";
 import { inspectProfiles } from "../inspect.js";
 import { allocatePort } from "../port-allocation.js";
 import { unitPortHolder } from "../port-owner.js";
+import { assertDistinctValues, otherProfiles } from "../unique-values.js";
 import type { DeclaredProfile, Manifest } from "./parse.js";
 
 /** A setting that changes: its value before (null: none) and after. */
@@ -111,6 +112,9 @@ export async function planManifest(ctx: Context, config: Config, manifest: Manif
     changes.push({ name: d.name, action: !exists ? "add" : changed ? "change" : "none", portBefore, port: shownPort, env, limits, probe, enabledBefore, enabled: d.enabled, restart });
     targets.set(d.name, { declared: d, entries, limits: d.limits, probe: d.probe, portRequested: port });
   }
+  // No two profiles as they will be (the manifest's, and those it leaves alone) share a unique key's value.
+  const others = await otherProfiles(ctx.paths, new Set([...declaredNames, ...removed]));
+  assertDistinctValues(config.uniqueKeys, [...others, ...[...targets].map(([n, t]): [string, EnvEntries] => [n, t.entries])]);
   for (const name of removed) {
     const s = states.get(name)!;
     changes.push({ name, action: "remove", portBefore: s.port, port: null, env: [], limits: [], probe: [], enabledBefore: s.enabled, enabled: false, restart: false });
