@@ -36,6 +36,8 @@ const entries = [
   { in: "src/cli.ts", out: "dist/src/cli-main.cjs", format: "cjs", define: { "import.meta.url": "__bundleUrl" }, banner: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   { in: "src/cli-loader.ts", out: "dist/src/cli.js", format: "esm", sourcemap: false },
   { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js", format: "esm", banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
+  // The integration tests' D-Bus driver runs from the staged app, which holds only what an install has.
+  { in: "test/fixtures/adapter-driver.ts", out: "dist/test/fixtures/adapter-driver.js", format: "esm", sourcemap: false, banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
 ];
 
 for (const entry of entries) {

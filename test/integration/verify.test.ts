@@ -131,3 +131,12 @@ test("Ctrl-C stops it after the check under way; the throwaway profile is still 
   assert.ok(out.checks.some((c) => /not run: stopped by SIGINT/.test(c.detail)), JSON.stringify(out.checks));
   assert.deepEqual(JSON.parse((await sb.profiles(["list", "--json"])).stdout), []);
 });
+
+// Last: its init leaves Type=notify in the template for whatever would come after.
+test("a gateway in another style passes too: Type=notify, its port as a flag, SIGHUP re-reads its settings", async () => {
+  const style = path.join(sb.appDir, "dist/test/fixtures/style-gateway.js");
+  await init(["--service-type", "notify", "--reload-signal", "HUP"]);
+  const { code, rows } = await verify(["--exec", `${process.execPath} ${style} --notify --port \${PORT}`, "--wait", "20"]);
+  assert.equal(code, 0, JSON.stringify([...rows.values()]));
+  for (const c of ["start", "logs", "reload", "crash", "sigterm"]) assert.equal(rows.get(c)?.outcome, "pass", `${c}: ${rows.get(c)?.detail}`);
+});
