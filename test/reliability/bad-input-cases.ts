@@ -47,8 +47,8 @@ function nameVerbs(n: string): string[][] {
 export function nameCases(names: string[]): BadCase[] {
   return names.flatMap((n) =>
     nameVerbs(n)
-      // The parser drops a lone "-"; `health -` is then `health` of every profile, a yargs quirk left alone.
-      .filter((args) => !(n === "-" && args[0] === "health"))
+      // The parser drops a lone "-"; `health -` and `logs -` are then those of every profile, a yargs quirk left alone.
+      .filter((args) => !(n === "-" && (args[0] === "health" || args[0] === "logs")))
       .map((args) => ({ args, code: 2, why: `invalid name ${JSON.stringify(n)}` })),
   );
 }
@@ -120,7 +120,7 @@ export function flagCases(w: World): BadCase[] {
   const out: BadCase[] = [
     u(["frobnicate"], "unknown command"), u([], "no command"), u(["list", "--bogus"], "unknown flag"), u(["status", "--nope"], "unknown flag"),
     u(["history"], "missing name"), u(["set"], "missing name"), u(["set", e1], "no pairs"), u(["unset", e1], "no keys"), u(["remove"], "missing name"),
-    u(["env"], "missing name"), u(["diff"], "missing name"), u(["rollback"], "missing name"), u(["logs"], "missing name"), u(["add"], "missing name"),
+    u(["env"], "missing name"), u(["diff"], "missing name"), u(["rollback"], "missing name"), u(["add"], "missing name"),
     u(["rollback", e1, "--to", "abc", "--no-restart"], "--to abc"), u(["rollback", e1, "--to", "0", "--no-restart"], "--to 0"),
     u(["rollback", e1, "--to", "999", "--no-restart"], "--to a generation not kept"), u(["rollback", e1, "--to", "-1", "--no-restart"], "--to -1"),
     u(["diff", e1, "999"], "diff of a generation not kept"), u(["diff", e1, "abc"], "diff abc"), u(["diff", e1, "1", "999"], "diff to a generation not kept"),

@@ -46,7 +46,9 @@ const figures = {
 type Fault = "enospcConfig" | "enospcState" | "enospcStatePartial" | "erofsConfig" | "erofsState" | "permissionDenied" | "immutableIndex";
 
 before(async () => {
-  sb = await initialisedSandbox(RANGE, ["f1"]);
+  // Without the sandbox's own journald, whose mount namespace the CLI would then run in: the faults are
+  // mounts made on the host, which a private namespace made before them does not see.
+  sb = await initialisedSandbox(RANGE, ["f1"], { journal: false });
   paths = userPaths(sb);
   // f1: generation 1 known-good (add), 2 (set A), limits of its own; a rollback has somewhere to go.
   for (const args of [["set", "f1", "A=1"], ["limits", "f1", "--tasks-max", "64"]]) {

@@ -35,8 +35,8 @@ export function seed(label: string): number {
  * A private user manager with `profiles init` done (the file's own port range, output to log files, no
  * sweep timer) and `names` added, each healthy. A sandbox whose set-up fails is stopped again.
  */
-export async function initialisedSandbox(range: string, names: readonly string[] = []): Promise<Sandbox> {
-  const sb = await startSandbox();
+export async function initialisedSandbox(range: string, names: readonly string[] = [], opts: { journal?: boolean } = {}): Promise<Sandbox> {
+  const sb = await startSandbox(opts);
   try {
     const init = await sb.profiles(["init", "--range", range, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"], { timeoutMs: 60_000 });
     assert.equal(init.code, 0, init.stderr);

@@ -125,6 +125,8 @@ export async function retireLogs(config: Config, removedDir: string, name: strin
       await fs.copyFile(from, to);
       await fs.rm(from);
     });
+    // Kept beside the .env as strictly as it: a gateway may have echoed a secret (systemd makes logs 0644).
+    await fs.chmod(to, 0o600);
     kept.push(to);
   }
   return kept;
