@@ -21,7 +21,7 @@ const CRASH = "HOST=0.0.0.0";
 
 let sb: Sandbox;
 const random = prng(seed("transaction"));
-const figures = { setRaces: 0, racesBothFailed: 0, handEditsDuringStart: 0, removeRollRaces: 0, removesBusy: 0, removesKilled: 0, knownGoodWithAFault: 0 };
+const figures = { setRaces: 0, racesBothFailed: 0, handEditsDuringStart: 0, removeRollRaces: 0, removesBusy: 0, refusedDisabled: 0, removesKilled: 0, knownGoodWithAFault: 0 };
 
 before(async () => {
   sb = await initialisedSandbox(RANGE, ["t1", "t2", "t3", "t4"]);
@@ -123,6 +123,13 @@ test("remove racing a roll: the roll never halts on it; the removed profile is s
     // A remove done before the roll read its names: the roll refuses the name, having changed nothing.
     if (r.code === 3) {
       assert.match(r.stderr, /profile "t3" does not exist/);
+      continue;
+    }
+    // A remove half done (it disables the unit first) when the roll read its names: refused as disabled (2),
+    // before the roll began, having changed nothing.
+    if (r.code === 2) {
+      assert.match(r.stdout + r.stderr, /profile \\?"t3\\?" is disabled/);
+      figures.refusedDisabled++;
       continue;
     }
     assert.equal(r.code, 0, `roll: ${r.stdout} ${r.stderr}`);
