@@ -71,11 +71,13 @@ export async function verifyGateway(ctx: Context, opts: { exec: string | null; w
       return { elapsedMs: r.elapsedMs, pid: r.pid, port: r.port };
     });
     add(start);
-    if (await profileExists(ctx.paths, name)) result.port = Number((await readEnv(ctx.paths, name)).get(config.portVar));
+    // Read once: the port for the result (a failed start has one too), the probe's target for the checks.
+    const entries = (await profileExists(ctx.paths, name)) ? await readEnv(ctx.paths, name) : null;
+    if (entries) result.port = Number(entries.get(config.portVar));
     if (start.outcome !== "pass") {
       for (const c of ORDER.slice(1)) add({ check: c, outcome: "skip", ms: null, detail: "needs a gateway that started" });
-    } else {
-      const s: Subject = { ctx, name, target: gateTarget(ctx.paths, config, name, await readEnv(ctx.paths, name)), waitMs: opts.waitMs };
+    } else if (entries) {
+      const s: Subject = { ctx, name, target: gateTarget(ctx.paths, config, name, entries), waitMs: opts.waitMs };
       await step("logs", () => checkLogs(s, mark));
       await step("reload", () => whenHealthy(s, "reload", () => checkReload(s, config.reloadSignal)));
       await step("crash", () => whenHealthy(s, "crash", () => checkCrash(s)));
