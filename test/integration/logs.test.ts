@@ -111,13 +111,16 @@ test("logs: bad input exits 2, a missing profile 3, nothing written", async () =
   assert.deepEqual(await snapshot(sb.home), before);
 });
 
+// On a systemd host every test file's throwaway user writes to the one system journal, which outlives
+// the test files: logs-journal.test runs a "quiet" of its own, so the never-started profile here has a
+// name no other test uses.
 test("logs: a profile never started has no output yet (exit 1, naming the restart)", async () => {
-  const add = await profiles(["add", "quiet", "--no-start"]);
+  const add = await profiles(["add", "hush", "--no-start"]);
   assert.equal(add.code, 0, add.stderr);
-  const r = await profiles(["logs", "quiet"]);
+  const r = await profiles(["logs", "hush"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /no output from quiet yet: .*quiet\.log does not exist/);
-  assert.match(r.stderr, /next: .*profiles restart quiet/);
+  assert.match(r.stderr, /no output from hush yet: .*hush\.log does not exist/);
+  assert.match(r.stderr, /next: .*profiles restart hush/);
 });
 
 
@@ -138,11 +141,11 @@ test("logs without a log dir: the journal where journald runs, else exit 1 namin
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, listening);
       // Never started: the journal has no line of it.
-      const quiet = await profiles(["logs", "quiet"]);
-      assert.equal(quiet.code, 1, quiet.stdout + quiet.stderr);
-      assert.match(quiet.stderr, /no output from quiet yet: the journal has no lines of agent-gateway@quiet\.service/);
-      assert.match(quiet.stderr, /profiles start quiet/);
-      const j = await profiles(["logs", "quiet", "--json"]);
+      const silent = await profiles(["logs", "hush"]);
+      assert.equal(silent.code, 1, silent.stdout + silent.stderr);
+      assert.match(silent.stderr, /no output from hush yet: the journal has no lines of agent-gateway@hush\.service/);
+      assert.match(silent.stderr, /profiles start hush/);
+      const j = await profiles(["logs", "hush", "--json"]);
       assert.equal(j.code, 1);
       assert.equal((JSON.parse(j.stdout) as { error: { type: string } }).error.type, "NothingToShowError");
       return;
