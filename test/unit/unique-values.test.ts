@@ -70,8 +70,8 @@ test("doctor: profiles sharing a [unique] key's value are a problem naming both,
     // b and c got the token by hand (add refuses the second one).
     for (const n of ["a", "b", "c"]) await fs.writeFile(envFile(w.ctx.paths, n), `PORT="860${n === "a" ? 1 : n === "b" ? 2 : 3}"\nBOT_TOKEN="${TOKEN}"\n`, { mode: 0o600 });
     const { uniqueValuesCheck } = await import("../../src/core/doctor/unique.js");
-    const v = await uniqueValuesCheck.run({ ctx: w.ctx, config: await loadConfig(w.ctx.paths), profiles: ["a", "b", "c"] } as never);
-    const problems = (v as { problems: { message: string; fix: string }[] }).problems;
+    const config = await loadConfig(w.ctx.paths);
+    const { problems } = await uniqueValuesCheck.run({ ctx: w.ctx, config, profiles: ["a", "b", "c"] } as never, { config });
     assert.deepEqual(problems.map((p) => p.fix), ["profiles set b BOT_TOKEN --stdin   # its own value, typed without echo", "profiles set c BOT_TOKEN --stdin   # its own value, typed without echo"]);
     assert.ok(problems.every((p) => !p.message.includes(TOKEN)));
   } finally {

@@ -2,14 +2,13 @@
 import { readLimits, type Limits } from "../../store/limits.js";
 import { unitName } from "../../systemd/types.js";
 import { DELEGATE_FIX, limitsNotEnforced } from "../limits-bite.js";
-import { eachProfile, given, verdict, type Check } from "./types.js";
+import { eachProfile, verdict, type Check } from "./types.js";
 
-export const limitsCheck: Check = {
+export const limitsCheck: Check<"bus"> = {
   id: "limits",
   title: "limits enforced",
   needs: ["bus"],
-  async run(f) {
-    const sd = given(f.sd, "bus");
+  async run(f, { bus: sd }) {
     const problems = await eachProfile(f, async (name) => {
       // An unreadable limits.json is the file checks' to report.
       const set: Limits = await readLimits(f.ctx.paths, name).catch(() => ({}));

@@ -9,7 +9,7 @@ import { portOf } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName } from "../../systemd/types.js";
 import { allocatePort } from "../port-allocation.js";
 import { portHolder, unitClaim } from "../port-owner.js";
-import { given, verdict, type Check, type Facts, type Problem } from "./types.js";
+import { verdict, type Check, type Facts, type Problem } from "./types.js";
 
 /** Each profile's recorded port, read leniently like `recordedPorts`: a .env broken by hand still claims its port. */
 async function portsByProfile(f: Facts, portVar: string): Promise<Map<string, number>> {
@@ -37,12 +37,11 @@ function suggester(config: Config, byProfile: Map<string, number>, inspector: Po
   };
 }
 
-export const sharedPortsCheck: Check = {
+export const sharedPortsCheck: Check<"config"> = {
   id: "ports-shared",
   title: "no two profiles share a port",
   needs: ["config"],
-  async run(f) {
-    const config = given(f.config, "config");
+  async run(f, { config }) {
     const byProfile = await portsByProfile(f, config.portVar);
     const byPort = new Map<number, string[]>();
     for (const [name, port] of byProfile) byPort.set(port, [...(byPort.get(port) ?? []), name]);
@@ -59,14 +58,12 @@ export const sharedPortsCheck: Check = {
   },
 };
 
-export const heldPortsCheck: Check = {
+export const heldPortsCheck: Check<"bus" | "config"> = {
   id: "ports-held",
   title: "no foreign process holds a profile's port",
   needs: ["bus", "config"],
-  async run(f) {
-    const config = given(f.config, "config");
+  async run(f, { bus: sd, config }) {
     const byProfile = await portsByProfile(f, config.portVar);
-    const sd = given(f.sd, "bus");
     const loaded = await sd.list([UNIT_PATTERN]);
     const mainPids = new Map(loaded.filter((s) => s.mainPid > 0).map((s) => [s.name, s.mainPid]));
     const inspector = await (await f.ctx.ports()).snapshot();

@@ -15,7 +15,7 @@ import { lingerCheck } from "./linger.js";
 import { heldPortsCheck, sharedPortsCheck } from "./ports.js";
 import { sweepTimerCheck } from "./sweep-timer.js";
 import { templateCheck, templateLoadedCheck } from "./template.js";
-import type { Check, CheckResult, Facts, Need, Verdict } from "./types.js";
+import type { Check, CheckResult, Facts, Need, NeedValues, Verdict } from "./types.js";
 import { uniqueValuesCheck } from "./unique.js";
 import { unitsCheck } from "./units.js";
 
@@ -46,12 +46,13 @@ function result(id: string, title: string, v: Verdict): CheckResult {
 }
 
 async function run(check: Check, facts: Facts): Promise<CheckResult> {
-  const missing = check.needs.filter((n) => (n === "bus" ? facts.sd : facts.config) === null);
+  const values: Partial<NeedValues> = { ...(facts.sd && { bus: facts.sd }), ...(facts.config && { config: facts.config }) };
+  const missing = check.needs.filter((n) => values[n] === undefined);
   if (missing.length > 0) {
     return { id: check.id, title: check.title, status: "skipped", message: `skipped because ${missing.map((n) => SKIPPED_BECAUSE[n]).join(" and ")}`, problems: [] };
   }
   try {
-    return result(check.id, check.title, await check.run(facts));
+    return result(check.id, check.title, await check.run(facts, values as NeedValues));
   } catch (err) {
     // A check that cannot finish (the bus dropped, a file vanished) is one problem, not the end of the report.
     if (!(err instanceof AppError)) throw err;

@@ -5,7 +5,7 @@ import { AppError } from "../../errors.js";
 import { TEMPLATE_UNIT } from "../../systemd/types.js";
 import { getUnitKey } from "../../systemd/unit-file.js";
 import { splitWords } from "../exec-command.js";
-import { fine, given, type Check, type Problem } from "./types.js";
+import { fine, type Check, type Problem } from "./types.js";
 
 /** An instance that is never started: loading it asks the manager whether it knows the template. */
 export const PROBE_INSTANCE = "agent-gateway@doctor-probe.service";
@@ -67,12 +67,12 @@ export const templateCheck: Check = {
   },
 };
 
-export const templateLoadedCheck: Check = {
+export const templateLoadedCheck: Check<"bus"> = {
   id: "template-loaded",
   title: "template loaded by the manager",
   needs: ["bus"],
-  async run(f) {
-    const state = await given(f.sd, "bus").state(PROBE_INSTANCE);
+  async run(f, { bus: sd }) {
+    const state = await sd.state(PROBE_INSTANCE);
     if (state.loadState === "loaded") return fine(`the manager loads ${TEMPLATE_UNIT}`);
     return {
       ok: "",

@@ -48,18 +48,21 @@ export interface Facts {
   config: Config | null;
 }
 
-/** One check of `doctor`: it runs only when what it `needs` is there, and reports every problem it finds. */
-export interface Check {
-  id: string;
-  title: string;
-  needs: readonly Need[];
-  run(facts: Facts): Promise<Verdict>;
+/** What each need gives a check: the manager for `bus`, the loaded config.ini for `config`. */
+export interface NeedValues {
+  bus: SystemdManager;
+  config: Config;
 }
 
-/** The value of a need the runner guarantees (it skips a check whose needs are missing). */
-export function given<T>(value: T | null, need: Need): T {
-  if (value === null) throw new Error(`doctor: a check that needs "${need}" ran without it`);
-  return value;
+/**
+ * One check of `doctor`: it runs only when what it `needs` is there, is handed those values (so a need is
+ * declared once, and typed), and reports every problem it finds.
+ */
+export interface Check<N extends Need = Need> {
+  id: string;
+  title: string;
+  needs: readonly N[];
+  run(facts: Facts, given: Pick<NeedValues, N>): Promise<Verdict>;
 }
 
 /** A verdict with no problems. */

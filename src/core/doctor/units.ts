@@ -2,7 +2,7 @@
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import { unitFileStateNow } from "../enabled.js";
 import { brokenConfig, brokenNote } from "../broken-config.js";
-import { eachProfile, given, verdict, type Check, type Problem } from "./types.js";
+import { eachProfile, verdict, type Check, type Problem } from "./types.js";
 
 // CLD_* codes of ExecMainCode.
 function lastExit(s: UnitState): string {
@@ -11,14 +11,13 @@ function lastExit(s: UnitState): string {
   return "";
 }
 
-export const unitsCheck: Check = {
+export const unitsCheck: Check<"bus"> = {
   id: "units",
   title: "no profile failed or start-limit-hit",
   needs: ["bus"],
-  async run(f) {
+  async run(f, { bus: sd }) {
     // Units of removed profiles are not ours to judge: `remove` resets their state, and `start` would refuse them.
-    const states = new Map((await given(f.sd, "bus").list([UNIT_PATTERN])).map((s) => [s.name, s]));
-    const sd = given(f.sd, "bus");
+    const states = new Map((await sd.list([UNIT_PATTERN])).map((s) => [s.name, s]));
     let disabled = 0;
     const problems = await eachProfile(f, async (name): Promise<Problem[]> => {
       const s = states.get(unitName(name));
