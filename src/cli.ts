@@ -1,16 +1,10 @@
 // The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.js).
-import yargs from "yargs";
-import { joinNoFlagValues } from "./core/cli-args.js";
-import { POLICY_FLAGS } from "./core/restart-policy.js";
 import { hideBin } from "yargs/helpers";
-import { commands } from "./commands/index.js";
-import { completer } from "./completion.js";
+import { cliParser } from "./cli-parser.js";
 import type { CommandResult } from "./commands/command.js";
-import { globalOptions } from "./commands/options.js";
 import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
-import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
 import { hideArguments, peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
@@ -55,31 +49,13 @@ export async function main(argv: string[]): Promise<number> {
   let json = argv.includes("--json");
   const notUtf8 = argsNotUtf8(argv);
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
-  const parser = yargs(joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag)))
-    .scriptName("profiles")
-    .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
-    .options(globalOptions)
-    .strict()
-    .demandCommand(1, "give a command; `profiles --help` lists them")
-    .recommendCommands()
-    .completion("completion", "Print a completion script for bash (zsh when $SHELL is zsh) that also completes profile names", completer(commands))
-    .help()
-    .alias("help", "h")
-    .version(packageVersion())
-    .wrap(Math.min(110, process.stdout.columns || 110))
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new UsageError(hideArguments(msg, argv), "see `profiles --help`");
-    });
-  for (const spec of commands) {
-    parser.command(spec.command, spec.describe, spec.builder, async (args) => {
-      json = Boolean(args.json);
-      ctx = createContext({ json, verbose: Boolean(args.verbose) });
-      // Before the command prints its first line: what the redaction of every output must know.
-      await learnSecrets(ctx);
-      result = await spec.run(args as never, ctx);
-    });
-  }
+  const parser = cliParser(argv, async (spec, args) => {
+    json = Boolean(args.json);
+    ctx = createContext({ json, verbose: Boolean(args.verbose) });
+    // Before the command prints its first line: what the redaction of every output must know.
+    await learnSecrets(ctx);
+    result = await spec.run(args as never, ctx);
+  });
   try {
     await parser.parseAsync();
   } catch (err) {

@@ -52,9 +52,7 @@ export default defineCommand<ApplyArgs, ReturnType<typeof parseRollOptions>>({
   needs: { config: true, profiles: "none", manager: false },
   builder: (y) =>
     declareRollFlags(y)
-      .option("yes", { alias: "y", type: "boolean", default: false, describe: "Apply without asking (needed when stdin is no terminal, and with --json)" })
-      .example("$0 apply -f profiles.ini", "show the plan, ask, then converge")
-      .example("$0 apply -f profiles.ini --prune --yes --canary 1 --max-parallel 2", "also remove profiles the file does not name; no question"),
+      .option("yes", { alias: "y", type: "boolean", default: false, describe: "Apply without asking (needed when stdin is no terminal, and with --json)" }),
   parse: (args) => parseRollOptions({ ...args, reload: false }),
   async run(args, ctx, roll) {
     const config = await ctx.config();

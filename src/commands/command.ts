@@ -2,6 +2,7 @@ import type { Argv } from "yargs";
 import type { Context } from "../core/context.js";
 import type { ExitCode } from "../errors.js";
 import { assertProfileExists } from "../store/profiles.js";
+import { EXAMPLES } from "./examples.js";
 import type { OptionEntry } from "./options.js";
 
 /** What a command computed: `data` is printed for --json, `text` for people. */
@@ -58,6 +59,12 @@ export interface CommandSpec<A = any> {
   run(args: A & GlobalArgs, ctx: Context): Promise<CommandResult>;
 }
 
+/** A verb's name: the first word of its (first) command. */
+export function verbOf(command: string | readonly string[]): string {
+  const first = typeof command === "string" ? command : (command[0] ?? "");
+  return first.split(" ", 1)[0] ?? "";
+}
+
 /** The names a verb's `name`/`names` positional gave, as its needs say. */
 function namedProfiles(needs: Needs, args: Record<string, unknown>): string[] {
   if (needs.profiles === "name") return args.name === undefined ? [] : [args.name as string];
@@ -75,7 +82,9 @@ export function defineCommand<A, P = undefined>(spec: VerbSpec<A, P>): CommandSp
     builder: (y) => {
       let out: Argv<any> = y;
       for (const o of options) out = o.declare(out);
-      return spec.builder ? spec.builder(out) : out;
+      if (spec.builder) out = spec.builder(out);
+      for (const [line, what] of EXAMPLES[verbOf(spec.command)] ?? []) out = out.example(line, what);
+      return out;
     },
     async run(raw, ctx) {
       const args = { ...raw } as A & GlobalArgs & Record<string, unknown>;

@@ -44,10 +44,7 @@ export default defineCommand<{ name: string; from?: string; to?: string }, { fro
   builder: (y) =>
     y
       .positional("from", { type: "string", describe: "Older generation (default: the one before the current .env)" })
-      .positional("to", { type: "string", describe: "Newer generation (default: the .env as it is now)" })
-      .example("$0 diff liam", "the last change: the .env against the generation before it")
-      .example("$0 diff liam 3", "generation 3 against the .env now")
-      .example("$0 diff liam 3 5", "generation 3 against generation 5"),
+      .positional("to", { type: "string", describe: "Newer generation (default: the .env as it is now)" }),
   parse: (args) => ({
     from: args.from === undefined ? undefined : parseGeneration(args.from, args.name),
     to: args.to === undefined ? undefined : parseGeneration(args.to, args.name),

@@ -29,10 +29,6 @@ export default defineCommand({
   describe: "Check the host and print the command that fixes each problem found (exit 14 if any)",
   // It reports a missing config, an unreachable manager and bad profiles; it needs none of them.
   needs: { config: false, profiles: "none", manager: false },
-  builder: (y) =>
-    y
-      .example("$0 doctor", "one line per check, then the commands that fix each problem")
-      .example("$0 doctor --json", "the checks and fixes as JSON, for scripts"),
   async run(_args, ctx) {
     // Loaded here, not at start-up: its checks import more than any other command needs.
     const { runDoctor } = await import("../core/doctor/run.js");

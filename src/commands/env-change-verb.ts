@@ -10,7 +10,6 @@ interface EnvChangeVerb<P> {
   /** The positional after the name that lists the change (`pairs` or `keys`). */
   list: { key: string; options: PositionalOptions };
   describe: string;
-  examples: [string, string][];
   /** The listed words, checked (exit 2); never echoes a malformed one, which may be a secret. `args`: the verb's own options. */
   parse(name: string, words: string[], args: Record<string, unknown>): P | Promise<P>;
   /** The list may be empty (`set NAME --env-file FILE`): `parse` then decides. */
@@ -26,7 +25,7 @@ export function envChangeVerb<P>(spec: EnvChangeVerb<P>) {
     describe: spec.describe,
     options: [name(), restartAfterChange, wait("Seconds to wait for health with --restart")],
     needs: { config: true, profiles: "name", manager: false },
-    builder: (y) => spec.examples.reduce((out, [cmd, what]) => out.example(cmd, what), (spec.options ?? ((z) => z))(y.positional(spec.list.key, spec.list.options))),
+    builder: (y) => (spec.options ?? ((z) => z))(y.positional(spec.list.key, spec.list.options)),
     parse: (args) => spec.parse(args.name, ((args[spec.list.key] as unknown[] | undefined) ?? []).map(String), args),
     async run(args, ctx, parsed) {
       const r = await changeEnv(ctx, args.name, spec.change(parsed), { verb: spec.verb, restart: args.restart, waitMs: args.wait * 1000 });

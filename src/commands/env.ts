@@ -35,9 +35,7 @@ export default defineCommand<{ name: string; showSecrets: boolean }>({
   needs: { config: true, profiles: "name", manager: false },
   builder: (y) =>
     y
-      .option("show-secrets", { type: "boolean", default: false, describe: "Print the values of secret keys too (*KEY*, *TOKEN*, *SECRET*, *PASS*, *AUTH*, ..., and config.ini's [secrets] keys)" })
-      .example("$0 env liam", "KEY=\"value\" lines, in systemd's EnvironmentFile= syntax")
-      .example("$0 env liam --json --show-secrets", "every value, for scripts"),
+      .option("show-secrets", { type: "boolean", default: false, describe: "Print the values of secret keys too (*KEY*, *TOKEN*, *SECRET*, *PASS*, *AUTH*, ..., and config.ini's [secrets] keys)" }),
   async run(args, ctx) {
     const name = args.name;
     const file = envFile(ctx.paths, name);

@@ -10,10 +10,6 @@ export default defineCommand({
   command: "export",
   describe: "Print the manifest of the profiles as they are now (secret values left out)",
   needs: { config: true, profiles: "none", manager: true },
-  builder: (y) =>
-    y
-      .example("$0 export > profiles.ini", "then `profiles plan -f profiles.ini` has nothing to do")
-      .example("$0 export --json", "the profiles as data, with the manifest text"),
   async run(_args, ctx) {
     const data = await exportManifest(ctx, await ctx.config());
     return { data, text: renderExport(data) };

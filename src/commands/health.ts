@@ -44,10 +44,6 @@ export default defineCommand<{ names?: string[] }>({
   describe: "Probe profiles now and print each verdict with its reason (exit 7 unless all are healthy or disabled)",
   options: [names("Profile names (default: all)")],
   needs: { config: true, profiles: "names", manager: true },
-  builder: (y) =>
-    y
-      .example("$0 health", "every profile")
-      .example("$0 health liam ops --json", "two profiles, for scripts"),
   async run(args, ctx) {
     const config = await ctx.config();
     const chosen = args.names && args.names.length > 0 ? [...new Set(args.names)] : await listProfiles(ctx.paths);

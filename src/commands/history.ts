@@ -42,9 +42,7 @@ export default defineCommand<{ name: string; forget?: string }, number | undefin
   needs: { config: true, profiles: "name", manager: false },
   builder: (y) =>
     y
-      .option("forget", { type: "string", describe: "Drop a corrupt generation (its file no longer matches its sha256) from the history" })
-      .example("$0 history liam", "then `profiles diff liam GEN` or `profiles rollback liam --to GEN`")
-      .example("$0 history liam --forget 3", "drop corrupt generation 3, as `profiles doctor` suggests when nothing holds its bytes"),
+      .option("forget", { type: "string", describe: "Drop a corrupt generation (its file no longer matches its sha256) from the history" }),
   parse: (args) => (args.forget === undefined ? undefined : parseGeneration(args.forget, args.name, "--forget")),
   async run(args, ctx, forget) {
     const name = args.name;

@@ -119,10 +119,7 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       SETTINGS.reduce((out: Argv<any>, s) => (s.flag ? out.option(s.flag.name, { type: s.flag.boolean ? "boolean" : "string", describe: s.flag.describe }) : out), y),
       true,
     )
-      .group(POLICY_FLAGS.map((f) => f.flag.slice(2)), "Crash-loop policy (written into the template, for every profile):")
-      .example("$0 init", "use the bundled reference gateway")
-      .example('$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway")
-      .example('$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"),
+      .group(POLICY_FLAGS.map((f) => f.flag.slice(2)), "Crash-loop policy (written into the template, for every profile):"),
   parse: async (args) => ({ settings: await settingsFromFlags(args), policy: policyFromFlags({ ...args }) }),
   async run(_args, ctx, { settings, policy }) {
     const previous = await loadConfigIfAny(ctx.paths);

@@ -90,11 +90,7 @@ export default defineCommand<LimitsArgs, Asked>({
         .option("tasks-max", { type: "string", describe: 'TasksMax: processes and threads, e.g. 64 ("" removes it)' }),
       true,
     )
-      .option("reset", { type: "boolean", describe: "Remove every limit set here (the template's defaults apply)" })
-      .example("$0 limits liam --memory-max 512M --cpu-quota 50%", "cap a gateway that leaks memory")
-      .example("$0 limits liam", "show the limits the manager applies now")
-      .example("$0 limits liam --start-limit-burst 3 --no-restart-on-exit 1,78", "a gateway that exits 1 on a refused config: stop after 3 starts, or at once on 1")
-      .example("$0 limits liam --reset", "back to the template's defaults"),
+      .option("reset", { type: "boolean", describe: "Remove every limit set here (the template's defaults apply)" }),
   parse: asked,
   async run(args, ctx, a) {
     const name = args.name;

@@ -12,7 +12,6 @@ export default defineCommand({
   command: ["list", "ls"],
   describe: "List profiles: port, state, PID, restarts, enabled",
   needs: { config: true, profiles: "none", manager: true },
-  builder: (y) => y.example("$0 list --json", "for scripts"),
   async run(_args, ctx) {
     const rows = await inspectRunning(ctx, await ctx.config(), await listProfiles(ctx.paths));
     return { data: rows, text: renderList(rows) };

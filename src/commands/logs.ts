@@ -114,13 +114,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
       .option("lines", { alias: "n", type: "string", default: String(DEFAULT_LINES), describe: "How many of the last lines to show" })
       .option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep showing new output until Ctrl-C (exit 0)" })
       .option("since", { type: "string", describe: "Only lines from this time on: 10m, 2h, 1d ago, or a date and time (the journal only)" })
-      .option("rotate", { type: "boolean", default: false, describe: "Rotate the log files (init --log-dir) of these profiles (default: all) now, whatever their size" })
-      .example("$0 logs liam", `the last ${DEFAULT_LINES} lines`)
-      .example("$0 logs liam -f -n 5", "the last 5 lines, then new ones as they come")
-      .example("$0 logs liam --json", "the lines as a JSON array; with -f, one JSON object per line")
-      .example("$0 logs", "every profile's lines in one stream, each with its name (-f follows them all)")
-      .example("$0 logs liam ops --since 1h --json", "two profiles' lines of the last hour, one JSON object per line")
-      .example("$0 logs --rotate", "copy each profile's log file to NAME.log.1 and empty it"),
+      .option("rotate", { type: "boolean", default: false, describe: "Rotate the log files (init --log-dir) of these profiles (default: all) now, whatever their size" }),
   parse: (args) => ({ lines: parseLineCount(args.lines), since: args.since === undefined ? null : parseSince(args.since) }),
   async run(args, ctx, { lines, since }) {
     const config = await ctx.config();

@@ -18,10 +18,6 @@ export default defineCommand<{ file: string; prune: boolean }>({
   options: [manifestFile, prune],
   // The manifest is checked (exit 2) before the manager is reached: planning asks it for each profile's state.
   needs: { config: true, profiles: "none", manager: false },
-  builder: (y) =>
-    y
-      .example("$0 plan -f profiles.ini", "exit 0 when every profile is as the file says, 16 when applying would change something")
-      .example("$0 plan -f profiles.ini --prune --json", "also the profiles apply --prune would remove, as JSON"),
   async run(args, ctx) {
     const config = await ctx.config();
     const manifest = readManifest(args.file, config.portVar);

@@ -28,10 +28,6 @@ export default defineCommand<{ name: string }>({
   describe: "The processes in a profile's unit (its cgroup): the gateway and everything it started, detached ones too",
   options: [name()],
   needs: { config: true, profiles: "name", manager: true },
-  builder: (y) =>
-    y
-      .example("$0 ps liam", "the gateway's processes, its main PID marked")
-      .example("$0 ps liam --json", "the same as JSON"),
   async run(args, ctx) {
     const name = args.name;
     const unit = unitName(name);

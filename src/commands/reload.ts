@@ -40,10 +40,6 @@ export default defineCommand<{ names: string[]; wait: number }>({
   describe: "Ask running profiles to re-read their settings (the template's ExecReload=, e.g. SIGHUP) and wait until healthy",
   options: [wait("Seconds to wait for each profile to be healthy after its reload"), names()],
   needs: { config: true, profiles: "names", manager: true },
-  builder: (y) =>
-    y
-      .example("$0 reload liam", "after `profiles set liam GREETING=hi`: apply it without a restart")
-      .example("$0 reload liam ops --json", "several at once, the result as JSON"),
   async run(args, ctx) {
     const names = args.names;
     const sd = await ctx.systemd();

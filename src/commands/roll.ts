@@ -106,12 +106,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
     declareRollFlags(y)
       .option("reload", { type: "boolean", default: false, describe: "Reload each profile (the template's ExecReload=, e.g. SIGHUP) instead of restarting it; still health-gated, and its PID must stay" })
       .option("changed", { type: "boolean", default: false, describe: "Only profiles whose .env changed since their gateway started (pending restart)" })
-      .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" })
-      .example("$0 roll", "every profile, one at a time")
-      .example("$0 roll --canary 1 --max-parallel 3", "one canary, then three at a time")
-      .example("$0 roll liam ops --dry-run", "show the plan for two profiles")
-      .example("$0 roll --changed", "only the profiles with a change waiting for a restart")
-      .example("$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"),
+      .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" }),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
   async run(args, ctx, { options, requested: asked }) {
     // Profiles kept down by `profiles disable` are not rolled: left out of "all", refused when named (exit 2).

@@ -25,10 +25,7 @@ export default defineCommand<{ name: string; to?: string; restart: boolean; wait
   builder: (y) =>
     y
       .option("to", { type: "string", describe: "Generation to restore (default: the newest known-good one older than the current)" })
-      .option("restart", { type: "boolean", default: true, describe: "Restart and wait until healthy (--no-restart: only restore the file)" })
-      .example("$0 rollback liam", "back to the last generation liam was healthy with")
-      .example("$0 rollback liam --to 3", "restore generation 3 (see `profiles history liam`)")
-      .example("$0 rollback liam --no-restart", "only put the file back"),
+      .option("restart", { type: "boolean", default: true, describe: "Restart and wait until healthy (--no-restart: only restore the file)" }),
   parse: (args) => (args.to === undefined ? undefined : parseGeneration(args.to, args.name, "--to")),
   async run(args, ctx, to) {
     const r = await rollbackProfile(ctx, args.name, { to, restart: args.restart, waitMs: args.wait * 1000 });

@@ -26,13 +26,6 @@ export default envChangeVerb({
       .option("stdin", { type: "boolean", default: false, describe: "Read the value of the one KEY given from standard input (from a terminal: typed without echo)" })
       .option("env-file", { type: "string", describe: "Set the keys of FILE (EnvironmentFile= syntax); KEY=VALUE pairs given too win" }),
   describe: "Set keys in a profile's .env (kept as a new generation); --restart applies it and checks health",
-  examples: [
-    ["$0 set liam LOG_LEVEL=debug", "takes effect at the next restart"],
-    ["$0 set liam API_KEY=s3cret --restart", "restart now; exit 7 if it is not healthy"],
-    ["$0 set liam PORT=8650 --restart", "move to another port (checked like add)"],
-    ["$0 set liam API_KEY --stdin < key.txt", "a secret that never appears on a command line"],
-    ["$0 set liam --env-file secrets.env", "every key of a file"],
-  ],
   parse: wanted,
   change: (set) => ({ set, unset: [] }),
 });

@@ -105,11 +105,7 @@ export default defineCommand<SweepArgs, SweepFlags>({
       .option("max-restarts", { type: "string", default: "3", describe: "At most this many restarts per sweep (0-100)" })
       .option("textfile", { type: "string", describe: "Write Prometheus metrics to this .prom file, atomically (default: [sweep] textfile of config.ini)" })
       .option("webhook", { type: "string", describe: "POST a JSON summary here when anything is unhealthy (default: [sweep] webhook of config.ini)" })
-      .option("print-cron", { type: "boolean", default: false, describe: "Print a crontab line equivalent to the nightly timer, and exit" })
-      .example("$0 sweep", "look, change nothing but the sweep's own records")
-      .example("$0 sweep --restart-unhealthy --max-restarts 2", "what the nightly timer runs, with a smaller budget")
-      .example("$0 sweep --textfile /var/lib/node_exporter/textfile/agent_profiles.prom", "metrics for node_exporter")
-      .example("$0 sweep --print-cron >> my.crontab", "for hosts that prefer cron to the timer"),
+      .option("print-cron", { type: "boolean", default: false, describe: "Print a crontab line equivalent to the nightly timer, and exit" }),
   parse: async (args) => ({
     maxRestarts: parseMaxRestarts(String(args.maxRestarts)),
     textfile: args.textfile === undefined ? undefined : await checkTextfile("--textfile", args.textfile),

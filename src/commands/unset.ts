@@ -17,10 +17,6 @@ export default envChangeVerb({
   verb: "unset",
   list: { key: "keys", options: { type: "string", array: true, describe: "Keys to remove (each must be in the .env)" } },
   describe: "Remove keys from a profile's .env (kept as a new generation); --restart applies it and checks health",
-  examples: [
-    ["$0 unset liam LOG_LEVEL", "takes effect at the next restart"],
-    ["$0 unset liam HOST API_KEY --restart", "restart now; exit 7 if it is not healthy"],
-  ],
   parse: checkKeys,
   change: (keys) => ({ set: new Map(), unset: keys }),
 });

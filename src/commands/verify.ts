@@ -26,9 +26,7 @@ export default defineCommand<{ exec?: string; wait: number }, string | null>({
   needs: { config: true, profiles: "none", manager: true },
   builder: (y) =>
     y
-      .option("exec", { type: "string", describe: "Gateway command to check instead of the configured one (%i, ${VAR} as in `init --exec`)" })
-      .example("$0 verify", "the gateway the template runs")
-      .example('$0 verify --exec "hermes --profile %i gateway run"', "a new gateway (or version) before `profiles init --exec` points every profile at it"),
+      .option("exec", { type: "string", describe: "Gateway command to check instead of the configured one (%i, ${VAR} as in `init --exec`)" }),
   parse: async (args) => (args.exec === undefined ? null : String(await settingFromFlag(SETTINGS.find((s) => s.key === "exec")!, args.exec))),
   async run(args, ctx, exec) {
     if (exec === "") throw new UsageError("--exec is empty", "give the gateway's command, or leave --exec out to check the configured one");

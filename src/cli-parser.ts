@@ -1,0 +1,33 @@
+/** The CLI's yargs parser: every verb of the table, the global options, and usage errors as UsageError (exit 2). */
+import yargs, { type Argv } from "yargs";
+import type { CommandSpec } from "./commands/command.js";
+import { commands } from "./commands/index.js";
+import { globalOptions } from "./commands/options.js";
+import { completer } from "./completion.js";
+import { joinNoFlagValues } from "./core/cli-args.js";
+import { POLICY_FLAGS } from "./core/restart-policy.js";
+import { UsageError } from "./errors.js";
+import { packageVersion } from "./package-files.js";
+import { hideArguments } from "./redact.js";
+
+/** The parser of `argv`; `handle` gets the verb and its parsed arguments (tests record them instead of running). */
+export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Record<string, unknown>) => Promise<void>): Argv {
+  const parser = yargs(joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag)))
+    .scriptName("profiles")
+    .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
+    .options(globalOptions)
+    .strict()
+    .demandCommand(1, "give a command; `profiles --help` lists them")
+    .recommendCommands()
+    .completion("completion", "Print a completion script for bash (zsh when $SHELL is zsh) that also completes profile names", completer(commands))
+    .help()
+    .alias("help", "h")
+    .version(packageVersion())
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(hideArguments(msg, argv), "see `profiles --help`");
+    });
+  for (const spec of commands) parser.command(spec.command, spec.describe, spec.builder, (args) => handle(spec, args));
+  return parser;
+}
