@@ -57,7 +57,8 @@ export class JobTracker {
         const [path] = await deadline.race(this.bus.call(managerCall(method, [unit, opts.mode ?? "replace"], `${method} ${unit}`)));
         jobPath = path as string;
       } catch (err) {
-        throw await this.unlessShuttingDown(err);
+        // Asked within the caller's deadline too: past it, the refusal is the best answer there is.
+        throw await deadline.race(this.unlessShuttingDown(err)).catch(() => err);
       } finally {
         this.jobCallsInFlight--;
       }

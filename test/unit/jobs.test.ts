@@ -207,6 +207,20 @@ test("a job refused as destructive is the manager shutting down only while its S
   }
 });
 
+test("the caller's deadline holds while the manager's SystemState goes unanswered after a destructive refusal", async () => {
+  const refusal = new SystemdError(`StartUnit ${UNIT}: Transaction is destructive.`, BusError.TransactionIsDestructive);
+  const bus = new FakeBus();
+  const jobs = new JobTracker(bus);
+  bus.answer("StartUnit", () => Promise.reject(refusal));
+  bus.answer("Get", never);
+  const control = new Promise<number>((r) => setTimeout(() => r(Date.now()), 100));
+  const err = await jobs.run("start", UNIT, { timeoutMs: 100 }).then(() => assert.fail("resolved"), (e: unknown) => e);
+  const late = Date.now() - (await control);
+  assert.equal(err, refusal);
+  assert.ok(late < 500, `${late} ms after a 100 ms timer set beside it`);
+  assert.equal(bus.calls.at(-1)?.member, "Get");
+});
+
 test("any other refusal (no such unit) is returned as it is, without asking the manager's state", async () => {
   const bus = new FakeBus();
   const jobs = new JobTracker(bus);
