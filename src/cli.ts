@@ -6,7 +6,7 @@ import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
 import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
-import { hideArguments, peopleText, redactJson, redactText } from "./redact.js";
+import { peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout; both redacted. */

@@ -7,6 +7,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Sandbox, spawnCli, userPaths } from "../helpers/sandbox.js";
 import { waitUntilNode } from "../helpers/proc-readings.js";
+import { bootId, startTicks } from "../../src/processes/identity.js";
 import { checkEnvFiles, healthStatus, initialisedSandbox, pollUntil } from "./util.js";
 
 // Ports of this file only.
@@ -32,10 +33,12 @@ const figures = {
 /** A stale lock of one kind, as the file the CLI finds (and how old it is): a live unrelated PID, a reused PID, garbage. */
 type Fault = (name: string) => Promise<{ text: string; ageS?: number }>;
 
-async function stat1(pid: number): Promise<{ ticks: number; boot: string }> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8");
-  const boot = (await fs.readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim();
-  return { ticks: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]), boot };
+/** A live process's identity as a lock records it (its start ticks and this boot's id). */
+function stat1(pid: number): { ticks: number; boot: string } {
+  const ticks = startTicks(pid);
+  const boot = bootId();
+  assert.ok(ticks !== null && boot !== null, `/proc/${pid}/stat or boot_id unreadable`);
+  return { ticks, boot };
 }
 
 const lockJson = (pid: number, ticks: number, boot: string, name: string) => ({
@@ -45,17 +48,17 @@ const lockJson = (pid: number, ticks: number, boot: string, name: string) => ({
 const FAULTS: Record<string, Fault> = {
   // PID 1 runs, but it never took a lock: its start time is not the recorded one.
   "pid 1": async (name) => {
-    const { ticks, boot } = await stat1(1);
+    const { ticks, boot } = stat1(1);
     return lockJson(1, ticks + 1, boot, name);
   },
   // A PID a later process of the same user got: right PID, other start time...
   "reused pid, other start time": async (name) => {
-    const { ticks, boot } = await stat1(other.pid);
+    const { ticks, boot } = stat1(other.pid);
     return lockJson(other.pid, ticks - 1, boot, name);
   },
   // ... or the right start time, but from another boot.
   "reused pid, other boot": async (name) => {
-    const { ticks } = await stat1(other.pid);
+    const { ticks } = stat1(other.pid);
     return lockJson(other.pid, ticks, ZERO_BOOT, name);
   },
   // Torn bytes a minute old: no writer is at work on it any more.
