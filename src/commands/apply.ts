@@ -20,7 +20,9 @@ interface ApplyArgs extends RollFlags {
 
 /** `apply`'s text for people. */
 export function renderApply(r: ApplyResult): string {
-  const lines = planLines(r.plan);
+  const lines = r.resumed ? ["finished first: the roll an earlier apply was stopped in", ...reportText(r.resumed)] : [];
+  if (r.resumed && r.resumed.outcome !== "completed") return [...lines, `next: ${nextStep(r.resumed) ?? "profiles roll"}`].join("\n");
+  lines.push(...planLines(r.plan));
   if (r.plan.pending === 0) return lines.join("\n");
   for (const n of r.removed) lines.push(`removed ${n}`);
   for (const c of r.changed) lines.push(`changed ${c.name}${c.generation === null ? "" : `: generation ${c.generation}`}`);
@@ -64,7 +66,7 @@ export default defineCommand<ApplyArgs, ReturnType<typeof parseRollOptions>>({
       await askOnTerminal(plan);
     };
     const r = await applyManifest(ctx, config, manifest, { prune: args.prune, roll, waitMs: args.wait * 1000, confirm });
-    const halted = r.roll !== null && r.roll.outcome !== "completed";
+    const halted = [r.resumed, r.roll].some((roll) => roll !== null && roll.outcome !== "completed");
     const exitCode = halted ? ExitCode.rollHalted : r.addFailed.length > 0 ? ExitCode.unhealthy : ExitCode.ok;
     return { data: r, text: renderApply(r), exitCode };
   },

@@ -4,7 +4,8 @@
  * profile gets ONE new generation in one transaction, new profiles are added (started and gated as `add`
  * does), and then only the changed profiles whose `.env` changed are rolled: batches, health gate,
  * revert and halt. The roll's record is written before the first change, so that an apply killed half-way
- * leaves a roll that `profiles roll` finishes. Nothing changed, nothing written: a second apply is a no-op.
+ * leaves a roll that the next apply finishes first (as `profiles roll` would), before it plans again.
+ * Nothing changed, nothing written: a second apply is a no-op.
  */
 import type { Config } from "../../config.js";
 import { AppError, ExitCode, UnhealthyError } from "../../errors.js";
@@ -31,6 +32,8 @@ import { planManifest, type ManifestPlan, type ProfileChange, type Target } from
 
 /** What an apply did. */
 export interface ApplyResult {
+  /** The roll an earlier apply left unfinished, which this one finished first (null: none). */
+  resumed: RollReport | null;
   plan: ManifestPlan;
   removed: string[];
   /** Changed profiles and the generation each got (null: only its probe settings or enable state changed). */
@@ -53,11 +56,16 @@ export async function applyManifest(
   const lock = await takeRollLock(ctx, `profiles apply -f ${manifest.file}`);
   try {
     const found = await loadRecord(ctx.paths);
-    if (found && !found.finished) {
-      throw new AppError("an earlier roll or apply was stopped before it finished: it comes first", ExitCode.rollHalted, "run `profiles roll` to finish it, then apply again");
+    const unfinished = found && !found.finished ? found : null;
+    if (unfinished && unfinished.origin !== "apply") {
+      throw new AppError("an earlier roll was stopped before it finished: it comes first", ExitCode.rollHalted, "run `profiles roll` to finish it, then apply again");
     }
+    // An apply stopped half-way is finished first, as `profiles roll` would: its profiles may hold changes
+    // its roll has not gated yet. Only then is the manifest planned again, against what that left.
+    const resumed = unfinished ? await rollWithStopCatcher(ctx, new RollRecorder(ctx.paths, unfinished), true) : null;
     const { plan, targets } = await planManifest(ctx, config, manifest, opts.prune);
-    const result: ApplyResult = { plan, removed: [], changed: [], added: [], addFailed: [], roll: null };
+    const result: ApplyResult = { resumed, plan, removed: [], changed: [], added: [], addFailed: [], roll: null };
+    if (resumed && resumed.outcome !== "completed") return result;
     if (plan.pending === 0) return result;
     await opts.confirm(plan);
 
@@ -68,7 +76,7 @@ export async function applyManifest(
     const changes = plan.profiles.filter((c) => c.action === "change");
     const toRoll = changes.filter((c) => c.restart).map((c) => c.name);
     // Recorded before the first change: an apply killed from here on leaves a roll `profiles roll` finishes.
-    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll))) : null;
+    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll), "apply")) : null;
     await rec?.save();
     for (const c of changes) result.changed.push({ name: c.name, generation: await changeProfile(ctx, c, targets.get(c.name)!) });
     // Those with a port first: one without takes the lowest free port left.
@@ -83,18 +91,21 @@ export async function applyManifest(
         result.addFailed.push({ name: c.name, message: err.message });
       }
     }
-    if (rec) {
-      const shown: { view: RollView | null } = { view: null };
-      const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
-      try {
-        result.roll = await runOne(ctx, rec, false, stop, shown);
-      } finally {
-        stop.remove();
-      }
-    }
+    if (rec) result.roll = await rollWithStopCatcher(ctx, rec, false);
     return result;
   } finally {
     await lock.release();
+  }
+}
+
+/** Runs (or resumes) one roll with Ctrl-C and SIGTERM caught: they stop it after the batch under way. */
+async function rollWithStopCatcher(ctx: Context, rec: RollRecorder, resumed: boolean): Promise<RollReport> {
+  const shown: { view: RollView | null } = { view: null };
+  const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+  try {
+    return await runOne(ctx, rec, resumed, stop, shown);
+  } finally {
+    stop.remove();
   }
 }
 

@@ -74,6 +74,8 @@ const recordSchema = object({
   updatedAt: string(),
   /** Names as asked; null: every profile. */
   requested: nullable(array(nameSchema)),
+  /** "apply": the roll an apply recorded before its first change, which the next apply finishes (absent: `profiles roll`'s). */
+  origin: optional(enumOf(["apply"])),
   options: optionsSchema,
   plan: array(object({ kind: enumOf(["canary", "batch"]), names: array(nameSchema) })),
   profiles: record(string(), entrySchema),
@@ -139,7 +141,7 @@ function pendingEntry(batch: number): ProfileEntry {
 }
 
 /** A new record for a roll about to start (not yet written). */
-export function newRecord(requested: string[] | null, options: RollOptions, plan: RollPlan): RollRecord {
+export function newRecord(requested: string[] | null, options: RollOptions, plan: RollPlan, origin?: "apply"): RollRecord {
   const now = new Date().toISOString();
   const profiles: Record<string, ProfileEntry> = {};
   plan.forEach((b, i) => b.names.forEach((n) => (profiles[n] = pendingEntry(i))));
@@ -150,6 +152,7 @@ export function newRecord(requested: string[] | null, options: RollOptions, plan
     startedAt: now,
     updatedAt: now,
     requested,
+    ...(origin && { origin }),
     options,
     plan,
     profiles,
