@@ -1,24 +1,9 @@
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import type { Argv } from "yargs";
-import { DEFAULT_CONFIG, loadConfigIfAny, saveConfig, type Config } from "../config.js";
-import { execStartFor, referenceExecStart } from "../core/exec-command.js";
-import { reloadCommand } from "../core/gateway-unit.js";
-import { findJournal } from "../core/logs/journal.js";
-import { defaultLogDir } from "../core/logs/source.js";
-import { formatSize } from "../config-logs.js";
-import { removeSweepUnits, renderSweepUnits, startSweepTimer, writeSweepUnits } from "../core/sweep/install.js";
-import { SWEEP_SERVICE, SWEEP_TIMER } from "../core/sweep/schedule.js";
-import { redactUrl } from "../core/sweep/webhook.js";
-import { reloadIfNeeded } from "../core/unit-reload.js";
-import { assertPolicySupported, declarePolicyFlags, POLICY_FLAGS, policyFromFlags, type PolicyKey } from "../core/restart-policy.js";
-import { gatewayScript, templateSource } from "../package-files.js";
-import { LINGER_DIR } from "../paths.js";
+import type { Config } from "../config.js";
+import { initHost, type InitResult } from "../core/init-host.js";
+import { declarePolicyFlags, POLICY_FLAGS, policyFromFlags, type PolicyKey } from "../core/restart-policy.js";
+import { SWEEP_TIMER } from "../core/sweep/schedule.js";
 import { flagArg, settingFromFlag, SETTINGS } from "../settings.js";
-import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
-import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
-import { setUnitKey } from "../systemd/unit-file.js";
 import { defineCommand } from "./command.js";
 
 /** What the flags ask: settings, and changes of the crash-loop policy (a value, or null for `""`: the template's). */
@@ -37,56 +22,8 @@ async function settingsFromFlags(args: Record<string, unknown>): Promise<Partial
   return next as Partial<Config>;
 }
 
-/** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
-export async function renderTemplate(config: Config, envPath: string | undefined): Promise<{ text: string; execStart: string }> {
-  const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar, config.hostVar);
-  let text = await fs.readFile(templateSource(), "utf8");
-  text = setUnitKey(text, "Service", "Type", [config.serviceType]);
-  text = setUnitKey(text, "Service", "ExecStart", [execStart]);
-  text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
-  text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
-  for (const f of POLICY_FLAGS) {
-    const value = config.restartPolicy[f.key];
-    if (value !== undefined) text = setUnitKey(text, f.section, f.key, [value]);
-  }
-  if (config.logDir) {
-    text = setUnitKey(text, "Service", "StandardOutput", [`append:${config.logDir}/%i.log`]);
-    text = setUnitKey(text, "Service", "StandardError", ["inherit"]);
-  }
-  return { text, execStart };
-}
-
-/** What `init` wrote, installed and found. */
-export interface InitResult {
-  configFile: string;
-  unitFile: string;
-  execStart: string;
-  portRange: string;
-  portVar: string;
-  hostVar: string;
-  serviceType: string;
-  stopTimeoutSec: number;
-  reloadSignal: string | null;
-  healthPath: string;
-  logDir: string | null;
-  /** Why there is a log dir nobody asked for: this host has no journald, and output must go somewhere. */
-  logDirDefaulted: boolean;
-  /** Whether this host runs journald (where output goes without a log dir). */
-  journald: boolean;
-  /** Rotation of the log files (`[logs]`): at this size (0: never), keeping this many old files. */
-  logRotation: { maxSize: string; keep: number };
-  secretKeys: string[];
-  uniqueKeys: string[];
-  created: boolean;
-  templateChanged: boolean;
-  reloaded: boolean;
-  linger: { enabled: boolean; file: string; command: string | null };
-  probe: { kind: string; timeoutMs: number };
-  sweep: { timer: boolean; unitFiles: string[]; execStart: string | null; removed: boolean; textfile: string | null; webhook: string | null; rollbackBroken: boolean };
-}
-
-/** `init`'s text for people: what was written, the gateway's settings, lingering (of `user`), the sweep, the next step. */
-export function renderInit(r: InitResult, user: string): string {
+/** `init`'s text for people: what was written, the gateway's settings, lingering, the sweep, the next step. */
+export function renderInit(r: InitResult): string {
   return [
     `${r.created ? "wrote" : "updated"} ${r.configFile}`,
     `installed ${r.unitFile}${r.templateChanged ? "" : " (unchanged)"}`,
@@ -99,8 +36,8 @@ export function renderInit(r: InitResult, user: string): string {
     ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),
     ...(r.logDir ? [`log files rotate at ${r.logRotation.maxSize === "0" ? "no size (never)" : r.logRotation.maxSize} (the sweep, \`profiles logs --rotate\`), keeping ${r.logRotation.keep} old file(s)`] : []),
     r.linger.enabled
-      ? `lingering is enabled for ${user}: profiles keep running after logout`
-      : `lingering is NOT enabled for ${user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
+      ? `lingering is enabled for ${r.linger.user}: profiles keep running after logout`
+      : `lingering is NOT enabled for ${r.linger.user}: profiles stop when you log out. Enable it with: ${r.linger.command}`,
     r.sweep.timer
       ? `nightly sweep: ${SWEEP_TIMER} enabled and started (\`systemctl --user list-timers\` shows its next run)${r.sweep.textfile ? `, metrics to ${r.sweep.textfile}` : ""}${r.sweep.webhook ? `, alerts to ${r.sweep.webhook}` : ""}${r.sweep.rollbackBroken ? ", rolls back profiles broken by their .env" : ""}`
       : `nightly sweep: off${r.sweep.removed ? ` (${SWEEP_TIMER} stopped, disabled and removed)` : ""}; \`profiles init --sweep\` turns it on, \`profiles sweep --print-cron\` prints a crontab line instead`,
@@ -122,77 +59,7 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       .group(POLICY_FLAGS.map((f) => f.flag.slice(2)), "Crash-loop policy (written into the template, for every profile):"),
   parse: async (args) => ({ settings: await settingsFromFlags(args), policy: policyFromFlags({ ...args }) }),
   async run(_args, ctx, { settings, policy }) {
-    const previous = await loadConfigIfAny(ctx.paths);
-    const base = previous ?? DEFAULT_CONFIG;
-    const restartPolicy = { ...base.restartPolicy };
-    for (const [key, value] of policy) {
-      if (value === null) delete restartPolicy[key];
-      else restartPolicy[key] = value;
-    }
-    const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
-    // Without journald, a unit's output that goes to no file is lost for good: the first crash's reason with it.
-    const journald = (await findJournal(ctx.env)) !== null;
-    const logDirDefaulted = !config.logDir && settings.logDir === undefined && !journald;
-    if (logDirDefaulted) config.logDir = defaultLogDir(ctx.paths);
-    const { text, execStart } = await renderTemplate(config, ctx.env.PATH);
-    const sweepUnits = await renderSweepUnits();
-    // Reach the manager before writing anything, so that a host without one is left as it was, and one
-    // too old for a policy key refuses it (exit 2) before anything is written.
-    const sd = await ctx.systemd();
-    await assertPolicySupported(sd, Object.keys(restartPolicy) as PolicyKey[]);
-
-    if (config.logDir) await ensureDir(config.logDir, 0o700);
-    await ensureDir(ctx.paths.unitDir, 0o755);
-    const unitFile = path.join(ctx.paths.unitDir, TEMPLATE_UNIT);
-    const templateChanged = await writeFileIfChanged(unitFile, text, 0o644);
-    await saveConfig(ctx.paths, config);
-    await ensureDir(ctx.paths.profilesDir, 0o700);
-    await ensureDir(ctx.paths.stateDir, 0o700);
-    const sweep = config.sweepTimer ? await writeSweepUnits(ctx.paths, sweepUnits) : { files: [], changed: false };
-    const sweepRemoved = config.sweepTimer ? false : await removeSweepUnits(ctx.paths, sd);
-    // The loaded instances stand for the template: the manager cannot load a template itself.
-    const reloaded = await reloadIfNeeded(sd, templateChanged || sweep.changed || sweepRemoved, async () => [
-      ...(await sd.list([UNIT_PATTERN])).map((s) => s.name),
-      ...(config.sweepTimer ? [SWEEP_SERVICE, SWEEP_TIMER] : []),
-    ]);
-    if (config.sweepTimer) await startSweepTimer(sd);
-
-    const user = ctx.env.USER || os.userInfo().username;
-    const lingerFile = path.join(LINGER_DIR, user);
-    const linger = await fs.access(lingerFile).then(() => true, () => false);
-    const lingerCommand = `sudo loginctl enable-linger ${user}`;
-    const data: InitResult = {
-      configFile: ctx.paths.configFile,
-      unitFile,
-      execStart,
-      portRange: `${config.portRange.from}-${config.portRange.to}`,
-      portVar: config.portVar,
-      hostVar: config.hostVar,
-      serviceType: config.serviceType,
-      stopTimeoutSec: config.stopTimeoutSec,
-      reloadSignal: config.reloadSignal || null,
-      healthPath: config.healthPath,
-      logDir: config.logDir || null,
-      logDirDefaulted,
-      journald,
-      logRotation: { maxSize: formatSize(config.logMaxBytes), keep: config.logKeep },
-      secretKeys: config.secretKeys,
-      uniqueKeys: config.uniqueKeys,
-      created: previous === null,
-      templateChanged,
-      reloaded,
-      linger: { enabled: linger, file: lingerFile, command: linger ? null : lingerCommand },
-      probe: { kind: config.probe, timeoutMs: config.probeTimeoutMs },
-      sweep: {
-        timer: config.sweepTimer,
-        unitFiles: sweep.files,
-        execStart: config.sweepTimer ? sweepUnits.execStart : null,
-        removed: sweepRemoved,
-        textfile: config.sweepTextfile || null,
-        webhook: config.sweepWebhook ? redactUrl(config.sweepWebhook) : null,
-        rollbackBroken: config.sweepRollbackBroken,
-      },
-    };
-    return { data, text: renderInit(data, user) };
+    const data = await initHost(ctx, settings, policy);
+    return { data, text: renderInit(data) };
   },
 });
