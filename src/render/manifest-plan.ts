@@ -2,6 +2,10 @@
 import { renderDifferences } from "../core/env-diff.js";
 import type { ManifestPlan, ProfileChange, SettingChange } from "../core/manifest/plan.js";
 
+const changeCount = (plan: ManifestPlan) => {
+  const profiles = plan.pending - plan.host.length;
+  return [plan.host.length > 0 ? `${plan.host.length} host setting(s)` : "", profiles > 0 || plan.host.length === 0 ? `${profiles} profile(s)` : ""].filter(Boolean).join(" and ");
+};
 const yesNo = (b: boolean | null) => (b === null ? "-" : b ? "yes" : "no");
 const setting = (what: string, s: SettingChange) => `${what} ${s.key}: ${s.before ?? "(default)"} → ${s.after ?? "(default)"}`;
 
@@ -21,13 +25,22 @@ function changeLines(c: ProfileChange): string[] {
   return lines;
 }
 
-/** The plan's lines: each profile that changes, how many stay, and those left alone without --prune. */
+/** The host settings that change: config.ini and the template, which running gateways take at their next restart. */
+function hostLines(plan: ManifestPlan): string[] {
+  if (plan.host.length === 0) return [];
+  return [
+    `~ host settings ([defaults], as \`profiles init\` sets them; running profiles take the template's at their next restart: \`profiles roll\`):`,
+    ...plan.host.map((h) => `    ${h.key}: ${h.before ?? "(default)"} → ${h.after ?? "(default)"}`),
+  ];
+}
+
+/** The plan's lines: the host settings and each profile that change, how many stay, and those left alone without --prune. */
 export function planLines(plan: ManifestPlan): string[] {
-  const lines = plan.profiles.filter((c) => c.action !== "none").flatMap(changeLines);
+  const lines = [...hostLines(plan), ...plan.profiles.filter((c) => c.action !== "none").flatMap(changeLines)];
   const same = plan.profiles.filter((c) => c.action === "none").map((c) => c.name);
   if (same.length > 0) lines.push(`= unchanged: ${same.join(", ")}`);
   if (plan.unmanaged.length > 0) lines.push(`not in ${plan.file}, left alone (\`apply --prune\` removes them): ${plan.unmanaged.join(", ")}`);
   const restarts = plan.profiles.filter((c) => c.restart).map((c) => c.name);
-  const head = plan.pending === 0 ? `${plan.file}: nothing to do, every profile is as the manifest says` : `${plan.file}: ${plan.pending} profile(s) to change; ${restarts.length} would (re)start${restarts.length ? `: ${restarts.join(", ")}` : ""}`;
+  const head = plan.pending === 0 ? `${plan.file}: nothing to do, every profile is as the manifest says` : `${plan.file}: ${changeCount(plan)} to change; ${restarts.length} profile(s) would (re)start${restarts.length ? `: ${restarts.join(", ")}` : ""}`;
   return [head, ...lines];
 }

@@ -266,6 +266,42 @@ test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PI
   assert.equal((await plan(sb)).code, 0, "m1 is back to what the manifest says");
 });
 
+test("host settings in [defaults]: plan lists them (16), apply sets them as init does (config.ini, the template, one reload), restarting nothing; then nothing to do", async () => {
+  const host = "[defaults]\nstop-timeout = 20\nstart-limit-burst = 3\nsweep-rollback-broken = yes\n";
+  await writeAsUser(sb, manifestFile(sb), THREE("bonjour").replace("[defaults]\n", host));
+  const before = await list(sb);
+  const p = await plan(sb);
+  assert.equal(p.code, 16, p.stderr);
+  const hostPlan = (p.plan as Plan & { host: { key: string; before: string | null; after: string | null }[] }).host;
+  assert.deepEqual(hostPlan, [
+    { key: "stop-timeout", before: "15", after: "20" },
+    { key: "start-limit-burst", before: null, after: "3" },
+    { key: "sweep-rollback-broken", before: "no", after: "yes" },
+  ]);
+  assert.deepEqual(p.plan.profiles.filter((c) => c.action !== "none"), [], "no profile changes");
+  const text = await run(sb, ["plan", "-f", manifestFile(sb)]);
+  assert.match(text.stdout, /3 host setting\(s\) to change; 0 profile\(s\) would \(re\)start/);
+  assert.match(text.stdout, /stop-timeout: 15 → 20/);
+
+  const a = await apply(sb);
+  assert.equal(a.code, 0, a.stderr);
+  const config = (await sb.exec("cat", [path.join(sb.home, ".config/agent-profiles/config.ini")])).stdout;
+  assert.match(config, /stop_timeout_sec=20/);
+  assert.match(config, /rollback_broken=true/);
+  assert.match(config, /StartLimitBurst=3/);
+  const unit = (await sb.exec("cat", [path.join(sb.home, ".config/systemd/user/agent-gateway@.service")])).stdout;
+  assert.match(unit, /^TimeoutStopSec=20$/m);
+  assert.match(unit, /^StartLimitBurst=3$/m);
+  // The manager was reloaded: the loaded instance has the template's new stop timeout.
+  const shown = await sb.exec("systemctl", ["--user", "show", "agent-gateway@m1.service", "-p", "TimeoutStopUSec", "--value"]);
+  assert.equal(shown.stdout.trim(), "20s");
+  assert.deepEqual([...(await list(sb))].map(([n, r]) => [n, r.pid]), [...before].map(([n, r]) => [n, r.pid]), "no profile restarted");
+  assert.equal((await plan(sb)).code, 0);
+  const ex = await run(sb, ["export"]);
+  assert.match(ex.stdout, /\[defaults\]\n; host settings[^\n]*\n(.+\n)*stop-timeout = 20\n/);
+  assert.match(ex.stdout, /^start-limit-burst = 3$/m);
+});
+
 test("export → plan has nothing to do; export → apply on a second user manager gives the same profiles, ports and .env bytes; --prune", async () => {
   const ex = await run(sb, ["export"]);
   assert.equal(ex.code, 0, ex.stderr);
@@ -296,7 +332,10 @@ test("export → plan has nothing to do; export → apply on a second user manag
   // The secret left out of the export comes from an env-file the operator supplies.
   const secrets = path.join(sb2.home, "m1.secrets.env");
   await writeAsUser(sb2, secrets, `API_KEY="${SECRET}"\n`);
-  await writeAsUser(sb2, manifestFile(sb2), ex.stdout.replace("keep = API_KEY\n", `keep = API_KEY\nenv-file = ${secrets}\n`));
+  // The export names the first host's log dir: on this host the operator gives its own.
+  assert.match(ex.stdout, new RegExp(`^log-dir = ${path.join(sb.home, "logs")}$`, "m"));
+  const forSb2 = ex.stdout.replace("keep = API_KEY\n", `keep = API_KEY\nenv-file = ${secrets}\n`).replace(/^log-dir = .*$/m, `log-dir = ${path.join(sb2.home, "logs")}`);
+  await writeAsUser(sb2, manifestFile(sb2), forSb2);
   const a = await apply(sb2);
   assert.equal(a.code, 0, a.stderr);
   const rows2 = await list(sb2);
@@ -307,4 +346,6 @@ test("export → plan has nothing to do; export → apply on a second user manag
     assert.ok(await healthy(rows2.get(n)!.port), n);
   }
   assert.equal((await plan(sb2)).code, 0);
+  // The host settings came across too.
+  assert.match((await sb2.exec("cat", [path.join(sb2.home, ".config/systemd/user/agent-gateway@.service")])).stdout, /^StartLimitBurst=3$/m);
 });

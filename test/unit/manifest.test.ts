@@ -291,3 +291,55 @@ test("a port move: plan shows it, apply moves and rolls the profile; a swap betw
     await w.cleanup();
   }
 });
+
+test("host settings: [defaults] takes init's settings by flag name; port-var sets the profiles' port variable; export's lines read back as no change", async () => {
+  const { DEFAULT_CONFIG } = await import("../../src/config.js");
+  const { hostSettingLines, withHostSettings } = await import("../../src/core/manifest/host.js");
+  const m = parse(
+    [
+      "[defaults]",
+      'exec = "hermes --profile %i gateway run"',
+      "port-var = API_SERVER_PORT",
+      "range = 9000-9099",
+      "sweep = no",
+      "unique = BOT_TOKEN, DISCORD_TOKEN",
+      "start-limit-burst = 3",
+      "no-restart-on-exit = 1,78",
+      "LOG_LEVEL = info",
+      "[profile a]",
+      "API_SERVER_PORT = 9001",
+    ].join("\n"),
+  );
+  assert.deepEqual(m.host.map((h) => [h.key, h.value]), [
+    ["exec", "hermes --profile %i gateway run"],
+    ["port-var", "API_SERVER_PORT"],
+    ["range", { from: 9000, to: 9099 }],
+    ["sweep", false],
+    ["unique", ["BOT_TOKEN", "DISCORD_TOKEN"]],
+    ["start-limit-burst", "3"],
+    ["no-restart-on-exit", "1 78"],
+  ]);
+  assert.equal(m.profiles[0]!.port, 9001, "the manifest's port variable carries the port");
+  assert.deepEqual([...m.profiles[0]!.env], [["LOG_LEVEL", "info"]]);
+
+  const applied = withHostSettings(DEFAULT_CONFIG, m.host);
+  assert.deepEqual(applied.changes.map((c) => [c.key, c.before, c.after]), [
+    ["exec", "", "hermes --profile %i gateway run"],
+    ["port-var", "PORT", "API_SERVER_PORT"],
+    ["range", "8600-8699", "9000-9099"],
+    ["sweep", "yes", "no"],
+    ["unique", "", "BOT_TOKEN, DISCORD_TOKEN"],
+    ["start-limit-burst", null, "3"],
+    ["no-restart-on-exit", null, "1 78"],
+  ]);
+  assert.deepEqual(applied.policy, [["StartLimitBurst", "3"], ["RestartPreventExitStatus", "1 78"]]);
+  assert.equal(applied.config.portVar, "API_SERVER_PORT");
+  assert.deepEqual(withHostSettings(applied.config, m.host).changes, [], "applied twice: nothing to change");
+
+  // What export writes of that host parses back to the same settings: no change.
+  const lines = hostSettingLines(applied.config, quoteManifestValue);
+  assert.deepEqual(hostSettingLines(DEFAULT_CONFIG, quoteManifestValue), [], "a fresh init's host exports no [defaults]");
+  const again = parse(`[defaults]\n${lines.join("\n")}\n`);
+  assert.deepEqual(withHostSettings(applied.config, again.host).changes, []);
+  assert.deepEqual(withHostSettings(DEFAULT_CONFIG, again.host).changes.map((c) => c.key), ["range", "port-var", "exec", "sweep", "unique", "start-limit-burst", "no-restart-on-exit"], "in init --help's order");
+});

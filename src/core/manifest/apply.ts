@@ -17,6 +17,7 @@ import { serializeEnv } from "../../store/envfile.js";
 import { unitName } from "../../systemd/types.js";
 import { addProfile, type AddResult } from "../add-profile.js";
 import type { Context } from "../context.js";
+import { initHost, type InitResult } from "../init-host.js";
 import { removeProfile } from "../remove-profile.js";
 import type { RollOptions } from "../roll/options.js";
 import { planRoll } from "../roll/plan.js";
@@ -35,6 +36,8 @@ export interface ApplyResult {
   /** The roll an earlier apply left unfinished, which this one finished first (null: none). */
   resumed: RollReport | null;
   plan: ManifestPlan;
+  /** What setting the host settings did, as `init --json` reports it (null: none changed). */
+  init: InitResult | null;
   removed: string[];
   /** Changed profiles and the generation each got (null: only its probe settings or enable state changed). */
   changed: { name: string; generation: number | null }[];
@@ -46,13 +49,14 @@ export interface ApplyResult {
 
 /** Apply `manifest`; the plan it followed and what each step did. */
 export async function applyManifest(
-  ctx: Context,
-  config: Config,
+  outer: Context,
+  current: Config,
   manifest: Manifest,
   opts: { prune: boolean; roll: RollOptions; waitMs: number; confirm(plan: ManifestPlan): Promise<void> },
 ): Promise<ApplyResult> {
   // A collision is the manifest's fault, not a busy lock's: refused before the lock (and again under it, where it counts).
-  await planManifest(ctx, config, manifest, opts.prune);
+  await planManifest(outer, current, manifest, opts.prune);
+  let ctx = outer;
   const lock = await takeRollLock(ctx, `profiles apply -f ${manifest.file}`);
   try {
     const found = await loadRecord(ctx.paths);
@@ -63,11 +67,17 @@ export async function applyManifest(
     // An apply stopped half-way is finished first, as `profiles roll` would: its profiles may hold changes
     // its roll has not gated yet. Only then is the manifest planned again, against what that left.
     const resumed = unfinished ? await rollWithStopCatcher(ctx, new RollRecorder(ctx.paths, unfinished), true) : null;
-    const { plan, targets } = await planManifest(ctx, config, manifest, opts.prune);
-    const result: ApplyResult = { resumed, plan, removed: [], changed: [], added: [], addFailed: [], roll: null };
+    const { plan, targets, config, host } = await planManifest(ctx, current, manifest, opts.prune);
+    const result: ApplyResult = { resumed, plan, init: null, removed: [], changed: [], added: [], addFailed: [], roll: null };
     if (resumed && resumed.outcome !== "completed") return result;
     if (plan.pending === 0) return result;
     await opts.confirm(plan);
+
+    // The host first, as `init` does it: profiles are then changed and added under the new config.ini.
+    if (plan.host.length > 0) {
+      result.init = await initHost(ctx, host.settings, host.policy);
+      ctx = { ...outer, config: async () => config };
+    }
 
     for (const c of plan.profiles.filter((c) => c.action === "remove")) {
       await removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`);

@@ -1,5 +1,6 @@
 /**
- * The manifest of what exists now: one `[profile NAME]` per profile with its port, its `.env` keys, limits,
+ * The manifest of what exists now: `[defaults]` with the host settings that differ from a fresh `init`'s
+ * (the sweep's webhook URL never: it may carry a token), then one `[profile NAME]` per profile with its port, its `.env` keys, limits,
  * probe settings and enable state. Secret values are never written: their keys go into `keep` (the value
  * on this host stays as it is), so that `plan` of a fresh export has nothing to do; on another host an
  * `env-file = PATH` in the section gives them.
@@ -11,6 +12,7 @@ import { readProfileSettings, type ProfileSettings } from "../../store/profile-s
 import { listProfiles, portOf, readEnv } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { inspectProfiles } from "../inspect.js";
+import { hostSettingLines } from "./host.js";
 import { quoteManifestValue } from "./lines.js";
 import { LIMIT_SETTINGS, SETTING_RE } from "./parse.js";
 
@@ -27,8 +29,10 @@ export interface ExportedProfile {
   enabled: boolean;
 }
 
-/** What `export` prints: the profiles and the manifest text. */
+/** What `export` prints: the host settings, the profiles and the manifest text. */
 export interface ExportResult {
+  /** `[defaults]`'s lines: host settings that differ from a fresh `init`'s. */
+  host: string[];
   profiles: ExportedProfile[];
   manifest: string;
 }
@@ -50,12 +54,14 @@ export async function exportManifest(ctx: Context, config: Config): Promise<Expo
     const probe = await readProfileSettings(ctx.paths, name);
     profiles.push({ name, port: portOf(entries, config.portVar), env, secretKeys, limits: await readLimits(ctx.paths, name), probe, enabled: states.get(name)?.enabled ?? false });
   }
-  return { profiles, manifest: manifestText(profiles) };
+  const host = hostSettingLines(config, quoteManifestValue);
+  return { host, profiles, manifest: manifestText(host, profiles) };
 }
 
-/** The manifest text of `profiles`. */
-export function manifestText(profiles: ExportedProfile[]): string {
+/** The manifest text of the host settings' lines and `profiles`. */
+export function manifestText(host: string[], profiles: ExportedProfile[]): string {
   const out = ["; profiles as they are now, written by `profiles export`; `profiles plan -f FILE` compares, `profiles apply -f FILE` converges."];
+  if (host.length > 0) out.push("", "[defaults]", "; host settings, as `profiles init` sets them (the sweep's webhook URL is left out: it may carry a token)", ...host);
   for (const p of profiles) {
     out.push("", `[profile ${p.name}]`);
     if (p.port !== null) out.push(`port = ${p.port}`);

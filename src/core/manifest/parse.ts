@@ -1,6 +1,6 @@
 /**
  * A manifest (`profiles.ini`): every profile as code. `[defaults]` holds what every profile gets unless its
- * own section says otherwise; each `[profile NAME]` one profile: `port`, environment keys, `env-file = PATH`
+ * own section says otherwise, and the host settings `init` sets (host.ts); each `[profile NAME]` one profile: `port`, environment keys, `env-file = PATH`
  * (keys merged from a file in EnvironmentFile= syntax, so that secrets stay out of the manifest), `keep`
  * (keys whose value on this host stays as it is), limits, probe settings and `enabled`. A key of lowercase
  * letters, digits and `-` is a setting, anything else an environment variable (`env.name` for one in
@@ -19,6 +19,7 @@ import { checkCpuQuota, checkMemoryMax, checkRestartSec, checkTasksMax, type Lim
 import { isProfileName, NAME_RULE } from "../../store/names.js";
 import type { ProfileSettings } from "../../store/profile-settings.js";
 import { parsePort } from "../port-allocation.js";
+import { HOST_SETTINGS, hostValue, NOT_IN_MANIFEST, type HostValue } from "./host.js";
 import { scanSections, type ManifestEntry, type ManifestSection } from "./lines.js";
 
 /** One profile as the manifest declares it, [defaults] merged in. */
@@ -40,6 +41,8 @@ export interface DeclaredProfile {
 /** A parsed manifest. */
 export interface Manifest {
   file: string;
+  /** The host settings `[defaults]` gives (the rest stay as they are). */
+  host: HostValue[];
   profiles: DeclaredProfile[];
 }
 
@@ -84,7 +87,7 @@ export const LIMIT_SETTINGS: [string, keyof Limits, (v: string) => string][] = [
 export const SETTING_RE = /^[a-z][a-z0-9-]*$/;
 const PROFILE_RE = /^profile (.*)$/;
 
-/** Read and check the manifest at `file`; ManifestError (exit 2) naming the line of the first problem. */
+/** Read and check the manifest at `file`; ManifestError (exit 2) naming the line of the first problem. `portVar`: config.ini's, unless the manifest's `port-var` says otherwise. */
 export function readManifest(file: string, portVar: string): Manifest {
   let text: string;
   try {
@@ -118,9 +121,13 @@ export function parseManifest(text: string, file: string, portVar: string): Mani
     sections.push([name, s]);
   }
   const dir = path.dirname(path.resolve(file));
-  const base = defaults ? sectionSettings(defaults, true, file, dir, portVar) : null;
-  const profiles = sections.map(([name, s]) => declare(name, s.line, base, sectionSettings(s, false, file, dir, portVar), file, portVar));
-  return { file, profiles };
+  const host: HostValue[] = [];
+  // The port variable the profiles' sections are read with is the one the manifest sets, if it does.
+  const givenPortVar = defaults?.entries.find((e) => e.key === "port-var");
+  if (givenPortVar) portVar = hostValue(givenPortVar, HOST_SETTINGS.get("port-var")!, (p) => failAt(file, givenPortVar.line, p)).value as string;
+  const base = defaults ? sectionSettings(defaults, true, file, dir, portVar, host) : null;
+  const profiles = sections.map(([name, s]) => declare(name, s.line, base, sectionSettings(s, false, file, dir, portVar, host), file, portVar));
+  return { file, host, profiles };
 }
 
 /** What one section says, checked. */
@@ -130,7 +137,12 @@ interface SectionSettings {
   envLines: Map<string, number>;
 }
 
-function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, dir: string, portVar: string): SectionSettings {
+function failAt(file: string, line: number, problem: string): never {
+  throw new ManifestError(file, line, problem);
+}
+
+/** A section's settings and keys; a host setting of `[defaults]` goes into `host`. */
+function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, dir: string, portVar: string, host: HostValue[]): SectionSettings {
   const settings = new Map<string, { value: unknown; line: number }>();
   const env: EnvEntries = new Map();
   const envLines = new Map<string, number>();
@@ -139,8 +151,15 @@ function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, 
   };
   for (const e of s.entries) {
     if (SETTING_RE.test(e.key)) {
+      const hostRule = HOST_SETTINGS.get(e.key);
+      if (hostRule && !isDefaults) fail(e, `"${e.key}" is a host setting (as \`profiles init --${e.key}\` sets it): it belongs in [defaults]`);
+      if (hostRule) {
+        host.push(hostValue(e, hostRule, (p) => fail(e, p)));
+        continue;
+      }
+      if (e.key in NOT_IN_MANIFEST) fail(e, `${e.key} cannot be in a manifest: ${NOT_IN_MANIFEST[e.key]}`);
       const rule = SETTINGS[e.key];
-      if (!rule) fail(e, `unknown setting "${e.key}" in [${s.header}] (known: ${Object.keys(SETTINGS).join(", ")}; an environment variable in lowercase is written env.${e.key})`);
+      if (!rule) fail(e, `unknown setting "${e.key}" in [${s.header}] (known: ${Object.keys(SETTINGS).join(", ")}; host settings in [defaults]: ${[...HOST_SETTINGS.keys()].join(", ")}; an environment variable in lowercase is written env.${e.key})`);
       if (isDefaults && !rule!.defaults) fail(e, `"${e.key}" cannot be in [defaults]: each profile needs its own`);
       const parsed = rule!.schema.safeParse(e.value);
       if (!parsed.success) fail(e, `${e.key} ${parsed.error.issues[0]?.message ?? "is not valid"}`);

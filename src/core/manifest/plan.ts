@@ -18,7 +18,8 @@ import { inspectProfiles } from "../inspect.js";
 import { allocatePort } from "../port-allocation.js";
 import { unitPortHolder } from "../port-owner.js";
 import { assertDistinctValues, otherProfiles } from "../unique-values.js";
-import type { DeclaredProfile, Manifest } from "./parse.js";
+import { HOST_SETTINGS, withHostSettings, type HostChange } from "./host.js";
+import { ManifestError, type DeclaredProfile, type Manifest } from "./parse.js";
 
 /** A setting that changes: its value before (null: none) and after. */
 export interface SettingChange {
@@ -43,13 +44,15 @@ export interface ProfileChange {
   restart: boolean;
 }
 
-/** The plan: every profile the manifest names, those it removes, and those it leaves alone. */
+/** The plan: the host settings that change, every profile the manifest names, those it removes, and those it leaves alone. */
 export interface ManifestPlan {
   file: string;
+  /** Host settings (`[defaults]`) that change: config.ini and the template, as `init` changes them. */
+  host: HostChange[];
   profiles: ProfileChange[];
   /** Profiles that exist and are not in the manifest, left alone without --prune. */
   unmanaged: string[];
-  /** How many profiles change. */
+  /** How many host settings and profiles change. */
   pending: number;
 }
 
@@ -75,12 +78,28 @@ function settingChanges<T extends object>(keys: [keyof T, string][], before: T, 
   return keys.filter(([k]) => text(before[k]) !== text(after[k])).map(([k, label]) => ({ key: label, before: text(before[k]), after: text(after[k]) }));
 }
 
-/** The plan for `manifest` against what exists; `prune` removes profiles it does not name. */
-export async function planManifest(ctx: Context, config: Config, manifest: Manifest, prune: boolean): Promise<{ plan: ManifestPlan; targets: Map<string, Target> }> {
+/** What `apply` follows: the plan, each profile's target, and config.ini as the host settings make it. */
+export interface PlannedManifest {
+  plan: ManifestPlan;
+  targets: Map<string, Target>;
+  config: Config;
+  /** What `initHost` takes to make the host settings so. */
+  host: Pick<ReturnType<typeof withHostSettings>, "settings" | "policy">;
+}
+
+/**
+ * The plan for `manifest` against what exists; `prune` removes profiles it does not name. Profiles are
+ * planned against config.ini as the manifest's host settings make it (its port variable, range and
+ * unique keys); what is on disk is read as config.ini says now.
+ */
+export async function planManifest(ctx: Context, current: Config, manifest: Manifest, prune: boolean): Promise<PlannedManifest> {
+  const host = withHostSettings(current, manifest.host);
+  await checkHostNow(manifest, host.changes);
+  const config = host.config;
   const existing = await listProfiles(ctx.paths);
   const declaredNames = new Set(manifest.profiles.map((p) => p.name));
-  const states = new Map((await inspectProfiles(ctx, config, existing)).map((s) => [s.name, s]));
-  const recorded = await recordedPorts(ctx.paths, config.portVar);
+  const states = new Map((await inspectProfiles(ctx, current, existing)).map((s) => [s.name, s]));
+  const recorded = await recordedPorts(ctx.paths, current.portVar);
   const removed = prune ? existing.filter((n) => !declaredNames.has(n)) : [];
   assertDistinctPorts(manifest);
 
@@ -91,7 +110,7 @@ export async function planManifest(ctx: Context, config: Config, manifest: Manif
     const state = states.get(d.name);
     const exists = state !== undefined;
     const before: EnvEntries = exists ? await readEnv(ctx.paths, d.name) : new Map();
-    const portBefore = exists ? portOf(before, config.portVar) : null;
+    const portBefore = exists ? portOf(before, current.portVar) : null;
     const entries = desiredEntries(d, before, config.portVar, d.port ?? portBefore, manifest.file);
     const port = d.port ?? portBefore;
     if (port !== null && port !== portBefore) await assertPortOpen(ctx, d, port, recorded, removed, manifest, state?.pid ?? null);
@@ -120,7 +139,24 @@ export async function planManifest(ctx: Context, config: Config, manifest: Manif
     changes.push({ name, action: "remove", portBefore: s.port, port: null, env: [], limits: [], probe: [], enabledBefore: s.enabled, enabled: false, restart: false });
   }
   const unmanaged = prune ? [] : existing.filter((n) => !declaredNames.has(n));
-  return { plan: { file: manifest.file, profiles: changes, unmanaged, pending: changes.filter((c) => c.action !== "none").length }, targets };
+  const pending = host.changes.length + changes.filter((c) => c.action !== "none").length;
+  return { plan: { file: manifest.file, host: host.changes, profiles: changes, unmanaged, pending }, targets, config, host };
+}
+
+/** What a changed host setting's flag checks only when given (a textfile's directory exists now), at its line. */
+async function checkHostNow(manifest: Manifest, changes: HostChange[]): Promise<void> {
+  for (const c of changes) {
+    const rule = HOST_SETTINGS.get(c.key)!;
+    const now = "setting" in rule ? rule.setting.flag?.now : undefined;
+    const v = manifest.host.find((h) => h.key === c.key)!;
+    if (!now || v.value === "") continue;
+    try {
+      await now(c.key, String(v.value));
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      throw new ManifestError(manifest.file, v.line, err.message);
+    }
+  }
 }
 
 /**
