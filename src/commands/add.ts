@@ -34,7 +34,7 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
       .option("port", { type: "string", describe: "Port (1024-65535); default: the lowest free one in the configured range" })
       .option("env", { type: "string", array: true, describe: "KEY=VALUE to put in the .env (repeatable)" })
       .option("env-file", { type: "string", describe: "Put the keys of FILE (EnvironmentFile= syntax) in the .env; --env pairs win" })
-      .option("start", { type: "boolean", default: true, describe: "Enable and start it (--no-start: only write the .env)" }),
+      .option("start", { type: "boolean", default: true, describe: "Start it and wait until it is healthy (--no-start: write the .env and enable the unit, start nothing)" }),
   parse: (args) => ({ requested: args.port === undefined ? undefined : parsePort(args.port), extra: new Map([...(args.envFile === undefined ? [] : envFileArg(args.envFile)), ...parseEnvArgs(args.env ?? [], "--env")]) }),
   async run(args, ctx, { requested, extra }) {
     const name = args.name;
