@@ -35,8 +35,9 @@ export function renderApply(r: ApplyResult): string {
 }
 
 /** Ask on the terminal; anything but y/yes declines (exit 1, nothing changed). */
-async function askOnTerminal(plan: ManifestPlan): Promise<void> {
-  process.stderr.write(`${peopleText(planLines(plan).join("\n"))}\n`);
+async function askOnTerminal(plan: ManifestPlan, first: string): Promise<void> {
+  const lines = [...(first ? [`apply would ${first.replace(/, then $/, "")}, then:`] : []), ...planLines(plan)];
+  process.stderr.write(`${peopleText(lines.join("\n"))}\n`);
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = (await rl.question("apply these changes? [y/N] ")).trim().toLowerCase();
@@ -60,10 +61,11 @@ export default defineCommand<ApplyArgs, ReturnType<typeof parseRollOptions>>({
     const config = await ctx.config();
     const manifest = readManifest(args.file, config.portVar);
     const interactive = !ctx.json && process.stdin.isTTY === true && process.stderr.isTTY === true;
-    const confirm = async (plan: ManifestPlan) => {
+    const confirm = async (plan: ManifestPlan, resuming: string[] | null) => {
       if (args.yes) return;
-      if (!interactive) throw new UsageError(`applying ${args.file} would change ${plan.pending} profile(s); nothing was changed`, `review it with \`profiles plan -f ${args.file}\`, then run \`profiles apply -f ${args.file} --yes\``);
-      await askOnTerminal(plan);
+      const first = resuming ? `first finish the roll an earlier apply was stopped in (restarting ${resuming.join(", ")}), then ` : "";
+      if (!interactive) throw new UsageError(`applying ${args.file} would ${first}make ${plan.pending} change(s); nothing was changed`, `review it with \`profiles plan -f ${args.file}\`, then run \`profiles apply -f ${args.file} --yes\``);
+      await askOnTerminal(plan, first);
     };
     const r = await applyManifest(ctx, config, manifest, { prune: args.prune, roll, waitMs: args.wait * 1000, confirm });
     const halted = [r.resumed, r.roll].some((roll) => roll !== null && roll.outcome !== "completed");

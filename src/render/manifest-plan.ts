@@ -6,6 +6,7 @@ const changeCount = (plan: ManifestPlan) => {
   const profiles = plan.pending - plan.host.length;
   return [plan.host.length > 0 ? `${plan.host.length} host setting(s)` : "", profiles > 0 || plan.host.length === 0 ? `${profiles} profile(s)` : ""].filter(Boolean).join(" and ");
 };
+const hostValue = (v: string | null) => (v === null ? "(default)" : v === "" ? '""' : v);
 const yesNo = (b: boolean | null) => (b === null ? "-" : b ? "yes" : "no");
 const setting = (what: string, s: SettingChange) => `${what} ${s.key}: ${s.before ?? "(default)"} → ${s.after ?? "(default)"}`;
 
@@ -30,7 +31,7 @@ function hostLines(plan: ManifestPlan): string[] {
   if (plan.host.length === 0) return [];
   return [
     `~ host settings ([defaults], as \`profiles init\` sets them; running profiles take the template's at their next restart: \`profiles roll\`):`,
-    ...plan.host.map((h) => `    ${h.key}: ${h.before ?? "(default)"} → ${h.after ?? "(default)"}`),
+    ...plan.host.map((h) => `    ${h.key}: ${hostValue(h.before)} → ${hostValue(h.after)}`),
   ];
 }
 

@@ -343,3 +343,47 @@ test("host settings: [defaults] takes init's settings by flag name; port-var set
   assert.deepEqual(withHostSettings(applied.config, again.host).changes, []);
   assert.deepEqual(withHostSettings(DEFAULT_CONFIG, again.host).changes.map((c) => c.key), ["range", "port-var", "exec", "sweep", "unique", "start-limit-burst", "no-restart-on-exit"], "in init --help's order");
 });
+
+test("host settings on fakes: a manifest's own secret-keys mask its plan; port-var cannot change while profiles exist; exec off PATH is refused by plan at its line", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\nMY_CRED = first-credential-value\n");
+    assert.equal((await apply.run(applyArgs(w.file), w.ctx)).exitCode ?? 0, 0);
+    await w.write("[defaults]\nsecret-keys = MY_CRED\n\n[profile a]\nport = 8601\nMY_CRED = second-credential-value\n");
+    const p = await w.planOf();
+    assert.equal(p.code, ExitCode.changesPending);
+    for (const shown of [p.text, JSON.stringify(p.data)]) {
+      assert.doesNotMatch(shown, /first-credential-value|second-credential-value/);
+    }
+    assert.match(p.text, /secret-keys: "" → MY_CRED/);
+
+    await w.write("[defaults]\nport-var = API_SERVER_PORT\n\n[profile a]\nAPI_SERVER_PORT = 8601\n");
+    await assert.rejects(w.planOf(), (err: unknown) => err instanceof ManifestError && /line 2: port-var cannot change from PORT while profiles exist \(a\)/.test(err.message));
+    await w.write('[defaults]\nexec = "no-such-gateway-program --serve"\n\n[profile a]\nport = 8601\nMY_CRED = first-credential-value\n');
+    await assert.rejects(w.planOf(), (err: unknown) => err instanceof ManifestError && /line 2: exec: "no-such-gateway-program" is not an executable file, nor found on PATH/.test(err.message));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("an apply stopped half-way: the next apply without --yes asks before finishing its roll (no terminal: exit 2, nothing restarted)", async () => {
+  const { newRecord } = await import("../../src/core/roll/record.js");
+  const { RollRecorder } = await import("../../src/core/roll/recorder.js");
+  const { planRoll } = await import("../../src/core/roll/plan.js");
+  const { parseRollOptions } = await import("../../src/core/roll/options.js");
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\nGREETING = one\n");
+    assert.equal((await apply.run(applyArgs(w.file), w.ctx)).exitCode ?? 0, 0);
+    const options = parseRollOptions(applyArgs(w.file) as never);
+    await new RollRecorder(w.ctx.paths, newRecord(["a"], options, planRoll(["a"], options), "apply")).save();
+    const calls = w.systemd.calls.length;
+    await assert.rejects(apply.run(applyArgs(w.file, { yes: false }), w.ctx), (err: unknown) => err instanceof AppError && err.exitCode === ExitCode.usage && /would first finish the roll an earlier apply was stopped in \(restarting a\)/.test(err.message));
+    assert.equal(w.systemd.calls.length, calls, "nothing restarted");
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.equal(r.resumed?.outcome, "completed");
+    assert.equal(r.plan.pending, 0);
+  } finally {
+    await w.cleanup();
+  }
+});

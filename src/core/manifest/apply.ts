@@ -52,10 +52,10 @@ export async function applyManifest(
   outer: Context,
   current: Config,
   manifest: Manifest,
-  opts: { prune: boolean; roll: RollOptions; waitMs: number; confirm(plan: ManifestPlan): Promise<void> },
+  opts: { prune: boolean; roll: RollOptions; waitMs: number; confirm(plan: ManifestPlan, resuming: string[] | null): Promise<void> },
 ): Promise<ApplyResult> {
   // A collision is the manifest's fault, not a busy lock's: refused before the lock (and again under it, where it counts).
-  await planManifest(outer, current, manifest, opts.prune);
+  const first = await planManifest(outer, current, manifest, opts.prune);
   let ctx = outer;
   const lock = await takeRollLock(ctx, `profiles apply -f ${manifest.file}`);
   try {
@@ -65,23 +65,26 @@ export async function applyManifest(
       throw new AppError("an earlier roll was stopped before it finished: it comes first", ExitCode.rollHalted, "run `profiles roll` to finish it, then apply again");
     }
     // An apply stopped half-way is finished first, as `profiles roll` would: its profiles may hold changes
-    // its roll has not gated yet. Only then is the manifest planned again, against what that left.
+    // its roll has not gated yet. Only then is the manifest planned again, against what that left. Asked
+    // first, since finishing it restarts profiles.
+    if (unfinished) await opts.confirm(first.plan, Object.keys(unfinished.profiles));
     const resumed = unfinished ? await rollWithStopCatcher(ctx, new RollRecorder(ctx.paths, unfinished), true) : null;
     const { plan, targets, config, host } = await planManifest(ctx, current, manifest, opts.prune);
     const result: ApplyResult = { resumed, plan, init: null, removed: [], changed: [], added: [], addFailed: [], roll: null };
     if (resumed && resumed.outcome !== "completed") return result;
     if (plan.pending === 0) return result;
-    await opts.confirm(plan);
+    if (!unfinished) await opts.confirm(plan, null);
 
-    // The host first, as `init` does it: profiles are then changed and added under the new config.ini.
-    if (plan.host.length > 0) {
-      result.init = await initHost(ctx, host.settings, host.policy);
-      ctx = { ...outer, config: async () => config };
-    }
-
+    // Removed under the config they were made with (their log files are where its log dir says).
     for (const c of plan.profiles.filter((c) => c.action === "remove")) {
       await removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`);
       result.removed.push(c.name);
+    }
+    // Then the host, as `init` does it: profiles are changed and added under the new config.ini. A log dir
+    // the manifest does not name stays as it is (init would choose one where none is set and no journald runs).
+    if (plan.host.length > 0) {
+      result.init = await initHost(ctx, { logDir: current.logDir, ...host.settings }, host.policy);
+      ctx = { ...outer, config: async () => config };
     }
     const changes = plan.profiles.filter((c) => c.action === "change");
     const toRoll = changes.filter((c) => c.restart).map((c) => c.name);

@@ -61,7 +61,16 @@ export function hostValue(e: ManifestEntry, rule: HostRule, fail: (problem: stri
 
 /** The setting's value as text, as config.ini (or `init --json`) shows it; null when unset. */
 function shown(rule: HostRule, config: Config): string | null {
-  if ("policy" in rule) return config.restartPolicy[rule.policy.key] ?? null;
+  if ("policy" in rule) {
+    const v = config.restartPolicy[rule.policy.key];
+    if (v === undefined) return null;
+    // As the flag writes it: a hand edit's `60` is the flag's `60s`, not a change.
+    try {
+      return rule.policy.check(v.replace(/s$/, ""));
+    } catch {
+      return v;
+    }
+  }
   const v = config[rule.setting.key];
   const text = rule.setting.toFile ? rule.setting.toFile(v as never) : v;
   if (typeof text === "boolean") return text ? "yes" : "no";

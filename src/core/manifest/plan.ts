@@ -18,6 +18,9 @@ import { inspectProfiles } from "../inspect.js";
 import { allocatePort } from "../port-allocation.js";
 import { unitPortHolder } from "../port-owner.js";
 import { assertDistinctValues, otherProfiles } from "../unique-values.js";
+import { setSecretNames } from "../../secrets.js";
+import { execStartFor } from "../exec-command.js";
+import { assertPolicySupported } from "../restart-policy.js";
 import { HOST_SETTINGS, withHostSettings, type HostChange } from "./host.js";
 import { ManifestError, type DeclaredProfile, type Manifest } from "./parse.js";
 
@@ -94,9 +97,12 @@ export interface PlannedManifest {
  */
 export async function planManifest(ctx: Context, current: Config, manifest: Manifest, prune: boolean): Promise<PlannedManifest> {
   const host = withHostSettings(current, manifest.host);
-  await checkHostNow(manifest, host.changes);
+  // Keys the manifest names secret are masked in this plan already, as config.ini's are.
+  const secretKeys = manifest.host.find((h) => h.key === "secret-keys");
+  if (secretKeys) setSecretNames([...current.secretKeys, ...(secretKeys.value as string[])]);
   const config = host.config;
   const existing = await listProfiles(ctx.paths);
+  await checkHostNow(ctx, manifest, host.changes, existing);
   const declaredNames = new Set(manifest.profiles.map((p) => p.name));
   const states = new Map((await inspectProfiles(ctx, current, existing)).map((s) => [s.name, s]));
   const recorded = await recordedPorts(ctx.paths, current.portVar);
@@ -143,18 +149,27 @@ export async function planManifest(ctx: Context, current: Config, manifest: Mani
   return { plan: { file: manifest.file, host: host.changes, profiles: changes, unmanaged, pending }, targets, config, host };
 }
 
-/** What a changed host setting's flag checks only when given (a textfile's directory exists now), at its line. */
-async function checkHostNow(manifest: Manifest, changes: HostChange[]): Promise<void> {
+/**
+ * What `init` checks of a changed host setting only on this host, at the setting's line (exit 2), so that
+ * a plan that passes does not fail in apply: a textfile's directory, the gateway program on PATH, a policy
+ * key the manager's release knows. A port variable changes only while there are no profiles: every `.env`
+ * names its port in the old one, and no single step rewrites them all.
+ */
+async function checkHostNow(ctx: Context, manifest: Manifest, changes: HostChange[], existing: string[]): Promise<void> {
   for (const c of changes) {
     const rule = HOST_SETTINGS.get(c.key)!;
-    const now = "setting" in rule ? rule.setting.flag?.now : undefined;
     const v = manifest.host.find((h) => h.key === c.key)!;
-    if (!now || v.value === "") continue;
     try {
-      await now(c.key, String(v.value));
+      if (c.key === "port-var" && existing.length > 0) {
+        throw new UsageError(`port-var cannot change from ${c.before} while profiles exist (${existing.join(", ")}): each .env carries its port in ${c.before}`);
+      }
+      if (c.key === "exec" && v.value !== "") execStartFor(String(v.value), ctx.env.PATH);
+      if ("policy" in rule && v.value !== null) await assertPolicySupported(await ctx.systemd(), [rule.policy.key]);
+      const now = "setting" in rule ? rule.setting.flag?.now : undefined;
+      if (now && v.value !== "") await now(c.key, String(v.value));
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
-      throw new ManifestError(manifest.file, v.line, err.message);
+      throw new ManifestError(manifest.file, v.line, err.message.replace(/^--/, ""));
     }
   }
 }
