@@ -14,7 +14,10 @@ import { redactUrl } from "../core/sweep/webhook.js";
 import { reloadIfNeeded } from "../core/unit-reload.js";
 import { assertPolicySupported, declarePolicyFlags, POLICY_FLAGS, policyFromFlags, type PolicyKey } from "../core/restart-policy.js";
 import { gatewayScript, templateSource } from "../package-files.js";
-import { LINGER_DIR } from "../paths.js";
+import { DEFAULT_UNIT_ENV_PATH } from "../env-path.js";
+import { UsageError } from "../errors.js";
+import { LINGER_DIR, type Paths } from "../paths.js";
+import { listProfiles } from "../store/profiles.js";
 import { flagArg, settingFromFlag, SETTINGS } from "../settings.js";
 import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
 import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
@@ -37,6 +40,21 @@ async function settingsFromFlags(args: Record<string, unknown>): Promise<Partial
   return next as Partial<Config>;
 }
 
+/**
+ * Refuse to move the `.env` files of existing profiles (exit 2, nothing written): their gateways read
+ * them where they are. `paths` is set to the env-path in force (that of the earlier config).
+ */
+async function assertEnvPathChange(paths: Paths, before: string, after: string): Promise<void> {
+  paths.envPath = before;
+  if (before === after) return;
+  const existing = await listProfiles(paths);
+  if (existing.length === 0) return;
+  throw new UsageError(
+    `--env-path cannot change while profiles exist (${existing.join(", ")}): their .env files stay where their units read them (${before || DEFAULT_UNIT_ENV_PATH})`,
+    "remove them first (`profiles remove NAME` keeps each .env under removed/), or leave --env-path out",
+  );
+}
+
 /** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
 export async function renderTemplate(config: Config, envPath: string | undefined): Promise<{ text: string; execStart: string }> {
   const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar, config.hostVar);
@@ -45,6 +63,10 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
   text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
   text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
+  // The gateway re-reads the file AGENT_ENV_FILE names: both follow the env-path.
+  const envFile = config.envPath || DEFAULT_UNIT_ENV_PATH;
+  text = setUnitKey(text, "Service", "Environment", ["AGENT_PROFILE=%i", `AGENT_ENV_FILE=${envFile}`]);
+  text = setUnitKey(text, "Service", "EnvironmentFile", [envFile]);
   for (const f of POLICY_FLAGS) {
     const value = config.restartPolicy[f.key];
     if (value !== undefined) text = setUnitKey(text, f.section, f.key, [value]);
@@ -68,6 +90,8 @@ export interface InitResult {
   stopTimeoutSec: number;
   reloadSignal: string | null;
   healthPath: string;
+  /** Where each profile's `.env` lives, as the template's EnvironmentFile= says it. */
+  envPath: string;
   logDir: string | null;
   /** Why there is a log dir nobody asked for: this host has no journald, and output must go somewhere. */
   logDirDefaulted: boolean;
@@ -94,6 +118,7 @@ export function renderInit(r: InitResult, user: string): string {
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
     ...(r.uniqueKeys.length > 0 ? [`no two profiles may share a value of: ${r.uniqueKeys.join(", ")}`] : []),
+    `each profile's .env: ${r.envPath}`,
     `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ", output to the journal"}`,
     ...(!r.logDir && !r.journald ? [`WARNING: this host has no journald and no log dir is set: profiles' output is lost (\`profiles init --log-dir DIR\` keeps it)`] : []),
     ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),
@@ -133,6 +158,7 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       else restartPolicy[key] = value;
     }
     const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
+    await assertEnvPathChange(ctx.paths, base.envPath, config.envPath);
     // Without journald, a unit's output that goes to no file is lost for good: the first crash's reason with it.
     const journald = (await findJournal(ctx.env)) !== null;
     const logDirDefaulted = !config.logDir && settings.logDir === undefined && !journald;
@@ -175,6 +201,7 @@ export default defineCommand<Record<string, unknown>, InitAsked>({
       stopTimeoutSec: config.stopTimeoutSec,
       reloadSignal: config.reloadSignal || null,
       healthPath: config.healthPath,
+      envPath: config.envPath || DEFAULT_UNIT_ENV_PATH,
       logDir: config.logDir || null,
       logDirDefaulted,
       journald,
