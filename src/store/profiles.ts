@@ -114,7 +114,11 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
   const dropInRemoved = await removeLimitsDropIn(paths, name);
   for (const f of await fs.readdir(profileDir(paths, name))) if (f !== ".env") await fs.rm(path.join(profileDir(paths, name), f), { recursive: true, force: true });
   // An env-path's `.env` goes before the directory that marks it as ours: what is left is no profile.
-  if (envOutside(paths)) await fs.rm(envFile(paths, name), { force: true });
+  if (envOutside(paths)) {
+    await fs.rm(envFile(paths, name), { force: true });
+    // Its directory too when nothing else is in it (the gateway keeps more there, which stays).
+    await fs.rmdir(path.dirname(envFile(paths, name))).catch(() => {});
+  }
   await fs.rm(profileDir(paths, name), { recursive: true, force: true });
   return { kept, dropInRemoved };
 }

@@ -220,4 +220,21 @@ test("hermes-agent's layout, one unit per profile: imported too, the old unit fi
   const old = "hermes-gateway-frank.service";
   assert.deepEqual([(await showUnit(sb, old, ["ActiveState"])).ActiveState, await isEnabled(old)], ["inactive", "disabled"]);
   await fs.access(path.join(unitDir(), "hermes-gateway-frank.service"));
+  // remove takes the .env from where the env-path put it, and keeps its bytes under removed/.
+  const removed = await run(["remove", "frank", "--json"]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.deepEqual(await fs.readFile(json<{ keptEnv: string }>(removed).keptEnv), text);
+  await assert.rejects(fs.access(path.dirname(hermesEnv("frank"))));
+});
+
+test("with an env-path, add and set write the .env where the pattern says, generations and all", async () => {
+  const r = await run(["add", "hank", "--port", "19406", "--env", "API_SERVER_KEY=sk-hank-0123456789abcdef"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(await fs.readFile(hermesEnv("hank"), "utf8"), /^API_SERVER_PORT="19406"$/m);
+  assert.equal((await fs.stat(hermesEnv("hank"))).mode & 0o777, 0o600);
+  assert.ok(await healthy(19406));
+  const s = await run(["set", "hank", "GREETING=hello"]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(await fs.readFile(hermesEnv("hank"), "utf8"), /^GREETING="hello"$/m);
+  await assert.rejects(fs.access(path.join(sb.home, ".config/agent-profiles/profiles/hank/.env")));
 });
