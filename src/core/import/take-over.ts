@@ -4,10 +4,11 @@
  * back as it was and what import made for the profile is taken away: the profile runs as before.
  */
 import fs from "node:fs/promises";
-import { AppError } from "../../errors.js";
+import { AppError, PortTakenError } from "../../errors.js";
 import { envOutside, profileDir } from "../../paths.js";
 import { ensureDir } from "../../store/atomic.js";
 import { generationsDir, readBytesOrNull } from "../../store/generation-files.js";
+import { recordedPorts } from "../../store/profiles.js";
 import { unitName, type SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { withProfile } from "../transaction.js";
@@ -37,6 +38,9 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): P
     const mode = targetExisted ? (await fs.stat(old.target)).mode & 0o777 : null;
     let touchedOld = false;
     try {
+      // Under the ports lock now: an `add` since the checks may have recorded this port.
+      const holder = (await recordedPorts(ctx.paths, tx.config.portVar)).get(old.port);
+      if (holder !== undefined) throw new PortTakenError(old.port, `profile "${holder}"`, `give "${old.name}" another ${tx.config.portVar} in ${old.source}`);
       const gen = await tx.imported(old.bytes);
       await ensureDir(profileDir(ctx.paths, old.name), 0o700);
       // The same file the old unit read holds secrets: 0600 as every .env of ours.
