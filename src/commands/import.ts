@@ -3,6 +3,7 @@ import { findOldProfiles, wasActive, wasEnabled, type OldProfile, type Skipped }
 import { takeOver, type TakeOverResult } from "../core/import/take-over.js";
 import { parseUnitPattern, type UnitPattern } from "../core/import/unit-pattern.js";
 import { ExitCode } from "../errors.js";
+import { unmarkedLines } from "../render/known-good.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { names, wait } from "./options.js";
@@ -52,7 +53,9 @@ export function renderImport(r: ImportResult): string {
   for (const o of r.results) {
     const old = r.plan.find((p) => p.name === o.name)!.oldUnit;
     if (o.outcome === "imported") {
-      lines.push(`imported ${o.name}: ${unitName(o.name)} healthy (pid ${o.pid}, ${(o.elapsedMs / 1000).toFixed(1)} s), generation ${o.generation} known-good; ${old} disabled and stopped, its unit file kept`);
+      const good = o.knownGood?.generation === o.generation ? " known-good" : "";
+      lines.push(`imported ${o.name}: ${unitName(o.name)} healthy (pid ${o.pid}, ${(o.elapsedMs / 1000).toFixed(1)} s), generation ${o.generation}${good}; ${old} disabled and stopped, its unit file kept`);
+      lines.push(...unmarkedLines(o.knownGood).map((l) => `  ${l}`));
       continue;
     }
     lines.push(`FAILED ${o.name}: ${o.error}`, ...o.details.map((d) => `    ${d}`));

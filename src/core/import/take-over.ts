@@ -11,7 +11,7 @@ import { generationsDir, readBytesOrNull } from "../../store/generation-files.js
 import { recordedPorts } from "../../store/profiles.js";
 import { unitName, type SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { withProfile } from "../transaction.js";
+import { withProfile, type KnownGoodMark } from "../transaction.js";
 import { wasActive, wasEnabled, type OldProfile } from "./discover.js";
 
 /** How one profile's import ended. */
@@ -21,6 +21,8 @@ export interface TakeOverResult {
   generation: number | null;
   pid: number | null;
   elapsedMs: number;
+  /** After a passing gate: the generation marked known-good, or why none was. */
+  knownGood: KnownGoodMark | null;
   /** Why it failed (an error's message, redacted as all output). */
   error: string | null;
   details: string[];
@@ -31,7 +33,7 @@ export interface TakeOverResult {
 /** Import `old`: keep its `.env`, swap the old unit for ours, gate ours within `waitMs`; on failure, undo it all. */
 export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): Promise<TakeOverResult> {
   const sd = await ctx.systemd();
-  const base = { name: old.name, generation: null, pid: null, elapsedMs: 0, details: [], restored: null };
+  const base = { name: old.name, generation: null, pid: null, elapsedMs: 0, knownGood: null, details: [], restored: null };
   return withProfile(ctx, old.name, { command: `profiles import ${old.name}`, ports: true, create: true }, async (tx) => {
     // What is undone on failure: only what did not exist before import.
     const targetExisted = readBytesOrNull(old.target) !== null;
@@ -48,8 +50,8 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): P
       touchedOld = true;
       await sd.disable([old.unit]);
       if (wasActive(old)) await sd.stop(old.unit, { timeoutMs: waitMs });
-      const { up } = await tx.enableAndStart(waitMs);
-      return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null };
+      const { up, knownGood } = await tx.enableAndStart(waitMs);
+      return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood, error: null };
     } catch (err) {
       const restored = await undo(ctx, sd, old, { targetExisted, mode, touchedOld }, waitMs);
       const details = err instanceof AppError && "details" in err ? (err as { details: string[] }).details : [];
