@@ -192,9 +192,17 @@ test("import of the Hermes guide's template: ours run healthy, .env bytes unchan
   assert.deepEqual(await Promise.all(["alice", "bob"].map((n) => fs.readFile(hermesEnv(n)))), texts);
   await fs.access(path.join(unitDir(), "hermes-gateway@.service"));
   // The env-path cannot move while profiles live there.
+  const config = await fs.readFile(path.join(sb.home, ".config/agent-profiles/config.ini"), "utf8");
   const moved = await run(["init", "--env-path", ""]);
   assert.equal(moved.code, 2);
   assert.match(moved.stderr, /alice, bob/);
+  assert.equal(await fs.readFile(path.join(sb.home, ".config/agent-profiles/config.ini"), "utf8"), config);
+  // doctor finds the .env files where the env-path says: 0600, loadable, ports as recorded.
+  const doctor = json<{ checks: { id: string; status: string; message: string }[] }>(await run(["doctor", "--json"]));
+  for (const id of ["files", "env-files", "generations", "ports-shared", "ports-held", "template"]) {
+    const c = doctor.checks.find((x) => x.id === id);
+    assert.equal(c?.status, "ok", `${id}: ${c?.message}`);
+  }
 });
 
 test("a port one of our profiles holds is refused (exit 5), naming it", async () => {
