@@ -58,7 +58,8 @@ export function renderImport(r: ImportResult): string {
       lines.push(...unmarkedLines(o.knownGood).map((l) => `  ${l}`));
       continue;
     }
-    lines.push(`FAILED ${o.name}: ${o.error}`, ...o.details.map((d) => `    ${d}`));
+    // A gate's message names the profile already.
+    lines.push(`FAILED ${o.error?.startsWith(`${o.name}:`) ? "" : `${o.name}: `}${o.error}`, ...o.details.map((d) => `    ${d}`));
     lines.push(o.restored ? `  ${old} put back: ${o.restored.enabled ? "enabled" : "not enabled"}, ${o.restored.running ? "running" : "NOT running"}; nothing of the import is left` : `  nothing was changed for ${o.name}`);
   }
   if (r.notReached.length > 0) lines.push(`not tried after the failure, still run by their old units: ${r.notReached.join(", ")}`);
