@@ -5,7 +5,8 @@ import path from "node:path";
 import importVerb from "../../src/commands/import.js";
 import { parseUnitPattern } from "../../src/core/import/unit-pattern.js";
 import type { Config } from "../../src/config.js";
-import { DuplicateValueError, UsageError } from "../../src/errors.js";
+import { addProfile } from "../../src/core/add-profile.js";
+import { DuplicateValueError, EnvFileExistsError, UsageError } from "../../src/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const OLD = "hermes-gateway@liam.service";
@@ -83,6 +84,17 @@ test("a [unique] key an imported profile shares with another: exit 5 naming both
     const before = await snapshot(w.home);
     await assert.rejects(run(w), (e: unknown) => e instanceof DuplicateValueError && e.exitCode === 5 && /"leo".*"liam"|"liam".*"leo"/.test(e.message));
     assert.deepEqual(w.systemd.calls, []);
+    assert.deepEqual(await snapshot(w.home), before);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("add under an env-path refuses a name whose .env a gateway already has there (exit 4, pointing at import); the file untouched", async () => {
+  const w = await oldWorld({}, [["liam", ENV]]);
+  try {
+    const before = await snapshot(w.home);
+    await assert.rejects(addProfile(w.ctx, "liam", { port: null, extra: new Map(), enable: true, start: false, waitMs: 1000, command: "profiles add liam" }), (e: unknown) => e instanceof EnvFileExistsError && e.exitCode === 4 && /profiles import/.test(e.hint ?? ""));
     assert.deepEqual(await snapshot(w.home), before);
   } finally {
     await w.cleanup();
