@@ -1,4 +1,6 @@
 /** Shell completion (`profiles completion`): yargs completes verbs and options, this adds profile names. */
+import { readFileSync } from "node:fs";
+import ini from "ini";
 import type { CommandSpec } from "./commands/command.js";
 import { resolvePaths } from "./paths.js";
 import { profileNames } from "./store/profiles.js";
@@ -18,6 +20,14 @@ function namedVerbs(commands: CommandSpec[]): Set<string> {
   return verbs;
 }
 
+function readTextOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return fallback;
+  }
+}
+
 /**
  * yargs' completion function (the 4-argument form: it gets yargs' own completions first). After a verb
  * that takes profile names, the names of existing profiles that start with the word being completed.
@@ -30,7 +40,10 @@ export function completer(commands: CommandSpec[]) {
       if (!named.has(verb) || current.startsWith("-")) return done(words ?? []);
       let names: string[] = [];
       try {
-        names = profileNames(resolvePaths()).filter((n) => n.startsWith(current));
+        const paths = resolvePaths();
+        // config.ini's env-path, read here without its checks: a shell completing must answer fast.
+        paths.envPath = String(ini.parse(readTextOr(paths.configFile, "")).profiles?.env_path ?? "");
+        names = profileNames(paths).filter((n) => n.startsWith(current));
       } catch {
         // A shell completing must never print an error: an unreadable config dir completes no names.
       }

@@ -54,6 +54,8 @@ export interface Config {
   restartPolicy: RestartPolicy;
   /** Keys no two profiles may share a value of (`[unique] keys`): one bot token, one gateway. */
   uniqueKeys: string[];
+  /** Where each profile's `.env` lives, `%i` the name, `%h` home (`[profiles] env_path`); "" the default place. */
+  envPath: string;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -78,6 +80,7 @@ export const DEFAULT_CONFIG: Config = {
   sweepRollbackBroken: false,
   restartPolicy: {},
   uniqueKeys: [],
+  envPath: "",
 };
 
 /** config.ini's shape, from the settings table: each section an object, each setting its rule with its default. */

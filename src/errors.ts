@@ -63,6 +63,14 @@ export class ProfileExistsError extends AppError {
   }
 }
 
+/** A `.env` is already where the env-path puts a new profile's: a gateway's own, to be imported, not overwritten. */
+export class EnvFileExistsError extends AppError {
+  override name = "EnvFileExistsError";
+  constructor(readonly profile: string, readonly file: string) {
+    super(`profile "${profile}" is no profile of ours, but its .env is already there: ${file}`, ExitCode.exists, `take it over with \`profiles import --from-unit PATTERN ${profile}\`, or pick another name`);
+  }
+}
+
 /** The port is recorded for another profile, or some process listens on it. */
 export class PortTakenError extends AppError {
   override name = "PortTakenError";

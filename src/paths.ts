@@ -1,5 +1,6 @@
 import path from "node:path";
 import os from "node:os";
+import { expandEnvPath } from "./env-path.js";
 
 /** Every file location the tool uses, resolved once from the XDG base directories. */
 export interface Paths {
@@ -11,6 +12,10 @@ export interface Paths {
   locksDir: string;
   removedDir: string;
   unitDir: string;
+  /** The user's home, for `%h` of the env-path. */
+  home: string;
+  /** config.ini's env-path pattern (`init --env-path`); "" is the default: `.env` in the profile's directory. */
+  envPath: string;
 }
 
 /** Where logind keeps a user's linger flag; without logind (no system bus) the file is all there is. */
@@ -37,6 +42,8 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     locksDir: path.join(stateDir, "locks"),
     removedDir: path.join(stateDir, "removed"),
     unitDir: path.join(configRoot, "systemd", "user"),
+    home,
+    envPath: "",
   };
 }
 
@@ -45,7 +52,12 @@ export function profileDir(paths: Paths, name: string): string {
   return path.join(paths.profilesDir, name);
 }
 
-/** A profile's `.env`, the file the unit reads with `EnvironmentFile=`. */
+/** A profile's `.env`, the file the unit reads with `EnvironmentFile=`: where the env-path says, or in its directory. */
 export function envFile(paths: Paths, name: string): string {
-  return path.join(paths.profilesDir, name, ".env");
+  return paths.envPath ? expandEnvPath(paths.envPath, paths.home, name) : path.join(paths.profilesDir, name, ".env");
+}
+
+/** Whether a profile's `.env` lives outside its directory (an env-path): its directory then only marks it as ours. */
+export function envOutside(paths: Paths): boolean {
+  return paths.envPath !== "";
 }

@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "./config.js";
 import { execVarProblem } from "./core/gateway-unit.js";
+import { envPathProblem } from "./env-path.js";
 import { policySectionSchema } from "./core/restart-policy.js";
 import { UsageError } from "./errors.js";
 import { PROBE_KINDS, type ProbeKind } from "./probe/types.js";
@@ -208,6 +209,11 @@ export const SETTINGS: Setting[] = [
     }),
     toFile: (keys: string[]) => keys.join(", "),
     flag: { name: "unique", describe: 'Keys no two profiles may share a value of, e.g. "TELEGRAM_BOT_TOKEN, DISCORD_TOKEN" (add, set and apply refuse, exit 5); "" for none' },
+  },
+  {
+    key: "envPath", section: "profiles", name: "env_path",
+    schema: checked(envPathProblem),
+    flag: { name: "env-path", describe: 'Where each profile\'s .env lives: %i the name, %h home, e.g. "%h/.hermes/profiles/%i/.env" (the files a gateway already reads); "" for the default ($XDG_CONFIG_HOME/agent-profiles/profiles/%i/.env)' },
   },
   {
     key: "secretKeys", section: "secrets", name: "keys",

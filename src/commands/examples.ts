@@ -9,6 +9,7 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
     ["$0 init", "use the bundled reference gateway"],
     ['$0 init --exec "hermes --profile %i gateway run" --port-var API_SERVER_PORT --host-var API_SERVER_HOST', "use your own gateway"],
     ['$0 init --exec "astromesh serve --port ${PORT}" --service-type notify --reload-signal HUP --stop-timeout 40', "a notify daemon that takes its port as a flag"],
+    ["$0 init --env-path '%h/.hermes/profiles/%i/.env' --port-var API_SERVER_PORT", "manage the .env files a Hermes setup already reads (then `profiles import`)"],
   ],
   add: [
     ["$0 add liam --port 8642", "a profile on a chosen port"],
@@ -106,6 +107,10 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
   export: [
     ["$0 export > profiles.ini", "then `profiles plan -f profiles.ini` has nothing to do"],
     ["$0 export --json", "the profiles as data, with the manifest text"],
+  ],
+  import: [
+    ["$0 import --from-unit 'hermes-gateway@%i.service' --dry-run", "what would be taken over from the Hermes guide's template"],
+    ["$0 import --from-unit 'hermes-gateway-%i.service' liam", "take over hermes-agent's unit of profile liam"],
   ],
   remove: [
     ["$0 remove liam", "stop, disable and delete it; its .env and log files are kept"],

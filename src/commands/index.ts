@@ -8,6 +8,7 @@ import env from "./env.js";
 import exportVerb from "./export.js";
 import health from "./health.js";
 import history from "./history.js";
+import importVerb from "./import.js";
 import init from "./init.js";
 import limits from "./limits.js";
 import list from "./list.js";
@@ -26,4 +27,4 @@ import unset from "./unset.js";
 import verify from "./verify.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, remove, logs, doctor, verify];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, importVerb, remove, logs, doctor, verify];

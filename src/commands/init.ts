@@ -31,6 +31,7 @@ export function renderInit(r: InitResult): string {
     `  Type=${r.serviceType}, TimeoutStopSec=${r.stopTimeoutSec}, ${r.reloadSignal ? `reload by SIG${r.reloadSignal}` : "no reload command"}`,
     ...(r.secretKeys.length > 0 ? [`secret keys beyond the built-in rule: ${r.secretKeys.join(", ")}`] : []),
     ...(r.uniqueKeys.length > 0 ? [`no two profiles may share a value of: ${r.uniqueKeys.join(", ")}`] : []),
+    `each profile's .env: ${r.envPath}`,
     `ports ${r.portRange} in ${r.portVar} (host in ${r.hostVar}), health ${r.probe.kind === "tcp" ? "by TCP connect" : `on ${r.healthPath}`}${r.logDir ? `, logs in ${r.logDir}` : ", output to the journal"}`,
     ...(!r.logDir && !r.journald ? [`WARNING: this host has no journald and no log dir is set: profiles' output is lost (\`profiles init --log-dir DIR\` keeps it)`] : []),
     ...(r.logDirDefaulted ? [`this host has no journald: each profile's output goes to ${r.logDir}/NAME.log (\`profiles init --log-dir DIR\` chooses another directory)`] : []),

@@ -1,6 +1,7 @@
 /** Making a new profile: `add`, and each profile `apply` adds. */
-import { ProfileExistsError } from "../errors.js";
-import { profileDir } from "../paths.js";
+import { existsSync } from "node:fs";
+import { EnvFileExistsError, ProfileExistsError } from "../errors.js";
+import { envFile, envOutside, profileDir } from "../paths.js";
 import { ensureDir } from "../store/atomic.js";
 import type { EnvEntries } from "../store/envfile.js";
 import type { Limits } from "../store/limits.js";
@@ -49,6 +50,8 @@ export interface AddResult {
 export async function addProfile(ctx: Context, name: string, p: NewProfile): Promise<AddResult> {
   const config = await ctx.config();
   if (await profileExists(ctx.paths, name)) throw new ProfileExistsError(name);
+  // Under an env-path a gateway may already have its .env there (not imported yet): never write over it.
+  if (envOutside(ctx.paths) && existsSync(envFile(ctx.paths, name))) throw new EnvFileExistsError(name, envFile(ctx.paths, name));
   // Reached before anything is written: a profile is enabled even when not started (`disable` keeps one down).
   const sd = await ctx.systemd();
   return withProfile(ctx, name, { command: p.command, ports: true, create: true }, async (tx) => {

@@ -58,7 +58,12 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     paths,
     json: opts.json ?? false,
     log: opts.log ?? createLogger(opts.verbose ?? false, env),
-    config: opts.config ?? once(() => loadConfig(paths)),
+    // Where the `.env` files live is config.ini's to say: every path of a profile follows it from here on.
+    config: once(async () => {
+      const config = await (opts.config ?? (() => loadConfig(paths)))();
+      paths.envPath = config.envPath ?? "";
+      return config;
+    }),
     systemd,
     ports,
     owners:

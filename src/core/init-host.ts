@@ -9,7 +9,10 @@ import path from "node:path";
 import { DEFAULT_CONFIG, loadConfigIfAny, saveConfig, type Config } from "../config.js";
 import { formatSize } from "../config-logs.js";
 import { gatewayScript, templateSource } from "../package-files.js";
-import { LINGER_DIR } from "../paths.js";
+import { DEFAULT_UNIT_ENV_PATH } from "../env-path.js";
+import { UsageError } from "../errors.js";
+import { LINGER_DIR, type Paths } from "../paths.js";
+import { listProfiles } from "../store/profiles.js";
 import { ensureDir, writeFileIfChanged } from "../store/atomic.js";
 import { TEMPLATE_UNIT, UNIT_PATTERN } from "../systemd/types.js";
 import { setUnitKey } from "../systemd/unit-file.js";
@@ -24,6 +27,21 @@ import { SWEEP_SERVICE, SWEEP_TIMER } from "./sweep/schedule.js";
 import { redactUrl } from "./sweep/webhook.js";
 import { reloadIfNeeded } from "./unit-reload.js";
 
+/**
+ * Refuse to move the `.env` files of existing profiles (exit 2, nothing written): their gateways read
+ * them where they are. `paths` is set to the env-path in force (that of the earlier config).
+ */
+async function assertEnvPathChange(paths: Paths, before: string, after: string): Promise<void> {
+  paths.envPath = before;
+  if (before === after) return;
+  const existing = await listProfiles(paths);
+  if (existing.length === 0) return;
+  throw new UsageError(
+    `--env-path cannot change while profiles exist (${existing.join(", ")}): their .env files stay where their units read them (${before || DEFAULT_UNIT_ENV_PATH})`,
+    "remove them first (`profiles remove NAME` keeps each .env under removed/), or leave --env-path out",
+  );
+}
+
 /** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
 export async function renderTemplate(config: Config, envPath: string | undefined): Promise<{ text: string; execStart: string }> {
   const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar, config.hostVar);
@@ -32,6 +50,10 @@ export async function renderTemplate(config: Config, envPath: string | undefined
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
   text = setUnitKey(text, "Service", "ExecReload", config.reloadSignal ? [reloadCommand(config.reloadSignal)] : []);
   text = setUnitKey(text, "Service", "TimeoutStopSec", [String(config.stopTimeoutSec)]);
+  // The gateway re-reads the file AGENT_ENV_FILE names: both follow the env-path.
+  const envFile = config.envPath || DEFAULT_UNIT_ENV_PATH;
+  text = setUnitKey(text, "Service", "Environment", ["AGENT_PROFILE=%i", `AGENT_ENV_FILE=${envFile}`]);
+  text = setUnitKey(text, "Service", "EnvironmentFile", [envFile]);
   for (const f of POLICY_FLAGS) {
     const value = config.restartPolicy[f.key];
     if (value !== undefined) text = setUnitKey(text, f.section, f.key, [value]);
@@ -55,6 +77,8 @@ export interface InitResult {
   stopTimeoutSec: number;
   reloadSignal: string | null;
   healthPath: string;
+  /** Where each profile's `.env` lives, as the template's EnvironmentFile= says it. */
+  envPath: string;
   logDir: string | null;
   /** Why there is a log dir nobody asked for: this host has no journald, and output must go somewhere. */
   logDirDefaulted: boolean;
@@ -82,6 +106,7 @@ export async function initHost(ctx: Context, settings: Partial<Config>, policy: 
     else restartPolicy[key] = value;
   }
   const config: Config = { ...base, portRange: { ...base.portRange }, ...settings, restartPolicy };
+  await assertEnvPathChange(ctx.paths, base.envPath, config.envPath);
   // Without journald, a unit's output that goes to no file is lost for good: the first crash's reason with it.
   const journald = (await findJournal(ctx.env)) !== null;
   const logDirDefaulted = !config.logDir && settings.logDir === undefined && !journald;
@@ -124,6 +149,7 @@ export async function initHost(ctx: Context, settings: Partial<Config>, policy: 
     stopTimeoutSec: config.stopTimeoutSec,
     reloadSignal: config.reloadSignal || null,
     healthPath: config.healthPath,
+    envPath: config.envPath || DEFAULT_UNIT_ENV_PATH,
     logDir: config.logDir || null,
     logDirDefaulted,
     journald,

@@ -118,6 +118,14 @@ export class ProfileTx {
     return gen;
   }
 
+  /** Record a unit's `.env` taken over byte for byte as generation 1 ("imported"), then let go of the ports lock. */
+  async imported(bytes: Buffer): Promise<Generation> {
+    const gen = await this.generations.imported(bytes);
+    this.text = null;
+    await this.portsLock?.release();
+    return gen;
+  }
+
   /** `commit` for entries, in the tool's own layout. */
   async commitEntries(entries: EnvEntries, reason: string): Promise<Generation> {
     return this.commit(serializeEnv(entries, ENV_HEADER), reason);

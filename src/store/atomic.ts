@@ -92,6 +92,12 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Make `file`'s directory (0700) when it is missing; an existing one keeps its mode. */
+export async function ensureParent(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => Promise.reject(fileSystemFault(err, dir, "set up the directory") ?? err));
+}
+
 /** mkdir -p with an exact mode on the last component (the umask would otherwise narrow or keep it). */
 export async function ensureDir(dir: string, mode: number): Promise<void> {
   try {

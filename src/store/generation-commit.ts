@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import { BadFileError } from "../errors.js";
-import { envFile, profileDir, type Paths } from "../paths.js";
-import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { envFile, envOutside, profileDir, type Paths } from "../paths.js";
+import { ensureDir, ensureParent, writeFileAtomic } from "./atomic.js";
 import { decodeBytes } from "./bytes.js";
 import { parseEnv } from "./envfile.js";
 import { changedKeys, generationFile, generationsDir, indexFile, indexText, newestIntact, readBytes, readBytesOrNull, saveIndex, sha256, type Generation, type Index } from "./generation-files.js";
@@ -111,6 +111,8 @@ export async function commit(paths: Paths, name: string, index: Index, pending: 
     }
     if (env) {
       await ensureDir(profileDir(paths, name), 0o700);
+      // An env-path's directory is the gateway's (it may hold more than the .env): made when missing, never chmod'ed.
+      if (envOutside(paths)) await ensureParent(envFile(paths, name));
       await writeFileAtomic(envFile(paths, name), env.bytes, 0o600);
     }
     const { kept, dropped } = await prunePlan(paths, name, next, keep);

@@ -123,6 +123,22 @@ export class GenerationLog {
   }
 
   /**
+   * Record `bytes`, a `.env` taken over from a unit written by hand, as generation 1 (`imported`) of a
+   * profile without history; the `.env` is written only when it does not hold them already (a file the
+   * env-path shares with the old unit stays untouched, inode and all).
+   */
+  async imported(bytes: Buffer): Promise<Generation> {
+    return this.use(async (index) => {
+      if (index.generations.length > 0) throw new Error(`profile "${this.name}" already has generations: it cannot be imported`);
+      const gen = await entryFor(this.paths, this.name, null, index.next, bytes, "imported");
+      const onDisk = readBytes(envFile(this.paths, this.name));
+      const env = onDisk?.equals(bytes) ? undefined : { bytes, before: onDisk };
+      this.index = await commit(this.paths, this.name, index, [{ gen, bytes, adopted: false }], this.keep, env);
+      return gen;
+    });
+  }
+
+  /**
    * Mark the newest generation holding exactly the bytes `sha` as known-good: the profile was healthy
    * with them. Never what the `.env` holds by then, which may have changed since the process started.
    * Null when no kept generation holds them.

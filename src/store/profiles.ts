@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
-import { envFile, profileDir, type Paths } from "../paths.js";
+import { envFile, envOutside, profileDir, type Paths } from "../paths.js";
 import { ensureDir, writeFileAtomic } from "./atomic.js";
 import { decodeBytes } from "./bytes.js";
 import { removeLimitsDropIn } from "./limits.js";
@@ -42,9 +42,12 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Whether the profile exists (its `.env` is there). */
+/**
+ * Whether the profile exists: its `.env` is there, and its directory under profiles/ (which holds the
+ * `.env` unless an env-path puts it elsewhere, where a `.env` alone is no profile of ours yet).
+ */
 export async function profileExists(paths: Paths, name: string): Promise<boolean> {
-  return exists(envFile(paths, assertProfileName(name)));
+  return (await exists(envFile(paths, assertProfileName(name)))) && (!envOutside(paths) || (await exists(profileDir(paths, name))));
 }
 
 /** Throw ProfileNotFoundError unless the profile exists. */
@@ -110,6 +113,12 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
   await retireGenerations(paths, name, kept);
   const dropInRemoved = await removeLimitsDropIn(paths, name);
   for (const f of await fs.readdir(profileDir(paths, name))) if (f !== ".env") await fs.rm(path.join(profileDir(paths, name), f), { recursive: true, force: true });
+  // An env-path's `.env` goes before the directory that marks it as ours: what is left is no profile.
+  if (envOutside(paths)) {
+    await fs.rm(envFile(paths, name), { force: true });
+    // Its directory too when nothing else is in it (the gateway keeps more there, which stays).
+    await fs.rmdir(path.dirname(envFile(paths, name))).catch(() => {});
+  }
   await fs.rm(profileDir(paths, name), { recursive: true, force: true });
   return { kept, dropInRemoved };
 }

@@ -105,6 +105,11 @@ class DbusSystemdManager implements SystemdManager {
     return this.units.list(patterns);
   }
 
+  async listUnitFiles(patterns: string[]): Promise<{ path: string; state: string }[]> {
+    const [rows] = await this.bus.call(managerCall("ListUnitFilesByPatterns", [[], patterns], `ListUnitFilesByPatterns ${patterns.join(" ")}`));
+    return (rows as [string, string][]).map(([path, state]) => ({ path, state }));
+  }
+
   state(unit: string): Promise<UnitState> {
     return this.units.state(unit);
   }

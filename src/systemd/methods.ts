@@ -43,6 +43,7 @@ const MANAGER_SIGNATURES = {
   Reload: "",
   ResetFailedUnit: "s",
   ListUnitsByPatterns: "asas",
+  ListUnitFilesByPatterns: "asas",
   GetUnitFileState: "s",
   Subscribe: "",
 } as const;

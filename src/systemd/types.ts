@@ -55,6 +55,12 @@ export interface SystemdManager {
   resetFailed(unit: string): Promise<void>;
   /** State of each unit in memory that matches a pattern (ListUnitsByPatterns), with service properties. */
   list(patterns: string[]): Promise<UnitState[]>;
+  /**
+   * Unit files on disk that match a pattern (ListUnitFilesByPatterns), loaded or not: each path and its
+   * state (`enabled`, `disabled`, `indirect` for a template, ...). Enabled instances of a template are
+   * not among them: they are symlinks in `.wants/` directories, and loaded (so `list` finds them).
+   */
+  listUnitFiles(patterns: string[]): Promise<{ path: string; state: string }[]>;
   /** State of one unit, loading it if needed. */
   state(unit: string): Promise<UnitState>;
   /** The part of a unit's state a wait for it needs: one round trip while it runs (four Gets), two otherwise. */

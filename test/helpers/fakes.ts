@@ -74,6 +74,11 @@ export class FakeSystemd implements SystemdManager {
   async list(): Promise<UnitState[]> {
     return [...this.units.values()].filter((s) => s.activeState !== "inactive").map((s) => ({ ...s, unitFileState: this.enabled.has(s.name) ? "enabled" : "disabled" }));
   }
+  /** Unit files `listUnitFiles` reports (paths and states), whatever the patterns. */
+  unitFiles: { path: string; state: string }[] = [];
+  async listUnitFiles(): Promise<{ path: string; state: string }[]> {
+    return this.unitFiles;
+  }
   async state(unit: string): Promise<UnitState> {
     this.onState?.(unit, this.get(unit));
     return { ...this.get(unit) };

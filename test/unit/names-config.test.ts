@@ -7,7 +7,8 @@ import { assertProfileName } from "../../src/store/names.js";
 import { ExitCode, UsageError, BadFileError, NotInitialisedError } from "../../src/errors.js";
 import { DEFAULT_CONFIG, loadConfig, saveConfig, type Config } from "../../src/config.js";
 import { parseRange, settingFromFlag, SETTINGS } from "../../src/settings.js";
-import { resolvePaths } from "../../src/paths.js";
+import { envFile, envOutside, resolvePaths } from "../../src/paths.js";
+import { envPathProblem } from "../../src/env-path.js";
 
 test("profile names: the rule's edges", () => {
   for (const good of ["a", "liam", "0day", "a-b_c", "x".repeat(32)]) assert.equal(assertProfileName(good), good);
@@ -32,6 +33,26 @@ test("XDG paths: absolute values honoured, relative ones ignored", () => {
   assert.equal(p.profilesDir, "/cfg/agent-profiles/profiles");
   assert.equal(p.unitDir, "/cfg/systemd/user");
   assert.equal(p.stateDir, "/home/u/.local/state/agent-profiles");
+});
+
+test("env-path: %i required, only %h beside it, absolute and normal once expanded; envFile follows it", () => {
+  for (const good of ["", "%h/.hermes/profiles/%i/.env", "/srv/gw/%i.env", "%h/p-%i/x/.env"]) assert.equal(envPathProblem(good), null, good);
+  const bad: [string, RegExp][] = [
+    ["%h/.hermes/profiles/.env", /must contain %i/],
+    ["%h/%u/%i/.env", /specifier "%u"/],
+    ["/x/%i/.env%", /specifier "%"/],
+    ["rel/%i/.env", /absolute/],
+    ["%h/../%i/.env", /normal path/],
+    ["%h/%i/", /normal path/],
+    ["%h/my profiles/%i/.env", /whitespace/],
+  ];
+  for (const [pattern, why] of bad) assert.match(envPathProblem(pattern) ?? "", why, pattern);
+  const p = resolvePaths({ HOME: "/home/u" });
+  assert.equal(envFile(p, "liam"), "/home/u/.config/agent-profiles/profiles/liam/.env");
+  assert.equal(envOutside(p), false);
+  p.envPath = "%h/.hermes/profiles/%i/.env";
+  assert.equal(envFile(p, "liam"), "/home/u/.hermes/profiles/liam/.env");
+  assert.equal(envOutside(p), true);
 });
 
 test("config.ini round-trips, is 0600, and a broken one names the field", async () => {
@@ -60,6 +81,7 @@ test("the settings table: every Config field has one setting; a bad value is ref
     hostVar: "A-B", serviceType: "forking", stopTimeoutSec: "0", reloadSignal: "KILL", keepGenerations: "0", sweepTimer: "maybe",
     sweepTextfile: "/tmp/x.txt", sweepWebhook: "ftp://x", secretKeys: "a-b", sweepRollbackBroken: "maybe",
     restartPolicy: "StartLimitBurst = lots", logMaxBytes: "ten megs", logKeep: "0", uniqueKeys: "BOT-TOKEN",
+    envPath: "%h/.hermes/profiles/.env",
   };
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-settings-"));
   try {

@@ -43,6 +43,8 @@ const TABLE: Record<string, Row> = {
   plan: { argv: ["-f", "/nonexistent/profiles.ini"], bad: null, uninit: 8, unknown: null, known: 2 },
   apply: { argv: ["-f", "/nonexistent/profiles.ini", "--yes"], bad: null, uninit: 8, unknown: null, known: 2 },
   export: { argv: [], bad: null, uninit: 8, unknown: null, known: 10 },
+  // import's names are the old units' profiles: only the manager can say whether one exists (10 before 3).
+  import: { argv: ["--from-unit", "hermes-gateway@%i.service", "NAME"], bad: 2, uninit: 8, unknown: 10, known: 10 },
   remove: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   logs: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 1 },
   doctor: { argv: [], bad: null, uninit: 14, unknown: null, known: 14 },

@@ -85,6 +85,8 @@ export async function applyManifest(
     if (plan.host.length > 0) {
       result.init = await initHost(ctx, { logDir: current.logDir, ...host.settings }, host.policy);
       ctx = { ...outer, config: async () => config };
+      // Where new profiles' .env files go (the env-path changes only while there are none).
+      ctx.paths.envPath = config.envPath;
     }
     const changes = plan.profiles.filter((c) => c.action === "change");
     const toRoll = changes.filter((c) => c.restart).map((c) => c.name);

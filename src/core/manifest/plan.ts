@@ -152,8 +152,8 @@ export async function planManifest(ctx: Context, current: Config, manifest: Mani
 /**
  * What `init` checks of a changed host setting only on this host, at the setting's line (exit 2), so that
  * a plan that passes does not fail in apply: a textfile's directory, the gateway program on PATH, a policy
- * key the manager's release knows. A port variable changes only while there are no profiles: every `.env`
- * names its port in the old one, and no single step rewrites them all.
+ * key the manager's release knows. The port variable and the env-path change only while there are no
+ * profiles: every `.env` names its port in the old variable, and lives where its unit reads it.
  */
 async function checkHostNow(ctx: Context, manifest: Manifest, changes: HostChange[], existing: string[]): Promise<void> {
   for (const c of changes) {
@@ -162,6 +162,9 @@ async function checkHostNow(ctx: Context, manifest: Manifest, changes: HostChang
     try {
       if (c.key === "port-var" && existing.length > 0) {
         throw new UsageError(`port-var cannot change from ${c.before} while profiles exist (${existing.join(", ")}): each .env carries its port in ${c.before}`);
+      }
+      if (c.key === "env-path" && existing.length > 0) {
+        throw new UsageError(`env-path cannot change while profiles exist (${existing.join(", ")}): their .env files stay where their units read them`);
       }
       if (c.key === "exec" && v.value !== "") execStartFor(String(v.value), ctx.env.PATH);
       if ("policy" in rule && v.value !== null) await assertPolicySupported(await ctx.systemd(), [rule.policy.key]);

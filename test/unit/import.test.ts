@@ -1,0 +1,102 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import importVerb from "../../src/commands/import.js";
+import { parseUnitPattern } from "../../src/core/import/unit-pattern.js";
+import type { Config } from "../../src/config.js";
+import { addProfile } from "../../src/core/add-profile.js";
+import { DuplicateValueError, EnvFileExistsError, UsageError } from "../../src/errors.js";
+import { fakeWorld, snapshot } from "../helpers/fakes.js";
+
+const OLD = "hermes-gateway@liam.service";
+const ENV = "API_SERVER_PORT=8642\nAPI_SERVER_KEY=sk-0123456789abcdef\n";
+
+/** A world with the env-path set as `init` leaves it, and old profile `name` run by its template instance. */
+async function oldWorld(config: Partial<Config>, profiles: [string, string][], mode = 0o600): Promise<Awaited<ReturnType<typeof fakeWorld>>> {
+  const w = await fakeWorld({ envPath: "%h/.hermes/profiles/%i/.env", portVar: "API_SERVER_PORT", ...config });
+  for (const d of [".config/agent-profiles/profiles", ".local/state/agent-profiles/generations"]) await fs.mkdir(path.join(w.home, d), { recursive: true, mode: 0o700 });
+  for (const [name, text] of profiles) {
+    const env = path.join(w.home, ".hermes/profiles", name, ".env");
+    await fs.mkdir(path.dirname(env), { recursive: true });
+    await fs.writeFile(env, text, { mode });
+    const unit = `hermes-gateway@${name}.service`;
+    await w.systemd.enable([unit]);
+    await w.systemd.start(unit);
+    w.systemd.props.set(unit, { LoadState: "loaded", ActiveState: "active", SubState: "running", MainPID: 0, EnvironmentFiles: [[env, false]] });
+  }
+  w.systemd.calls = [];
+  return w;
+}
+
+const run = (w: Awaited<ReturnType<typeof fakeWorld>>, extra: Record<string, unknown> = {}) =>
+  importVerb.run({ json: false, verbose: false, fromUnit: "hermes-gateway@%i.service", names: [], dryRun: false, wait: 1, ...extra } as never, w.ctx);
+
+test("--from-unit: a template or one unit per profile; names come back out of unit names", () => {
+  const t = parseUnitPattern("hermes-gateway@%i.service");
+  assert.deepEqual([t.template, t.glob, t.unit("liam"), t.nameOf("hermes-gateway@liam.service"), t.nameOf("hermes-gateway@.service")], [true, "hermes-gateway@*.service", "hermes-gateway@liam.service", "liam", null]);
+  const p = parseUnitPattern("hermes-gateway-%i.service");
+  assert.deepEqual([p.template, p.nameOf("hermes-gateway-leo.service"), p.nameOf("hermes-gateway-x@.service")], [false, "leo", null]);
+  for (const bad of ["hermes-gateway@.service", "a-%i-%i.service", "hermes-%i.timer", "h*-%i.service", "%h-%i.service", "agent-gateway@%i.service"]) {
+    assert.throws(() => parseUnitPattern(bad), UsageError, bad);
+  }
+});
+
+test("a failed gate: the old unit is disabled and stopped, ours started, then all of it undone in reverse, the .env as it was", async () => {
+  const w = await oldWorld({}, [["liam", ENV]], 0o644);
+  try {
+    w.systemd.crashing.add("agent-gateway@liam.service");
+    const before = await snapshot(w.home);
+    const r = await run(w, { json: true, names: ["liam"] });
+    assert.equal(r.exitCode, 7);
+    assert.deepEqual(w.systemd.calls, [
+      `disable ${OLD}`, `stop ${OLD}`, "enable agent-gateway@liam.service", "start agent-gateway@liam.service",
+      "disable agent-gateway@liam.service", "stop agent-gateway@liam.service", `enable ${OLD}`, `start ${OLD}`,
+    ]);
+    // The lock files are the only trace; the .env keeps its bytes and its mode.
+    const noLocks = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).filter(([f]) => !f.includes("/locks/")));
+    assert.deepEqual(noLocks(await snapshot(w.home)), noLocks(before));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("without names: the loaded instances are found, imported in order, and said so; the old ones disabled", async () => {
+  const w = await oldWorld({}, [["liam", ENV], ["leo", "API_SERVER_PORT=8643\n"]]);
+  try {
+    const dry = await run(w, { dryRun: true });
+    assert.match(dry.text, /would import .*\n  leo: hermes-gateway@leo.service \(active\/running, enabled\) -> agent-gateway@leo.service, port 8643/);
+    assert.deepEqual(w.systemd.calls, [], "a dry run changes nothing");
+    const r = await run(w);
+    assert.equal(r.exitCode, 0, r.text);
+    assert.match(r.text, /imported leo: agent-gateway@leo.service healthy .*generation 1 known-good; hermes-gateway@leo.service disabled and stopped/);
+    assert.ok(!w.systemd.enabled.has("hermes-gateway@liam.service"));
+    assert.ok(w.systemd.enabled.has("agent-gateway@liam.service"));
+    assert.ok(!r.text.includes("sk-0123456789abcdef"));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a [unique] key an imported profile shares with another: exit 5 naming both, nothing done", async () => {
+  const w = await oldWorld({ uniqueKeys: ["API_SERVER_KEY"] }, [["liam", ENV], ["leo", ENV.replace("8642", "8643")]]);
+  try {
+    const before = await snapshot(w.home);
+    await assert.rejects(run(w), (e: unknown) => e instanceof DuplicateValueError && e.exitCode === 5 && /"leo".*"liam"|"liam".*"leo"/.test(e.message));
+    assert.deepEqual(w.systemd.calls, []);
+    assert.deepEqual(await snapshot(w.home), before);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("add under an env-path refuses a name whose .env a gateway already has there (exit 4, pointing at import); the file untouched", async () => {
+  const w = await oldWorld({}, [["liam", ENV]]);
+  try {
+    const before = await snapshot(w.home);
+    await assert.rejects(addProfile(w.ctx, "liam", { port: null, extra: new Map(), enable: true, start: false, waitMs: 1000, command: "profiles add liam" }), (e: unknown) => e instanceof EnvFileExistsError && e.exitCode === 4 && /profiles import/.test(e.hint ?? ""));
+    assert.deepEqual(await snapshot(w.home), before);
+  } finally {
+    await w.cleanup();
+  }
+});
