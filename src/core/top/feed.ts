@@ -14,21 +14,26 @@ import { inspectRunning, type ProfileStatusRunning } from "../inspect.js";
 import { runningVsDisk } from "../pending-restart.js";
 import { mapLimit, PROBE_CONCURRENCY } from "../sweep/pool.js";
 import type { TopRow } from "./model.js";
-import { cpuPercent, sampleUsage, type UsageSample } from "./usage.js";
+import { cpuPercent, roundPercent, UnitUsage, type UsageSample } from "./usage.js";
 
 /** How often `top` samples usage and probes. */
 export interface FeedPace {
   /** Memory and CPU of each running unit, once per this (ms). */
   intervalMs: number;
-  /** Each running profile's probe (and pending-restart check), at most once per this (ms). */
+  /** Each running profile's probe, at most once per this (ms). */
   probeEveryMs: number;
+  /** Each running profile's pending-restart check (its environment against its `.env`), at most once per this (ms); also on each change of its state. */
+  pendingEveryMs: number;
 }
 
 interface Tracked {
   row: TopRow;
+  sampler: UnitUsage | null;
   usage: UsageSample | null;
   target: ProbeTarget | null;
   probedAtMs: number;
+  /** When its pending restart was last judged; its state's reading judges it too. */
+  pendingAtMs: number;
 }
 
 const PROFILE_UNIT = /^agent-gateway@(.+)\.service$/;
@@ -148,9 +153,10 @@ export class TopFeed {
     if (samePid) {
       // In place: a refresh under way holds this row.
       Object.assign(old.row, row);
+      old.pendingAtMs = Date.now();
       return;
     }
-    const t: Tracked = { row, usage: null, target: null, probedAtMs: 0 };
+    const t: Tracked = { row, sampler: null, usage: null, target: null, probedAtMs: 0, pendingAtMs: Date.now() };
     this.tracked.set(s.name, t);
     if (old !== undefined && s.pid !== null) {
       // Probed soon, and its usage read, without waiting for the next pace.
@@ -170,32 +176,38 @@ export class TopFeed {
   private async refresh(running: Tracked[], nowMs: number): Promise<void> {
     const sd = await this.ctx.systemd();
     await mapLimit(running, PROBE_CONCURRENCY, async (t) => {
-      const unit = unitName(t.row.name);
-      const usage = await sampleUsage(sd, unit).catch(() => null);
+      t.sampler ??= new UnitUsage(sd, unitName(t.row.name));
+      const usage = await t.sampler.sample().catch(() => null);
       if (usage !== null) {
         t.row.memoryBytes = usage.memoryBytes;
         t.row.memorySource = usage.memorySource;
-        t.row.cpuPercent = cpuPercent(usage, t.usage, t.row.startedAtMs);
+        t.row.cpuPercent = roundPercent(cpuPercent(usage, t.usage, t.row.startedAtMs));
         t.row.cpuSource = usage.cpuSource;
         t.usage = usage;
       }
-      if (nowMs - t.probedAtMs >= this.pace.probeEveryMs) await this.probeOne(t, nowMs);
+      await Promise.all([
+        nowMs - t.probedAtMs >= this.pace.probeEveryMs ? this.probeOne(t, nowMs) : undefined,
+        nowMs - t.pendingAtMs >= this.pace.pendingEveryMs ? this.judgePending(t, nowMs) : undefined,
+      ]);
     });
   }
 
   private async probeOne(t: Tracked, nowMs: number): Promise<void> {
     t.probedAtMs = nowMs;
-    const name = t.row.name;
-    const pid = t.row.pid;
+    const { name, pid } = t.row;
     // Where the running gateway listens: read when its process is new, not on every probe.
     t.target ??= await profileHealthTarget(this.ctx.paths, this.config, name, await readEnv(this.ctx.paths, name)).catch(() => null);
-    const [verdict, vsDisk] = await Promise.all([
-      t.target ? probe(await this.ctx.prober(), t.target) : Promise.resolve(null),
-      runningVsDisk(this.ctx, name, pid),
-    ]);
+    const verdict = t.target ? await probe(await this.ctx.prober(), t.target) : null;
     // The process may have changed while this probe ran: its verdict is then of another one.
     if (t.row.pid !== pid) return;
     t.row.health = verdict ? { ok: verdict.ok, reason: verdict.ok ? "ok" : `probe ${verdict.reason}` } : { ok: false, reason: `no ${this.config.portVar} in its .env` };
-    t.row.pendingRestart = vsDisk.pendingRestart;
+  }
+
+  /** A `.env` changed without a restart (`profiles set`) sends no signal: it is looked at now and then. */
+  private async judgePending(t: Tracked, nowMs: number): Promise<void> {
+    t.pendingAtMs = nowMs;
+    const { name, pid } = t.row;
+    const vsDisk = await runningVsDisk(this.ctx, name, pid);
+    if (t.row.pid === pid) t.row.pendingRestart = vsDisk.pendingRestart;
   }
 }
