@@ -125,6 +125,7 @@ class DbusSystemdManager implements SystemdManager {
     this.bus.onSignal(MANAGER_IFACE, "UnitNew", ([unit]) => events.changed(unit as string));
     this.bus.onSignal(MANAGER_IFACE, "UnitRemoved", ([unit]) => events.removed(unit as string));
     this.bus.onSignal(MANAGER_IFACE, "JobRemoved", ([, , unit]) => events.changed(unit as string));
+    this.bus.onLost((err) => events.lost(err));
     // The match rules first: Subscribe starts the signals, and none may be missed in between.
     await Promise.all([ADD_MATCH_UNIT_PROPERTIES, ADD_MATCH_UNIT_NEW, ADD_MATCH_UNIT_REMOVED].map((m) => this.bus.call(m)));
     await this.jobs.subscribe();

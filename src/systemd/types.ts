@@ -4,6 +4,8 @@ export interface UnitEvents {
   changed(unit: string): void;
   /** It was collected from memory (UnitRemoved): inactive, as a unit that is not loaded is. */
   removed(unit: string): void;
+  /** The connection was lost or closed (ManagerUnreachableError): no signal will come any more. */
+  lost(err: Error): void;
 }
 
 /** What core logic needs from the systemd user manager; `manager.ts` implements it, tests fake it. */

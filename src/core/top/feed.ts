@@ -63,7 +63,14 @@ export class TopFeed {
   async start(live: boolean): Promise<void> {
     const started = (async () => {
       const sd = await this.ctx.systemd();
-      if (live) await sd.watch({ changed: (unit) => this.unitChanged(unit), removed: (unit) => this.unitChanged(unit) });
+      if (live) {
+        await sd.watch({
+          changed: (unit) => this.unitChanged(unit),
+          removed: (unit) => this.unitChanged(unit),
+          // Rows that no signal updates any more would look current: `top` ends instead (exit 10).
+          lost: (err) => void (this.stopped || this.onError(err)),
+        });
+      }
       await this.load(await listProfiles(this.ctx.paths));
       await this.paced();
     })();
