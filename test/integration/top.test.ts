@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { shellWord } from "../../src/render/shell.js";
+import { hasStopped } from "../helpers/proc-readings.js";
 import { asUserArgv, spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
 import { Terminal } from "../helpers/tmux.js";
 
@@ -93,7 +94,8 @@ test("top without a terminal prints plain tables, no escape codes, and stops on 
 test("top in a terminal: every profile, a stop shown from the manager's signals, sort keys, the filter, q restores the terminal", async () => {
   // A long interval: nothing but the manager's signals can show the stop within the deadline.
   const cli = path.join(sb.appDir, "dist", "src", "cli.js");
-  const script = `node ${shellWord(cli)} top --interval 600; echo "top exited $?"; stty -a`;
+  // After top: its exit status and the terminal's modes, then a program that keeps the pane (and its cursor) alive.
+  const script = `node ${shellWord(cli)} top --interval 600; echo "top exited $?"; stty -a; echo stty-done; exec cat`;
   const term = new Terminal(asUserArgv(sb, ["sh", "-c", script]));
   try {
     let screen = await term.until((s) => NAMES.every((n, i) => new RegExp(`^${n}\\s+${19320 + i}\\s+active/running\\s+ok\\s`, "m").test(s)), "three healthy profiles");
@@ -117,7 +119,7 @@ test("top in a terminal: every profile, a stop shown from the manager's signals,
     screen = await term.until((s) => order(s).join() === "charlie" && /1 of 3 profile\(s\)/.test(s), "only charlie");
 
     term.send("q");
-    screen = await term.until((s) => /top exited \d+/.test(s) && term.format("#{pane_dead}") === "1", "top gone");
+    screen = await term.until((s) => /stty-done/.test(s), "top gone");
     assert.match(screen, /top exited 0/);
     assert.equal(term.format("#{alternate_on}"), "0", "the alternate screen was left");
     assert.equal(term.format("#{cursor_flag}"), "1", "the cursor is shown again");
@@ -128,5 +130,28 @@ test("top in a terminal: every profile, a stop shown from the manager's signals,
   } finally {
     term.close();
     await profiles(["start", "bravo"]);
+  }
+});
+
+// Last: it stops the user manager.
+test("top in a terminal whose manager goes away: exit 10 naming it, the terminal restored", async () => {
+  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
+  const term = new Terminal(asUserArgv(sb, ["sh", "-c", `node ${shellWord(cli)} top; echo "top exited $?"; stty -a; echo stty-done; exec cat`]));
+  try {
+    await term.until((s) => /^charlie\s+19322\s+active\/running/m.test(s), "charlie running");
+    const old = sb.managerPid;
+    process.kill(old, "SIGTERM");
+    const screen = await term.until((s) => /stty-done/.test(s), "top gone", 30_000);
+    assert.match(screen, /profiles: .*(user manager|bus)[\s\S]*top exited 10/);
+    assert.equal(term.format("#{alternate_on}"), "0");
+    assert.equal(term.format("#{cursor_flag}"), "1");
+    assert.match(screen, /(^|\s)icanon(\s|$)/m);
+    const deadline = Date.now() + 30_000;
+    while (!hasStopped(old)) {
+      assert.ok(Date.now() < deadline, "the manager did not exit on SIGTERM");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    term.close();
   }
 });
