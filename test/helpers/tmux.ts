@@ -30,9 +30,9 @@ export class Terminal {
     this.tmux(['send-keys', '-t', 't', ...(literal ? ['-l'] : []), keys]);
   }
 
-  /** The screen as it is now, one string per line, trailing blanks cut. */
-  screen(): string {
-    return this.tmux(['capture-pane', '-p', '-t', 't']);
+  /** The screen as it is now, one string per line, trailing blanks cut; with `escapes`, its colours and attributes as escape codes. */
+  screen(escapes = false): string {
+    return this.tmux(['capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 't']);
   }
 
   /** tmux's view of the pane: `#{alternate_on}`, `#{cursor_flag}`, `#{pane_dead}`, ... */

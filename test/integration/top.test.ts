@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { shellWord } from "../../src/render/shell.js";
@@ -130,6 +131,39 @@ test("top in a terminal: every profile, a stop shown from the manager's signals,
   } finally {
     term.close();
     await profiles(["start", "bravo"]);
+  }
+});
+
+/** The PID of the sandbox user's `profiles top`, as pgrep finds it; null when none runs. */
+function topPid(): number | null {
+  // Not the sh that runs it, whose command line holds these words too.
+  const r = spawnSync("pgrep", ["-u", String(sb.uid), "-f", "^node [^ ]*cli\\.js top$"], { encoding: "utf8" });
+  const pids = r.stdout.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
+  return pids.length === 1 ? pids[0]! : null;
+}
+
+test("top in a terminal: Ctrl-C and SIGTERM end it with exit 0 and the terminal restored; NO_COLOR leaves its colours out", async () => {
+  const cli = shellWord(path.join(sb.appDir, "dist", "src", "cli.js"));
+  const script = `node ${cli} top; echo "first exited $?"; NO_COLOR=1 node ${cli} top; echo "second exited $?"; stty -a; echo stty-done; exec cat`;
+  const term = new Terminal(asUserArgv(sb, ["sh", "-c", script]));
+  const shown = (s: string) => /^charlie\s+19322\s+active\/running\s+ok/m.test(s);
+  try {
+    await term.until(shown, "the first top");
+    // Colours on: the header in reverse video.
+    assert.match(term.screen(true), /\u001b\[7m/);
+    const first = topPid();
+    term.send("C-c");
+    await term.until((s) => shown(s) && ![null, first].includes(topPid()), "the second top, after Ctrl-C ended the first");
+    assert.doesNotMatch(term.screen(true), /\u001b\[(7|31|32|2)m/, "NO_COLOR: no colour or attribute");
+    process.kill(topPid()!, "SIGTERM");
+    const screen = await term.until((s) => /stty-done/.test(s), "the second top gone");
+    assert.match(screen, /first exited 0[\s\S]*second exited 0/);
+    assert.equal(term.format("#{alternate_on}"), "0");
+    assert.equal(term.format("#{cursor_flag}"), "1");
+    assert.match(screen, /(^|\s)icanon(\s|$)/m);
+    assert.match(screen, /(^|\s)echo(\s|$)/m);
+  } finally {
+    term.close();
   }
 });
 
