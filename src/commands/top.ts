@@ -96,19 +96,24 @@ function fullScreen(ctx: Context, config: Config, o: TopOptions): Promise<void> 
       draw();
     };
     const unsignal = onStopSignals(() => end());
+    // A terminal that hung up (its window closed) fails our writes: that ends top, it is no bug.
+    const onClosed = (): void => end();
     function end(err?: unknown): void {
       feed.stop();
       clearTimeout(timer);
       unsignal();
       process.stdin.off("data", onKeys);
       process.stdout.off("resize", draw);
+      // The error listener stays: restoring a terminal that hung up fails too, a tick later.
       screen.restore();
       if (err === undefined) resolve();
       else reject(err);
     }
     screen.enter();
-    process.stdin.on("data", onKeys);
+    // Keys only from a terminal: a listener on piped input would read it, and its bytes are no keys.
+    if (process.stdin.isTTY) process.stdin.on("data", onKeys);
     process.stdout.on("resize", draw);
+    process.stdout.on("error", onClosed);
     screen.draw([{ text: "profiles top: reading the profiles..." }]);
     feed.start(true).then(draw, end);
   });
