@@ -20,7 +20,7 @@ import { cpuPercent, roundPercent, UnitUsage, type UsageSample } from "./usage.j
 export interface FeedPace {
   /** Memory and CPU of each running unit, once per this (ms). */
   intervalMs: number;
-  /** Each running profile's probe, at most once per this (ms). */
+  /** Each running, healthy profile's probe, at most once per this (ms); an unhealthy one's each interval. */
   probeEveryMs: number;
   /** Each running profile's pending-restart check (its environment against its `.env`), at most once per this (ms); also on each change of its state. */
   pendingEveryMs: number;
@@ -193,7 +193,8 @@ export class TopFeed {
         t.usage = usage;
       }
       await Promise.all([
-        nowMs - t.probedAtMs >= this.pace.probeEveryMs ? this.probeOne(t, nowMs) : undefined,
+        // A failing probe is asked again each interval: a gateway that was still starting shows healthy soon after.
+        nowMs - t.probedAtMs >= (t.row.health?.ok === false ? this.pace.intervalMs : this.pace.probeEveryMs) ? this.probeOne(t, nowMs) : undefined,
         nowMs - t.pendingAtMs >= this.pace.pendingEveryMs ? this.judgePending(t, nowMs) : undefined,
       ]);
     });
