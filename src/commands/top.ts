@@ -28,6 +28,7 @@ interface TopOptions {
 const MIN_PROBE_EVERY_MS = 10_000;
 // `profiles set` without --restart is rare and sends no signal: its pending restart shows within this.
 const PENDING_EVERY_MS = 30_000;
+const MAX_INTERVAL_S = 3600;
 // At most this many frames a second, however many signals a burst of restarts brings.
 const FRAME_MS = 100;
 
@@ -169,7 +170,8 @@ export default defineCommand<TopArgs, TopOptions>({
       .example("$0 top --once --json", "the rows as JSON"),
   parse(args) {
     if (args.json && !args.once) throw new UsageError("--json needs --once: the live view is for people", "run `profiles top --once --json`");
-    if (!safeParse(seconds, args.interval).success) throw new UsageError(`--interval "${String(args.interval)}" must be a positive number of seconds`);
+    // At most an hour: node fires a timer of more than 2^31 ms at once, which would spin.
+    if (!safeParse(seconds, args.interval).success || args.interval > MAX_INTERVAL_S) throw new UsageError(`--interval "${String(args.interval)}" must be a positive number of seconds, at most ${MAX_INTERVAL_S}`);
     const intervalMs = Math.round(args.interval * 1000);
     return { sort: parseSortKey(args.sort), filter: String(args.filter), pace: { intervalMs, probeEveryMs: Math.max(intervalMs, MIN_PROBE_EVERY_MS), pendingEveryMs: Math.max(intervalMs, PENDING_EVERY_MS) } };
   },

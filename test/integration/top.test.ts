@@ -71,6 +71,7 @@ test("top refuses bad input with exit 2, naming it", async () => {
   for (const [args, re] of [
     [["top", "--sort", "bogus"], /--sort "bogus" is not a sort key/],
     [["top", "--interval", "0"], /--interval "0" must be a positive number/],
+    [["top", "--interval", "1e12"], /--interval "1000000000000" must be a positive number of seconds, at most 3600/],
     [["top", "--json"], /--json needs --once/],
     [["top", "extra"], /Unknown argument/],
   ] as const) {
