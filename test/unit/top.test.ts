@@ -133,3 +133,39 @@ test("TopFeed: reads every profile once, then only a unit the manager signals a 
     await w.cleanup();
   }
 });
+
+test("TopFeed: a healthy profile is probed once per probeEveryMs, one whose probe failed again each interval", async () => {
+  const w = await fakeWorld({ portRange: { from: 9120, to: 9130 } });
+  try {
+    await add.run({ json: true, verbose: false, start: true, wait: 5, name: "liam" } as never, w.ctx);
+    let refusals = 1;
+    w.prober.respond = () => (refusals-- > 0 ? { ok: false, reason: "refused", latencyMs: 1 } : undefined);
+    const seenBefore = w.prober.seen.length;
+    let onChange = (): void => undefined;
+    const feed = new TopFeed(w.ctx, await w.ctx.config(), { intervalMs: 20, probeEveryMs: 3_600_000, pendingEveryMs: 3_600_000 }, () => onChange(), (err) => assert.fail(String(err)));
+    await feed.start(false);
+    try {
+      assert.deepEqual(feed.rows()[0]!.health, { ok: false, reason: "probe refused" });
+      // The next interval probes it again; from then on it is healthy, and left alone for probeEveryMs.
+      await new Promise<void>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`still ${JSON.stringify(feed.rows()[0]!.health)}`)), 5_000);
+        onChange = () => {
+          if (feed.rows()[0]!.health?.ok !== true) return;
+          clearTimeout(deadline);
+          resolve();
+        };
+      });
+      const probes = w.prober.seen.length;
+      await new Promise<void>((resolve) => {
+        let intervals = 0;
+        onChange = () => void (++intervals === 5 && resolve());
+      });
+      assert.equal(w.prober.seen.length, probes, "no probe of a healthy profile within probeEveryMs");
+      assert.equal(probes - seenBefore, 2);
+    } finally {
+      feed.stop();
+    }
+  } finally {
+    await w.cleanup();
+  }
+});
