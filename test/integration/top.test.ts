@@ -93,7 +93,7 @@ test("top without a terminal prints plain tables, no escape codes, and stops on 
   assert.deepEqual(order(done.stdout.split("\n\n")[0]!), NAMES);
 });
 
-test("top in a terminal: every profile, a stop shown from the manager's signals, sort keys, the filter, q restores the terminal", async () => {
+test("top in a terminal: every profile, a stop, an add and a remove shown from the manager's signals, sort keys, the filter, q restores the terminal", async () => {
   // A long interval: nothing but the manager's signals can show the stop within the deadline.
   const cli = path.join(sb.appDir, "dist", "src", "cli.js");
   // After top: its exit status and the terminal's modes, then a program that keeps the pane (and its cursor) alive.
@@ -107,6 +107,14 @@ test("top in a terminal: every profile, a stop shown from the manager's signals,
     const stop = await profiles(["stop", "bravo"]);
     assert.equal(stop.code, 0, stop.stderr);
     screen = await term.until((s) => /^bravo\s+19321\s+inactive\/dead\s+-\s+-\s/m.test(s), "bravo inactive", 10_000);
+
+    // A profile added meanwhile appears (UnitNew names a unit of no row yet), and goes once removed.
+    const added = await profiles(["add", "delta"]);
+    assert.equal(added.code, 0, added.stderr);
+    await term.until((s) => /^delta\s+19323\s+active\/running\s/m.test(s) && /4 profile\(s\)/.test(s), "delta added", 10_000);
+    const removed = await profiles(["remove", "delta", "--purge"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    await term.until((s) => !/^delta\s/m.test(s) && /3 profile\(s\)/.test(s), "delta removed", 10_000);
 
     // s: by state, "active/running" before "inactive/dead"; n: by name again.
     term.send("s");

@@ -1,9 +1,12 @@
 /**
  * `top`'s live data. A unit's state is read again only when the manager signals a change of it
- * (PropertiesChanged, UnitNew, UnitRemoved, JobRemoved after Subscribe), never polled. What no signal
- * carries is paced: memory and CPU of the running units once per interval (two property Gets each), and
- * each running profile's probe and pending-restart check at most once per `probeEveryMs`.
+ * (PropertiesChanged, UnitNew, UnitRemoved, JobRemoved after Subscribe), and the list of profiles when
+ * the profiles' directory changes (inotify); neither is polled. What no signal carries is paced: memory
+ * and CPU of the running units once per interval (two property Gets each, or /proc), each running
+ * profile's probe at most once per `probeEveryMs` (each interval while it fails), and its pending
+ * restart once per `pendingEveryMs`.
  */
+import { watch, type FSWatcher } from "node:fs";
 import type { Config } from "../../config.js";
 import { probe, type ProbeTarget } from "../../probe/types.js";
 import { listProfiles, readEnv } from "../../store/profiles.js";
@@ -48,6 +51,7 @@ export class TopFeed {
   private paceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private relist = false;
+  private dirWatch: FSWatcher | undefined;
   private busy: Promise<void> = Promise.resolve();
 
   constructor(
@@ -70,6 +74,7 @@ export class TopFeed {
           // Rows that no signal updates any more would look current: `top` ends instead (exit 10).
           lost: (err) => void (this.stopped || this.onError(err)),
         });
+        this.watchProfiles();
       }
       await this.load(await listProfiles(this.ctx.paths));
       await this.paced();
@@ -84,11 +89,28 @@ export class TopFeed {
     return [...this.tracked.values()].map((t) => t.row);
   }
 
-  /** Stops every timer; the bus connection is the context's to close. */
+  /** Stops every timer and watch; the bus connection is the context's to close. */
   stop(): void {
     this.stopped = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.paceTimer);
+    this.dirWatch?.close();
+  }
+
+  /**
+   * `profiles remove` deletes a profile after its unit's last signal (and the manager may keep the unit
+   * loaded): the profiles' directory is watched (inotify, its entries only) for profiles that come and go.
+   */
+  private watchProfiles(): void {
+    try {
+      this.dirWatch = watch(this.ctx.paths.profilesDir, () => {
+        this.relist = true;
+        this.scheduleFlush();
+      });
+      this.dirWatch.on("error", () => this.dirWatch?.close());
+    } catch {
+      // No profiles' directory yet: the first profile's unit (UnitNew) shows it.
+    }
   }
 
   private unitChanged(unit: string): void {
@@ -97,6 +119,11 @@ export class TopFeed {
     // A unit of a profile not shown yet: `profiles add` made it, or `remove` is under way; the list is read again.
     if (!this.tracked.has(name)) this.relist = true;
     this.dirty.add(name);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.stopped) return;
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
       this.serialise(() => this.flush());
