@@ -13,9 +13,14 @@ export function mib(v: number): string {
   return `${v.toFixed(1)} MiB`;
 }
 
+/** 1.42 % (of one core). */
+export function pct(v: number): string {
+  return `${v.toFixed(2)} %`;
+}
+
 /** "median (min–max)" in the metric's unit. */
-export function spread(s: Summary, metric: "ms" | "rss"): string {
-  const f = metric === "ms" ? ms : mib;
+export function spread(s: Summary, metric: "ms" | "rss" | "cpu"): string {
+  const f = metric === "ms" ? ms : metric === "rss" ? mib : pct;
   return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 }
 

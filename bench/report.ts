@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { gaps, whereMemoryGoes, whereTimeGoes } from "./analysis.js";
 import { describeCalls } from "./dbus-calls.js";
-import { mib, ms, ratio, spread, table } from "./format.js";
+import { mib, ms, pct, ratio, spread, table } from "./format.js";
 import type { Machine } from "./machine.js";
 import type { Registry, Rounds } from "./series.js";
 import { summarize } from "../test/helpers/stats.js";
@@ -36,7 +36,7 @@ function verdictRow(v: Verdict): string[] {
   const { target, subject, compared } = v;
   const s = figures(subject, target.metric);
   const c = compared ? figures(compared, target.metric) : null;
-  const bound = target.compare?.maxRatio !== undefined ? `≤ ${target.compare.maxRatio.toFixed(2)}×` : target.limitMiB !== undefined ? `≤ ${target.limitMiB} MiB` : `— (${target.compare?.note ?? "context"})`;
+  const bound = target.compare?.maxRatio !== undefined ? `≤ ${target.compare.maxRatio.toFixed(2)}×` : target.limitMiB !== undefined ? `≤ ${target.limitMiB} MiB` : target.limitPct !== undefined ? `≤ ${target.limitPct} % of one core` : `— (${target.compare?.note ?? "context"})`;
   return [
     subject.label,
     subject.missing ?? (s ? spread(s, target.metric) : "not measured"),
@@ -49,10 +49,12 @@ function verdictRow(v: Verdict): string[] {
 
 function seriesRows(registry: Registry): string[][] {
   return [...registry.all.values()].map((s) => {
-    const t = summarize(s.ms);
     const r = summarize(s.rssMiB);
     if (s.missing) return [s.label, "0", s.missing, "", "", ""];
-    return [s.label, String(t?.n ?? r?.n ?? 0), t ? ms(t.median) : "—", t ? ms(t.min) : "—", t ? ms(t.max) : "—", r ? `${mib(r.median)} (${mib(r.min)}–${mib(r.max)})` : "—"];
+    // A long-running command (top) has no wall time: its CPU, in % of one core, takes those columns.
+    const cpu = summarize(s.cpuPct);
+    const [t, f] = cpu && s.ms.length === 0 ? [cpu, pct] : [summarize(s.ms), ms];
+    return [s.label, String(t?.n ?? r?.n ?? 0), t ? f(t.median) : "—", t ? f(t.min) : "—", t ? f(t.max) : "—", r ? `${mib(r.median)} (${mib(r.min)}–${mib(r.max)})` : "—"];
   });
 }
 

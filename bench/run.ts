@@ -18,6 +18,7 @@ import { addPhase } from "./phases/add.js";
 import { listPhase } from "./phases/list.js";
 import { rollPhase } from "./phases/roll.js";
 import { sweepPhase } from "./phases/sweep.js";
+import { topPhase } from "./phases/top.js";
 
 const USAGE = "usage: node dist/bench/run.js --app DIR --main STATE --empty STATE --out FILE [--commit SHA] [--runs N]";
 
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
     // In this order: each phase grows the same set of profiles (20, 50, 99, 200).
     await rollPhase(ctx);
     await listPhase(ctx);
+    // On the list phase's 50 running profiles, before the add phase grows them.
+    await topPhase(ctx);
     await addPhase(ctx);
     await sweepPhase(ctx);
   } finally {

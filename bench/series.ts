@@ -12,6 +12,8 @@ export interface Series {
   ms: number[];
   /** Peak RSS of each counted run (or of each process sampled). */
   rssMiB: number[];
+  /** CPU (user + system) of a long-running command over a window, in % of one core, per counted run. */
+  cpuPct: number[];
   /** Why it has no figures: the command does not exist yet, or it failed (then its output). */
   missing: string | null;
 }
@@ -28,7 +30,7 @@ export class Registry {
   series(id: string, label: string): Series {
     let s = this.all.get(id);
     if (!s) {
-      s = { id, label, ms: [], rssMiB: [], missing: null };
+      s = { id, label, ms: [], rssMiB: [], cpuPct: [], missing: null };
       this.all.set(id, s);
     }
     return s;

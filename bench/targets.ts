@@ -5,12 +5,17 @@ import type { Registry, Series } from "./series.js";
 /** One line of the results table. */
 export interface Target {
   subject: string;
-  metric: "ms" | "rss";
+  metric: Metric;
   /** Compared with another series: the target is a bound on the ratio of medians (none: context only). */
   compare?: { series: string; maxRatio?: number; note?: string };
   /** An absolute bound on the median of peak RSS. */
   limitMiB?: number;
+  /** An absolute bound on the median CPU, in % of one core. */
+  limitPct?: number;
 }
+
+/** What a series holds figures of: wall times, peak RSS, CPU of a long-running command. */
+export type Metric = "ms" | "rss" | "cpu";
 
 /** In the order of the issue's table. */
 export const TARGETS: Target[] = [
@@ -26,11 +31,12 @@ export const TARGETS: Target[] = [
   { subject: "rss.list200", metric: "rss", limitMiB: 80 },
   { subject: "rss.gateway", metric: "rss", limitMiB: 50 },
   { subject: "rss.gateway", metric: "rss", compare: { series: "rss.pm2-gateway", note: "the same gateway under pm2" } },
+  { subject: "top.idle", metric: "cpu", limitPct: 2 },
 ];
 
-/** A series' figures for a metric: wall times, or peak RSS. */
-export function figures(s: Series, metric: "ms" | "rss"): Summary | null {
-  return summarize(metric === "ms" ? s.ms : s.rssMiB);
+/** A series' figures for a metric: wall times, peak RSS, or CPU. */
+export function figures(s: Series, metric: Metric): Summary | null {
+  return summarize(metric === "ms" ? s.ms : metric === "rss" ? s.rssMiB : s.cpuPct);
 }
 
 /** How a target came out: met, missed, or not measured (and why). */
@@ -44,7 +50,7 @@ export interface Verdict {
   missing: string | null;
 }
 
-function why(s: Series, metric: "ms" | "rss"): string | null {
+function why(s: Series, metric: Metric): string | null {
   return s.missing ?? (figures(s, metric) === null ? "not measured" : null);
 }
 
@@ -60,5 +66,6 @@ export function judge(target: Target, registry: Registry): Verdict {
     const max = target.compare.maxRatio;
     return { target, subject, compared, ratio, met: max === undefined ? null : ratio <= max, missing: null };
   }
-  return { target, subject, compared, ratio: null, met: target.limitMiB === undefined ? null : median <= target.limitMiB, missing: null };
+  const limit = target.limitMiB ?? target.limitPct;
+  return { target, subject, compared, ratio: null, met: limit === undefined ? null : median <= limit, missing: null };
 }

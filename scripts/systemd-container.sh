@@ -106,7 +106,7 @@ apt_mirror() {
 # --- the image ----------------------------------------------------------------------------------------
 # Everything from here to "end of the image recipe" goes into the image's KEY.
 
-readonly IMAGE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,passwd,util-linux,procps,curl,iproute2,ca-certificates
+readonly IMAGE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,passwd,util-linux,procps,curl,iproute2,ca-certificates,tmux
 
 # Debian 12 minbase with systemd, logind and the user-session bus, in $1.
 make_rootfs() {

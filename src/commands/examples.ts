@@ -60,6 +60,11 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
     ["$0 ps liam", "the gateway's processes, its main PID marked"],
     ["$0 ps liam --json", "the same as JSON"],
   ],
+  top: [
+    ["$0 top", "full screen; keys: q quit, / filter, n m c r p s u sort"],
+    ["$0 top --once --sort memory", "one table, largest memory first"],
+    ["$0 top --once --json", "the rows as JSON"],
+  ],
   env: [
     ["$0 env liam", "KEY=\"value\" lines, in systemd's EnvironmentFile= syntax"],
     ["$0 env liam --json --show-secrets", "every value, for scripts"],

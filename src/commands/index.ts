@@ -23,8 +23,9 @@ import set from "./set.js";
 import { restart, start, stop } from "./start.js";
 import status from "./status.js";
 import sweep from "./sweep.js";
+import top from "./top.js";
 import unset from "./unset.js";
 import verify from "./verify.js";
 
 /** Every verb of the CLI, in the order `--help` lists them. */
-export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, importVerb, remove, logs, doctor, verify];
+export const commands: CommandSpec[] = [init, add, list, status, health, sweep, start, stop, restart, enable, disable, reload, limits, ps, top, env, set, unset, history, diff, rollback, roll, plan, apply, exportVerb, importVerb, remove, logs, doctor, verify];

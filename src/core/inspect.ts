@@ -29,8 +29,8 @@ export interface ProfileStatus {
 export type ProfileStatusRunning = ProfileStatus & RunningVsDisk;
 
 /** `inspectProfiles`, each running profile also compared with its `.env` (pending restart). */
-export async function inspectRunning(ctx: Context, config: Config, names: string[]): Promise<ProfileStatusRunning[]> {
-  const rows = await inspectProfiles(ctx, config, names);
+export async function inspectRunning(ctx: Context, config: Config, names: string[], patterns?: string[]): Promise<ProfileStatusRunning[]> {
+  const rows = await inspectProfiles(ctx, config, names, patterns);
   return Promise.all(rows.map(async (r) => ({ ...r, ...(await runningVsDisk(ctx, r.name, r.pid)) })));
 }
 
@@ -41,12 +41,13 @@ function lastExit(s: UnitState): string | null {
 }
 
 /**
- * The state of each named profile, from one ListUnitsByPatterns call; a profile whose unit is not in
- * memory is inactive. The unit file state is asked of each: a loaded unit's may be stale.
+ * The state of each named profile, from one ListUnitsByPatterns call (of every profile's unit, or of
+ * `patterns`: `top` reads again only the units that changed); a profile whose unit is not in memory is
+ * inactive. The unit file state is asked of each: a loaded unit's may be stale.
  */
-export async function inspectProfiles(ctx: Context, config: Config, names: string[]): Promise<ProfileStatus[]> {
+export async function inspectProfiles(ctx: Context, config: Config, names: string[], patterns = [UNIT_PATTERN]): Promise<ProfileStatus[]> {
   const sd = await ctx.systemd();
-  const loaded = new Map((await sd.list([UNIT_PATTERN])).map((s) => [s.name, s]));
+  const loaded = new Map((await sd.list(patterns)).map((s) => [s.name, s]));
   return Promise.all(
     names.map(async (name) => {
       const unit = unitName(name);

@@ -1,5 +1,6 @@
 /** The processes in a unit's cgroup, read from the cgroup filesystem and /proc. */
-import { readFile, readdir } from "node:fs/promises";
+import { readdirSync, readFileSync, type Dirent } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 
 /** One process of a unit, as `profiles ps` shows it. */
@@ -16,14 +17,28 @@ export interface UnitProcess {
 // Where the manager's cgroup tree may be mounted: pure v2, hybrid (v2 under unified/, systemd's named v1).
 const HIERARCHIES = ["", "unified", "systemd"];
 
-async function procsUnder(dir: string): Promise<number[] | null> {
-  const text = await readFile(path.join(dir, "cgroup.procs"), "utf8").catch(() => null);
-  if (text === null) return null;
+/**
+ * The PIDs in a cgroup and its sub-cgroups; null when it has no cgroup.procs here. Synchronous, as
+ * readProc: the cgroup filesystem never waits on a disk, and `top` reads it for every unit each interval,
+ * where a promise per file costs more than the read.
+ */
+function procsUnder(dir: string): number[] | null {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, "cgroup.procs"), "utf8");
+  } catch {
+    return null;
+  }
   const pids = text.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
   // A unit may have sub-cgroups (Delegate=): their processes are the unit's too.
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // Gone meanwhile: its processes were read above.
+  }
   for (const e of entries) {
-    if (e.isDirectory()) pids.push(...((await procsUnder(path.join(dir, e.name))) ?? []));
+    if (e.isDirectory()) pids.push(...(procsUnder(path.join(dir, e.name)) ?? []));
   }
   return pids;
 }
@@ -42,7 +57,7 @@ export async function cgroupControllers(controlGroup: string, root = "/sys/fs/cg
 export async function cgroupPids(controlGroup: string, root = "/sys/fs/cgroup"): Promise<number[]> {
   if (!controlGroup) return [];
   for (const h of HIERARCHIES) {
-    const pids = await procsUnder(path.join(root, h, controlGroup));
+    const pids = procsUnder(path.join(root, h, controlGroup));
     if (pids !== null) return [...new Set(pids)].sort((a, b) => a - b);
   }
   return [];

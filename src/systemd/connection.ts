@@ -103,10 +103,10 @@ export class BusConnection implements BusCaller {
     }
   }
 
-  /** Calls `handler` with the body of each signal `member` of `iface`. */
-  onSignal(iface: string, member: string, handler: (body: unknown[]) => void): void {
+  /** Calls `handler` with the body and the object path of each signal `member` of `iface`. */
+  onSignal(iface: string, member: string, handler: (body: unknown[], path: string) => void): void {
     this.bus.on("message", (msg: Message) => {
-      if (msg.type === MessageType.SIGNAL && msg.interface === iface && msg.member === member) handler(msg.body as unknown[]);
+      if (msg.type === MessageType.SIGNAL && msg.interface === iface && msg.member === member) handler(msg.body as unknown[], msg.path ?? "");
     });
   }
 

@@ -85,8 +85,11 @@ export class JobTracker {
     this.earlyJobResults.clear();
   }
 
-  /** Subscribe once per connection, with the match rule in place first, so no JobRemoved is lost. */
-  private subscribe(): Promise<void> {
+  /**
+   * Subscribe once per connection (the manager refuses a second Subscribe), with the match rule in place
+   * first, so no JobRemoved is lost. A watch of units adds its own match rules before it calls this.
+   */
+  subscribe(): Promise<void> {
     // Shared by every caller, so bounded by the connection's reply timeout, not by one caller's deadline.
     this.subscribed ??= (async () => {
       await this.bus.call(ADD_MATCH_JOB_REMOVED);

@@ -4,8 +4,12 @@ import { BusError } from "./bus-errors.js";
 import { openBus, type BusConnection, type ConnectOptions } from "./connection.js";
 import { JobTracker } from "./jobs.js";
 import { Variant } from "dbus-next";
-import { getPropertyCall, MANAGER_IFACE, MANAGER_PATH, managerCall } from "./methods.js";
-import type { JobOptions, JobResult, RunState, SystemdManager, UnitState } from "./types.js";
+import {
+  ADD_MATCH_UNIT_NEW, ADD_MATCH_UNIT_PROPERTIES, ADD_MATCH_UNIT_REMOVED, getPropertyCall, MANAGER_IFACE, MANAGER_PATH, managerCall,
+  PROPERTIES_IFACE,
+} from "./methods.js";
+import { unitOfObjectPath } from "./object-path.js";
+import type { JobOptions, JobResult, RunState, SystemdManager, UnitEvents, UnitState } from "./types.js";
 import { UnitStateReader } from "./unit-state.js";
 
 export type { ConnectOptions } from "./connection.js";
@@ -116,6 +120,20 @@ class DbusSystemdManager implements SystemdManager {
 
   runState(unit: string): Promise<RunState> {
     return this.units.runState(unit);
+  }
+
+  async watch(events: UnitEvents): Promise<void> {
+    this.bus.onSignal(PROPERTIES_IFACE, "PropertiesChanged", (_body, path) => {
+      const unit = unitOfObjectPath(path);
+      if (unit) events.changed(unit);
+    });
+    this.bus.onSignal(MANAGER_IFACE, "UnitNew", ([unit]) => events.changed(unit as string));
+    this.bus.onSignal(MANAGER_IFACE, "UnitRemoved", ([unit]) => events.removed(unit as string));
+    this.bus.onSignal(MANAGER_IFACE, "JobRemoved", ([, , unit]) => events.changed(unit as string));
+    this.bus.onLost((err) => events.lost(err));
+    // The match rules first: Subscribe starts the signals, and none may be missed in between.
+    await Promise.all([ADD_MATCH_UNIT_PROPERTIES, ADD_MATCH_UNIT_NEW, ADD_MATCH_UNIT_REMOVED].map((m) => this.bus.call(m)));
+    await this.jobs.subscribe();
   }
 
   close(): Promise<void> {

@@ -80,8 +80,20 @@ export const PING_MANAGER: MethodCall = {
   destination: SYSTEMD_NAME, path: MANAGER_PATH, iface: PEER_IFACE, member: "Ping", signature: "", body: [], action: "Ping the manager",
 };
 
+/** The bus's AddMatch for `rule`: signals matching it are routed to this connection. */
+function addMatch(rule: string, what: string): MethodCall {
+  return { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member: "AddMatch", signature: "s", body: [rule], action: `AddMatch ${what}` };
+}
+
 /** The bus's AddMatch for the manager's JobRemoved signals; in place before Subscribe, so that none is lost. */
-export const ADD_MATCH_JOB_REMOVED: MethodCall = {
-  destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member: "AddMatch", signature: "s", body: [JOB_REMOVED_MATCH],
-  action: "AddMatch JobRemoved",
-};
+export const ADD_MATCH_JOB_REMOVED: MethodCall = addMatch(JOB_REMOVED_MATCH, "JobRemoved");
+
+/** The manager's UnitNew and UnitRemoved: a unit loaded into memory or collected from it. */
+export const ADD_MATCH_UNIT_NEW = addMatch(`type='signal',sender='${SYSTEMD_NAME}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='UnitNew'`, "UnitNew");
+export const ADD_MATCH_UNIT_REMOVED = addMatch(`type='signal',sender='${SYSTEMD_NAME}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='UnitRemoved'`, "UnitRemoved");
+
+/** PropertiesChanged of every unit object (the manager sends them only to subscribed clients). */
+export const ADD_MATCH_UNIT_PROPERTIES = addMatch(
+  `type='signal',sender='${SYSTEMD_NAME}',interface='${PROPERTIES_IFACE}',member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'`,
+  "PropertiesChanged",
+);

@@ -16,3 +16,18 @@ export function unitObjectPath(unit: string): string {
   }
   return UNIT_PATH_PREFIX + label;
 }
+
+/** The unit an object path under the manager's unit/ names (the reverse of unitObjectPath); null for any other path. */
+export function unitOfObjectPath(objectPath: string): string | null {
+  if (!objectPath.startsWith(UNIT_PATH_PREFIX)) return null;
+  const label = objectPath.slice(UNIT_PATH_PREFIX.length);
+  if (label === "_") return "";
+  const bytes: number[] = [];
+  for (let i = 0; i < label.length; i++) {
+    if (label[i] === "_" && /^[0-9a-f]{2}$/.test(label.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(label.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(label.charCodeAt(i));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}

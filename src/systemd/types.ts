@@ -1,3 +1,13 @@
+/** What a watch of the manager's units reports (`SystemdManager.watch`), by unit name, of every unit of the manager. */
+export interface UnitEvents {
+  /** Its properties changed (PropertiesChanged), a job of it ended (JobRemoved), or it was loaded (UnitNew): read it again. */
+  changed(unit: string): void;
+  /** It was collected from memory (UnitRemoved): inactive, as a unit that is not loaded is. */
+  removed(unit: string): void;
+  /** The connection was lost or closed (ManagerUnreachableError): no signal will come any more. */
+  lost(err: Error): void;
+}
+
 /** What core logic needs from the systemd user manager; `manager.ts` implements it, tests fake it. */
 
 /** The outcome of a job as the manager reports it in `JobRemoved`. */
@@ -79,6 +89,11 @@ export interface SystemdManager {
   version(): Promise<string>;
   /** The manager's own root cgroup (its ControlGroup property), e.g. `/user.slice/user-1000.slice/user@1000.service`; "" when it has none. */
   controlGroup(): Promise<string>;
+  /**
+   * Reports changes of units as the manager signals them (Subscribe; PropertiesChanged of the unit
+   * objects, UnitNew, UnitRemoved, JobRemoved) until the connection closes; resolves once subscribed.
+   */
+  watch(events: UnitEvents): Promise<void>;
   /** Close the bus connection; node does not exit while it is open. */
   close(): Promise<void>;
 }

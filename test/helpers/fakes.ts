@@ -9,7 +9,7 @@ import { portHolder, type PortClaim, type PortHolder, type PortOwners } from "..
 import type { Listener, PortInspector } from "../../src/ports/types.js";
 import type { ProcessInspector } from "../../src/processes/inspector.js";
 import type { ProbeTarget, ProbeVerdict, Prober } from "../../src/probe/types.js";
-import type { JobResult, SystemdManager, RunState, UnitState } from "../../src/systemd/types.js";
+import type { JobResult, SystemdManager, RunState, UnitEvents, UnitState } from "../../src/systemd/types.js";
 
 /** An in-memory systemd manager: units go active on start unless told to fail. */
 export class FakeSystemd implements SystemdManager {
@@ -120,6 +120,11 @@ export class FakeSystemd implements SystemdManager {
   managerCgroup = "";
   async controlGroup(): Promise<string> {
     return this.managerCgroup;
+  }
+  /** The watches made (`watch`): a test calls their `changed` and `removed` as the manager's signals would. */
+  watchers: UnitEvents[] = [];
+  async watch(events: UnitEvents): Promise<void> {
+    this.watchers.push(events);
   }
   async close(): Promise<void> {}
 }

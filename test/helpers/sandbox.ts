@@ -165,14 +165,22 @@ export interface Spawned {
 }
 
 /**
+ * The command line that runs `argv` as the user in their namespace, with their environment plus `env`
+ * (setpriv and env exec, as nsenter into a mount namespace does: the PID stays the command's); for a
+ * terminal (tmux) to run, too.
+ */
+export function asUserArgv(user: SandboxUser, argv: readonly string[], env: Record<string, string> = {}): [string, ...string[]] {
+  const vars = Object.entries({ ...user.env, ...env }).map(([k, v]) => `${k}=${v}`);
+  const setpriv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv];
+  return [...user.enter, ...setpriv] as [string, ...string[]];
+}
+
+/**
  * Starts `argv` as the user without the user-manager.sh wrapper: setpriv and env exec, so that the PID
  * ends up the command's own (a SIGKILL hits it), in the user's home with their environment plus `env`.
  */
 export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Spawned {
-  const vars = Object.entries({ ...user.env, ...opts.env }).map(([k, v]) => `${k}=${v}`);
-  const setpriv = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', 'env', '-i', ...vars, ...argv];
-  // nsenter into a mount namespace execs, as setpriv and env do: the PID stays the command's.
-  const [cmd, ...args] = [...user.enter, ...setpriv] as [string, ...string[]];
+  const [cmd, ...args] = asUserArgv(user, argv, opts.env);
   const child = spawn(cmd, args, { cwd: user.home, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -32,6 +32,7 @@ const TABLE: Record<string, Row> = {
   reload: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   limits: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
   ps: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 10 },
+  top: { argv: ["--once"], bad: null, uninit: 8, unknown: null, known: 10 },
   env: { argv: ["NAME"], bad: 2, uninit: 8, unknown: 3, known: 0 },
   set: { argv: ["NAME", "B=2"], bad: 2, uninit: 8, unknown: 3, known: 0 },
   unset: { argv: ["NAME", "A"], bad: 2, uninit: 8, unknown: 3, known: 0 },
