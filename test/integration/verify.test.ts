@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { spawnCli, startSandbox, userPaths, type Sandbox } from "../helpers/sandbox.js";
 
 // Ports of this file only.
 const RANGE = "19300-19319";
@@ -114,13 +114,19 @@ test("bad --exec values exit 2 and write nothing", async () => {
 test("Ctrl-C stops it after the check under way; the throwaway profile is still removed (exit 1)", async () => {
   await init();
   const run = spawnCli(sb, ["verify", "--json", "--wait", "20"]);
-  // Interrupted once its throwaway profile exists and runs.
+  let ended = false;
+  void run.done.then(() => (ended = true));
+  // Interrupted once its throwaway profile exists, during the first check: the directory appears when it is
+  // added (read directly: a CLI call per look is too slow on a loaded machine to see a 10 s verify run).
+  const profilesDir = userPaths(sb).profilesDir;
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    const list = JSON.parse((await sb.profiles(["list", "--json"])).stdout) as { name: string; activeState: string }[];
-    if (list.some((p) => p.name.startsWith("verify-") && p.activeState === "active")) break;
-    assert.ok(Date.now() < deadline, "the throwaway profile never ran");
-    await new Promise((r) => setTimeout(r, 100));
+  while (!(await fs.readdir(profilesDir).catch(() => [] as string[])).some((n) => n.startsWith("verify-"))) {
+    if (ended) {
+      const r = await run.done;
+      assert.fail(`verify ended (exit ${r.code}) before its throwaway profile was added:\n${r.stdout}\n${r.stderr}`);
+    }
+    assert.ok(Date.now() < deadline, "the throwaway profile was never added");
+    await new Promise((r) => setTimeout(r, 20));
   }
   process.kill(run.pid, "SIGINT");
   const r = await run.done;
