@@ -108,10 +108,14 @@ test("units' output reaches journald, and journalctl --user as the user reads it
   }
   const marker = `journal-smoke-${process.pid}-${Date.now()}`;
   await ok(sandbox.exec('systemd-run', ['--user', '--wait', '--collect', '--quiet', '--unit', 'aptest-journal', '/bin/echo', marker]));
-  await waitFor('the line in the journal', async () =>
-    (await sandbox.exec('journalctl', ['--user', '-u', 'aptest-journal', '-o', 'cat', '--no-pager'])).stdout.includes(marker));
-  const json = await ok(sandbox.exec('journalctl', ['--user', '-u', 'aptest-journal', '-o', 'json', '--no-pager', '-n', '20']));
-  const entry = json.split('\n').map((l) => JSON.parse(l) as Record<string, string>).find((e) => e.MESSAGE === marker);
+  // The line itself, not the manager's "Started ... /bin/echo MARKER", which names the command and may come first.
+  let json = '';
+  const echoed = () => json.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, string>).find((e) => e.MESSAGE === marker);
+  await waitFor('the line in the journal', async () => {
+    json = await ok(sandbox.exec('journalctl', ['--user', '-u', 'aptest-journal', '-o', 'json', '--no-pager', '-n', '20']));
+    return echoed() !== undefined;
+  });
+  const entry = echoed();
   assert.ok(entry, json);
   assert.equal(entry._SYSTEMD_USER_UNIT, 'aptest-journal.service');
   assert.equal(entry._UID, String(sandbox.uid));
