@@ -17,7 +17,7 @@ function changeLines(c: ProfileChange): string[] {
     lines.push(...c.limits.map((l) => `    ${setting("limit", l)}`), ...c.probe.map((p) => `    ${setting("probe", p)}`));
     return lines;
   }
-  const why = c.restart ? "restarts (rolled, health-gated)" : "no restart";
+  const why = c.neverGated ? "restarts (rolled, health-gated): it never passed a health gate (an add stopped or failed before it)" : c.restart ? "restarts (rolled, health-gated)" : "no restart";
   const lines = [`~ change ${c.name}: ${why}`];
   if (c.port !== c.portBefore) lines.push(`    port ${c.portBefore ?? "-"} → ${c.port}`);
   lines.push(...renderDifferences(c.env).map((l) => `    ${l}`));

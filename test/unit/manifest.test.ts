@@ -387,3 +387,27 @@ test("an apply stopped half-way: the next apply without --yes asks before finish
     await w.cleanup();
   }
 });
+
+test("a profile that never passed a health gate (its add failed or was stopped before the gate): plan restarts it, apply's roll gates it and marks it known-good", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\nGREETING = one\n");
+    w.prober.verdicts.set(8601, { ok: false, reason: "probe status 500", status: 500, latencyMs: 1 });
+    const first = (await apply.run(applyArgs(w.file, { wait: 1 }), w.ctx)).data as ApplyResult;
+    assert.deepEqual(first.addFailed.map((f) => f.name), ["a"]);
+    assert.equal((await history(w.ctx.paths, "a")).generations.some((g) => g.knownGood), false);
+
+    w.prober.verdicts.delete(8601);
+    const p = await w.planOf();
+    assert.equal(p.code, ExitCode.changesPending);
+    assert.deepEqual(p.data.profiles.map((c) => [c.name, c.action, c.restart, c.neverGated, c.env.length]), [["a", "change", true, true, 0]]);
+    assert.match(p.text, /never passed a health gate/);
+    const r = (await apply.run(applyArgs(w.file), w.ctx)).data as ApplyResult;
+    assert.equal(r.roll?.outcome, "completed");
+    assert.deepEqual(r.changed.map((c) => [c.name, c.generation]), [["a", null]], "no new generation: the same .env, gated");
+    assert.deepEqual((await history(w.ctx.paths, "a")).generations.map((g) => [g.number, g.knownGood]), [[1, true]]);
+    assert.equal((await w.planOf()).code, 0, "converged");
+  } finally {
+    await w.cleanup();
+  }
+});

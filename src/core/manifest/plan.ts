@@ -10,6 +10,7 @@ import { describeListener } from "../../ports/describe.js";
 import type { EnvEntries } from "../../store/envfile.js";
 import { LIMIT_KEYS, readLimits, type Limits } from "../../store/limits.js";
 import { readProfileSettings, type ProfileSettings } from "../../store/profile-settings.js";
+import { history } from "../../store/generations.js";
 import { listProfiles, portOf, readEnv, recordedPorts } from "../../store/profiles.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
@@ -45,6 +46,11 @@ export interface ProfileChange {
   enabled: boolean;
   /** It would be started (added) or restarted (rolled), health-gated. */
   restart: boolean;
+  /**
+   * It exists and is to run, but no generation of it ever passed a health gate: an add (or import) that
+   * was stopped before its gate, or whose gate failed. It is restarted, gated, so that apply converges.
+   */
+  neverGated: boolean;
 }
 
 /** The plan: the host settings that change, every profile the manifest names, those it removes, and those it leaves alone. */
@@ -132,9 +138,10 @@ export async function planManifest(ctx: Context, current: Config, manifest: Mani
       shownPort = await allocatePort(config, new Map([...recorded, ...[...taken].map((p): [number, string] => [p, "manifest"])]), await ctx.ports());
       taken.add(shownPort);
     }
-    const changed = !exists || env.length > 0 || limits.length > 0 || probe.length > 0 || enabledBefore !== d.enabled;
-    const restart = d.enabled && (!exists || env.length > 0 || enabledBefore === false);
-    changes.push({ name: d.name, action: !exists ? "add" : changed ? "change" : "none", portBefore, port: shownPort, env, limits, probe, enabledBefore, enabled: d.enabled, restart });
+    const neverGated = exists && d.enabled && (await history(ctx.paths, d.name)).generations.every((g) => !g.knownGood);
+    const changed = !exists || env.length > 0 || limits.length > 0 || probe.length > 0 || enabledBefore !== d.enabled || neverGated;
+    const restart = d.enabled && (!exists || env.length > 0 || enabledBefore === false || neverGated);
+    changes.push({ name: d.name, action: !exists ? "add" : changed ? "change" : "none", portBefore, port: shownPort, env, limits, probe, enabledBefore, enabled: d.enabled, restart, neverGated });
     targets.set(d.name, { declared: d, entries, limits: d.limits, probe: d.probe, portRequested: port });
   }
   // No two profiles as they will be (the manifest's, and those it leaves alone) share a unique key's value.
@@ -142,7 +149,7 @@ export async function planManifest(ctx: Context, current: Config, manifest: Mani
   assertDistinctValues(config.uniqueKeys, [...others, ...[...targets].map(([n, t]): [string, EnvEntries] => [n, t.entries])]);
   for (const name of removed) {
     const s = states.get(name)!;
-    changes.push({ name, action: "remove", portBefore: s.port, port: null, env: [], limits: [], probe: [], enabledBefore: s.enabled, enabled: false, restart: false });
+    changes.push({ name, action: "remove", portBefore: s.port, port: null, env: [], limits: [], probe: [], enabledBefore: s.enabled, enabled: false, restart: false, neverGated: false });
   }
   const unmanaged = prune ? [] : existing.filter((n) => !declaredNames.has(n));
   const pending = host.changes.length + changes.filter((c) => c.action !== "none").length;
