@@ -4,8 +4,9 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { shellWord } from "../../src/render/shell.js";
 import { hasStopped } from "../helpers/proc-readings.js";
-import { asUserArgv, spawnCli, startSandbox, type Sandbox } from "../helpers/sandbox.js";
+import { asUserArgv, spawnCli, type Sandbox } from "../helpers/sandbox.js";
 import { Terminal } from "../helpers/tmux.js";
+import { initialisedSandbox } from "../reliability/util.js";
 
 // Ports of this file only: 19320-19399.
 const RANGE = "19320-19339";
@@ -29,13 +30,7 @@ interface Row {
 }
 
 before(async () => {
-  sb = await startSandbox();
-  const init = await profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep"]);
-  assert.equal(init.code, 0, init.stderr);
-  for (const n of NAMES) {
-    const r = await profiles(["add", n]);
-    assert.equal(r.code, 0, r.stderr);
-  }
+  sb = await initialisedSandbox(RANGE, NAMES);
 });
 after(async () => {
   await sb?.stop();
