@@ -1,10 +1,12 @@
 // The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.js).
 import { hideBin } from "yargs/helpers";
 import { cliParser } from "./cli-parser.js";
-import type { CommandResult } from "./commands/command.js";
+import { verbOf, type CommandResult } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
-import { AppError, ExitCode, UsageError, fileSystemFault } from "./errors.js";
+import { AppError, ExitCode, UsageError, VersionMismatchError, fileSystemFault } from "./errors.js";
+import { fleetHosts } from "./fleet/choose.js";
+import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
 import { peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
@@ -49,9 +51,18 @@ export async function main(argv: string[]): Promise<number> {
   let json = argv.includes("--json");
   const notUtf8 = argsNotUtf8(argv);
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
+  // Asked by a driving `profiles --host`: a host of another version refuses before doing anything.
+  const wanted = process.env.AP_FLEET_VERSION;
+  if (wanted && wanted !== packageVersion()) return report(new VersionMismatchError(wanted, packageVersion()), json);
   const parser = cliParser(argv, async (spec, args) => {
     json = Boolean(args.json);
     ctx = createContext({ json, verbose: Boolean(args.verbose) });
+    const hosts = fleetHosts(args);
+    if (hosts) {
+      const { realFleet, runOnHosts } = await import("./fleet/run.js");
+      result = await runOnHosts(realFleet(ctx, json), verbOf(spec.command), argv, hosts);
+      return;
+    }
     // Before the command prints its first line: what the redaction of every output must know.
     await learnSecrets(ctx);
     result = await spec.run(args as never, ctx);

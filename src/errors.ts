@@ -23,6 +23,8 @@ export const ExitCode = {
   fileSystem: 15,
   /** `plan`: applying the manifest would change something (as `terraform plan -detailed-exitcode` says 2). */
   changesPending: 16,
+  /** `--host`: a host cannot run the command: no `profiles` there, or another version of it. */
+  hostUnusable: 17,
   internal: 70,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -38,6 +40,14 @@ export class AppError extends Error {
     super(message);
     this.exitCode = exitCode;
     this.hint = hint;
+  }
+}
+
+/** A host runs another version of `profiles` than the one driving it (`--host`): the two might not mean the same. */
+export class VersionMismatchError extends AppError {
+  override name = "VersionMismatchError";
+  constructor(readonly wanted: string, readonly have: string) {
+    super(`this host runs profiles ${have}, and the command came from profiles ${wanted}`, ExitCode.hostUnusable, `install the same version on both: npm install -g agent-profiles@${wanted}`);
   }
 }
 

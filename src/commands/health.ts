@@ -2,17 +2,16 @@ import { countsUnhealthy, loadedUnits, observeHealth, verdictCell, type HealthOb
 import { mapLimit, PROBE_CONCURRENCY } from "../core/sweep/pool.js";
 import { readStartLimits } from "../core/sweep/unit-condition.js";
 import { ExitCode } from "../errors.js";
-import { table } from "../render/table.js";
+import { profileLabel, table, withHost } from "../render/table.js";
 import { NO_PROFILES } from "../render/status-table.js";
 import { listProfiles } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 import { names } from "./options.js";
 
 /** The table `health` prints: one verdict per profile with its reason. */
-export function healthTable(rows: HealthObservation[]): string {
+export function healthTable(rows: (HealthObservation & { host?: string })[]): string {
   return table(
-    ["NAME", "PORT", "UNIT", "PROBE", "LATENCY", "VERDICT"],
-    rows.map((r) => [
+    ...withHost(["NAME", "PORT", "UNIT", "PROBE", "LATENCY", "VERDICT"], rows, (r) => [
       r.name,
       r.port === null ? "-" : String(r.port),
       r.condition,
@@ -24,7 +23,7 @@ export function healthTable(rows: HealthObservation[]): string {
 }
 
 /** `health`'s text for people: the table, then what to run for the unhealthy ones. */
-export function renderHealth(rows: HealthObservation[]): string {
+export function renderHealth(rows: (HealthObservation & { host?: string })[]): string {
   if (rows.length === 0) return NO_PROFILES;
   const unhealthy = rows.filter(countsUnhealthy);
   const lines = [healthTable(rows)];
@@ -32,8 +31,8 @@ export function renderHealth(rows: HealthObservation[]): string {
   const broken = unhealthy.filter((r) => r.brokenConfig);
   const other = unhealthy.filter((r) => !r.brokenConfig);
   const next = [
-    ...(broken.length > 0 ? [`profiles diff NAME, then profiles rollback NAME for ${broken.map((r) => r.name).join(" ")} (its .env changed since known-good)`] : []),
-    ...(other.length > 0 ? [`profiles status ${other.map((r) => r.name).join(" ")}, or profiles sweep --restart-unhealthy`] : []),
+    ...(broken.length > 0 ? [`profiles diff NAME, then profiles rollback NAME for ${broken.map(profileLabel).join(" ")} (its .env changed since known-good)`] : []),
+    ...(other.length > 0 ? [`profiles status ${other.map(profileLabel).join(" ")}, or profiles sweep --restart-unhealthy`] : []),
   ];
   if (unhealthy.length > 0) lines.push(`${unhealthy.length} of ${rows.length} unhealthy; next: ${next.join("; ")}`);
   return lines.join("\n");

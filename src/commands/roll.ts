@@ -106,7 +106,11 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
     declareRollFlags(y)
       .option("reload", { type: "boolean", default: false, describe: "Reload each profile (the template's ExecReload=, e.g. SIGHUP) instead of restarting it; still health-gated, and its PID must stay" })
       .option("changed", { type: "boolean", default: false, describe: "Only profiles whose .env changed since their gateway started (pending restart)" })
-      .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" }),
+      .option("dry-run", { type: "boolean", default: false, describe: "Print the plan (batches, order) and change nothing" })
+      // Read from the command line by the fleet roll (fleet/fleet-roll.ts), which checks them.
+      .option("canary-hosts", { type: "string", describe: "With --host: hosts rolled first, as a batch of their own; one failing halts (default 0)" })
+      .option("max-parallel-hosts", { type: "string", describe: "With --host: hosts rolled at once after the canaries (default 1)" })
+      .option("max-fail-percent", { type: "string", describe: "With --host: failed hosts, in % of all, that halt the roll once their batch settles (default 0: any)" }),
   parse: (args) => ({ options: parseRollOptions(args), requested: args.names && args.names.length > 0 ? uniqueNames(args.names) : null }),
   async run(args, ctx, { options, requested: asked }) {
     // Profiles kept down by `profiles disable` are not rolled: left out of "all", refused when named (exit 2).

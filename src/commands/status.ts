@@ -7,6 +7,7 @@ import { limitsInForce, limitsText } from "../core/limits-in-force.js";
 import { brokenConfig, type BrokenConfig } from "../core/broken-config.js";
 import { ExitCode } from "../errors.js";
 import { NO_PROFILES, pendingLines, statusTable } from "../render/status-table.js";
+import { profileLabel } from "../render/table.js";
 import { listProfiles, readEnv } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
@@ -17,12 +18,12 @@ import type { LimitsInForce } from "../core/limits-in-force.js";
 export type StatusRow = ProfileStatusRunning & { health: { ok: boolean; reason: string; latencyMs?: number }; limits: LimitsInForce; brokenConfig: BrokenConfig | null };
 
 /** `status`'s text for people: the status table, then each profile's health and limits. */
-export function renderStatus(rows: StatusRow[]): string {
+export function renderStatus(rows: (StatusRow & { host?: string })[]): string {
   if (rows.length === 0) return NO_PROFILES;
   const lines = [statusTable(rows), ...pendingLines(rows)];
   for (const r of rows) {
     const extra = r.lastExit ? `, last exit: ${r.lastExit}, result ${r.result}` : "";
-    lines.push(`${r.name}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
+    lines.push(`${profileLabel(r)}: health ${r.health.ok ? "ok" : r.health.reason}${extra}`);
     lines.push(`  limits: ${limitsText(r.limits)}`);
     if (r.brokenConfig) lines.push(`  next: ${r.brokenConfig.hint}`);
   }

@@ -1,11 +1,10 @@
 import type { ProfileStatus, ProfileStatusRunning } from "../core/inspect.js";
-import { table } from "./table.js";
+import { profileLabel, table, withHost } from "./table.js";
 
 /** The columns `list` and `status` share: name, port, state, PID, restarts, enabled. */
-export function statusTable(rows: ProfileStatus[]): string {
+export function statusTable(rows: (ProfileStatus & { host?: string })[]): string {
   return table(
-    ["NAME", "PORT", "STATE", "PID", "RESTARTS", "ENABLED"],
-    rows.map((r) => [r.name, r.port === null ? "-" : String(r.port), r.disabled ? "disabled" : `${r.activeState}/${r.subState}`, r.pid === null ? "-" : String(r.pid), String(r.restarts), r.enabled ? "yes" : "no"]),
+    ...withHost(["NAME", "PORT", "STATE", "PID", "RESTARTS", "ENABLED"], rows, (r) => [r.name, r.port === null ? "-" : String(r.port), r.disabled ? "disabled" : `${r.activeState}/${r.subState}`, r.pid === null ? "-" : String(r.pid), String(r.restarts), r.enabled ? "yes" : "no"]),
   );
 }
 
@@ -13,8 +12,8 @@ export function statusTable(rows: ProfileStatus[]): string {
 export const NO_PROFILES = "no profiles yet: run `profiles add NAME`";
 
 /** The line under the table naming the profiles whose `.env` changed since their gateway started; none when there are none. */
-export function pendingLines(rows: ProfileStatusRunning[]): string[] {
-  const pending = rows.filter((r) => r.pendingRestart === true).map((r) => r.name);
+export function pendingLines(rows: (ProfileStatusRunning & { host?: string })[]): string[] {
+  const pending = rows.filter((r) => r.pendingRestart === true).map(profileLabel);
   if (pending.length === 0) return [];
   return [`pending restart (the .env changed since the gateway started): ${pending.join(", ")}; \`profiles roll --changed\` applies it`];
 }

@@ -1,0 +1,25 @@
+/** The command line a host is given: the user's own, less the options that choose and pace the hosts. */
+
+/** Options the driving side consumes; each takes a value (`--host a` or `--host=a`). */
+export const FLEET_FLAGS = ["--host", "--hosts-file", "--canary-hosts", "--max-parallel-hosts", "--max-fail-percent"] as const;
+
+/** `argv` without the fleet options, and with or without `--json` as asked. */
+export function remoteArgv(argv: readonly string[], json: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if ((FLEET_FLAGS as readonly string[]).includes(a)) {
+      i++;
+      continue;
+    }
+    if (FLEET_FLAGS.some((f) => a.startsWith(`${f}=`))) continue;
+    if (a === "--json" || a === "--no-json" || a.startsWith("--json=")) continue;
+    out.push(a);
+  }
+  // First, where no `--` can come before it.
+  return json ? ["--json", ...out] : out;
+}

@@ -1,0 +1,65 @@
+/**
+ * The record of a roll across hosts, kept on the machine that drives it (`<state>/fleet-roll.json`), so
+ * that a fleet roll stopped by Ctrl-C, a kill, a lost host or a failed gate is resumed by running the same
+ * command again: hosts already rolled are skipped, the one that was under way rolls again (its own
+ * `profiles roll` finishes the roll it left there).
+ */
+import fs from "node:fs/promises";
+import path from "node:path";
+import { BadFileError } from "../errors.js";
+import type { Paths } from "../paths.js";
+import { array, boolean, enum as zenum, int, minimum, number, object, string } from "../schema.js";
+import { removeFile, writeFileAtomic } from "../store/atomic.js";
+
+export const HOST_STATES = ["pending", "rolling", "rolled", "failed", "unreachable"] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+const recordSchema = object({
+  id: string(),
+  startedAt: string(),
+  pid: number().check(int(), minimum(1)),
+  /** The command line each host runs (`roll ...`), less the fleet options. */
+  args: array(string()),
+  canaryHosts: number().check(int(), minimum(0)),
+  maxParallelHosts: number().check(int(), minimum(1)),
+  maxFailPercent: number().check(minimum(0)),
+  dryRun: boolean(),
+  hosts: array(object({ name: string(), state: zenum(HOST_STATES), exitCode: number().check(int()) })),
+});
+
+export type FleetRecord = ReturnType<typeof recordSchema.parse>;
+
+export function fleetRecordFile(paths: Paths): string {
+  return path.join(paths.stateDir, "fleet-roll.json");
+}
+
+/** The unfinished fleet roll's record, or null; BadFileError naming the file when it cannot be used. */
+export async function loadFleetRecord(paths: Paths): Promise<FleetRecord | null> {
+  const file = fleetRecordFile(paths);
+  const hint = `look at it; \`rm ${file}\` drops it (the hosts keep their own roll records)`;
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`, hint);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new BadFileError(file, "is not valid JSON", hint);
+  }
+  const parsed = recordSchema.safeParse(raw);
+  if (!parsed.success) throw new BadFileError(file, `${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`, hint);
+  return parsed.data;
+}
+
+export async function saveFleetRecord(paths: Paths, rec: FleetRecord): Promise<void> {
+  await fs.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(fleetRecordFile(paths), JSON.stringify(rec, null, 2) + "\n");
+}
+
+export async function dropFleetRecord(paths: Paths): Promise<void> {
+  await removeFile(fleetRecordFile(paths));
+}

@@ -1,0 +1,158 @@
+/**
+ * `profiles roll --host ...`: one roll plan across hosts. Every host must answer first (else nothing
+ * starts). Then the canary hosts (`--canary-hosts N`, the first N given), then the others in batches of
+ * `--max-parallel-hosts`; on each host its own `profiles roll`, health-gated with auto-revert. Once a
+ * batch settles, a failed canary, or failed hosts above `--max-fail-percent` of all, halt the fleet roll:
+ * hosts not reached stay untouched. Ctrl-C/SIGTERM halt it after the batch under way. The record on this
+ * machine (fleet-record.ts) makes the same command resume it.
+ */
+import { randomUUID } from "node:crypto";
+import type { CommandResult } from "../commands/command.js";
+import { catchStopSignals } from "../core/stop-signals.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { table } from "../render/table.js";
+import { shellWord } from "../render/shell.js";
+import { acquireLock } from "../store/lock.js";
+import { ask, worstCode, type HostAnswer } from "./answer.js";
+import { remoteArgv } from "./argv.js";
+import { dropFleetRecord, fleetRecordFile, loadFleetRecord, saveFleetRecord, type FleetRecord, type HostState } from "./fleet-record.js";
+import type { Host } from "./hosts.js";
+import type { Fleet } from "./run.js";
+
+/** How hosts are paced: the fleet options of `roll`. */
+export interface FleetPace {
+  canaryHosts: number;
+  maxParallelHosts: number;
+  maxFailPercent: number;
+}
+
+function flagValue(argv: readonly string[], flag: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === flag) return argv[i + 1];
+    if (argv[i]!.startsWith(`${flag}=`)) return argv[i]!.slice(flag.length + 1);
+  }
+  return undefined;
+}
+
+/** The fleet options from the command line (exit 2 naming the rule). */
+export function parsePace(argv: readonly string[], hostCount: number): FleetPace {
+  const whole = (flag: string, min: number, max: number, dflt: number): number => {
+    const text = flagValue(argv, flag);
+    if (text === undefined) return dflt;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} "${text}" must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const maxFail = flagValue(argv, "--max-fail-percent");
+  const percent = maxFail === undefined ? 0 : Number(maxFail);
+  if (maxFail !== undefined && !(maxFail.trim() !== "" && percent >= 0 && percent <= 100)) throw new UsageError(`--max-fail-percent "${maxFail}" must be a number from 0 to 100`);
+  return { canaryHosts: whole("--canary-hosts", 0, hostCount, 0), maxParallelHosts: whole("--max-parallel-hosts", 1, 1000, 1), maxFailPercent: percent };
+}
+
+/** The batches of host indexes: the canaries, then groups of maxParallelHosts. */
+export function hostBatches(count: number, pace: FleetPace): number[][] {
+  const idx = [...Array(count).keys()];
+  const batches = pace.canaryHosts > 0 ? [idx.slice(0, pace.canaryHosts)] : [];
+  for (let i = pace.canaryHosts; i < count; i += pace.maxParallelHosts) batches.push(idx.slice(i, i + pace.maxParallelHosts));
+  return batches;
+}
+
+interface HostOutcome {
+  host: string;
+  state: HostState | "not-reached";
+  exitCode: number | null;
+  problem: string | null;
+  /** The host's own roll summary (`profiles roll --json`). */
+  roll: unknown;
+}
+
+/** Each host's profiles and their outcomes, for people. */
+function summaryText(outcomes: HostOutcome[], halted: string | null, next: string | null): string {
+  const rows: string[][] = [];
+  for (const o of outcomes) {
+    const rolls = (o.roll as { rolls?: { profiles?: { name: string; outcome: string; reason?: string | null }[] }[] } | null)?.rolls ?? [];
+    const profiles = rolls.flatMap((r) => r.profiles ?? []);
+    if (profiles.length === 0) rows.push([o.host, "-", o.state, o.problem ?? ""]);
+    for (const p of profiles) rows.push([o.host, p.name, p.outcome, p.reason ?? ""]);
+  }
+  const lines = [table(["HOST", "PROFILE", "OUTCOME", "WHY"], rows)];
+  if (halted) lines.push(`halted: ${halted}`);
+  if (next) lines.push(`next: ${next}`);
+  return lines.join("\n");
+}
+
+function sameRoll(rec: FleetRecord, hosts: Host[], args: string[]): boolean {
+  return JSON.stringify(rec.hosts.map((h) => h.name)) === JSON.stringify(hosts.map((h) => h.name)) && JSON.stringify(rec.args) === JSON.stringify(args);
+}
+
+export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
+  const args = remoteArgv(argv, true);
+  const pace = parsePace(argv, hosts.length);
+  const again = `profiles ${argv.map(shellWord).join(" ")}`;
+  if (args.includes("--dry-run")) {
+    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, args, { version: f.version, json: true })));
+    for (const a of answers) if (a.problem) f.tell(a.problem);
+    const outcomes = answers.map((a): HostOutcome => ({ host: a.host.name, state: "pending", exitCode: a.code, problem: a.problem, roll: a.data ?? null }));
+    return { data: { outcome: "planned", batches: hostBatches(hosts.length, pace).map((b) => b.map((i) => hosts[i]!.name)), hosts: outcomes }, text: summaryText(outcomes, null, null), exitCode: worstCode(answers) as ExitCode };
+  }
+  const paths = f.ctx.paths;
+  const lock = await acquireLock(paths.locksDir, "fleet-roll", again, 0);
+  const stop = catchStopSignals(f.tell, { first: "stopping once the hosts under way have finished their rolls (run the same command to resume)", again: "still waiting for the hosts under way; SIGKILL leaves their rolls to finish on their own" });
+  try {
+    let rec = await loadFleetRecord(paths);
+    if (rec && !sameRoll(rec, hosts, args)) {
+      throw new UsageError(
+        `an unfinished fleet roll is recorded in ${fleetRecordFile(paths)} (hosts ${rec.hosts.map((h) => h.name).join(", ")}: profiles ${rec.args.join(" ")}), and this is another`,
+        `finish it with the same hosts and arguments, or drop it: rm ${fleetRecordFile(paths)}`,
+      );
+    }
+    // Every host must answer, at this version, before any host rolls.
+    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, ["list", "--json"], { version: f.version, json: true })));
+    const silent = answers.filter((a) => a.code !== 0);
+    if (silent.length > 0) {
+      for (const a of silent) f.tell(a.problem ?? `${a.host.name}: \`profiles list\` exited ${a.code}: ${a.stderr.trim().split("\n")[0] ?? ""}`);
+      const outcomes = answers.map((a): HostOutcome => ({ host: a.host.name, state: "not-reached", exitCode: a.code, problem: a.problem, roll: null }));
+      return { data: { outcome: "not-started", hosts: outcomes }, text: summaryText(outcomes, `not started: ${silent.map((a) => a.host.name).join(", ")} did not answer; no host was changed`, null), exitCode: worstCode(silent) as ExitCode };
+    }
+    const resumed = rec !== null;
+    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0 })) };
+    rec.pid = process.pid;
+    if (resumed) f.tell(`resuming the fleet roll of ${rec.startedAt}: ${rec.hosts.map((h) => `${h.name} ${h.state}`).join(", ")}`);
+    await saveFleetRecord(paths, rec);
+    const results = new Map<string, HostAnswer>();
+    let halted: string | null = null;
+    for (const [bi, batch] of hostBatches(hosts.length, { canaryHosts: rec.canaryHosts, maxParallelHosts: rec.maxParallelHosts, maxFailPercent: rec.maxFailPercent }).entries()) {
+      const todo = batch.filter((i) => rec!.hosts[i]!.state !== "rolled");
+      if (todo.length === 0) continue;
+      for (const i of todo) rec.hosts[i]!.state = "rolling";
+      await saveFleetRecord(paths, rec);
+      if (!f.json) f.tell(`batch ${bi + 1}${bi === 0 && rec.canaryHosts > 0 ? " (canary)" : ""}: ${todo.map((i) => hosts[i]!.name).join(", ")}`);
+      const settled = await Promise.all(todo.map((i) => ask(f.runner, hosts[i]!, args, { version: f.version, json: true, progress: f.json ? undefined : f.tell, detached: true })));
+      for (const [k, a] of settled.entries()) {
+        const entry = rec.hosts[todo[k]!]!;
+        entry.state = a.code === 0 ? "rolled" : a.ran ? "failed" : "unreachable";
+        entry.exitCode = a.code;
+        results.set(a.host.name, a);
+        if (a.problem) f.tell(a.problem);
+      }
+      await saveFleetRecord(paths, rec);
+      const failed = rec.hosts.filter((h) => h.state === "failed" || h.state === "unreachable");
+      const batchFailed = settled.filter((a) => a.code !== 0).map((a) => a.host.name);
+      if (batchFailed.length > 0 && bi === 0 && rec.canaryHosts > 0) halted = `canary host ${batchFailed.join(", ")} failed`;
+      else if ((failed.length * 100) / hosts.length > rec.maxFailPercent) halted = `${failed.map((h) => h.name).join(", ")} failed (${failed.length} of ${hosts.length} hosts, more than --max-fail-percent ${rec.maxFailPercent})`;
+      else if (stop.signal()) halted = `${stop.signal()} (stopped between batches)`;
+      if (halted) break;
+    }
+    const outcomes = rec.hosts.map((h): HostOutcome => {
+      const a = results.get(h.name);
+      return { host: h.name, state: h.state === "pending" ? "not-reached" : h.state, exitCode: a?.code ?? null, problem: a?.problem ?? null, roll: a?.data ?? null };
+    });
+    const done = rec.hosts.every((h) => h.state === "rolled");
+    if (done) await dropFleetRecord(paths);
+    const next = done ? null : `fix what failed, then \`${again}\` resumes: rolled hosts are skipped`;
+    return { data: { id: rec.id, resumed, outcome: done ? "completed" : "halted", hosts: outcomes }, text: summaryText(outcomes, halted, next), exitCode: done ? ExitCode.ok : ExitCode.rollHalted };
+  } finally {
+    stop.remove();
+    await lock.release();
+  }
+}

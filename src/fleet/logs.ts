@@ -1,0 +1,44 @@
+/**
+ * `logs` across hosts, as it comes: every host's lines, each prefixed with the host's name (for --json a
+ * `host` field in each object); `-f` follows them all until Ctrl-C or SIGTERM, which ends every ssh.
+ */
+import type { CommandResult } from "../commands/command.js";
+import { ExitCode } from "../errors.js";
+import { catchStopSignals } from "../core/stop-signals.js";
+import { redactJson, redactText } from "../redact.js";
+import { escapeControls } from "../render/escape.js";
+import { ask, worstCode } from "./answer.js";
+import type { Host } from "./hosts.js";
+import type { Fleet } from "./run.js";
+
+export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promise<CommandResult> {
+  const width = Math.max(...hosts.map((h) => h.name.length));
+  const abort = new AbortController();
+  const stop = catchStopSignals(() => abort.abort(), { first: "stopping", again: "stopping" });
+  const write = (s: string) => void process.stdout.write(`${s}\n`);
+  try {
+    const answers = await Promise.all(
+      hosts.map((h) => {
+        // A host's one pretty-printed JSON result (not --follow) comes whole; streamed objects come one a line.
+        let whole: string[] | null = null;
+        const onStdoutLine = (line: string): void => {
+          if (!f.json) return write(`${h.name.padEnd(width)} ${escapeControls(redactText(line))}`);
+          if (whole || line === "{" || line === "[") return void (whole ??= []).push(line);
+          try {
+            write(redactJson({ host: h.name, ...(JSON.parse(line) as object) }));
+          } catch {
+            write(redactJson({ host: h.name, message: line }));
+          }
+        };
+        return ask(f.runner, h, args, { version: f.version, json: false, onStdoutLine, progress: f.tell, signal: abort.signal }).then((a) => {
+          if (whole) write(redactJson({ host: h.name, ...(JSON.parse(whole.join("\n")) as object) }));
+          return a;
+        });
+      }),
+    );
+    for (const a of answers) if (a.problem) f.tell(a.problem);
+    return { data: null, text: "", streamed: true, exitCode: (stop.signal() ? ExitCode.ok : worstCode(answers)) as ExitCode };
+  } finally {
+    stop.remove();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * A verb run on several hosts (`--host`, `--hosts-file`): each host runs its own `profiles` over ssh. Reads
+ * ask every host at once and show one table with a HOST column (or one section per host); changes go host
+ * by host in the order given and stop at the first host that fails; `roll` has a plan of its own
+ * (fleet-roll.ts). The exit code is the highest of the hosts'.
+ */
+import type { CommandResult } from "../commands/command.js";
+import type { Context } from "../core/context.js";
+import { ExitCode, UsageError } from "../errors.js";
+import { packageVersion } from "../package-files.js";
+import { peopleText } from "../redact.js";
+import { ask, worstCode, type HostAnswer } from "./answer.js";
+import { remoteArgv } from "./argv.js";
+import type { Host } from "./hosts.js";
+import { fleetRoll } from "./fleet-roll.js";
+import { streamLogs } from "./logs.js";
+import { hostRows, renderSections, TABLE_VERBS } from "./render.js";
+import { sshRunner, type RemoteRunner } from "./ssh.js";
+
+/** Verbs that only read (the sweep repairs each host on its own): every host is asked at once. */
+const READS = new Set(["list", "status", "health", "sweep", "doctor", "history", "diff", "env", "ps", "logs"]);
+
+/** Verbs that do not run across hosts yet, and why. */
+const NOT_ACROSS: Record<string, string> = {
+  top: "top is a full-screen view of one host; run it on the host (`ssh HOST profiles top`)",
+  plan: "a manifest across hosts is not supported yet; run plan on each host",
+  apply: "a manifest across hosts is not supported yet; run apply on each host",
+  export: "a manifest across hosts is not supported yet; run export on each host",
+};
+
+/** What a fleet command needs: where the hosts are asked, and how to tell the user. */
+export interface Fleet {
+  runner: RemoteRunner;
+  version: string;
+  json: boolean;
+  ctx: Context;
+  /** A line on stderr, even with --json (a host that cannot answer is named there). */
+  tell(line: string): void;
+}
+
+export function realFleet(ctx: Context, json: boolean): Fleet {
+  const version = packageVersion();
+  return { runner: sshRunner(ctx.env, version), version, json, ctx, tell: (l) => void process.stderr.write(`${peopleText(l)}\n`) };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The flags a host cannot be given as they are: they name a file on this machine. */
+function assertRemotable(verb: string, argv: readonly string[]): void {
+  if (NOT_ACROSS[verb]) throw new UsageError(`${verb} does not take --host: ${NOT_ACROSS[verb]}`);
+  if (argv.some((a) => a === "--env-file" || a.startsWith("--env-file="))) {
+    throw new UsageError("--env-file names a file on this machine, which the hosts cannot read", "pipe it instead: `profiles set NAME --stdin --host ... < FILE`");
+  }
+}
+
+/** Every host at once. */
+function askAll(f: Fleet, hosts: Host[], args: string[], input: string | undefined): Promise<HostAnswer[]> {
+  return Promise.all(hosts.map((h) => ask(f.runner, h, args, { version: f.version, json: f.json || args.includes("--json"), input, progress: f.json ? undefined : f.tell })));
+}
+
+/** Host by host, stopping at the first that fails; the hosts not reached are returned apart. */
+async function askInTurn(f: Fleet, hosts: Host[], args: string[], input: string | undefined): Promise<{ answers: HostAnswer[]; notReached: Host[] }> {
+  const answers: HostAnswer[] = [];
+  for (const [i, h] of hosts.entries()) {
+    if (!f.json) f.tell(`${h.name}: profiles ${args.join(" ")}`);
+    const a = await ask(f.runner, h, args, { version: f.version, json: f.json, input, progress: f.json ? undefined : f.tell });
+    answers.push(a);
+    if (a.code !== 0) return { answers, notReached: hosts.slice(i + 1) };
+  }
+  return { answers, notReached: [] };
+}
+
+/** Run `verb` (its command line `argv`) on `hosts`. */
+export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
+  assertRemotable(verb, argv);
+  if (verb === "roll") return fleetRoll(f, argv, hosts);
+  const input = argv.includes("--stdin") ? await readStdin() : undefined;
+  if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
+  const table = TABLE_VERBS[verb];
+  const args = remoteArgv(argv, f.json || table !== undefined);
+  const read = READS.has(verb) || (verb === "limits" && !argv.some((a) => a.startsWith("--")));
+  const { answers, notReached } = read ? { answers: await askAll(f, hosts, args, input), notReached: [] } : await askInTurn(f, hosts, args, input);
+  for (const a of answers) if (a.problem) f.tell(a.problem);
+  if (notReached.length > 0) f.tell(`stopped at ${answers.at(-1)!.host.name}: not run on ${notReached.map((h) => h.name).join(", ")}`);
+  const exitCode = worstCode(answers) as ExitCode;
+  const data = [...hostRows(answers), ...notReached.map((h) => ({ host: h.name, notReached: true }))];
+  if (f.json) return { data, text: "", exitCode };
+  return { data, text: table ? table(answers) : renderSections(answers, notReached), exitCode, escaped: false };
+}

@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import test from "node:test";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { createContext } from "../../src/core/context.js";
+import { UsageError } from "../../src/errors.js";
+import { remoteArgv } from "../../src/fleet/argv.js";
+import { fleetHosts } from "../../src/fleet/choose.js";
+import { hostBatches, parsePace } from "../../src/fleet/fleet-roll.js";
+import { chooseHosts, parseHostSpec, parseInventory, type Host } from "../../src/fleet/hosts.js";
+import { runOnHosts, type Fleet } from "../../src/fleet/run.js";
+import { sshArgv, type RemoteResult, type RemoteRunner } from "../../src/fleet/ssh.js";
+import { inTempDir } from "../helpers/fakes.js";
+
+test("host specs: [USER@]HOST[:PORT]; an option in disguise, a bad port or a space is refused", () => {
+  assert.deepEqual(parseHostSpec("alice@web1:2222"), { name: "alice@web1:2222", destination: "web1", user: "alice", port: 2222 });
+  assert.deepEqual(parseHostSpec("10.0.0.2"), { name: "10.0.0.2", destination: "10.0.0.2" });
+  assert.deepEqual(parseHostSpec("[::1]:22"), { name: "[::1]:22", destination: "::1", port: 22 });
+  for (const bad of ["-oProxyCommand=sh", "a b", "web1:0", "web1:70000", "@web1", "web1:", "a;b", ""]) {
+    assert.throws(() => parseHostSpec(bad), UsageError, bad);
+  }
+});
+
+test("inventories: plain lines, [group] sections, :children, Ansible's host vars; bad lines name their line", () => {
+  const inv = parseInventory("# fleet\nvps\n[home]\nmini ansible_host=192.168.1.5 ansible_user=ops ansible_port=2200\nnas\n[edge]\nvps\n[all_home:children]\nhome\n", "hosts.ini");
+  assert.deepEqual(inv.hosts.map((h) => h.name), ["vps", "mini", "nas"]);
+  assert.deepEqual(inv.hosts[1], { name: "mini", destination: "192.168.1.5", user: "ops", port: 2200 });
+  assert.deepEqual(inv.groups.get("home")!.map((h) => h.name), ["mini", "nas"]);
+  assert.deepEqual(inv.groups.get("all_home")!.map((h) => h.name), ["mini", "nas"]);
+  assert.deepEqual(inv.groups.get("all")!.map((h) => h.name), ["vps", "mini", "nas"]);
+  assert.throws(() => parseInventory("[a]\nx ansible_become=yes\n", "f"), /f line 2: "ansible_become=yes"/);
+  assert.throws(() => parseInventory("[a:vars]\nx=1\n", "f"), /f line 1/);
+  assert.throws(() => parseInventory("[a:children]\nb\n[b:children]\na\n", "f"), /contains itself/);
+  assert.throws(() => parseInventory("[a:children]\nnope\n", "f"), /group "nope"/);
+});
+
+test("choosing hosts: comma lists, @group from the file, the whole file; a host twice or a group without a file is refused", async () => {
+  await inTempDir("fleet-", async (dir) => {
+    const file = path.join(dir, "hosts");
+    await fs.writeFile(file, "[a]\nh1\nh2\n[b]\nh3\n");
+    assert.deepEqual(chooseHosts(["h1,x@h9:2"], undefined).map((h) => h.name), ["h1", "x@h9:2"]);
+    assert.deepEqual(chooseHosts(["@b", "h1"], file).map((h) => h.name), ["h3", "h1"]);
+    assert.deepEqual(chooseHosts([], file).map((h) => h.name), ["h1", "h2", "h3"]);
+    assert.throws(() => chooseHosts(["@a", "h2"], file), /named twice/);
+    assert.throws(() => chooseHosts(["@a"], undefined), /needs --hosts-file/);
+    assert.throws(() => chooseHosts(["@c"], file), /no group "c"/);
+    assert.throws(() => chooseHosts(["a,,b"], undefined), /empty entry/);
+    assert.throws(() => chooseHosts([], path.join(dir, "missing")), /ENOENT/);
+    assert.equal(fleetHosts({}), null);
+    assert.throws(() => fleetHosts({ maxParallelHosts: "2" }), /--max-parallel-hosts paces a roll across hosts/);
+  });
+});
+
+test("the command line a host gets: the fleet options gone, --json first when asked; ssh's argv ends the options before the host", () => {
+  assert.deepEqual(remoteArgv(["roll", "--host", "a,b", "--canary-hosts=1", "--max-parallel", "2", "--json", "--hosts-file", "f"], true), ["--json", "roll", "--max-parallel", "2"]);
+  assert.deepEqual(remoteArgv(["set", "n", "K=it's", "--host=a"], false), ["set", "n", "K=it's"]);
+  const argv = sshArgv({ name: "a", destination: "web1", user: "ops", port: 2200 }, ["profiles", "set", "n", "K=it's"], { controlDir: "/run/x", config: "/c" });
+  assert.deepEqual(argv.slice(0, 2), ["-F", "/c"]);
+  assert.deepEqual(argv.slice(-3), ["--", "web1", "profiles set n 'K=it'\\''s'"]);
+  assert.ok(argv.includes("ControlPath=/run/x/%C"));
+});
+
+test("host batches: the canaries first, then groups of --max-parallel-hosts; pacing values are checked", () => {
+  assert.deepEqual(hostBatches(5, { canaryHosts: 1, maxParallelHosts: 2, maxFailPercent: 0 }), [[0], [1, 2], [3, 4]]);
+  assert.deepEqual(hostBatches(3, { canaryHosts: 0, maxParallelHosts: 1, maxFailPercent: 0 }), [[0], [1], [2]]);
+  assert.deepEqual(parsePace(["--canary-hosts", "1", "--max-parallel-hosts=3", "--max-fail-percent", "50"], 4), { canaryHosts: 1, maxParallelHosts: 3, maxFailPercent: 50 });
+  assert.throws(() => parsePace(["--canary-hosts", "5"], 4), /from 0 to 4/);
+  assert.throws(() => parsePace(["--max-parallel-hosts", "0"], 4), /from 1 to 1000/);
+  assert.throws(() => parsePace(["--max-fail-percent", "x"], 4), /0 to 100/);
+});
+
+/** A runner whose hosts answer from `reply`, recording each call in order. */
+function fakeRunner(reply: (host: string, args: readonly string[]) => RemoteResult): RemoteRunner & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async run(host, args, opts) {
+      calls.push(`${host.name}: ${args.join(" ")}`);
+      const r = reply(host.name, args);
+      for (const l of r.stderr.split("\n").filter(Boolean)) opts?.onStderrLine?.(l);
+      return r;
+    },
+  };
+}
+
+const hosts = (...names: string[]): Host[] => names.map((n) => ({ name: n, destination: n }));
+
+async function withFleet(runner: RemoteRunner, json: boolean, body: (f: Fleet, told: string[]) => Promise<void>): Promise<void> {
+  await inTempDir("fleet-ctx-", async (dir) => {
+    const told: string[] = [];
+    const ctx = createContext({ env: { HOME: dir, PATH: process.env.PATH }, json, quiet: true });
+    await body({ runner, version: "1.2.3", json, ctx, tell: (l) => told.push(l) }, told);
+  });
+}
+
+const row = (name: string, port: number) => ({ name, unit: `agent-gateway@${name}.service`, port, activeState: "active", subState: "running", pid: 100, restarts: 0, enabled: true, disabled: false, result: "success", lastExit: null });
+
+test("a read asks every host: one table with a HOST column, a host field in --json; an unreachable host exits 10, named, while the others answer", async () => {
+  const runner = fakeRunner((h) => {
+    if (h === "c") return { code: 255, stdout: "", stderr: "ssh: connect to host c port 22: Connection refused\n" };
+    return { code: 0, stdout: JSON.stringify([row(`${h}1`, 18000)]), stderr: "" };
+  });
+  await withFleet(runner, false, async (f, told) => {
+    const r = await runOnHosts(f, "list", ["list", "--host", "a,b,c"], hosts("a", "b", "c"));
+    assert.equal(r.exitCode, 10);
+    assert.match(r.text, /^HOST\s+NAME\s+PORT/);
+    assert.match(r.text, /\na\s+a1\s+18000/);
+    assert.match(r.text, /\nb\s+b1\s+18000/);
+    assert.ok(told.some((l) => /host c did not answer: ssh: ssh: connect to host c port 22: Connection refused/.test(l)), told.join("\n"));
+    assert.deepEqual(runner.calls.sort(), ["a: --json list", "b: --json list", "c: --json list"]);
+    assert.deepEqual((r.data as { host: string }[]).map((d) => d.host), ["a", "b", "c"]);
+  });
+});
+
+test("a change goes host by host and stops at the first that fails; a host without profiles exits 17 with the install command", async () => {
+  const runner = fakeRunner((h) => (h === "b" ? { code: 127, stdout: "", stderr: "env: 'profiles': No such file or directory\n" } : { code: 0, stdout: "set\n", stderr: "" }));
+  await withFleet(runner, false, async (f, told) => {
+    const r = await runOnHosts(f, "set", ["set", "n", "K=V", "--host", "a,b,c"], hosts("a", "b", "c"));
+    assert.equal(r.exitCode, 17);
+    assert.deepEqual(runner.calls, ["a: set n K=V", "b: set n K=V"]);
+    assert.ok(told.some((l) => /npm install -g agent-profiles@1\.2\.3/.test(l)));
+    assert.ok(told.some((l) => /not run on c/.test(l)));
+    assert.match(r.text, /== c \(not run\) ==/);
+  });
+  await withFleet(runner, false, async (f) => {
+    await assert.rejects(runOnHosts(f, "set", ["set", "n", "--env-file", "x", "--host", "a"], hosts("a")), /--env-file names a file on this machine/);
+    await assert.rejects(runOnHosts(f, "top", ["top", "--host", "a"], hosts("a")), /top does not take --host/);
+  });
+});
+
+/** A host's `profiles roll --json` summary with one profile's outcome. */
+const rollSummary = (name: string, outcome: string) => JSON.stringify({ outcome: outcome === "rolled" ? "completed" : "halted", rolls: [{ profiles: [{ name, outcome }] }] });
+
+test("a fleet roll: the canary first, then batches; a failed host halts it, later hosts untouched; the same command resumes, skipping rolled hosts", async () => {
+  let bFails = true;
+  const runner = fakeRunner((h, args) => {
+    if (args.includes("list")) return { code: 0, stdout: "[]", stderr: "" };
+    if (h === "b" && bFails) return { code: 13, stdout: rollSummary("b1", "reverted"), stderr: "" };
+    return { code: 0, stdout: rollSummary(`${h}1`, "rolled"), stderr: "" };
+  });
+  const argv = ["roll", "--host", "a,b,c,d", "--canary-hosts", "1", "--max-parallel-hosts", "2"];
+  await withFleet(runner, false, async (f) => {
+    const r = await runOnHosts(f, "roll", argv, hosts("a", "b", "c", "d"));
+    assert.equal(r.exitCode, 13);
+    const rolls = runner.calls.filter((c) => !c.endsWith("list --json"));
+    assert.deepEqual(rolls.sort(), ["a: --json roll", "b: --json roll", "c: --json roll"]);
+    const states = (r.data as { hosts: { host: string; state: string }[] }).hosts.map((h) => `${h.host} ${h.state}`);
+    assert.deepEqual(states, ["a rolled", "b failed", "c rolled", "d not-reached"]);
+    assert.match(r.text, /b\s+b1\s+reverted/);
+    assert.match(r.text, /halted: b failed/);
+    // Another fleet roll is refused while this one is unfinished; the same command resumes it.
+    await assert.rejects(runOnHosts(f, "roll", ["roll", "--host", "a,b"], hosts("a", "b")), /an unfinished fleet roll/);
+    bFails = false;
+    runner.calls.length = 0;
+    const again = await runOnHosts(f, "roll", argv, hosts("a", "b", "c", "d"));
+    assert.equal(again.exitCode, 0, again.text);
+    assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")).sort(), ["b: --json roll", "d: --json roll"]);
+    await assert.rejects(fs.access(path.join(f.ctx.paths.stateDir, "fleet-roll.json")));
+  });
+});
+
+test("a fleet roll does not start unless every host answers: nothing rolls, the silent host named", async () => {
+  const runner = fakeRunner((h, args) => (h === "b" ? { code: 255, stdout: "", stderr: "Host key verification failed.\n" } : { code: 0, stdout: args.includes("list") ? "[]" : rollSummary("a1", "rolled"), stderr: "" }));
+  await withFleet(runner, true, async (f, told) => {
+    const r = await runOnHosts(f, "roll", ["roll", "--host", "a,b", "--json"], hosts("a", "b"));
+    assert.equal(r.exitCode, 10);
+    assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")), []);
+    assert.ok(told.some((l) => /host b did not answer: ssh: Host key verification failed/.test(l)));
+  });
+});
