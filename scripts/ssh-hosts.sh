@@ -4,7 +4,7 @@
 # host's. ../shared/SSH-HOSTS.md's recipe.
 #
 #   ssh-hosts.sh start NAME --addr 127.0.0.N --user SANDBOX_USER [--port P] [--profiles CMD]
-#   ssh-hosts.sh authorize NAME --client-user DRIVER_USER --dir DIR
+#   ssh-hosts.sh authorize NAME --client-user DRIVER_USER --dir DIR [--alias ALIAS]
 #   ssh-hosts.sh stop NAME
 #   ssh-hosts.sh list
 #
@@ -15,8 +15,8 @@
 #   has a private journald (namespace mode), sshd runs in its mount namespace, so sessions see what
 #   `user-manager.sh exec` sees. Prints AP_SSH_NAME, _ADDR, _PORT, _USER, _PID and _HOST_KEY lines.
 # authorize: a client key for DRIVER_USER in DIR (made once), its public key in SANDBOX_USER's
-#   ~/.ssh/authorized_keys, and a `Host NAME` block in DIR/config with DIR/known_hosts pinning the host
-#   key; `ssh -F DIR/config NAME CMD` then works as DRIVER_USER. DIR is the driver's alone (0700).
+#   ~/.ssh/authorized_keys, and a `Host NAME` (or ALIAS) block in DIR/config with DIR/known_hosts pinning
+#   the host key; `ssh -F DIR/config NAME CMD` then works as DRIVER_USER. DIR is the driver's alone (0700).
 # stop: stops that sshd and its sessions, removes its files; exits 1 naming what is left if it cannot.
 
 # The single-quoted scripts run as another user (sh -c '...' _ ARGS) expand their own arguments.
@@ -276,15 +276,17 @@ cmd_authorize() {
   [[ -n $name && $name != -* ]] || usage
   shift
   valid_name "$name"
-  local driver='' dir=''
+  local driver='' dir='' alias=$name
   while (($#)); do
     case $1 in
       --client-user) driver=${2:?--client-user needs a user}; shift 2 ;;
+      --alias) alias=${2:?--alias needs a name}; shift 2 ;;
       --dir) dir=${2:?--dir needs a directory}; shift 2 ;;
       *) usage ;;
     esac
   done
   [[ -n $driver && -n $dir ]] || usage
+  valid_name "$alias"
   [[ $dir == /* && $dir != *[[:space:]]* ]] || die "--dir '$dir': want an absolute path without spaces"
   load_host "$name" || die "no host named $name (see: $SELF list)"
   local d_uid d_gid d_home
@@ -314,7 +316,7 @@ cmd_authorize() {
     die "could not add $driver's key to $AP_SSH_USER's authorized_keys"
 
   local hostport="[$AP_SSH_ADDR]:$AP_SSH_PORT" block
-  block="Host $name
+  block="Host $alias
   HostName $AP_SSH_ADDR
   Port $AP_SSH_PORT
   User $AP_SSH_USER
@@ -330,7 +332,7 @@ cmd_authorize() {
     umask 077 && known=$1/known_hosts && { grep -vF "$2 " "$known" 2>/dev/null || true; } >"$known.tmp" &&
     printf "%s %s\n" "$2" "$3" >>"$known.tmp" && mv -f "$known.tmp" "$known"' _ "$dir" "$hostport" "${AP_SSH_HOST_KEY% *}" ||
     die "could not write $dir/known_hosts"
-  with_host_block "$dir/config" "$name" "$block" | as "$d_uid" "$d_gid" "$d_home" sh -c '
+  with_host_block "$dir/config" "$alias" "$block" | as "$d_uid" "$d_gid" "$d_home" sh -c '
     umask 077 && cat >"$1/config.tmp" && mv -f "$1/config.tmp" "$1/config"' _ "$dir" ||
     die "could not write $dir/config"
   printf '%s\n' "AP_SSH_CONFIG=$dir/config" "AP_SSH_IDENTITY=$dir/id_ed25519" "AP_SSH_KNOWN_HOSTS=$dir/known_hosts"

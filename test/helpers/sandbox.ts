@@ -96,11 +96,12 @@ export function appDir(): string {
   return dir;
 }
 
-function scriptPath(): string {
+/** A script of scripts/: the staged app's copy (AP_APP_DIR) where there is one, else the repository's. */
+export function scriptPath(name = 'user-manager.sh'): string {
   const dir = process.env.AP_APP_DIR;
-  if (dir) return join(dir, 'scripts', 'user-manager.sh');
+  if (dir) return join(dir, 'scripts', name);
   // Compiled to dist/test/helpers/, three levels below the repository.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/user-manager.sh');
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts', name);
 }
 
 function describe(cmd: string, args: readonly string[]): string {
@@ -147,7 +148,7 @@ function collect(child: ChildProcess, opts: { timeoutMs?: number; input?: string
 }
 
 /** Runs a command as root in its own process group, so that a deadline can kill all it started. */
-async function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
+export async function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
   const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const { timedOut, ...r } = await collect(child, { timeoutMs, input, group: true });
   if (timedOut) throw new ExecTimeoutError(describe(cmd, args), timeoutMs, { stdout: r.stdout, stderr: r.stderr });
