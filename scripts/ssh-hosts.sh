@@ -52,33 +52,9 @@ valid_name() {
   [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,30}$ ]] || die "invalid host name '$1' (want [A-Za-z0-9][A-Za-z0-9_-]*, at most 31 chars)"
 }
 
-now_ms() {
-  local t=${EPOCHREALTIME/./}
-  echo $((t / 1000))
-}
-
-# Runs "$@" every 50 ms until it succeeds; returns 1 once TIMEOUT_S seconds have passed.
-poll() {
-  local timeout_s=$1
-  shift
-  local deadline=$(($(now_ms) + timeout_s * 1000))
-  until "$@"; do
-    (($(now_ms) < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# A zombie still answers kill -0.
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-dead() {
-  ! alive "$1"
-}
+# now_ms, poll, alive, dead.
+# shellcheck source=scripts/wait-lib.sh
+source "$(dirname "$SELF")/wait-lib.sh"
 
 host_dir() { echo "$STATE_DIR/$1"; }
 
@@ -377,27 +353,23 @@ cmd_stop() {
   ((${#LEFT[@]} == 0)) || die "could not remove all of host $name; left: $(printf '%s; ' "${LEFT[@]}")run \`$SELF stop $name\` again"
 }
 
+# Names of the hosts started and not stopped, one a line.
 cmd_list() {
-  local f
-  for f in "$STATE_DIR"/*/host.env; do
-    [[ -e $f ]] || continue
-    f=${f%/host.env}
-    echo "${f##*/}"
+  local dir
+  for dir in "$STATE_DIR"/*/; do
+    if [[ -f $dir/host.env ]]; then basename "$dir"; fi
   done
 }
 
 main() {
-  local cmd=${1:-}
-  [[ -n $cmd ]] || usage
-  shift
-  require_root "$cmd" "$@"
-  case $cmd in
-    start) cmd_start "$@" ;;
-    authorize) cmd_authorize "$@" ;;
-    stop) cmd_stop "$@" ;;
-    list) cmd_list ;;
+  local verb=${1:-}
+  case $verb in
+    start | authorize | stop | list) ;;
     *) usage ;;
   esac
+  shift
+  require_root "$verb" "$@"
+  "cmd_$verb" "$@"
 }
 
 main "$@"

@@ -224,7 +224,8 @@ export function userPaths(sb: SandboxUser): Paths {
   return resolvePaths({ HOME: sb.home });
 }
 
-function parseLines(text: string): Map<string, string> {
+/** The KEY=VALUE lines a script of scripts/ prints, by key. */
+export function parseLines(text: string): Map<string, string> {
   const values = new Map<string, string>();
   for (const line of text.split('\n')) {
     const eq = line.indexOf('=');
@@ -266,19 +267,20 @@ export function sandboxUser(printed: string): SandboxUser {
   };
 }
 
-// Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
-const running = new Set<string>();
-let exitHookInstalled = false;
-
-function stopLeftoversOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+/**
+ * The names a script of scripts/ started and nobody stopped yet: `bash SCRIPT stop NAME` runs for each
+ * still there when this process exits, even if a test forgot to stop it.
+ */
+export function stoppedOnExit(script: string): Set<string> {
+  const names = new Set<string>();
   process.once('exit', () => {
-    for (const user of running) {
-      spawnSync('bash', [scriptPath(), 'stop', user], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
-    }
+    for (const name of names) spawnSync('bash', [script, 'stop', name], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
   });
+  return names;
 }
+
+// Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
+let running: Set<string> | undefined;
 
 /** Creates a fresh user and starts its `systemd --user`; resolves once the manager answers on the user bus. */
 export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sandbox> {
@@ -291,8 +293,8 @@ export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sa
   const get = (key: string): string => required(values, key, started.stdout);
   const who = sandboxUser(started.stdout);
   const user = who.user;
+  running ??= stoppedOnExit(script);
   running.add(user);
-  stopLeftoversOnExit();
 
   const exec = (cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
     const assignments = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -332,7 +334,7 @@ export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sa
       if (stopped.code !== 0) {
         throw new Error(`user-manager.sh stop ${user} failed (exit ${stopped.code}):\n${stopped.stderr}`);
       }
-      running.delete(user);
+      running?.delete(user);
     },
     async restartManager() {
       const restarted = await run('bash', [script, 'start-manager', user], SCRIPT_TIMEOUT_MS);

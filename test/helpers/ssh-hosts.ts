@@ -4,10 +4,9 @@
  * more sandbox, the driver, whose ssh config reaches them all by name. Needs root and AP_APP_DIR, as
  * sandbox.ts does.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { run, scriptPath, startSandbox, type ExecOptions, type ExecResult, type Sandbox } from './sandbox.js';
+import { parseLines, run, scriptPath, startSandbox, stoppedOnExit, type ExecOptions, type ExecResult, type Sandbox } from './sandbox.js';
 
 /** One host to start: `name` is its ssh alias; `profiles` replaces what `profiles` runs there. */
 export interface FleetHostSpec {
@@ -64,15 +63,6 @@ export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function parseLines(text: string): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) values.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return values;
-}
-
 /** Runs scripts/ssh-hosts.sh as root; rejects with its output unless it exits 0. */
 async function sshHosts(args: string[]): Promise<Map<string, string>> {
   const r = await run('bash', [scriptPath('ssh-hosts.sh'), ...args], SCRIPT_TIMEOUT_MS);
@@ -80,20 +70,9 @@ async function sshHosts(args: string[]): Promise<Map<string, string>> {
   return parseLines(r.stdout);
 }
 
-// Hosts not yet stopped, stopped when this process exits even if a test forgot to (before the sandboxes:
-// sandbox.ts's hook was installed first, but an sshd outliving its user only holds a port).
-const running = new Set<string>();
-let exitHookInstalled = false;
-
-function stopLeftoversOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const id of running) {
-      spawnSync('bash', [scriptPath('ssh-hosts.sh'), 'stop', id], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
-    }
-  });
-}
+// Hosts not yet stopped (their ids), stopped when this process exits even if a test forgot to. Whether
+// before or after their sandboxes does not matter: an sshd whose user is gone only holds its address.
+let running: Set<string> | undefined;
 
 /** Runs every step, even when one fails; rejects naming all that failed. */
 async function all(what: string, steps: (() => Promise<unknown>)[]): Promise<void> {
@@ -117,7 +96,7 @@ export async function startFleet(specs: FleetHostSpec[], opts: FleetOptions = {}
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,21}$/.test(spec.name)) throw new Error(`host name '${spec.name}': want [A-Za-z0-9][A-Za-z0-9_-]*, at most 22 chars`);
   }
   if (new Set(specs.map((s) => s.name)).size !== specs.length) throw new Error('host names must differ');
-  stopLeftoversOnExit();
+  const live = (running ??= stoppedOnExit(scriptPath('ssh-hosts.sh')));
   const sandboxes: Sandbox[] = [];
   const hosts: FleetHost[] = [];
   let stopped = false;
@@ -126,7 +105,7 @@ export async function startFleet(specs: FleetHostSpec[], opts: FleetOptions = {}
     await all('stopping the fleet', [
       ...hosts.map((h) => async () => {
         await sshHosts(['stop', h.id]);
-        running.delete(h.id);
+        live.delete(h.id);
       }),
       ...sandboxes.map((sb) => () => sb.stop()),
     ]);
@@ -145,9 +124,9 @@ export async function startFleet(specs: FleetHostSpec[], opts: FleetOptions = {}
       const args = ['start', id, '--addr', spec.addr, '--user', sb.user];
       if (opts.port !== undefined) args.push('--port', String(opts.port));
       if (spec.profiles !== undefined) args.push('--profiles', spec.profiles);
-      running.add(id);
+      live.add(id);
       const started = await sshHosts(args).catch((err: unknown) => {
-        running.delete(id);
+        live.delete(id);
         throw err;
       });
       const port = started.get('AP_SSH_PORT');
