@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages a private user manager needs, where missing (tmux: the terminal `top` is
-# tested in), and promtool for the sweep test
+# tested in; openssh-server and -client: the fleet tests' hosts, scripts/ssh-hosts.sh, whose sshds that
+# script starts itself: Debian's package starts nothing at install here), and promtool for the sweep test
 # (root only; used by .ci/run and the demo).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(dbus-user-session systemd dbus procps util-linux passwd curl iproute2 tmux)
+packages=(dbus-user-session systemd dbus procps util-linux passwd curl iproute2 tmux openssh-server openssh-client)
 missing=()
 for pkg in "${packages[@]}"; do
   if [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) != installed ]]; then

@@ -106,7 +106,7 @@ apt_mirror() {
 # --- the image ----------------------------------------------------------------------------------------
 # Everything from here to "end of the image recipe" goes into the image's KEY.
 
-readonly IMAGE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,passwd,util-linux,procps,curl,iproute2,ca-certificates,tmux
+readonly IMAGE_PACKAGES=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,passwd,util-linux,procps,curl,iproute2,ca-certificates,tmux,openssh-server,openssh-client
 
 # Debian 12 minbase with systemd, logind and the user-session bus, in $1.
 make_rootfs() {
@@ -142,6 +142,11 @@ customize_rootfs() {
   rm -f "$rootfs/var/lib/dbus/machine-id"
   # Nothing that wants the network or a console.
   chroot "$rootfs" systemctl mask --quiet apt-daily.timer apt-daily-upgrade.timer
+  # openssh-server is there for the fleet tests, whose sshds scripts/ssh-hosts.sh starts on addresses
+  # and ports of their own; the package's own sshd on *:22 must not start at boot. disable also drops
+  # the sshd.service alias; the mask keeps anything from starting it.
+  chroot "$rootfs" systemctl disable --quiet ssh.service ssh.socket
+  chroot "$rootfs" systemctl mask --quiet ssh.service ssh.socket
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
   chroot "$rootfs" /usr/bin/node --version >/dev/null || die "the copied node does not run in the image"
 }

@@ -67,34 +67,9 @@ valid_name() {
   [[ $1 =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || die "invalid user name '$1' (want [a-z_][a-z0-9_-]*, at most 31 chars)"
 }
 
-now_ms() {
-  local t=${EPOCHREALTIME/./}
-  echo $((t / 1000))
-}
-
-# Runs "$@" every 50 ms until it succeeds; returns 1 once TIMEOUT_S seconds have passed.
-poll() {
-  local timeout_s=$1
-  shift
-  local deadline=$(($(now_ms) + timeout_s * 1000))
-  until "$@"; do
-    (($(now_ms) < deadline)) || return 1
-    sleep 0.05
-  done
-}
-
-# A zombie still answers kill -0, and an exited manager stays one for a second or two: its parent is a
-# PID 1 that is no init and reaps orphans only now and then.
-alive() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  [[ ${stat%% *} != Z ]]
-}
-
-dead() {
-  ! alive "$1"
-}
+# now_ms, poll, alive, dead.
+# shellcheck source=scripts/wait-lib.sh
+source "$(dirname "$SELF")/wait-lib.sh"
 
 # useradd/userdel and the shared user.slice cgroups must not be changed by two sandboxes at once.
 lock() {

@@ -96,11 +96,12 @@ export function appDir(): string {
   return dir;
 }
 
-function scriptPath(): string {
+/** A script of scripts/: the staged app's copy (AP_APP_DIR) where there is one, else the repository's. */
+export function scriptPath(name = 'user-manager.sh'): string {
   const dir = process.env.AP_APP_DIR;
-  if (dir) return join(dir, 'scripts', 'user-manager.sh');
+  if (dir) return join(dir, 'scripts', name);
   // Compiled to dist/test/helpers/, three levels below the repository.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/user-manager.sh');
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts', name);
 }
 
 function describe(cmd: string, args: readonly string[]): string {
@@ -147,7 +148,7 @@ function collect(child: ChildProcess, opts: { timeoutMs?: number; input?: string
 }
 
 /** Runs a command as root in its own process group, so that a deadline can kill all it started. */
-async function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
+export async function run(cmd: string, args: string[], timeoutMs: number, input?: string): Promise<ExecResult> {
   const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const { timedOut, ...r } = await collect(child, { timeoutMs, input, group: true });
   if (timedOut) throw new ExecTimeoutError(describe(cmd, args), timeoutMs, { stdout: r.stdout, stderr: r.stderr });
@@ -223,7 +224,8 @@ export function userPaths(sb: SandboxUser): Paths {
   return resolvePaths({ HOME: sb.home });
 }
 
-function parseLines(text: string): Map<string, string> {
+/** The KEY=VALUE lines a script of scripts/ prints, by key. */
+export function parseLines(text: string): Map<string, string> {
   const values = new Map<string, string>();
   for (const line of text.split('\n')) {
     const eq = line.indexOf('=');
@@ -265,19 +267,20 @@ export function sandboxUser(printed: string): SandboxUser {
   };
 }
 
-// Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
-const running = new Set<string>();
-let exitHookInstalled = false;
-
-function stopLeftoversOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+/**
+ * The names a script of scripts/ started and nobody stopped yet: `bash SCRIPT stop NAME` runs for each
+ * still there when this process exits, even if a test forgot to stop it.
+ */
+export function stoppedOnExit(script: string): Set<string> {
+  const names = new Set<string>();
   process.once('exit', () => {
-    for (const user of running) {
-      spawnSync('bash', [scriptPath(), 'stop', user], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
-    }
+    for (const name of names) spawnSync('bash', [script, 'stop', name], { stdio: 'inherit', timeout: SCRIPT_TIMEOUT_MS });
   });
+  return names;
 }
+
+// Sandboxes not yet stopped, removed when this process exits even if a test forgot to.
+let running: Set<string> | undefined;
 
 /** Creates a fresh user and starts its `systemd --user`; resolves once the manager answers on the user bus. */
 export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sandbox> {
@@ -290,8 +293,8 @@ export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sa
   const get = (key: string): string => required(values, key, started.stdout);
   const who = sandboxUser(started.stdout);
   const user = who.user;
+  running ??= stoppedOnExit(script);
   running.add(user);
-  stopLeftoversOnExit();
 
   const exec = (cmd: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> => {
     const assignments = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -331,7 +334,7 @@ export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sa
       if (stopped.code !== 0) {
         throw new Error(`user-manager.sh stop ${user} failed (exit ${stopped.code}):\n${stopped.stderr}`);
       }
-      running.delete(user);
+      running?.delete(user);
     },
     async restartManager() {
       const restarted = await run('bash', [script, 'start-manager', user], SCRIPT_TIMEOUT_MS);
