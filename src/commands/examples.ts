@@ -17,10 +17,12 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
   ],
   list: [
     ["$0 list --json", "for scripts"],
+    ["$0 list --host vps,mini", "two hosts over ssh, one table with a HOST column"],
   ],
   health: [
     ["$0 health", "every profile"],
     ["$0 health liam ops --json", "two profiles, for scripts"],
+    ["$0 health --hosts-file hosts.ini --host @home", "every host of the inventory's [home] group"],
   ],
   status: [
     ["$0 status liam", "the unit's state, PID, restarts, health and the .env's generation"],
@@ -100,6 +102,7 @@ export const EXAMPLES: Readonly<Record<string, readonly (readonly [string, strin
     ["$0 roll liam ops --dry-run", "show the plan for two profiles"],
     ["$0 roll --changed", "only the profiles with a change waiting for a restart"],
     ["$0 roll --reload", "apply .env changes a gateway can take without a restart (init --reload-signal HUP)"],
+    ["$0 roll --host vps,mini,nas --canary-hosts 1 --max-parallel-hosts 2", "across hosts: vps first, then two hosts at a time; the same command resumes it"],
   ],
   plan: [
     ["$0 plan -f profiles.ini", "exit 0 when every profile is as the file says, 16 when applying would change something"],

@@ -138,6 +138,12 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
     const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
     try {
       const found = await loadRecord(ctx.paths);
+      // Asked again by a resumed fleet roll after this host's part of it ended (its driver was killed meanwhile): not twice.
+      const fleet = ctx.env.AP_FLEET_ROLL || undefined;
+      if (fleet && found?.fleet === fleet && found.finished) {
+        const report = rollReport(found, found.finished.outcome, true);
+        return render({ outcome: report.outcome, previous: null, rolls: [report], next: nextStep(report) }, [`this host's part of fleet roll ${fleet} had already ended`]);
+      }
       const unfinished = found && !found.finished ? found : null;
       const rolls: RollReport[] = [];
       const extra: string[] = [];
@@ -154,7 +160,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
       }
       if (names.length === 0 && args.changed) return render({ outcome: "nothing-to-roll", previous, rolls, next: null }, ["no profile has a pending restart: every running gateway started with its .env as it is"]);
       if (names.length === 0) return render({ outcome: "nothing-to-roll", previous, rolls, next: "add a profile with `profiles add NAME`" });
-      const report = await runOne(ctx, new RollRecorder(ctx.paths, newRecord(requested, options, planRoll(names, options))), false, stop, shown);
+      const report = await runOne(ctx, new RollRecorder(ctx.paths, { ...newRecord(requested, options, planRoll(names, options)), ...(fleet ? { fleet } : {}) }), false, stop, shown);
       rolls.push(report);
       return render({ outcome: report.outcome, previous, rolls, next: nextStep(report) }, extra);
     } finally {

@@ -24,7 +24,8 @@ const recordSchema = object({
   maxParallelHosts: number().check(int(), minimum(1)),
   maxFailPercent: number().check(minimum(0)),
   dryRun: boolean(),
-  hosts: array(object({ name: string(), state: zenum(HOST_STATES), exitCode: number().check(int()) })),
+  /** Per host: `attempt` counts the rolls started there; a host left `rolling` is asked again with the same attempt. */
+  hosts: array(object({ name: string(), state: zenum(HOST_STATES), exitCode: number().check(int()), attempt: number().check(int(), minimum(0)) })),
 });
 
 export type FleetRecord = ReturnType<typeof recordSchema.parse>;

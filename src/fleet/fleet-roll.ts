@@ -81,6 +81,24 @@ function summaryText(outcomes: HostOutcome[], halted: string | null, next: strin
   return lines.join("\n");
 }
 
+/** How long a resumed fleet roll waits for a roll its killed driver left running on a host. */
+const LEFT_ROLLING_WAIT_MS = 300_000;
+
+/**
+ * One host's roll. `AP_FLEET_ROLL` names this host's attempt, so that a host whose roll had ended when its
+ * driver was killed reports that roll instead of rolling again; one still running there (busy, exit 9) is
+ * waited for.
+ */
+async function rollHost(f: Fleet, host: Host, args: string[], attempt: string, leftRolling: boolean): Promise<HostAnswer> {
+  const deadline = Date.now() + LEFT_ROLLING_WAIT_MS;
+  for (let tries = 0; ; tries++) {
+    const a = await ask(f.runner, host, args, { version: f.version, json: true, progress: f.json || tries > 0 ? undefined : f.tell, detached: true, env: { AP_FLEET_ROLL: attempt } });
+    if (!(leftRolling && a.code === ExitCode.busy && Date.now() < deadline)) return a;
+    if (tries === 0) f.tell(`${host.name}: the roll this fleet roll started there still runs; waiting for it (at most ${LEFT_ROLLING_WAIT_MS / 1000} s)`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 function sameRoll(rec: FleetRecord, hosts: Host[], args: string[]): boolean {
   return JSON.stringify(rec.hosts.map((h) => h.name)) === JSON.stringify(hosts.map((h) => h.name)) && JSON.stringify(rec.args) === JSON.stringify(args);
 }
@@ -115,7 +133,7 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
       return { data: { outcome: "not-started", hosts: outcomes }, text: summaryText(outcomes, `not started: ${silent.map((a) => a.host.name).join(", ")} did not answer; no host was changed`, null), exitCode: worstCode(silent) as ExitCode };
     }
     const resumed = rec !== null;
-    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0 })) };
+    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
     rec.pid = process.pid;
     if (resumed) f.tell(`resuming the fleet roll of ${rec.startedAt}: ${rec.hosts.map((h) => `${h.name} ${h.state}`).join(", ")}`);
     await saveFleetRecord(paths, rec);
@@ -124,10 +142,15 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
     for (const [bi, batch] of hostBatches(hosts.length, { canaryHosts: rec.canaryHosts, maxParallelHosts: rec.maxParallelHosts, maxFailPercent: rec.maxFailPercent }).entries()) {
       const todo = batch.filter((i) => rec!.hosts[i]!.state !== "rolled");
       if (todo.length === 0) continue;
-      for (const i of todo) rec.hosts[i]!.state = "rolling";
+      // A host left `rolling` by a killed driver may still be rolling (its ssh outlived the driver): same attempt.
+      const leftRolling = new Set(todo.filter((i) => rec!.hosts[i]!.state === "rolling"));
+      for (const i of todo) {
+        if (!leftRolling.has(i)) rec.hosts[i]!.attempt++;
+        rec.hosts[i]!.state = "rolling";
+      }
       await saveFleetRecord(paths, rec);
       if (!f.json) f.tell(`batch ${bi + 1}${bi === 0 && rec.canaryHosts > 0 ? " (canary)" : ""}: ${todo.map((i) => hosts[i]!.name).join(", ")}`);
-      const settled = await Promise.all(todo.map((i) => ask(f.runner, hosts[i]!, args, { version: f.version, json: true, progress: f.json ? undefined : f.tell, detached: true })));
+      const settled = await Promise.all(todo.map((i) => rollHost(f, hosts[i]!, args, `${rec!.id}:${hosts[i]!.name}:${rec!.hosts[i]!.attempt}`, leftRolling.has(i))));
       for (const [k, a] of settled.entries()) {
         const entry = rec.hosts[todo[k]!]!;
         entry.state = a.code === 0 ? "rolled" : a.ran ? "failed" : "unreachable";

@@ -27,6 +27,8 @@ export interface RemoteOptions {
   onStderrLine?(line: string): void;
   /** Ends the ssh process (and with it the remote command's session). */
   signal?: AbortSignal;
+  /** Variables for the remote `profiles` (NAME=VALUE through `env`, which needs nothing of sshd's AcceptEnv). */
+  env?: Record<string, string>;
   /** In a process group of its own: a Ctrl-C at the terminal reaches only this process, which decides. */
   detached?: boolean;
 }
@@ -98,7 +100,7 @@ export function sshRunner(env: NodeJS.ProcessEnv, version: string): RemoteRunner
   return {
     run(host, args, opts = {}) {
       dir ??= privateDir(controlDir(env));
-      const argv = sshArgv(host, ["env", `AP_FLEET_VERSION=${version}`, "profiles", ...args], { config: env.AP_SSH_CONFIG || undefined, controlDir: dir });
+      const argv = sshArgv(host, ["env", `AP_FLEET_VERSION=${version}`, ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), "profiles", ...args], { config: env.AP_SSH_CONFIG || undefined, controlDir: dir });
       return new Promise((resolve, reject) => {
         const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"], env, signal: opts.signal, detached: opts.detached });
         const out: string[] = [];

@@ -76,6 +76,8 @@ const recordSchema = object({
   requested: nullable(array(nameSchema)),
   /** "apply": the roll an apply recorded before its first change, which the next apply finishes (absent: `profiles roll`'s). */
   origin: optional(enumOf(["apply"])),
+  /** The fleet roll (`roll --host`, its id and this host) this roll is part of: a resumed fleet roll does not roll this host twice. */
+  fleet: optional(string()),
   options: optionsSchema,
   plan: array(object({ kind: enumOf(["canary", "batch"]), names: array(nameSchema) })),
   profiles: record(string(), entrySchema),
