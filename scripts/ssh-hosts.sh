@@ -103,15 +103,23 @@ as() {
   (cd / && setpriv --reuid="$uid" --regid="$gid" --init-groups env -i HOME="$home" PATH=/usr/bin:/bin "$@")
 }
 
-# The sshd listener of host NAME (state loaded), or nothing: a recycled PID must not be killed.
-sshd_pid() {
-  local pid=$AP_SSH_PID
-  [[ -n $pid ]] || pid=$(cat "$(host_dir "$AP_SSH_NAME")/sshd.pid" 2>/dev/null) || return 1
-  alive "$pid" || return 1
+# Whether PID is the sshd listener of host NAME (state loaded): a recycled PID must not be killed.
+is_listener() {
+  local pid=$1 cmdline
+  [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" || return 1
   [[ $(readlink -f "/proc/$pid/exe") == "$(readlink -f "$SSHD_BIN")" ]] || return 1
   # The listener keeps its command line (-f CONF) in its title; another host's sshd names another CONF.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-f $(host_dir "$AP_SSH_NAME")/sshd_config " || return 1
-  echo "$pid"
+  # Read whole, not piped to grep -q: under pipefail, tr's SIGPIPE would fail the test now and then.
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"-f $(host_dir "$AP_SSH_NAME")/sshd_config "* ]]
+}
+
+# The listeners of host NAME: the one its state and PidFile name, and any other that runs its config.
+listener_pids() {
+  local pid
+  for pid in "$AP_SSH_PID" "$(cat "$(host_dir "$AP_SSH_NAME")/sshd.pid" 2>/dev/null)" $(pgrep -x sshd); do
+    if is_listener "$pid"; then echo "$pid"; fi
+  done | sort -u
 }
 
 # sshd answers with its banner on ADDR:PORT.
@@ -123,7 +131,7 @@ accepts() {
 
 accepts_or_dead() {
   accepts "$AP_SSH_ADDR" "$AP_SSH_PORT" && return 0
-  if [[ -s $DIR/sshd.pid ]] && dead "$(<"$DIR/sshd.pid")"; then
+  if dead "$SSHD_LAUNCHED"; then
     SSHD_DIED=1
     return 0
   fi
@@ -169,6 +177,7 @@ cmd_start() {
   [[ ! -e $DIR ]] || die "host $name exists already ($DIR); stop it first: $SELF stop $name"
 
   STARTED=0
+  SSHD_LAUNCHED=''
   trap 'on_start_exit "$?"' EXIT
   trap 'exit 143' TERM
   trap 'exit 130' INT
@@ -211,18 +220,23 @@ EOF
     [[ $(readlink -f "/proc/$AP_JOURNALD_PID/exe") == "$(readlink -f "$JOURNALD_BIN")" ]]; then
     enter=(nsenter -t "$AP_JOURNALD_PID" -m)
   fi
-  # sshd checks its configuration, then forks into the background and writes its PidFile; what it says
-  # before -E takes effect goes to the same log.
+  # -D: sshd stays the process started here (setsid and nsenter exec), so that a bind failing after it read
+  # its configuration ends the wait at once, as its exit. What it says before -E takes effect goes to the
+  # same log.
   # shellcheck disable=SC2094
-  "${enter[@]}" "$SSHD_BIN" -f "$DIR/sshd_config" -E "$DIR/sshd.log" </dev/null >>"$DIR/sshd.log" 2>&1 ||
-    { sed 's/^/  | /' "$DIR/sshd.log" >&2; die "sshd for $name did not start (its log above)"; }
+  setsid "${enter[@]}" "$SSHD_BIN" -D -f "$DIR/sshd_config" -E "$DIR/sshd.log" </dev/null >>"$DIR/sshd.log" 2>&1 &
+  SSHD_LAUNCHED=$!
   SSHD_DIED=0
   if ! poll "$START_TIMEOUT_S" accepts_or_dead || ((SSHD_DIED)); then
     sed 's/^/  | /' "$DIR/sshd.log" >&2
-    die "sshd for $name does not accept connections on $addr:$port within ${START_TIMEOUT_S}s (its log above)"
+    local why="does not accept connections on $addr:$port within ${START_TIMEOUT_S}s"
+    ((SSHD_DIED)) && why="exited during startup"
+    die "sshd for $name $why (its log above)"
   fi
-  AP_SSH_PID=$(<"$DIR/sshd.pid")
-  sshd_pid >/dev/null || die "pid $AP_SSH_PID is not the sshd of $DIR/sshd_config"
+  AP_SSH_PID=$SSHD_LAUNCHED
+  if [[ $(cat "$DIR/sshd.pid" 2>/dev/null) != "$AP_SSH_PID" ]] || ! is_listener "$AP_SSH_PID"; then
+    die "pid $AP_SSH_PID is not the sshd of $DIR/sshd_config"
+  fi
   save_host
   STARTED=1
   cat "$DIR/host.env"
@@ -232,6 +246,11 @@ EOF
 on_start_exit() {
   local rc=$1
   trap - EXIT TERM INT
+  # Before it wrote its PidFile, stop would not find it.
+  if ((!STARTED)) && [[ -n ${SSHD_LAUNCHED-} ]] && alive "$SSHD_LAUNCHED"; then
+    kill -KILL "$SSHD_LAUNCHED" 2>/dev/null || true
+    wait "$SSHD_LAUNCHED" 2>/dev/null || true
+  fi
   if ((!STARTED)) && [[ -n ${DIR-} && -e $DIR/host.env ]]; then
     (cmd_stop "$AP_SSH_NAME") >&2 || true
   fi
@@ -320,8 +339,7 @@ LEFT=()
 # SIGTERM, and SIGKILL for what still runs after STOP_TIMEOUT_S.
 terminate() {
   local pid
-  # shellcheck disable=SC2068
-  kill -TERM $@ 2>/dev/null || true
+  kill -TERM "$@" 2>/dev/null || true
   for pid in "$@"; do
     if ! poll "$STOP_TIMEOUT_S" dead "$pid"; then
       echo "ssh-hosts.sh: sshd ($pid) still running after ${STOP_TIMEOUT_S}s; SIGKILL" >&2
@@ -341,13 +359,11 @@ cmd_stop() {
     [[ ! -e $dir ]] || die "$dir has no host.env: not removing what this script did not make"
     return 0
   fi
-  local pid sessions
-  if pid=$(sshd_pid); then
-    # Its sessions (a ControlMaster's among them) outlive the listener; they are its children.
-    sessions=$(pgrep -P "$pid" -x sshd || true)
-    # shellcheck disable=SC2086
-    terminate "$pid" $sessions
-  fi
+  local pids=() pid
+  mapfile -t pids < <(listener_pids)
+  # Its sessions (a ControlMaster's among them) outlive the listener; they are its children.
+  for pid in "${pids[@]}"; do mapfile -t -O "${#pids[@]}" pids < <(pgrep -P "$pid" -x sshd || true); done
+  ((${#pids[@]} == 0)) || terminate "${pids[@]}"
   rm -rf "$dir"
   [[ ! -e $dir ]] || LEFT+=("$dir")
   ((${#LEFT[@]} == 0)) || die "could not remove all of host $name; left: $(printf '%s; ' "${LEFT[@]}")run \`$SELF stop $name\` again"

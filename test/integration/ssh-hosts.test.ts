@@ -3,8 +3,8 @@
 // multiplexed command is cheap; a wrong host key is refused before anything runs; stop() leaves nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { hasStopped } from '../helpers/proc-readings.js';
 import { type ExecResult } from '../helpers/sandbox.js';
 import { startFleet, type Fleet, type FleetHost } from '../helpers/ssh-hosts.js';
@@ -45,6 +45,20 @@ test('the driver runs profiles on each host by its alias, as that host\'s user',
   assert.notEqual(hostA.sb.user, fleet.driver.user);
   // What the CLI will pass as `ssh -F`.
   assert.equal(await ok(fleet.exec('sh', ['-c', 'echo "$AP_SSH_CONFIG"'])), fleet.sshConfig);
+});
+
+test("the driver's ssh directory, key and config are the driver's alone", () => {
+  const dir = dirname(fleet.sshConfig);
+  for (const [path, mode] of [[dir, 0o700], [fleet.sshConfig, 0o600], [join(dir, 'id_ed25519'), 0o600], [join(dir, 'known_hosts'), 0o600]] as const) {
+    const st = statSync(path);
+    assert.equal(st.uid, fleet.driver.uid, path);
+    assert.equal(st.mode & 0o777, mode, `${path}: mode ${(st.mode & 0o777).toString(8)}`);
+  }
+  for (const host of [hostA, hostB]) {
+    const st = statSync(join(host.sb.home, '.ssh', 'authorized_keys'));
+    assert.equal(st.uid, host.sb.uid);
+    assert.equal(st.mode & 0o777, 0o600);
+  }
 });
 
 test("a session reaches that host's own user manager over its bus", async () => {
