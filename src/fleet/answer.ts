@@ -47,7 +47,10 @@ export async function ask(runner: RemoteRunner, host: Host, args: readonly strin
   return answerOf(host, r, version, json);
 }
 
-/** The exit code of several hosts' answers: the highest (0 only when every host's was). */
-export function worstCode(answers: readonly { code: number }[]): number {
-  return answers.reduce((worst, a) => Math.max(worst, a.code), 0);
+// `plan`'s 16 says changes are pending, no failure: any other code outranks it.
+const rank = (code: number): number => (code === ExitCode.changesPending ? 1 : code === 0 ? 0 : 100 + code);
+
+/** The exit code of several hosts' answers: the highest, but 16 (changes pending) below every failure; 0 only when every host's was. */
+export function worstCode(answers: readonly { code: number }[]): ExitCode {
+  return answers.reduce<number>((worst, a) => (rank(a.code) > rank(worst) ? a.code : worst), 0) as ExitCode;
 }

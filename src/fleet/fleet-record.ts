@@ -6,10 +6,10 @@
  */
 import fs from "node:fs/promises";
 import path from "node:path";
-import { BadFileError } from "../errors.js";
 import type { Paths } from "../paths.js";
-import { array, boolean, enum as zenum, int, minimum, number, object, string } from "../schema.js";
+import { array, boolean, enum as zenum, int, minimum, number, object, optional, string } from "../schema.js";
 import { removeFile, writeFileAtomic } from "../store/atomic.js";
+import { readJsonRecord } from "../store/json-record.js";
 
 export const HOST_STATES = ["pending", "rolling", "rolled", "failed", "unreachable"] as const;
 export type HostState = (typeof HOST_STATES)[number];
@@ -20,6 +20,8 @@ const recordSchema = object({
   pid: number().check(int(), minimum(1)),
   /** The command line each host runs (`roll ...`), less the fleet options. */
   args: array(string()),
+  /** `apply -f FILE --host`: the manifest's sha256 (another manifest is another rollout). */
+  digest: optional(string()),
   canaryHosts: number().check(int(), minimum(0)),
   maxParallelHosts: number().check(int(), minimum(1)),
   maxFailPercent: number().check(minimum(0)),
@@ -37,23 +39,7 @@ export function fleetRecordFile(paths: Paths): string {
 /** The unfinished fleet roll's record, or null; BadFileError naming the file when it cannot be used. */
 export async function loadFleetRecord(paths: Paths): Promise<FleetRecord | null> {
   const file = fleetRecordFile(paths);
-  const hint = `look at it; \`rm ${file}\` drops it (the hosts keep their own roll records)`;
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`, hint);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new BadFileError(file, "is not valid JSON", hint);
-  }
-  const parsed = recordSchema.safeParse(raw);
-  if (!parsed.success) throw new BadFileError(file, `${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`, hint);
-  return parsed.data;
+  return readJsonRecord(file, recordSchema, `look at it; \`rm ${file}\` drops it (the hosts keep their own roll records)`);
 }
 
 export async function saveFleetRecord(paths: Paths, rec: FleetRecord): Promise<void> {

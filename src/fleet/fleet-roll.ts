@@ -66,12 +66,27 @@ interface HostOutcome {
   roll: unknown;
 }
 
+type Outcomes = { name: string; outcome: string; reason?: string | null }[];
+type HostSummary = { rolls?: { profiles?: Outcomes }[]; roll?: { profiles?: Outcomes } | null; resumed?: { profiles?: Outcomes } | null; added?: { name: string; started: boolean }[]; removed?: string[] } | null;
+
+/** The profiles a host's `roll --json` (its rolls) or `apply --json` (added, removed, its roll) names, with outcomes. */
+function profilesOf(data: unknown): Outcomes {
+  const d = data as HostSummary;
+  if (!d) return [];
+  return [
+    ...(d.rolls ?? []).flatMap((r) => r.profiles ?? []),
+    ...(d.resumed?.profiles ?? []),
+    ...(d.removed ?? []).map((name) => ({ name, outcome: "removed" })),
+    ...(d.added ?? []).map((a) => ({ name: a.name, outcome: a.started ? "added" : "added, not started" })),
+    ...(d.roll?.profiles ?? []),
+  ];
+}
+
 /** Each host's profiles and their outcomes, for people. */
 function summaryText(outcomes: HostOutcome[], halted: string | null, next: string | null): string {
   const rows: string[][] = [];
   for (const o of outcomes) {
-    const rolls = (o.roll as { rolls?: { profiles?: { name: string; outcome: string; reason?: string | null }[] }[] } | null)?.rolls ?? [];
-    const profiles = rolls.flatMap((r) => r.profiles ?? []);
+    const profiles = profilesOf(o.roll);
     if (profiles.length === 0) rows.push([o.host, "-", o.state, o.problem ?? ""]);
     for (const p of profiles) rows.push([o.host, p.name, p.outcome, p.reason ?? ""]);
   }
@@ -89,51 +104,68 @@ const LEFT_ROLLING_WAIT_MS = 300_000;
  * driver was killed reports that roll instead of rolling again; one still running there (busy, exit 9) is
  * waited for.
  */
-async function rollHost(f: Fleet, host: Host, args: string[], attempt: string, leftRolling: boolean): Promise<HostAnswer> {
+async function rollHost(f: Fleet, host: Host, args: string[], attempt: string, leftRolling: boolean, parts: HostParts | undefined): Promise<HostAnswer> {
   const deadline = Date.now() + LEFT_ROLLING_WAIT_MS;
   for (let tries = 0; ; tries++) {
-    const a = await ask(f.runner, host, args, { version: f.version, json: true, progress: f.json || tries > 0 ? undefined : f.tell, detached: true, env: { AP_FLEET_ROLL: attempt } });
+    const env = { ...parts?.envFor(host), AP_FLEET_ROLL: attempt };
+    const a = await ask(f.runner, host, args, { version: f.version, json: true, progress: f.json || tries > 0 ? undefined : f.tell, detached: true, env, input: parts?.inputFor(host) });
     if (!(leftRolling && a.code === ExitCode.busy && Date.now() < deadline)) return a;
     if (tries === 0) f.tell(`${host.name}: the roll this fleet roll started there still runs; waiting for it (at most ${LEFT_ROLLING_WAIT_MS / 1000} s)`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
-function sameRoll(rec: FleetRecord, hosts: Host[], args: string[]): boolean {
-  return JSON.stringify(rec.hosts.map((h) => h.name)) === JSON.stringify(hosts.map((h) => h.name)) && JSON.stringify(rec.args) === JSON.stringify(args);
+function sameRoll(rec: FleetRecord, hosts: Host[], args: string[], digest: string | undefined): boolean {
+  return JSON.stringify(rec.hosts.map((h) => h.name)) === JSON.stringify(hosts.map((h) => h.name)) && JSON.stringify(rec.args) === JSON.stringify(args) && rec.digest === digest;
 }
 
-export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
-  const args = remoteArgv(argv, true);
+/**
+ * What each host is sent, where that is not the same for all: `apply -f FILE --host` sends each host its
+ * part of the manifest on stdin, and checks each with `plan` before any host changes.
+ */
+export interface HostParts {
+  /** The command line each host runs, `--json` in it. */
+  args: string[];
+  inputFor(host: Host): string;
+  envFor(host: Host): Record<string, string>;
+  /** The command every host must answer before any rolls, and the exit codes that count as an answer. */
+  preflight: string[];
+  preflightOk: number[];
+  /** What makes a resumed record the same rollout (the manifest's sha256). */
+  digest: string;
+}
+
+export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[], parts?: HostParts): Promise<CommandResult> {
+  const args = parts?.args ?? remoteArgv(argv, true);
   const pace = parsePace(argv, hosts.length);
   const again = `profiles ${argv.map(shellWord).join(" ")}`;
   if (args.includes("--dry-run")) {
-    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, args, { version: f.version, json: true })));
+    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, args, { version: f.version, json: true, input: parts?.inputFor(h), env: parts?.envFor(h) })));
     for (const a of answers) if (a.problem) f.tell(a.problem);
     const outcomes = answers.map((a): HostOutcome => ({ host: a.host.name, state: "pending", exitCode: a.code, problem: a.problem, roll: a.data ?? null }));
-    return { data: { outcome: "planned", batches: hostBatches(hosts.length, pace).map((b) => b.map((i) => hosts[i]!.name)), hosts: outcomes }, text: summaryText(outcomes, null, null), exitCode: worstCode(answers) as ExitCode };
+    return { data: { outcome: "planned", batches: hostBatches(hosts.length, pace).map((b) => b.map((i) => hosts[i]!.name)), hosts: outcomes }, text: summaryText(outcomes, null, null), exitCode: worstCode(answers) };
   }
   const paths = f.ctx.paths;
   const lock = await acquireLock(paths.locksDir, "fleet-roll", again, 0);
   const stop = catchStopSignals(f.tell, { first: "stopping once the hosts under way have finished their rolls (run the same command to resume)", again: "still waiting for the hosts under way; SIGKILL leaves their rolls to finish on their own" });
   try {
     let rec = await loadFleetRecord(paths);
-    if (rec && !sameRoll(rec, hosts, args)) {
+    if (rec && !sameRoll(rec, hosts, args, parts?.digest)) {
       throw new UsageError(
         `an unfinished fleet roll is recorded in ${fleetRecordFile(paths)} (hosts ${rec.hosts.map((h) => h.name).join(", ")}: profiles ${rec.args.join(" ")}), and this is another`,
         `finish it with the same hosts and arguments, or drop it: rm ${fleetRecordFile(paths)}`,
       );
     }
     // Every host must answer, at this version, before any host rolls.
-    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, ["list", "--json"], { version: f.version, json: true })));
-    const silent = answers.filter((a) => a.code !== 0);
+    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, parts?.preflight ?? ["list", "--json"], { version: f.version, json: true, input: parts?.inputFor(h), env: parts?.envFor(h) })));
+    const silent = answers.filter((a) => !(parts?.preflightOk ?? [0]).includes(a.code));
     if (silent.length > 0) {
-      for (const a of silent) f.tell(a.problem ?? `${a.host.name}: \`profiles list\` exited ${a.code}: ${a.stderr.trim().split("\n")[0] ?? ""}`);
+      for (const a of silent) f.tell(a.problem ?? `${a.host.name}: \`profiles ${(parts?.preflight ?? ["list"]).join(" ")}\` exited ${a.code}: ${a.stderr.trim().split("\n")[0] ?? ""}`);
       const outcomes = answers.map((a): HostOutcome => ({ host: a.host.name, state: "not-reached", exitCode: a.code, problem: a.problem, roll: null }));
-      return { data: { outcome: "not-started", hosts: outcomes }, text: summaryText(outcomes, `not started: ${silent.map((a) => a.host.name).join(", ")} did not answer; no host was changed`, null), exitCode: worstCode(silent) as ExitCode };
+      return { data: { outcome: "not-started", hosts: outcomes }, text: summaryText(outcomes, `not started: ${silent.map((a) => a.host.name).join(", ")} did not answer; no host was changed`, null), exitCode: worstCode(silent) };
     }
     const resumed = rec !== null;
-    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
+    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...(parts ? { digest: parts.digest } : {}), ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
     rec.pid = process.pid;
     if (resumed) f.tell(`resuming the fleet roll of ${rec.startedAt}: ${rec.hosts.map((h) => `${h.name} ${h.state}`).join(", ")}`);
     await saveFleetRecord(paths, rec);
@@ -142,15 +174,16 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
     for (const [bi, batch] of hostBatches(hosts.length, { canaryHosts: rec.canaryHosts, maxParallelHosts: rec.maxParallelHosts, maxFailPercent: rec.maxFailPercent }).entries()) {
       const todo = batch.filter((i) => rec!.hosts[i]!.state !== "rolled");
       if (todo.length === 0) continue;
-      // A host left `rolling` by a killed driver may still be rolling (its ssh outlived the driver): same attempt.
-      const leftRolling = new Set(todo.filter((i) => rec!.hosts[i]!.state === "rolling"));
+      // A host left `rolling` by a killed driver, or whose connection dropped mid-roll, may still be rolling
+      // (or have finished) there: asked again with the same attempt.
+      const leftRolling = new Set(todo.filter((i) => rec!.hosts[i]!.state === "rolling" || rec!.hosts[i]!.state === "unreachable"));
       for (const i of todo) {
         if (!leftRolling.has(i)) rec.hosts[i]!.attempt++;
         rec.hosts[i]!.state = "rolling";
       }
       await saveFleetRecord(paths, rec);
       if (!f.json) f.tell(`batch ${bi + 1}${bi === 0 && rec.canaryHosts > 0 ? " (canary)" : ""}: ${todo.map((i) => hosts[i]!.name).join(", ")}`);
-      const settled = await Promise.all(todo.map((i) => rollHost(f, hosts[i]!, args, `${rec!.id}:${hosts[i]!.name}:${rec!.hosts[i]!.attempt}`, leftRolling.has(i))));
+      const settled = await Promise.all(todo.map((i) => rollHost(f, hosts[i]!, args, `${rec!.id}:${hosts[i]!.name}:${rec!.hosts[i]!.attempt}`, leftRolling.has(i), parts)));
       for (const [k, a] of settled.entries()) {
         const entry = rec.hosts[todo[k]!]!;
         entry.state = a.code === 0 ? "rolled" : a.ran ? "failed" : "unreachable";

@@ -37,7 +37,7 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
       }),
     );
     for (const a of answers) if (a.problem) f.tell(a.problem);
-    return { data: null, text: "", streamed: true, exitCode: (stop.signal() ? ExitCode.ok : worstCode(answers)) as ExitCode };
+    return { data: null, text: "", streamed: true, exitCode: stop.signal() ? ExitCode.ok : worstCode(answers) };
   } finally {
     stop.remove();
   }

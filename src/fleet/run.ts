@@ -6,13 +6,14 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import type { Context } from "../core/context.js";
-import { ExitCode, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { packageVersion } from "../package-files.js";
 import { peopleText } from "../redact.js";
 import { ask, worstCode, type HostAnswer } from "./answer.js";
 import { remoteArgv } from "./argv.js";
 import type { Host } from "./hosts.js";
 import { fleetRoll } from "./fleet-roll.js";
+import { exportHosts, manifestOnHosts } from "./manifest-verbs.js";
 import { streamLogs } from "./logs.js";
 import { hostRows, renderSections, TABLE_VERBS } from "./render.js";
 import { sshRunner, type RemoteRunner } from "./ssh.js";
@@ -23,9 +24,6 @@ const READS = new Set(["list", "status", "health", "sweep", "doctor", "history",
 /** Verbs that do not run across hosts yet, and why. */
 const NOT_ACROSS: Record<string, string> = {
   top: "top is a full-screen view of one host; run it on the host (`ssh HOST profiles top`)",
-  plan: "a manifest across hosts is not supported yet; run plan on each host",
-  apply: "a manifest across hosts is not supported yet; run apply on each host",
-  export: "a manifest across hosts is not supported yet; run export on each host",
 };
 
 /** What a fleet command needs: where the hosts are asked, and how to tell the user. */
@@ -78,6 +76,8 @@ async function askInTurn(f: Fleet, hosts: Host[], args: string[], input: string 
 export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
   assertRemotable(verb, argv);
   if (verb === "roll") return fleetRoll(f, argv, hosts);
+  if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts);
+  if (verb === "export") return exportHosts(f, argv, hosts);
   const input = argv.includes("--stdin") ? await readStdin() : undefined;
   if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
   const table = TABLE_VERBS[verb];
@@ -86,7 +86,7 @@ export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[]
   const { answers, notReached } = read ? { answers: await askAll(f, hosts, args, input), notReached: [] } : await askInTurn(f, hosts, args, input);
   for (const a of answers) if (a.problem) f.tell(a.problem);
   if (notReached.length > 0) f.tell(`stopped at ${answers.at(-1)!.host.name}: not run on ${notReached.map((h) => h.name).join(", ")}`);
-  const exitCode = worstCode(answers) as ExitCode;
+  const exitCode = worstCode(answers);
   const data = [...hostRows(answers), ...notReached.map((h) => ({ host: h.name, notReached: true }))];
   if (f.json) return { data, text: "", exitCode };
   return { data, text: table ? table(answers) : renderSections(answers, notReached), exitCode, escaped: false };

@@ -166,3 +166,55 @@ test("a fleet roll whose driver is SIGKILLed mid-way: the same command resumes i
   // Rolled once, not once by the killed driver's ssh and again by the resume: one more start in each log.
   for (const p of ["b1", "b2"]) assert.equal(await starts("b", p), startsBefore[p], `${p} started ${(await starts("b", p)) - startsBefore[p]! + 1} times`);
 });
+
+test("a host that drops mid-roll: reported unreachable, the fleet roll halted with the next host untouched; the same command resumes without rolling it twice", async () => {
+  const before = { b: await pids("b"), c: await pids("c") };
+  const startsBefore: Record<string, number> = { b1: (await starts("b", "b1")) + 1, b2: (await starts("b", "b2")) + 1 };
+  const args = ["roll", "--host", "b,c", "--min-healthy-time", "1.5", "--healthy-deadline", "8", "--json"];
+  const record = path.join(fleet.driver.home, ".local/state/agent-profiles/fleet-roll.json");
+  const run = spawnCli(fleet.driver, args, { AP_SSH_CONFIG: fleet.sshConfig });
+  await waitFor("b rolling in the fleet record", async () => /"name": "b",\s*"state": "rolling"/.test(await fs.readFile(record, "utf8").catch(() => "")), 90_000);
+  // The connection to b goes: its master ends, and with it the session the roll runs in.
+  const cut = await fleet.ssh("b", [], { sshOptions: ["-o", `ControlPath=${fleet.driver.env.XDG_RUNTIME_DIR}/agent-profiles/ssh/%C`, "-O", "exit"] });
+  assert.equal(cut.code, 0, cut.stderr);
+  const r = await run.done;
+  assert.equal(r.code, 13, r.stdout + r.stderr);
+  const s = JSON.parse(r.stdout) as { hosts: { host: string; state: string }[] };
+  assert.deepEqual(s.hosts.map((h) => `${h.host} ${h.state}`), ["b unreachable", "c not-reached"]);
+  assert.match(r.stderr, /host b did not answer/);
+  assert.deepEqual(await pids("c"), before.c, "c was restarted");
+  const again = await drive(args);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  const after = { b: await pids("b"), c: await pids("c") };
+  for (const h of ["b", "c"] as const) for (const p of Object.keys(before[h])) assert.notEqual(after[h][p], before[h][p], `${p} was not rolled`);
+  for (const p of ["b1", "b2"]) assert.equal(await starts("b", p), startsBefore[p], `${p} started ${(await starts("b", p)) - startsBefore[p]! + 1} times`);
+});
+
+test("a manifest across hosts: export merges the hosts' own ([host NAME] for what differs, hosts = for who runs what); plan and apply send each host its part", async () => {
+  const exported = await drive(["export", "--host", "a,b"]);
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.match(exported.stdout, /\[host a\]\nrange = 23000-23019/);
+  assert.match(exported.stdout, /\[host b\]\nrange = 23020-23039/);
+  assert.match(exported.stdout, /\[profile a1\]\nhosts = a\n/);
+  assert.match(exported.stdout, /\[profile b2\]\nhosts = b\n/);
+  // Add one profile to both hosts (no hosts line) and one to b alone.
+  const file = path.join(fleet.driver.home, "fleet.ini");
+  await fs.writeFile(file, `${exported.stdout}\n[profile both]\nMODEL = m1\n\n[profile onlyb]\nhosts = b\n`);
+  await fs.chown(file, fleet.driver.uid, fleet.driver.gid);
+  const before = { a: await pids("a"), b: await pids("b") };
+  const plan = await drive(["plan", "-f", file, "--host", "a,b"]);
+  assert.equal(plan.code, 16, plan.stdout + plan.stderr);
+  assert.match(plan.stdout, /== a \(exit 16\) ==[\s\S]*add\s+both/);
+  assert.match(plan.stdout, /== b \(exit 16\) ==[\s\S]*add\s+onlyb/);
+  assert.doesNotMatch(plan.stdout.split("== b")[0]!, /onlyb/);
+  const refused = await drive(["apply", "-f", file, "--host", "a,b"]);
+  assert.equal(refused.code, 2, refused.stderr);
+  const apply = await drive(["apply", "-f", file, "--host", "a,b", "--yes", ...FAST]);
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  assert.deepEqual(Object.keys(await pids("a")).sort(), ["a1", "a2", "both"]);
+  assert.deepEqual(Object.keys(await pids("b")).sort(), ["b1", "b2", "both", "onlyb"]);
+  // Nothing else was restarted; a second plan has nothing to do.
+  for (const h of ["a", "b"] as const) for (const [p, pid] of Object.entries(before[h])) assert.equal((await pids(h))[p], pid, `${h}/${p} was restarted`);
+  const again = await drive(["plan", "-f", file, "--host", "a,b"]);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+});

@@ -3,11 +3,14 @@ import test from "node:test";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { createContext } from "../../src/core/context.js";
+import { scanSections, type ManifestSection } from "../../src/core/manifest/lines.js";
+import { parseManifest } from "../../src/core/manifest/parse.js";
 import { UsageError } from "../../src/errors.js";
 import { remoteArgv } from "../../src/fleet/argv.js";
 import { fleetHosts } from "../../src/fleet/choose.js";
 import { hostBatches, parsePace } from "../../src/fleet/fleet-roll.js";
 import { chooseHosts, parseHostSpec, parseInventory, type Host } from "../../src/fleet/hosts.js";
+import { hostsNotChosen, manifestFor, mergeExports, readFleetManifest } from "../../src/fleet/manifest.js";
 import { runOnHosts, type Fleet } from "../../src/fleet/run.js";
 import { sshArgv, type RemoteResult, type RemoteRunner } from "../../src/fleet/ssh.js";
 import { inTempDir } from "../helpers/fakes.js";
@@ -167,4 +170,63 @@ test("a fleet roll does not start unless every host answers: nothing rolls, the 
     assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")), []);
     assert.ok(told.some((l) => /host b did not answer: ssh: Host key verification failed/.test(l)));
   });
+});
+
+test("a manifest across hosts: each host's part keeps every line where it was; hosts lines go; env-file must be absolute; export merges", async () => {
+  await inTempDir("fleet-m-", async (dir) => {
+    const file = path.join(dir, "profiles.ini");
+    const text = "[defaults]\nMODEL = x\n\n[profile p1]\nhosts = a, b\nport = 18001\n\n[profile p2]\nhosts = b\nport = 18002\n\n[profile p3]\nport = 18003\n";
+    await fs.writeFile(file, text);
+    const m = readFleetManifest(file);
+    const forA = manifestFor(m, "a").split("\n");
+    assert.equal(forA.length, text.split("\n").length);
+    assert.deepEqual(forA.filter(Boolean), ["[defaults]", "MODEL = x", "[profile p1]", "port = 18001", "[profile p3]", "port = 18003"]);
+    assert.equal(forA.indexOf("[profile p3]"), text.split("\n").indexOf("[profile p3]"));
+    assert.deepEqual(manifestFor(m, "b").split("\n").filter(Boolean), ["[defaults]", "MODEL = x", "[profile p1]", "port = 18001", "[profile p2]", "port = 18002", "[profile p3]", "port = 18003"]);
+    assert.deepEqual(hostsNotChosen(m, ["a"]), ["b"]);
+    await fs.writeFile(file, "[profile p1]\nenv-file = secrets.env\n");
+    assert.throws(() => readFleetManifest(file), /line 2: env-file "secrets.env" is relative/);
+    await fs.writeFile(file, "[defaults]\nhosts = a\n");
+    assert.throws(() => readFleetManifest(file), /line 2: `hosts` belongs in a \[profile NAME\] section/);
+  });
+  const merged = mergeExports([
+    { host: "a", text: "# exported\n[defaults]\nMODEL = x\n\n[profile p1]\nport = 18001\n\n[profile p3]\nport = 18003\n" },
+    { host: "b", text: "# exported\n[defaults]\nMODEL = x\n\n[profile p1]\nport = 18001\n\n[profile p2]\nport = 18002\n" },
+  ]);
+  assert.equal(merged, "[defaults]\nMODEL = x\n\n[profile p1]\nport = 18001\n\n[profile p3]\nhosts = a\nport = 18003\n\n[profile p2]\nhosts = b\nport = 18002\n");
+  assert.throws(() => mergeExports([{ host: "a", text: "[profile p1]\nport = 1\n" }, { host: "b", text: "[profile p1]\nport = 2\n" }]), /\[profile p1\] is not the same on a and b/);
+});
+
+test("plan's 16 (changes pending) ranks below every failure of another host", async () => {
+  const runner = fakeRunner((h) => (h === "a" ? { code: 16, stdout: "plan\n", stderr: "" } : { code: 255, stdout: "", stderr: "ssh: no route\n" }));
+  await inTempDir("fleet-p-", async (dir) => {
+    const file = path.join(dir, "m.ini");
+    await fs.writeFile(file, "[profile p1]\nport = 18001\n");
+    await withFleet(runner, false, async (f) => {
+      const r = await runOnHosts(f, "plan", ["plan", "-f", file, "--host", "a,b"], hosts("a", "b"));
+      assert.equal(r.exitCode, 10);
+      assert.deepEqual(runner.calls.sort(), ["a: plan -f -", "b: plan -f -"]);
+      await assert.rejects(runOnHosts(f, "apply", ["apply", "-f", file, "--host", "a"], hosts("a")), /needs --yes/);
+    });
+  });
+});
+
+test("[host NAME]: that host's [defaults], sent to it alone; elsewhere refused; export puts the lines hosts do not share there", () => {
+  const text = "[defaults]\nrange = 18000-18099\nstop-timeout = 20\n\n[host b]\nrange = 18100-18199\n\n[profile p1]\nport = 18001\n";
+  const m = { file: "m.ini", text, sections: (scanSections(text) as ManifestSection[]) };
+  assert.deepEqual(manifestFor(m, "a").split("\n").filter(Boolean), ["[defaults]", "range = 18000-18099", "stop-timeout = 20", "[profile p1]", "port = 18001"]);
+  const forB = manifestFor(m, "b");
+  process.env.AP_MANIFEST_HOST = "b";
+  try {
+    const parsed = parseManifest(forB, "m.ini", "PORT");
+    assert.deepEqual(Object.fromEntries(parsed.host.map((h) => [h.key, h.value])), { range: { from: 18100, to: 18199 }, "stop-timeout": 20 });
+  } finally {
+    delete process.env.AP_MANIFEST_HOST;
+  }
+  assert.throws(() => parseManifest(forB, "m.ini", "PORT"), /line 5: \[host b\] holds one host's settings/);
+  const merged = mergeExports([
+    { host: "a", text: "[defaults]\nrange = 1-2\nexec = gw\n\n[profile p1]\nport = 1\n" },
+    { host: "b", text: "[defaults]\nrange = 3-4\nexec = gw\n\n[profile p2]\nport = 3\n" },
+  ]);
+  assert.equal(merged, "[defaults]\nexec = gw\n\n[host a]\nrange = 1-2\n\n[host b]\nrange = 3-4\n\n[profile p1]\nhosts = a\nport = 1\n\n[profile p2]\nhosts = b\nport = 3\n");
 });

@@ -91,36 +91,53 @@ const PROFILE_RE = /^profile (.*)$/;
 export function readManifest(file: string, portVar: string): Manifest {
   let text: string;
   try {
+    // `-f -`: the manifest on stdin (as `--host` sends each host its part), named in errors as the driver names it.
+    if (file === "-") return parseManifest(decodeBytes(readFileSync(0)), process.env.AP_MANIFEST_NAME || "<stdin>", portVar, process.cwd());
     text = decodeBytes(readFileSync(file));
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
   }
   return parseManifest(text, file, portVar);
 }
 
 /** Parse manifest `text` (from `file`, against which env-file paths resolve). */
-export function parseManifest(text: string, file: string, portVar: string): Manifest {
+export function parseManifest(text: string, file: string, portVar: string, dir = path.dirname(path.resolve(file))): Manifest {
   const scanned = scanSections(text);
   if (!Array.isArray(scanned)) throw new ManifestError(file, scanned.line, scanned.message);
   let defaults: ManifestSection | null = null;
   const seen = new Map<string, number>();
   const sections: [string, ManifestSection][] = [];
+  let hostDefaults: ManifestSection | null = null;
   for (const s of scanned) {
     if (s.header === "defaults") {
       if (defaults) throw new ManifestError(file, s.line, `[defaults] appears twice (first at line ${defaults.line})`);
       defaults = s;
       continue;
     }
+    // `[host NAME]`: [defaults] for one host, which the driver of `--host` sends only that host (naming it).
+    const forHost = /^host\s+(.+)$/.exec(s.header);
+    if (forHost) {
+      if (forHost[1]!.trim() !== process.env.AP_MANIFEST_HOST) throw new ManifestError(file, s.line, `[${s.header}] holds one host's settings: plan or apply the manifest with --host or --hosts-file`);
+      hostDefaults = s;
+      continue;
+    }
     const m = PROFILE_RE.exec(s.header);
-    if (!m) throw new ManifestError(file, s.line, `unknown section [${s.header}] (known: [defaults], [profile NAME])`);
+    if (!m) throw new ManifestError(file, s.line, `unknown section [${s.header}] (known: [defaults], [profile NAME], and with --host [host NAME])`);
     const name = m[1]!.trim();
     if (!isProfileName(name)) throw new ManifestError(file, s.line, `"${name}" is no profile name: a name is ${NAME_RULE}`);
     const first = seen.get(name);
     if (first !== undefined) throw new ManifestError(file, s.line, `[profile ${name}] appears twice (first at line ${first})`);
+    // The driver of `plan`/`apply --host` takes these lines out of each host's part (fleet/manifest.ts).
+    const hosts = s.entries.find((e) => e.key === "hosts");
+    if (hosts) throw new ManifestError(file, hosts.line, "`hosts` says which hosts run this profile: plan or apply the manifest with --host or --hosts-file");
     seen.set(name, s.line);
     sections.push([name, s]);
   }
-  const dir = path.dirname(path.resolve(file));
+  if (hostDefaults) {
+    const own = new Set(hostDefaults.entries.map((e) => e.key));
+    defaults = { header: "defaults", line: defaults?.line ?? hostDefaults.line, entries: [...(defaults?.entries ?? []).filter((e) => !own.has(e.key)), ...hostDefaults.entries] };
+  }
   const host: HostValue[] = [];
   // The port variable the profiles' sections are read with is the one the manifest sets, if it does.
   const givenPortVar = defaults?.entries.find((e) => e.key === "port-var");

@@ -1,6 +1,6 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import { array, boolean, enum as enumOf, int, literal, nonnegative, nullable, number, object, optional, positive, record, refine, string, type output } from "../../schema.js";
+import { readJsonRecord } from "../../store/json-record.js";
 import { BadFileError } from "../../errors.js";
 import type { Paths } from "../../paths.js";
 import { selfIdentity } from "../../processes/identity.js";
@@ -113,28 +113,10 @@ function planProblem(rec: RollRecord): string | null {
 export async function loadRecord(paths: Paths): Promise<RollRecord | null> {
   const file = recordFile(paths);
   const hint = `look at it, then set it aside with \`mv ${shellWord(file)} ${shellWord(`${file}.bad`)}\`: \`profiles roll\` starts afresh without it (the .env files are not in it)`;
-  let text: string;
-  try {
-    text = await fs.readFile(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return null;
-    throw new BadFileError(file, `cannot be read (${code})`, hint);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new BadFileError(file, "is not valid JSON", hint);
-  }
-  const parsed = recordSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadFileError(file, `${issue?.path.join(".")}: ${issue?.message}`, hint);
-  }
-  const problem = planProblem(parsed.data);
+  const record = await readJsonRecord(file, recordSchema, hint);
+  const problem = record && planProblem(record);
   if (problem) throw new BadFileError(file, problem, hint);
-  return parsed.data;
+  return record;
 }
 
 /** A fresh entry for a planned profile. */

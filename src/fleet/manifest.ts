@@ -1,0 +1,123 @@
+/**
+ * A manifest across hosts: `hosts = a, b` in a `[profile NAME]` section says which hosts run it (none: every
+ * host of the command). Each host is sent its own part on stdin (`plan -f -`, `apply -f -`): the lines of
+ * other hosts' profiles and the `hosts` lines blanked, so that every line keeps its number for the host's
+ * errors. `env-file` is read on each host, so it must be absolute. `export --host` merges the hosts' own.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { UsageError } from "../errors.js";
+import { ManifestError } from "../core/manifest/parse.js";
+import { scanSections, type ManifestSection } from "../core/manifest/lines.js";
+import { decodeBytes } from "../store/bytes.js";
+
+const PROFILE_RE = /^profile\s+(.+)$/;
+
+/** The hosts a section names, or null when it names none (every host). */
+function hostsOf(s: ManifestSection): string[] | null {
+  const e = s.entries.find((x) => x.key === "hosts");
+  return e ? e.value.split(/[\s,]+/).filter(Boolean) : null;
+}
+
+/** A manifest read for hosts: its text, and what each host's part is made from. */
+export interface FleetManifest {
+  file: string;
+  text: string;
+  sections: ManifestSection[];
+}
+
+export function readFleetManifest(file: string): FleetManifest {
+  let text: string;
+  try {
+    text = decodeBytes(readFileSync(file));
+  } catch (err) {
+    throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f");
+  }
+  const sections = scanSections(text);
+  if (!Array.isArray(sections)) throw new ManifestError(file, sections.line, sections.message);
+  for (const s of sections) {
+    const hosts = s.entries.find((e) => e.key === "hosts");
+    if (hosts && !PROFILE_RE.test(s.header)) throw new ManifestError(file, hosts.line, "`hosts` belongs in a [profile NAME] section");
+    if (hosts && (hostsOf(s) ?? []).length === 0) throw new ManifestError(file, hosts.line, "`hosts` names no host: give them as a, b (or leave the line out: every host)");
+    const envFile = s.entries.find((e) => e.key === "env-file");
+    if (envFile && !path.isAbsolute(envFile.value)) throw new ManifestError(file, envFile.line, `env-file "${envFile.value}" is relative: across hosts each host reads it, so give its absolute path there`);
+  }
+  return { file, text, sections };
+}
+
+/** The hosts the manifest names that are not among `chosen` (their profiles stay as they are this time). */
+export function hostsNotChosen(m: FleetManifest, chosen: readonly string[]): string[] {
+  const named = m.sections.flatMap((s) => [...(hostsOf(s) ?? []), ...(/^host\s+(.+)$/.exec(s.header)?.slice(1, 2).map((h) => h.trim()) ?? [])]);
+  return [...new Set(named)].filter((h) => !chosen.includes(h));
+}
+
+/** Host `host`'s part of the manifest, with every line where it was. */
+export function manifestFor(m: FleetManifest, host: string): string {
+  const lines = m.text.split(/\r?\n/);
+  const blank = (from: number, to: number) => {
+    for (let l = from; l <= to; l++) lines[l - 1] = "";
+  };
+  m.sections.forEach((s, i) => {
+    const forHost = /^host\s+(.+)$/.exec(s.header);
+    if (forHost && forHost[1]!.trim() !== host) return blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
+    const hosts = hostsOf(s);
+    if (hosts === null) return;
+    if (hosts.includes(host)) blank(s.entries.find((e) => e.key === "hosts")!.line, s.entries.find((e) => e.key === "hosts")!.line);
+    else blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
+  });
+  return lines.join("\n");
+}
+
+/** A manifest's text cut into its sections' blocks (header to the line before the next), blank tails trimmed. */
+function blocks(text: string): { header: string; lines: string[] }[] {
+  const out: { header: string; lines: string[] }[] = [];
+  for (const line of text.split("\n")) {
+    const head = /^\[([^\]]*)\]/.exec(line.trim());
+    if (head) out.push({ header: head[1]!.trim(), lines: [line] });
+    else if (out.length > 0) out.at(-1)!.lines.push(line);
+  }
+  for (const b of out) while (b.lines.length > 1 && b.lines.at(-1)!.trim() === "") b.lines.pop();
+  return out;
+}
+
+/** Hosts' differing [defaults]: the lines all share in [defaults], each host's others in its `[host NAME]`. */
+function splitDefaults(defaults: Map<string, string[]>): string[] {
+  const perHost = [...defaults].flatMap(([body, hosts]) => hosts.map((host) => ({ host, lines: body.split("\n").slice(1).filter((l) => l.trim() !== "" && !/^[#;]/.test(l.trim())) })));
+  const common = perHost[0]!.lines.filter((l) => perHost.every((h) => h.lines.includes(l)));
+  const out = [["[defaults]", ...common].join("\n")];
+  for (const { host, lines } of perHost) {
+    const own = lines.filter((l) => !common.includes(l));
+    if (own.length > 0) out.push([`[host ${host}]`, ...own].join("\n"));
+  }
+  return out;
+}
+
+/**
+ * One manifest from each host's `export`: the [defaults] they share, and each profile once with the hosts
+ * that run it (`hosts = a, b`); [defaults] lines not every host shares go to `[host NAME]`. Exit 2 when one
+ * profile differs between hosts: one manifest cannot say that; export those hosts one at a time.
+ */
+export function mergeExports(exports: { host: string; text: string }[]): string {
+  const defaults = new Map<string, string[]>();
+  const profiles = new Map<string, { block: string[]; hosts: string[] }>();
+  for (const { host, text } of exports) {
+    for (const b of blocks(text)) {
+      const body = b.lines.join("\n");
+      if (b.header === "defaults") {
+        (defaults.get(body) ?? defaults.set(body, []).get(body)!).push(host);
+        continue;
+      }
+      const known = profiles.get(b.header);
+      if (!known) profiles.set(b.header, { block: b.lines, hosts: [host] });
+      else if (known.block.join("\n") === body) known.hosts.push(host);
+      else throw new UsageError(`[${b.header}] is not the same on ${known.hosts.join(", ")} and ${host}: one manifest cannot say both`, "export those hosts one at a time: `profiles export --host HOST`");
+    }
+  }
+  const all = exports.map((e) => e.host);
+  const out: string[] = defaults.size <= 1 ? [...defaults.keys()] : splitDefaults(defaults);
+  for (const { block, hosts } of profiles.values()) {
+    const [head, ...rest] = block;
+    out.push([head!, ...(hosts.length === all.length ? [] : [`hosts = ${hosts.join(", ")}`]), ...rest].join("\n"));
+  }
+  return out.join("\n\n") + "\n";
+}

@@ -1,0 +1,28 @@
+/** A JSON record of ours read through its schema: a missing file is null, anything else wrong is exit 12 naming it. */
+import fs from "node:fs/promises";
+import { BadFileError } from "../errors.js";
+import type { ZodMiniType, output } from "../schema.js";
+
+/** `file` parsed and checked by `schema`, or null when there is none; `hint` says what to do with a bad one. */
+export async function readJsonRecord<S extends ZodMiniType>(file: string, schema: S, hint: string): Promise<output<S> | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    throw new BadFileError(file, `cannot be read (${code})`, hint);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new BadFileError(file, "is not valid JSON", hint);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadFileError(file, `${issue?.path.join(".")}: ${issue?.message}`, hint);
+  }
+  return parsed.data as output<S>;
+}
