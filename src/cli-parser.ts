@@ -26,7 +26,9 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new UsageError(hideArguments(msg, argv), "see `profiles --help`");
+      // yargs' own validation (e.g. "Not enough arguments following: host") comes as a YError: bad input too.
+      if (err && err.name !== "YError") throw err;
+      throw new UsageError(hideArguments(msg ?? err?.message ?? "bad arguments", argv), "see `profiles --help`");
     });
   for (const spec of commands) parser.command(spec.command, spec.describe, spec.builder, (args) => handle(spec, args));
   return parser;

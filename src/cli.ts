@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     const hosts = fleetHosts(args);
     if (hosts) {
       const { realFleet, runOnHosts } = await import("./fleet/run.js");
-      result = await runOnHosts(realFleet(ctx, json), verbOf(spec.command), argv, hosts);
+      result = await runOnHosts(realFleet(ctx, json), verbOf(spec.command), argv, hosts, args);
       return;
     }
     // Before the command prints its first line: what the redaction of every output must know.

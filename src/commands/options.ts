@@ -69,7 +69,8 @@ export const restartAfterChange: OptionEntry = {
 export const globalOptions = {
   json: { type: "boolean", default: false, describe: "Print the result as JSON on stdout" },
   verbose: { type: "boolean", default: false, describe: "Log details on stderr" },
-  host: { type: "string", array: true, describe: "Run on [USER@]HOST[:PORT] over ssh (repeatable, a,b,c, or @group of --hosts-file)" },
+  // nargs 1: an array option would otherwise take the words after it (`status --host vps hermes1`).
+  host: { type: "string", array: true, nargs: 1, describe: "Run on [USER@]HOST[:PORT] over ssh (repeatable, a,b,c, or @group of --hosts-file)" },
   "hosts-file": { type: "string", describe: "Hosts to run on: one a line, or an Ansible-style INI inventory ([group] sections)" },
 } as const;
 

@@ -1,7 +1,7 @@
 /** The command line a host is given: the user's own, less the options that choose and pace the hosts. */
 
-/** Options the driving side consumes; each takes a value (`--host a` or `--host=a`). */
-export const FLEET_FLAGS = ["--host", "--hosts-file", "--canary-hosts", "--max-parallel-hosts", "--max-fail-percent"] as const;
+/** Options the driving side consumes, as yargs also takes them (camelCase); each takes a value (`--host a` or `--host=a`). */
+export const FLEET_FLAGS = ["--host", "--hosts-file", "--hostsFile", "--canary-hosts", "--canaryHosts", "--max-parallel-hosts", "--maxParallelHosts", "--max-fail-percent", "--maxFailPercent"] as const;
 
 /** `argv` without the fleet options, and with or without `--json` as asked. */
 export function remoteArgv(argv: readonly string[], json: boolean): string[] {
@@ -17,7 +17,11 @@ export function remoteArgv(argv: readonly string[], json: boolean): string[] {
       continue;
     }
     if (FLEET_FLAGS.some((f) => a.startsWith(`${f}=`))) continue;
-    if (a === "--json" || a === "--no-json" || a.startsWith("--json=")) continue;
+    if (a === "--json" || a === "--no-json" || a.startsWith("--json=")) {
+      // `--json false`: the value is the flag's, not a positional for the host.
+      if (a === "--json" && (argv[i + 1] === "true" || argv[i + 1] === "false")) i++;
+      continue;
+    }
     out.push(a);
   }
   // First, where no `--` can come before it.

@@ -17,7 +17,7 @@ import { ask, worstCode, type HostAnswer } from "./answer.js";
 import { remoteArgv } from "./argv.js";
 import { dropFleetRecord, fleetRecordFile, loadFleetRecord, saveFleetRecord, type FleetRecord, type HostState } from "./fleet-record.js";
 import type { Host } from "./hosts.js";
-import type { Fleet } from "./run.js";
+import type { Fleet, FleetArgs } from "./run.js";
 
 /** How hosts are paced: the fleet options of `roll`. */
 export interface FleetPace {
@@ -26,27 +26,20 @@ export interface FleetPace {
   maxFailPercent: number;
 }
 
-function flagValue(argv: readonly string[], flag: string): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === flag) return argv[i + 1];
-    if (argv[i]!.startsWith(`${flag}=`)) return argv[i]!.slice(flag.length + 1);
-  }
-  return undefined;
-}
-
-/** The fleet options from the command line (exit 2 naming the rule). */
-export function parsePace(argv: readonly string[], hostCount: number): FleetPace {
-  const whole = (flag: string, min: number, max: number, dflt: number): number => {
-    const text = flagValue(argv, flag);
-    if (text === undefined) return dflt;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} "${text}" must be a whole number from ${min} to ${max}`);
+/** The fleet options as parsed (strings: yargs leaves them as typed), checked (exit 2 naming the rule). */
+export function parsePace(args: FleetArgs, hostCount: number): FleetPace {
+  const text = (key: string): string | undefined => (args[key] === undefined ? undefined : String(args[key]));
+  const whole = (key: string, flag: string, min: number, max: number, dflt: number): number => {
+    const t = text(key);
+    if (t === undefined) return dflt;
+    const n = Number(t);
+    if (t.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} "${t}" must be a whole number from ${min} to ${max}`);
     return n;
   };
-  const maxFail = flagValue(argv, "--max-fail-percent");
+  const maxFail = text("maxFailPercent");
   const percent = maxFail === undefined ? 0 : Number(maxFail);
   if (maxFail !== undefined && !(maxFail.trim() !== "" && percent >= 0 && percent <= 100)) throw new UsageError(`--max-fail-percent "${maxFail}" must be a number from 0 to 100`);
-  return { canaryHosts: whole("--canary-hosts", 0, hostCount, 0), maxParallelHosts: whole("--max-parallel-hosts", 1, 1000, 1), maxFailPercent: percent };
+  return { canaryHosts: whole("canaryHosts", "--canary-hosts", 0, hostCount, 0), maxParallelHosts: whole("maxParallelHosts", "--max-parallel-hosts", 1, 1000, 1), maxFailPercent: percent };
 }
 
 /** The batches of host indexes: the canaries, then groups of maxParallelHosts. */
@@ -83,7 +76,7 @@ function profilesOf(data: unknown): Outcomes {
 }
 
 /** Each host's profiles and their outcomes, for people. */
-function summaryText(outcomes: HostOutcome[], halted: string | null, next: string | null): string {
+function summaryText(outcomes: HostOutcome[], note: string | null, next: string | null): string {
   const rows: string[][] = [];
   for (const o of outcomes) {
     const profiles = profilesOf(o.roll);
@@ -91,7 +84,7 @@ function summaryText(outcomes: HostOutcome[], halted: string | null, next: strin
     for (const p of profiles) rows.push([o.host, p.name, p.outcome, p.reason ?? ""]);
   }
   const lines = [table(["HOST", "PROFILE", "OUTCOME", "WHY"], rows)];
-  if (halted) lines.push(`halted: ${halted}`);
+  if (note) lines.push(note);
   if (next) lines.push(`next: ${next}`);
   return lines.join("\n");
 }
@@ -135,11 +128,12 @@ export interface HostParts {
   digest: string;
 }
 
-export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[], parts?: HostParts): Promise<CommandResult> {
+/** `roll --host` (and `apply --host`, whose `parts` differ by host): see the top of this file. */
+export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[], given: FleetArgs, parts?: HostParts): Promise<CommandResult> {
   const args = parts?.args ?? remoteArgv(argv, true);
-  const pace = parsePace(argv, hosts.length);
+  const pace = parsePace(given, hosts.length);
   const again = `profiles ${argv.map(shellWord).join(" ")}`;
-  if (args.includes("--dry-run")) {
+  if (given.dryRun === true) {
     const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, args, { version: f.version, json: true, input: parts?.inputFor(h), env: parts?.envFor(h) })));
     for (const a of answers) if (a.problem) f.tell(a.problem);
     const outcomes = answers.map((a): HostOutcome => ({ host: a.host.name, state: "pending", exitCode: a.code, problem: a.problem, roll: a.data ?? null }));
@@ -157,7 +151,8 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
       );
     }
     // Every host must answer, at this version, before any host rolls.
-    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, parts?.preflight ?? ["list", "--json"], { version: f.version, json: true, input: parts?.inputFor(h), env: parts?.envFor(h) })));
+    // Detached as the rolls are: a Ctrl-C is this process's to act on (no host starts after it), not ssh's.
+    const answers = await Promise.all(hosts.map((h) => ask(f.runner, h, parts?.preflight ?? ["list", "--json"], { version: f.version, json: true, input: parts?.inputFor(h), env: parts?.envFor(h), detached: true })));
     const silent = answers.filter((a) => !(parts?.preflightOk ?? [0]).includes(a.code));
     if (silent.length > 0) {
       for (const a of silent) f.tell(a.problem ?? `${a.host.name}: \`profiles ${(parts?.preflight ?? ["list"]).join(" ")}\` exited ${a.code}: ${a.stderr.trim().split("\n")[0] ?? ""}`);
@@ -174,6 +169,11 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
     for (const [bi, batch] of hostBatches(hosts.length, { canaryHosts: rec.canaryHosts, maxParallelHosts: rec.maxParallelHosts, maxFailPercent: rec.maxFailPercent }).entries()) {
       const todo = batch.filter((i) => rec!.hosts[i]!.state !== "rolled");
       if (todo.length === 0) continue;
+      // A Ctrl-C while the hosts were asked, or between batches: no host starts after it.
+      if (stop.signal()) {
+        halted = `${stop.signal()} (stopped before batch ${bi + 1})`;
+        break;
+      }
       // A host left `rolling` by a killed driver, or whose connection dropped mid-roll, may still be rolling
       // (or have finished) there: asked again with the same attempt.
       const leftRolling = new Set(todo.filter((i) => rec!.hosts[i]!.state === "rolling" || rec!.hosts[i]!.state === "unreachable"));
@@ -186,13 +186,16 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
       const settled = await Promise.all(todo.map((i) => rollHost(f, hosts[i]!, args, `${rec!.id}:${hosts[i]!.name}:${rec!.hosts[i]!.attempt}`, leftRolling.has(i), parts)));
       for (const [k, a] of settled.entries()) {
         const entry = rec.hosts[todo[k]!]!;
-        entry.state = a.code === 0 ? "rolled" : a.ran ? "failed" : "unreachable";
+        // Unknown how far the host got (still busy with the roll its killed driver left, or its ssh ended by a
+        // signal): asked again with the same attempt, never counted as a failure to roll again.
+        const unknown = !a.ran || a.code >= 128 || (leftRolling.has(todo[k]!) && a.code === ExitCode.busy);
+        entry.state = a.code === 0 ? "rolled" : unknown ? (a.ran ? "rolling" : "unreachable") : "failed";
         entry.exitCode = a.code;
         results.set(a.host.name, a);
         if (a.problem) f.tell(a.problem);
       }
       await saveFleetRecord(paths, rec);
-      const failed = rec.hosts.filter((h) => h.state === "failed" || h.state === "unreachable");
+      const failed = rec.hosts.filter((h) => h.state !== "rolled" && h.state !== "pending");
       const batchFailed = settled.filter((a) => a.code !== 0).map((a) => a.host.name);
       if (batchFailed.length > 0 && bi === 0 && rec.canaryHosts > 0) halted = `canary host ${batchFailed.join(", ")} failed`;
       else if ((failed.length * 100) / hosts.length > rec.maxFailPercent) halted = `${failed.map((h) => h.name).join(", ")} failed (${failed.length} of ${hosts.length} hosts, more than --max-fail-percent ${rec.maxFailPercent})`;
@@ -205,8 +208,11 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
     });
     const done = rec.hosts.every((h) => h.state === "rolled");
     if (done) await dropFleetRecord(paths);
+    // Failed hosts within --max-fail-percent: every host was tried, and the record stays for those.
+    const outcome = done ? "completed" : halted ? "halted" : "completed-with-failures";
     const next = done ? null : `fix what failed, then \`${again}\` resumes: rolled hosts are skipped`;
-    return { data: { id: rec.id, resumed, outcome: done ? "completed" : "halted", hosts: outcomes }, text: summaryText(outcomes, halted, next), exitCode: done ? ExitCode.ok : ExitCode.rollHalted };
+    const tolerated = outcome === "completed-with-failures" ? `every host was tried; ${rec.hosts.filter((h) => h.state !== "rolled").map((h) => h.name).join(", ")} did not roll (within --max-fail-percent ${rec.maxFailPercent})` : null;
+    return { data: { id: rec.id, resumed, outcome, hosts: outcomes }, text: summaryText(outcomes, halted ? `halted: ${halted}` : tolerated, next), exitCode: done ? ExitCode.ok : ExitCode.rollHalted };
   } finally {
     stop.remove();
     await lock.release();

@@ -15,7 +15,7 @@ export interface Host {
 }
 
 // A destination never starts with "-": ssh would read it as an option (`-oProxyCommand=...`).
-const SPEC = /^(?:([A-Za-z_][A-Za-z0-9_.-]*)@)?([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/;
+const SPEC = /^(?:([A-Za-z_][A-Za-z0-9_.-]*)@)?([A-Za-z0-9][A-Za-z0-9_.-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?$/;
 const SPEC_RULE = "[USER@]HOST[:PORT], HOST a name from ~/.ssh/config, a DNS name or an address";
 
 function portOf(text: string | undefined, what: string): number | undefined {
@@ -49,7 +49,8 @@ function inventoryHost(line: string, where: string): Host {
     const key = v.slice(0, eq);
     const value = v.slice(eq + 1);
     if (eq < 1 || !INVENTORY_VARS.has(key)) throw new UsageError(`${where}: "${v}" is not one of ${[...INVENTORY_VARS].join(", ")}=VALUE`);
-    if (key === "ansible_host") host.destination = parseHostSpec(value, `${where}: ansible_host`).destination;
+    // A bare IPv6 address is an address here, not HOST:PORT.
+    if (key === "ansible_host") host.destination = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/.test(value) ? value : parseHostSpec(value, `${where}: ansible_host`).destination;
     else if (key === "ansible_user") host.user = parseHostSpec(`${value}@x`, `${where}: ansible_user`).user;
     else host.port = portOf(value, `${where}: ansible_port`);
   }
@@ -61,24 +62,35 @@ export function parseInventory(text: string, file: string): Inventory {
   const hosts = new Map<string, Host>();
   const members = new Map<string, string[]>();
   const children = new Map<string, string[]>();
-  let section: { group: string; children: boolean } | null = null;
+  let section: { group: string; children: boolean; vars: boolean } | null = null;
   text.split("\n").forEach((raw, i) => {
     const line = raw.replace(/[#;].*$/, "").trim();
     if (line === "") return;
     const where = `${file} line ${i + 1}`;
-    const head = /^\[([A-Za-z0-9_-]+)(:children)?\]$/.exec(line);
+    const head = /^\[([A-Za-z0-9_-]+)(:children|:vars)?\]$/.exec(line);
+    // Ansible's variables are Ansible's: skipped, as a section of their own.
+    if (head?.[2] === ":vars") {
+      section = { group: "", children: false, vars: true };
+      return;
+    }
     if (head) {
-      section = { group: head[1]!, children: Boolean(head[2]) };
+      section = { group: head[1]!, children: Boolean(head[2]), vars: false };
       (head[2] ? children : members).set(head[1]!, (head[2] ? children : members).get(head[1]!) ?? []);
       return;
     }
-    if (line.startsWith("[")) throw new UsageError(`${where}: "${line}" is not a [group] or [group:children] section`);
+    if (line.startsWith("[")) throw new UsageError(`${where}: "${line}" is not a [group], [group:children] or [group:vars] section`);
+    if (section?.vars) return;
     if (section?.children) {
       children.get(section.group)!.push(line);
       return;
     }
     const host = inventoryHost(line, where);
     const known = hosts.get(host.name);
+    // As Ansible: a host's variables are given once; it may be named bare in other groups.
+    if (known && !/\s/.test(line)) {
+      if (section) members.get(section.group)!.push(host.name);
+      return;
+    }
     if (known && JSON.stringify(known) !== JSON.stringify(host)) throw new UsageError(`${where}: host "${host.name}" is given twice, differently`);
     hosts.set(host.name, host);
     if (section) members.get(section.group)!.push(host.name);

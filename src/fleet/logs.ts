@@ -31,7 +31,13 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
           }
         };
         return ask(f.runner, h, args, { version: f.version, json: false, onStdoutLine, progress: f.tell, signal: abort.signal }).then((a) => {
-          if (whole) write(redactJson({ host: h.name, ...(JSON.parse(whole.join("\n")) as object) }));
+          if (whole) {
+            try {
+              write(redactJson({ host: h.name, ...(JSON.parse(whole.join("\n")) as object) }));
+            } catch {
+              f.tell(`${h.name}: its answer was cut off (exit ${a.code})`);
+            }
+          }
           return a;
         });
       }),

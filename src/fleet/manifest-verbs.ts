@@ -6,9 +6,9 @@ import { ask, worstCode } from "./answer.js";
 import { remoteArgv } from "./argv.js";
 import { fleetRoll } from "./fleet-roll.js";
 import type { Host } from "./hosts.js";
-import { hostsNotChosen, manifestFor, mergeExports, readFleetManifest } from "./manifest.js";
+import { hostKeys, hostsNotChosen, manifestFor, mergeExports, readFleetManifest } from "./manifest.js";
 import { hostRows, renderSections } from "./render.js";
-import type { Fleet } from "./run.js";
+import type { Fleet, FleetArgs } from "./run.js";
 
 /** The `-f FILE` of a command line, and the command line reading it from stdin instead. */
 function onStdin(argv: readonly string[]): { file: string; argv: string[] } {
@@ -29,21 +29,28 @@ function onStdin(argv: readonly string[]): { file: string; argv: string[] } {
   throw new UsageError("-f needs the manifest's path");
 }
 
-export async function manifestOnHosts(f: Fleet, verb: "plan" | "apply", argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
+/** `plan` (every host at once) or `apply` (paced as `roll --host`) of one manifest, each host its part. */
+export async function manifestOnHosts(f: Fleet, verb: "plan" | "apply", argv: readonly string[], hosts: Host[], given: FleetArgs): Promise<CommandResult> {
   const { file, argv: remote } = onStdin(argv);
   if (file === "-") throw new UsageError("-f - across hosts: give the manifest's path, which each host is sent its part of");
   const m = readFleetManifest(file);
-  const left = hostsNotChosen(m, hosts.map((h) => h.name));
+  const left = hostsNotChosen(m, hosts.flatMap(hostKeys));
   if (left.length > 0) f.tell(`the manifest names hosts this command leaves out: ${left.join(", ")} (their profiles stay as they are)`);
-  const inputFor = (h: Host) => manifestFor(m, h.name);
-  // The host's name picks its [host NAME] section; the file's name is what its errors name.
-  const envFor = (h: Host) => ({ AP_MANIFEST_NAME: file, AP_MANIFEST_HOST: h.name });
+  const inputFor = (h: Host) => manifestFor(m, hostKeys(h));
+  // The host's own [host NAME] section is sent under the name the host reads it by; the file's name is what its errors name.
+  const sectionName = (h: Host) => hostKeys(h).find((k) => m.sections.some((s) => s.header === `host ${k}`)) ?? h.name;
+  const envFor = (h: Host) => ({ AP_MANIFEST_NAME: file, AP_MANIFEST_HOST: sectionName(h) });
+  // --prune removes what a host's part does not declare: a part with no profile at all is a host the manifest missed.
+  if (given.prune === true) {
+    const empty = hosts.filter((h) => !/^\s*\[\s*profile\s/m.test(inputFor(h)));
+    if (empty.length > 0) throw new UsageError(`--prune would remove every profile on ${empty.map((h) => h.name).join(", ")}: the manifest gives ${empty.length > 1 ? "them" : "it"} none`, "name the host in `hosts = ...` lines as the command does, or leave out --prune");
+  }
   if (verb === "apply") {
-    if (!argv.some((a) => a === "--yes" || a === "-y")) {
+    if (given.yes !== true) {
       throw new UsageError(`applying ${file} across hosts needs --yes; nothing was changed`, `review it with \`profiles plan -f ${file} --host ...\`, then run the same apply with --yes`);
     }
-    const prune = argv.includes("--prune") ? ["--prune"] : [];
-    return fleetRoll(f, argv, hosts, {
+    const prune = given.prune === true ? ["--prune"] : [];
+    return fleetRoll(f, argv, hosts, given, {
       args: remoteArgv(remote, true),
       inputFor,
       envFor,

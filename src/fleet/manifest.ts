@@ -45,24 +45,29 @@ export function readFleetManifest(file: string): FleetManifest {
   return { file, text, sections };
 }
 
+/** The names a manifest may call a host by: as given to --host (or its inventory alias), or its address. */
+export function hostKeys(h: { name: string; destination: string }): string[] {
+  return [...new Set([h.name, h.destination])];
+}
+
 /** The hosts the manifest names that are not among `chosen` (their profiles stay as they are this time). */
 export function hostsNotChosen(m: FleetManifest, chosen: readonly string[]): string[] {
   const named = m.sections.flatMap((s) => [...(hostsOf(s) ?? []), ...(/^host\s+(.+)$/.exec(s.header)?.slice(1, 2).map((h) => h.trim()) ?? [])]);
   return [...new Set(named)].filter((h) => !chosen.includes(h));
 }
 
-/** Host `host`'s part of the manifest, with every line where it was. */
-export function manifestFor(m: FleetManifest, host: string): string {
+/** The part of the manifest for the host called `keys` (hostKeys), with every line where it was. */
+export function manifestFor(m: FleetManifest, keys: readonly string[]): string {
   const lines = m.text.split(/\r?\n/);
   const blank = (from: number, to: number) => {
     for (let l = from; l <= to; l++) lines[l - 1] = "";
   };
   m.sections.forEach((s, i) => {
     const forHost = /^host\s+(.+)$/.exec(s.header);
-    if (forHost && forHost[1]!.trim() !== host) return blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
+    if (forHost && !keys.includes(forHost[1]!.trim())) return blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
     const hosts = hostsOf(s);
     if (hosts === null) return;
-    if (hosts.includes(host)) blank(s.entries.find((e) => e.key === "hosts")!.line, s.entries.find((e) => e.key === "hosts")!.line);
+    if (hosts.some((h) => keys.includes(h))) blank(s.entries.find((e) => e.key === "hosts")!.line, s.entries.find((e) => e.key === "hosts")!.line);
     else blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
   });
   return lines.join("\n");
@@ -114,7 +119,10 @@ export function mergeExports(exports: { host: string; text: string }[]): string 
     }
   }
   const all = exports.map((e) => e.host);
-  const out: string[] = defaults.size <= 1 ? [...defaults.keys()] : splitDefaults(defaults);
+  // A host whose export has no [defaults] has init's own settings: an empty [defaults], not another host's.
+  const without = all.filter((h) => ![...defaults.values()].some((hs) => hs.includes(h)));
+  if (without.length > 0) defaults.set("[defaults]", [...(defaults.get("[defaults]") ?? []), ...without]);
+  const out: string[] = defaults.size === 1 ? [...defaults.keys()].filter((d) => d.trim() !== "[defaults]") : splitDefaults(defaults);
   for (const { block, hosts } of profiles.values()) {
     const [head, ...rest] = block;
     out.push([head!, ...(hosts.length === all.length ? [] : [`hosts = ${hosts.join(", ")}`]), ...rest].join("\n"));

@@ -22,11 +22,16 @@ function tableRows(answers: readonly HostAnswer[]): never[] {
   return answers.flatMap((a) => rowsOf(a).filter((r) => !("error" in r))) as never[];
 }
 
+/** The table of the hosts that answered; nothing when none did (their errors are on stderr, not "no profiles yet"). */
+function hostTable(render: (rows: never[]) => string): (answers: readonly HostAnswer[]) => string {
+  return (answers) => (answers.some((a) => !a.problem && a.code !== 2 && a.code < 8) ? render(tableRows(answers)) : "");
+}
+
 /** Verbs whose --json rows make one table with a HOST column. */
 export const TABLE_VERBS: Record<string, (answers: readonly HostAnswer[]) => string> = {
-  list: (answers) => renderList(tableRows(answers)),
-  status: (answers) => renderStatus(tableRows(answers)),
-  health: (answers) => renderHealth(tableRows(answers)),
+  list: hostTable(renderList),
+  status: hostTable(renderStatus),
+  health: hostTable(renderHealth),
 };
 
 /** Any other verb: each host's own text under a line naming it. */

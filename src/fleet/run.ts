@@ -47,10 +47,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The parsed options the driving side reads (the command line itself goes to the hosts as typed). */
+export type FleetArgs = Record<string, unknown>;
+
 /** The flags a host cannot be given as they are: they name a file on this machine. */
-function assertRemotable(verb: string, argv: readonly string[]): void {
+function assertRemotable(verb: string, args: FleetArgs): void {
   if (NOT_ACROSS[verb]) throw new UsageError(`${verb} does not take --host: ${NOT_ACROSS[verb]}`);
-  if (argv.some((a) => a === "--env-file" || a.startsWith("--env-file="))) {
+  if (args.envFile !== undefined) {
     throw new UsageError("--env-file names a file on this machine, which the hosts cannot read", "pipe it instead: `profiles set NAME --stdin --host ... < FILE`");
   }
 }
@@ -61,10 +64,11 @@ function askAll(f: Fleet, hosts: Host[], args: string[], input: string | undefin
 }
 
 /** Host by host, stopping at the first that fails; the hosts not reached are returned apart. */
-async function askInTurn(f: Fleet, hosts: Host[], args: string[], input: string | undefined): Promise<{ answers: HostAnswer[]; notReached: Host[] }> {
+async function askInTurn(f: Fleet, verb: string, hosts: Host[], args: string[], input: string | undefined): Promise<{ answers: HostAnswer[]; notReached: Host[] }> {
   const answers: HostAnswer[] = [];
   for (const [i, h] of hosts.entries()) {
-    if (!f.json) f.tell(`${h.name}: profiles ${args.join(" ")}`);
+    // The verb only: its arguments may hold a secret (`set NAME KEY=VALUE`), which nothing here has learnt to mask.
+    if (!f.json) f.tell(`${h.name}: profiles ${verb}`);
     const a = await ask(f.runner, h, args, { version: f.version, json: f.json, input, progress: f.json ? undefined : f.tell });
     answers.push(a);
     if (a.code !== 0) return { answers, notReached: hosts.slice(i + 1) };
@@ -72,18 +76,19 @@ async function askInTurn(f: Fleet, hosts: Host[], args: string[], input: string 
   return { answers, notReached: [] };
 }
 
-/** Run `verb` (its command line `argv`) on `hosts`. */
-export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[]): Promise<CommandResult> {
-  assertRemotable(verb, argv);
-  if (verb === "roll") return fleetRoll(f, argv, hosts);
-  if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts);
+/** Run `verb` (its command line `argv`, parsed as `args`) on `hosts`. */
+export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[], args: FleetArgs = {}): Promise<CommandResult> {
+  assertRemotable(verb, args);
+  if (verb === "roll") return fleetRoll(f, argv, hosts, args);
+  if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts, args);
   if (verb === "export") return exportHosts(f, argv, hosts);
-  const input = argv.includes("--stdin") ? await readStdin() : undefined;
+  const input = args.stdin === true ? await readStdin() : undefined;
   if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
   const table = TABLE_VERBS[verb];
-  const args = remoteArgv(argv, f.json || table !== undefined);
-  const read = READS.has(verb) || (verb === "limits" && !argv.some((a) => a.startsWith("--")));
-  const { answers, notReached } = read ? { answers: await askAll(f, hosts, args, input), notReached: [] } : await askInTurn(f, hosts, args, input);
+  const remote = remoteArgv(argv, f.json || table !== undefined);
+  // `limits NAME` alone shows them; with a flag it changes them.
+  const read = READS.has(verb) || (verb === "limits" && !remoteArgv(argv, false).some((a) => a.startsWith("-")));
+  const { answers, notReached } = read ? { answers: await askAll(f, hosts, remote, input), notReached: [] } : await askInTurn(f, verb, hosts, remote, input);
   for (const a of answers) if (a.problem) f.tell(a.problem);
   if (notReached.length > 0) f.tell(`stopped at ${answers.at(-1)!.host.name}: not run on ${notReached.map((h) => h.name).join(", ")}`);
   const exitCode = worstCode(answers);

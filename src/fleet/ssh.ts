@@ -67,6 +67,9 @@ export function sshArgv(host: Host, remote: readonly string[], opts: { config?: 
     ...(opts.config ? ["-F", opts.config] : []),
     "-o", "BatchMode=yes",
     "-o", "ConnectTimeout=10",
+    // A host that vanishes without a FIN (power, network) is noticed within a minute, not TCP's hours.
+    "-o", "ServerAliveInterval=15",
+    "-o", "ServerAliveCountMax=4",
     "-o", "ControlMaster=auto",
     "-o", `ControlPath=${path.join(opts.controlDir, "%C")}`,
     "-o", "ControlPersist=300",

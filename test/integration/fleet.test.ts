@@ -79,6 +79,13 @@ test("reads across hosts: one table with a HOST column, a host field in --json, 
   } finally {
     await on("b", ["start", "b2"]);
   }
+  // Logs of every profile of both hosts, each line with its host; doctor's own text under each host's name.
+  const logs = await drive(["logs", "-n", "1", "--host", "a,b"]);
+  assert.equal(logs.code, 0, logs.stderr);
+  for (const p of ["a1", "a2", "b1", "b2"]) assert.match(logs.stdout, new RegExp(`^${p[0]} .*${p}.* listening on `, "m"), logs.stdout);
+  const doctor = await drive(["doctor", "--host", "a,b"]);
+  assert.match(doctor.stdout, /^== a \(exit (0|14)\) ==\n[\s\S]*\n== b \(exit (0|14)\) ==\n/);
+  assert.ok([0, 14].includes(doctor.code), doctor.stdout + doctor.stderr);
   // A hosts file with a group.
   const inv = path.join(fleet.driver.home, "hosts.ini");
   await fleet.driver.exec("sh", ["-c", `printf '[pair]\\na\\nc\\n' > ${inv}`]);

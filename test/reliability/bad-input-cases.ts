@@ -146,6 +146,21 @@ export function flagCases(w: World): BadCase[] {
   for (const verb of ["list", "status", "health", "env", "history", "diff", "add", "remove", "start", "stop", "roll", "doctor", "logs", "set", "unset", "rollback", "sweep", "init"]) {
     out.push(u([verb, "--definitely-not-a-flag"], `${verb} unknown flag`));
   }
+  // --host: refused before any host is asked (no ssh runs: "h1" resolves nowhere).
+  for (const h of ["-oProxyCommand=touch /tmp/rl-pwned", "a,,b", "web:0", "web:99999", "a b", "@group", "h1,h1", "x@", "[::1"]) {
+    out.push(u(["stop", e1, "--host", h], `--host ${JSON.stringify(h)}`));
+  }
+  out.push(
+    u(["list", "--hosts-file", "/nonexistent/hosts"], "--hosts-file missing"),
+    u(["list", "--hosts-file", ""], "--hosts-file empty"),
+    u(["roll", "--canary-hosts", "1", "--dry-run"], "--canary-hosts without hosts"),
+    u(["roll", "--max-parallel-hosts", "2", "--dry-run"], "--max-parallel-hosts without hosts"),
+    u(["roll", "--host", "h1", "--canary-hosts", "5"], "--canary-hosts above the hosts"),
+    u(["roll", "--host", "h1", "--max-fail-percent", "x"], "--max-fail-percent not a number"),
+    u(["set", e1, "--env-file", "/etc/hostname", "--host", "h1"], "--env-file across hosts"),
+    u(["top", "--host", "h1"], "top across hosts"),
+    u(["apply", "-f", "/nonexistent/m.ini", "--host", "h1", "--yes"], "apply --host of a missing manifest"),
+  );
   return out;
 }
 

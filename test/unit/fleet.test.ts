@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import test from "node:test";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { cliParser } from "../../src/cli-parser.js";
+import { verbOf } from "../../src/commands/command.js";
 import { createContext } from "../../src/core/context.js";
 import { scanSections, type ManifestSection } from "../../src/core/manifest/lines.js";
 import { parseManifest } from "../../src/core/manifest/parse.js";
@@ -32,7 +34,7 @@ test("inventories: plain lines, [group] sections, :children, Ansible's host vars
   assert.deepEqual(inv.groups.get("all_home")!.map((h) => h.name), ["mini", "nas"]);
   assert.deepEqual(inv.groups.get("all")!.map((h) => h.name), ["vps", "mini", "nas"]);
   assert.throws(() => parseInventory("[a]\nx ansible_become=yes\n", "f"), /f line 2: "ansible_become=yes"/);
-  assert.throws(() => parseInventory("[a:vars]\nx=1\n", "f"), /f line 1/);
+  assert.throws(() => parseInventory("[a:bogus]\nx\n", "f"), /f line 1/);
   assert.throws(() => parseInventory("[a:children]\nb\n[b:children]\na\n", "f"), /contains itself/);
   assert.throws(() => parseInventory("[a:children]\nnope\n", "f"), /group "nope"/);
 });
@@ -66,10 +68,11 @@ test("the command line a host gets: the fleet options gone, --json first when as
 test("host batches: the canaries first, then groups of --max-parallel-hosts; pacing values are checked", () => {
   assert.deepEqual(hostBatches(5, { canaryHosts: 1, maxParallelHosts: 2, maxFailPercent: 0 }), [[0], [1, 2], [3, 4]]);
   assert.deepEqual(hostBatches(3, { canaryHosts: 0, maxParallelHosts: 1, maxFailPercent: 0 }), [[0], [1], [2]]);
-  assert.deepEqual(parsePace(["--canary-hosts", "1", "--max-parallel-hosts=3", "--max-fail-percent", "50"], 4), { canaryHosts: 1, maxParallelHosts: 3, maxFailPercent: 50 });
-  assert.throws(() => parsePace(["--canary-hosts", "5"], 4), /from 0 to 4/);
-  assert.throws(() => parsePace(["--max-parallel-hosts", "0"], 4), /from 1 to 1000/);
-  assert.throws(() => parsePace(["--max-fail-percent", "x"], 4), /0 to 100/);
+  assert.deepEqual(parsePace({ canaryHosts: "1", maxParallelHosts: "3", maxFailPercent: "50" }, 4), { canaryHosts: 1, maxParallelHosts: 3, maxFailPercent: 50 });
+  assert.throws(() => parsePace({ canaryHosts: "5" }, 4), /from 0 to 4/);
+  assert.throws(() => parsePace({ maxParallelHosts: "0" }, 4), /from 1 to 1000/);
+  assert.throws(() => parsePace({ maxFailPercent: "x" }, 4), /0 to 100/);
+  assert.throws(() => parsePace({ canaryHosts: "" }, 4), /whole number/);
 });
 
 /** A runner whose hosts answer from `reply`, recording each call in order. */
@@ -88,6 +91,13 @@ function fakeRunner(reply: (host: string, args: readonly string[]) => RemoteResu
 
 const hosts = (...names: string[]): Host[] => names.map((n) => ({ name: n, destination: n }));
 
+/** `runOnHosts` as the CLI calls it: the verb and its options parsed from `argv` by the real parser. */
+async function run(f: Fleet, argv: string[], on: Host[]) {
+  let parsed: { verb: string; args: Record<string, unknown> } | undefined;
+  await cliParser(argv, async (spec, args) => void (parsed = { verb: verbOf(spec.command), args })).parseAsync();
+  return runOnHosts(f, parsed!.verb, argv, on, parsed!.args);
+}
+
 async function withFleet(runner: RemoteRunner, json: boolean, body: (f: Fleet, told: string[]) => Promise<void>): Promise<void> {
   await inTempDir("fleet-ctx-", async (dir) => {
     const told: string[] = [];
@@ -104,7 +114,7 @@ test("a read asks every host: one table with a HOST column, a host field in --js
     return { code: 0, stdout: JSON.stringify([row(`${h}1`, 18000)]), stderr: "" };
   });
   await withFleet(runner, false, async (f, told) => {
-    const r = await runOnHosts(f, "list", ["list", "--host", "a,b,c"], hosts("a", "b", "c"));
+    const r = await run(f, ["list", "--host", "a,b,c"], hosts("a", "b", "c"));
     assert.equal(r.exitCode, 10);
     assert.match(r.text, /^HOST\s+NAME\s+PORT/);
     assert.match(r.text, /\na\s+a1\s+18000/);
@@ -118,7 +128,7 @@ test("a read asks every host: one table with a HOST column, a host field in --js
 test("a change goes host by host and stops at the first that fails; a host without profiles exits 17 with the install command", async () => {
   const runner = fakeRunner((h) => (h === "b" ? { code: 127, stdout: "", stderr: "env: 'profiles': No such file or directory\n" } : { code: 0, stdout: "set\n", stderr: "" }));
   await withFleet(runner, false, async (f, told) => {
-    const r = await runOnHosts(f, "set", ["set", "n", "K=V", "--host", "a,b,c"], hosts("a", "b", "c"));
+    const r = await run(f, ["set", "n", "K=V", "--host", "a,b,c"], hosts("a", "b", "c"));
     assert.equal(r.exitCode, 17);
     assert.deepEqual(runner.calls, ["a: set n K=V", "b: set n K=V"]);
     assert.ok(told.some((l) => /npm install -g agent-profiles@1\.2\.3/.test(l)));
@@ -126,8 +136,8 @@ test("a change goes host by host and stops at the first that fails; a host witho
     assert.match(r.text, /== c \(not run\) ==/);
   });
   await withFleet(runner, false, async (f) => {
-    await assert.rejects(runOnHosts(f, "set", ["set", "n", "--env-file", "x", "--host", "a"], hosts("a")), /--env-file names a file on this machine/);
-    await assert.rejects(runOnHosts(f, "top", ["top", "--host", "a"], hosts("a")), /top does not take --host/);
+    await assert.rejects(run(f, ["set", "n", "--env-file", "x", "--host", "a"], hosts("a")), /--env-file names a file on this machine/);
+    await assert.rejects(run(f, ["top", "--host", "a"], hosts("a")), /top does not take --host/);
   });
 });
 
@@ -143,7 +153,7 @@ test("a fleet roll: the canary first, then batches; a failed host halts it, late
   });
   const argv = ["roll", "--host", "a,b,c,d", "--canary-hosts", "1", "--max-parallel-hosts", "2"];
   await withFleet(runner, false, async (f) => {
-    const r = await runOnHosts(f, "roll", argv, hosts("a", "b", "c", "d"));
+    const r = await run(f, argv, hosts("a", "b", "c", "d"));
     assert.equal(r.exitCode, 13);
     const rolls = runner.calls.filter((c) => !c.endsWith("list --json"));
     assert.deepEqual(rolls.sort(), ["a: --json roll", "b: --json roll", "c: --json roll"]);
@@ -152,10 +162,10 @@ test("a fleet roll: the canary first, then batches; a failed host halts it, late
     assert.match(r.text, /b\s+b1\s+reverted/);
     assert.match(r.text, /halted: b failed/);
     // Another fleet roll is refused while this one is unfinished; the same command resumes it.
-    await assert.rejects(runOnHosts(f, "roll", ["roll", "--host", "a,b"], hosts("a", "b")), /an unfinished fleet roll/);
+    await assert.rejects(run(f, ["roll", "--host", "a,b"], hosts("a", "b")), /an unfinished fleet roll/);
     bFails = false;
     runner.calls.length = 0;
-    const again = await runOnHosts(f, "roll", argv, hosts("a", "b", "c", "d"));
+    const again = await run(f, argv, hosts("a", "b", "c", "d"));
     assert.equal(again.exitCode, 0, again.text);
     assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")).sort(), ["b: --json roll", "d: --json roll"]);
     await assert.rejects(fs.access(path.join(f.ctx.paths.stateDir, "fleet-roll.json")));
@@ -165,7 +175,7 @@ test("a fleet roll: the canary first, then batches; a failed host halts it, late
 test("a fleet roll does not start unless every host answers: nothing rolls, the silent host named", async () => {
   const runner = fakeRunner((h, args) => (h === "b" ? { code: 255, stdout: "", stderr: "Host key verification failed.\n" } : { code: 0, stdout: args.includes("list") ? "[]" : rollSummary("a1", "rolled"), stderr: "" }));
   await withFleet(runner, true, async (f, told) => {
-    const r = await runOnHosts(f, "roll", ["roll", "--host", "a,b", "--json"], hosts("a", "b"));
+    const r = await run(f, ["roll", "--host", "a,b", "--json"], hosts("a", "b"));
     assert.equal(r.exitCode, 10);
     assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")), []);
     assert.ok(told.some((l) => /host b did not answer: ssh: Host key verification failed/.test(l)));
@@ -178,11 +188,11 @@ test("a manifest across hosts: each host's part keeps every line where it was; h
     const text = "[defaults]\nMODEL = x\n\n[profile p1]\nhosts = a, b\nport = 18001\n\n[profile p2]\nhosts = b\nport = 18002\n\n[profile p3]\nport = 18003\n";
     await fs.writeFile(file, text);
     const m = readFleetManifest(file);
-    const forA = manifestFor(m, "a").split("\n");
+    const forA = manifestFor(m, ["a"]).split("\n");
     assert.equal(forA.length, text.split("\n").length);
     assert.deepEqual(forA.filter(Boolean), ["[defaults]", "MODEL = x", "[profile p1]", "port = 18001", "[profile p3]", "port = 18003"]);
     assert.equal(forA.indexOf("[profile p3]"), text.split("\n").indexOf("[profile p3]"));
-    assert.deepEqual(manifestFor(m, "b").split("\n").filter(Boolean), ["[defaults]", "MODEL = x", "[profile p1]", "port = 18001", "[profile p2]", "port = 18002", "[profile p3]", "port = 18003"]);
+    assert.deepEqual(manifestFor(m, ["b"]).split("\n").filter(Boolean), ["[defaults]", "MODEL = x", "[profile p1]", "port = 18001", "[profile p2]", "port = 18002", "[profile p3]", "port = 18003"]);
     assert.deepEqual(hostsNotChosen(m, ["a"]), ["b"]);
     await fs.writeFile(file, "[profile p1]\nenv-file = secrets.env\n");
     assert.throws(() => readFleetManifest(file), /line 2: env-file "secrets.env" is relative/);
@@ -203,10 +213,10 @@ test("plan's 16 (changes pending) ranks below every failure of another host", as
     const file = path.join(dir, "m.ini");
     await fs.writeFile(file, "[profile p1]\nport = 18001\n");
     await withFleet(runner, false, async (f) => {
-      const r = await runOnHosts(f, "plan", ["plan", "-f", file, "--host", "a,b"], hosts("a", "b"));
+      const r = await run(f, ["plan", "-f", file, "--host", "a,b"], hosts("a", "b"));
       assert.equal(r.exitCode, 10);
       assert.deepEqual(runner.calls.sort(), ["a: plan -f -", "b: plan -f -"]);
-      await assert.rejects(runOnHosts(f, "apply", ["apply", "-f", file, "--host", "a"], hosts("a")), /needs --yes/);
+      await assert.rejects(run(f, ["apply", "-f", file, "--host", "a"], hosts("a")), /needs --yes/);
     });
   });
 });
@@ -214,8 +224,8 @@ test("plan's 16 (changes pending) ranks below every failure of another host", as
 test("[host NAME]: that host's [defaults], sent to it alone; elsewhere refused; export puts the lines hosts do not share there", () => {
   const text = "[defaults]\nrange = 18000-18099\nstop-timeout = 20\n\n[host b]\nrange = 18100-18199\n\n[profile p1]\nport = 18001\n";
   const m = { file: "m.ini", text, sections: (scanSections(text) as ManifestSection[]) };
-  assert.deepEqual(manifestFor(m, "a").split("\n").filter(Boolean), ["[defaults]", "range = 18000-18099", "stop-timeout = 20", "[profile p1]", "port = 18001"]);
-  const forB = manifestFor(m, "b");
+  assert.deepEqual(manifestFor(m, ["a"]).split("\n").filter(Boolean), ["[defaults]", "range = 18000-18099", "stop-timeout = 20", "[profile p1]", "port = 18001"]);
+  const forB = manifestFor(m, ["b"]);
   process.env.AP_MANIFEST_HOST = "b";
   try {
     const parsed = parseManifest(forB, "m.ini", "PORT");
@@ -229,4 +239,41 @@ test("[host NAME]: that host's [defaults], sent to it alone; elsewhere refused; 
     { host: "b", text: "[defaults]\nrange = 3-4\nexec = gw\n\n[profile p2]\nport = 3\n" },
   ]);
   assert.equal(merged, "[defaults]\nexec = gw\n\n[host a]\nrange = 1-2\n\n[host b]\nrange = 3-4\n\n[profile p1]\nhosts = a\nport = 1\n\n[profile p2]\nhosts = b\nport = 3\n");
+});
+
+test("review fixes: --host takes one word; a camelCase spelling is no fleet flag for the host; _ in host names; Ansible's vars and bare mentions; no secret echoed", async () => {
+  let args: Record<string, unknown> = {};
+  await cliParser(["status", "--host", "vps", "hermes1"], async (_s, a) => void (args = a)).parseAsync();
+  assert.deepEqual([args.host, args.name], [["vps"], "hermes1"]);
+  assert.deepEqual(remoteArgv(["roll", "--hostsFile", "h.ini", "--maxFailPercent", "50", "--json", "false"], false), ["roll"]);
+  assert.deepEqual(parseHostSpec("web_1"), { name: "web_1", destination: "web_1" });
+  const inv = parseInventory("[a]\nvps ansible_host=fe80::1 ansible_user=ops\n[b]\nvps\n[all:vars]\nansible_python_interpreter=/usr/bin/python3\n", "h");
+  assert.deepEqual(inv.hosts, [{ name: "vps", destination: "fe80::1", user: "ops" }]);
+  assert.deepEqual(inv.groups.get("b")!.map((h) => h.name), ["vps"]);
+  const runner = fakeRunner(() => ({ code: 0, stdout: "ok\n", stderr: "" }));
+  await withFleet(runner, false, async (f, told) => {
+    await run(f, ["set", "hermes1", "OPENAI_API_KEY=sk-live-abcdefghijklmnop", "--host", "a"], hosts("a"));
+    assert.ok(told.length > 0 && told.every((l) => !l.includes("sk-live")), told.join("\n"));
+  });
+});
+
+test("review fixes: export gives a host without [defaults] none of another's; --prune refused for a host the manifest gives nothing; failures within --max-fail-percent end as completed-with-failures", async () => {
+  const merged = mergeExports([
+    { host: "a", text: "[defaults]\nrange = 1-2\n\n[profile p1]\nport = 1\n" },
+    { host: "b", text: "[profile p1]\nport = 1\n" },
+  ]);
+  assert.equal(merged, "[defaults]\n\n[host a]\nrange = 1-2\n\n[profile p1]\nport = 1\n");
+  await inTempDir("fleet-r-", async (dir) => {
+    const file = path.join(dir, "m.ini");
+    await fs.writeFile(file, "[profile p1]\nhosts = b\nport = 18001\n");
+    const runner = fakeRunner((h, args) => (args.includes("list") || args.includes("plan") ? { code: 0, stdout: "[]", stderr: "" } : h === "b" ? { code: 13, stdout: rollSummary("b1", "reverted"), stderr: "" } : { code: 0, stdout: rollSummary(`${h}1`, "rolled"), stderr: "" }));
+    await withFleet(runner, false, async (f) => {
+      await assert.rejects(run(f, ["apply", "-f", file, "--host", "ops@b,c", "--yes", "--prune"], [{ name: "ops@b", destination: "b", user: "ops" }, ...hosts("c")]), /--prune would remove every profile on c/);
+      const r = await run(f, ["roll", "--host", "a,b,c,d", "--max-fail-percent", "30"], hosts("a", "b", "c", "d"));
+      assert.equal(r.exitCode, 13);
+      assert.equal((r.data as { outcome: string }).outcome, "completed-with-failures");
+      assert.deepEqual((r.data as { hosts: { state: string }[] }).hosts.map((h) => h.state), ["rolled", "failed", "rolled", "rolled"]);
+      assert.match(r.text, /every host was tried; b did not roll \(within --max-fail-percent 30\)/);
+    });
+  });
 });
