@@ -59,7 +59,7 @@ export default defineCommand<ApplyArgs, ReturnType<typeof parseRollOptions>>({
   parse: (args) => parseRollOptions({ ...args, reload: false }),
   async run(args, ctx, roll) {
     const config = await ctx.config();
-    const manifest = readManifest(args.file, config.portVar);
+    const manifest = readManifest(args.file, config.portVar, ctx.env);
     const interactive = !ctx.json && process.stdin.isTTY === true && process.stderr.isTTY === true;
     const confirm = async (plan: ManifestPlan, resuming: string[] | null) => {
       if (args.yes) return;

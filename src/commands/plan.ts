@@ -20,7 +20,7 @@ export default defineCommand<{ file: string; prune: boolean }>({
   needs: { config: true, profiles: "none", manager: false },
   async run(args, ctx) {
     const config = await ctx.config();
-    const manifest = readManifest(args.file, config.portVar);
+    const manifest = readManifest(args.file, config.portVar, ctx.env);
     const { plan } = await planManifest(ctx, config, manifest, args.prune);
     return { data: plan, text: renderPlan(plan), exitCode: plan.pending > 0 ? ExitCode.changesPending : ExitCode.ok };
   },

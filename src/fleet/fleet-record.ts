@@ -32,6 +32,7 @@ const recordSchema = object({
 
 export type FleetRecord = ReturnType<typeof recordSchema.parse>;
 
+/** Where the driving machine keeps the record. */
 export function fleetRecordFile(paths: Paths): string {
   return path.join(paths.stateDir, "fleet-roll.json");
 }
@@ -42,11 +43,13 @@ export async function loadFleetRecord(paths: Paths): Promise<FleetRecord | null>
   return readJsonRecord(file, recordSchema, `look at it; \`rm ${file}\` drops it (the hosts keep their own roll records)`);
 }
 
+/** Write the record atomically (0600), as each host's state changes. */
 export async function saveFleetRecord(paths: Paths, rec: FleetRecord): Promise<void> {
   await fs.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
   await writeFileAtomic(fleetRecordFile(paths), JSON.stringify(rec, null, 2) + "\n");
 }
 
+/** Every host rolled: nothing left to resume. */
 export async function dropFleetRecord(paths: Paths): Promise<void> {
   await removeFile(fleetRecordFile(paths));
 }

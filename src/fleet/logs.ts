@@ -11,6 +11,7 @@ import { ask, worstCode } from "./answer.js";
 import type { Host } from "./hosts.js";
 import type { Fleet } from "./run.js";
 
+/** `logs` of `hosts` with their own command line `args`, printed as it comes (`streamed`: no summary). */
 export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promise<CommandResult> {
   const width = Math.max(...hosts.map((h) => h.name.length));
   const abort = new AbortController();

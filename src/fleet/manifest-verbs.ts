@@ -20,7 +20,8 @@ function onStdin(argv: readonly string[]): { file: string; argv: string[] } {
       out[i + 1] = "-";
       return { file, argv: out };
     }
-    const eq = /^(-f|--file)=(.*)$/.exec(a);
+    // `--file=PATH`, `-f=PATH`, and `-fPATH` as yargs reads a short option glued to its value.
+    const eq = /^(-f|--file)=(.*)$/.exec(a) ?? /^(-f)([^=-].*)$/.exec(a);
     if (eq) {
       out[i] = `${eq[1]}=-`;
       return { file: eq[2]!, argv: out };

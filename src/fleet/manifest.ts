@@ -26,6 +26,7 @@ export interface FleetManifest {
   sections: ManifestSection[];
 }
 
+/** Read a manifest on the driving machine, with the checks that only make sense there (exit 2 naming the line). */
 export function readFleetManifest(file: string): FleetManifest {
   let text: string;
   try {

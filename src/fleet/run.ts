@@ -36,6 +36,7 @@ export interface Fleet {
   tell(line: string): void;
 }
 
+/** The fleet the CLI drives: the real ssh runner, at this package's version. */
 export function realFleet(ctx: Context, json: boolean): Fleet {
   const version = packageVersion();
   return { runner: sshRunner(ctx.env, version), version, json, ctx, tell: (l) => void process.stderr.write(`${peopleText(l)}\n`) };

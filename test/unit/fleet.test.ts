@@ -226,13 +226,9 @@ test("[host NAME]: that host's [defaults], sent to it alone; elsewhere refused; 
   const m = { file: "m.ini", text, sections: (scanSections(text) as ManifestSection[]) };
   assert.deepEqual(manifestFor(m, ["a"]).split("\n").filter(Boolean), ["[defaults]", "range = 18000-18099", "stop-timeout = 20", "[profile p1]", "port = 18001"]);
   const forB = manifestFor(m, ["b"]);
-  process.env.AP_MANIFEST_HOST = "b";
-  try {
-    const parsed = parseManifest(forB, "m.ini", "PORT");
-    assert.deepEqual(Object.fromEntries(parsed.host.map((h) => [h.key, h.value])), { range: { from: 18100, to: 18199 }, "stop-timeout": 20 });
-  } finally {
-    delete process.env.AP_MANIFEST_HOST;
-  }
+  const parsed = parseManifest(forB, "m.ini", "PORT", "/", "b");
+  assert.deepEqual(Object.fromEntries(parsed.host.map((h) => [h.key, h.value])), { range: { from: 18100, to: 18199 }, "stop-timeout": 20 });
+  assert.throws(() => parseManifest(`${forB}\n[host b]\nrange = 1-2\n`, "m.ini", "PORT", "/", "b"), /\[host b\] appears twice \(first at line 5\)/);
   assert.throws(() => parseManifest(forB, "m.ini", "PORT"), /line 5: \[host b\] holds one host's settings/);
   const merged = mergeExports([
     { host: "a", text: "[defaults]\nrange = 1-2\nexec = gw\n\n[profile p1]\nport = 1\n" },

@@ -88,21 +88,25 @@ export const SETTING_RE = /^[a-z][a-z0-9-]*$/;
 const PROFILE_RE = /^profile (.*)$/;
 
 /** Read and check the manifest at `file`; ManifestError (exit 2) naming the line of the first problem. `portVar`: config.ini's, unless the manifest's `port-var` says otherwise. */
-export function readManifest(file: string, portVar: string): Manifest {
+/**
+ * Read the manifest `file` (`-`: stdin). `env` is what a driving `profiles --host` says of this host's part:
+ * AP_MANIFEST_NAME names it in errors, AP_MANIFEST_HOST is the `[host NAME]` section meant for this host.
+ */
+export function readManifest(file: string, portVar: string, env: NodeJS.ProcessEnv = {}): Manifest {
   let text: string;
   try {
     // `-f -`: the manifest on stdin (as `--host` sends each host its part), named in errors as the driver names it.
-    if (file === "-") return parseManifest(decodeBytes(readFileSync(0)), process.env.AP_MANIFEST_NAME || "<stdin>", portVar, process.cwd());
+    if (file === "-") return parseManifest(decodeBytes(readFileSync(0)), env.AP_MANIFEST_NAME || "<stdin>", portVar, process.cwd(), env.AP_MANIFEST_HOST);
     text = decodeBytes(readFileSync(file));
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
   }
-  return parseManifest(text, file, portVar);
+  return parseManifest(text, file, portVar, undefined, env.AP_MANIFEST_HOST);
 }
 
 /** Parse manifest `text` (from `file`, against which env-file paths resolve). */
-export function parseManifest(text: string, file: string, portVar: string, dir = path.dirname(path.resolve(file))): Manifest {
+export function parseManifest(text: string, file: string, portVar: string, dir = path.dirname(path.resolve(file)), forHostName?: string): Manifest {
   const scanned = scanSections(text);
   if (!Array.isArray(scanned)) throw new ManifestError(file, scanned.line, scanned.message);
   let defaults: ManifestSection | null = null;
@@ -118,7 +122,8 @@ export function parseManifest(text: string, file: string, portVar: string, dir =
     // `[host NAME]`: [defaults] for one host, which the driver of `--host` sends only that host (naming it).
     const forHost = /^host\s+(.+)$/.exec(s.header);
     if (forHost) {
-      if (forHost[1]!.trim() !== process.env.AP_MANIFEST_HOST) throw new ManifestError(file, s.line, `[${s.header}] holds one host's settings: plan or apply the manifest with --host or --hosts-file`);
+      if (forHost[1]!.trim() !== forHostName) throw new ManifestError(file, s.line, `[${s.header}] holds one host's settings: plan or apply the manifest with --host or --hosts-file`);
+      if (hostDefaults) throw new ManifestError(file, s.line, `[${s.header}] appears twice (first at line ${hostDefaults.line})`);
       hostDefaults = s;
       continue;
     }
