@@ -18,11 +18,11 @@ export function whereTimeGoes(registry: Registry): string[] {
   const m = (id: string): number | null => median(registry, id);
   const node = m("ref.node");
   const deps = m("ref.deps");
-  const version = m("ref.version");
+  const version = m("ref.startup");
   const lines: string[] = [];
   if (node !== null && version !== null) {
     lines.push(
-      `- Start-up of any \`profiles\` command: ${ms(version)} (\`profiles --version\`) = node itself ${ms(node)}` +
+      `- Start-up of any \`profiles\` command: ${ms(version)} (\`profiles --version --json\`) = node itself ${ms(node)}` +
         ` + running the bundled CLI (dist/src/cli-main.cjs, its dependencies inside, compiled code from its cache) and parsing arguments ${ms(version - node)}.` +
         (deps !== null ? ` Loading its four main dependencies one module at a time, as it did before it was bundled, takes ${ms(deps - node)} alone.` : ""),
     );
@@ -67,13 +67,13 @@ export function whereMemoryGoes(registry: Registry): string[] {
         ` ${mib(gateway - http)} to that.`,
     );
   }
-  const version = m("ref.version");
+  const version = m("ref.startup");
   const deps = m("ref.deps");
   const list50 = m("list.profiles");
   const list200 = m("rss.list200");
   if (node !== null && version !== null) {
     lines.push(
-      `- \`profiles --version\` peaks at ${mib(version)}: ${mib(version - node)} over bare node for the bundled CLI` +
+      `- \`profiles --version --json\` peaks at ${mib(version)}: ${mib(version - node)} over bare node for the bundled CLI` +
         (deps !== null ? ` (yargs, zod, pino and dbus-next loaded one module at a time, unbundled: ${mib(deps - node)}).` : "."),
     );
   }
@@ -89,7 +89,7 @@ export function whereMemoryGoes(registry: Registry): string[] {
 
 /** Why a missed target is missed, from the figures; empty when nothing is missed. */
 export function gaps(verdicts: readonly Verdict[], registry: Registry): string[] {
-  const version = median(registry, "ref.version");
+  const version = median(registry, "ref.startup");
   const node = median(registry, "ref.node");
   const out: string[] = [];
   for (const v of verdicts) {
@@ -110,14 +110,14 @@ export function gaps(verdicts: readonly Verdict[], registry: Registry): string[]
       const share = version / subject;
       if (share >= 0.2) {
         lines.push(
-          `  Start-up alone (\`profiles --version\`) is ${ms(version)}, ${(share * 100).toFixed(0)}% of it; bare node is ${ms(node)},` +
+          `  Start-up alone (\`profiles --version --json\`) is ${ms(version)}, ${(share * 100).toFixed(0)}% of it; bare node is ${ms(node)},` +
             ` so loading modules costs ${ms(version - node)} before any work.` +
             (version - node >= subject - compared * bound
               ? " Module loading costs more than the gap: the CLI is bundled already, so what is left is node's own start and compiling the bundle."
               : " Start-up is not all of the gap: the work after it must get cheaper too (see where the time goes)."),
         );
       } else {
-        lines.push(`  Start-up (\`profiles --version\`, ${ms(version)}) is only ${(share * 100).toFixed(0)}% of it: the gap is in the work itself.`);
+        lines.push(`  Start-up (\`profiles --version --json\`, ${ms(version)}) is only ${(share * 100).toFixed(0)}% of it: the gap is in the work itself.`);
       }
     }
     const shell1 = median(registry, "roll.shell");

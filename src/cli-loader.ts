@@ -16,17 +16,20 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
+import { packageVersion } from "./package-files.js";
 
 const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli-main.cjs");
-const bundle = fs.statSync(file);
-const home = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
-const cacheDir = path.join(home, "agent-profiles");
-const cacheFile = path.join(cacheDir, `cli-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
 
-if (process.sourceMapsEnabled) createRequire(import.meta.url)(file);
+// `profiles --version` alone is answered here, from package.json, as yargs would: the bundle is not read.
+if (process.argv.length === 3 && process.argv[2] === "--version") process.stdout.write(`${packageVersion()}\n`);
+else if (process.sourceMapsEnabled) createRequire(import.meta.url)(file);
 else runCached();
 
 function runCached(): void {
+  const bundle = fs.statSync(file);
+  const home = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
+  const cacheDir = path.join(home, "agent-profiles");
+  const cacheFile = path.join(cacheDir, `cli-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
   let cached: Buffer | undefined;
   try {
     cached = fs.readFileSync(cacheFile);

@@ -1,5 +1,6 @@
 import { JobTimeoutError, UnhealthyError } from "../errors.js";
-import { probe, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
+import { REFUSED } from "../probe/reasons.js";
+import { probe, type Prober, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
 import { isRunning, unitName, type RunState, type SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
@@ -31,33 +32,102 @@ export interface BringUpOptions {
 /** How often a starting gateway is probed (here and in the roll gate): a refused connect costs microseconds. */
 export const PROBE_EVERY_MS = 5;
 /**
- * How often the unit's state is read while its gateway is probed, not on every probe: each read is four
- * Gets through the bus and work for the manager, which competes with the starting gateway for the CPUs.
- * A passing probe is always confirmed by a fresh read.
+ * How long a wait goes without reading the unit's state: it is read again when the manager signals a
+ * change of the unit, and this often besides, in case a signal was missed. A passing probe is always
+ * confirmed by a fresh read.
  */
-const STATE_EVERY_MS = 50;
+const SAFETY_READ_MS = 1000;
 
-/** A unit's run state as a wait for it polls it (bringUp here, the roll gate). */
+/**
+ * A unit's run state as a wait for it sees it (bringUp here, the roll gate): read when the manager
+ * signals a change of the unit, not polled. `close` it when the wait ends.
+ */
 export class RunStateWatch {
-  private readAt = Date.now();
+  private readAt = 0;
+  private changed = false;
+  private wake: (() => void) | null = null;
+  /** The state as last read. */
+  public state!: RunState;
 
-  constructor(
+  private constructor(
     private readonly sd: SystemdManager,
     private readonly unit: string,
-    /** The state as last read. */
-    public state: RunState,
+    private readonly stop: () => void,
   ) {}
 
-  /** After a poll's pause: read again when the last read is STATE_EVERY_MS old, or at once while the unit is not running. */
-  async next(): Promise<RunState> {
-    return Date.now() - this.readAt >= STATE_EVERY_MS || !isRunning(this.state) ? this.fresh() : this.state;
+  /** Subscribes to the unit's changes, then reads its state (in that order: no change falls between). */
+  static async open(sd: SystemdManager, unit: string): Promise<RunStateWatch> {
+    let watch: RunStateWatch | undefined;
+    const stop = await sd.onUnitChange(unit, () => watch?.signal());
+    watch = new RunStateWatch(sd, unit, stop);
+    try {
+      await watch.fresh();
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    return watch;
+  }
+
+  private signal(): void {
+    this.changed = true;
+    this.wake?.();
+  }
+
+  /**
+   * Waits up to `ms`, less if the unit changes, then returns its state: read again if the manager signalled
+   * a change or SAFETY_READ_MS have passed since the last read, else the last one.
+   */
+  async next(ms: number): Promise<RunState> {
+    const safetyAt = this.readAt + SAFETY_READ_MS;
+    const wait = Math.min(ms, safetyAt - Date.now());
+    if (!this.changed && wait > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+    return this.changed || Date.now() >= safetyAt ? this.fresh() : this.state;
   }
 
   /** Read now, e.g. to confirm that a passing probe was answered by the same, still running unit. */
   async fresh(): Promise<RunState> {
+    this.changed = false;
     this.state = await this.sd.runState(this.unit);
     this.readAt = Date.now();
     return this.state;
+  }
+
+  /** Stops listening to the unit's changes. */
+  close(): void {
+    this.stop();
+    this.wake?.();
+  }
+}
+
+/**
+ * Probes a gateway that is starting: once a probe is refused (nothing listens yet), bare TCP connects stand
+ * in for it until one is accepted, then the target's own probe runs again. A refused HTTP probe costs about
+ * four times the CPU of a refused connect, and a starting gateway refuses a dozen or more (BENCHMARKS.md).
+ */
+export class StartingProbe {
+  private refused = false;
+
+  constructor(private readonly prober: Prober) {}
+
+  /** The target's probe, or a refused connect standing in for it. */
+  async next(target: ProbeTarget): Promise<ProbeVerdict> {
+    if (this.refused && target.kind !== "tcp") {
+      const connect = await this.prober.tcp(target);
+      if (!connect.ok) return connect;
+    }
+    const verdict = await probe(this.prober, target);
+    this.refused = verdict.reason === REFUSED;
+    return verdict;
   }
 }
 
@@ -126,49 +196,53 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
     const exit = exitPhrase(state);
     throw await fail(`the ${verb} job ended "${job}" (${state.activeState}/${state.subState}, result ${state.result}${exit ? `, ${exit}` : ""})`, state.mainPid);
   }
-  const first = await sd.runState(unit);
-  const baseline = first.nRestarts;
-  // The process the answers must come from: the main PID once the unit runs (a reload keeps it).
-  let pid = isRunning(first) ? first.mainPid : 0;
-  const prober = await ctx.prober();
-  let lastReason = "not active yet";
-  const watch = new RunStateWatch(sd, unit, first);
-  let state = first;
-  for (;;) {
-    if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
-      const exit = exitPhrase(state);
-      throw await fail(`the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`, state.mainPid);
-    }
-    if (state.nRestarts > baseline) {
-      const exit = exitPhrase(state);
-      throw await fail(`crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`, state.mainPid);
-    }
-    if (pid > 0 && state.mainPid > 0 && state.mainPid !== pid) throw await fail(`its main process changed from ${pid} to ${state.mainPid}`, state.mainPid);
-    if (isRunning(state)) {
-      pid ||= state.mainPid;
-      // The full probe timeout even near the deadline: a probe cut short would report "timeout" for a
-      // gateway that answers 500, and the reason is what the user acts on.
-      const verdict = await probe(prober, target);
-      ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
-      if (verdict.ok) {
-        // The state may be up to STATE_EVERY_MS old: the answer must come from the same, still running unit.
-        state = await watch.fresh();
-        if (!isRunning(state) || state.nRestarts !== baseline || state.mainPid !== pid) continue;
-        // Looked at once the probe passes, not on every probe: it reads /proc.
-        const held = await unitPortHolder(ctx, unit, target.port, pid);
-        if (held.status === "own") return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
-        if (held.status === "foreign") throw await failure(ctx, profile, `${heldText(target.port, held.holder, unit)}: the health answers came from it`, mark);
-        lastReason = `health answered, but nothing listens on port ${target.port} now`;
-      } else {
-        lastReason = `health ${verdict.reason}`;
+  const watch = await RunStateWatch.open(sd, unit);
+  const first = watch.state;
+  try {
+    const baseline = first.nRestarts;
+    // The process the answers must come from: the main PID once the unit runs (a reload keeps it).
+    let pid = isRunning(first) ? first.mainPid : 0;
+    const knock = new StartingProbe(await ctx.prober());
+    let lastReason = "not active yet";
+    let state = first;
+    for (;;) {
+      if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
+        const exit = exitPhrase(state);
+        throw await fail(`the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`, state.mainPid);
       }
-    } else {
-      lastReason = `${state.activeState}/${state.subState}`;
+      if (state.nRestarts > baseline) {
+        const exit = exitPhrase(state);
+        throw await fail(`crashed${exit ? `: ${exit}` : ""} and was restarted ${state.nRestarts - baseline} time(s)`, state.mainPid);
+      }
+      if (pid > 0 && state.mainPid > 0 && state.mainPid !== pid) throw await fail(`its main process changed from ${pid} to ${state.mainPid}`, state.mainPid);
+      if (isRunning(state)) {
+        pid ||= state.mainPid;
+        // The full probe timeout even near the deadline: a probe cut short would report "timeout" for a
+        // gateway that answers 500, and the reason is what the user acts on.
+        const verdict = await knock.next(target);
+        ctx.log.debug({ unit, ok: verdict.ok, reason: verdict.reason, latencyMs: verdict.latencyMs }, "health probe");
+        if (verdict.ok) {
+          // The state may be SAFETY_READ_MS old if a signal was missed: the answer must come from the same, running unit.
+          state = await watch.fresh();
+          if (!isRunning(state) || state.nRestarts !== baseline || state.mainPid !== pid) continue;
+          // Looked at once the probe passes, not on every probe: it reads /proc.
+          const held = await unitPortHolder(ctx, unit, target.port, pid);
+          if (held.status === "own") return { profile, unit, state, probe: verdict, elapsedMs: Date.now() - started };
+          if (held.status === "foreign") throw await failure(ctx, profile, `${heldText(target.port, held.holder, unit)}: the health answers came from it`, mark);
+          lastReason = `health answered, but nothing listens on port ${target.port} now`;
+        } else {
+          lastReason = `health ${verdict.reason}`;
+        }
+      } else {
+        lastReason = `${state.activeState}/${state.subState}`;
+      }
+      if (Date.now() >= deadline) {
+        throw await fail(`not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`, state.mainPid);
+      }
+      // Probed on a pace while it runs; while it does not, nothing to do until the manager says it changed.
+      state = await watch.next(isRunning(state) ? (opts.pollMs ?? PROBE_EVERY_MS) : deadline - Date.now());
     }
-    if (Date.now() >= deadline) {
-      throw await fail(`not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`, state.mainPid);
-    }
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? PROBE_EVERY_MS));
-    state = await watch.next();
+  } finally {
+    watch.close();
   }
 }

@@ -1,7 +1,10 @@
 /** Short, human reasons for connection errors, shared by the probes. */
 
+/** The reason of a probe whose connection was refused: nothing listens on the port (yet). */
+export const REFUSED = "refused";
+
 const ERROR_REASONS: Record<string, string> = {
-  ECONNREFUSED: "refused",
+  ECONNREFUSED: REFUSED,
   ECONNRESET: "connection reset",
   ENOTFOUND: "no such host",
   EHOSTUNREACH: "host unreachable",

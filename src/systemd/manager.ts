@@ -6,9 +6,9 @@ import { JobTracker } from "./jobs.js";
 import { Variant } from "dbus-next";
 import {
   ADD_MATCH_UNIT_NEW, ADD_MATCH_UNIT_PROPERTIES, ADD_MATCH_UNIT_REMOVED, getPropertyCall, MANAGER_IFACE, MANAGER_PATH, managerCall,
-  PROPERTIES_IFACE,
+  PROPERTIES_IFACE, unitChangesMatch,
 } from "./methods.js";
-import { unitOfObjectPath } from "./object-path.js";
+import { unitObjectPath, unitOfObjectPath } from "./object-path.js";
 import type { JobOptions, JobResult, RunState, SystemdManager, UnitEvents, UnitState } from "./types.js";
 import { UnitStateReader } from "./unit-state.js";
 
@@ -25,13 +25,18 @@ export async function connectSystemd(
 class DbusSystemdManager implements SystemdManager {
   private readonly jobs: JobTracker;
   private readonly units: UnitStateReader;
+  /** onUnitChange's callbacks, by the unit's object path (as PropertiesChanged names it) and by unit name (JobRemoved). */
+  private readonly changeByPath = new Map<string, Set<() => void>>();
+  private readonly changeByUnit = new Map<string, Set<() => void>>();
+  private dispatchingUnitChanges = false;
 
   constructor(private readonly bus: BusConnection) {
     this.jobs = new JobTracker(bus);
     this.units = new UnitStateReader(bus);
     bus.onSignal(MANAGER_IFACE, "JobRemoved", (body) => {
-      const [, jobPath, , result] = body as [number, string, string, string];
+      const [, jobPath, unit, result] = body as [number, string, string, string];
       this.jobs.jobRemoved(jobPath, result);
+      for (const changed of this.changeByUnit.get(unit) ?? []) changed();
     });
     bus.onLost((err) => this.jobs.fail(err));
   }
@@ -134,6 +139,41 @@ class DbusSystemdManager implements SystemdManager {
     // The match rules first: Subscribe starts the signals, and none may be missed in between.
     await Promise.all([ADD_MATCH_UNIT_PROPERTIES, ADD_MATCH_UNIT_NEW, ADD_MATCH_UNIT_REMOVED].map((m) => this.bus.call(m)));
     await this.jobs.subscribe();
+  }
+
+  async onUnitChange(unit: string, changed: () => void): Promise<() => void> {
+    const path = unitObjectPath(unit);
+    if (!this.dispatchingUnitChanges) {
+      this.dispatchingUnitChanges = true;
+      this.bus.onSignal(PROPERTIES_IFACE, "PropertiesChanged", (body, objectPath) => {
+        const [, props] = body as [string, Record<string, unknown>];
+        // Changes of the run state only: a unit's Job, timestamps and the like change on their own too.
+        if (!("ActiveState" in props) && !("SubState" in props)) return;
+        for (const notify of this.changeByPath.get(objectPath) ?? []) notify();
+      });
+    }
+    // A match rule of this unit's own, while it is watched: a roll would otherwise parse the signals of
+    // every unit it restarts, all through each one's stop and start.
+    await this.bus.call(unitChangesMatch(path, unit, "AddMatch"));
+    const entries = [[this.changeByPath, path], [this.changeByUnit, unit]] as const;
+    for (const [map, key] of entries) map.set(key, (map.get(key) ?? new Set()).add(changed));
+    try {
+      await this.jobs.subscribe();
+    } catch (err) {
+      this.stopUnitChanges(unit, path, changed);
+      throw err;
+    }
+    return () => this.stopUnitChanges(unit, path, changed);
+  }
+
+  private stopUnitChanges(unit: string, path: string, changed: () => void): void {
+    for (const [map, key] of [[this.changeByPath, path], [this.changeByUnit, unit]] as const) {
+      const set = map.get(key);
+      set?.delete(changed);
+      if (set?.size === 0) map.delete(key);
+    }
+    // Not awaited: the wait is over; a connection closing meanwhile drops the rule with it.
+    this.bus.call(unitChangesMatch(path, unit, "RemoveMatch")).catch(() => {});
   }
 
   close(): Promise<void> {

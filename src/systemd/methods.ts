@@ -81,8 +81,17 @@ export const PING_MANAGER: MethodCall = {
 };
 
 /** The bus's AddMatch for `rule`: signals matching it are routed to this connection. */
-function addMatch(rule: string, what: string): MethodCall {
-  return { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member: "AddMatch", signature: "s", body: [rule], action: `AddMatch ${what}` };
+function addMatch(rule: string, what: string, member: "AddMatch" | "RemoveMatch" = "AddMatch"): MethodCall {
+  return { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member, signature: "s", body: [rule], action: `${member} ${what}` };
+}
+
+/**
+ * AddMatch (RemoveMatch to undo it) for the changes of one unit's Unit interface (ActiveState, SubState,
+ * ...), which every change of its run state goes with: not the Service interface's, nor other units'.
+ */
+export function unitChangesMatch(objectPath: string, unit: string, member: "AddMatch" | "RemoveMatch"): MethodCall {
+  const rule = `type='signal',sender='${SYSTEMD_NAME}',interface='${PROPERTIES_IFACE}',member='PropertiesChanged',path='${objectPath}',arg0='${UNIT_IFACE}'`;
+  return addMatch(rule, `PropertiesChanged of ${unit}`, member);
 }
 
 /** The bus's AddMatch for the manager's JobRemoved signals; in place before Subscribe, so that none is lost. */

@@ -94,6 +94,12 @@ export interface SystemdManager {
    * objects, UnitNew, UnitRemoved, JobRemoved) until the connection closes; resolves once subscribed.
    */
   watch(events: UnitEvents): Promise<void>;
+  /**
+   * Calls `changed` whenever the manager signals a change of `unit` (PropertiesChanged of its object, a
+   * JobRemoved of its job) until the returned function is called; resolves once subscribed, so that a read
+   * after it misses no change. A wait still reads now and then: a signal can be missed (a lost connection).
+   */
+  onUnitChange(unit: string, changed: () => void): Promise<() => void>;
   /** Close the bus connection; node does not exit while it is open. */
   close(): Promise<void>;
 }

@@ -126,6 +126,17 @@ export class FakeSystemd implements SystemdManager {
   async watch(events: UnitEvents): Promise<void> {
     this.watchers.push(events);
   }
+  /** onUnitChange's callbacks, by unit: a test calls them as the manager's signals would (none come by themselves). */
+  changeListeners = new Map<string, Set<() => void>>();
+  async onUnitChange(unit: string, changed: () => void): Promise<() => void> {
+    const set = this.changeListeners.get(unit) ?? new Set<() => void>();
+    this.changeListeners.set(unit, set.add(changed));
+    return () => set.delete(changed);
+  }
+  /** Tells the unit's onUnitChange callbacks that it changed, as the manager's PropertiesChanged would. */
+  changed(unit: string): void {
+    for (const notify of this.changeListeners.get(unit) ?? []) notify();
+  }
   async close(): Promise<void> {}
 }
 

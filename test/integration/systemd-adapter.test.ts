@@ -156,6 +156,16 @@ describe("systemd adapter against a real user manager", () => {
     assert.equal(down.mainPid, 0);
   });
 
+  test("onUnitChange tells of a unit's state changes (its signals, not only its job's end) until it is stopped", async () => {
+    const unit = `${SVC}@changes.service`;
+    await values([["start", unit]]);
+    const [told] = (await values([["changes", unit, "stop"]])) as [{ during: number; after: number }];
+    // active -> deactivating -> inactive are two PropertiesChanged; the job's JobRemoved is one more.
+    assert.ok(told.during >= 2, `told ${told.during} time(s) during the stop`);
+    assert.equal(told.after, 0, "told after the watch stopped");
+    await values([["stop", unit]]);
+  });
+
   test("a service that exits at once: its job says done, its state shows the failure", async (t) => {
     const unit = `${FAIL}@crash.service`;
     assert.equal(await values([["start", unit]]).then(([r]) => r), "done");

@@ -88,24 +88,39 @@ test("completion: a bash script, and profile names after a verb that takes them"
 test("the code cache: made at the first run (0600 in a 0700 dir), used after; a corrupt or unwritable one costs nothing", async () => {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-cache-"));
   try {
-    const version = async (cacheHome: string) => (await run(process.execPath, [CLI, "--version"], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } })).stdout.trim();
-    const expected = JSON.parse(await fs.readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
+    // --help, not --version: the loader answers --version alone without running the bundle.
+    const usage = async (cacheHome: string) => (await run(process.execPath, [CLI, "--help"], { env: { ...process.env, XDG_CACHE_HOME: cacheHome } })).stdout.split("\n")[0];
+    const expected = "profiles <command> [options]";
     const dir = path.join(home, "agent-profiles");
-    assert.equal(await version(home), expected);
+    assert.equal(await usage(home), expected);
     const [made] = await fs.readdir(dir);
     assert.match(made ?? "", /^cli-v\d+\.\d+\.\d+-\d+-\d+\.v8$/);
     assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
     assert.equal((await fs.stat(path.join(dir, made!))).mode & 0o777, 0o600);
     const first = await fs.stat(path.join(dir, made!));
-    assert.equal(await version(home), expected);
+    assert.equal(await usage(home), expected);
     assert.equal((await fs.stat(path.join(dir, made!))).mtimeMs, first.mtimeMs, "a usable cache is not written again");
     await fs.writeFile(path.join(dir, made!), "not a code cache");
-    assert.equal(await version(home), expected);
+    assert.equal(await usage(home), expected);
     assert.notEqual(await fs.readFile(path.join(dir, made!), "utf8"), "not a code cache", "a rejected cache is made anew");
     assert.deepEqual((await fs.readdir(dir)).length, 1, "no temp file left");
     // A cache home that is a file: nothing can be written, the command still runs.
     await fs.writeFile(path.join(home, "file"), "");
-    assert.equal(await version(path.join(home, "file")), expected);
+    assert.equal(await usage(path.join(home, "file")), expected);
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+test("--version alone is answered without the bundle, and matches what yargs prints with other words", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-version-"));
+  try {
+    const env = { ...process.env, XDG_CACHE_HOME: home };
+    const expected = JSON.parse(await fs.readFile(new URL("../../../package.json", import.meta.url), "utf8")).version as string;
+    assert.equal((await run(process.execPath, [CLI, "--version"], { cwd: "/", env })).stdout, `${expected}\n`);
+    assert.deepEqual(await fs.readdir(home), [], "the bundle ran (it made a code cache)");
+    // With another word yargs answers it, from the bundle: the same text.
+    assert.equal((await run(process.execPath, [CLI, "--version", "--verbose"], { cwd: "/", env })).stdout, `${expected}\n`);
   } finally {
     await fs.rm(home, { recursive: true, force: true });
   }

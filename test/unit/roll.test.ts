@@ -132,15 +132,18 @@ test("roll: health 500, never answering, and a restart during min-healthy-time a
       ["b", 'SILENT="1"', "no-answer", /health never answered within 0.5 s \(refused\)/],
       ["c", 'FLAKY="1"', "crashed", /was restarted 1 time/],
     ];
-    // FLAKY: up and healthy, then the manager restarts it a few polls after its restart.
-    let reads = 0;
+    // FLAKY: up and healthy, then the manager restarts it 100 ms after its restart (unless started again since), and signals it.
+    let starts = 0;
     const crashLater = w.systemd.onStart!;
     w.systemd.onStart = (unit, s) => {
-      reads = 0;
+      const start = ++starts;
       crashLater(unit, s);
-    };
-    w.systemd.onState = (unit, s) => {
-      if (w.env(profileOf(unit)).includes('FLAKY="1"') && ++reads === 3) s.nRestarts++;
+      if (!w.env(profileOf(unit)).includes('FLAKY="1"')) return;
+      setTimeout(() => {
+        if (start !== starts) return;
+        s.nRestarts++;
+        w.systemd.changed(unit);
+      }, 100);
     };
     for (const [name, line, kind, reason] of cases) {
       await breakProfile(w, name, line);
