@@ -69,3 +69,12 @@ export function judge(target: Target, registry: Registry): Verdict {
   const limit = target.limitMiB ?? target.limitPct;
   return { target, subject, compared, ratio: null, met: limit === undefined ? null : median <= limit, missing: null };
 }
+
+/** Gives every target's series that no phase made a reason instead of figures (its phase was not run). */
+export function markUnmeasured(registry: Registry, why: string): void {
+  for (const t of TARGETS) {
+    for (const id of [t.subject, t.compare?.series]) {
+      if (id !== undefined && !registry.all.has(id)) registry.series(id, id).missing = why;
+    }
+  }
+}

@@ -6,9 +6,23 @@ import os from "node:os";
 import path from "node:path";
 import { summarize } from "../helpers/stats.js";
 import { Registry } from "../../bench/series.js";
-import { judge, TARGETS } from "../../bench/targets.js";
+import { judge, markUnmeasured, TARGETS } from "../../bench/targets.js";
+import { choosePhases } from "../../bench/phases/index.js";
 import { renderReport } from "../../bench/report.js";
 import { bash, CURL_SWEEP, ROLL_LOOP } from "../../bench/shell.js";
+
+/** The report of `r` on a made-up machine, 10 rounds (20 quick). */
+function render(r: Registry): string {
+  return renderReport({
+    machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "Linux", os: "Debian", node: "v20", systemd: "systemd 252", pm2: "7" },
+    registry: r,
+    rounds: { warmup: 1, counted: 10 },
+    quick: { warmup: 1, counted: 20 },
+    startedAt: new Date(0),
+    durationMs: 1000,
+    commit: "abc",
+  });
+}
 
 test("bench stats: median of odd and even counts, min, max; none for no samples", () => {
   assert.deepEqual(summarize([5, 1, 3]), { n: 3, median: 3, min: 1, max: 5 });
@@ -46,18 +60,26 @@ test("bench report: a verb not implemented yet is printed as such, never as a fi
     s.rssMiB.push(40);
   }
   for (const id of ["roll.batch1", "roll.parallel5"]) Object.assign(r.get(id), { ms: [], rssMiB: [], missing: "not measured: `profiles roll` not implemented yet" });
-  const text = renderReport({
-    machine: { cpus: 2, cpuModel: "cpu", memoryGiB: 24, kernel: "Linux", os: "Debian", node: "v20", systemd: "systemd 252", pm2: "7" },
-    registry: r,
-    rounds: { warmup: 1, counted: 10 },
-    quick: { warmup: 1, counted: 20 },
-    startedAt: new Date(0),
-    durationMs: 1000,
-    commit: "abc",
-  });
+  const text = render(r);
   const rollRows = text.split("\n").filter((l) => l.startsWith("| roll.batch1 |") || l.startsWith("| roll.parallel5 |"));
   assert.ok(rollRows.length >= 2);
   for (const row of rollRows) assert.match(row, /not measured: `profiles roll` not implemented yet/);
+});
+
+test("bench phases: all by default; a chosen one brings the phases it grows on; an unknown one is refused", () => {
+  assert.deepEqual([...choosePhases(undefined)], ["roll", "list", "top", "add", "sweep"]);
+  assert.deepEqual([...choosePhases("roll")], ["roll"]);
+  assert.deepEqual(new Set(choosePhases("sweep")), new Set(["sweep", "add", "list", "roll"]));
+  assert.throws(() => choosePhases("roll,nope"), /no phase "nope"/);
+});
+
+test("bench report: the rows of a phase not run say so", () => {
+  const r = new Registry();
+  r.series("roll.batch1", "roll").ms.push(100);
+  markUnmeasured(r, "not measured: its phase was not run (--phases roll)");
+  assert.equal(r.get("roll.batch1").missing, null);
+  assert.equal(r.get("list.profiles").missing, "not measured: its phase was not run (--phases roll)");
+  assert.match(render(r), /\| list\.profiles \| not measured: its phase was not run \(--phases roll\) \|/);
 });
 
 test("bench shell loops: the roll loop restarts in batches and polls each port; the curl loop counts failures", async () => {
