@@ -32,6 +32,12 @@ export const TARGETS: Target[] = [
   { subject: "rss.gateway", metric: "rss", limitMiB: 50 },
   { subject: "rss.gateway", metric: "rss", compare: { series: "rss.pm2-gateway", note: "the same gateway under pm2" } },
   { subject: "top.idle", metric: "cpu", limitPct: 2 },
+  { subject: "fleet.list3", metric: "ms", compare: { series: "fleet.list1", maxRatio: 1.3 } },
+  { subject: "fleet.ssh-list3", metric: "ms", compare: { series: "fleet.ssh-list", note: "the same by hand: ssh to each host at once, on this machine's CPUs" } },
+  { subject: "fleet.roll2", metric: "ms", compare: { series: "fleet.roll1", maxRatio: 1.15 } },
+  { subject: "fleet.ssh-roll2", metric: "ms", compare: { series: "fleet.ssh-roll1", note: "the same by hand: both hosts' rolls at once, on this machine's CPUs" } },
+  { subject: "fleet.first", metric: "ms", compare: { series: "fleet.next", note: "no target: the first command to a host, then the next" } },
+  { subject: "fleet.ssh-first", metric: "ms", compare: { series: "fleet.ssh-true", note: "ssh alone: a new connection, then a session of the master's" } },
 ];
 
 /** A series' figures for a metric: wall times, peak RSS, or CPU. */

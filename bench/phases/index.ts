@@ -1,6 +1,7 @@
 /** The bench's phases, one table: what each runs and which phases it needs before it. */
 import type { BenchContext } from "../context.js";
 import { addPhase } from "./add.js";
+import { fleetPhase } from "./fleet.js";
 import { listPhase } from "./list.js";
 import { rollPhase } from "./roll.js";
 import { sweepPhase } from "./sweep.js";
@@ -8,7 +9,7 @@ import { topPhase } from "./top.js";
 
 /**
  * The phases in the order they run. The local ones grow the same set of profiles (20, 50, 99, 200), so
- * each needs those it names.
+ * each needs those it names; the fleet starts hosts of its own.
  */
 export const PHASES = [
   { name: "roll", run: rollPhase, needs: [] },
@@ -17,6 +18,7 @@ export const PHASES = [
   { name: "top", run: topPhase, needs: ["list"] },
   { name: "add", run: addPhase, needs: ["list"] },
   { name: "sweep", run: sweepPhase, needs: ["add"] },
+  { name: "fleet", run: fleetPhase, needs: [] },
 ] as const satisfies ReadonlyArray<{ name: string; run: (ctx: BenchContext) => Promise<void>; needs: readonly string[] }>;
 
 /** The phases `--phases` names (all when it is absent), each with those it needs; an unknown name is an error. */
