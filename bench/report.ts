@@ -156,7 +156,7 @@ export function renderReport(input: ReportInput): string {
     "",
     "```sh",
     "npm ci",
-    "sudo npm run bench                 # as root: it starts private user managers; 10-15 minutes on 2 cores",
+    "sudo npm run bench                 # as root: it starts private user managers and ssh hosts; 20-40 minutes on 2 cores",
     "sudo npm run bench -- --runs 21    # more rounds (the quick rows get twice as many)",
     "sudo npm run bench -- --phases fleet --runs 3 --out /tmp/b.md   # only some rows (roll, list, top, add, sweep, fleet), elsewhere",
     "```",
