@@ -7,6 +7,7 @@ import type { Verdict } from "./targets.js";
 import { LIST_COUNT } from "./phases/list.js";
 import { ROLL_COUNT } from "./phases/roll.js";
 import { SWEEP_COUNT } from "./phases/sweep.js";
+import { FLEET_PROFILES } from "./phases/fleet.js";
 
 function median(registry: Registry, id: string, metric: "ms" | "rss" = "ms"): number | null {
   const s = registry.all.get(id);
@@ -50,6 +51,44 @@ export function whereTimeGoes(registry: Registry): string[] {
   perItem("roll.pm2", "`pm2 reload all` (pm2 restarts 2 apps at a time by default)", ROLL_COUNT, "app");
   perItem("roll.pm2-serial", "`pm2 reload all --parallel 1`", ROLL_COUNT, "app");
   perItem("sweep.curl", "The curl loop", SWEEP_COUNT, "port (one curl process each)");
+  return lines;
+}
+
+/**
+ * The fleet rows taken apart: the ssh session, the remote `profiles`, the driver's own process; what
+ * several hosts at once cost by hand on this machine; what a new connection costs.
+ */
+export function whereFleetTimeGoes(registry: Registry): string[] {
+  const m = (id: string): number | null => median(registry, `fleet.${id}`);
+  const [list1, list3, sshTrue, sshList, sshList3] = [m("list1"), m("list3"), m("ssh-true"), m("ssh-list"), m("ssh-list3")];
+  const [roll1, roll2, sshRoll1, sshRoll2] = [m("roll1"), m("roll2"), m("ssh-roll1"), m("ssh-roll2")];
+  const [first, next, sshFirst] = [m("first"), m("next"), m("ssh-first")];
+  const lines: string[] = [];
+  if (list1 !== null && sshTrue !== null && sshList !== null) {
+    lines.push(
+      `- \`profiles list --json --host\`, one host of ${FLEET_PROFILES} profiles, warm: ${ms(list1)} = an ssh session through the master ${ms(sshTrue)}` +
+        ` + the remote \`profiles list --json\` (a node process there) ${ms(sshList - sshTrue)} + the driver's own \`profiles\` process (start-up, ssh, merging) ${ms(list1 - sshList)}.`,
+    );
+  }
+  if (list1 !== null && list3 !== null && sshList !== null && sshList3 !== null) {
+    lines.push(
+      `- 3 hosts: ${ms(list3)}, ${ms(list3 - list1)} more than one. By hand, three \`ssh HOST profiles list --json\` at once take ${ms(sshList3)}` +
+        ` against one's ${ms(sshList)} (${(sshList3 / sshList).toFixed(2)}×): every host here is this machine, so three remote node processes share its ${os.availableParallelism()} CPUs.`,
+    );
+  }
+  if (roll1 !== null && roll2 !== null && sshRoll1 !== null && sshRoll2 !== null) {
+    lines.push(
+      `- Fleet roll: one host's ${ms(roll1)} (the remote roll alone, by hand: ${ms(sshRoll1)}; the driver adds ${ms(roll1 - sshRoll1)}: its start-up, the fleet record, and first every host's \`profiles list\`` +
+        (sshList !== null ? `, which alone takes ${ms(sshList)} by hand);` : ");") +
+        ` 2 hosts at once ${ms(roll2)}, ${ms(roll2 - roll1)} more. By hand both remote rolls at once take ${ms(sshRoll2)} against one's ${ms(sshRoll1)} (${(sshRoll2 / sshRoll1).toFixed(2)}×).`,
+    );
+  }
+  if (first !== null && next !== null) {
+    lines.push(
+      `- The first command to a host: ${ms(first)}; the next, through the master connection it left: ${ms(next)}; opening the connection costs ${ms(first - next)}` +
+        (sshFirst !== null && sshTrue !== null ? ` (ssh alone: \`ssh HOST true\` ${ms(sshFirst)} with a new connection, ${ms(sshTrue)} through a master).` : "."),
+    );
+  }
   return lines;
 }
 
@@ -106,7 +145,8 @@ export function gaps(verdicts: readonly Verdict[], registry: Registry): string[]
       `- **${v.subject.label}** against ${v.compared.label}: ${ms(subject)} vs ${ms(compared)}, ${v.ratio.toFixed(2)}× where the target is ≤ ${bound}×;` +
         ` to meet it, it must take at most ${ms(compared * bound)}, ${ms(subject - compared * bound)} less.`,
     ];
-    if (version !== null && node !== null && v.subject.id !== "roll.parallel5" && v.subject.id !== "add.hundredth") {
+    const fleet = v.subject.id.startsWith("fleet.");
+    if (version !== null && node !== null && !fleet && v.subject.id !== "roll.parallel5" && v.subject.id !== "add.hundredth") {
       const share = version / subject;
       if (share >= 0.2) {
         lines.push(
@@ -131,6 +171,17 @@ export function gaps(verdicts: readonly Verdict[], registry: Registry): string[]
             : floor > bound * 0.85
               ? `: five gateways starting at once share ${os.availableParallelism()} CPUs, so the bound leaves roll almost no room for its own per-batch work.`
               : ": the bound is within reach of 5 at a time here, so what is in the way is roll's own work per batch."),
+      );
+    }
+    const byHand = { "fleet.list3": ["fleet.ssh-list3", "fleet.ssh-list"], "fleet.roll2": ["fleet.ssh-roll2", "fleet.ssh-roll1"] }[v.subject.id];
+    const [many, one] = byHand ? byHand.map((id) => median(registry, id)) : [null, null];
+    if (many !== null && one !== null && many !== undefined && one !== undefined) {
+      const floor = many / one;
+      lines.push(
+        `  By hand (ssh to each host at once, no \`profiles\` on this side) the same takes ${floor.toFixed(2)}× of one host (${ms(many)} vs ${ms(one)})` +
+          (floor > bound
+            ? `: every host of this bench is this machine, so the hosts' node processes share its ${os.availableParallelism()} CPUs, and even by hand the bound is out of reach here.`
+            : `: the hosts' work fits beside each other here, so what is in the way is the driver's own work per host (see where the time goes).`),
       );
     }
     const calls = registry.calls.find((c) => c.label === v.subject.label);

@@ -1,6 +1,6 @@
 /** Writes BENCHMARKS.md: machine, the results against the issue's targets, every series, analysis, how to rerun. */
 import fs from "node:fs";
-import { gaps, whereMemoryGoes, whereTimeGoes } from "./analysis.js";
+import { gaps, whereFleetTimeGoes, whereMemoryGoes, whereTimeGoes } from "./analysis.js";
 import { describeCalls } from "./dbus-calls.js";
 import { mib, ms, pct, ratio, spread, table } from "./format.js";
 import type { Machine } from "./machine.js";
@@ -8,6 +8,7 @@ import type { Registry, Rounds } from "./series.js";
 import { summarize } from "../test/helpers/stats.js";
 import { figures, judge, TARGETS, type Verdict } from "./targets.js";
 import { CURL_SWEEP, ROLL_LOOP } from "./shell.js";
+import { FLEET_FIRST_PORT, FLEET_HOSTS, FLEET_PROFILES } from "./phases/fleet.js";
 
 /** Everything the report says besides the series themselves. */
 export interface ReportInput {
@@ -80,7 +81,8 @@ export function renderReport(input: ReportInput): string {
     `- Node ${machine.node}, ${machine.systemd}, pm2 ${machine.pm2}`,
     loadLine(registry.load, machine.cpus),
     `- Rounds, each tool once per round in turn (A, B, C, A, B, C, ...): roll, add and sweep rows ${rounds.counted},` +
-      ` list and start-up rows ${quick.counted}, after ${rounds.warmup} warm-up round not counted.` +
+      ` list and start-up rows ${quick.counted} (the fleet's: roll rows ${rounds.counted}, list and first-command rows ${quick.counted}),` +
+      ` after ${rounds.warmup} warm-up round not counted.` +
       (rounds.counted < 10 ? " **Fewer than 10 rounds: a quick check, not a result.**" : ""),
     "",
     "## Results",
@@ -100,6 +102,7 @@ export function renderReport(input: ReportInput): string {
     "## Where the time goes",
     "",
     ...whereTimeGoes(registry),
+    ...whereFleetTimeGoes(registry),
     "",
     "## Where the memory goes",
     "",
@@ -129,6 +132,14 @@ export function renderReport(input: ReportInput): string {
     "  (stop, start, wait for ready), two apps at a time by default; `--parallel 1` is measured too.",
     "- A roll run counts only if afterwards every gateway answers `/health` from a new PID; a list run only if it",
     "  printed one entry per gateway. A command that fails is not run again and its row says why.",
+    `- The fleet rows: ${FLEET_HOSTS.length} ssh "hosts" on this machine (test/helpers/ssh-hosts.ts, as the fleet tests use), each an`,
+    `  sshd on a loopback address of its own (${FLEET_HOSTS.map((h) => h.addr).join(", ")}; port 2222) logging into a throwaway user with its own`,
+    `  \`systemd --user\` and ${FLEET_PROFILES} running profiles (ports ${FLEET_FIRST_PORT} up), and a driver user whose ssh config names them. The`,
+    "  driver runs `profiles --host` with `AP_SSH_CONFIG`; the warm rows reuse the master connections the warm-up",
+    "  round opened (ControlPersist 300 s), the first-command rows start from an empty runtime dir (so no control",
+    "  socket) and end the master afterwards. The by-hand rows are `ssh HOST CMD &` for each host, then `wait`,",
+    "  through the same control sockets. All hosts share this machine's CPUs: hosts at once compete for them,",
+    "  which real hosts would not.",
     "- The shell roll loop (arguments: the batch size, 1 or 5, then NAME:PORT pairs):",
     "",
     "```bash",
@@ -145,8 +156,9 @@ export function renderReport(input: ReportInput): string {
     "",
     "```sh",
     "npm ci",
-    "sudo npm run bench                 # as root: it starts private user managers; 10-15 minutes on 2 cores",
+    "sudo npm run bench                 # as root: it starts private user managers and ssh hosts; 20-40 minutes on 2 cores",
     "sudo npm run bench -- --runs 21    # more rounds (the quick rows get twice as many)",
+    "sudo npm run bench -- --phases fleet --runs 3 --out /tmp/b.md   # only some rows (roll, list, top, add, sweep, fleet), elsewhere",
     "```",
     "",
     "It builds, stages the app, starts two private user managers, runs `dist/bench/run.js`, writes this file and",

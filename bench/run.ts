@@ -14,13 +14,10 @@ import { renderReport, writeReport } from "./report.js";
 import { Registry } from "./series.js";
 import { detectVerb, Tools } from "./tools.js";
 import { sandboxUser } from "../test/helpers/sandbox.js";
-import { addPhase } from "./phases/add.js";
-import { listPhase } from "./phases/list.js";
-import { rollPhase } from "./phases/roll.js";
-import { sweepPhase } from "./phases/sweep.js";
-import { topPhase } from "./phases/top.js";
+import { markUnmeasured } from "./targets.js";
+import { choosePhases, PHASES } from "./phases/index.js";
 
-const USAGE = "usage: node dist/bench/run.js --app DIR --main STATE --empty STATE --out FILE [--commit SHA] [--runs N]";
+const USAGE = "usage: node dist/bench/run.js --app DIR --main STATE --empty STATE --out FILE [--commit SHA] [--runs N] [--phases NAME,...]";
 
 function options() {
   const { values } = parseArgs({
@@ -31,13 +28,14 @@ function options() {
       out: { type: "string" },
       commit: { type: "string", default: "unknown" },
       runs: { type: "string", default: "10" },
+      phases: { type: "string" },
     },
     strict: true,
   });
   const runs = Number(values.runs);
   if (!values.app || !values.main || !values.empty || !values.out) throw new Error(USAGE);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs "${values.runs}" must be a whole number of rounds (10 or more for a result)`);
-  return { app: values.app, main: values.main, empty: values.empty, out: values.out, commit: values.commit, runs };
+  return { app: values.app, main: values.main, empty: values.empty, out: values.out, commit: values.commit, runs, phases: choosePhases(values.phases) };
 }
 
 async function main(): Promise<void> {
@@ -66,17 +64,15 @@ async function main(): Promise<void> {
     log,
   };
   try {
-    // In this order: each phase grows the same set of profiles (20, 50, 99, 200).
-    await rollPhase(ctx);
-    await listPhase(ctx);
-    // On the list phase's 50 running profiles, before the add phase grows them.
-    await topPhase(ctx);
-    await addPhase(ctx);
-    await sweepPhase(ctx);
+    for (const phase of PHASES) {
+      if (opts.phases.has(phase.name)) await phase.run(ctx);
+    }
   } finally {
     await killPm2(mainUser, tools).catch((err: unknown) => log(`pm2 kill: ${String(err)}`));
   }
 
+  // The rows of phases not run say so, rather than leave the report without them.
+  markUnmeasured(ctx.registry, `not measured: its phase was not run (--phases ${[...opts.phases].join(",")})`);
   const report = {
     machine: describeMachine(opts.app),
     registry: ctx.registry,

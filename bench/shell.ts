@@ -36,6 +36,23 @@ done
 echo "$# checked, $unhealthy unhealthy"
 ((unhealthy == 0))`;
 
+/**
+ * What an operator writes instead of `profiles --host`: the same remote command on each host at once
+ * through ssh (multiplexed, as `profiles` does), then wait for them all. Arguments: the ssh config, the
+ * control socket directory, the remote command line, then the hosts. Their output goes to stdout as it comes.
+ */
+export const FLEET_SSH = `set -u
+config=$1 control=$2 remote=$3
+shift 3
+pids=()
+for host in "$@"; do
+  ssh -F "$config" -o BatchMode=yes -o ConnectTimeout=10 -o ControlMaster=auto -o "ControlPath=$control/%C" -o ControlPersist=300 "$host" "$remote" &
+  pids+=($!)
+done
+failed=0
+for pid in "\${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+((failed == 0))`;
+
 /** `bash -c SCRIPT` with positional arguments. */
 export function bash(script: string, args: readonly string[]): string[] {
   return ["bash", "-c", script, "bench", ...args];

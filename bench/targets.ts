@@ -37,6 +37,12 @@ export const TARGETS: Target[] = [
   { subject: "rss.list200", metric: "rss", limitMiB: 80 },
   { subject: "rss.gateway", metric: "rss", limitMiB: 50 },
   { subject: "rss.gateway", metric: "rss", compare: { series: "rss.pm2-gateway", note: "the same gateway under pm2" } },
+  { subject: "fleet.list3", metric: "ms", compare: { series: "fleet.list1", maxRatio: 1.3 } },
+  { subject: "fleet.ssh-list3", metric: "ms", compare: { series: "fleet.ssh-list", note: "the same by hand: ssh to each host at once, on this machine's CPUs" } },
+  { subject: "fleet.roll2", metric: "ms", compare: { series: "fleet.roll1", maxRatio: 1.15 } },
+  { subject: "fleet.ssh-roll2", metric: "ms", compare: { series: "fleet.ssh-roll1", note: "the same by hand: both hosts' rolls at once, on this machine's CPUs" } },
+  { subject: "fleet.first", metric: "ms", compare: { series: "fleet.next", note: "no target: the first command to a host, then the next" } },
+  { subject: "fleet.ssh-first", metric: "ms", compare: { series: "fleet.ssh-true", note: "ssh alone: a new connection, then a session of the master's" } },
 ];
 
 /** A series' figures for a metric: wall times, peak RSS, or CPU. */
@@ -73,4 +79,13 @@ export function judge(target: Target, registry: Registry): Verdict {
   }
   const limit = target.limitMiB ?? target.limitPct;
   return { target, subject, compared, ratio: null, met: limit === undefined ? null : median <= limit, missing: null };
+}
+
+/** Gives every target's series that no phase made a reason instead of figures (its phase was not run). */
+export function markUnmeasured(registry: Registry, why: string): void {
+  for (const t of TARGETS) {
+    for (const id of [t.subject, t.compare?.series]) {
+      if (id !== undefined && !registry.all.has(id)) registry.series(id, id).missing = why;
+    }
+  }
 }

@@ -2,7 +2,8 @@
 # `npm run bench`: build, stage the app, start two private user managers (scripts/user-manager.sh, as the
 # tests do: one holds the profiles and pm2, one stays empty for the "1st add" row), run the driver
 # (dist/bench/run.js) and let it write BENCHMARKS.md; then remove users, managers, pm2 and gateways.
-# Extra arguments go to the driver, e.g. `npm run bench -- --runs 21`.
+# Extra arguments go to the driver, e.g. `npm run bench -- --runs 21`, or `-- --phases fleet --out FILE` for
+# only the fleet rows (written to FILE: a report of some rows should not replace BENCHMARKS.md).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

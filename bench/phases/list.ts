@@ -17,7 +17,7 @@ export const LIST_COUNT = 50;
  * A step that runs one command; with a `count`, the command prints a JSON array that must hold that many
  * entries, or the run counts as failed (each tool must list the same gateways).
  */
-function listStep(user: SandboxUser, series: Series, argv: string[], count: number | null, env?: Record<string, string>): Step {
+export function listStep(user: SandboxUser, series: Series, argv: string[], count: number | null, env?: Record<string, string>): Step {
   return {
     series,
     async run(): Promise<Measurement> {

@@ -9,20 +9,22 @@ import { bash, ROLL_LOOP } from "../shell.js";
 import { pm2Env } from "../tools.js";
 import { interleave, type Series, type Step } from "../series.js";
 import { countManagerCalls } from "../dbus-calls.js";
+import type { SandboxUser } from "../../test/helpers/sandbox.js";
 
 /** How many profiles (and pm2 apps) the roll rows restart. */
 export const ROLL_COUNT = 20;
 
 /**
- * A step that restarts every gateway at `endpoints`: the measured command must leave each one answering
- * /health from a new process, or the run counts as failed (a no-op must not be timed as a fast restart).
+ * A step that restarts every gateway at `endpoints`, run as `user`: the measured command must leave each
+ * one answering /health from a new process, or the run counts as failed (a no-op must not be timed as a
+ * fast restart).
  */
-function restartStep(ctx: BenchContext, series: Series, argv: string[], endpoints: Endpoint[], env?: Record<string, string>): Step {
+export function restartStep(user: SandboxUser, series: Series, argv: string[], endpoints: Endpoint[], env?: Record<string, string>): Step {
   return {
     series,
     async run(): Promise<Measurement> {
       const before = await waitHealthy(endpoints);
-      const m = measure(ctx.main, argv, { env, timeoutMs: 300_000 });
+      const m = measure(user, argv, { env, timeoutMs: 300_000 });
       if (m.code !== 0) return m;
       const after = await waitHealthy(endpoints);
       const stale = notRestarted(endpoints, before, after);
@@ -63,12 +65,12 @@ export async function rollPhase(ctx: BenchContext): Promise<void> {
   const profileEndpoints = ns.map(profileEndpoint);
   const pairs = ns.map((n) => `${profileName(n)}:${profileEndpoint(n).port}`);
   const steps: Step[] = [
-    restartStep(ctx, batch1, tools.profiles(...rollArgs(1)), profileEndpoints),
-    restartStep(ctx, shell, bash(ROLL_LOOP, ["1", ...pairs]), profileEndpoints),
-    restartStep(ctx, parallel5, tools.profiles(...rollArgs(5)), profileEndpoints),
-    restartStep(ctx, shell5, bash(ROLL_LOOP, ["5", ...pairs]), profileEndpoints),
-    restartStep(ctx, pm2, tools.pm2("reload", "all"), ns.map(appEndpoint), pm2Env(main)),
-    restartStep(ctx, pm2Serial, tools.pm2("reload", "all", "--parallel", "1"), ns.map(appEndpoint), pm2Env(main)),
+    restartStep(main, batch1, tools.profiles(...rollArgs(1)), profileEndpoints),
+    restartStep(main, shell, bash(ROLL_LOOP, ["1", ...pairs]), profileEndpoints),
+    restartStep(main, parallel5, tools.profiles(...rollArgs(5)), profileEndpoints),
+    restartStep(main, shell5, bash(ROLL_LOOP, ["5", ...pairs]), profileEndpoints),
+    restartStep(main, pm2, tools.pm2("reload", "all"), ns.map(appEndpoint), pm2Env(main)),
+    restartStep(main, pm2Serial, tools.pm2("reload", "all", "--parallel", "1"), ns.map(appEndpoint), pm2Env(main)),
   ];
   await interleave("roll", steps, ctx.rounds, ctx.registry, ctx.log);
   if (batch1.missing === null) {
