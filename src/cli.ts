@@ -53,7 +53,10 @@ export async function main(argv: string[]): Promise<number> {
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), json);
   // Asked by a driving `profiles --host`: a host of another version refuses before doing anything.
   const wanted = process.env.AP_FLEET_VERSION;
-  if (wanted && wanted !== packageVersion()) return report(new VersionMismatchError(wanted, packageVersion()), json);
+  if (wanted) {
+    const have = packageVersion();
+    if (wanted !== have) return report(new VersionMismatchError(wanted, have), json);
+  }
   const parser = cliParser(argv, async (spec, args) => {
     json = Boolean(args.json);
     ctx = createContext({ json, verbose: Boolean(args.verbose) });

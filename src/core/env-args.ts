@@ -35,7 +35,8 @@ export async function stdinValue(key: string): Promise<string> {
   return value;
 }
 
-async function readAll(): Promise<string> {
+/** All of stdin, as bytes decoded (`set --stdin`, and what `--host` sends each host). */
+export async function readAll(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return decodeBytes(Buffer.concat(chunks));

@@ -7,7 +7,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Paths } from "../paths.js";
-import { array, boolean, enum as zenum, int, minimum, number, object, optional, string } from "../schema.js";
+import { array, enum as zenum, int, minimum, number, object, optional, string } from "../schema.js";
 import { removeFile, writeFileAtomic } from "../store/atomic.js";
 import { readJsonRecord } from "../store/json-record.js";
 
@@ -25,7 +25,6 @@ const recordSchema = object({
   canaryHosts: number().check(int(), minimum(0)),
   maxParallelHosts: number().check(int(), minimum(1)),
   maxFailPercent: number().check(minimum(0)),
-  dryRun: boolean(),
   /** Per host: `attempt` counts the rolls started there; a host left `rolling` is asked again with the same attempt. */
   hosts: array(object({ name: string(), state: zenum(HOST_STATES), exitCode: number().check(int()), attempt: number().check(int(), minimum(0)) })),
 });

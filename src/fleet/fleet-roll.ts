@@ -160,13 +160,13 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
       return { data: { outcome: "not-started", hosts: outcomes }, text: summaryText(outcomes, `not started: ${silent.map((a) => a.host.name).join(", ")} did not answer; no host was changed`, null), exitCode: worstCode(silent) };
     }
     const resumed = rec !== null;
-    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...(parts ? { digest: parts.digest } : {}), ...pace, dryRun: false, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
+    rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...(parts ? { digest: parts.digest } : {}), ...pace, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
     rec.pid = process.pid;
     if (resumed) f.tell(`resuming the fleet roll of ${rec.startedAt}: ${rec.hosts.map((h) => `${h.name} ${h.state}`).join(", ")}`);
     await saveFleetRecord(paths, rec);
     const results = new Map<string, HostAnswer>();
     let halted: string | null = null;
-    for (const [bi, batch] of hostBatches(hosts.length, { canaryHosts: rec.canaryHosts, maxParallelHosts: rec.maxParallelHosts, maxFailPercent: rec.maxFailPercent }).entries()) {
+    for (const [bi, batch] of hostBatches(hosts.length, rec).entries()) {
       const todo = batch.filter((i) => rec!.hosts[i]!.state !== "rolled");
       if (todo.length === 0) continue;
       // A Ctrl-C while the hosts were asked, or between batches: no host starts after it.

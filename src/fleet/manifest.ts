@@ -4,19 +4,20 @@
  * other hosts' profiles and the `hosts` lines blanked, so that every line keeps its number for the host's
  * errors. `env-file` is read on each host, so it must be absolute. `export --host` merges the hosts' own.
  */
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import { ManifestError } from "../core/manifest/parse.js";
+import { HOST_SECTION_RE, ManifestError, PROFILE_RE, readManifestText } from "../core/manifest/parse.js";
 import { scanSections, type ManifestSection } from "../core/manifest/lines.js";
-import { decodeBytes } from "../store/bytes.js";
-
-const PROFILE_RE = /^profile\s+(.+)$/;
 
 /** The hosts a section names, or null when it names none (every host). */
 function hostsOf(s: ManifestSection): string[] | null {
   const e = s.entries.find((x) => x.key === "hosts");
   return e ? e.value.split(/[\s,]+/).filter(Boolean) : null;
+}
+
+/** The host a `[host NAME]` section is for, or null for another section. */
+function hostSectionOf(s: ManifestSection): string | null {
+  return HOST_SECTION_RE.exec(s.header)?.[1]!.trim() ?? null;
 }
 
 /** A manifest read for hosts: its text, and what each host's part is made from. */
@@ -28,12 +29,7 @@ export interface FleetManifest {
 
 /** Read a manifest on the driving machine, with the checks that only make sense there (exit 2 naming the line). */
 export function readFleetManifest(file: string): FleetManifest {
-  let text: string;
-  try {
-    text = decodeBytes(readFileSync(file));
-  } catch (err) {
-    throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f");
-  }
+  const text = readManifestText(file);
   const sections = scanSections(text);
   if (!Array.isArray(sections)) throw new ManifestError(file, sections.line, sections.message);
   for (const s of sections) {
@@ -53,7 +49,7 @@ export function hostKeys(h: { name: string; destination: string }): string[] {
 
 /** The hosts the manifest names that are not among `chosen` (their profiles stay as they are this time). */
 export function hostsNotChosen(m: FleetManifest, chosen: readonly string[]): string[] {
-  const named = m.sections.flatMap((s) => [...(hostsOf(s) ?? []), ...(/^host\s+(.+)$/.exec(s.header)?.slice(1, 2).map((h) => h.trim()) ?? [])]);
+  const named = m.sections.flatMap((s) => [...(hostsOf(s) ?? []), ...(hostSectionOf(s) ?? [])]);
   return [...new Set(named)].filter((h) => !chosen.includes(h));
 }
 
@@ -64,12 +60,14 @@ export function manifestFor(m: FleetManifest, keys: readonly string[]): string {
     for (let l = from; l <= to; l++) lines[l - 1] = "";
   };
   m.sections.forEach((s, i) => {
-    const forHost = /^host\s+(.+)$/.exec(s.header);
-    if (forHost && !keys.includes(forHost[1]!.trim())) return blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
+    const end = (m.sections[i + 1]?.line ?? lines.length + 1) - 1;
+    const forHost = hostSectionOf(s);
+    if (forHost !== null && !keys.includes(forHost)) return blank(s.line, end);
     const hosts = hostsOf(s);
     if (hosts === null) return;
-    if (hosts.some((h) => keys.includes(h))) blank(s.entries.find((e) => e.key === "hosts")!.line, s.entries.find((e) => e.key === "hosts")!.line);
-    else blank(s.line, (m.sections[i + 1]?.line ?? lines.length + 1) - 1);
+    if (!hosts.some((h) => keys.includes(h))) return blank(s.line, end);
+    const line = s.entries.find((e) => e.key === "hosts")!.line;
+    blank(line, line);
   });
   return lines.join("\n");
 }

@@ -6,6 +6,7 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import type { Context } from "../core/context.js";
+import { readAll } from "../core/env-args.js";
 import { UsageError } from "../errors.js";
 import { packageVersion } from "../package-files.js";
 import { peopleText } from "../redact.js";
@@ -40,12 +41,6 @@ export interface Fleet {
 export function realFleet(ctx: Context, json: boolean): Fleet {
   const version = packageVersion();
   return { runner: sshRunner(ctx.env, version), version, json, ctx, tell: (l) => void process.stderr.write(`${peopleText(l)}\n`) };
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** The parsed options the driving side reads (the command line itself goes to the hosts as typed). */
@@ -83,7 +78,7 @@ export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[]
   if (verb === "roll") return fleetRoll(f, argv, hosts, args);
   if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts, args);
   if (verb === "export") return exportHosts(f, argv, hosts);
-  const input = args.stdin === true ? await readStdin() : undefined;
+  const input = args.stdin === true ? await readAll() : undefined;
   if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
   const table = TABLE_VERBS[verb];
   const remote = remoteArgv(argv, f.json || table !== undefined);

@@ -85,23 +85,29 @@ export const LIMIT_SETTINGS: [string, keyof Limits, (v: string) => string][] = [
 
 /** A key of this form is a setting; an environment variable of this form is written `env.KEY`. */
 export const SETTING_RE = /^[a-z][a-z0-9-]*$/;
-const PROFILE_RE = /^profile (.*)$/;
+/** Section headers as scanSections gives them (whitespace made one space): a profile's, and one host's [defaults]. */
+export const PROFILE_RE = /^profile (.*)$/;
+export const HOST_SECTION_RE = /^host (.+)$/;
 
-/** Read and check the manifest at `file`; ManifestError (exit 2) naming the line of the first problem. `portVar`: config.ini's, unless the manifest's `port-var` says otherwise. */
-/**
- * Read the manifest `file` (`-`: stdin). `env` is what a driving `profiles --host` says of this host's part:
- * AP_MANIFEST_NAME names it in errors, AP_MANIFEST_HOST is the `[host NAME]` section meant for this host.
- */
-export function readManifest(file: string, portVar: string, env: NodeJS.ProcessEnv = {}): Manifest {
-  let text: string;
+/** The manifest's text: the file, or stdin for `-` (exit 2 when it cannot be read). */
+export function readManifestText(file: string): string {
   try {
-    // `-f -`: the manifest on stdin (as `--host` sends each host its part), named in errors as the driver names it.
-    if (file === "-") return parseManifest(decodeBytes(readFileSync(0)), env.AP_MANIFEST_NAME || "<stdin>", portVar, process.cwd(), env.AP_MANIFEST_HOST);
-    text = decodeBytes(readFileSync(file));
+    return decodeBytes(readFileSync(file === "-" ? 0 : file));
   } catch (err) {
-    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
   }
+}
+
+/**
+ * Read and check the manifest at `file` (`-`: stdin); ManifestError (exit 2) naming the line of the first
+ * problem. `portVar`: config.ini's, unless the manifest's `port-var` says otherwise. `env` is what a driving
+ * `profiles --host` says of this host's part: AP_MANIFEST_NAME names it in errors, AP_MANIFEST_HOST is the
+ * `[host NAME]` section meant for this host.
+ */
+export function readManifest(file: string, portVar: string, env: NodeJS.ProcessEnv = {}): Manifest {
+  const text = readManifestText(file);
+  // `-f -`: the manifest on stdin (as `--host` sends each host its part); env-file paths resolve against the working directory.
+  if (file === "-") return parseManifest(text, env.AP_MANIFEST_NAME || "<stdin>", portVar, process.cwd(), env.AP_MANIFEST_HOST);
   return parseManifest(text, file, portVar, undefined, env.AP_MANIFEST_HOST);
 }
 
@@ -120,7 +126,7 @@ export function parseManifest(text: string, file: string, portVar: string, dir =
       continue;
     }
     // `[host NAME]`: [defaults] for one host, which the driver of `--host` sends only that host (naming it).
-    const forHost = /^host\s+(.+)$/.exec(s.header);
+    const forHost = HOST_SECTION_RE.exec(s.header);
     if (forHost) {
       if (forHost[1]!.trim() !== forHostName) throw new ManifestError(file, s.line, `[${s.header}] holds one host's settings: plan or apply the manifest with --host or --hosts-file`);
       if (hostDefaults) throw new ManifestError(file, s.line, `[${s.header}] appears twice (first at line ${hostDefaults.line})`);
