@@ -40,7 +40,8 @@ cd "$repo"
 npm run build
 
 app_dir=$(bash "$repo/scripts/stage-app.sh")
-trap 'rm -rf "$app_dir"' EXIT
+tap=$(mktemp)
+trap 'rm -rf "$app_dir" "$tap"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 export AP_APP_DIR=$app_dir
@@ -56,5 +57,19 @@ if ((${#files[@]} == 0)); then
 fi
 
 rc=0
-node --test --test-concurrency=2 --test-timeout="$per_test_timeout_ms" "${files[@]}" || rc=$?
+node --test --test-concurrency=2 --test-timeout="$per_test_timeout_ms" "${files[@]}" | tee "$tap" || rc=$?
+if ((rc != 0)); then
+  # The TAP of a whole run is thousands of lines and a log viewer may show only its end: the failures again,
+  # each with its error and without its stack, and without the tests only cancelled along with a failed hook.
+  printf '\n=== %s: the failures again\n' "$what"
+  awk '
+    /^ *not ok / { block = $0; open = 1; stack = -1; next }
+    !open { next }
+    stack >= 0 && match($0, /[^ ]/) - 1 > stack { next }
+    { stack = -1 }
+    /^ *stack: / { stack = match($0, /[^ ]/) - 1; next }
+    { block = block "\n" $0 }
+    /^ *\.\.\.$/ { open = 0; if (block !~ /cancelledByParent/) print block }
+  ' "$tap" | head -n 400 || true
+fi
 exit "$rc"
