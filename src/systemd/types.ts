@@ -13,7 +13,11 @@ export interface UnitEvents {
 /** The outcome of a job as the manager reports it in `JobRemoved`. */
 export type JobResult = "done" | "canceled" | "timeout" | "failed" | "dependency" | "skipped";
 
-/** A unit's state, with D-Bus Variants and BigInts already unwrapped. */
+/**
+ * A unit's state, with D-Bus Variants and BigInts already unwrapped. Whether it is enabled is not in it: a
+ * loaded unit's UnitFileState property can be stale, so that is asked fresh (SystemdManager.unitFileState),
+ * and reading the property as well cost every listed unit a round trip for nothing.
+ */
 export interface UnitState {
   /** Full unit name, e.g. `agent-gateway@liam.service`. */
   name: string;
@@ -25,8 +29,6 @@ export interface UnitState {
   nRestarts: number;
   /** `success`, `exit-code`, `signal`, `start-limit-hit`, ... */
   result: string;
-  /** `enabled`, `disabled`, `static`, ... as the unit file state. */
-  unitFileState: string;
   /** ExecMainStatus: exit code or signal number of the last main process. */
   execMainStatus: number;
   /** ExecMainCode: 1 exited, 2 killed, 3 dumped (CLD_* codes). */

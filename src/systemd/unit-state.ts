@@ -87,11 +87,10 @@ export class UnitStateReader {
     // Without a listing the state is unknown, and everything is asked in one round trip.
     const known = knownServiceProperties(name, listed);
     const service = (prop: keyof ServiceProperties): Promise<unknown> => this.serviceProperty(path, name, known, prop);
-    const [loadState, activeState, subState, unitFileState, mainPid, nRestarts, result, execMainStatus, execMainCode] = await Promise.all([
+    const [loadState, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode] = await Promise.all([
       listed?.loadState ?? get(UNIT_IFACE, "LoadState"),
       listed?.activeState ?? get(UNIT_IFACE, "ActiveState"),
       listed?.subState ?? get(UNIT_IFACE, "SubState"),
-      get(UNIT_IFACE, "UnitFileState"),
       service("MainPID"),
       service("NRestarts"),
       service("Result"),
@@ -106,7 +105,6 @@ export class UnitStateReader {
       mainPid: Number(mainPid),
       nRestarts: Number(nRestarts),
       result: String(result),
-      unitFileState: String(unitFileState),
       execMainStatus: Number(execMainStatus),
       execMainCode: Number(execMainCode),
     };

@@ -31,7 +31,7 @@ export class FakeSystemd implements SystemdManager {
   private get(unit: string): UnitState {
     let s = this.units.get(unit);
     if (!s) {
-      s = { name: unit, loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: 0, result: "success", unitFileState: "disabled", execMainStatus: 0, execMainCode: 0 };
+      s = { name: unit, loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: 0, result: "success", execMainStatus: 0, execMainCode: 0 };
       this.units.set(unit, s);
     }
     return s;
@@ -72,7 +72,7 @@ export class FakeSystemd implements SystemdManager {
     if (s && s.activeState === "failed") Object.assign(s, { activeState: "inactive", subState: "dead", result: "success" });
   }
   async list(): Promise<UnitState[]> {
-    return [...this.units.values()].filter((s) => s.activeState !== "inactive").map((s) => ({ ...s, unitFileState: this.enabled.has(s.name) ? "enabled" : "disabled" }));
+    return [...this.units.values()].filter((s) => s.activeState !== "inactive").map((s) => ({ ...s }));
   }
   /** Unit files `listUnitFiles` reports (paths and states), whatever the patterns. */
   unitFiles: { path: string; state: string }[] = [];

@@ -50,7 +50,7 @@ test("options: each bad flag is a usage error naming the flag and the rule", () 
   }
 });
 
-const unit = (over: Partial<UnitState>): UnitState => ({ name: "u", loadState: "loaded", activeState: "active", subState: "running", mainPid: 5, nRestarts: 0, result: "success", unitFileState: "enabled", execMainStatus: 0, execMainCode: 0, ...over });
+const unit = (over: Partial<UnitState>): UnitState => ({ name: "u", loadState: "loaded", activeState: "active", subState: "running", mainPid: 5, nRestarts: 0, result: "success", execMainStatus: 0, execMainCode: 0, ...over });
 
 test("gate: unit states that fail a profile at once, each with its precise reason", () => {
   assert.equal(stateFailure(unit({}), 0), null);

@@ -24,7 +24,7 @@ import { parsePromText, sampleValue } from "../helpers/prom-text.js";
 
 const unit = (over: Partial<UnitState>): UnitState => ({
   name: "agent-gateway@x.service", loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: 0,
-  result: "success", unitFileState: "enabled", execMainStatus: 0, execMainCode: 0, ...over,
+  result: "success", execMainStatus: 0, execMainCode: 0, ...over,
 });
 
 test("unitCondition: start-limit-hit by result, or failed after `burst` restarts whose last exit would restart again", () => {

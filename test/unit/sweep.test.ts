@@ -45,7 +45,7 @@ async function world() {
     await createProfile(w.ctx.paths, name, new Map([["PORT", String(port)]]));
     const unit = unitName(name);
     if (opts.enabled !== false) w.systemd.enabled.add(unit);
-    const base: UnitState = { name: unit, loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: opts.nRestarts ?? 0, result: "success", unitFileState: "", execMainStatus: 0, execMainCode: 0 };
+    const base: UnitState = { name: unit, loadState: "loaded", activeState: "inactive", subState: "dead", mainPid: 0, nRestarts: opts.nRestarts ?? 0, result: "success", execMainStatus: 0, execMainCode: 0 };
     if (state === "running") {
       const pid = nextPid++;
       Object.assign(base, { activeState: "active", subState: "running", mainPid: pid });
