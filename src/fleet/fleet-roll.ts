@@ -12,6 +12,7 @@ import { catchStopSignals } from "../core/stop-signals.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { table } from "../render/table.js";
 import { shellWord } from "../render/shell.js";
+import { array, boolean, nullable, nullish, object, optional, string } from "../schema.js";
 import { acquireLock } from "../store/lock.js";
 import { ask, worstCode, type HostAnswer } from "./answer.js";
 import { remoteArgv } from "./argv.js";
@@ -59,12 +60,23 @@ interface HostOutcome {
   roll: unknown;
 }
 
+// What this side reads of a host's `roll --json` or `apply --json`: checked, since it comes from another machine.
+const outcomes = optional(array(object({ name: string(), outcome: string(), reason: nullish(string()) })));
+const withProfiles = nullish(object({ profiles: outcomes }));
+const hostSummary = nullable(object({
+  rolls: optional(array(object({ profiles: outcomes }))),
+  roll: withProfiles,
+  resumed: withProfiles,
+  added: optional(array(object({ name: string(), started: boolean() }))),
+  removed: optional(array(string())),
+}));
 type Outcomes = { name: string; outcome: string; reason?: string | null }[];
-type HostSummary = { rolls?: { profiles?: Outcomes }[]; roll?: { profiles?: Outcomes } | null; resumed?: { profiles?: Outcomes } | null; added?: { name: string; started: boolean }[]; removed?: string[] } | null;
 
 /** The profiles a host's `roll --json` (its rolls) or `apply --json` (added, removed, its roll) names, with outcomes. */
 function profilesOf(data: unknown): Outcomes {
-  const d = data as HostSummary;
+  const parsed = hostSummary.safeParse(data ?? null);
+  if (!parsed.success) return [{ name: "-", outcome: "unreadable", reason: `its answer is not a roll summary: ${parsed.error.issues[0]?.path.join(".") || "the whole"}: ${parsed.error.issues[0]?.message}` }];
+  const d = parsed.data;
   if (!d) return [];
   return [
     ...(d.rolls ?? []).flatMap((r) => r.profiles ?? []),

@@ -2,6 +2,8 @@
 import { renderHealth } from "../commands/health.js";
 import { renderList } from "../commands/list.js";
 import { renderStatus } from "../commands/status.js";
+import { ExitCode } from "../errors.js";
+import { array, looseObject, string } from "../schema.js";
 import type { HostAnswer } from "./answer.js";
 import type { Host } from "./hosts.js";
 
@@ -24,7 +26,23 @@ function tableRows(answers: readonly HostAnswer[]): never[] {
 
 /** The table of the hosts that answered; nothing when none did (their errors are on stderr, not "no profiles yet"). */
 function hostTable(render: (rows: never[]) => string): (answers: readonly HostAnswer[]) => string {
-  return (answers) => (answers.some((a) => !a.problem && a.code !== 2 && a.code < 8) ? render(tableRows(answers)) : "");
+  // Up to `unhealthy` (but for a usage error) the host ran the verb to its verdict: it has rows to show.
+  return (answers) => (answers.some((a) => !a.problem && a.code !== ExitCode.usage && a.code <= ExitCode.unhealthy) ? render(tableRows(answers)) : "");
+}
+
+// A table verb's answer from a host, as far as the table relies on it; the rest is the same version's.
+const tableAnswer = array(looseObject({ name: string() }));
+
+/** A host whose table verb answered with something else is told as a problem (exit 1), not drawn as a row. */
+export function checkTableAnswers(answers: readonly HostAnswer[]): void {
+  for (const a of answers) {
+    if (a.problem || a.data === undefined || (a.data !== null && typeof a.data === "object" && "error" in a.data)) continue;
+    const r = tableAnswer.safeParse(a.data);
+    if (r.success) continue;
+    const issue = r.error.issues[0];
+    a.problem = `host ${a.host.name} answered with JSON that is not a list of profiles (${issue?.path.join(".") || "the whole"}: ${issue?.message})`;
+    if (a.code === 0) a.code = ExitCode.internal;
+  }
 }
 
 /** Verbs whose --json rows make one table with a HOST column. */

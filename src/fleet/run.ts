@@ -16,7 +16,7 @@ import type { Host } from "./hosts.js";
 import { fleetRoll } from "./fleet-roll.js";
 import { exportHosts, manifestOnHosts } from "./manifest-verbs.js";
 import { streamLogs } from "./logs.js";
-import { hostRows, renderSections, TABLE_VERBS } from "./render.js";
+import { checkTableAnswers, hostRows, renderSections, TABLE_VERBS } from "./render.js";
 import { sshRunner, type RemoteRunner } from "./ssh.js";
 
 /** Verbs that only read (the sweep repairs each host on its own): every host is asked at once. */
@@ -85,6 +85,7 @@ export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[]
   // `limits NAME` alone shows them; with a flag it changes them.
   const read = READS.has(verb) || (verb === "limits" && !remoteArgv(argv, false).some((a) => a.startsWith("-")));
   const { answers, notReached } = read ? { answers: await askAll(f, hosts, remote, input), notReached: [] } : await askInTurn(f, verb, hosts, remote, input);
+  if (table) checkTableAnswers(answers);
   for (const a of answers) if (a.problem) f.tell(a.problem);
   if (notReached.length > 0) f.tell(`stopped at ${answers.at(-1)!.host.name}: not run on ${notReached.map((h) => h.name).join(", ")}`);
   const exitCode = worstCode(answers);

@@ -125,6 +125,25 @@ test("a read asks every host: one table with a HOST column, a host field in --js
   });
 });
 
+test("a host's JSON is checked before it is drawn: a list that is no list of profiles, or a roll summary of another shape, is that host's problem, not a crash", async () => {
+  const runner = fakeRunner((h, args) => {
+    if (args.includes("roll")) return { code: 0, stdout: JSON.stringify(h === "a" ? { rolls: [{ profiles: [{ name: "a1", outcome: "rolled" }] }] } : { rolls: "all of them" }), stderr: "" };
+    return { code: 0, stdout: JSON.stringify(h === "a" ? [row("a1", 18000)] : h === "b" ? [{ port: 1 }] : { name: "c1" }), stderr: "" };
+  });
+  await withFleet(runner, false, async (f, told) => {
+    const r = await run(f, ["list", "--host", "a,b,c"], hosts("a", "b", "c"));
+    assert.equal(r.exitCode, 70);
+    assert.match(r.text, /\na\s+a1\s+18000/);
+    assert.doesNotMatch(r.text, /undefined/);
+    assert.ok(told.some((l) => /^host b answered with JSON that is not a list of profiles \(0\.name: /.test(l)), told.join("\n"));
+    assert.ok(told.some((l) => /^host c answered with JSON that is not a list of profiles/.test(l)), told.join("\n"));
+    const roll = await run(f, ["roll", "--host", "a,b"], hosts("a", "b"));
+    assert.equal(roll.exitCode, 0);
+    assert.match(roll.text, /\na\s+a1\s+rolled/);
+    assert.match(roll.text, /\nb\s+-\s+unreadable\s+its answer is not a roll summary: rolls: /);
+  });
+});
+
 test("a change goes host by host and stops at the first that fails; a host without profiles exits 17 with the install command", async () => {
   const runner = fakeRunner((h) => (h === "b" ? { code: 127, stdout: "", stderr: "env: 'profiles': No such file or directory\n" } : { code: 0, stdout: "set\n", stderr: "" }));
   await withFleet(runner, false, async (f, told) => {
