@@ -9,6 +9,7 @@ import { findJournal, showJournal } from "../core/logs/journal.js";
 import { lineStream, type LineStream } from "../core/logs/lines.js";
 import { rotateLogs, type RotateOutcome } from "../core/logs/rotate.js";
 import { parseSince, showMergedFiles, showMergedJournal } from "../core/logs/merged.js";
+import { onStdinEnd } from "../core/stop-signals.js";
 import { ExitCode, NothingToShowError } from "../errors.js";
 import { listProfiles } from "../store/profiles.js";
 import { peopleText, redactJson } from "../redact.js";
@@ -23,11 +24,14 @@ interface LogsArgs {
   since?: string;
 }
 
-/** Until SIGINT or SIGTERM (or a reader that went away): then the command resolves, and cli.ts exits 0. */
-function untilStopped(): { signal: AbortSignal; stoppedBy(): string | null; dispose(): void } {
+/**
+ * Until SIGINT or SIGTERM, a reader that went away, or (run by a fleet driver) the end of stdin: then the
+ * command resolves, and cli.ts exits 0.
+ */
+function untilStopped(env: NodeJS.ProcessEnv): { signal: AbortSignal; stoppedBy(): string | null; dispose(): void } {
   const controller = new AbortController();
   let by: string | null = null;
-  const onSignal = (sig: NodeJS.Signals): void => {
+  const onSignal = (sig: NodeJS.Signals | "EOF"): void => {
     by ??= sig;
     controller.abort();
   };
@@ -35,12 +39,14 @@ function untilStopped(): { signal: AbortSignal; stoppedBy(): string | null; disp
   process.stdout.on("error", () => onSignal("SIGPIPE"));
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const offStdin = onStdinEnd(env, () => onSignal("EOF"));
   return {
     signal: controller.signal,
     stoppedBy: () => by,
     dispose() {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
+      offStdin();
     },
   };
 }
@@ -91,7 +97,7 @@ async function merged(ctx: Context, config: Config, names: string[], lines: numb
   const journalctl = config.logDir ? null : await findJournal(ctx.env);
   // Neither a log dir nor journald: the same error (and fix) as for one profile.
   if (!config.logDir && journalctl === null) chooseSource(config, ctx.paths, names[0]!, null);
-  const stop = untilStopped();
+  const stop = untilStopped(ctx.env);
   const colour = Boolean(process.stdout.isTTY) && !ctx.env.NO_COLOR;
   const o = { names, lines, follow, since, json: ctx.json, colour, signal: stop.signal, out };
   try {
@@ -134,7 +140,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
     const source = chooseSource(config, ctx.paths, name, config.logDir ? null : await findJournal(ctx.env));
 
     if (source.kind === "journal") {
-      const stop = untilStopped();
+      const stop = untilStopped(ctx.env);
       try {
         const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal, out);
         const stoppedBy = stop.stoppedBy();
@@ -153,7 +159,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
     }
 
     const write = stdoutWriter(ctx.json, name);
-    const stop = untilStopped();
+    const stop = untilStopped(ctx.env);
     try {
       if (tail) await write.write(tail.lines.join("\n") + (tail.lines.length > 0 && tail.endsWithNewline ? "\n" : ""));
       else ctx.progress(`waiting for ${source.file}: it appears when ${name} starts`);

@@ -26,3 +26,16 @@ export function catchStopSignals(tell: (text: string) => void, says: { first: st
     },
   };
 }
+
+/**
+ * Set (to 1) by a fleet driver for the `profiles` it runs on a host: stop following (`logs -f`) when stdin
+ * ends. sshd sends a command without a terminal no SIGHUP when its client goes; the end of stdin is the sign.
+ */
+export const STOP_ON_EOF = "AP_STOP_ON_EOF";
+
+/** With STOP_ON_EOF set in `env`, `stop` runs when stdin ends; returns what undoes that. */
+export function onStdinEnd(env: NodeJS.ProcessEnv, stop: () => void): () => void {
+  if (env[STOP_ON_EOF] !== "1") return () => undefined;
+  process.stdin.on("end", stop).on("error", stop).resume();
+  return () => void process.stdin.off("end", stop).off("error", stop).pause();
+}

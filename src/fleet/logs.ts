@@ -4,7 +4,7 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import { ExitCode } from "../errors.js";
-import { catchStopSignals } from "../core/stop-signals.js";
+import { catchStopSignals, STOP_ON_EOF } from "../core/stop-signals.js";
 import { redactJson, redactText } from "../redact.js";
 import { escapeControls } from "../render/escape.js";
 import { ask, worstCode } from "./answer.js";
@@ -31,7 +31,9 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
             write(redactJson({ host: h.name, message: line }));
           }
         };
-        return ask(f.runner, h, args, { version: f.version, json: false, onStdoutLine, progress: f.tell, signal: abort.signal }).then((a) => {
+        // A driver that dies (even by SIGKILL) must not leave `logs -f` following on the hosts: their stdin ends with it.
+        const held = { holdStdin: true, env: { [STOP_ON_EOF]: "1" } };
+        return ask(f.runner, h, args, { version: f.version, json: false, onStdoutLine, progress: f.tell, signal: abort.signal, ...held }).then((a) => {
           if (whole) {
             try {
               write(redactJson({ host: h.name, ...(JSON.parse(whole.join("\n")) as object) }));

@@ -21,7 +21,7 @@ export interface RemoteResult {
 export interface RemoteOptions {
   /** Written to the remote command's stdin (`set --stdin`); without it stdin is empty. */
   input?: string;
-  /** Each line of its stdout as it comes (`logs -f`). */
+  /** Each line of its stdout as it comes (`logs -f`, `top`); the result's `stdout` is then empty. */
   onStdoutLine?(line: string): void;
   /** Each line of its stderr as it comes (progress). */
   onStderrLine?(line: string): void;
@@ -31,6 +31,11 @@ export interface RemoteOptions {
   env?: Record<string, string>;
   /** In a process group of its own: a Ctrl-C at the terminal reaches only this process, which decides. */
   detached?: boolean;
+  /**
+   * Keep the remote command's stdin open until this process ends, however it ends: its end of the pipe is
+   * then closed by the kernel, and ssh passes that on as the end of the remote's stdin (`logs -f` stops on it).
+   */
+  holdStdin?: boolean;
 }
 
 /** Runs `profiles ARGS` on a host: the adapter behind every fleet command, faked in unit tests. */
@@ -82,11 +87,12 @@ export function sshArgv(host: Host, remote: readonly string[], opts: { config?: 
   ];
 }
 
-function lines(stream: NodeJS.ReadableStream, onLine: ((line: string) => void) | undefined, keep: string[]): void {
+/** Each line to `onLine` as it comes, the text kept in `keep` unless null. */
+function lines(stream: NodeJS.ReadableStream, onLine: ((line: string) => void) | undefined, keep: string[] | null): void {
   let rest = "";
   stream.setEncoding?.("utf8");
   stream.on("data", (chunk: string) => {
-    keep.push(chunk);
+    keep?.push(chunk);
     if (!onLine) return;
     const parts = (rest + chunk).split("\n");
     rest = parts.pop()!;
@@ -108,7 +114,8 @@ export function sshRunner(env: NodeJS.ProcessEnv, version: string): RemoteRunner
         const child = spawn("ssh", argv, { stdio: ["pipe", "pipe", "pipe"], env, signal: opts.signal, detached: opts.detached });
         const out: string[] = [];
         const err: string[] = [];
-        lines(child.stdout, opts.onStdoutLine, out);
+        // Stdout given line by line (`logs -f`, `top`) may run for days: not kept as well.
+        lines(child.stdout, opts.onStdoutLine, opts.onStdoutLine ? null : out);
         lines(child.stderr, opts.onStderrLine, err);
         child.on("error", (e) => {
           if (e.name === "AbortError") return;
@@ -116,7 +123,8 @@ export function sshRunner(env: NodeJS.ProcessEnv, version: string): RemoteRunner
         });
         child.on("close", (code, signal) => resolve({ code: code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0), stdout: out.join(""), stderr: err.join("") }));
         child.stdin.on("error", () => {});
-        child.stdin.end(opts.input ?? "");
+        if (opts.holdStdin) child.stdin.write(opts.input ?? "");
+        else child.stdin.end(opts.input ?? "");
       });
     },
   };
