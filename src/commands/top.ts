@@ -1,7 +1,7 @@
 import type { ReadStream, WriteStream } from "node:tty";
-import type { Config } from "../config.js";
 import type { Context } from "../core/context.js";
-import { TopFeed, type FeedPace } from "../core/top/feed.js";
+import { onStdinEnd } from "../core/stop-signals.js";
+import { TopFeed, type FeedMaker, type FeedPace, type RowFeed } from "../core/top/feed.js";
 import { KeyReader } from "../core/top/keys.js";
 import { filterRows, parseSortKey, SORT_KEYS, sortRows, topTable, type SortKey, type TopRow } from "../core/top/model.js";
 import { UsageError } from "../errors.js";
@@ -11,14 +11,14 @@ import { Screen, type FrameLine } from "../render/top-screen.js";
 import { number, positive, safeParse } from "../schema.js";
 import { defineCommand } from "./command.js";
 
-interface TopArgs {
+export interface TopArgs {
   once: boolean;
   sort: string;
   filter: string;
   interval: number;
 }
 
-interface TopOptions {
+export interface TopOptions {
   sort: SortKey;
   filter: string;
   pace: FeedPace;
@@ -35,7 +35,7 @@ const FRAME_MS = 100;
 const KEY_HELP = `q quit  / filter  sort: ${Object.entries(SORT_KEYS).map(([k, v]) => `${k} ${v}`).join("  ")}`;
 
 /** The rows shown: filtered, then sorted. */
-function shown(rows: TopRow[], o: Pick<TopOptions, "sort" | "filter">): TopRow[] {
+export function shown(rows: TopRow[], o: Pick<TopOptions, "sort" | "filter">): TopRow[] {
   return sortRows(filterRows(rows, o.filter), o.sort);
 }
 
@@ -51,17 +51,29 @@ function rowStyle(r: TopRow): FrameLine["style"] {
   return r.pid === null ? "dim" : undefined;
 }
 
-/** One frame: the title, the table (cut to the screen's height), and the keys or the filter being typed. */
-function frame(rows: TopRow[], o: Pick<TopOptions, "sort" | "filter">, typing: string | null, height: number): FrameLine[] {
+/** One frame: the title, what keeps rows away, the table (cut to the screen's height), and the keys or the filter being typed. */
+function frame(feed: RowFeed, o: Pick<TopOptions, "sort" | "filter">, typing: string | null, height: number): FrameLine[] {
+  const rows = feed.rows();
   const visible = shown(rows, o);
   const title = { text: peopleText(titleLine(rows.length, visible.length, o)) };
+  const notes = feed.notes().map((text) => ({ text: peopleText(text), style: "bad" as const }));
   const foot = { text: peopleText(typing === null ? KEY_HELP : `filter: ${typing}_  (Enter keeps it, Esc drops it)`), style: "dim" as const };
-  if (visible.length === 0) return [title, { text: rows.length === 0 ? NO_PROFILES : "no profile matches the filter" }, foot];
+  if (visible.length === 0) return [title, ...notes, { text: emptyText(rows) }, foot];
   const [header = "", ...lines] = topTable(visible).split("\n");
-  const room = Math.max(1, height - 3);
+  const room = Math.max(1, height - 3 - notes.length);
   const body = lines.slice(0, room).map((text, i) => ({ text: peopleText(text), style: rowStyle(visible[i]!) }));
   if (lines.length > room) body[room - 1] = { text: `... ${lines.length - room + 1} more (narrow them with /)`, style: "dim" };
-  return [title, { text: header, style: "header" }, ...body, foot];
+  return [title, ...notes, { text: header, style: "header" }, ...body, foot];
+}
+
+function emptyText(all: readonly TopRow[]): string {
+  return all.length === 0 ? NO_PROFILES : "no profile matches the filter";
+}
+
+/** The table of the rows shown, or why there is none; for `--once` and plain lines. */
+export function onceText(all: TopRow[], o: Pick<TopOptions, "sort" | "filter">): string {
+  const rows = shown(all, o);
+  return rows.length > 0 ? topTable(rows) : emptyText(all);
 }
 
 /** Until SIGINT, SIGTERM or SIGHUP: `stop` runs once, on the first. */
@@ -72,18 +84,18 @@ function onStopSignals(stop: () => void): () => void {
 }
 
 /** The full-screen view on a terminal, until `q`, Ctrl-C or a signal; the terminal restored whichever way it ends. */
-function fullScreen(ctx: Context, config: Config, o: TopOptions): Promise<void> {
+function fullScreen(ctx: Context, o: TopOptions, makeFeed: FeedMaker): Promise<void> {
   const screen = new Screen(process.stdout as WriteStream, process.stdin.isTTY ? (process.stdin as ReadStream) : null, !ctx.env.NO_COLOR);
   const keys = new KeyReader();
   const view = { sort: o.sort, filter: o.filter };
   let typing: string | null = null;
   let timer: NodeJS.Timeout | undefined;
   return new Promise<void>((resolve, reject) => {
-    const feed = new TopFeed(ctx, config, o.pace, () => (timer ??= setTimeout(draw, FRAME_MS)), (err) => end(err));
+    const feed = makeFeed(() => (timer ??= setTimeout(draw, FRAME_MS)), (err) => end(err));
     function draw(): void {
       clearTimeout(timer);
       timer = undefined;
-      screen.draw(frame(feed.rows(), view, typing, screen.size.rows));
+      screen.draw(frame(feed, view, typing, screen.size.rows));
     }
     const onKeys = (chunk: string): void => {
       for (const a of keys.read(chunk)) {
@@ -120,23 +132,45 @@ function fullScreen(ctx: Context, config: Config, o: TopOptions): Promise<void> 
   });
 }
 
+/** How plain lines print the rows: a text of them, printed when it changed, at most once per `everyMs`. */
+interface Printer {
+  everyMs: number;
+  text(feed: RowFeed): string;
+}
+
 /** Not a terminal: a plain table (no escape codes) each time what it shows changed, at most once per interval, until a signal. */
-function plainLines(ctx: Context, config: Config, o: TopOptions): Promise<void> {
+function tablePrinter(o: TopOptions): Printer {
+  return {
+    everyMs: o.pace.intervalMs,
+    text(feed) {
+      const notes = feed.notes().map((n) => `${n}\n`).join("");
+      return peopleText(`${titleLine(feed.rows().length, shown(feed.rows(), o).length, o)}\n${notes}${onceText(feed.rows(), o)}\n\n`);
+    },
+  };
+}
+
+/** Set (to 1) by a fleet driver (`top --host`): each change of the rows is one line of JSON for it to draw. */
+export const TOP_STREAM = "AP_TOP_STREAM";
+
+const jsonLines: Printer = { everyMs: FRAME_MS, text: (feed) => `${JSON.stringify(feed.rows())}\n` };
+
+/** The rows as `printer` makes them text, until a signal, a reader that went away, or (for a fleet driver) the end of stdin. */
+function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promise<void> {
   let last = "";
   let printedAt = 0;
   let timer: NodeJS.Timeout | undefined;
   return new Promise<void>((resolve, reject) => {
-    const feed = new TopFeed(ctx, config, o.pace, () => (timer ??= setTimeout(print, Math.max(0, printedAt + o.pace.intervalMs - Date.now()))), (err) => end(err));
+    const feed = makeFeed(() => (timer ??= setTimeout(print, Math.max(0, printedAt + printer.everyMs - Date.now()))), (err) => end(err));
     function print(): void {
       timer = undefined;
-      const rows = shown(feed.rows(), o);
-      const text = rows.length > 0 ? topTable(rows) : feed.rows().length === 0 ? NO_PROFILES : "no profile matches the filter";
+      const text = printer.text(feed);
       if (text === last) return;
       last = text;
       printedAt = Date.now();
-      process.stdout.write(peopleText(`${titleLine(feed.rows().length, rows.length, o)}\n${text}\n\n`));
+      process.stdout.write(text);
     }
     const unsignal = onStopSignals(() => end());
+    const offStdin = onStdinEnd(ctx.env, () => end());
     // `profiles top | head` closes our stdout: stop instead of crashing on EPIPE.
     const onClosed = (): void => end();
     process.stdout.on("error", onClosed);
@@ -144,6 +178,7 @@ function plainLines(ctx: Context, config: Config, o: TopOptions): Promise<void> 
       feed.stop();
       clearTimeout(timer);
       unsignal();
+      offStdin();
       process.stdout.off("error", onClosed);
       if (err === undefined) resolve();
       else reject(err);
@@ -152,7 +187,23 @@ function plainLines(ctx: Context, config: Config, o: TopOptions): Promise<void> 
   });
 }
 
+/** The live view of what `makeFeed` feeds: full screen on a terminal, plain tables elsewhere, JSON lines for a fleet driver. */
+export async function liveTop(ctx: Context, o: TopOptions, makeFeed: FeedMaker): Promise<void> {
+  if (ctx.env[TOP_STREAM] === "1") await plainLines(ctx, jsonLines, makeFeed);
+  else if (process.stdout.isTTY) await fullScreen(ctx, o, makeFeed);
+  else await plainLines(ctx, tablePrinter(o), makeFeed);
+}
+
 const seconds = number().check(positive());
+
+/** The options as checked: `--json` only with `--once`, `--interval` a positive number of seconds, a known sort key. */
+export function topOptions(args: TopArgs & { json?: boolean }): TopOptions {
+  if (args.json && !args.once) throw new UsageError("--json needs --once: the live view is for people", "run `profiles top --once --json`");
+  // At most an hour: node fires a timer of more than 2^31 ms at once, which would spin.
+  if (!safeParse(seconds, args.interval).success || args.interval > MAX_INTERVAL_S) throw new UsageError(`--interval "${String(args.interval)}" must be a positive number of seconds, at most ${MAX_INTERVAL_S}`);
+  const intervalMs = Math.round(args.interval * 1000);
+  return { sort: parseSortKey(args.sort), filter: String(args.filter), pace: { intervalMs, probeEveryMs: Math.max(intervalMs, MIN_PROBE_EVERY_MS), pendingEveryMs: Math.max(intervalMs, PENDING_EVERY_MS) } };
+}
 
 export default defineCommand<TopArgs, TopOptions>({
   command: "top",
@@ -165,25 +216,17 @@ export default defineCommand<TopArgs, TopOptions>({
       .option("filter", { type: "string", default: "", describe: "Show only profiles whose name, state or health contains this text" })
       // 3 s, as procps' top: at 2 s, 50 profiles cost ~2.3 % of a core on this machine's 2 cores, at 3 s ~1.5 % (README).
       .option("interval", { type: "number", default: 3, describe: "Seconds between readings of memory and CPU (states follow the manager's signals at once)" }),
-  parse(args) {
-    if (args.json && !args.once) throw new UsageError("--json needs --once: the live view is for people", "run `profiles top --once --json`");
-    // At most an hour: node fires a timer of more than 2^31 ms at once, which would spin.
-    if (!safeParse(seconds, args.interval).success || args.interval > MAX_INTERVAL_S) throw new UsageError(`--interval "${String(args.interval)}" must be a positive number of seconds, at most ${MAX_INTERVAL_S}`);
-    const intervalMs = Math.round(args.interval * 1000);
-    return { sort: parseSortKey(args.sort), filter: String(args.filter), pace: { intervalMs, probeEveryMs: Math.max(intervalMs, MIN_PROBE_EVERY_MS), pendingEveryMs: Math.max(intervalMs, PENDING_EVERY_MS) } };
-  },
+  parse: topOptions,
   async run(args, ctx, o) {
     const config = await ctx.config();
+    const makeFeed: FeedMaker = (onChange, onError) => new TopFeed(ctx, config, o.pace, onChange, onError);
     if (args.once) {
-      const feed = new TopFeed(ctx, config, o.pace, () => undefined, () => undefined);
+      const feed = makeFeed(() => undefined, () => undefined);
       await feed.start(false);
       feed.stop();
-      const rows = shown(feed.rows(), o);
-      const text = rows.length > 0 ? topTable(rows) : feed.rows().length === 0 ? NO_PROFILES : "no profile matches the filter";
-      return { data: rows, text };
+      return { data: shown(feed.rows(), o), text: onceText(feed.rows(), o) };
     }
-    if (process.stdout.isTTY) await fullScreen(ctx, config, o);
-    else await plainLines(ctx, config, o);
+    await liveTop(ctx, o, makeFeed);
     return { data: null, text: "", streamed: true };
   },
 });

@@ -16,7 +16,8 @@ export interface HostAnswer {
   stderr: string;
 }
 
-function lastLine(text: string): string {
+/** The last line of a command's output, for a one-line message. */
+export function lastLine(text: string): string {
   return text.trim().split("\n").at(-1)?.trim() || "no message";
 }
 

@@ -16,16 +16,12 @@ import type { Host } from "./hosts.js";
 import { fleetRoll } from "./fleet-roll.js";
 import { exportHosts, manifestOnHosts } from "./manifest-verbs.js";
 import { streamLogs } from "./logs.js";
+import { topOnHosts } from "./top.js";
 import { checkTableAnswers, hostRows, renderSections, TABLE_VERBS } from "./render.js";
 import { sshRunner, type RemoteRunner } from "./ssh.js";
 
 /** Verbs that only read (the sweep repairs each host on its own): every host is asked at once. */
 const READS = new Set(["list", "status", "health", "sweep", "doctor", "history", "diff", "env", "ps", "logs"]);
-
-/** Verbs that do not run across hosts yet, and why. */
-const NOT_ACROSS: Record<string, string> = {
-  top: "top is a full-screen view of one host; run it on the host (`ssh HOST profiles top`)",
-};
 
 /** What a fleet command needs: where the hosts are asked, and how to tell the user. */
 export interface Fleet {
@@ -47,8 +43,7 @@ export function realFleet(ctx: Context, json: boolean): Fleet {
 export type FleetArgs = Record<string, unknown>;
 
 /** The flags a host cannot be given as they are: they name a file on this machine. */
-function assertRemotable(verb: string, args: FleetArgs): void {
-  if (NOT_ACROSS[verb]) throw new UsageError(`${verb} does not take --host: ${NOT_ACROSS[verb]}`);
+function assertRemotable(args: FleetArgs): void {
   if (args.envFile !== undefined) {
     throw new UsageError("--env-file names a file on this machine, which the hosts cannot read", "pipe it instead: `profiles set NAME --stdin --host ... < FILE`");
   }
@@ -74,10 +69,11 @@ async function askInTurn(f: Fleet, verb: string, hosts: Host[], args: string[], 
 
 /** Run `verb` (its command line `argv`, parsed as `args`) on `hosts`. */
 export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[], args: FleetArgs = {}): Promise<CommandResult> {
-  assertRemotable(verb, args);
+  assertRemotable(args);
   if (verb === "roll") return fleetRoll(f, argv, hosts, args);
   if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts, args);
   if (verb === "export") return exportHosts(f, argv, hosts);
+  if (verb === "top") return topOnHosts(f, hosts, args);
   const input = args.stdin === true ? await readAll() : undefined;
   if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
   const table = TABLE_VERBS[verb];

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { spawnCli, type ExecResult } from "../helpers/sandbox.js";
+import { run, spawnCli, type ExecResult } from "../helpers/sandbox.js";
 import { startFleet, type Fleet, type FleetHost } from "../helpers/ssh-hosts.js";
 import { waitFor } from "../helpers/cli-run.js";
 
@@ -92,6 +92,49 @@ test("reads across hosts: one table with a HOST column, a host field in --json, 
   const g = await drive(["status", "--hosts-file", inv, "--host", "@pair", "--json"]);
   assert.equal(g.code, 0, g.stderr);
   assert.deepEqual([...new Set(json<Row[]>(g).map((x) => x.host))], ["a", "c"]);
+});
+
+/** The `profiles VERB...` processes of host `h`'s user, as `pgrep -a` lists them ("" when none). */
+const runningOn = async (h: string, verb: string): Promise<string> => (await run("pgrep", ["-a", "-u", String(host(h).sb.uid), "-f", `dist/src/cli.js ${verb}`], 10_000)).stdout.trim();
+
+test("logs -f across hosts follows every host's new lines; a driver SIGKILLed leaves no `profiles logs` following on any host", async () => {
+  // sshd gives a command without a terminal no SIGHUP when its client goes: only the end of its stdin tells.
+  const following = (h: string) => runningOn(h, "logs -f");
+  const follow = spawnCli(fleet.driver, ["logs", "-f", "-n", "1", "--host", "a,b"], { AP_SSH_CONFIG: fleet.sshConfig });
+  try {
+    await follow.until(/^a .* listening on /m, 60_000);
+    await follow.until(/^b .* listening on /m, 60_000);
+    const seen = (follow.stdout().match(/^b .*b1.* listening on /gm) ?? []).length;
+    await on("b", ["restart", "b1"]);
+    await follow.until(new RegExp(`(^b .*b1.* listening on [\\s\\S]*){${seen + 1}}`, "m"), 30_000);
+    for (const h of ["a", "b"]) assert.notEqual(await following(h), "", `no \`profiles logs -f\` on ${h} while the driver follows`);
+  } finally {
+    process.kill(follow.pid, "SIGKILL");
+    await follow.done;
+  }
+  await waitFor("no `profiles logs -f` left on a or b", async () => (await following("a")) === "" && (await following("b")) === "", 20_000);
+});
+
+test("top across hosts: --once --json has every host's rows with their host; the live view follows a change on b; a driver SIGKILLed leaves no `profiles top` on the hosts", async () => {
+  const once = await drive(["top", "--once", "--json", "--host", "a,b"]);
+  assert.equal(once.code, 0, once.stderr);
+  assert.deepEqual(json<Row[]>(once).map((r) => `${r.host}/${r.name}`), ["a/a1", "a/a2", "b/b1", "b/b2"]);
+  // Not a terminal: a plain table each time it changed, at most once per --interval.
+  const live = spawnCli(fleet.driver, ["top", "--host", "a,b", "--interval", "1"], { AP_SSH_CONFIG: fleet.sshConfig });
+  try {
+    await live.until(/^HOST\s+NAME\s+PORT\s+STATE/m, 60_000);
+    // Each host's rows as they come: a frame may show one host and "waiting for host" the other.
+    await live.until(/^b\s+b2\s+\d+\s+active\/running/m, 30_000);
+    await live.until(/^a\s+a1\s+\d+\s+active\/running/m, 30_000);
+    await on("b", ["stop", "b2"]);
+    await live.until(/^b\s+b2\s+\d+\s+inactive\/dead/m, 30_000);
+    for (const h of ["a", "b"]) assert.notEqual(await runningOn(h, "top"), "", `no \`profiles top\` on ${h} while the driver shows it`);
+  } finally {
+    process.kill(live.pid, "SIGKILL");
+    await live.done;
+    await on("b", ["start", "b2"]);
+  }
+  await waitFor("no `profiles top` left on a or b", async () => (await runningOn("a", "top")) === "" && (await runningOn("b", "top")) === "", 20_000);
 });
 
 test("an unreachable host exits 10 naming it while the others answer; an unknown host key is refused with ssh's message and nothing changes", async () => {

@@ -158,7 +158,8 @@ export function flagCases(w: World): BadCase[] {
     u(["roll", "--host", "h1", "--canary-hosts", "5"], "--canary-hosts above the hosts"),
     u(["roll", "--host", "h1", "--max-fail-percent", "x"], "--max-fail-percent not a number"),
     u(["set", e1, "--env-file", "/etc/hostname", "--host", "h1"], "--env-file across hosts"),
-    u(["top", "--host", "h1"], "top across hosts"),
+    u(["top", "--host", "h1", "--json"], "top across hosts: --json without --once"),
+    u(["top", "--host", "h1", "--interval", "0"], "top across hosts: --interval 0"),
     u(["apply", "-f", "/nonexistent/m.ini", "--host", "h1", "--yes"], "apply --host of a missing manifest"),
   );
   return out;

@@ -84,7 +84,9 @@ function fakeRunner(reply: (host: string, args: readonly string[]) => RemoteResu
       calls.push(`${host.name}: ${args.join(" ")}`);
       const r = reply(host.name, args);
       for (const l of r.stderr.split("\n").filter(Boolean)) opts?.onStderrLine?.(l);
-      return r;
+      if (!opts?.onStdoutLine) return r;
+      for (const l of r.stdout.split("\n").filter(Boolean)) opts.onStdoutLine(l);
+      return { ...r, stdout: "" };
     },
   };
 }
@@ -144,6 +146,29 @@ test("a host's JSON is checked before it is drawn: a list that is no list of pro
   });
 });
 
+test("top --once across hosts: every host's rows with a HOST column, sorted and filtered here; rows that are no top rows, and a host that does not answer, are told", async () => {
+  const top = (name: string, over: object = {}) => ({ name, port: 18000, activeState: "active", subState: "running", disabled: false, pid: 100, startedAtMs: Date.now() - 5000, restarts: 0, memoryBytes: 1024 * 1024, memorySource: "rss", cpuPercent: 1.5, cpuSource: "proc", health: { ok: true, reason: "ok" }, pendingRestart: false, ...over });
+  const runner = fakeRunner((h) => {
+    if (h === "a") return { code: 0, stdout: JSON.stringify([top("web", { restarts: 1 }), top("api", { restarts: 7 })]), stderr: "" };
+    if (h === "b" || h === "mini") return { code: 0, stdout: JSON.stringify([top("web", { restarts: 3 })]), stderr: "" };
+    if (h === "c") return { code: 0, stdout: JSON.stringify([{ name: "x", port: "eighty" }]), stderr: "" };
+    return { code: 255, stdout: "", stderr: "ssh: connect to host d port 22: Connection refused\n" };
+  });
+  await withFleet(runner, false, async (f, told) => {
+    const r = await run(f, ["top", "--once", "--sort", "restarts", "--host", "a,b,c,d"], hosts("a", "b", "c", "d"));
+    assert.deepEqual(runner.calls.sort(), ["a: --json top --interval 3 --once", "b: --json top --interval 3 --once", "c: --json top --interval 3 --once", "d: --json top --interval 3 --once"]);
+    assert.equal(r.exitCode, 70);
+    const lines = r.text.split("\n");
+    assert.match(lines[0]!, /^HOST\s+NAME\s+PORT/);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2).join("/")), ["a/api", "b/web", "a/web"]);
+    assert.ok(told.some((l) => /^host c answered with rows this side cannot read \(0\.port: /.test(l)), told.join("\n"));
+    assert.ok(told.some((l) => /host d did not answer/.test(l)), told.join("\n"));
+    const filtered = await run(f, ["top", "--once", "--filter", "mini", "--json", "--host", "a,mini"], hosts("a", "mini"));
+    assert.equal(filtered.exitCode, 0);
+    assert.deepEqual((filtered.data as { host: string; name: string }[]).map((x) => `${x.host}/${x.name}`), ["mini/web"]);
+  });
+});
+
 test("a change goes host by host and stops at the first that fails; a host without profiles exits 17 with the install command", async () => {
   const runner = fakeRunner((h) => (h === "b" ? { code: 127, stdout: "", stderr: "env: 'profiles': No such file or directory\n" } : { code: 0, stdout: "set\n", stderr: "" }));
   await withFleet(runner, false, async (f, told) => {
@@ -156,7 +181,6 @@ test("a change goes host by host and stops at the first that fails; a host witho
   });
   await withFleet(runner, false, async (f) => {
     await assert.rejects(run(f, ["set", "n", "--env-file", "x", "--host", "a"], hosts("a")), /--env-file names a file on this machine/);
-    await assert.rejects(run(f, ["top", "--host", "a"], hosts("a")), /top does not take --host/);
   });
 });
 

@@ -43,8 +43,21 @@ const PROFILE_UNIT = /^agent-gateway@(.+)\.service$/;
 // Signals come in bursts (a restart sends a dozen): the changed units are read together, once.
 const COALESCE_MS = 50;
 
+/** What `top` draws from: this host's TopFeed, or the hosts' (fleet/top.ts). */
+export interface RowFeed {
+  /** Reads the rows once; with `live`, keeps them up to date, calling its `onChange` after each update. */
+  start(live: boolean): Promise<void>;
+  rows(): TopRow[];
+  /** What keeps rows from being shown (a host that does not answer), one line each. */
+  notes(): string[];
+  stop(): void;
+}
+
+/** Makes a feed that calls `onChange` after each update and `onError` when it cannot go on. */
+export type FeedMaker = (onChange: () => void, onError: (err: unknown) => void) => RowFeed;
+
 /** The rows of every profile, kept up to date from the manager's signals; `onChange` is called after each update. */
-export class TopFeed {
+export class TopFeed implements RowFeed {
   private readonly tracked = new Map<string, Tracked>();
   private readonly dirty = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -87,6 +100,10 @@ export class TopFeed {
   /** The rows as they stand. */
   rows(): TopRow[] {
     return [...this.tracked.values()].map((t) => t.row);
+  }
+
+  notes(): string[] {
+    return [];
   }
 
   /** Stops every timer and watch; the bus connection is the context's to close. */

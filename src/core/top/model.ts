@@ -1,30 +1,37 @@
 /** `profiles top`'s rows: what one profile shows, and how rows are sorted, filtered and laid out as a table. */
 import { UsageError } from "../../errors.js";
-import { table } from "../../render/table.js";
+import { boolean, enum as enumOf, looseObject, nullable, number, object, optional, string, type output } from "../../schema.js";
+import { profileLabel, table, withHost } from "../../render/table.js";
 
-/** One profile as `top` shows it (`top --once --json` prints these). */
-export interface TopRow {
-  name: string;
-  port: number | null;
-  activeState: string;
-  subState: string;
+/**
+ * One profile as `top` shows it (`top --once --json` prints these). A schema, not only a type: across hosts
+ * (`top --host`) the rows come from another machine and are checked before they are drawn.
+ */
+export const topRowSchema = looseObject({
+  /** The host it runs on, when `top --host` shows several; absent for this host's own. */
+  host: optional(string()),
+  name: string(),
+  port: nullable(number()),
+  activeState: string(),
+  subState: string(),
   /** Kept down by `profiles disable`, as `list` says. */
-  disabled: boolean;
-  pid: number | null;
-  /** When its main process started, in ms since the epoch; null when none runs. */
-  startedAtMs: number | null;
-  restarts: number;
-  memoryBytes: number | null;
+  disabled: boolean(),
+  pid: nullable(number()),
+  /** When its main process started, in ms since the epoch (of its host's clock); null when none runs. */
+  startedAtMs: nullable(number()),
+  restarts: number(),
+  memoryBytes: nullable(number()),
   /** `cgroup`: the unit's MemoryCurrent; `rss`: the resident memory of its processes, from /proc. */
-  memorySource: "cgroup" | "rss" | null;
+  memorySource: nullable(enumOf(["cgroup", "rss"])),
   /** Of one core; over the last interval, or since the process started when there is no earlier sample. */
-  cpuPercent: number | null;
+  cpuPercent: nullable(number()),
   /** `cgroup`: from the unit's CPUUsageNSec; `proc`: from its processes' ticks in /proc. */
-  cpuSource: "cgroup" | "proc" | null;
+  cpuSource: nullable(enumOf(["cgroup", "proc"])),
   /** The last probe's verdict; null when it does not run or has not been probed yet. */
-  health: { ok: boolean; reason: string } | null;
-  pendingRestart: boolean | null;
-}
+  health: nullable(object({ ok: boolean(), reason: string() })),
+  pendingRestart: nullable(boolean()),
+});
+export type TopRow = output<typeof topRowSchema>;
 
 /** What the rows can be sorted by. */
 export type SortKey = "name" | "memory" | "cpu" | "restarts" | "port" | "state" | "uptime";
@@ -63,7 +70,7 @@ function sortValue(r: TopRow, key: SortKey, nowMs: number): number | string | nu
   }
 }
 
-/** The rows sorted by `key` (numbers largest first, names and ports smallest first), unknown values last, ties by name. */
+/** The rows sorted by `key` (numbers largest first, names and ports smallest first), unknown values last, ties by (host and) name. */
 export function sortRows(rows: readonly TopRow[], key: SortKey, nowMs = Date.now()): TopRow[] {
   const sign = DESCENDING.has(key) ? -1 : 1;
   return [...rows].sort((a, b) => {
@@ -75,15 +82,15 @@ export function sortRows(rows: readonly TopRow[], key: SortKey, nowMs = Date.now
       const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
       if (c !== 0) return sign * c;
     }
-    return a.name.localeCompare(b.name);
+    return profileLabel(a).localeCompare(profileLabel(b));
   });
 }
 
-/** The rows whose name, state or health contains `text`, in any case; all of them for "". */
+/** The rows whose host, name, state or health contains `text`, in any case; all of them for "". */
 export function filterRows(rows: readonly TopRow[], text: string): TopRow[] {
   const t = text.toLowerCase();
   if (t === "") return [...rows];
-  return rows.filter((r) => [r.name, stateCell(r), healthCell(r)].some((s) => s.toLowerCase().includes(t)));
+  return rows.filter((r) => [r.host ?? "", r.name, stateCell(r), healthCell(r)].some((s) => s.toLowerCase().includes(t)));
 }
 
 /** `disabled`, or the unit's `active/running`, as `list` shows it. */
@@ -141,5 +148,5 @@ export function topCells(r: TopRow, nowMs: number): string[] {
 
 /** The rows as the aligned table `top --once` prints and each frame shows. */
 export function topTable(rows: readonly TopRow[], nowMs = Date.now()): string {
-  return table(TOP_HEADERS, rows.map((r) => topCells(r, nowMs)));
+  return table(...withHost(TOP_HEADERS, rows, (r) => topCells(r, nowMs)));
 }
