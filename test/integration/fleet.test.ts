@@ -6,9 +6,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { run, spawnCli, type ExecResult } from "../helpers/sandbox.js";
+import { shellWord } from "../../src/render/shell.js";
+import { asUserArgv, run, spawnCli, type ExecResult } from "../helpers/sandbox.js";
 import { startFleet, type Fleet, type FleetHost } from "../helpers/ssh-hosts.js";
 import { waitFor } from "../helpers/cli-run.js";
+import { Terminal } from "../helpers/tmux.js";
 
 // Addresses 127.0.0.2-19 are this file's (ssh-hosts.test has 20-29); ports 23000-23059.
 const RANGES: Record<string, string> = { a: "23000-23019", b: "23020-23039", c: "23040-23059" };
@@ -133,6 +135,25 @@ test("top across hosts: --once --json has every host's rows with their host; the
     process.kill(live.pid, "SIGKILL");
     await live.done;
     await on("b", ["start", "b2"]);
+  }
+  await waitFor("no `profiles top` left on a or b", async () => (await runningOn("a", "top")) === "" && (await runningOn("b", "top")) === "", 20_000);
+});
+
+test("top --host in a real terminal: both hosts' rows on one screen, sorted by a key; q quits (exit 0) and the hosts' tops end with it", async () => {
+  const cli = path.join(fleet.driver.appDir, "dist/src/cli.js");
+  const script = `node ${shellWord(cli)} top --host a,b; echo "top exited $?"; exec cat`;
+  const term = new Terminal(asUserArgv(fleet.driver, ["sh", "-c", script], { AP_SSH_CONFIG: fleet.sshConfig }));
+  const both = (s: string) => /^a\s+a1\s+\d+\s+active\/running/m.test(s) && /^b\s+b2\s+\d+\s+active\/running/m.test(s);
+  try {
+    await term.until(both, "both hosts' rows", 60_000);
+    assert.equal(term.format("#{alternate_on}"), "1");
+    // By port, smallest first: host a's range is below b's.
+    term.send("p");
+    await term.until((s) => /sort: port/.test(s) && /^a\s+a1[\s\S]*^a\s+a2[\s\S]*^b\s+b1[\s\S]*^b\s+b2/m.test(s), "sorted by port");
+    term.send("q");
+    await term.until((s) => /top exited 0/.test(s), "top gone after q", 30_000);
+  } finally {
+    term.close();
   }
   await waitFor("no `profiles top` left on a or b", async () => (await runningOn("a", "top")) === "" && (await runningOn("b", "top")) === "", 20_000);
 });
