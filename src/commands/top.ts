@@ -26,7 +26,7 @@ export interface TopOptions {
 
 // A probe every few seconds per profile is news enough for people, and keeps 50 gateways' probes cheap.
 const MIN_PROBE_EVERY_MS = 10_000;
-// `profiles set` without --restart is rare and sends no signal: its pending restart shows within this.
+// `profiles set` without --restart sends no signal: its .env's directory is watched, and this is the fallback.
 const PENDING_EVERY_MS = 30_000;
 const MAX_INTERVAL_S = 3600;
 // At most this many frames a second, however many signals a burst of restarts brings.

@@ -99,6 +99,14 @@ test("top in a terminal: every profile, a stop, an add and a remove shown from t
     assert.equal(term.format("#{alternate_on}"), "1");
     assert.deepEqual(order(screen), NAMES);
 
+    // A set without --restart sends no signal, and the interval is 600 s: the watch of its .env shows it pending.
+    const set = await profiles(["set", "alpha", "TOP_PENDING=1"]);
+    assert.equal(set.code, 0, set.stderr);
+    await term.until((s) => /^alpha\s+19320\s+active\/running\s.*\syes$/m.test(s), "alpha pending a restart", 10_000);
+    const restart = await profiles(["restart", "alpha"]);
+    assert.equal(restart.code, 0, restart.stderr);
+    await term.until((s) => /^alpha\s+19320\s+active\/running\s.*\sno$/m.test(s), "alpha restarted, no longer pending", 10_000);
+
     const stop = await profiles(["stop", "bravo"]);
     assert.equal(stop.code, 0, stop.stderr);
     screen = await term.until((s) => /^bravo\s+19321\s+inactive\/dead\s+-\s+-\s/m.test(s), "bravo inactive", 10_000);

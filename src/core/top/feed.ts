@@ -4,9 +4,11 @@
  * the profiles' directory changes (inotify); neither is polled. What no signal carries is paced: memory
  * and CPU of the running units once per interval (two property Gets each, or /proc), each running
  * profile's probe at most once per `probeEveryMs` (each interval while it fails), and its pending
- * restart once per `pendingEveryMs`.
+ * restart once per `pendingEveryMs` and whenever its `.env` changes (inotify on its directory).
  */
 import { watch, type FSWatcher } from "node:fs";
+import path from "node:path";
+import { envFile } from "../../paths.js";
 import type { Config } from "../../config.js";
 import { probe, type ProbeTarget } from "../../probe/types.js";
 import { listProfiles, readEnv } from "../../store/profiles.js";
@@ -65,6 +67,8 @@ export class TopFeed implements RowFeed {
   private stopped = false;
   private relist = false;
   private dirWatch: FSWatcher | undefined;
+  /** Live only: each profile's `.env` directory, so that `profiles set` without a restart shows as pending at once. */
+  private envWatches: Map<string, FSWatcher> | undefined;
   private busy: Promise<void> = Promise.resolve();
 
   constructor(
@@ -88,6 +92,7 @@ export class TopFeed implements RowFeed {
           lost: (err) => void (this.stopped || this.onError(err)),
         });
         this.watchProfiles();
+        this.envWatches = new Map();
       }
       await this.load(await listProfiles(this.ctx.paths));
       await this.paced();
@@ -112,6 +117,7 @@ export class TopFeed implements RowFeed {
     clearTimeout(this.flushTimer);
     clearTimeout(this.paceTimer);
     this.dirWatch?.close();
+    for (const w of this.envWatches?.values() ?? []) w.close();
   }
 
   /**
@@ -127,6 +133,30 @@ export class TopFeed implements RowFeed {
       this.dirWatch.on("error", () => this.dirWatch?.close());
     } catch {
       // No profiles' directory yet: the first profile's unit (UnitNew) shows it.
+    }
+  }
+
+  /**
+   * `profiles set` without --restart changes a `.env` and sends no signal. The file is replaced by a
+   * rename, which a watch of the file itself would not survive: its directory is watched, for its name.
+   */
+  private watchEnv(name: string): void {
+    if (this.envWatches === undefined || this.envWatches.has(name)) return;
+    const file = envFile(this.ctx.paths, name);
+    try {
+      const w = watch(path.dirname(file), (_event, changed) => {
+        if (changed !== null && changed !== path.basename(file)) return;
+        const t = this.tracked.get(name);
+        if (t === undefined || t.row.pid === null || this.stopped) return;
+        this.serialise(async () => {
+          await this.judgePending(t, Date.now());
+          this.onChange();
+        });
+      });
+      w.on("error", () => w.close());
+      this.envWatches.set(name, w);
+    } catch {
+      // Its directory is gone (being removed): the pace still judges it.
     }
   }
 
@@ -165,7 +195,12 @@ export class TopFeed implements RowFeed {
     if (this.relist) {
       this.relist = false;
       const now = new Set(await listProfiles(this.ctx.paths));
-      for (const n of this.tracked.keys()) if (!now.has(n)) this.tracked.delete(n);
+      for (const n of this.tracked.keys()) {
+        if (now.has(n)) continue;
+        this.tracked.delete(n);
+        this.envWatches?.get(n)?.close();
+        this.envWatches?.delete(n);
+      }
       await this.load([...now].filter((n) => !this.tracked.has(n) || names.includes(n)));
     } else {
       await this.load(names.filter((n) => this.tracked.has(n)));
@@ -209,6 +244,7 @@ export class TopFeed implements RowFeed {
     }
     const t: Tracked = { row, sampler: null, usage: null, target: null, probedAtMs: 0, pendingAtMs: Date.now() };
     this.tracked.set(s.name, t);
+    this.watchEnv(s.name);
     if (old !== undefined && s.pid !== null) {
       // Probed soon, and its usage read, without waiting for the next pace.
       this.serialise(() => this.refresh([t], Date.now()));
