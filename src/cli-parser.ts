@@ -28,8 +28,16 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
     .fail((msg, err) => {
       // yargs' own validation (e.g. "Not enough arguments following: host") comes as a YError: bad input too.
       if (err && err.name !== "YError") throw err;
-      throw new UsageError(hideArguments(msg ?? err?.message ?? "bad arguments", argv), "see `profiles --help`");
+      throw new UsageError(hideArguments(plainer(msg ?? err?.message ?? "bad arguments"), argv), "see `profiles --help`");
     });
   for (const spec of commands) parser.command(spec.command, spec.describe, spec.builder, (args) => handle(spec, args));
   return parser;
+}
+
+/** yargs' messages that do not say what to do, said so that they do. */
+function plainer(message: string): string {
+  // `--host -oX`: yargs reads `-oX` as options of its own and leaves --host without its value.
+  const missing = /^Not enough arguments following: (\S+)$/.exec(message);
+  if (missing) return `--${missing[1]} needs a value (one starting with "-" is read as an option: write --${missing[1]}=VALUE)`;
+  return message;
 }

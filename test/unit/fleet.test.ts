@@ -56,6 +56,12 @@ test("choosing hosts: comma lists, @group from the file, the whole file; a host 
   });
 });
 
+test("--host without its value (or with one starting with -, which yargs reads as options) says how to give it: exit 2", async () => {
+  for (const argv of [["list", "--host", "-oProxyCommand=x"], ["list", "--host"]]) {
+    await assert.rejects(async () => cliParser(argv, async () => undefined).parseAsync(), (err: unknown) => err instanceof UsageError && /^--host needs a value \(one starting with "-" is read as an option: write --host=VALUE\)$/.test(err.message));
+  }
+});
+
 test("the command line a host gets: the fleet options gone, --json first when asked; ssh's argv ends the options before the host", () => {
   assert.deepEqual(remoteArgv(["roll", "--host", "a,b", "--canary-hosts=1", "--max-parallel", "2", "--json", "--hosts-file", "f"], true), ["--json", "roll", "--max-parallel", "2"]);
   assert.deepEqual(remoteArgv(["set", "n", "K=it's", "--host=a"], false), ["set", "n", "K=it's"]);
