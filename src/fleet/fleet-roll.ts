@@ -175,6 +175,10 @@ export async function fleetRoll(f: Fleet, argv: readonly string[], hosts: Host[]
     rec ??= { id: randomUUID(), startedAt: new Date().toISOString(), pid: process.pid, args, ...(parts ? { digest: parts.digest } : {}), ...pace, hosts: hosts.map((h) => ({ name: h.name, state: "pending" as HostState, exitCode: 0, attempt: 0 })) };
     rec.pid = process.pid;
     if (resumed) f.tell(`resuming the fleet roll of ${rec.startedAt}: ${rec.hosts.map((h) => `${h.name} ${h.state}`).join(", ")}`);
+    // Its batches were planned with the pacing it started with; other flags now would re-cut batches half done.
+    if (resumed && (pace.canaryHosts !== rec.canaryHosts || pace.maxParallelHosts !== rec.maxParallelHosts || pace.maxFailPercent !== rec.maxFailPercent)) {
+      f.tell(`it goes on with the pacing it started with (--canary-hosts ${rec.canaryHosts} --max-parallel-hosts ${rec.maxParallelHosts} --max-fail-percent ${rec.maxFailPercent}), not the one given now`);
+    }
     await saveFleetRecord(paths, rec);
     const results = new Map<string, HostAnswer>();
     let halted: string | null = null;

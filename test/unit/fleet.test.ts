@@ -201,7 +201,7 @@ test("a fleet roll: the canary first, then batches; a failed host halts it, late
     return { code: 0, stdout: rollSummary(`${h}1`, "rolled"), stderr: "" };
   });
   const argv = ["roll", "--host", "a,b,c,d", "--canary-hosts", "1", "--max-parallel-hosts", "2"];
-  await withFleet(runner, false, async (f) => {
+  await withFleet(runner, false, async (f, told) => {
     const r = await run(f, argv, hosts("a", "b", "c", "d"));
     assert.equal(r.exitCode, 13);
     const rolls = runner.calls.filter((c) => !c.endsWith("list --json"));
@@ -214,9 +214,11 @@ test("a fleet roll: the canary first, then batches; a failed host halts it, late
     await assert.rejects(run(f, ["roll", "--host", "a,b"], hosts("a", "b")), /an unfinished fleet roll/);
     bFails = false;
     runner.calls.length = 0;
-    const again = await run(f, argv, hosts("a", "b", "c", "d"));
+    // Resumed without its pacing flags: it goes on with the recorded ones, and says so.
+    const again = await run(f, ["roll", "--host", "a,b,c,d"], hosts("a", "b", "c", "d"));
     assert.equal(again.exitCode, 0, again.text);
     assert.deepEqual(runner.calls.filter((c) => !c.endsWith("list --json")).sort(), ["b: --json roll", "d: --json roll"]);
+    assert.ok(told.some((l) => l === "it goes on with the pacing it started with (--canary-hosts 1 --max-parallel-hosts 2 --max-fail-percent 0), not the one given now"), told.join("\n"));
     await assert.rejects(fs.access(path.join(f.ctx.paths.stateDir, "fleet-roll.json")));
   });
 });
