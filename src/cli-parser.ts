@@ -37,7 +37,7 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
 /** yargs' messages that do not say what to do, said so that they do. */
 function plainer(message: string): string {
   // `--host -oX`: yargs reads `-oX` as options of its own and leaves --host without its value.
-  const missing = /^Not enough arguments following: (\S+)$/.exec(message);
-  if (missing) return `--${missing[1]} needs a value (one starting with "-" is read as an option: write --${missing[1]}=VALUE)`;
+  // (--host is the one option that takes exactly one value, so the one that yargs says this of.)
+  if (message === "Not enough arguments following: host") return '--host needs a host: [USER@]HOST[:PORT], a,b or @group (a host never starts with "-")';
   return message;
 }

@@ -25,10 +25,10 @@ interface LogsArgs {
 }
 
 /**
- * Until SIGINT or SIGTERM, a reader that went away, or (run by a fleet driver) the end of stdin: then the
- * command resolves, and cli.ts exits 0.
+ * Until SIGINT or SIGTERM, a reader that went away, or (following, run by a fleet driver) the end of stdin:
+ * then the command resolves, and cli.ts exits 0.
  */
-function untilStopped(env: NodeJS.ProcessEnv): { signal: AbortSignal; stoppedBy(): string | null; dispose(): void } {
+function untilStopped(env: NodeJS.ProcessEnv, follow: boolean): { signal: AbortSignal; stoppedBy(): string | null; dispose(): void } {
   const controller = new AbortController();
   let by: string | null = null;
   const onSignal = (sig: NodeJS.Signals | "EOF"): void => {
@@ -39,7 +39,8 @@ function untilStopped(env: NodeJS.ProcessEnv): { signal: AbortSignal; stoppedBy(
   process.stdout.on("error", () => onSignal("SIGPIPE"));
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const offStdin = onStdinEnd(env, () => onSignal("EOF"));
+  // Not following, it ends on its own; a stdin that is empty from the start (cron, ssh -n) must not cut it short.
+  const offStdin = follow ? onStdinEnd(env, () => onSignal("EOF")) : () => undefined;
   return {
     signal: controller.signal,
     stoppedBy: () => by,
@@ -97,7 +98,7 @@ async function merged(ctx: Context, config: Config, names: string[], lines: numb
   const journalctl = config.logDir ? null : await findJournal(ctx.env);
   // Neither a log dir nor journald: the same error (and fix) as for one profile.
   if (!config.logDir && journalctl === null) chooseSource(config, ctx.paths, names[0]!, null);
-  const stop = untilStopped(ctx.env);
+  const stop = untilStopped(ctx.env, follow);
   const colour = Boolean(process.stdout.isTTY) && !ctx.env.NO_COLOR;
   const o = { names, lines, follow, since, json: ctx.json, colour, signal: stop.signal, out };
   try {
@@ -140,7 +141,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
     const source = chooseSource(config, ctx.paths, name, config.logDir ? null : await findJournal(ctx.env));
 
     if (source.kind === "journal") {
-      const stop = untilStopped(ctx.env);
+      const stop = untilStopped(ctx.env, args.follow);
       try {
         const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal, out);
         const stoppedBy = stop.stoppedBy();
@@ -159,7 +160,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
     }
 
     const write = stdoutWriter(ctx.json, name);
-    const stop = untilStopped(ctx.env);
+    const stop = untilStopped(ctx.env, true);
     try {
       if (tail) await write.write(tail.lines.join("\n") + (tail.lines.length > 0 && tail.endsWithNewline ? "\n" : ""));
       else ctx.progress(`waiting for ${source.file}: it appears when ${name} starts`);

@@ -5,7 +5,7 @@ import { TopFeed, type FeedMaker, type FeedPace, type RowFeed } from "../core/to
 import { KeyReader } from "../core/top/keys.js";
 import { filterRows, parseSortKey, SORT_KEYS, sortRows, topTable, type SortKey, type TopRow } from "../core/top/model.js";
 import { UsageError } from "../errors.js";
-import { peopleText } from "../redact.js";
+import { peopleText, redactJson } from "../redact.js";
 import { NO_PROFILES } from "../render/status-table.js";
 import { Screen, type FrameLine } from "../render/top-screen.js";
 import { number, positive, safeParse } from "../schema.js";
@@ -56,9 +56,9 @@ function frame(feed: RowFeed, o: Pick<TopOptions, "sort" | "filter">, typing: st
   const rows = feed.rows();
   const visible = shown(rows, o);
   const title = { text: peopleText(titleLine(rows.length, visible.length, o)) };
-  const notes = feed.notes().map((text) => ({ text: peopleText(text), style: "bad" as const }));
+  const notes = foldNotes(feed.notes()).map((text) => ({ text: peopleText(text), style: "bad" as const }));
   const foot = { text: peopleText(typing === null ? KEY_HELP : `filter: ${typing}_  (Enter keeps it, Esc drops it)`), style: "dim" as const };
-  if (visible.length === 0) return [title, ...notes, { text: emptyText(rows) }, foot];
+  if (visible.length === 0) return [title, ...notes, ...(rows.length === 0 && notes.length > 0 ? [] : [{ text: emptyText(rows) }]), foot];
   const [header = "", ...lines] = topTable(visible).split("\n");
   const room = Math.max(1, height - 3 - notes.length);
   const body = lines.slice(0, room).map((text, i) => ({ text: peopleText(text), style: rowStyle(visible[i]!) }));
@@ -70,10 +70,21 @@ function emptyText(all: readonly TopRow[]): string {
   return all.length === 0 ? NO_PROFILES : "no profile matches the filter";
 }
 
-/** The table of the rows shown, or why there is none; for `--once` and plain lines. */
-export function onceText(all: TopRow[], o: Pick<TopOptions, "sort" | "filter">): string {
+// Beyond this many, the notes (hosts without rows) are one line: a screen of them would hide the table.
+const MAX_NOTES = 3;
+
+function foldNotes(notes: string[]): string[] {
+  return notes.length <= MAX_NOTES ? notes : [...notes.slice(0, MAX_NOTES - 1), `... and ${notes.length - MAX_NOTES + 1} more hosts without rows`];
+}
+
+/**
+ * The table of the rows shown, or why there is none; for `--once` and plain lines. With `unanswered`
+ * (hosts that did not answer, and no rows), nothing: "no profiles yet" would not be known.
+ */
+export function onceText(all: TopRow[], o: Pick<TopOptions, "sort" | "filter">, unanswered = false): string {
   const rows = shown(all, o);
-  return rows.length > 0 ? topTable(rows) : emptyText(all);
+  if (rows.length > 0) return topTable(rows);
+  return all.length === 0 && unanswered ? "" : emptyText(all);
 }
 
 /** Until SIGINT, SIGTERM or SIGHUP: `stop` runs once, on the first. */
@@ -132,27 +143,29 @@ function fullScreen(ctx: Context, o: TopOptions, makeFeed: FeedMaker): Promise<v
   });
 }
 
-/** How plain lines print the rows: a text of them, printed when it changed, at most once per `everyMs`. */
+/** How plain lines print the rows: printed when `body` changed (at most once per `everyMs`), as `out` makes it. */
 interface Printer {
   everyMs: number;
-  text(feed: RowFeed): string;
+  body(feed: RowFeed): string;
+  out(feed: RowFeed, body: string): string;
 }
 
-/** Not a terminal: a plain table (no escape codes) each time what it shows changed, at most once per interval, until a signal. */
+/** Not a terminal: a plain table (no escape codes) each time what it shows changed (not its clock), at most once per interval. */
 function tablePrinter(o: TopOptions): Printer {
   return {
     everyMs: o.pace.intervalMs,
-    text(feed) {
-      const notes = feed.notes().map((n) => `${n}\n`).join("");
-      return peopleText(`${titleLine(feed.rows().length, shown(feed.rows(), o).length, o)}\n${notes}${onceText(feed.rows(), o)}\n\n`);
+    body(feed) {
+      const notes = foldNotes(feed.notes());
+      return [...notes, onceText(feed.rows(), o, notes.length > 0)].filter((l) => l !== "").join("\n");
     },
+    out: (feed, body) => peopleText(`${titleLine(feed.rows().length, shown(feed.rows(), o).length, o)}\n${body}\n\n`),
   };
 }
 
 /** Set (to 1) by a fleet driver (`top --host`): each change of the rows is one line of JSON for it to draw. */
 export const TOP_STREAM = "AP_TOP_STREAM";
 
-const jsonLines: Printer = { everyMs: FRAME_MS, text: (feed) => `${JSON.stringify(feed.rows())}\n` };
+const jsonLines: Printer = { everyMs: FRAME_MS, body: (feed) => redactJson(feed.rows()), out: (_feed, body) => `${body}\n` };
 
 /** The rows as `printer` makes them text, until a signal, a reader that went away, or (for a fleet driver) the end of stdin. */
 function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promise<void> {
@@ -163,11 +176,11 @@ function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promis
     const feed = makeFeed(() => (timer ??= setTimeout(print, Math.max(0, printedAt + printer.everyMs - Date.now()))), (err) => end(err));
     function print(): void {
       timer = undefined;
-      const text = printer.text(feed);
-      if (text === last) return;
-      last = text;
+      const body = printer.body(feed);
+      if (body === last) return;
+      last = body;
       printedAt = Date.now();
-      process.stdout.write(text);
+      process.stdout.write(printer.out(feed, body));
     }
     const unsignal = onStopSignals(() => end());
     const offStdin = onStdinEnd(ctx.env, () => end());

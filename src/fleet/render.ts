@@ -3,7 +3,7 @@ import { renderHealth } from "../commands/health.js";
 import { renderList } from "../commands/list.js";
 import { renderStatus } from "../commands/status.js";
 import { ExitCode } from "../errors.js";
-import { array, looseObject, string } from "../schema.js";
+import { array, boolean, looseObject, nullable, number, string, union, type ZodMiniType } from "../schema.js";
 import type { HostAnswer } from "./answer.js";
 import type { Host } from "./hosts.js";
 
@@ -30,27 +30,42 @@ function hostTable(render: (rows: never[]) => string): (answers: readonly HostAn
   return (answers) => (answers.some((a) => !a.problem && a.code !== ExitCode.usage && a.code <= ExitCode.unhealthy) ? render(tableRows(answers)) : "");
 }
 
-// A table verb's answer from a host, as far as the table relies on it; the rest is the same version's.
-const tableAnswer = array(looseObject({ name: string() }));
+// What each table draws of a host's rows (the rest is the same version's, which the version check ensures):
+// checked, since it comes from another machine.
+const statusRow = looseObject({
+  name: string(), port: nullable(number()), activeState: string(), subState: string(), pid: nullable(number()),
+  restarts: number(), enabled: boolean(), disabled: boolean(),
+});
+const healthRow = looseObject({
+  name: string(), port: nullable(number()), condition: string(), healthy: boolean(), disabled: boolean(), problems: array(string()),
+  probe: nullable(looseObject({ kind: string(), reason: string(), latencyMs: number() })),
+});
 
-/** A host whose table verb answered with something else is told as a problem (exit 1), not drawn as a row. */
-export function checkTableAnswers(answers: readonly HostAnswer[]): void {
+/** A verb whose --json rows make one table with a HOST column: what its rows must hold, and the table. */
+interface TableVerb {
+  answer: ZodMiniType;
+  render(answers: readonly HostAnswer[]): string;
+}
+
+/** Verbs whose --json rows make one table with a HOST column. */
+export const TABLE_VERBS: Record<string, TableVerb> = {
+  list: { answer: array(statusRow), render: hostTable(renderList) },
+  // `status NAME` answers with the one profile.
+  status: { answer: union([array(statusRow), statusRow]), render: hostTable(renderStatus) },
+  health: { answer: array(healthRow), render: hostTable(renderHealth) },
+};
+
+/** A host whose answer is not what the table draws is told as a problem (exit 70), not drawn as a row. */
+export function checkTableAnswers(verb: TableVerb, answers: readonly HostAnswer[]): void {
   for (const a of answers) {
     if (a.problem || a.data === undefined || (a.data !== null && typeof a.data === "object" && "error" in a.data)) continue;
-    const r = tableAnswer.safeParse(a.data);
+    const r = verb.answer.safeParse(a.data);
     if (r.success) continue;
     const issue = r.error.issues[0];
     a.problem = `host ${a.host.name} answered with JSON that is not a list of profiles (${issue?.path.join(".") || "the whole"}: ${issue?.message})`;
     if (a.code === 0) a.code = ExitCode.internal;
   }
 }
-
-/** Verbs whose --json rows make one table with a HOST column. */
-export const TABLE_VERBS: Record<string, (answers: readonly HostAnswer[]) => string> = {
-  list: hostTable(renderList),
-  status: hostTable(renderStatus),
-  health: hostTable(renderHealth),
-};
 
 /** Any other verb: each host's own text under a line naming it. */
 export function renderSections(answers: readonly HostAnswer[], notReached: readonly Host[]): string {

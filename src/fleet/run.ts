@@ -81,11 +81,11 @@ export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[]
   // `limits NAME` alone shows them; with a flag it changes them.
   const read = READS.has(verb) || (verb === "limits" && !remoteArgv(argv, false).some((a) => a.startsWith("-")));
   const { answers, notReached } = read ? { answers: await askAll(f, hosts, remote, input), notReached: [] } : await askInTurn(f, verb, hosts, remote, input);
-  if (table) checkTableAnswers(answers);
+  if (table) checkTableAnswers(table, answers);
   for (const a of answers) if (a.problem) f.tell(a.problem);
   if (notReached.length > 0) f.tell(`stopped at ${answers.at(-1)!.host.name}: not run on ${notReached.map((h) => h.name).join(", ")}`);
   const exitCode = worstCode(answers);
   const data = [...hostRows(answers), ...notReached.map((h) => ({ host: h.name, notReached: true }))];
   if (f.json) return { data, text: "", exitCode };
-  return { data, text: table ? table(answers) : renderSections(answers, notReached), exitCode, escaped: false };
+  return { data, text: table ? table.render(answers) : renderSections(answers, notReached), exitCode, escaped: false };
 }

@@ -87,13 +87,24 @@ export function sshArgv(host: Host, remote: readonly string[], opts: { config?: 
   ];
 }
 
-/** Each line to `onLine` as it comes, the text kept in `keep` unless null. */
+// A host that sends no newline must not grow one line without end, nor make each chunk rescan it.
+const MAX_LINE = 1024 * 1024;
+
+/** Each line to `onLine` as it comes (one past MAX_LINE in pieces), the text kept in `keep` unless null. */
 function lines(stream: NodeJS.ReadableStream, onLine: ((line: string) => void) | undefined, keep: string[] | null): void {
   let rest = "";
   stream.setEncoding?.("utf8");
   stream.on("data", (chunk: string) => {
     keep?.push(chunk);
     if (!onLine) return;
+    if (!chunk.includes("\n")) {
+      rest += chunk;
+      if (rest.length > MAX_LINE) {
+        onLine(rest);
+        rest = "";
+      }
+      return;
+    }
     const parts = (rest + chunk).split("\n");
     rest = parts.pop()!;
     for (const p of parts) onLine(p);

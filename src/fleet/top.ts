@@ -110,7 +110,7 @@ export async function topOnHosts(f: Fleet, hosts: Host[], args: FleetArgs): Prom
       f.tell(r);
       failed.push({ host: a.host.name, error: { code: a.code, message: r } });
     }
-    return { data: [...shown(rows, o), ...failed], text: onceText(rows, o), exitCode: worstCode(answers) };
+    return { data: [...shown(rows, o), ...failed], text: onceText(rows, o, failed.length > 0), exitCode: worstCode(answers) };
   }
   const makeFeed: FeedMaker = (onChange, onError) => new HostsFeed(f, hosts, remote, onChange, onError);
   await liveTop(f.ctx, o, makeFeed);

@@ -56,9 +56,9 @@ test("choosing hosts: comma lists, @group from the file, the whole file; a host 
   });
 });
 
-test("--host without its value (or with one starting with -, which yargs reads as options) says how to give it: exit 2", async () => {
+test("--host without its value (or with one starting with -, which yargs reads as options) says what it takes: exit 2", async () => {
   for (const argv of [["list", "--host", "-oProxyCommand=x"], ["list", "--host"]]) {
-    await assert.rejects(async () => cliParser(argv, async () => undefined).parseAsync(), (err: unknown) => err instanceof UsageError && /^--host needs a value \(one starting with "-" is read as an option: write --host=VALUE\)$/.test(err.message));
+    await assert.rejects(async () => cliParser(argv, async () => undefined).parseAsync(), (err: unknown) => err instanceof UsageError && err.message === '--host needs a host: [USER@]HOST[:PORT], a,b or @group (a host never starts with "-")');
   }
 });
 
@@ -172,6 +172,22 @@ test("top --once across hosts: every host's rows with a HOST column, sorted and 
     const filtered = await run(f, ["top", "--once", "--filter", "mini", "--json", "--host", "a,mini"], hosts("a", "mini"));
     assert.equal(filtered.exitCode, 0);
     assert.deepEqual((filtered.data as { host: string; name: string }[]).map((x) => `${x.host}/${x.name}`), ["mini/web"]);
+  });
+});
+
+test("status NAME across hosts: each host's one object is a row; top --once where no host answered prints no 'no profiles yet'", async () => {
+  const runner = fakeRunner((h, args) => {
+    if (args.includes("top")) return { code: 255, stdout: "", stderr: `ssh: connect to host ${h} port 22: Connection refused\n` };
+    return { code: 0, stdout: JSON.stringify({ ...row("web", h === "a" ? 18000 : 18001), health: { ok: true }, limits: { MemoryMax: "infinity", CPUQuotaPerSecUSec: "infinity", TasksMax: "infinity", RestartUSec: 100000 } }), stderr: "" };
+  });
+  await withFleet(runner, false, async (f, told) => {
+    const r = await run(f, ["status", "web", "--host", "a,b"], hosts("a", "b"));
+    assert.equal(r.exitCode, 0, told.join("\n"));
+    assert.match(r.text, /\na\s+web\s+18000/);
+    assert.match(r.text, /\nb\s+web\s+18001/);
+    const top = await run(f, ["top", "--once", "--host", "a,b"], hosts("a", "b"));
+    assert.equal(top.exitCode, 10);
+    assert.equal(top.text, "");
   });
 });
 

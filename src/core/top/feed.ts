@@ -141,7 +141,7 @@ export class TopFeed implements RowFeed {
    * rename, which a watch of the file itself would not survive: its directory is watched, for its name.
    */
   private watchEnv(name: string): void {
-    if (this.envWatches === undefined || this.envWatches.has(name)) return;
+    if (this.envWatches === undefined || this.envWatches.has(name) || this.stopped) return;
     const file = envFile(this.ctx.paths, name);
     try {
       const w = watch(path.dirname(file), (_event, changed) => {
@@ -153,7 +153,11 @@ export class TopFeed implements RowFeed {
           this.onChange();
         });
       });
-      w.on("error", () => w.close());
+      w.on("error", () => {
+        w.close();
+        // Made again when the profile is next read (the pace still judges it meanwhile).
+        if (this.envWatches?.get(name) === w) this.envWatches.delete(name);
+      });
       this.envWatches.set(name, w);
     } catch {
       // Its directory is gone (being removed): the pace still judges it.

@@ -1,13 +1,13 @@
 /** `profiles top`'s rows: what one profile shows, and how rows are sorted, filtered and laid out as a table. */
 import { UsageError } from "../../errors.js";
-import { boolean, enum as enumOf, looseObject, nullable, number, object, optional, string, type output } from "../../schema.js";
+import { boolean, enum as enumOf, nullable, number, object, optional, string, type output } from "../../schema.js";
 import { profileLabel, table, withHost } from "../../render/table.js";
 
 /**
  * One profile as `top` shows it (`top --once --json` prints these). A schema, not only a type: across hosts
  * (`top --host`) the rows come from another machine and are checked before they are drawn.
  */
-export const topRowSchema = looseObject({
+export const topRowSchema = object({
   /** The host it runs on, when `top --host` shows several; absent for this host's own. */
   host: optional(string()),
   name: string(),
