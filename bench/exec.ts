@@ -13,6 +13,8 @@ export interface Measurement {
   ms: number;
   /** Peak RSS (ru_maxrss of the command and its children, as GNU time reports it); null if unknown. */
   rssMiB: number | null;
+  /** CPU (user + system) of the command and its children, as GNU time reports it (10 ms steps); null if unknown. */
+  cpuMs: number | null;
   code: number;
   stdout: string;
   stderr: string;
@@ -46,7 +48,7 @@ export function measure(user: SandboxUser, argv: readonly string[], opts: RunOpt
   const rssFile = path.join(user.home, ".bench-peak-rss");
   fs.rmSync(rssFile, { force: true });
   const started = process.hrtime.bigint();
-  const r = spawnSync(GNU_TIME, ["-f", "%M", "-o", rssFile, ...argv], {
+  const r = spawnSync(GNU_TIME, ["-f", "%M %U %S", "-o", rssFile, ...argv], {
     ...spawnOptions(user, opts),
     stdio: ["ignore", "pipe", "pipe"],
     encoding: "utf8",
@@ -56,13 +58,15 @@ export function measure(user: SandboxUser, argv: readonly string[], opts: RunOpt
   });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (r.error) {
-    return { ms, rssMiB: null, code: -1, stdout: r.stdout ?? "", stderr: `${r.error.message}\n${r.stderr ?? ""}` };
+    return { ms, rssMiB: null, cpuMs: null, code: -1, stdout: r.stdout ?? "", stderr: `${r.error.message}\n${r.stderr ?? ""}` };
   }
-  // GNU time puts "Command exited with non-zero status N" before the figure when the command failed.
-  const kib = Number(fs.readFileSync(rssFile, "utf8").trim().split("\n").pop());
+  // GNU time puts "Command exited with non-zero status N" before the figures when the command failed.
+  const [kib, userS, sysS] = (fs.readFileSync(rssFile, "utf8").trim().split("\n").pop() ?? "").split(" ").map(Number);
+  const cpuS = (userS ?? NaN) + (sysS ?? NaN);
   return {
     ms,
-    rssMiB: Number.isFinite(kib) && kib > 0 ? kib / 1024 : null,
+    rssMiB: kib !== undefined && Number.isFinite(kib) && kib > 0 ? kib / 1024 : null,
+    cpuMs: Number.isFinite(cpuS) ? cpuS * 1000 : null,
     code: r.status ?? 128,
     stdout: r.stdout,
     stderr: r.stderr,

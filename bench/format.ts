@@ -19,8 +19,8 @@ export function pct(v: number): string {
 }
 
 /** "median (min–max)" in the metric's unit. */
-export function spread(s: Summary, metric: "ms" | "rss" | "cpu"): string {
-  const f = metric === "ms" ? ms : metric === "rss" ? mib : pct;
+export function spread(s: Summary, metric: "ms" | "rss" | "cpu" | "cpuMs"): string {
+  const f = metric === "ms" || metric === "cpuMs" ? ms : metric === "rss" ? mib : pct;
   return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 }
 

@@ -38,10 +38,11 @@ function verdictRow(v: Verdict): string[] {
   const s = figures(subject, target.metric);
   const c = compared ? figures(compared, target.metric) : null;
   const bound = target.compare?.maxRatio !== undefined ? `≤ ${target.compare.maxRatio.toFixed(2)}×` : target.limitMiB !== undefined ? `≤ ${target.limitMiB} MiB` : target.limitPct !== undefined ? `≤ ${target.limitPct} % of one core` : `— (${target.compare?.note ?? "context"})`;
+  const name = (series: typeof subject): string => (target.what ? `${target.what} ${series.label}` : series.label);
   return [
-    subject.label,
+    name(subject),
     subject.missing ?? (s ? spread(s, target.metric) : "not measured"),
-    compared ? `${compared.label}: ${compared.missing ?? (c ? spread(c, target.metric) : "not measured")}` : "—",
+    compared ? `${name(compared)}: ${compared.missing ?? (c ? spread(c, target.metric) : "not measured")}` : "—",
     v.ratio === null ? "—" : ratio(v.ratio),
     bound,
     v.met === null ? "—" : v.met ? "yes" : "**no**",

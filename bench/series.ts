@@ -14,6 +14,8 @@ export interface Series {
   rssMiB: number[];
   /** CPU (user + system) of a long-running command over a window, in % of one core, per counted run. */
   cpuPct: number[];
+  /** CPU (user + system) of each counted run, in ms. */
+  cpuMs: number[];
   /** Why it has no figures: the command does not exist yet, or it failed (then its output). */
   missing: string | null;
 }
@@ -30,7 +32,7 @@ export class Registry {
   series(id: string, label: string): Series {
     let s = this.all.get(id);
     if (!s) {
-      s = { id, label, ms: [], rssMiB: [], cpuPct: [], missing: null };
+      s = { id, label, ms: [], rssMiB: [], cpuPct: [], cpuMs: [], missing: null };
       this.all.set(id, s);
     }
     return s;
@@ -81,6 +83,7 @@ export async function interleave(phase: string, steps: readonly Step[], rounds: 
       if (counted) {
         step.series.ms.push(m.ms);
         if (m.rssMiB !== null) step.series.rssMiB.push(m.rssMiB);
+        if (m.cpuMs !== null) step.series.cpuMs.push(m.cpuMs);
       }
       parts.push(`${step.series.id} ${format(m)}`);
     }

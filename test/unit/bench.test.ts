@@ -66,6 +66,18 @@ test("bench report: a verb not implemented yet is printed as such, never as a fi
   for (const row of rollRows) assert.match(row, /not measured: `profiles roll` not implemented yet/);
 });
 
+test("bench report: the CLI's CPU during a roll is a row of its own, in time units, beside the shell loop's", () => {
+  const r = new Registry();
+  for (const t of TARGETS) {
+    r.series(t.subject, t.subject);
+    if (t.compare) r.series(t.compare.series, t.compare.series);
+  }
+  r.get("roll.batch1").cpuMs.push(800, 900, 1000);
+  r.get("roll.shell").cpuMs.push(300, 350, 400);
+  const row = render(r).split("\n").find((l) => l.startsWith("| CPU (user+sys) of roll.batch1 |"));
+  assert.equal(row, "| CPU (user+sys) of roll.batch1 | 900 ms (800 ms–1.00 s) | CPU (user+sys) of roll.shell: 350 ms (300 ms–400 ms) | 2.57× | — (the shell loop's own CPU, with its systemctl and curl processes) | — |");
+});
+
 test("bench phases: all by default; a chosen one brings the phases it grows on; an unknown one is refused", () => {
   assert.deepEqual([...choosePhases(undefined)], ["roll", "list", "top", "add", "sweep", "fleet"]);
   assert.deepEqual([...choosePhases("fleet")], ["fleet"]);
