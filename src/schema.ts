@@ -9,3 +9,9 @@ import { config } from "zod/mini";
 config(en());
 
 export * from "zod/mini";
+
+/** A failed parse's first issue as `path: message`, with `root` for the path of the whole value. */
+export function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, root = ""): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join(".") || root}: ${issue?.message}`;
+}

@@ -58,7 +58,10 @@ function frame(feed: RowFeed, o: Pick<TopOptions, "sort" | "filter">, typing: st
   const title = { text: peopleText(titleLine(rows.length, visible.length, o)) };
   const notes = foldNotes(feed.notes()).map((text) => ({ text: peopleText(text), style: "bad" as const }));
   const foot = { text: peopleText(typing === null ? KEY_HELP : `filter: ${typing}_  (Enter keeps it, Esc drops it)`), style: "dim" as const };
-  if (visible.length === 0) return [title, ...notes, ...(rows.length === 0 && notes.length > 0 ? [] : [{ text: emptyText(rows) }]), foot];
+  if (visible.length === 0) {
+    const empty = emptyText(rows, notes.length > 0);
+    return [title, ...notes, ...(empty === "" ? [] : [{ text: empty }]), foot];
+  }
   const [header = "", ...lines] = topTable(visible).split("\n");
   const room = Math.max(1, height - 3 - notes.length);
   const body = lines.slice(0, room).map((text, i) => ({ text: peopleText(text), style: rowStyle(visible[i]!) }));
@@ -66,8 +69,10 @@ function frame(feed: RowFeed, o: Pick<TopOptions, "sort" | "filter">, typing: st
   return [title, ...notes, { text: header, style: "header" }, ...body, foot];
 }
 
-function emptyText(all: readonly TopRow[]): string {
-  return all.length === 0 ? NO_PROFILES : "no profile matches the filter";
+/** Why no row is shown; nothing when there are none and hosts did not answer ("no profiles yet" would not be known). */
+function emptyText(all: readonly TopRow[], unanswered: boolean): string {
+  if (all.length > 0) return "no profile matches the filter";
+  return unanswered ? "" : NO_PROFILES;
 }
 
 // Beyond this many, the notes (hosts without rows) are one line: a screen of them would hide the table.
@@ -77,14 +82,10 @@ function foldNotes(notes: string[]): string[] {
   return notes.length <= MAX_NOTES ? notes : [...notes.slice(0, MAX_NOTES - 1), `... and ${notes.length - MAX_NOTES + 1} more hosts without rows`];
 }
 
-/**
- * The table of the rows shown, or why there is none; for `--once` and plain lines. With `unanswered`
- * (hosts that did not answer, and no rows), nothing: "no profiles yet" would not be known.
- */
+/** The table of the rows shown, or why there is none (emptyText); for `--once` and plain lines. */
 export function onceText(all: TopRow[], o: Pick<TopOptions, "sort" | "filter">, unanswered = false): string {
   const rows = shown(all, o);
-  if (rows.length > 0) return topTable(rows);
-  return all.length === 0 && unanswered ? "" : emptyText(all);
+  return rows.length > 0 ? topTable(rows) : emptyText(all, unanswered);
 }
 
 /** Until SIGINT, SIGTERM or SIGHUP: `stop` runs once, on the first. */

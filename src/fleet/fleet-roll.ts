@@ -12,7 +12,7 @@ import { catchStopSignals } from "../core/stop-signals.js";
 import { ExitCode, UsageError } from "../errors.js";
 import { table } from "../render/table.js";
 import { shellWord } from "../render/shell.js";
-import { array, boolean, nullable, nullish, object, optional, string } from "../schema.js";
+import { array, boolean, firstIssue, nullable, nullish, object, optional, string } from "../schema.js";
 import { acquireLock } from "../store/lock.js";
 import { ask, worstCode, type HostAnswer } from "./answer.js";
 import { remoteArgv } from "./argv.js";
@@ -75,7 +75,7 @@ type Outcomes = { name: string; outcome: string; reason?: string | null }[];
 /** The profiles a host's `roll --json` (its rolls) or `apply --json` (added, removed, its roll) names, with outcomes. */
 function profilesOf(data: unknown): Outcomes {
   const parsed = hostSummary.safeParse(data ?? null);
-  if (!parsed.success) return [{ name: "-", outcome: "unreadable", reason: `its answer is not a roll summary: ${parsed.error.issues[0]?.path.join(".") || "the whole"}: ${parsed.error.issues[0]?.message}` }];
+  if (!parsed.success) return [{ name: "-", outcome: "unreadable", reason: `its answer is not a roll summary: ${firstIssue(parsed.error, "the whole")}` }];
   const d = parsed.data;
   if (!d) return [];
   return [

@@ -3,7 +3,7 @@ import { renderHealth } from "../commands/health.js";
 import { renderList } from "../commands/list.js";
 import { renderStatus } from "../commands/status.js";
 import { ExitCode } from "../errors.js";
-import { array, boolean, looseObject, nullable, number, string, union, type ZodMiniType } from "../schema.js";
+import { array, boolean, firstIssue, looseObject, nullable, number, string, union, type ZodMiniType } from "../schema.js";
 import type { HostAnswer } from "./answer.js";
 import type { Host } from "./hosts.js";
 
@@ -61,8 +61,7 @@ export function checkTableAnswers(verb: TableVerb, answers: readonly HostAnswer[
     if (a.problem || a.data === undefined || (a.data !== null && typeof a.data === "object" && "error" in a.data)) continue;
     const r = verb.answer.safeParse(a.data);
     if (r.success) continue;
-    const issue = r.error.issues[0];
-    a.problem = `host ${a.host.name} answered with JSON that is not a list of profiles (${issue?.path.join(".") || "the whole"}: ${issue?.message})`;
+    a.problem = `host ${a.host.name} answered with JSON that is not a list of profiles (${firstIssue(r.error, "the whole")})`;
     if (a.code === 0) a.code = ExitCode.internal;
   }
 }

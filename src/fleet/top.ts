@@ -9,7 +9,7 @@ import { liveTop, onceText, shown, TOP_STREAM, topOptions, type TopArgs } from "
 import { STOP_ON_EOF } from "../core/stop-signals.js";
 import type { FeedMaker, RowFeed } from "../core/top/feed.js";
 import { topRowSchema, type TopRow } from "../core/top/model.js";
-import { array } from "../schema.js";
+import { array, firstIssue } from "../schema.js";
 import { ExitCode } from "../errors.js";
 import { ask, lastLine, worstCode } from "./answer.js";
 import type { Host } from "./hosts.js";
@@ -21,8 +21,7 @@ const hostRows = array(topRowSchema);
 function rowsOf(host: Host, data: unknown): TopRow[] | string {
   const r = hostRows.safeParse(data);
   if (r.success) return r.data.map((row) => ({ ...row, host: host.name }));
-  const issue = r.error.issues[0];
-  return `host ${host.name} answered with rows this side cannot read (${issue?.path.join(".") || "the whole"}: ${issue?.message})`;
+  return `host ${host.name} answered with rows this side cannot read (${firstIssue(r.error, "the whole")})`;
 }
 
 /** Every host's `profiles top` as one feed: rows in the order the hosts were given. */

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { array, boolean, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
+import { array, boolean, firstIssue, int, number, object, optional, positive, regex, string, type output } from "../schema.js";
 import { BadFileError, UsageError, fileSystemFault } from "../errors.js";
 import type { Paths } from "../paths.js";
 import { readTextIfAny, writeFileAtomic } from "./atomic.js";
@@ -78,7 +78,7 @@ export async function loadIndex(paths: Paths, name: string): Promise<Index> {
     throw new BadFileError(file, "is not valid JSON", "move it away; the .env itself is untouched");
   }
   const parsed = indexSchema.safeParse(raw);
-  if (!parsed.success) throw new BadFileError(file, `${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw new BadFileError(file, firstIssue(parsed.error));
   return parsed.data;
 }
 

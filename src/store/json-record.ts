@@ -1,7 +1,7 @@
 /** A JSON record of ours read through its schema: a missing file is null, anything else wrong is exit 12 naming it. */
 import fs from "node:fs/promises";
 import { BadFileError } from "../errors.js";
-import type { ZodMiniType, output } from "../schema.js";
+import { firstIssue, type ZodMiniType, type output } from "../schema.js";
 
 /** `file` parsed and checked by `schema`, or null when there is none; `hint` says what to do with a bad one. */
 export async function readJsonRecord<S extends ZodMiniType>(file: string, schema: S, hint: string): Promise<output<S> | null> {
@@ -20,9 +20,6 @@ export async function readJsonRecord<S extends ZodMiniType>(file: string, schema
     throw new BadFileError(file, "is not valid JSON", hint);
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new BadFileError(file, `${issue?.path.join(".")}: ${issue?.message}`, hint);
-  }
+  if (!parsed.success) throw new BadFileError(file, firstIssue(parsed.error), hint);
   return parsed.data as output<S>;
 }
