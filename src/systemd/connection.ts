@@ -5,6 +5,7 @@ import { AppError, ManagerUnreachableError } from "../errors.js";
 import { describe, translateBusError, whyConnectFailed } from "./bus-errors.js";
 import { Deadline } from "./deadline.js";
 import { PING_MANAGER, type BusCaller, type MethodCall } from "./methods.js";
+import { encodeMethodCall } from "./wire.js";
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** The D-Bus reference implementation's default reply timeout. */
@@ -52,6 +53,23 @@ function socketOf(bus: MessageBus): Socket | undefined {
   return (bus as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
 }
 
+/**
+ * Has the method calls this adapter sends written by encodeMethodCall (wire.ts) instead of dbus-next's
+ * marshaller; any other message still goes through dbus-next. Its connection swaps `message` itself
+ * (once connected, and again when the stream ends), so this wraps the connected one, after Hello.
+ */
+function writeCallsOurselves(bus: MessageBus): void {
+  const connection = (bus as unknown as { _connection?: { message?: (msg: Message) => void; stream?: Socket } })._connection;
+  const theirs = connection?.message;
+  const stream = connection?.stream;
+  if (connection === undefined || theirs === undefined || stream === undefined || "supportsUnixFd" in stream) return;
+  connection.message = (msg: Message) => {
+    const bytes = msg.type === MessageType.METHOD_CALL ? encodeMethodCall(msg) : null;
+    if (bytes === null || !stream.writable) return theirs.call(connection, msg);
+    stream.write(bytes);
+  };
+}
+
 interface Pending {
   reject(err: Error): void;
 }
@@ -82,6 +100,7 @@ export class BusConnection implements BusCaller {
     this.socket?.once("close", () => this.lost(this.connected ? "the bus closed the connection" : whyConnectFailed(undefined)));
     bus.once("connect", () => {
       this.connected = true;
+      writeCallsOurselves(bus);
     });
   }
 
