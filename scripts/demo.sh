@@ -40,6 +40,9 @@ if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
   done
   created_dirs=()
   [[ -e $cache_dir ]] || created_dirs+=("$cache_dir")
+  # The manager's unit file states the CLI keeps (src/systemd/unit-file-cache.ts): the demo's, unless there was one.
+  unit_cache=$cache_dir/unit-file-states.json
+  if [[ -e $unit_cache ]]; then unit_cache=""; fi
   for d in "${parent_dirs[@]}"; do [[ -e $d ]] || created_dirs+=("$d"); done
   echo "using your own systemd user manager ($user_bus); everything the demo makes is removed at the end"
   profiles() { node "$repo/dist/src/cli.js" "$@"; }
@@ -51,6 +54,7 @@ if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
     done
     rm -rf "${own_files[@]}"
     [[ ${created_dirs[0]:-} != "$cache_dir" ]] || rm -rf "$cache_dir"
+    [[ -z $unit_cache ]] || rm -f "$unit_cache"
     systemctl --user daemon-reload || left+=("the manager's reload")
     for d in "${created_dirs[@]}"; do rmdir "$d" 2>/dev/null || true; done
     for f in "${own_files[@]}" "${created_dirs[@]}"; do [[ ! -e $f ]] || left+=("$f"); done

@@ -11,6 +11,8 @@ export interface Paths {
   stateDir: string;
   locksDir: string;
   removedDir: string;
+  /** What can be made again: answers of the manager kept between runs ($XDG_CACHE_HOME/agent-profiles). */
+  cacheDir: string;
   unitDir: string;
   /** The user's home, for `%h` of the env-path. */
   home: string;
@@ -41,6 +43,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     stateDir,
     locksDir: path.join(stateDir, "locks"),
     removedDir: path.join(stateDir, "removed"),
+    cacheDir: path.join(xdg(env.XDG_CACHE_HOME, path.join(home, ".cache")), "agent-profiles"),
     unitDir: path.join(configRoot, "systemd", "user"),
     home,
     envPath: "",

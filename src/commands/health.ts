@@ -1,4 +1,4 @@
-import { countsUnhealthy, loadedUnits, observeHealth, verdictCell, type HealthObservation } from "../core/sweep/unit-health.js";
+import { countsUnhealthy, observeHealth, unitsNow, verdictCell, type HealthObservation } from "../core/sweep/unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "../core/sweep/pool.js";
 import { readStartLimits } from "../core/sweep/unit-condition.js";
 import { ExitCode } from "../errors.js";
@@ -46,8 +46,8 @@ export default defineCommand<{ names?: string[] }>({
   async run(args, ctx) {
     const config = await ctx.config();
     const chosen = args.names && args.names.length > 0 ? [...new Set(args.names)] : await listProfiles(ctx.paths);
-    const [loaded, limits] = await Promise.all([loadedUnits(ctx), readStartLimits(ctx.paths)]);
-    const rows = await mapLimit(chosen, PROBE_CONCURRENCY, (name) => observeHealth(ctx, config, limits, name, loaded));
+    const [units, limits] = await Promise.all([unitsNow(ctx, chosen), readStartLimits(ctx.paths)]);
+    const rows = await mapLimit(chosen, PROBE_CONCURRENCY, (name) => observeHealth(ctx, config, limits, name, units));
     return { data: rows, text: renderHealth(rows), exitCode: !rows.some(countsUnhealthy) ? ExitCode.ok : ExitCode.unhealthy };
   },
 });

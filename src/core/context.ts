@@ -1,3 +1,4 @@
+import path from "node:path";
 import { loadConfig, type Config } from "../config.js";
 import { resolvePaths, type Paths } from "../paths.js";
 import type { PortInspector } from "../ports/types.js";
@@ -7,6 +8,9 @@ import type { SystemdManager } from "../systemd/types.js";
 import type { PortOwners } from "./port-owner.js";
 import { createLogger, type Logger } from "../log.js";
 import { peopleText } from "../redact.js";
+
+/** The manager's unit file states, kept between runs (systemd/unit-file-cache.ts). */
+export const UNIT_FILE_CACHE = "unit-file-states.json";
 
 /** Everything a command needs from the outside world, so that tests can hand in fakes. */
 export interface Context {
@@ -47,7 +51,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     opts.systemd ??
     once(async () => {
       const { connectSystemd } = await import("../systemd/manager.js");
-      bus = await connectSystemd(env);
+      bus = await connectSystemd(env, { unitFileCache: path.join(paths.cacheDir, UNIT_FILE_CACHE) });
       return bus;
     });
   const ports = opts.ports ?? once(async () => new (await import("../ports/proc-listeners.js")).ProcPortInspector());

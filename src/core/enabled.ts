@@ -17,6 +17,15 @@ export function unitFileStateNow(sd: SystemdManager, name: string): Promise<stri
   return sd.unitFileState(unitName(name));
 }
 
+/**
+ * unitFileStateNow of each of `names`, by name, from the manager's answers kept while the unit
+ * directories are unchanged: for the verbs that show or judge every profile (`list`, `health`, `sweep`).
+ */
+export async function unitFileStatesNow(sd: SystemdManager, names: readonly string[]): Promise<Map<string, string>> {
+  const states = await sd.unitFileStates(names.map(unitName));
+  return new Map(names.map((n, i) => [n, states[i]!]));
+}
+
 /** Throws ProfileDisabledError (exit 2) for the first of `names` that `profiles disable` left disabled. */
 export async function assertEnabled(ctx: Context, names: readonly string[]): Promise<void> {
   const sd = await ctx.systemd();
@@ -27,7 +36,6 @@ export async function assertEnabled(ctx: Context, names: readonly string[]): Pro
 
 /** Those of `names` that are not disabled, in their order. */
 export async function notDisabled(ctx: Context, names: readonly string[]): Promise<string[]> {
-  const sd = await ctx.systemd();
-  const states = await Promise.all(names.map((n) => unitFileStateNow(sd, n)));
-  return names.filter((_, i) => states[i] !== "disabled");
+  const states = await unitFileStatesNow(await ctx.systemd(), names);
+  return names.filter((n) => states.get(n) !== "disabled");
 }

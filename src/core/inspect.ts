@@ -5,7 +5,7 @@ import { envFile } from "../paths.js";
 import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
-import { isEnabledState, unitFileStateNow } from "./enabled.js";
+import { isEnabledState, unitFileStatesNow } from "./enabled.js";
 import { runningVsDisk, type RunningVsDisk } from "./pending-restart.js";
 
 /** One profile as `list` and `status` show it. */
@@ -43,18 +43,20 @@ function lastExit(s: UnitState): string | null {
 /**
  * The state of each named profile, from one ListUnitsByPatterns call (of every profile's unit, or of
  * `patterns`: `top` reads again only the units that changed); a profile whose unit is not in memory is
- * inactive. The unit file state is asked of each: a loaded unit's may be stale.
+ * inactive. The unit file state is asked of each (a loaded unit's property may be stale), or reused
+ * while the unit directories are unchanged.
  */
 export async function inspectProfiles(ctx: Context, config: Config, names: string[], patterns = [UNIT_PATTERN]): Promise<ProfileStatus[]> {
   const sd = await ctx.systemd();
-  const loaded = new Map((await sd.list(patterns)).map((s) => [s.name, s]));
+  const [listed, fileStates] = await Promise.all([sd.list(patterns), unitFileStatesNow(sd, names)]);
+  const loaded = new Map(listed.map((s) => [s.name, s]));
   return Promise.all(
     names.map(async (name) => {
       const unit = unitName(name);
       const text = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => "");
       const port = portOf(parseEnv(text).entries, config.portVar);
       const s = loaded.get(unit);
-      const fileState = await unitFileStateNow(sd, name);
+      const fileState = fileStates.get(name)!;
       const activeState = s?.activeState ?? "inactive";
       return {
         name,

@@ -17,6 +17,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Deadline for the reply to each method call (25 s). */
   callTimeoutMs?: number;
+  /** Where unitFileStates keeps the manager's answers between runs (unit-file-cache.ts); none: asked each time. */
+  unitFileCache?: string;
 }
 
 /** Opens the user's session bus and checks that the manager answers there; throws ManagerUnreachableError when it cannot. */

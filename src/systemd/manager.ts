@@ -9,7 +9,8 @@ import {
   PROPERTIES_IFACE, unitChangesMatch,
 } from "./methods.js";
 import { unitObjectPath, unitOfObjectPath } from "./object-path.js";
-import type { JobOptions, JobResult, RunState, SystemdManager, UnitEvents, UnitState } from "./types.js";
+import { TEMPLATE_PREFIX, type JobOptions, type JobResult, type RunState, type SystemdManager, type UnitEvents, type UnitState } from "./types.js";
+import { UnitFileStateCache } from "./unit-file-cache.js";
 import { UnitStateReader } from "./unit-state.js";
 
 export type { ConnectOptions } from "./connection.js";
@@ -19,7 +20,7 @@ export async function connectSystemd(
   env: NodeJS.ProcessEnv = process.env,
   opts: ConnectOptions = {},
 ): Promise<SystemdManager> {
-  return new DbusSystemdManager(await openBus(env, opts));
+  return new DbusSystemdManager(await openBus(env, opts), opts.unitFileCache);
 }
 
 class DbusSystemdManager implements SystemdManager {
@@ -29,10 +30,12 @@ class DbusSystemdManager implements SystemdManager {
   private readonly changeByPath = new Map<string, Set<() => void>>();
   private readonly changeByUnit = new Map<string, Set<() => void>>();
   private dispatchingUnitChanges = false;
+  private readonly fileStates: UnitFileStateCache;
 
-  constructor(private readonly bus: BusConnection) {
+  constructor(private readonly bus: BusConnection, unitFileCache: string | undefined) {
     this.jobs = new JobTracker(bus);
     this.units = new UnitStateReader(bus);
+    this.fileStates = new UnitFileStateCache({ unitPath: () => this.unitPath(), unitFileState: (u) => this.unitFileState(u) }, unitFileCache, TEMPLATE_PREFIX);
     bus.onSignal(MANAGER_IFACE, "JobRemoved", (body) => {
       const [, jobPath, unit, result] = body as [number, string, string, string];
       this.jobs.jobRemoved(jobPath, result);
@@ -91,6 +94,15 @@ class DbusSystemdManager implements SystemdManager {
       }
       throw err;
     }
+  }
+
+  unitFileStates(units: readonly string[]): Promise<string[]> {
+    return this.fileStates.states(units);
+  }
+
+  private async unitPath(): Promise<string[]> {
+    const [v] = await this.bus.call(getPropertyCall(MANAGER_PATH, MANAGER_IFACE, "UnitPath", "Get UnitPath of the manager"));
+    return (v instanceof Variant ? v.value : v) as string[];
   }
 
   version(): Promise<string> {

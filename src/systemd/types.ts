@@ -79,6 +79,12 @@ export interface SystemdManager {
   runState(unit: string): Promise<RunState>;
   /** GetUnitFileState: `enabled`, `disabled`, ...; for a template instance, whether its symlink exists. */
   unitFileState(unit: string): Promise<string>;
+  /**
+   * unitFileState of each unit, in order; the template's units answered from a cache kept while the unit
+   * directories are unchanged (unit-file-cache.ts), for the verbs that ask it of every profile. A check
+   * that guards an action (`start` of a disabled profile) asks unitFileState.
+   */
+  unitFileStates(units: readonly string[]): Promise<string[]>;
   /** ReloadUnit (the unit's ExecReload=), then wait for its job. Check `properties(unit, ["CanReload"])` first. */
   reloadUnit(unit: string, opts?: JobOptions): Promise<JobResult>;
   /**
@@ -115,3 +121,5 @@ export function unitName(profile: string): string {
 export const UNIT_PATTERN = "agent-gateway@*.service";
 /** The template unit's file name. */
 export const TEMPLATE_UNIT = "agent-gateway@.service";
+/** What the names of the template's units start with. */
+export const TEMPLATE_PREFIX = "agent-gateway@";

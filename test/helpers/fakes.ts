@@ -90,6 +90,9 @@ export class FakeSystemd implements SystemdManager {
   async unitFileState(unit: string): Promise<string> {
     return this.enabled.has(unit) ? "enabled" : "disabled";
   }
+  unitFileStates(units: readonly string[]): Promise<string[]> {
+    return Promise.all(units.map((u) => this.unitFileState(u)));
+  }
   /** Properties `properties()` answers, per unit; CanReload is true unless set. */
   props = new Map<string, Record<string, unknown>>();
   /** Called on each reloadUnit, to script what a reload does. */

@@ -3,23 +3,22 @@ import type { Config } from "../../config.js";
 import { AppError } from "../../errors.js";
 import type { PortInspector } from "../../ports/types.js";
 import type { ProcessInspector } from "../../processes/inspector.js";
-import type { UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { heldText, portHolder, unitClaim } from "../port-owner.js";
 import { driftOf } from "./drift.js";
-import { observeHealth } from "./unit-health.js";
+import { observeHealth, type UnitsNow } from "./unit-health.js";
 import { restartsSince, type ProfileMemory } from "./state.js";
 import type { SweepProfile } from "./types.js";
 import type { StartLimits } from "./unit-condition.js";
 
 /**
- * Look at one profile; `loaded` holds the units in memory (from one ListUnitsByPatterns), `ports` a
+ * Look at one profile; `units` is one look at all the profiles' units (unitsNow), `ports` a
  * snapshot of the listeners shared by the whole pass, `last` the previous sweep's memory of it.
  */
 export async function lookAt(
-  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, ports: PortInspector, name: string, loaded: Map<string, UnitState>, last: ProfileMemory | undefined,
+  ctx: Context, config: Config, limits: StartLimits, procs: ProcessInspector, ports: PortInspector, name: string, units: UnitsNow, last: ProfileMemory | undefined,
 ): Promise<SweepProfile> {
-  const obs = await observeHealth(ctx, config, limits, name, loaded);
+  const obs = await observeHealth(ctx, config, limits, name, units);
   const since = restartsSince(last, obs.nRestarts);
   const p: SweepProfile = {
     ...obs,

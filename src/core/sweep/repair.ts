@@ -73,7 +73,9 @@ async function actThenLook(
     error = err.message.startsWith(`${p.name}: `) ? err.message.slice(p.name.length + 2) : err.message;
   }
   const sd = await ctx.systemd();
-  const again = await lookAt(ctx, config, limits, procs, await (await ctx.ports()).snapshot(), p.name, new Map([[p.unit, await sd.state(p.unit)]]), last);
+  // The unit file state is asked again too (no file states given): the look after an action is exact.
+  const units = { loaded: new Map([[p.unit, await sd.state(p.unit)]]), fileStates: new Map<string, string>() };
+  const again = await lookAt(ctx, config, limits, procs, await (await ctx.ports()).snapshot(), p.name, units, last);
   return {
     ...again,
     // Restarts before the sweep acted count once; the new unit's counter starts from what the restart left.

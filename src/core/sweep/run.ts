@@ -7,7 +7,7 @@ import { listProfiles } from "../../store/profiles.js";
 import type { Context } from "../context.js";
 import { rotateLogs } from "../logs/rotate.js";
 import { lookAt } from "./one-profile.js";
-import { countsUnhealthy, loadedUnits } from "./unit-health.js";
+import { countsUnhealthy, unitsNow } from "./unit-health.js";
 import { mapLimit, PROBE_CONCURRENCY } from "./pool.js";
 import { markGood, restartProfile, rollbackBroken, whyNotRestart } from "./repair.js";
 import { appendReport } from "./report-file.js";
@@ -55,10 +55,10 @@ export async function runSweep(ctx: Context, opts: SweepOptions, deps: SweepDeps
 async function sweepLocked(ctx: Context, config: Config, opts: SweepOptions, deps: SweepDeps): Promise<SweepResult> {
   const started = deps.now();
   const names = await listProfiles(ctx.paths);
-  const [loaded, limits, memory] = await Promise.all([loadedUnits(ctx), readStartLimits(ctx.paths), loadSweepState(ctx.paths)]);
+  const [units, limits, memory] = await Promise.all([unitsNow(ctx, names), readStartLimits(ctx.paths), loadSweepState(ctx.paths)]);
   // One scan of /proc for all profiles: scanning per profile made a sweep of 200 cost seconds.
   const ports = await (await ctx.ports()).snapshot();
-  const profiles = await mapLimit(names, PROBE_CONCURRENCY, (name) => lookAt(ctx, config, limits, deps.procs, ports, name, loaded, memory.get(name)));
+  const profiles = await mapLimit(names, PROBE_CONCURRENCY, (name) => lookAt(ctx, config, limits, deps.procs, ports, name, units, memory.get(name)));
 
   let attempts = 0;
   if (opts.restartUnhealthy) {

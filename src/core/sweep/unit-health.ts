@@ -5,7 +5,7 @@ import { describeTarget, probe, type ProbeKind } from "../../probe/types.js";
 import { readEnv } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { isEnabledState, unitFileStateNow } from "../enabled.js";
+import { isEnabledState, unitFileStateNow, unitFileStatesNow } from "../enabled.js";
 import { brokenConfig, type BrokenConfig } from "../broken-config.js";
 import { profileHealthTarget } from "../health-target.js";
 import { profileStartLimits, unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
@@ -62,19 +62,27 @@ export function verdictCell(o: Pick<HealthObservation, "healthy" | "disabled" | 
   return `${o.disabled ? "disabled, " : "UNHEALTHY: "}${o.problems.join("; ")}`;
 }
 
-/** Units of these profiles from one ListUnitsByPatterns call; a unit not in memory is absent. */
-export async function loadedUnits(ctx: Context): Promise<Map<string, UnitState>> {
+/** The profiles' units as one look at them all found them. */
+export interface UnitsNow {
+  /** The units in memory, from one ListUnitsByPatterns call; a unit not in memory is absent. */
+  loaded: Map<string, UnitState>;
+  /** Each profile's unit file state, by profile name (unitFileStatesNow). */
+  fileStates: Map<string, string>;
+}
+
+/** One look at the units of profiles `names`: those in memory, and every one's unit file state. */
+export async function unitsNow(ctx: Context, names: readonly string[]): Promise<UnitsNow> {
   const sd = await ctx.systemd();
-  return new Map((await sd.list([UNIT_PATTERN])).map((s) => [s.name, s]));
+  const [listed, fileStates] = await Promise.all([sd.list([UNIT_PATTERN]), unitFileStatesNow(sd, names)]);
+  return { loaded: new Map(listed.map((s) => [s.name, s])), fileStates };
 }
 
 /** Look at one profile now: unit condition, then (when active) its probe. Never throws for a profile's own files. */
-export async function observeHealth(ctx: Context, config: Config, templateLimits: StartLimits, name: string, loaded: Map<string, UnitState>): Promise<HealthObservation> {
+export async function observeHealth(ctx: Context, config: Config, templateLimits: StartLimits, name: string, units: UnitsNow): Promise<HealthObservation> {
   const unit = unitName(name);
-  const s = loaded.get(unit);
-  const sd = await ctx.systemd();
+  const s = units.loaded.get(unit);
   const limits = s?.activeState === "failed" ? await profileStartLimits(ctx.paths, name, templateLimits) : templateLimits;
-  const fileState = await unitFileStateNow(sd, name);
+  const fileState = units.fileStates.get(name) ?? (await unitFileStateNow(await ctx.systemd(), name));
   const disabled = fileState === "disabled" && STILL_DOWN.has(unitCondition(s, limits));
   const condition: UnitCondition = disabled ? "disabled" : unitCondition(s, limits);
   const obs: HealthObservation = {

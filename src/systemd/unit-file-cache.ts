@@ -1,0 +1,137 @@
+/**
+ * GetUnitFileState answers for a template's instances, kept in a file between runs while the unit
+ * directories they follow from are unchanged. The manager computes each answer from the files on disk
+ * (the unit's file and its template, masks, and the symlinks in `*.wants/` and the like, in every
+ * directory of its search path), and that costs it ~2 ms per unit, one unit after the other: `list` of
+ * 200 profiles spent 400 of its 740 ms waiting on them (BENCHMARKS.md). The property UnitFileState is no
+ * way out: it is cached in the manager and may be stale.
+ *
+ * An answer is reused only while every directory of the search path, each `.wants`, `.requires` and
+ * `.upholds` directory in them, and each file named like the template's units are as they were when it
+ * was asked (device, inode, mtime, ctime, size): enabling, disabling or masking adds or removes a name
+ * in one of those directories, which changes its mtime, and an edit of the template changes the file.
+ * Like git's "racily clean" index, nothing is reused or kept while any of them changed within the last
+ * RACY_MS: a change in the same tick of the file system's clock would leave its mtime as it was.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+
+/** A change this recent may share its mtime with a later one: answers are neither reused nor kept. */
+export const RACY_MS = 2_000;
+
+const cacheSchema = z.object({
+  version: z.literal(1),
+  fingerprint: z.string(),
+  states: z.record(z.string(), z.string()),
+});
+type CacheFile = z.infer<typeof cacheSchema>;
+
+/** What the cache asks of the manager. */
+export interface UnitFileSource {
+  /** The manager's UnitPath: the directories it looks for unit files in. */
+  unitPath(): Promise<string[]>;
+  /** GetUnitFileState of one unit. */
+  unitFileState(unit: string): Promise<string>;
+}
+
+/** The file-system facts the answers follow from, as text to compare, and the newest time among them. */
+export interface Fingerprint {
+  text: string;
+  newestMs: number;
+}
+
+const LINK_DIR = /\.(wants|requires|upholds)$/;
+
+/**
+ * The fingerprint of `dirs` for units whose names start with `prefix` (a drop-in directory, `NAME.d`,
+ * has no say in a unit file's state and is left out).
+ */
+export function fingerprint(dirs: readonly string[], prefix: string): Fingerprint {
+  const lines: string[] = [];
+  let newestMs = 0;
+  const note = (p: string): void => {
+    try {
+      const st = fs.statSync(p, { bigint: true });
+      lines.push(`${p}\t${st.dev}:${st.ino}:${st.mtimeNs}:${st.ctimeNs}:${st.size}`);
+      newestMs = Math.max(newestMs, Number(st.mtimeNs / 1_000_000n), Number(st.ctimeNs / 1_000_000n));
+    } catch (err) {
+      lines.push(`${p}\t${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
+    }
+  };
+  for (const dir of dirs) {
+    note(dir);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) {
+      if (LINK_DIR.test(name) || (name.startsWith(prefix) && !name.endsWith(".d"))) note(path.join(dir, name));
+    }
+  }
+  return { text: lines.join("\n"), newestMs };
+}
+
+/** GetUnitFileState of the units named `prefix...`, from `file` while their fingerprint holds; other units are asked each time. */
+export class UnitFileStateCache {
+  private unitPath: Promise<string[]> | undefined;
+
+  constructor(
+    private readonly source: UnitFileSource,
+    private readonly file: string | undefined,
+    private readonly prefix: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async states(units: readonly string[]): Promise<string[]> {
+    const ours = units.filter((u) => u.startsWith(this.prefix));
+    if (this.file === undefined || ours.length === 0) return Promise.all(units.map((u) => this.source.unitFileState(u)));
+    // Taken before the manager is asked: a change after this makes the next fingerprint differ.
+    const fp = fingerprint(await (this.unitPath ??= this.source.unitPath()), this.prefix);
+    const age = this.now() - fp.newestMs;
+    // A time ahead of the clock (it was set back) is as untrustworthy as a recent one.
+    const settled = age >= RACY_MS;
+    const kept = settled ? this.read(fp.text) : {};
+    const asked: Record<string, string> = {};
+    const states = await Promise.all(
+      units.map(async (u) => {
+        const known = u.startsWith(this.prefix) ? kept[u] : undefined;
+        if (known !== undefined) return known;
+        const state = await this.source.unitFileState(u);
+        if (u.startsWith(this.prefix)) asked[u] = state;
+        return state;
+      }),
+    );
+    if (settled && Object.keys(asked).length > 0) this.write({ version: 1, fingerprint: fp.text, states: { ...kept, ...asked } });
+    return states;
+  }
+
+  /** The kept answers when they were asked under `fingerprint`, else none; a missing or garbled file is no cache. */
+  private read(fingerprint: string): Record<string, string> {
+    try {
+      const parsed = cacheSchema.safeParse(JSON.parse(fs.readFileSync(this.file!, "utf8")));
+      return parsed.success && parsed.data.fingerprint === fingerprint ? parsed.data.states : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** Replaces the file at once (a reader sees the old or the new one); a cache that cannot be written is no error. */
+  private write(content: CacheFile): void {
+    const file = this.file!;
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(tmp, JSON.stringify(content), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    } catch {
+      try {
+        fs.rmSync(tmp, { force: true });
+      } catch {
+        // Its directory cannot be made or read: there is no file to remove either.
+      }
+    }
+  }
+}
