@@ -63,6 +63,9 @@ function fits(type: ArgType, value: unknown): boolean {
       return typeof value === "boolean";
     case "u":
       return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_UINT32;
+    case "g":
+      // A signature's length is one byte, and its characters ASCII.
+      return plainString(value) && value.length <= 255 && !/[^\x21-\x7e]/.test(value);
     default:
       return plainString(value);
   }

@@ -79,6 +79,8 @@ test("other shapes of call are left to dbus-next (null): other types, a body tha
     ["u", [-1]],
     ["u", [2 ** 32]],
     ["s", ["a\0b"]],
+    ["g", ["s".repeat(256)]],
+    ["g", ["\u00e9"]],
   ];
   for (const [signature, body] of refused) {
     const msg = new Message({ ...base, interface: base.iface, signature });
