@@ -15,17 +15,17 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { z } from "zod";
+import { literal, object, record, string, type output } from "../schema.js";
 
 /** A change this recent may share its mtime with a later one: answers are neither reused nor kept. */
 export const RACY_MS = 2_000;
 
-const cacheSchema = z.object({
-  version: z.literal(1),
-  fingerprint: z.string(),
-  states: z.record(z.string(), z.string()),
+const cacheSchema = object({
+  version: literal(1),
+  fingerprint: string(),
+  states: record(string(), string()),
 });
-type CacheFile = z.infer<typeof cacheSchema>;
+type CacheFile = output<typeof cacheSchema>;
 
 /** What the cache asks of the manager. */
 export interface UnitFileSource {

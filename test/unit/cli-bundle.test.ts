@@ -125,3 +125,17 @@ test("--version alone is answered without the bundle, and matches what yargs pri
     await fs.rm(home, { recursive: true, force: true });
   }
 });
+
+test("the code takes zod only as zod/mini (the CLI through schema.ts): the full API is not tree-shaken, and one import of it made the bundle 430 KB larger and start-up ~40 ms slower", async () => {
+  const src = fileURLToPath(new URL("../../../src/", import.meta.url));
+  const offenders: string[] = [];
+  for (const file of await fs.readdir(src, { recursive: true })) {
+    if (!file.endsWith(".ts") || file === "schema.ts") continue;
+    const text = await fs.readFile(path.join(src, file), "utf8");
+    if (/(from\s+|require\(\s*|import\(\s*)["']zod(?!\/mini["'])/.test(text)) offenders.push(file);
+  }
+  assert.deepEqual(offenders, [], "import from schema.ts (zod/mini) instead");
+  // The bundle as built: zod's own part of it stays small (35 KB when this was written).
+  const bundle = await fs.readFile(fileURLToPath(new URL("../../src/cli-main.cjs", import.meta.url)), "utf8");
+  assert.ok(bundle.length < 900_000, `the CLI bundle is ${bundle.length} bytes`);
+});
