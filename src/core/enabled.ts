@@ -1,7 +1,9 @@
 /**
- * Whether a profile is enabled, read fresh from the manager each time (GetUnitFileState looks at the
- * unit files on disk; a loaded unit's UnitFileState property may still say what it was before a
- * `systemctl --user disable`). A disabled profile is kept down: `start` refuses it, the sweep leaves it.
+ * Whether a profile is enabled, as the manager answers GetUnitFileState from the unit files on disk (a
+ * loaded unit's UnitFileState property may still say what it was before a `systemctl --user disable`):
+ * asked each time before an action, and reused while the unit directories are unchanged where every
+ * profile is shown or judged (unitFileStatesNow). A disabled profile is kept down: `start` refuses it,
+ * the sweep leaves it.
  */
 import { ProfileDisabledError } from "../errors.js";
 import { unitName, type SystemdManager } from "../systemd/types.js";

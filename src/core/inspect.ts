@@ -5,7 +5,7 @@ import { envFile } from "../paths.js";
 import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
-import { isEnabledState, unitFileStatesNow } from "./enabled.js";
+import { isEnabledState, unitFileStateNow, unitFileStatesNow } from "./enabled.js";
 import { runningVsDisk, type RunningVsDisk } from "./pending-restart.js";
 
 /** One profile as `list` and `status` show it. */
@@ -30,7 +30,7 @@ export type ProfileStatusRunning = ProfileStatus & RunningVsDisk;
 
 /** `inspectProfiles`, each running profile also compared with its `.env` (pending restart). */
 export async function inspectRunning(ctx: Context, config: Config, names: string[], patterns?: string[]): Promise<ProfileStatusRunning[]> {
-  const rows = await inspectProfiles(ctx, config, names, patterns);
+  const rows = await inspectProfiles(ctx, config, names, { patterns });
   return Promise.all(rows.map(async (r) => ({ ...r, ...(await runningVsDisk(ctx, r.name, r.pid)) })));
 }
 
@@ -44,11 +44,16 @@ function lastExit(s: UnitState): string | null {
  * The state of each named profile, from one ListUnitsByPatterns call (of every profile's unit, or of
  * `patterns`: `top` reads again only the units that changed); a profile whose unit is not in memory is
  * inactive. The unit file state is asked of each (a loaded unit's property may be stale), or reused
- * while the unit directories are unchanged.
+ * while the unit directories are unchanged; `fresh` asks each, for a caller that acts on it (a manifest's
+ * plan enables or disables by it).
  */
-export async function inspectProfiles(ctx: Context, config: Config, names: string[], patterns = [UNIT_PATTERN]): Promise<ProfileStatus[]> {
+export async function inspectProfiles(
+  ctx: Context, config: Config, names: string[], opts: { patterns?: string[]; fresh?: boolean } = {},
+): Promise<ProfileStatus[]> {
   const sd = await ctx.systemd();
-  const [listed, fileStates] = await Promise.all([sd.list(patterns), unitFileStatesNow(sd, names)]);
+  const fileStatesOf = async (): Promise<Map<string, string>> =>
+    opts.fresh ? new Map(await Promise.all(names.map(async (n) => [n, await unitFileStateNow(sd, n)] as const))) : unitFileStatesNow(sd, names);
+  const [listed, fileStates] = await Promise.all([sd.list(opts.patterns ?? [UNIT_PATTERN]), fileStatesOf()]);
   const loaded = new Map(listed.map((s) => [s.name, s]));
   return Promise.all(
     names.map(async (name) => {

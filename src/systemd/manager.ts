@@ -35,7 +35,8 @@ class DbusSystemdManager implements SystemdManager {
   constructor(private readonly bus: BusConnection, unitFileCache: string | undefined) {
     this.jobs = new JobTracker(bus);
     this.units = new UnitStateReader(bus);
-    this.fileStates = new UnitFileStateCache({ unitPath: () => this.unitPath(), unitFileState: (u) => this.unitFileState(u) }, unitFileCache, TEMPLATE_PREFIX);
+    const source = { unitPath: () => this.unitPath(), version: () => this.version(), unitFileState: (u: string) => this.unitFileState(u) };
+    this.fileStates = new UnitFileStateCache(source, unitFileCache, TEMPLATE_PREFIX);
     bus.onSignal(MANAGER_IFACE, "JobRemoved", (body) => {
       const [, jobPath, unit, result] = body as [number, string, string, string];
       this.jobs.jobRemoved(jobPath, result);

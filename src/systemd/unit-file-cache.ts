@@ -6,10 +6,12 @@
  * 200 profiles spent 400 of its 740 ms waiting on them (BENCHMARKS.md). The property UnitFileState is no
  * way out: it is cached in the manager and may be stale.
  *
- * An answer is reused only while every directory of the search path, each `.wants`, `.requires` and
- * `.upholds` directory in them, and each file named like the template's units are as they were when it
- * was asked (device, inode, mtime, ctime, size): enabling, disabling or masking adds or removes a name
- * in one of those directories, which changes its mtime, and an edit of the template changes the file.
+ * An answer is reused only while the manager's version and every directory of its search path, each
+ * `.wants`, `.requires` and `.upholds` directory in them, each file named like the template's units, and
+ * each drop-in directory that applies to them with its `.conf` files (whose `[Install]` lines count too)
+ * are as they were when it was asked (device, inode, mtime, ctime, size): enabling, disabling or masking
+ * adds or removes a name in one of those directories, which changes its mtime, and an edit changes the
+ * file.
  * Like git's "racily clean" index, nothing is reused or kept while any of them changed within the last
  * RACY_MS: a change in the same tick of the file system's clock would leave its mtime as it was.
  */
@@ -27,10 +29,18 @@ const cacheSchema = object({
 });
 type CacheFile = output<typeof cacheSchema>;
 
+/** Every state GetUnitFileState answers (systemd's unit_file_state_table, and ours for an unknown unit): a kept file with another is no cache. */
+const STATES = new Set([
+  "enabled", "enabled-runtime", "linked", "linked-runtime", "alias", "masked", "masked-runtime", "static", "disabled", "indirect", "generated", "transient", "bad",
+  "not-found",
+]);
+
 /** What the cache asks of the manager. */
 export interface UnitFileSource {
   /** The manager's UnitPath: the directories it looks for unit files in. */
   unitPath(): Promise<string[]>;
+  /** The manager's Version: another systemd may decide otherwise from the same files. */
+  version(): Promise<string>;
   /** GetUnitFileState of one unit. */
   unitFileState(unit: string): Promise<string>;
 }
@@ -44,11 +54,20 @@ export interface Fingerprint {
 const LINK_DIR = /\.(wants|requires|upholds)$/;
 
 /**
- * The fingerprint of `dirs` for units whose names start with `prefix` (a drop-in directory, `NAME.d`,
- * has no say in a unit file's state and is left out).
+ * Whether drop-in directory `name` (`X.d`) applies to a service whose name starts with `prefix`: one of
+ * its own (`agent-gateway@liam.service.d`, the template's `agent-gateway@.service.d`), a prefix's up to a
+ * dash (`agent-.service.d`), or every service's (`service.d`).
  */
-export function fingerprint(dirs: readonly string[], prefix: string): Fingerprint {
-  const lines: string[] = [];
+function dropInFor(name: string, prefix: string): boolean {
+  if (name === "service.d") return true;
+  if (!name.endsWith(".service.d")) return false;
+  const unit = name.slice(0, -".service.d".length);
+  return unit.startsWith(prefix) || (unit.endsWith("-") && prefix.startsWith(unit));
+}
+
+/** The fingerprint of `dirs` for services whose names start with `prefix`, under manager `version`. */
+export function fingerprint(dirs: readonly string[], prefix: string, version = ""): Fingerprint {
+  const lines: string[] = [`version\t${version}`];
   let newestMs = 0;
   const note = (p: string): void => {
     try {
@@ -69,6 +88,17 @@ export function fingerprint(dirs: readonly string[], prefix: string): Fingerprin
     }
     for (const name of names.sort()) {
       if (LINK_DIR.test(name) || (name.startsWith(prefix) && !name.endsWith(".d"))) note(path.join(dir, name));
+      else if (dropInFor(name, prefix)) {
+        const dropIns = path.join(dir, name);
+        note(dropIns);
+        let confs: string[] = [];
+        try {
+          confs = fs.readdirSync(dropIns).filter((c) => c.endsWith(".conf"));
+        } catch {
+          // Noted above as what it is (a file, unreadable).
+        }
+        for (const conf of confs.sort()) note(path.join(dropIns, conf));
+      }
     }
   }
   return { text: lines.join("\n"), newestMs };
@@ -76,7 +106,8 @@ export function fingerprint(dirs: readonly string[], prefix: string): Fingerprin
 
 /** GetUnitFileState of the units named `prefix...`, from `file` while their fingerprint holds; other units are asked each time. */
 export class UnitFileStateCache {
-  private unitPath: Promise<string[]> | undefined;
+  /** UnitPath and Version, asked once per process (they change only with the manager); forgotten when the asking failed. */
+  private manager: Promise<[string[], string]> | undefined;
 
   constructor(
     private readonly source: UnitFileSource,
@@ -89,7 +120,12 @@ export class UnitFileStateCache {
     const ours = units.filter((u) => u.startsWith(this.prefix));
     if (this.file === undefined || ours.length === 0) return Promise.all(units.map((u) => this.source.unitFileState(u)));
     // Taken before the manager is asked: a change after this makes the next fingerprint differ.
-    const fp = fingerprint(await (this.unitPath ??= this.source.unitPath()), this.prefix);
+    this.manager ??= Promise.all([this.source.unitPath(), this.source.version()]).catch((err: unknown) => {
+      this.manager = undefined;
+      throw err;
+    });
+    const [dirs, version] = await this.manager;
+    const fp = fingerprint(dirs, this.prefix, version);
     const age = this.now() - fp.newestMs;
     // A time ahead of the clock (it was set back) is as untrustworthy as a recent one.
     const settled = age >= RACY_MS;
@@ -108,23 +144,36 @@ export class UnitFileStateCache {
     return states;
   }
 
-  /** The kept answers when they were asked under `fingerprint`, else none; a missing or garbled file is no cache. */
+  /**
+   * The kept answers when they were asked under `fingerprint`, else none: a missing or garbled file, one
+   * with a state the manager does not answer, or one in a directory that others may write is no cache.
+   */
   private read(fingerprint: string): Record<string, string> {
     try {
+      if (!this.ownDirectory()) return {};
       const parsed = cacheSchema.safeParse(JSON.parse(fs.readFileSync(this.file!, "utf8")));
-      return parsed.success && parsed.data.fingerprint === fingerprint ? parsed.data.states : {};
+      if (!parsed.success || parsed.data.fingerprint !== fingerprint) return {};
+      return Object.values(parsed.data.states).every((v) => STATES.has(v)) ? parsed.data.states : {};
     } catch {
       return {};
     }
   }
 
+  /** The cache's directory is a directory of this user that no one else may write (not so in a shared $XDG_CACHE_HOME). */
+  private ownDirectory(): boolean {
+    const st = fs.lstatSync(path.dirname(this.file!));
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+  }
+
   /** Replaces the file at once (a reader sees the old or the new one); a cache that cannot be written is no error. */
   private write(content: CacheFile): void {
     const file = this.file!;
-    const tmp = `${file}.${process.pid}.tmp`;
+    // Not a name another process could have made first: "wx" refuses one that exists, or a symlink.
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      fs.writeFileSync(tmp, JSON.stringify(content), { mode: 0o600 });
+      if (!this.ownDirectory()) return;
+      fs.writeFileSync(tmp, JSON.stringify(content), { mode: 0o600, flag: "wx" });
       fs.renameSync(tmp, file);
     } catch {
       try {

@@ -1,6 +1,7 @@
 /**
  * The kept GetUnitFileState answers (src/systemd/unit-file-cache.ts) against a real manager: hand changes
- * of the unit files (a symlink removed without daemon-reload, a mask, a runtime enable) show in `list`,
+ * of the unit files (a symlink removed without daemon-reload, a drop-in's [Install] edited in place, a
+ * mask, a runtime enable) show in `list`,
  * `health` and `sweep` at once and after the cache has settled again, and the cache is really used.
  */
 import assert from "node:assert/strict";
@@ -45,13 +46,15 @@ async function enabled(): Promise<Record<string, boolean>> {
 
 /**
  * Runs `list` until the cache holds `state` for `unit` (it is kept once the last change is RACY_MS old),
- * checking that every run on the way shows `expected`.
+ * under a fingerprint other than `not` (one taken after a change), checking that every run on the way
+ * shows `expected`.
  */
-async function listUntilKept(expected: Record<string, boolean>, unit: string, state: string): Promise<void> {
+async function listUntilKept(expected: Record<string, boolean>, unit: string, state: string, not?: string): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
   for (;;) {
     assert.deepEqual(await enabled(), expected);
-    if (kept()?.states[unit] === state) return;
+    const now = kept();
+    if (now?.states[unit] === state && now.fingerprint !== not) return;
     assert.ok(Date.now() < deadline, `the cache did not come to hold ${unit}: ${state} within ${DEADLINE_MS} ms: ${JSON.stringify(kept()?.states)}`);
   }
 }
@@ -76,6 +79,21 @@ test("hand changes of the unit files show at once and after the cache settles, a
   const sweep = await profiles(["sweep", "--json"]);
   assert.equal(sweep.code, 0, sweep.stderr);
   assert.deepEqual(JSON.parse(sweep.stdout).profiles.map((v: { name: string; enabled: boolean }) => [v.name, v.enabled]), [["one", true], ["two", false]]);
+
+  // [Install] in a drop-in counts: WantedBy= emptied in an existing .conf of the template makes the
+  // disabled instance "static"; the edit is in place, so only the file itself changes.
+  const dropIn = path.join(sb.home, ".config", "systemd", "user", "agent-gateway@.service.d", "90-test.conf");
+  const withoutDropIn = kept()!.fingerprint;
+  const mk = await sb.exec("sh", ["-c", 'mkdir -p "$(dirname "$1")" && printf "[Service]\\n" > "$1"', "sh", dropIn]);
+  assert.equal(mk.code, 0, mk.stderr);
+  await listUntilKept({ one: true, two: false }, "agent-gateway@two.service", "disabled", withoutDropIn);
+  const beforeEdit = kept()!.fingerprint;
+  const edit = await sb.exec("sh", ["-c", 'printf "[Install]\\nWantedBy=\\n" >> "$1"', "sh", dropIn]);
+  assert.equal(edit.code, 0, edit.stderr);
+  await listUntilKept({ one: true, two: false }, "agent-gateway@two.service", "static", beforeEdit);
+  const rmDropIn = await sb.exec("rm", ["-r", path.dirname(dropIn)]);
+  assert.equal(rmDropIn.code, 0, rmDropIn.stderr);
+  await listUntilKept({ one: true, two: false }, "agent-gateway@two.service", "disabled");
 
   // Masked through the manager, enabled for this boot only: each a file or symlink in a directory of the search path.
   for (const [args, expected, unit, state] of [

@@ -16,9 +16,16 @@ const B = "agent-gateway@b.service";
 /** A manager whose answers follow the symlinks in `<config>/default.target.wants`, counting what it is asked. */
 class Manager implements UnitFileSource {
   asked: string[] = [];
+  release = "252";
+  /** Failures of UnitPath still to come. */
+  failUnitPath = 0;
   constructor(private readonly dirs: string[]) {}
   async unitPath(): Promise<string[]> {
+    if (this.failUnitPath-- > 0) throw new Error("no reply within 25000 ms");
     return this.dirs;
+  }
+  async version(): Promise<string> {
+    return this.release;
   }
   async unitFileState(unit: string): Promise<string> {
     this.asked.push(unit);
@@ -43,6 +50,11 @@ async function withSetup(body: (s: Setup) => Promise<void>): Promise<void> {
     fs.mkdirSync(path.join(config, "default.target.wants"), { recursive: true });
     fs.writeFileSync(path.join(config, "agent-gateway@.service"), "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=default.target\n");
     fs.symlinkSync("../agent-gateway@.service", path.join(config, "default.target.wants", A));
+    // Drop-ins that apply: the template's, an instance's, a dash prefix's and every service's.
+    for (const d of ["agent-gateway@.service.d", "agent-gateway@a.service.d", "agent-.service.d", "service.d"]) {
+      fs.mkdirSync(path.join(config, d));
+      fs.writeFileSync(path.join(config, d, "50-x.conf"), "[Service]\nNice=1\n");
+    }
     const file = path.join(dir, "cache", "unit-file-states.json");
     const manager = new Manager([config, runtime]);
     // The clock of each run: past every change made so far (file times are the wall clock's).
@@ -77,6 +89,12 @@ test("each change that can alter an answer makes the next run ask again", async 
     ["the template's mode changed", (s) => fs.chmodSync(path.join(s.config, "agent-gateway@.service"), 0o600)],
     ["a directory of the search path made", (s) => fs.mkdirSync(s.runtime)],
     ["a new .wants directory", (s) => fs.mkdirSync(path.join(s.config, "multi-user.target.wants"))],
+    // systemd reads [Install] in drop-ins too (WantedBy= emptied there makes an instance "static").
+    ...["agent-gateway@.service.d", "agent-gateway@a.service.d", "agent-.service.d", "service.d"].map(
+      (d): [string, (s: Setup) => void] => [`a drop-in in ${d} edited in place`, (s) => fs.appendFileSync(path.join(s.config, d, "50-x.conf"), "[Install]\nWantedBy=\n")],
+    ),
+    ["a drop-in added to the template's", (s) => fs.writeFileSync(path.join(s.config, "agent-gateway@.service.d", "60-y.conf"), "[Install]\nWantedBy=\n")],
+    ["the manager upgraded", (s) => void (s.manager.release = "253")],
   ];
   for (const [what, change] of changes) {
     await withSetup(async (s) => {
@@ -103,6 +121,33 @@ test("within RACY_MS of a change, or with the clock behind the files, nothing is
   });
 });
 
+test("drop-ins of other units, and files in them other than .conf, make no difference", async () => {
+  await withSetup(async (s) => {
+    await s.run().states([A, B]);
+    fs.appendFileSync(path.join(s.config, "service.d", "50-x.conf.bak"), "x");
+    fs.mkdirSync(path.join(s.config, "other.service.d"));
+    fs.writeFileSync(path.join(s.config, "other.service.d", "x.conf"), "x");
+    // Made 2 s earlier as the clock sees it: settled again, since the directory's mtime changed.
+    s.manager.asked = [];
+    await s.run(RACY_MS + 5_000).states([A, B]);
+    assert.deepEqual(s.manager.asked, [A, B], "a new directory in a unit directory changes that directory");
+    fs.appendFileSync(path.join(s.config, "other.service.d", "x.conf"), "y");
+    fs.appendFileSync(path.join(s.config, "service.d", "50-x.conf.bak"), "y");
+    s.manager.asked = [];
+    await s.run(RACY_MS + 5_000).states([A, B]);
+    assert.deepEqual(s.manager.asked, [], "asked again after an edit of a drop-in that does not apply");
+  });
+});
+
+test("a UnitPath that could not be asked is asked again on the next look, not remembered as failed", async () => {
+  await withSetup(async ({ manager, run }) => {
+    const cache = run();
+    manager.failUnitPath = 1;
+    await assert.rejects(cache.states([A]), /no reply/);
+    assert.deepEqual(await cache.states([A]), ["enabled"]);
+  });
+});
+
 test("a garbled, foreign or unwritable cache file is no cache, and no error", async () => {
   for (const content of ["{", "null", '{"version":1,"fingerprint":"x","states":{}}', '{"version":2,"states":{}}', '{"version":1,"fingerprint":"","states":{"a":1}}']) {
     await withSetup(async ({ manager, run, file }) => {
@@ -120,6 +165,26 @@ test("a garbled, foreign or unwritable cache file is no cache, and no error", as
     manager.asked = [];
     assert.deepEqual(await run().states([A]), ["enabled"]);
     assert.deepEqual(manager.asked, [A]);
+  });
+  // A state the manager never answers, under the right fingerprint: not reused.
+  await withSetup(async ({ manager, run, file }) => {
+    await run().states([A]);
+    const kept = JSON.parse(fs.readFileSync(file, "utf8"));
+    fs.writeFileSync(file, JSON.stringify({ ...kept, states: { [A]: "enabled\u001b[2J" } }));
+    manager.asked = [];
+    assert.deepEqual(await run().states([A]), ["enabled"]);
+    assert.deepEqual(manager.asked, [A]);
+  });
+  // A directory others may write (a shared $XDG_CACHE_HOME): neither read nor written.
+  await withSetup(async ({ manager, run, file }) => {
+    await run().states([A]);
+    fs.chmodSync(path.dirname(file), 0o777);
+    const before = fs.readFileSync(file, "utf8");
+    manager.asked = [];
+    await run().states([A, B]);
+    await run().states([A, B]);
+    assert.deepEqual(manager.asked, [A, B, A, B]);
+    assert.equal(fs.readFileSync(file, "utf8"), before);
   });
   // The cache's directory is a file: answers as ever, nothing thrown, nothing left beside it.
   await withSetup(async ({ run, file }) => {

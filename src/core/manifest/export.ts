@@ -40,7 +40,7 @@ export interface ExportResult {
 /** Every profile as it is now, and its manifest. */
 export async function exportManifest(ctx: Context, config: Config): Promise<ExportResult> {
   const names = await listProfiles(ctx.paths);
-  const states = new Map((await inspectProfiles(ctx, config, names)).map((s) => [s.name, s]));
+  const states = new Map((await inspectProfiles(ctx, config, names, { fresh: true })).map((s) => [s.name, s]));
   const profiles: ExportedProfile[] = [];
   for (const name of names) {
     const entries = await readEnv(ctx.paths, name);

@@ -110,7 +110,7 @@ export async function planManifest(ctx: Context, current: Config, manifest: Mani
   const existing = await listProfiles(ctx.paths);
   await checkHostNow(ctx, manifest, host.changes, existing);
   const declaredNames = new Set(manifest.profiles.map((p) => p.name));
-  const states = new Map((await inspectProfiles(ctx, current, existing)).map((s) => [s.name, s]));
+  const states = new Map((await inspectProfiles(ctx, current, existing, { fresh: true })).map((s) => [s.name, s]));
   const recorded = await recordedPorts(ctx.paths, current.portVar);
   const removed = prune ? existing.filter((n) => !declaredNames.has(n)) : [];
   assertDistinctPorts(manifest);
