@@ -22,9 +22,10 @@ export function unitFileStateNow(sd: SystemdManager, name: string): Promise<stri
 /**
  * unitFileStateNow of each of `names`, by name, from the manager's answers kept while the unit
  * directories are unchanged: for the verbs that show or judge every profile (`list`, `health`, `sweep`).
+ * `fresh` asks the manager of each, for a caller that acts on the answer.
  */
-export async function unitFileStatesNow(sd: SystemdManager, names: readonly string[]): Promise<Map<string, string>> {
-  const states = await sd.unitFileStates(names.map(unitName));
+export async function unitFileStatesNow(sd: SystemdManager, names: readonly string[], opts: { fresh?: boolean } = {}): Promise<Map<string, string>> {
+  const states = opts.fresh ? await Promise.all(names.map((n) => unitFileStateNow(sd, n))) : await sd.unitFileStates(names.map(unitName));
   return new Map(names.map((n, i) => [n, states[i]!]));
 }
 

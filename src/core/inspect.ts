@@ -5,7 +5,7 @@ import { envFile } from "../paths.js";
 import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
-import { isEnabledState, unitFileStateNow, unitFileStatesNow } from "./enabled.js";
+import { isEnabledState, unitFileStatesNow } from "./enabled.js";
 import { runningVsDisk, type RunningVsDisk } from "./pending-restart.js";
 
 /** One profile as `list` and `status` show it. */
@@ -51,9 +51,7 @@ export async function inspectProfiles(
   ctx: Context, config: Config, names: string[], opts: { patterns?: string[]; fresh?: boolean } = {},
 ): Promise<ProfileStatus[]> {
   const sd = await ctx.systemd();
-  const fileStatesOf = async (): Promise<Map<string, string>> =>
-    opts.fresh ? new Map(await Promise.all(names.map(async (n) => [n, await unitFileStateNow(sd, n)] as const))) : unitFileStatesNow(sd, names);
-  const [listed, fileStates] = await Promise.all([sd.list(opts.patterns ?? [UNIT_PATTERN]), fileStatesOf()]);
+  const [listed, fileStates] = await Promise.all([sd.list(opts.patterns ?? [UNIT_PATTERN]), unitFileStatesNow(sd, names, { fresh: opts.fresh })]);
   const loaded = new Map(listed.map((s) => [s.name, s]));
   return Promise.all(
     names.map(async (name) => {

@@ -3,6 +3,7 @@ import type { Config } from "../../config.js";
 import { AppError, BadFileError, BusyError, ExitCode } from "../../errors.js";
 import type { ProcessInspector } from "../../processes/inspector.js";
 import type { Context } from "../context.js";
+import { unitFileStatesNow } from "../enabled.js";
 import { rollbackProfile } from "../rollback.js";
 import { withProfile, type ProfileTx } from "../transaction.js";
 import { lookAt } from "./one-profile.js";
@@ -73,8 +74,8 @@ async function actThenLook(
     error = err.message.startsWith(`${p.name}: `) ? err.message.slice(p.name.length + 2) : err.message;
   }
   const sd = await ctx.systemd();
-  // The unit file state is asked again too (no file states given): the look after an action is exact.
-  const units = { loaded: new Map([[p.unit, await sd.state(p.unit)]]), fileStates: new Map<string, string>() };
+  // The unit file state is asked again too: the look after an action is exact.
+  const units = { loaded: new Map([[p.unit, await sd.state(p.unit)]]), fileStates: await unitFileStatesNow(sd, [p.name], { fresh: true }) };
   const again = await lookAt(ctx, config, limits, procs, await (await ctx.ports()).snapshot(), p.name, units, last);
   return {
     ...again,

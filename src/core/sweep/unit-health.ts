@@ -5,7 +5,7 @@ import { describeTarget, probe, type ProbeKind } from "../../probe/types.js";
 import { readEnv } from "../../store/profiles.js";
 import { UNIT_PATTERN, unitName, type UnitState } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { isEnabledState, unitFileStateNow, unitFileStatesNow } from "../enabled.js";
+import { isEnabledState, unitFileStatesNow } from "../enabled.js";
 import { brokenConfig, type BrokenConfig } from "../broken-config.js";
 import { profileHealthTarget } from "../health-target.js";
 import { profileStartLimits, unitCondition, unitProblem, type StartLimits, type UnitCondition } from "./unit-condition.js";
@@ -66,7 +66,7 @@ export function verdictCell(o: Pick<HealthObservation, "healthy" | "disabled" | 
 export interface UnitsNow {
   /** The units in memory, from one ListUnitsByPatterns call; a unit not in memory is absent. */
   loaded: Map<string, UnitState>;
-  /** Each profile's unit file state, by profile name (unitFileStatesNow). */
+  /** Each profile's unit file state, by profile name (unitFileStatesNow): every profile looked at is in it. */
   fileStates: Map<string, string>;
 }
 
@@ -82,7 +82,7 @@ export async function observeHealth(ctx: Context, config: Config, templateLimits
   const unit = unitName(name);
   const s = units.loaded.get(unit);
   const limits = s?.activeState === "failed" ? await profileStartLimits(ctx.paths, name, templateLimits) : templateLimits;
-  const fileState = units.fileStates.get(name) ?? (await unitFileStateNow(await ctx.systemd(), name));
+  const fileState = units.fileStates.get(name)!;
   const disabled = fileState === "disabled" && STILL_DOWN.has(unitCondition(s, limits));
   const condition: UnitCondition = disabled ? "disabled" : unitCondition(s, limits);
   const obs: HealthObservation = {
