@@ -112,14 +112,15 @@ export interface SystemdManager {
   close(): Promise<void>;
 }
 
+/** What the names of the template's units start with. */
+export const TEMPLATE_PREFIX = "agent-gateway@";
+
 /** The unit name of a profile's instance. */
 export function unitName(profile: string): string {
-  return `agent-gateway@${profile}.service`;
+  return `${TEMPLATE_PREFIX}${profile}.service`;
 }
 
 /** The glob that matches every profile's instance. */
-export const UNIT_PATTERN = "agent-gateway@*.service";
+export const UNIT_PATTERN = unitName("*");
 /** The template unit's file name. */
-export const TEMPLATE_UNIT = "agent-gateway@.service";
-/** What the names of the template's units start with. */
-export const TEMPLATE_PREFIX = "agent-gateway@";
+export const TEMPLATE_UNIT = unitName("");
