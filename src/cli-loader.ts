@@ -12,11 +12,11 @@
  */
 import fs from "node:fs";
 import { createRequire, Module } from "node:module";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import { packageVersion } from "./package-files.js";
+import { appCacheDir } from "./xdg.js";
 
 const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli-main.cjs");
 
@@ -27,8 +27,7 @@ else runCached();
 
 function runCached(): void {
   const bundle = fs.statSync(file);
-  const home = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
-  const cacheDir = path.join(home, "agent-profiles");
+  const cacheDir = appCacheDir(process.env);
   const cacheFile = path.join(cacheDir, `cli-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
   let cached: Buffer | undefined;
   try {

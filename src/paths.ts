@@ -1,6 +1,6 @@
 import path from "node:path";
-import os from "node:os";
 import { expandEnvPath } from "./env-path.js";
+import { appCacheDir, homeOf, xdg } from "./xdg.js";
 
 /** Every file location the tool uses, resolved once from the XDG base directories. */
 export interface Paths {
@@ -23,14 +23,9 @@ export interface Paths {
 /** Where logind keeps a user's linger flag; without logind (no system bus) the file is all there is. */
 export const LINGER_DIR = "/var/lib/systemd/linger";
 
-// The XDG spec says a relative path in these variables is invalid and must be ignored.
-function xdg(value: string | undefined, fallback: string): string {
-  return value && path.isAbsolute(value) ? value : fallback;
-}
-
 /** Resolve paths from an environment (process.env, or a test's own). */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const home = env.HOME && path.isAbsolute(env.HOME) ? env.HOME : os.homedir();
+  const home = homeOf(env);
   const configRoot = xdg(env.XDG_CONFIG_HOME, path.join(home, ".config"));
   const stateRoot = xdg(env.XDG_STATE_HOME, path.join(home, ".local", "state"));
   const appConfigDir = path.join(configRoot, "agent-profiles");
@@ -43,7 +38,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     stateDir,
     locksDir: path.join(stateDir, "locks"),
     removedDir: path.join(stateDir, "removed"),
-    cacheDir: path.join(xdg(env.XDG_CACHE_HOME, path.join(home, ".cache")), "agent-profiles"),
+    cacheDir: appCacheDir(env),
     unitDir: path.join(configRoot, "systemd", "user"),
     home,
     envPath: "",

@@ -1,0 +1,21 @@
+/**
+ * The XDG base directories as this tool reads them, in a module of its own: the CLI's loader finds the
+ * code cache with it before the bundle (and paths.ts) is loaded.
+ */
+import os from "node:os";
+import path from "node:path";
+
+// The XDG spec says a relative path in these variables is invalid and must be ignored.
+export function xdg(value: string | undefined, fallback: string): string {
+  return value && path.isAbsolute(value) ? value : fallback;
+}
+
+/** The user's home: $HOME when it is absolute, else the password database's. */
+export function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME && path.isAbsolute(env.HOME) ? env.HOME : os.homedir();
+}
+
+/** $XDG_CACHE_HOME/agent-profiles (default ~/.cache/agent-profiles): what is kept only to be faster. */
+export function appCacheDir(env: NodeJS.ProcessEnv): string {
+  return path.join(xdg(env.XDG_CACHE_HOME, path.join(homeOf(env), ".cache")), "agent-profiles");
+}
