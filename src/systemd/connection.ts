@@ -17,8 +17,6 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Deadline for the reply to each method call (25 s). */
   callTimeoutMs?: number;
-  /** Where unitFileStates keeps the manager's answers between runs (unit-file-cache.ts); none: asked each time. */
-  unitFileCache?: string;
 }
 
 /** Opens the user's session bus and checks that the manager answers there; throws ManagerUnreachableError when it cannot. */
@@ -50,9 +48,19 @@ function busAddress(env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+/** dbus-next's connection under a bus: private, with the socket and the function that writes each message. */
+interface DbusNextConnection {
+  stream?: Socket;
+  message?: (msg: Message) => void;
+}
+
+function connectionOf(bus: MessageBus): DbusNextConnection | undefined {
+  return (bus as unknown as { _connection?: DbusNextConnection })._connection;
+}
+
 /** dbus-next keeps its socket private; we need it to see the bus close and to tear down a stalled connect. */
 function socketOf(bus: MessageBus): Socket | undefined {
-  return (bus as unknown as { _connection?: { stream?: Socket } })._connection?.stream;
+  return connectionOf(bus)?.stream;
 }
 
 /**
@@ -61,7 +69,7 @@ function socketOf(bus: MessageBus): Socket | undefined {
  * (once connected, and again when the stream ends), so this wraps the connected one, after Hello.
  */
 function writeCallsOurselves(bus: MessageBus): void {
-  const connection = (bus as unknown as { _connection?: { message?: (msg: Message) => void; stream?: Socket } })._connection;
+  const connection = connectionOf(bus);
   const theirs = connection?.message;
   const stream = connection?.stream;
   if (connection === undefined || theirs === undefined || stream === undefined || "supportsUnixFd" in stream) return;

@@ -13,12 +13,15 @@ import { TEMPLATE_PREFIX, type JobOptions, type JobResult, type RunState, type S
 import { UnitFileStateCache } from "./unit-file-cache.js";
 import { UnitStateReader } from "./unit-state.js";
 
-export type { ConnectOptions } from "./connection.js";
+/** Options of connectSystemd: the connection's, and where unitFileStates keeps the manager's answers between runs (unit-file-cache.ts; none: asked each time). */
+export interface SystemdOptions extends ConnectOptions {
+  unitFileCache?: string;
+}
 
 /** Connects to the user's systemd manager over its session bus; throws ManagerUnreachableError when it cannot. */
 export async function connectSystemd(
   env: NodeJS.ProcessEnv = process.env,
-  opts: ConnectOptions = {},
+  opts: SystemdOptions = {},
 ): Promise<SystemdManager> {
   return new DbusSystemdManager(await openBus(env, opts), opts.unitFileCache);
 }
