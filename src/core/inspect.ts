@@ -1,8 +1,9 @@
 import type { Config } from "../config.js";
+import { decodeBytes } from "../store/bytes.js";
 import { parseEnv } from "../store/envfile.js";
+import { readBytesOrNull } from "../store/generation-files.js";
 import { portOf } from "../store/profiles.js";
 import { envFile } from "../paths.js";
-import fs from "node:fs/promises";
 import { UNIT_PATTERN, unitName, type UnitState } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { isEnabledState, unitFileStatesNow } from "./enabled.js";
@@ -53,27 +54,25 @@ export async function inspectProfiles(
   const sd = await ctx.systemd();
   const [listed, fileStates] = await Promise.all([sd.list(opts.patterns ?? [UNIT_PATTERN]), unitFileStatesNow(sd, names, { fresh: opts.fresh })]);
   const loaded = new Map(listed.map((s) => [s.name, s]));
-  return Promise.all(
-    names.map(async (name) => {
-      const unit = unitName(name);
-      const text = await fs.readFile(envFile(ctx.paths, name), "utf8").catch(() => "");
-      const port = portOf(parseEnv(text).entries, config.portVar);
-      const s = loaded.get(unit);
-      const fileState = fileStates.get(name)!;
-      const activeState = s?.activeState ?? "inactive";
-      return {
-        name,
-        unit,
-        port,
-        activeState,
-        subState: s?.subState ?? "dead",
-        pid: s && s.mainPid > 0 ? s.mainPid : null,
-        restarts: s?.nRestarts ?? 0,
-        enabled: isEnabledState(fileState),
-        disabled: fileState === "disabled" && (activeState === "inactive" || activeState === "failed"),
-        result: s?.result ?? "success",
-        lastExit: s ? lastExit(s) : null,
-      };
-    }),
-  );
+  return names.map((name) => {
+    const unit = unitName(name);
+    const bytes = readBytesOrNull(envFile(ctx.paths, name));
+    const port = portOf(parseEnv(bytes === null ? "" : decodeBytes(bytes)).entries, config.portVar);
+    const s = loaded.get(unit);
+    const fileState = fileStates.get(name)!;
+    const activeState = s?.activeState ?? "inactive";
+    return {
+      name,
+      unit,
+      port,
+      activeState,
+      subState: s?.subState ?? "dead",
+      pid: s && s.mainPid > 0 ? s.mainPid : null,
+      restarts: s?.nRestarts ?? 0,
+      enabled: isEnabledState(fileState),
+      disabled: fileState === "disabled" && (activeState === "inactive" || activeState === "failed"),
+      result: s?.result ?? "success",
+      lastExit: s ? lastExit(s) : null,
+    };
+  });
 }

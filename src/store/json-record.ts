@@ -1,5 +1,5 @@
 /** A JSON record of ours read through its schema: a missing file is null, anything else wrong is exit 12 naming it. */
-import fs from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { BadFileError } from "../errors.js";
 import { firstIssue, type ZodMiniType, type output } from "../schema.js";
 
@@ -7,7 +7,8 @@ import { firstIssue, type ZodMiniType, type output } from "../schema.js";
 export async function readJsonRecord<S extends ZodMiniType>(file: string, schema: S, hint: string): Promise<output<S> | null> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
+    text = readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
