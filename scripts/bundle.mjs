@@ -16,6 +16,15 @@ const cliuiCommonJs = {
   },
 };
 
+// dbus-next's introspection (xml2js, with xmlbuilder and sax) is never used by the adapter: see
+// src/systemd/no-introspection.ts, which the CLI's bundles take in its place.
+const noIntrospection = {
+  name: "no-introspection",
+  setup(b) {
+    b.onResolve({ filter: /^xml2js$/ }, () => ({ path: new URL("../src/systemd/no-introspection.ts", import.meta.url).pathname }));
+  },
+};
+
 // pino is loaded only when a line is logged (src/log.ts requires ./pino.cjs beside it): bundled on its
 // own, so that a quiet run never reads it and an install needs no copy of pino's dependencies.
 await build({
@@ -32,8 +41,11 @@ await build({
 // The CLI is bundled as CommonJS, which `vm.Script` compiles with a code cache (src/cli-loader.ts, bundled
 // as dist/src/cli.js, runs it); the gateway stays an ES module. A bundled ES module has no `require` for the
 // CommonJS dependencies' own require() calls, and CommonJS no import.meta.url: each gets the other's.
+const cliBundle = { format: "cjs", define: { "import.meta.url": "__bundleUrl" }, banner: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;', cli: true };
 const entries = [
-  { in: "src/cli.ts", out: "dist/src/cli-main.cjs", format: "cjs", define: { "import.meta.url": "__bundleUrl" }, banner: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  { in: "src/cli.ts", out: "dist/src/cli-main.cjs", ...cliBundle },
+  // `profiles list [--json]` without yargs and the other verbs (src/cli-fast.ts).
+  { in: "src/cli-fast.ts", out: "dist/src/cli-fast.cjs", ...cliBundle },
   { in: "src/cli-loader.ts", out: "dist/src/cli.js", format: "esm", sourcemap: false },
   { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js", format: "esm", banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
   // The integration tests' D-Bus driver runs from the staged app, which holds only what an install has.
@@ -56,7 +68,7 @@ for (const entry of entries) {
     banner: entry.banner ? { js: entry.banner } : {},
     // node-unix-socket is a native addon, and dbus-next's optional X11 transport is never used.
     external: ["node-unix-socket", "x11"],
-    plugins: [cliuiCommonJs],
+    plugins: entry.cli ? [cliuiCommonJs, noIntrospection] : [cliuiCommonJs],
     logLevel: "warning",
   });
   // Run through their #! lines as npm's bin links run them (npm sets the same mode when it installs).

@@ -2,7 +2,8 @@
 // A young generation of 2 MiB instead of node's default (16): a command lives for well under a second, and
 // `profiles list` of 200 profiles peaked at ~81 MiB instead of ~71 MiB, in the same time (BENCHMARKS.md).
 /**
- * `profiles` as installed: runs the bundled CLI (`cli-main.cjs` beside this file) from a V8 code cache.
+ * `profiles` as installed: runs the bundled CLI (`cli-main.cjs` beside this file, or `cli-fast.cjs` for the
+ * few invocations it knows word for word: cli-fast-args.ts) from a V8 code cache.
  * Compiling the 600 KB bundle was a third of every command's start-up; node 20 has no compile cache of its
  * own (module.enableCompileCache came in 22), so the compiled code is kept in
  * $XDG_CACHE_HOME/agent-profiles/, keyed by the node version and the bundle, and made after the first run
@@ -15,20 +16,22 @@ import { createRequire, Module } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
+import { fastInvocation } from "./cli-fast-args.js";
 import { packageVersion } from "./package-files.js";
 import { appCacheDir } from "./xdg.js";
 
-const file = path.join(path.dirname(fileURLToPath(import.meta.url)), "cli-main.cjs");
+const fast = fastInvocation(process.argv.slice(2)) !== null;
+const file = path.join(path.dirname(fileURLToPath(import.meta.url)), fast ? "cli-fast.cjs" : "cli-main.cjs");
 
 // `profiles --version` alone is answered here, from package.json, as yargs would: the bundle is not read.
 if (process.argv.length === 3 && process.argv[2] === "--version") process.stdout.write(`${packageVersion()}\n`);
 else if (process.sourceMapsEnabled) createRequire(import.meta.url)(file);
-else runCached();
+else runCached(fast ? "cli-fast" : "cli");
 
-function runCached(): void {
+function runCached(cacheName: string): void {
   const bundle = fs.statSync(file);
   const cacheDir = appCacheDir(process.env);
-  const cacheFile = path.join(cacheDir, `cli-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
+  const cacheFile = path.join(cacheDir, `${cacheName}-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
   let cached: Buffer | undefined;
   try {
     cached = fs.readFileSync(cacheFile);

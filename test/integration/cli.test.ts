@@ -77,6 +77,22 @@ test("add: explicit and allocated ports, both active and answering /health", asy
   assert.equal((await fs.stat(file)).uid, sb.uid);
 });
 
+test("list and ls print from the fast bundle exactly what the full CLI prints (yargs parses the words once --verbose is among them)", async () => {
+  const cache = path.join(sb.home, ".cache/agent-profiles");
+  await fs.rm(cache, { recursive: true, force: true });
+  const fast = await profiles(["list", "--json"]);
+  assert.equal(fast.code, 0, fast.stderr);
+  assert.ok((await fs.readdir(cache)).some((f) => f.startsWith("cli-fast-")), "the fast bundle ran (it made its code cache)");
+  const full = await profiles(["list", "--json", "--verbose"]);
+  assert.equal(full.code, 0, full.stderr);
+  assert.deepEqual(json<unknown[]>(fast), json<unknown[]>(full));
+  assert.equal(json<unknown[]>(fast).length, 2);
+  const table = await profiles(["ls"]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.equal(table.stdout, (await profiles(["list", "--verbose"])).stdout);
+  assert.match(table.stdout, /^NAME +PORT +STATE/);
+});
+
 test("port collisions: with another profile, and with a foreign listener; nothing written", async () => {
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(18710, "127.0.0.1", r));

@@ -139,3 +139,39 @@ test("the code takes zod only as zod/mini (the CLI through schema.ts): the full 
   const bundle = await fs.readFile(fileURLToPath(new URL("../../src/cli-main.cjs", import.meta.url)), "utf8");
   assert.ok(bundle.length < 900_000, `the CLI bundle is ${bundle.length} bytes`);
 });
+
+test("`list --json` runs from the fast bundle (cli-fast.cjs), and what it prints and exits with is what the full CLI gives", async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-fast-"));
+  try {
+    const env = { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, "cache"), XDG_CONFIG_HOME: path.join(home, "config"), XDG_STATE_HOME: path.join(home, "state") };
+    const exit = (args: string[], extra: Record<string, string> = {}) =>
+      run(process.execPath, [CLI, ...args], { env: { ...env, ...extra } }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+      );
+    // Not initialised here: exit 8 and its error, from either bundle (--verbose sends the words to yargs).
+    const fast = await exit(["list", "--json"]);
+    assert.deepEqual(await fs.readdir(path.join(home, "cache", "agent-profiles")).then((f) => f.map((n) => n.replace(/-v.*/, ""))), ["cli-fast"]);
+    const full = await exit(["list", "--json", "--verbose"]);
+    assert.equal(fast.code, ExitCode.notInitialised);
+    assert.deepEqual(fast, full);
+    assert.match(await fs.readdir(path.join(home, "cache", "agent-profiles")).then((f) => f.join(" ")), /^cli-fast-\S+ cli-v\S+$/);
+    // A driving `profiles --host` of another version is refused the same way.
+    const mismatch = await exit(["ls", "--json"], { AP_FLEET_VERSION: "0.0.0-other" });
+    assert.notEqual(mismatch.code, 0);
+    assert.deepEqual(mismatch, await exit(["ls", "--json", "--verbose"], { AP_FLEET_VERSION: "0.0.0-other" }));
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+test("the fast bundle holds neither yargs nor the other verbs, nor either bundle xml2js (never used: src/systemd/no-introspection.ts)", async () => {
+  const fast = await fs.readFile(fileURLToPath(new URL("../../src/cli-fast.cjs", import.meta.url)), "utf8");
+  const full = await fs.readFile(fileURLToPath(new URL("../../src/cli-main.cjs", import.meta.url)), "utf8");
+  // Strings each would carry in: yargs' own messages, a verb's description, xmlbuilder's and sax's.
+  assert.match(full, /Not enough non-option arguments/);
+  assert.doesNotMatch(fast, /Not enough non-option arguments/);
+  assert.doesNotMatch(fast, /Restart profiles in batches/);
+  for (const bundle of [fast, full]) assert.doesNotMatch(bundle, /xmlbuilder|Invalid character in entity name/);
+  assert.ok(fast.length < full.length / 2, `the fast bundle is ${fast.length} bytes, the full one ${full.length}`);
+});
