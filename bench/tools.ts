@@ -12,7 +12,7 @@ export class Tools {
 
   /** `profiles ARGS...`, as the installed bin runs it: through its #! line, which passes node its flags. */
   profiles(...args: string[]): string[] {
-    return [path.join(this.appDir, "dist", "src", "cli.js"), ...args];
+    return [path.join(this.appDir, "dist", "src", "cli.cjs"), ...args];
   }
 
   /** `pm2 ARGS...` from the devDependency. */

@@ -39,14 +39,16 @@ await build({
 });
 
 // The CLI is bundled as CommonJS, which `vm.Script` compiles with a code cache (src/cli-loader.ts, bundled
-// as dist/src/cli.js, runs it); the gateway stays an ES module. A bundled ES module has no `require` for the
+// as dist/src/cli.cjs, runs it); the gateway stays an ES module. A bundled ES module has no `require` for the
 // CommonJS dependencies' own require() calls, and CommonJS no import.meta.url: each gets the other's.
 const cliBundle = { format: "cjs", define: { "import.meta.url": "__bundleUrl" }, banner: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;', cli: true };
 const entries = [
   { in: "src/cli.ts", out: "dist/src/cli-main.cjs", ...cliBundle },
   // `profiles list [--json]` without yargs and the other verbs (src/cli-fast.ts).
   { in: "src/cli-fast.ts", out: "dist/src/cli-fast.cjs", ...cliBundle },
-  { in: "src/cli-loader.ts", out: "dist/src/cli.js", format: "esm", sourcemap: false },
+  // The `profiles` bin: CommonJS, so that node starts it without its ES module loader.
+  { in: "src/cli-loader.ts", out: "dist/src/cli.cjs", ...cliBundle, cli: false, sourcemap: false },
+  { in: "src/cli-esm.ts", out: "dist/src/cli.js", format: "esm", sourcemap: false },
   { in: "src/gateway/main.ts", out: "dist/src/gateway/main.js", format: "esm", banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },
   // The integration tests' D-Bus driver runs from the staged app, which holds only what an install has.
   { in: "test/fixtures/adapter-driver.ts", out: "dist/test/fixtures/adapter-driver.js", format: "esm", sourcemap: false, banner: 'import { createRequire as __bundleRequire } from "node:module"; const require = __bundleRequire(import.meta.url);' },

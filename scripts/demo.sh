@@ -45,7 +45,7 @@ if [[ $(id -u) -ne 0 && -S ${user_bus#unix:path=} ]]; then
   if [[ -e $unit_cache ]]; then unit_cache=""; fi
   for d in "${parent_dirs[@]}"; do [[ -e $d ]] || created_dirs+=("$d"); done
   echo "using your own systemd user manager ($user_bus); everything the demo makes is removed at the end"
-  profiles() { node "$repo/dist/src/cli.js" "$@"; }
+  profiles() { node "$repo/dist/src/cli.cjs" "$@"; }
   init_flags=(--no-sweep)
   cleanup() {
     local rc=$? p f d left=()
@@ -70,7 +70,7 @@ elif [[ $(id -u) -eq 0 ]]; then
   app_dir=$(bash scripts/stage-app.sh)
   eval "$(bash scripts/user-manager.sh start)"
   echo "started a systemd --user ($AP_MODE mode, pid $AP_MANAGER_PID) for the throwaway user $AP_USER"
-  profiles() { bash "$repo/scripts/user-manager.sh" exec "$AP_USER" -- node "$app_dir/dist/src/cli.js" "$@"; }
+  profiles() { bash "$repo/scripts/user-manager.sh" exec "$AP_USER" -- node "$app_dir/dist/src/cli.cjs" "$@"; }
   init_flags=()
   # Without journald (a sandbox started with AP_SANDBOX_JOURNAL=0) the template appends each profile's output to a file instead.
   [[ $AP_JOURNAL == yes ]] || init_flags=(--log-dir "$AP_HOME/logs")

@@ -11,7 +11,7 @@
 # start: an sshd on ADDR:PORT (2222 unless --port: an ssh.service may hold *:22) with its own ed25519
 #   host key, files in /run/agent-profiles-ssh/NAME/. Sessions get the sandbox's XDG_RUNTIME_DIR and
 #   DBUS_SESSION_BUS_ADDRESS (these hosts have no logind to set them) and a PATH whose first directory
-#   holds `profiles`, which runs CMD "$@" (default: node $AP_APP_DIR/dist/src/cli.js). Where the sandbox
+#   holds `profiles`, which runs CMD "$@" (default: node $AP_APP_DIR/dist/src/cli.cjs). Where the sandbox
 #   has a private journald (namespace mode), sshd runs in its mount namespace, so sessions see what
 #   `user-manager.sh exec` sees. Prints AP_SSH_NAME, _ADDR, _PORT, _USER, _PID and _HOST_KEY lines.
 # authorize: a client key for DRIVER_USER in DIR (made once), its public key in SANDBOX_USER's
@@ -158,7 +158,7 @@ cmd_start() {
   if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "--port '$port': want 1-65535"; fi
   if [[ -z $profiles_cmd ]]; then
     [[ -n ${AP_APP_DIR:-} ]] || die "AP_APP_DIR is not set: give --profiles CMD, or stage the app (scripts/stage-app.sh) and export AP_APP_DIR"
-    profiles_cmd="node $AP_APP_DIR/dist/src/cli.js"
+    profiles_cmd="node $AP_APP_DIR/dist/src/cli.cjs"
   fi
   [[ $profiles_cmd != *$'\n'* ]] || die "--profiles: one line, please"
   [[ -x $SSHD_BIN ]] || die "no $SSHD_BIN: install openssh-server (scripts/ensure-packages.sh)"

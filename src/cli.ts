@@ -1,4 +1,4 @@
-// The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.js).
+// The CLI's entry, bundled as dist/src/cli-main.cjs and run by src/cli-loader.ts (dist/src/cli.cjs).
 import { hideBin } from "yargs/helpers";
 import { cliParser } from "./cli-parser.js";
 import { exitWith, openContext, runCli, runVerb } from "./cli-run.js";

@@ -13,13 +13,13 @@ const TOP_RUNS = 3;
 // USER_HZ: /proc/PID/stat counts CPU time in 10 ms ticks.
 const MS_PER_TICK = 10;
 
-/** The user's `profiles top` process: its cmdline ends in `cli.js top`. */
+/** The user's `profiles top` process: its cmdline ends in `cli.cjs top`. */
 function topPid(uid: number): number | null {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = readProc(`/proc/${entry}/cmdline`).split("\0");
     const status = readProc(`/proc/${entry}/status`);
-    if (cmdline.at(-2) === "top" && cmdline.at(-3)?.endsWith("cli.js") && new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) return Number(entry);
+    if (cmdline.at(-2) === "top" && cmdline.at(-3)?.endsWith("cli.cjs") && new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) return Number(entry);
   }
   return null;
 }

@@ -55,7 +55,7 @@ export interface Sandbox extends SandboxUser {
   readonly appDir: string;
   /** Runs `cmd` as the user, in their home, with `env` plus `opts.env`. */
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
-  /** Runs the CLI (`node <appDir>/dist/src/cli.js ...args`) as the user. */
+  /** Runs the CLI (`node <appDir>/dist/src/cli.cjs ...args`) as the user. */
   profiles(args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Stops the manager and removes the user, its home and runtime dir; safe to call twice. */
   stop(): Promise<void>;
@@ -214,9 +214,9 @@ export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { 
   return { pid: child.pid, done, stdout: () => out, until };
 }
 
-/** The CLI (`node <appDir>/dist/src/cli.js ...args`) as the sandbox user, through `spawnAsUser`. */
+/** The CLI (`node <appDir>/dist/src/cli.cjs ...args`) as the sandbox user, through `spawnAsUser`. */
 export function spawnCli(sb: Sandbox, args: string[], env: Record<string, string> = {}): Spawned {
-  return spawnAsUser(sb, ['node', join(sb.appDir, 'dist', 'src', 'cli.js'), ...args], { env });
+  return spawnAsUser(sb, ['node', join(sb.appDir, 'dist', 'src', 'cli.cjs'), ...args], { env });
 }
 
 /** The user's tool paths (config, state), as the CLI resolves them from the sandbox's HOME. */
@@ -328,7 +328,7 @@ export async function startSandbox(opts: { journal?: boolean } = {}): Promise<Sa
       return appDir();
     },
     exec,
-    profiles: (args, opts) => exec('node', [join(appDir(), 'dist', 'src', 'cli.js'), ...args], opts),
+    profiles: (args, opts) => exec('node', [join(appDir(), 'dist', 'src', 'cli.cjs'), ...args], opts),
     async stop() {
       const stopped = await run('bash', [script, 'stop', user], SCRIPT_TIMEOUT_MS);
       if (stopped.code !== 0) {

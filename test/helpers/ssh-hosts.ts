@@ -13,7 +13,7 @@ export interface FleetHostSpec {
   name: string;
   /** A loopback address of its own, 127.0.0.N. */
   addr: string;
-  /** The command line `profiles` runs on that host ("$@" appended); default `node $AP_APP_DIR/dist/src/cli.js`. */
+  /** The command line `profiles` runs on that host ("$@" appended); default `node $AP_APP_DIR/dist/src/cli.cjs`. */
   profiles?: string;
 }
 

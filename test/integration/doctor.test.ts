@@ -65,7 +65,7 @@ before(async () => {
   await fs.writeFile(lingerFile, "");
   const bin = path.join(sb.home, "bin");
   await fs.mkdir(bin, { mode: 0o755 });
-  await fs.writeFile(path.join(bin, "profiles"), `#!/bin/sh\nexec node ${path.join(sb.appDir, "dist/src/cli.js")} "$@"\n`, { mode: 0o755 });
+  await fs.writeFile(path.join(bin, "profiles"), `#!/bin/sh\nexec node ${path.join(sb.appDir, "dist/src/cli.cjs")} "$@"\n`, { mode: 0o755 });
   const init = await profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs")]);
   assert.equal(init.code, 0, init.stderr);
   for (const name of ["alpha", "beta"]) {

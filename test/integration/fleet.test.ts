@@ -45,7 +45,7 @@ before(async () => {
       { name: "a", addr: "127.0.0.2" },
       { name: "b", addr: "127.0.0.3" },
       { name: "c", addr: "127.0.0.4" },
-      { name: "old", addr: "127.0.0.5", profiles: `node ${oldApp}/dist/src/cli.js` },
+      { name: "old", addr: "127.0.0.5", profiles: `node ${oldApp}/dist/src/cli.cjs` },
       { name: "bare", addr: "127.0.0.6", profiles: "/nonexistent/profiles" },
     ],
     { journal: false },
@@ -97,7 +97,7 @@ test("reads across hosts: one table with a HOST column, a host field in --json, 
 });
 
 /** The `profiles VERB...` processes of host `h`'s user, as `pgrep -a` lists them ("" when none). */
-const runningOn = async (h: string, verb: string): Promise<string> => (await run("pgrep", ["-a", "-u", String(host(h).sb.uid), "-f", `dist/src/cli.js ${verb}`], 10_000)).stdout.trim();
+const runningOn = async (h: string, verb: string): Promise<string> => (await run("pgrep", ["-a", "-u", String(host(h).sb.uid), "-f", `dist/src/cli.cjs ${verb}`], 10_000)).stdout.trim();
 
 test("logs -f across hosts follows every host's new lines; a driver SIGKILLed leaves no `profiles logs` following on any host", async () => {
   // sshd gives a command without a terminal no SIGHUP when its client goes: only the end of its stdin tells.
@@ -140,7 +140,7 @@ test("top across hosts: --once --json has every host's rows with their host; the
 });
 
 test("top --host in a real terminal: both hosts' rows on one screen, sorted by a key; q quits (exit 0) and the hosts' tops end with it", async () => {
-  const cli = path.join(fleet.driver.appDir, "dist/src/cli.js");
+  const cli = path.join(fleet.driver.appDir, "dist/src/cli.cjs");
   const script = `node ${shellWord(cli)} top --host a,b; echo "top exited $?"; exec cat`;
   const term = new Terminal(asUserArgv(fleet.driver, ["sh", "-c", script], { AP_SSH_CONFIG: fleet.sshConfig }));
   const both = (s: string) => /^a\s+a1\s+\d+\s+active\/running/m.test(s) && /^b\s+b2\s+\d+\s+active\/running/m.test(s);

@@ -131,7 +131,7 @@ test("logs -f of all profiles follows them all; a terminal gets coloured names u
   assert.equal(done.code, 0, done.stderr);
 
   // `script` gives the CLI a terminal.
-  const cmd = `node ${sb.appDir}/dist/src/cli.js logs liam quiet -n 50`;
+  const cmd = `node ${sb.appDir}/dist/src/cli.cjs logs liam quiet -n 50`;
   const tty = await sb.exec("script", ["-qec", cmd, "/dev/null"]);
   assert.equal(tty.code, 0, tty.stdout + tty.stderr);
   assert.match(tty.stdout, /\x1b\[36mliam \x1b\[0m \| /);

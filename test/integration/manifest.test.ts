@@ -208,21 +208,21 @@ test("pending restart: list shows a set without --restart; roll --changed restar
 
 test("secrets off the command line: set KEY --stdin (never in the CLI's /proc/PID/cmdline), set and add --env-file; a --unique key refused by add and plan", async () => {
   const typed = "mf-stdin-secret-77aa0b";
-  const cli = path.join(sb.appDir, "dist/src/cli.js");
+  const cli = path.join(sb.appDir, "dist/src/cli.cjs");
   // The CLI waits on a FIFO for its value while its command line is read; then the value is written.
   const script = [
     "set -e",
     'fifo="$HOME/value.fifo"; rm -f "$fifo"; mkfifo "$fifo"',
     `node ${cli} set m1 API_KEY --stdin < "$fifo" > "$HOME/set.out" 2>&1 & pid=$!`,
     'exec 3>"$fifo"',
-    'deadline=$((SECONDS + 20)); until grep -q cli.js "/proc/$pid/cmdline" 2>/dev/null; do [ $SECONDS -lt $deadline ] || exit 9; read -t 0.05 <> <(:) || true; done',
+    'deadline=$((SECONDS + 20)); until grep -q cli.cjs "/proc/$pid/cmdline" 2>/dev/null; do [ $SECONDS -lt $deadline ] || exit 9; read -t 0.05 <> <(:) || true; done',
     'tr "\\0" " " < "/proc/$pid/cmdline"; echo',
     `printf '%s\\n' '${typed}' >&3; exec 3>&-`,
     'wait $pid; echo "rc=$?"',
   ].join("\n");
   const r = await sb.exec("bash", ["-c", script], { timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /cli\.js set m1 API_KEY --stdin/);
+  assert.match(r.stdout, /cli\.cjs set m1 API_KEY --stdin/);
   assert.ok(!r.stdout.split("\n")[0]!.includes(typed), "the value is not on the command line");
   assert.match(r.stdout, /rc=0/, await fs.readFile(path.join(sb.home, "set.out"), "utf8"));
   assert.ok(!(await fs.readFile(path.join(sb.home, "set.out"), "utf8")).includes(typed));

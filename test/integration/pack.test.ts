@@ -22,7 +22,7 @@ test("npm pack makes a tarball that installs with npm install -g; both bins work
     const [info] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
     const files = info.files.map((f) => f.path);
     assert.ok(files.includes("units/agent-gateway@.service"));
-    assert.ok(files.includes("dist/src/cli.js") && files.includes("dist/src/gateway/main.js"));
+    assert.ok(files.includes("dist/src/cli.cjs") && files.includes("dist/src/cli.js") && files.includes("dist/src/gateway/main.js"));
     assert.ok(!files.some((f) => f.startsWith("dist/test/") || f.startsWith("src/")), "tests and sources stay out of the package");
     const prefix = path.join(tmp, "prefix");
     // Resolving the dependencies' ranges needs the registry's metadata, or a cache that holds it (the

@@ -90,7 +90,7 @@ test("top without a terminal prints plain tables, no escape codes, and stops on 
 
 test("top in a terminal: every profile, a stop, an add and a remove shown from the manager's signals, sort keys, the filter, q restores the terminal", async () => {
   // A long interval: nothing but the manager's signals can show the stop within the deadline.
-  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
+  const cli = path.join(sb.appDir, "dist", "src", "cli.cjs");
   // After top: its exit status and the terminal's modes, then a program that keeps the pane (and its cursor) alive.
   const script = `node ${shellWord(cli)} top --interval 600; echo "top exited $?"; stty -a; echo stty-done; exec cat`;
   const term = new Terminal(asUserArgv(sb, ["sh", "-c", script]));
@@ -149,13 +149,13 @@ test("top in a terminal: every profile, a stop, an add and a remove shown from t
 /** The PID of the sandbox user's `profiles top`, as pgrep finds it; null when none runs. */
 function topPid(): number | null {
   // Not the sh that runs it, whose command line holds these words too.
-  const r = spawnSync("pgrep", ["-u", String(sb.uid), "-f", "^node [^ ]*cli\\.js top$"], { encoding: "utf8" });
+  const r = spawnSync("pgrep", ["-u", String(sb.uid), "-f", "^node [^ ]*cli\\.cjs top$"], { encoding: "utf8" });
   const pids = r.stdout.split("\n").filter((l) => /^\d+$/.test(l)).map(Number);
   return pids.length === 1 ? pids[0]! : null;
 }
 
 test("top in a terminal: Ctrl-C and SIGTERM end it with exit 0 and the terminal restored; NO_COLOR leaves its colours out", async () => {
-  const cli = shellWord(path.join(sb.appDir, "dist", "src", "cli.js"));
+  const cli = shellWord(path.join(sb.appDir, "dist", "src", "cli.cjs"));
   const script = `node ${cli} top; echo "first exited $?"; NO_COLOR=1 node ${cli} top; echo "second exited $?"; stty -a; echo stty-done; exec cat`;
   const term = new Terminal(asUserArgv(sb, ["sh", "-c", script]));
   const shown = (s: string) => /^charlie\s+19322\s+active\/running\s+ok/m.test(s);
@@ -181,7 +181,7 @@ test("top in a terminal: Ctrl-C and SIGTERM end it with exit 0 and the terminal 
 
 // Last: it stops the user manager.
 test("top in a terminal whose manager goes away: exit 10 naming it, the terminal restored", async () => {
-  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
+  const cli = path.join(sb.appDir, "dist", "src", "cli.cjs");
   const term = new Terminal(asUserArgv(sb, ["sh", "-c", `node ${shellWord(cli)} top; echo "top exited $?"; stty -a; echo stty-done; exec cat`]));
   try {
     await term.until((s) => /^charlie\s+19322\s+active\/running/m.test(s), "charlie running");

@@ -120,7 +120,7 @@ test("start, restart and roll refuse it (exit 12, file and key named, nothing st
 
 test("a value that is not UTF-8 on the command line is refused (exit 2), naming the key, not the value", async (t) => {
   const file = envFile(paths, "u1");
-  const cli = path.join(sb.appDir, "dist", "src", "cli.js");
+  const cli = path.join(sb.appDir, "dist", "src", "cli.cjs");
   for (const value of ["$'\\xff'", "$'a\\xc3'", "$'\\xef\\xbf\\xbe'"]) {
     const before = await fs.readFile(file);
     const r = await sb.exec("bash", ["-c", `exec node ${cli} set u1 SECRET_TOKEN=${value}`]);

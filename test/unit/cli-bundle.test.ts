@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { commands } from "../../src/commands/index.js";
 import { ExitCode } from "../../src/errors.js";
 
-const CLI = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../src/cli.cjs", import.meta.url));
 const run = promisify(execFile);
 
 /** Help text as one line: wrapping may move words to the next line but must not cut one in two. */
@@ -174,4 +174,25 @@ test("the fast bundle holds neither yargs nor the other verbs, nor either bundle
   assert.doesNotMatch(fast, /Restart profiles in batches/);
   for (const bundle of [fast, full]) assert.doesNotMatch(bundle, /xmlbuilder|Invalid character in entity name/);
   assert.ok(fast.length < full.length / 2, `the fast bundle is ${fast.length} bytes, the full one ${full.length}`);
+});
+
+test("the bin (cli.cjs) starts without node's ES module loader; cli.js, which earlier sweep timers name, runs the same CLI", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-loader-"));
+  try {
+    const probe = path.join(dir, "modules.cjs");
+    await fs.writeFile(probe, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));\n");
+    const loaded = async (script: string) => {
+      const { stdout, stderr } = await run(process.execPath, ["--require", probe, script, "--version"]);
+      return { stdout, modules: JSON.parse(stderr) as string[] };
+    };
+    const oldBin = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
+    const bin = await loaded(CLI);
+    assert.ok(!bin.modules.some((m) => m.includes("esm/module_job")), "cli.cjs went through the ES module loader");
+    const old = await loaded(oldBin);
+    assert.ok(old.modules.some((m) => m.includes("esm/module_job")), "the check above cannot tell the loaders apart");
+    assert.equal(old.stdout, bin.stdout);
+    assert.match((await run(process.execPath, [oldBin, "--help"])).stdout, /^profiles <command> \[options\]/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -239,7 +239,7 @@ test("init installs, enables and starts the sweep timer; --no-sweep stops, disab
     const g = { json: true, verbose: false };
     const first = await init.run({ ...g }, ctx);
     const service = await fs.readFile(path.join(w.ctx.paths.unitDir, "agent-profiles-sweep.service"), "utf8");
-    assert.match(service, new RegExp(`^ExecStart="${process.execPath}" ".*/dist/src/cli\\.js" "sweep" "--restart-unhealthy"$`, "m"));
+    assert.match(service, new RegExp(`^ExecStart="${process.execPath}" ".*/dist/src/cli\\.cjs" "sweep" "--restart-unhealthy"$`, "m"));
     assert.match(service, /^Type=oneshot$/m);
     const timer = await fs.readFile(path.join(w.ctx.paths.unitDir, "agent-profiles-sweep.timer"), "utf8");
     for (const key of [/^OnCalendar=\S/m, /^Persistent=true$/m, /^RandomizedDelaySec=\S/m, /^WantedBy=timers\.target$/m]) assert.match(timer, key);

@@ -252,7 +252,7 @@ test("sweep command: bad flags are usage errors that write nothing; --print-cron
     const line = (cron.data as { cron: string }).cron;
     assert.match(line, /^\d{1,2} 3 \* \* \* XDG_RUNTIME_DIR=\S+ DBUS_SESSION_BUS_ADDRESS=\S+ /);
     assert.ok(line.includes(` ${process.execPath} `), line);
-    assert.match(line, /\/dist\/src\/cli\.js sweep --restart-unhealthy --max-restarts 2 >\/dev\/null$/);
+    assert.match(line, /\/dist\/src\/cli\.cjs sweep --restart-unhealthy --max-restarts 2 >\/dev\/null$/);
     assert.deepEqual(await snapshot(w.home), before);
     assert.deepEqual(w.systemd.calls, []);
   }));

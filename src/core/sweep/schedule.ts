@@ -17,9 +17,9 @@ export function sweepUnitSource(name: string): string {
   return path.join(packageRoot(), "units", name);
 }
 
-/** This CLI's own script, absolute (dist/src/cli.js), wherever npm installed it. */
+/** This CLI's own script, absolute (dist/src/cli.cjs, the bin), wherever npm installed it. */
 export function cliScript(): string {
-  return path.join(packageRoot(), "dist", "src", "cli.js");
+  return path.join(packageRoot(), "dist", "src", "cli.cjs");
 }
 
 /** ExecStart= of the sweep service: this node binary and this CLI, so PATH does not matter. */
