@@ -4,6 +4,7 @@
 // which the unit tests import one by one.
 import { chmodSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 // cliui's ES module entry wraps help text at the column, cutting words in two ("r\neload"); its
@@ -21,7 +22,7 @@ const cliuiCommonJs = {
 const noIntrospection = {
   name: "no-introspection",
   setup(b) {
-    b.onResolve({ filter: /^xml2js$/ }, () => ({ path: new URL("../src/systemd/no-introspection.ts", import.meta.url).pathname }));
+    b.onResolve({ filter: /^xml2js$/ }, () => ({ path: fileURLToPath(new URL("../src/systemd/no-introspection.ts", import.meta.url)) }));
   },
 };
 
