@@ -189,17 +189,34 @@ manager_ready_or_dead() {
   return 1
 }
 
+# A UID no sandbox had since boot (the caller holds the lock). logind keeps a user's record, keyed by UID,
+# for a while after its manager stopped (UserStopDelaySec=, 10 s by default): a new sandbox given the UID
+# that userdel had just freed saw its user@UID.service stopped 10 s after it started, by that old record.
+fresh_uid() {
+  local last=0 highest
+  [[ ! -f $STATE_DIR/.last-uid ]] || last=$(<"$STATE_DIR/.last-uid")
+  [[ $last =~ ^[0-9]+$ ]] || last=0
+  highest=$(getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 && $3 > m { m = $3 } END { print m + 0 }')
+  local uid=$((last > highest ? last : highest))
+  uid=$((uid < 1000 ? 1000 : uid + 1))
+  # Past the range useradd hands out, let it choose again (a reuse then is at least not the last one freed).
+  if ((uid >= 60000)); then uid=''; fi
+  echo "$uid"
+}
+
 # Sets the sandbox's variables from the new user and writes its state file.
 create_user() {
-  local name=$1 mode=$2
+  local name=$1 mode=$2 uid
+  uid=$(fresh_uid)
   # Set first: a signal may land right after useradd returns, and on_start_exit must then remove the user.
   NEW_USER=$name
-  if ! useradd -m -b /home -s /bin/bash "$name" >&2; then
+  if ! useradd -m -b /home -s /bin/bash ${uid:+-u "$uid"} "$name" >&2; then
     NEW_USER=''
     die "useradd $name failed"
   fi
   AP_USER=$name
   AP_UID=$(id -u "$name")
+  echo "$AP_UID" >"$STATE_DIR/.last-uid"
   AP_GID=$(id -g "$name")
   AP_HOME=$(getent passwd "$name" | cut -d: -f6)
   AP_PATH=$(user_path)
