@@ -36,9 +36,9 @@ export function whereTimeGoes(registry: Registry): string[] {
     lines.push(`- ${what}: ${ms(v)}, of which ${ms(v - version)} (${(((v - version) / v) * 100).toFixed(0)}%) after start-up${each}.`);
   };
   // `list` alone runs from the smaller dist/src/cli-fast.cjs: what it takes beyond the full CLI's start-up understates its work.
-  const fast = "; it runs from dist/src/cli-fast.cjs, which starts sooner than the full CLI, so its work is more than this";
-  after("list.profiles", `\`profiles list --json\`, ${LIST_COUNT} profiles (config, one D-Bus ListUnitsByPatterns, ${LIST_COUNT} \`.env\` reads${fast})`);
-  after("rss.list200", `\`profiles list\`, ${SWEEP_COUNT} profiles (${fast.slice(2)})`);
+  const fast = "it runs from dist/src/cli-fast.cjs, which starts sooner than the full CLI, so its work is more than this";
+  after("list.profiles", `\`profiles list --json\`, ${LIST_COUNT} profiles (config, one D-Bus ListUnitsByPatterns, ${LIST_COUNT} \`.env\` reads; ${fast})`);
+  after("rss.list200", `\`profiles list\`, ${SWEEP_COUNT} profiles (${fast})`);
   after("roll.batch1", `\`profiles roll\`, batch 1`, { count: ROLL_COUNT, unit: "profile" });
   after("roll.parallel5", `\`profiles roll --max-parallel 5\``, { count: ROLL_COUNT / 5, unit: "batch of 5" });
   after("sweep.profiles", `\`profiles sweep\`, ${SWEEP_COUNT} profiles`, { count: SWEEP_COUNT, unit: "profile" });
