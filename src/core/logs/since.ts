@@ -1,6 +1,6 @@
 /**
  * Where a profile's output stood before a start, so that a failure shows what the gateway wrote since,
- * not the lines of earlier runs: the log file's size (`init --log-dir`), or a journal cursor.
+ * not the lines of earlier runs: the log file's size (`init --log-dir`), or the time in the journal's clock.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
@@ -13,7 +13,7 @@ import { findJournal } from "./journal.js";
 /** A place in a profile's output; `none` where it goes nowhere we can read. */
 export type OutputMark =
   | { kind: "file"; file: string; size: number; id: string | null }
-  | { kind: "journal"; unit: string; journalctl: string; cursor: string | null }
+  | { kind: "journal"; unit: string; journalctl: string; sinceMs: number }
   | { kind: "none" };
 
 /** How many lines a failure shows. */
@@ -32,8 +32,11 @@ export async function markOutput(ctx: Context, profile: string): Promise<OutputM
   }
   const journalctl = await findJournal(ctx.env).catch(() => null);
   if (journalctl === null) return { kind: "none" };
-  const unit = unitName(profile);
-  return { kind: "journal", unit, journalctl, cursor: await journalCursor(journalctl, unit, ctx.env) };
+  // A time, not the cursor of the unit's last entry: asking journalctl for a cursor cost a process per
+  // restart (a fork of this one, then journalctl), about a third of a roll's CPU (BENCHMARKS.md). journald
+  // stamps an entry with the wall clock when it receives it, after this mark for any line the job's run
+  // writes; only a wall clock stepped back during the restart would show an earlier run's lines too.
+  return { kind: "journal", unit: unitName(profile), journalctl, sinceMs: Date.now() };
 }
 
 /** The last lines the profile wrote after `mark` (at most `lines`); [] when there are none or they cannot be read. */
@@ -46,7 +49,7 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     return (await tailFile(mark.file, lines, same ? mark.size : 0).catch(() => null))?.lines ?? [];
   }
   if (mark.kind === "journal") {
-    const args = ["--user", "-u", mark.unit, ...(mark.cursor ? [`--after-cursor=${mark.cursor}`] : []), "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
+    const args = ["--user", "-u", mark.unit, `--since=@${(mark.sinceMs / 1000).toFixed(3)}`, "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
     const deadline = Date.now() + JOURNAL_SETTLE_MS;
     for (;;) {
       const text = await capture(mark.journalctl, args, ctx.env);
@@ -56,18 +59,6 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     }
   }
   return [];
-}
-
-/** The cursor of the unit's newest journal entry, or null when it has none (then all its entries are new). */
-export async function journalCursor(journalctl: string, unit: string, env: NodeJS.ProcessEnv): Promise<string | null> {
-  const out = await capture(journalctl, ["--user", "-u", unit, "-n", "1", "-o", "json", "--output-fields=__CURSOR", "--no-pager", "-q"], env);
-  const last = out.trimEnd().split("\n").at(-1) ?? "";
-  try {
-    const cursor = (JSON.parse(last) as { __CURSOR?: unknown }).__CURSOR;
-    return typeof cursor === "string" ? cursor : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A program's stdout ("" when it cannot be run): journalctl's failures only make a failure's tail empty. */
