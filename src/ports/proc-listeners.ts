@@ -1,6 +1,5 @@
 /** Listeners on this host, read from /proc/net/tcp* and the fds of processes: the only module that parses /proc/net/tcp*. */
-import { readdirSync, readlinkSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import path from "node:path";
 import { readProc } from "../processes/read.js";
 import getPort, { clearLockedPorts } from "get-port";
@@ -9,6 +8,8 @@ import type { Listener, PortInspector } from "./types.js";
 // TCP_LISTEN in include/net/tcp_states.h, as /proc/net/tcp prints it.
 const STATE_LISTEN = "0A";
 const TABLES = ["net/tcp", "net/tcp6"] as const;
+// "TCP6: inuse N": the TCP sockets of IPv6 (listeners among them) in this network namespace.
+const SOCKSTAT6 = "net/sockstat6";
 
 interface ListenRow {
   port: number;
@@ -74,8 +75,8 @@ export class ProcPortInspector implements PortInspector {
   }
 
   private async listenRows(): Promise<ListenRow[]> {
-    const texts = await Promise.all(TABLES.map((t) => readIfExists(path.join(this.procRoot, t))));
-    return texts.flatMap(parseListenRows);
+    const tables = noTcp6Sockets(this.procRoot) ? TABLES.filter((t) => t !== "net/tcp6") : TABLES;
+    return tables.flatMap((t) => readListenRows(path.join(this.procRoot, t)));
   }
 
   private async commandOf(pid: number): Promise<string | undefined> {
@@ -144,28 +145,73 @@ function scanProcess(procRoot: string, name: string, owners: Map<string, number>
   return found;
 }
 
-async function readIfExists(file: string): Promise<string> {
+/**
+ * The LISTEN rows of a /proc/net/tcp* table, read only as far as they go. The kernel lists listeners
+ * first (pending connections have been in the other hash since Linux 4.4), then walks its whole established-connection hash (262,144 buckets on a 24 GiB machine, empty or
+ * not) for the rest: reading to the end cost ~7 ms of system time per table, most of what a roll's
+ * port checks cost (BENCHMARKS.md). Stopping at the first row of another state leaves that walk at the
+ * first bucket in use. Synchronous, as the fd scan is: the kernel hands a table out a page per read,
+ * and a thread-pool hop per page cost more than the read.
+ */
+function readListenRows(file: string): ListenRow[] {
+  let fd: number;
   try {
-    return await readFile(file, "utf8");
+    fd = openSync(file, "r");
   } catch (err) {
     // A kernel without IPv6 has no tcp6 table; that is "no listeners", not an error.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "";
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
+  }
+  try {
+    const rows: ListenRow[] = [];
+    const page = Buffer.allocUnsafe(16 * 1024);
+    let rest = "";
+    let header = true;
+    for (;;) {
+      const n = readSync(fd, page, 0, page.length, null);
+      const lines = (rest + page.toString("latin1", 0, n)).split("\n");
+      rest = n === 0 ? "" : lines.pop()!;
+      for (const line of lines) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        if (line.trim() === "") continue;
+        const row = parseRow(line);
+        if (row === null) return rows;
+        if (row) rows.push(row);
+      }
+      if (n === 0) return rows;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
 
-// Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-function parseListenRows(text: string): ListenRow[] {
-  const rows: ListenRow[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const cols = line.trim().split(/\s+/);
-    const local = cols[1];
-    const state = cols[3];
-    const inode = cols[9];
-    if (local === undefined || state !== STATE_LISTEN || inode === undefined) continue;
-    const hexPort = local.slice(local.lastIndexOf(":") + 1);
-    const port = Number.parseInt(hexPort, 16);
-    if (/^[0-9A-Fa-f]{1,4}$/.test(hexPort) && port > 0) rows.push({ port, inode });
+/**
+ * Whether the kernel says it has no IPv6 TCP socket at all, so that tcp6 (whose read walks the same hash
+ * to its end when no row of its own is in it) need not be read. False when it cannot tell.
+ */
+function noTcp6Sockets(procRoot: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(path.join(procRoot, SOCKSTAT6), "latin1");
+  } catch {
+    return false;
   }
-  return rows;
+  return /^TCP6: inuse 0$/m.test(text);
+}
+
+// Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+/** A listener's port and socket inode; undefined for a row to skip; null for a row of another state, which ends the listeners. */
+function parseRow(line: string): ListenRow | undefined | null {
+  const cols = line.trim().split(/\s+/);
+  const local = cols[1];
+  const state = cols[3];
+  const inode = cols[9];
+  if (state !== undefined && state !== STATE_LISTEN) return null;
+  if (local === undefined || inode === undefined) return undefined;
+  const hexPort = local.slice(local.lastIndexOf(":") + 1);
+  const port = Number.parseInt(hexPort, 16);
+  return /^[0-9A-Fa-f]{1,4}$/.test(hexPort) && port > 0 ? { port, inode } : undefined;
 }

@@ -111,6 +111,29 @@ test("port collisions: with another profile, and with a foreign listener; nothin
   }
 });
 
+test("port collisions: a listener on IPv6 only is seen too; nothing written", async (t) => {
+  // The port checks skip /proc/net/tcp6 only while the kernel counts no IPv6 TCP socket (sockstat6).
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ port: 18711, host: "::1", ipv6Only: true }, resolve);
+    });
+  } catch (err) {
+    t.skip(`no IPv6 loopback on this host: ${(err as NodeJS.ErrnoException).code}`);
+    return;
+  }
+  try {
+    const before = await snapshot(path.join(sb.home, ".config"));
+    const r = await profiles(["add", "dup6", "--port", "18711"]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /port 18711 is taken by another process/);
+    assert.deepEqual(await snapshot(path.join(sb.home, ".config")), before);
+  } finally {
+    server.close();
+  }
+});
+
 test("bad names and bad input: exit 2 with the rule, nothing written", async () => {
   const before = await snapshot(path.join(sb.home, ".config"));
   for (const name of ["../x", "a/b", "Liam", "", "sp ace", "żółw", "x".repeat(33)]) {

@@ -126,6 +126,37 @@ describe("ProcPortInspector on a fake /proc", () => {
   });
 });
 
+describe("ProcPortInspector reads a table only as far as its listeners go", () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), "ports-partial-"));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test("rows after the first row of another state are not read: the kernel lists every listener first", async () => {
+    // A LISTEN row after a connection is what no kernel writes; it stands for the hash walk the read skips.
+    const tcp = HEADER4 + row4(0, "0100007F:1F90", "00000000:0000", "0A", 1) + row4(1, "0100007F:1F90", "0100007F:C350", "06", 0) + row4(2, "0100007F:1F91", "00000000:0000", "0A", 2);
+    await writeTree(path.join(root, "order"), { "net/tcp": tcp });
+    assert.deepEqual([...(await new ProcPortInspector(path.join(root, "order")).listeningPorts())], [8080]);
+  });
+
+  test("a table longer than one read, its lines cut between reads, gives every listener", async () => {
+    // 400 rows of ~150 bytes: some 60 KB, read 16 KB at a time.
+    const ports = Array.from({ length: 400 }, (_, i) => 20000 + i);
+    const tcp = HEADER4 + ports.map((p, i) => row4(i, `0100007F:${p.toString(16).toUpperCase()}`, "00000000:0000", "0A", 5000 + i)).join("") + row4(400, "0100007F:1F90", "0100007F:C350", "01", 9);
+    await writeTree(path.join(root, "long"), { "net/tcp": tcp });
+    assert.deepEqual([...(await new ProcPortInspector(path.join(root, "long")).listeningPorts())], ports);
+  });
+
+  test("tcp6 is skipped only when sockstat6 says no IPv6 TCP socket is in use", async () => {
+    await writeTree(path.join(root, "none6"), { "net/tcp": TCP, "net/tcp6": TCP6, "net/sockstat6": "TCP6: inuse 0\nUDP6: inuse 0\n" });
+    await writeTree(path.join(root, "some6"), { "net/tcp": TCP, "net/tcp6": TCP6, "net/sockstat6": "TCP6: inuse 10\nUDP6: inuse 0\n" });
+    const sorted = async (dir: string) => [...(await new ProcPortInspector(path.join(root, dir)).listeningPorts())].sort((a, b) => a - b);
+    assert.deepEqual(await sorted("none6"), [22, 8080], "inuse 0: tcp6 (which lists 3000 here) is not read");
+    assert.deepEqual(await sorted("some6"), [22, 3000, 8080]);
+  });
+});
+
 describe("ProcPortInspector.holders on a fake /proc", () => {
   let root: string;
   // 8082 listens on two addresses, one socket held by pid 77 and one by nobody visible; 8083's socket is
@@ -184,6 +215,24 @@ describe("ProcPortInspector on this host's /proc", () => {
     }
     t.after(() => server.close());
     const { port } = server.address() as AddressInfo;
+    const l = await new ProcPortInspector().listener(port);
+    assert.equal(l?.pid, process.pid);
+  });
+
+  test("finds a listener made after many connections: the kernel lists listeners before connections", async (t) => {
+    // 100 connections are 200 rows, more than the first read of /proc/net/tcp holds.
+    const first = await listenOn("127.0.0.1");
+    t.after(() => first.close());
+    const sockets: net.Socket[] = [];
+    t.after(() => sockets.forEach((s) => s.destroy()));
+    for (let i = 0; i < 100; i++) {
+      const s = net.connect((first.address() as AddressInfo).port, "127.0.0.1");
+      sockets.push(s);
+      await once(s, "connect");
+    }
+    const second = await listenOn("127.0.0.1");
+    t.after(() => second.close());
+    const { port } = second.address() as AddressInfo;
     const l = await new ProcPortInspector().listener(port);
     assert.equal(l?.pid, process.pid);
   });
