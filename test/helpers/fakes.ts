@@ -110,6 +110,8 @@ export class FakeSystemd implements SystemdManager {
       CanReload: true, Type: "simple", MemoryMax: "infinity", CPUQuotaPerSecUSec: "infinity", TasksMax: 4915, RestartUSec: 2_000_000,
       // Which pids run in it is the test's to say (FakeProcs), whatever state the unit is in.
       ControlGroup: fakeControlGroup(unit),
+      // The run state's own, as the manager has them.
+      MainPID: this.get(unit).mainPid,
       ...this.props.get(unit),
     };
     return Object.fromEntries(names.map((n) => [n, own[n]]));

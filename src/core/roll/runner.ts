@@ -80,13 +80,14 @@ async function rollOne(ctx: Context, rec: RollRecorder, name: string, clock: Pro
   // The gate's outcome when it failed (reverted after the lock is let go), null when the profile rolled.
   const failed = await ifExists(rec, name, () =>
     withProfile(ctx, name, { command: "profiles roll" }, async (tx) => {
-      const [h, { mainPid: running }] = await Promise.all([tx.generations.history(), (await ctx.systemd()).runState(unitName(name))]);
+      // The PID alone, one Get, where a run state is four: a roll asks it of every profile.
+      const [h, { MainPID: running }] = await Promise.all([tx.generations.history(), (await ctx.systemd()).properties(unitName(name), ["MainPID"])]);
       // A profile re-gated after a kill keeps the PID it had before the roll first restarted it.
       await rec.update(name, {
         state: "rolling",
         generation: h.current,
         attempts: entry.attempts + 1,
-        pidBefore: entry.state === "rolling" ? entry.pidBefore : running || null,
+        pidBefore: entry.state === "rolling" ? entry.pidBefore : Number(running) || null,
         startedAt: entry.startedAt ?? new Date().toISOString(),
       });
       const r = await gateAndMark(tx, rec, name, hooks, clock);
