@@ -222,6 +222,36 @@ test("roll: a stop request is honoured between batches; the next roll says so an
   }
 });
 
+test("roll record: changes made while a write is in flight share the one write after it, and every change is on disk", async () => {
+  const w = await world();
+  try {
+    class Counting extends RollRecorder {
+      writes = 0;
+      protected override async write(): Promise<void> {
+        this.writes++;
+        await super.write();
+      }
+    }
+    const rec = new Counting(w.ctx.paths, newRecord(null, { maxParallel: 5, canary: 0, minHealthyMs: 0, healthyDeadlineMs: 1000, progressDeadlineMs: 0, autoRevert: true }, planRoll(NAMES, { canary: 0, maxParallel: 5 })));
+    // As a batch starts: each profile marked "rolling" a moment after the one before.
+    const marks: Promise<void>[] = [];
+    for (const [i, n] of NAMES.entries()) {
+      marks.push(rec.update(n, { state: "rolling", pidBefore: 1000 + i }));
+      await Promise.resolve();
+    }
+    await Promise.all(marks);
+    assert.equal(rec.writes, 2, "the first change, then one write for the other four");
+    const disk = await loadRecord(w.ctx.paths);
+    assert.deepEqual(Object.fromEntries(Object.entries(disk!.profiles).map(([n, p]) => [n, [p.state, p.pidBefore]])), { a: ["rolling", 1000], b: ["rolling", 1001], c: ["rolling", 1002], d: ["rolling", 1003], e: ["rolling", 1004] });
+    // A change after the writes are done gets a write of its own.
+    await rec.update("a", { state: "rolled" });
+    assert.equal(rec.writes, 3);
+    assert.equal((await loadRecord(w.ctx.paths))!.profiles.a!.state, "rolled");
+  } finally {
+    await w.cleanup();
+  }
+});
+
 /** A record as a killed roll leaves it: written, then the process gone mid-batch. */
 async function leftByKill(w: World, states: Record<string, Partial<RollRecord["profiles"][string]>>): Promise<void> {
   const rec = new RollRecorder(w.ctx.paths, newRecord(null, { maxParallel: 1, canary: 0, minHealthyMs: 0, healthyDeadlineMs: 1000, progressDeadlineMs: 0, autoRevert: true }, planRoll(NAMES, { canary: 0, maxParallel: 1 })));
