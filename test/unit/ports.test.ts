@@ -180,6 +180,15 @@ describe("ProcPortInspector.holders on a fake /proc", () => {
     assert.deepEqual(await inspector.holders(8083, [77]), [{ port: 8083, pid: 77, command: "gw" }]);
     assert.deepEqual(await inspector.holders(8083, [3]), [{ port: 8083, pid: 3, command: "child" }]);
   });
+
+  test("a snapshot looks into the pids given first too, and into all of /proc for a socket they do not hold", async () => {
+    const inspector = new ProcPortInspector(root);
+    assert.deepEqual(await (await inspector.snapshot()).holders(8083, [77]), [{ port: 8083, pid: 77, command: "gw" }]);
+    assert.deepEqual(await (await inspector.snapshot()).holders(8083, [3]), [{ port: 8083, pid: 3, command: "child" }]);
+    // 8082's second socket is nobody's that this user sees: pid 3 given first does not hold either, the whole scan finds 77's.
+    const snap = await inspector.snapshot();
+    assert.deepEqual(await snap.holders(8082, [3]), [{ port: 8082, pid: 77, command: "gw" }, { port: 8082 }]);
+  });
 });
 
 describe("ProcPortInspector on this host's /proc", () => {
