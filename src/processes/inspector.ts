@@ -43,10 +43,23 @@ export class ProcProcessInspector implements ProcessInspector {
 
   async startedAtMs(pid: number): Promise<number | null> {
     const ticks = startTicks(pid, this.procRoot);
-    const uptime = readProc(path.join(this.procRoot, "uptime"));
-    // Boot time from uptime (10 ms steps) rather than /proc/stat's btime, which is whole seconds.
-    const bootMs = Date.now() - Number(uptime.split(" ")[0]) * 1000;
+    const bootMs = this.bootMs();
     if (ticks === null || !Number.isFinite(bootMs)) return null;
     return bootMs + (ticks * 1000) / CLOCK_TICKS_PER_S;
+  }
+
+  private boot = { ms: NaN, readAt: -Infinity };
+
+  /**
+   * Boot time in the wall clock, from uptime (10 ms steps) rather than /proc/stat's btime, which is whole
+   * seconds. Read at most once a second: a sweep asks it for 200 processes, and `top` runs long enough
+   * to see the wall clock stepped.
+   */
+  private bootMs(): number {
+    const now = Date.now();
+    if (!Number.isFinite(this.boot.ms) || now - this.boot.readAt > 1000 || now < this.boot.readAt) {
+      this.boot = { ms: now - Number(readProc(path.join(this.procRoot, "uptime")).split(" ")[0]) * 1000, readAt: now };
+    }
+    return this.boot.ms;
   }
 }

@@ -53,3 +53,13 @@ test("portHolder: the main PID or a process in the unit's cgroup is its own; any
   // A stopped unit (no main PID) owns nothing its cgroup does not hold.
   assert.deepEqual(await portHolder(ports, procs, 8600, claim(null)), { status: "foreign", pid: 100, holder: "process 100 (node)" });
 });
+
+test("startedAtMs: when this very process started, from /proc, within a second of what node says", async () => {
+  const inspector = new ProcProcessInspector();
+  const nodeSays = Date.now() - process.uptime() * 1000;
+  for (const pid of [process.pid, process.pid]) {
+    const started = await inspector.startedAtMs(pid);
+    assert.ok(started !== null && Math.abs(started - nodeSays) < 1000, `${started} against ${nodeSays}`);
+  }
+  assert.equal(await inspector.startedAtMs(2 ** 22 + 1), null, "no such process");
+});
