@@ -24,7 +24,7 @@ const fast = fastInvocation(process.argv.slice(2)) !== null;
 const file = path.join(path.dirname(fileURLToPath(import.meta.url)), fast ? "cli-fast.cjs" : "cli-main.cjs");
 
 // `profiles --version` alone is answered here, from package.json, as yargs would: the bundle is not read.
-if (process.argv.length === 3 && process.argv[2] === "--version") process.stdout.write(`${packageVersion()}\n`);
+if (process.argv.length === 3 && process.argv[2] === "--version") writeLine(`${packageVersion()}\n`);
 else if (process.sourceMapsEnabled) createRequire(import.meta.url)(file);
 else runCached(fast ? "cli-fast" : "cli");
 
@@ -55,4 +55,17 @@ function runCached(cacheName: string): void {
   const mod = new Module(file);
   mod.filename = file;
   (script.runInThisContext() as (...args: unknown[]) => void)(mod.exports, createRequire(file), mod, file, path.dirname(file));
+}
+
+/**
+ * A line on stdout, written to fd 1 itself: process.stdout on a pipe loads net and the streams first, some
+ * 6 ms of a 60 ms `--version` (BENCHMARKS.md). A reader that has gone (EPIPE) misses nothing it asked
+ * for; anything else the plain write cannot do (a full non-blocking pipe) goes through process.stdout.
+ */
+function writeLine(line: string): void {
+  try {
+    fs.writeSync(1, line);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPIPE") process.stdout.write(line);
+  }
 }

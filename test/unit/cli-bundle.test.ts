@@ -180,7 +180,8 @@ test("the bin (cli.cjs) starts without node's ES module loader; cli.js, which ea
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-loader-"));
   try {
     const probe = path.join(dir, "modules.cjs");
-    await fs.writeFile(probe, "process.on('exit', () => process.stderr.write(JSON.stringify(process.moduleLoadList)));\n");
+    // Written to fd 2 itself: process.stderr on a pipe would load net before the list is read.
+    await fs.writeFile(probe, "process.on('exit', () => require('node:fs').writeSync(2, JSON.stringify(process.moduleLoadList)));\n");
     const loaded = async (script: string) => {
       const { stdout, stderr } = await run(process.execPath, ["--require", probe, script, "--version"]);
       return { stdout, modules: JSON.parse(stderr) as string[] };
@@ -188,6 +189,10 @@ test("the bin (cli.cjs) starts without node's ES module loader; cli.js, which ea
     const oldBin = fileURLToPath(new URL("../../src/cli.js", import.meta.url));
     const bin = await loaded(CLI);
     assert.ok(!bin.modules.some((m) => m.includes("esm/module_job")), "cli.cjs went through the ES module loader");
+    // stdout is a pipe here: --version alone writes its line without process.stdout, which loads net.
+    assert.ok(!bin.modules.includes("NativeModule net"), "--version loaded net");
+    const { stderr: viaYargs } = await run(process.execPath, ["--require", probe, CLI, "--version", "--verbose"]);
+    assert.ok((JSON.parse(viaYargs) as string[]).includes("NativeModule net"), "the check above cannot see net loaded");
     const old = await loaded(oldBin);
     assert.ok(old.modules.some((m) => m.includes("esm/module_job")), "the check above cannot tell the loaders apart");
     assert.equal(old.stdout, bin.stdout);
