@@ -42,13 +42,16 @@ after(async () => {
   await sb?.stop();
 });
 
+// Ten lines before the run's own (`E1=` ... `E10=`): a tail of a failure's first 8 lines would miss it.
+const ECHOED = Array.from({ length: 10 }, (_, i) => `E${i + 1}`).join(",");
+
 /**
- * Makes the profile fail at every start (it prints `run <uuid>` and exits 78), then fails it by
- * `restart`, `start` and a roll in turn: each failure's tail holds its own run's line and none of an
+ * Makes the profile fail at every start (it prints ten lines, then `run <uuid>`, and exits 78), then fails
+ * it by `restart`, `start` and a roll in turn: each failure's tail holds its own run's line and none of an
  * earlier run, which the output (file or journal) does hold.
  */
 async function failThreeTimes(t: { diagnostic(s: string): void }, readAll: () => Promise<string[]>): Promise<void> {
-  const set = await profiles(["set", "tail", "FAIL_RUN=1"]);
+  const set = await profiles(["set", "tail", "FAIL_RUN=1", `ECHO_VARS=${ECHOED}`]);
   assert.equal(set.code, 0, set.stderr);
   const seen: string[] = [];
   const check = (what: string, tail: string[]): void => {
@@ -81,7 +84,7 @@ async function failThreeTimes(t: { diagnostic(s: string): void }, readAll: () =>
   for (const r of seen) assert.ok(all.includes(r), `run ${r} is not in the output:\n${all.join("\n")}`);
   t.diagnostic(`4 failed starts, each tail held only its own run; the output holds ${all.length} runs`);
 
-  const unset = await profiles(["unset", "tail", "FAIL_RUN"]);
+  const unset = await profiles(["unset", "tail", "FAIL_RUN", "ECHO_VARS"]);
   assert.equal(unset.code, 0, unset.stderr);
   const good = await profiles(["start", "tail"]);
   assert.equal(good.code, 0, good.stderr);

@@ -33,9 +33,10 @@ export async function markOutput(ctx: Context, profile: string): Promise<OutputM
   const journalctl = await findJournal(ctx.env).catch(() => null);
   if (journalctl === null) return { kind: "none" };
   // A time, not the cursor of the unit's last entry: asking journalctl for a cursor cost a process per
-  // restart (a fork of this one, then journalctl), about a third of a roll's CPU (BENCHMARKS.md). journald
-  // stamps an entry with the wall clock when it receives it, after this mark for any line the job's run
-  // writes; only a wall clock stepped back during the restart would show an earlier run's lines too.
+  // restart (a fork of this one, then journalctl; BENCHMARKS.md). journald stamps an entry with the wall
+  // clock when it receives it, after this mark for any line the job's run writes. A wall clock stepped
+  // back during the job leaves this run's lines out; one stepped back after an earlier run wrote, and
+  // before the mark, lets some of that run's lines in.
   return { kind: "journal", unit: unitName(profile), journalctl, sinceMs: Date.now() };
 }
 
@@ -49,11 +50,13 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     return (await tailFile(mark.file, lines, same ? mark.size : 0).catch(() => null))?.lines ?? [];
   }
   if (mark.kind === "journal") {
-    const args = ["--user", "-u", mark.unit, `--since=@${(mark.sinceMs / 1000).toFixed(3)}`, "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
+    // Newest first, then turned back: with --since, systemd before 254 gives -n's oldest lines, not the
+    // last ones (systemd#26657), and a failure's last lines are the ones that say why.
+    const args = ["--user", "-u", mark.unit, `--since=@${(mark.sinceMs / 1000).toFixed(3)}`, "--reverse", "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
     const deadline = Date.now() + JOURNAL_SETTLE_MS;
     for (;;) {
       const text = await capture(mark.journalctl, args, ctx.env);
-      const got = text.trimEnd() === "" ? [] : text.trimEnd().split("\n");
+      const got = text.trimEnd() === "" ? [] : text.trimEnd().split("\n").reverse();
       if (got.length > 0 || Date.now() >= deadline) return got;
       await new Promise((r) => setTimeout(r, 50));
     }
