@@ -147,7 +147,8 @@ function scanProcess(procRoot: string, name: string, owners: Map<string, number>
     return false;
   }
   let found = false;
-  // Newest first: a server's listening socket comes after the fds its runtime opened at start.
+  // Newest first: a server's listening socket comes after the fds its runtime opened at start (its
+  // accepted connections come after it: a busy one reads those links first, as many as it holds).
   fds.sort((a, b) => Number(b) - Number(a));
   for (const fd of fds) {
     // Every inode looked for is found (`owners` then holds only those): the rest of the links need no read.
@@ -168,11 +169,13 @@ function scanProcess(procRoot: string, name: string, owners: Map<string, number>
 
 /**
  * The LISTEN rows of a /proc/net/tcp* table, read only as far as they go. The kernel lists listeners
- * first (pending connections have been in the other hash since Linux 4.4), then walks its whole established-connection hash (262,144 buckets on a 24 GiB machine, empty or
- * not) for the rest: reading to the end cost ~7 ms of system time per table, most of what a roll's
- * port checks cost (BENCHMARKS.md). Stopping at the first row of another state leaves that walk at the
- * first bucket in use. Synchronous, as the fd scan is: the kernel hands a table out a page per read,
- * and a thread-pool hop per page cost more than the read.
+ * first (pending connections have been in the other hash since Linux 4.4), then walks its whole
+ * established-connection hash (262,144 buckets on a 24 GiB machine, empty or not) for the rest: reading
+ * to the end cost ~7 ms of system time per table, most of what a roll's port checks cost
+ * (BENCHMARKS.md). The kernel fills a page per read, so the walk still goes on until the page after the
+ * listeners is full: only as far as a page of connection rows where there are that many (a host that
+ * probes has its TIME_WAIT rows), to the end where there are fewer. Synchronous, as the fd scan is: a
+ * thread-pool hop per page cost more than the read.
  */
 function readListenRows(file: string): ListenRow[] {
   let fd: number;

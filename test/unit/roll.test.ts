@@ -225,22 +225,24 @@ test("roll: a stop request is honoured between batches; the next roll says so an
 test("roll record: changes made while a write is in flight share the one write after it, and every change is on disk", async () => {
   const w = await world();
   try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     class Counting extends RollRecorder {
       writes = 0;
       protected override async write(): Promise<void> {
-        this.writes++;
+        // The first write waits until the test lets it go: the changes below are made while it is in flight.
+        if (++this.writes === 1) await held;
         await super.write();
       }
     }
     const rec = new Counting(w.ctx.paths, newRecord(null, { maxParallel: 5, canary: 0, minHealthyMs: 0, healthyDeadlineMs: 1000, progressDeadlineMs: 0, autoRevert: true }, planRoll(NAMES, { canary: 0, maxParallel: 5 })));
-    // As a batch starts: each profile marked "rolling" a moment after the one before.
-    const marks: Promise<void>[] = [];
-    for (const [i, n] of NAMES.entries()) {
-      marks.push(rec.update(n, { state: "rolling", pidBefore: 1000 + i }));
-      await Promise.resolve();
-    }
+    const [first, ...rest] = NAMES.map((n, i) => [n, i] as const);
+    const marks = [rec.update(first![0], { state: "rolling", pidBefore: 1000 })];
+    while (rec.writes === 0) await Promise.resolve();
+    for (const [n, i] of rest) marks.push(rec.update(n, { state: "rolling", pidBefore: 1000 + i }));
+    release();
     await Promise.all(marks);
-    assert.equal(rec.writes, 2, "the first change, then one write for the other four");
+    assert.equal(rec.writes, 2, "the write in flight, then one write for the four changes made meanwhile");
     const disk = await loadRecord(w.ctx.paths);
     assert.deepEqual(Object.fromEntries(Object.entries(disk!.profiles).map(([n, p]) => [n, [p.state, p.pidBefore]])), { a: ["rolling", 1000], b: ["rolling", 1001], c: ["rolling", 1002], d: ["rolling", 1003], e: ["rolling", 1004] });
     // A change after the writes are done gets a write of its own.
