@@ -64,7 +64,10 @@ export class ProcPortInspector implements PortInspector {
         for (const [inode, pid] of scanSocketOwners(this.procRoot)) if (!owners.has(inode)) owners.set(inode, pid);
         scannedAll = true;
       }
-      return this.named(port, inodes, owners);
+      const answer = await this.named(port, inodes, owners);
+      // A socket no process holds any more (its process exited after the table was read, as a gateway the
+      // manager restarts during a sweep does) reads like another user's: such an answer is asked afresh.
+      return answer.some((l) => l.pid === undefined) ? this.holders(port, first) : answer;
     };
     const frozen: PortInspector = {
       listener: async (port) => (await holders(port))[0] ?? null,

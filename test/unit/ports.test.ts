@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import net, { type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -188,6 +188,21 @@ describe("ProcPortInspector.holders on a fake /proc", () => {
     // 8082's second socket is nobody's that this user sees: pid 3 given first does not hold either, the whole scan finds 77's.
     const snap = await inspector.snapshot();
     assert.deepEqual(await snap.holders(8082, [3]), [{ port: 8082, pid: 77, command: "gw" }, { port: 8082 }]);
+  });
+
+  test("a snapshot asks afresh about a socket no process holds: it may have closed since the table was read", async () => {
+    const tcp = path.join(root, "net", "tcp");
+    const before = await readFile(tcp, "utf8");
+    const snap = await new ProcPortInspector(root).snapshot();
+    try {
+      // 8082's second socket (3002) has no visible holder; now it is gone from the table too.
+      await writeFile(tcp, before.split("\n").filter((l) => !l.includes(" 3002 ")).join("\n"));
+      assert.deepEqual(await snap.holders(8082, [77]), [{ port: 8082, pid: 77, command: "gw" }]);
+    } finally {
+      await writeFile(tcp, before);
+    }
+    // Still in the table, still nobody's that this user sees: the same answer as before.
+    assert.deepEqual(await (await new ProcPortInspector(root).snapshot()).holders(8082, [77]), [{ port: 8082, pid: 77, command: "gw" }, { port: 8082 }]);
   });
 });
 
