@@ -71,7 +71,8 @@ test("logs NAME reads the journal; logs -f follows it and waits for a profile's 
 
   const f = spawnCli(sb, ["logs", "quiet", "-f"]);
   const done = await stopAfter(f, async () => {
-    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user -u agent-gateway@quiet.service -n 50 -f"])).code === 0);
+    // Following from the time it looked (not `-n 50 -f`, which lost the first lines written while it started).
+    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user -u agent-gateway@quiet.service --since=@[0-9.]+ -f"])).code === 0);
     await ok(["start", "quiet"]);
     await ok(["restart", "quiet"]);
     await f.until(/listening on[\s\S]*SIGTERM, closing[\s\S]*listening on/);

@@ -89,6 +89,7 @@ test("chooseSource: the log dir first, then journald, else nothing to show namin
   );
   assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true, false), ["--user", "-u", "agent-gateway@liam.service", "-n", "5", "-f", "--no-pager"]);
   assert.deepEqual(journalArgs("u", 1, false, true), ["--user", "-u", "u", "-n", "1", "-o", "json", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 50, true, false, 1_796_108_311_983), ["--user", "-u", "u", "--since=@1796108311.983", "-f", "--no-pager"]);
 });
 
 test("findJournal: only where journald's socket is a socket and journalctl is on PATH", async () => {
@@ -228,8 +229,14 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     await assert.rejects(show(false), hasCode(ExitCode.failed, /no output from liam yet: the journal has no lines of agent-gateway@liam\.service.*profiles start liam/));
     assert.deepEqual(await runs(), [look], "nothing shown after the first look");
     await fs.rm(calls);
+    const before = Date.now();
     assert.equal(await show(true), 0);
-    assert.deepEqual(await runs(), [look, "--user -u agent-gateway@liam.service -n 5 -f -o json --no-pager"]);
+    const [first, follower] = await runs();
+    assert.equal(first, look);
+    // It follows from the time it looked, not from `-n 5`: the lines written while journalctl starts are in it.
+    const since = /^--user -u agent-gateway@liam\.service --since=@(\d+\.\d{3}) -f -o json --no-pager$/.exec(follower ?? "");
+    assert.ok(since, follower);
+    assert.ok(Number(since[1]) * 1000 >= before - 1 && Number(since[1]) * 1000 <= Date.now(), `${since[1]} against ${before}`);
     assert.deepEqual(notes, ["nothing from liam in the journal yet (agent-gateway@liam.service): waiting for its first line"]);
     await fs.rm(calls);
     await fs.writeFile(lines, "");

@@ -17,9 +17,10 @@ export async function findJournal(env: NodeJS.ProcessEnv, socket = JOURNAL_SOCKE
   return resolveProgram("journalctl", env.PATH);
 }
 
-/** The arguments that show a unit's last `lines` lines, and follow it with `follow`. */
-export function journalArgs(unit: string, lines: number, follow: boolean, json: boolean): string[] {
-  return ["--user", "-u", unit, "-n", String(lines), ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
+/** The arguments that show a unit's last `lines` lines (or its lines from `sinceMs` on), and follow it with `follow`. */
+export function journalArgs(unit: string, lines: number, follow: boolean, json: boolean, sinceMs?: number): string[] {
+  const from = sinceMs === undefined ? ["-n", String(lines)] : [`--since=@${(sinceMs / 1000).toFixed(3)}`];
+  return ["--user", "-u", unit, ...from, ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
 }
 
 /**
@@ -60,12 +61,18 @@ export async function showJournal(
   ctx: Context, name: string, source: { unit: string; journalctl: string }, lines: number, follow: boolean, signal: AbortSignal, out: (text: string) => Promise<void>,
 ): Promise<number> {
   const { unit, journalctl } = source;
+  const lookedAt = Date.now();
+  let since: number | undefined;
   if (await journalIsEmpty(journalctl, journalArgs(unit, lines, false, ctx.json), ctx.env)) {
     if (!follow) throw noJournalLinesYet(name, unit);
     ctx.progress(`nothing from ${name} in the journal yet (${unit}): waiting for its first line`);
+    // `-n N -f` on a unit without a line lost the lines written while journalctl got going (systemd 252:
+    // a start right after `logs -f` showed 4 of its 7 lines). From the time of the look on, every line
+    // written since is shown, whenever journalctl is ready.
+    since = lookedAt;
   }
   const stream = lineStream((line) => redactJournalLine(line, ctx.json) + "\n", out);
-  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json), ctx.env, signal, stream);
+  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json, since), ctx.env, signal, stream);
 }
 
 /**
