@@ -1,5 +1,5 @@
 /** Listeners on this host, read from /proc/net/tcp* and the fds of processes: the only module that parses /proc/net/tcp*. */
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import path from "node:path";
 import { readProc } from "../processes/read.js";
 import getPort, { clearLockedPorts } from "get-port";
@@ -220,13 +220,7 @@ function readListenRows(file: string): ListenRow[] {
  * to its end when no row of its own is in it) need not be read. False when it cannot tell.
  */
 function noTcp6Sockets(procRoot: string): boolean {
-  let text: string;
-  try {
-    text = readFileSync(path.join(procRoot, SOCKSTAT6), "latin1");
-  } catch {
-    return false;
-  }
-  return /^TCP6: inuse 0$/m.test(text);
+  return /^TCP6: inuse 0$/m.test(readProc(path.join(procRoot, SOCKSTAT6)));
 }
 
 // Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...

@@ -17,9 +17,14 @@ export async function findJournal(env: NodeJS.ProcessEnv, socket = JOURNAL_SOCKE
   return resolveProgram("journalctl", env.PATH);
 }
 
+/** journalctl's `--since` for a time in ms since the epoch, to the ms (journal entries carry µs). */
+export function sinceArg(ms: number): string {
+  return `--since=@${(ms / 1000).toFixed(3)}`;
+}
+
 /** The arguments that show a unit's last `lines` lines (or its lines from `sinceMs` on), and follow it with `follow`. */
 export function journalArgs(unit: string, lines: number, follow: boolean, json: boolean, sinceMs?: number): string[] {
-  const from = sinceMs === undefined ? ["-n", String(lines)] : [`--since=@${(sinceMs / 1000).toFixed(3)}`];
+  const from = sinceMs === undefined ? ["-n", String(lines)] : [sinceArg(sinceMs)];
   return ["--user", "-u", unit, ...from, ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
 }
 

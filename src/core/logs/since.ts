@@ -8,7 +8,7 @@ import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
-import { findJournal } from "./journal.js";
+import { findJournal, sinceArg } from "./journal.js";
 
 /** A place in a profile's output; `none` where it goes nowhere we can read. */
 export type OutputMark =
@@ -52,7 +52,7 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
   if (mark.kind === "journal") {
     // Newest first, then turned back: with --since, systemd before 254 gives -n's oldest lines, not the
     // last ones (systemd#26657), and a failure's last lines are the ones that say why.
-    const args = ["--user", "-u", mark.unit, `--since=@${(mark.sinceMs / 1000).toFixed(3)}`, "--reverse", "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
+    const args = ["--user", "-u", mark.unit, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
     const deadline = Date.now() + JOURNAL_SETTLE_MS;
     for (;;) {
       const text = await capture(mark.journalctl, args, ctx.env);
