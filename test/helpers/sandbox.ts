@@ -163,6 +163,12 @@ export interface Spawned {
   stdout(): string;
   /** Resolves once its stdout so far matches `re`; rejects after `ms`, or when it exits without. */
   until(re: RegExp, ms?: number): Promise<void>;
+  /**
+   * Sends it `signal`; false when it had exited already (a moment picked at random may fall after its
+   * end). Through node's handle of the child, which sends nothing once it has reaped it, so never to
+   * another process given the same PID.
+   */
+  kill(signal: NodeJS.Signals): boolean;
 }
 
 /**
@@ -211,7 +217,7 @@ export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { 
       child.on('close', exited);
       look();
     });
-  return { pid: child.pid, done, stdout: () => out, until };
+  return { pid: child.pid, done, stdout: () => out, until, kill: (signal) => child.exitCode === null && child.signalCode === null && child.kill(signal) };
 }
 
 /** The CLI (`node <appDir>/dist/src/cli.cjs ...args`) as the sandbox user, through `spawnAsUser`. */

@@ -21,7 +21,7 @@ const CRASH = "HOST=0.0.0.0";
 
 let sb: Sandbox;
 const random = prng(seed("transaction"));
-const figures = { setRaces: 0, racesBothFailed: 0, handEditsDuringStart: 0, removeRollRaces: 0, removesBusy: 0, refusedDisabled: 0, removesKilled: 0, knownGoodWithAFault: 0 };
+const figures = { setRaces: 0, racesBothFailed: 0, handEditsDuringStart: 0, removeRollRaces: 0, removesBusy: 0, refusedDisabled: 0, removesKilled: 0, removesDoneBeforeKill: 0, knownGoodWithAFault: 0 };
 
 before(async () => {
   sb = await initialisedSandbox(RANGE, ["t1", "t2", "t3", "t4"]);
@@ -147,7 +147,7 @@ test("remove killed at any point, then remove again and add the name anew: the n
     const run = spawnCli(sb, ["remove", "t3"]);
     assert.ok(await waitUntilNode(run.pid));
     await new Promise((r) => setTimeout(r, Math.floor(random() * 400)));
-    process.kill(run.pid, "SIGKILL");
+    if (!run.kill("SIGKILL")) figures.removesDoneBeforeKill++;
     await run.done;
     const left = await fs.stat(envPath("t3")).then(() => true, () => false);
     if (left) await ok(["remove", "t3"]);
