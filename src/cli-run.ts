@@ -11,6 +11,7 @@ import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
 import { peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
+import { outputErrorText, writeOutput } from "./render/stdout.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout; both redacted. */
 function report(err: unknown, json: boolean): number {
@@ -92,7 +93,11 @@ export async function runCli(argv: string[], dispatch: (run: Run) => Promise<voi
   const redact = result.secretsShown ? (t: string) => t : redactText;
   const text = redact(result.escaped ? result.text : escapeLines(result.text));
   const data = result.secretsShown ? JSON.stringify(result.data, null, 2) : redactJson(result.data, 2);
-  process.stdout.write(run.json ? data + "\n" : text ? text + "\n" : "");
+  const lost = await writeOutput(run.json ? data + "\n" : text ? text + "\n" : "");
+  if (lost) {
+    process.stderr.write(outputErrorText(lost));
+    return lost.exitCode;
+  }
   return result.exitCode ?? ExitCode.ok;
 }
 

@@ -239,6 +239,21 @@ export class FileSystemError extends AppError {
 }
 
 /**
+ * Standard output refused the command's output (`> FILE` on a full disk, a quota): the command's work is
+ * done, only what it printed is lost, which must not end in exit 0 (a script would read an empty file).
+ */
+export class OutputError extends AppError {
+  override name = "OutputError";
+  constructor(readonly code: string) {
+    super(
+      `cannot write the output to standard output: ${FAULTS[code]?.what ?? "the write failed"} (${code}); the command itself ran to its end`,
+      ExitCode.fileSystem,
+      "free space where standard output goes (`df -h FILE` of the file it is redirected to), or send it elsewhere; run a read-only command again to see its output",
+    );
+  }
+}
+
+/**
  * `err` as a FileSystemError when it is an errno of the file system listed above, else null; `path`
  * names the file meant (a write through a temporary file, or through a descriptor, reports another path or none).
  */

@@ -91,7 +91,18 @@ test("list and ls print from the fast bundle exactly what the full CLI prints (y
   assert.equal(table.code, 0, table.stderr);
   assert.equal(table.stdout, (await profiles(["list", "--verbose"])).stdout);
   assert.match(table.stdout, /^NAME +PORT +STATE/);
+  // Both bundles end in the one write that looks at its errno: a lost output exits 15, where it exited 0.
+  for (const words of ["list --json", "list --json --verbose", "ls"]) {
+    const lost = await toDevFull(words);
+    assert.equal(lost.code, 15, `${words}: ${lost.stderr}`);
+    assert.match(lost.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)/, words);
+  }
 });
+
+/** `profiles WORDS > /dev/full` as the sandbox's user. */
+async function toDevFull(words: string) {
+  return sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} ${words} > /dev/full`]);
+}
 
 test("port collisions: with another profile, and with a foreign listener; nothing written", async () => {
   const server = net.createServer();
@@ -224,6 +235,17 @@ test("remove keeps the .env in the state dir; --purge does not; the unit is gone
     () => assert.fail("liam is still enabled"),
     () => {},
   );
+});
+
+test("a command whose output is lost (> /dev/full) still did its work, exits 15 and says so", async () => {
+  const added = await toDevFull("add lost --json");
+  assert.equal(added.code, 15, added.stderr);
+  assert.match(added.stderr, /the command itself ran to its end/);
+  const status = await profiles(["status", "lost", "--json"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal(json<{ activeState: string }>(status).activeState, "active");
+  const removed = await profiles(["remove", "lost", "--purge"]);
+  assert.equal(removed.code, 0, removed.stderr);
 });
 
 test("--version prints the package's version from any directory", async () => {

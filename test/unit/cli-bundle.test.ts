@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -174,6 +175,74 @@ test("the fast bundle holds neither yargs nor the other verbs, nor either bundle
   assert.doesNotMatch(fast, /Restart profiles in batches/);
   for (const bundle of [fast, full]) assert.doesNotMatch(bundle, /xmlbuilder|Invalid character in entity name/);
   assert.ok(fast.length < full.length / 2, `the fast bundle is ${fast.length} bytes, the full one ${full.length}`);
+});
+
+/** Runs the CLI with its stdout on `stdout` (an open fd, or "epipe": a pipe whose reader has gone); its exit code and stderr. */
+async function runTo(stdout: number | "epipe", args: string[]): Promise<{ code: number | null; stderr: string }> {
+  // bash closes the pipe's read end before the CLI starts (the reader exited and was waited for): its write gets EPIPE.
+  const [cmd, argv] = stdout === "epipe" ? ["bash", ["-c", 'exec 3> >(:); wait $!; exec "$@" >&3 3>&-', "bash", process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const child = spawn(cmd as string, argv as string[], { stdio: ["ignore", stdout === "epipe" ? "ignore" : stdout, "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, "close")) as [number | null];
+  return { code, stderr };
+}
+
+test("output that standard output refuses (> /dev/full) exits 15 and says so, where it exited 0 or crashed; a reader that has gone (EPIPE) is quiet", async () => {
+  const full = await fs.open("/dev/full", "w");
+  try {
+    // --version is written by the loader, `sweep --print-cron` (which reads no config) by the CLI's one exit path.
+    for (const args of [["--version"], ["sweep", "--print-cron"]]) {
+      const lost = await runTo(full.fd, args);
+      assert.equal(lost.code, ExitCode.fileSystem, `${args.join(" ")}: ${lost.stderr}`);
+      assert.match(lost.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)/);
+      assert.match(lost.stderr, /\n {2}next: free space where standard output goes/);
+      assert.doesNotMatch(lost.stderr, /\bat |node:/, "a stack trace");
+      const gone = await runTo("epipe", args);
+      assert.deepEqual(gone, { code: ExitCode.ok, stderr: "" }, args.join(" "));
+    }
+  } finally {
+    await full.close();
+  }
+});
+
+/**
+ * Perl (Debian's perl-base is essential) runs the CLI with its stdout on a non-blocking pipe that is
+ * already full, so the CLI's own write gets EAGAIN: a preload says so on stderr (fs.writeSync seen
+ * throwing it), and only then is the pipe read. Prints what the CLI wrote, exits with its code.
+ */
+const FULL_NONBLOCKING_PIPE = String.raw`
+use strict; use Fcntl;
+pipe(my $r, my $w) or die "pipe: $!";
+pipe(my $er, my $ew) or die "pipe: $!";
+fcntl($w, F_SETFL, fcntl($w, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!";
+my $filled = 0;
+while (1) { my $n = syswrite($w, "x" x 4096); last unless defined $n; $filled += $n; }
+my $pid = fork() // die "fork: $!";
+if ($pid == 0) { close $r; close $er; open(STDOUT, ">&", $w) or die; open(STDERR, ">&", $ew) or die; exec @ARGV or die "exec: $!"; }
+close $w; close $ew;
+my $said = <$er> // "";
+if ($said ne "EAGAIN\n") { print STDERR "the CLI's write did not get EAGAIN: $said"; exit 99; }
+my $all = do { local $/; <$r> };
+waitpid($pid, 0);
+print STDOUT substr($all, $filled);
+exit($? >> 8);
+`;
+
+test("output to a full non-blocking pipe (EAGAIN) waits for the reader and is written whole", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-eagain-"));
+  try {
+    const preload = path.join(dir, "eagain.cjs");
+    await fs.writeFile(preload, `const fs = require("node:fs"); const write = fs.writeSync;
+fs.writeSync = function (fd, ...rest) { try { return write.call(fs, fd, ...rest); } catch (e) { if (fd === 1 && e.code === "EAGAIN") write.call(fs, 2, "EAGAIN\\n"); throw e; } };\n`);
+    for (const args of [["--version"], ["sweep", "--print-cron"]]) {
+      const expected = (await run(process.execPath, [CLI, ...args])).stdout;
+      const { stdout } = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, ...args]);
+      assert.equal(stdout, expected, args.join(" "));
+    }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("the bin (cli.cjs) starts without node's ES module loader; cli.js, which earlier sweep timers name, runs the same CLI", async () => {
