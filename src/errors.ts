@@ -244,9 +244,10 @@ export class FileSystemError extends AppError {
  */
 export class OutputError extends AppError {
   override name = "OutputError";
-  constructor(readonly code: string) {
+  /** `ranToEnd`: the output came after the command's work (all but `logs`, whose output is its work). */
+  constructor(readonly code: string, ranToEnd = true) {
     super(
-      `cannot write the output to standard output: ${FAULTS[code]?.what ?? "the write failed"} (${code}); the command itself ran to its end`,
+      `cannot write the output to standard output: ${FAULTS[code]?.what ?? "the write failed"} (${code})${ranToEnd ? "; the command itself ran to its end" : ""}`,
       ExitCode.fileSystem,
       "free space where standard output goes (`df -h FILE` of the file it is redirected to), or send it elsewhere; run a read-only command again to see its output",
     );

@@ -10,7 +10,7 @@ import { lineStream, type LineStream } from "../core/logs/lines.js";
 import { rotateLogs, type RotateOutcome } from "../core/logs/rotate.js";
 import { parseSince, showMergedFiles, showMergedJournal } from "../core/logs/merged.js";
 import { onStdinEnd } from "../core/stop-signals.js";
-import { ExitCode, NothingToShowError } from "../errors.js";
+import { ExitCode, NothingToShowError, OutputError } from "../errors.js";
 import { listProfiles } from "../store/profiles.js";
 import { peopleText, redactJson } from "../redact.js";
 import { defineCommand } from "./command.js";
@@ -28,15 +28,20 @@ interface LogsArgs {
  * Until SIGINT or SIGTERM, a reader that went away, or (following, run by a fleet driver) the end of stdin:
  * then the command resolves, and cli.ts exits 0.
  */
-function untilStopped(env: NodeJS.ProcessEnv, follow: boolean): { signal: AbortSignal; stoppedBy(): string | null; dispose(): void } {
+function untilStopped(env: NodeJS.ProcessEnv, follow: boolean): { signal: AbortSignal; stoppedBy(): string | null; throwIfLost(): void; dispose(): void } {
   const controller = new AbortController();
   let by: string | null = null;
+  let lost: OutputError | null = null;
   const onSignal = (sig: NodeJS.Signals | "EOF"): void => {
     by ??= sig;
     controller.abort();
   };
-  // `profiles logs -f NAME | head` closes our stdout: stop following instead of crashing on EPIPE.
-  process.stdout.on("error", () => onSignal("SIGPIPE"));
+  // `profiles logs -f NAME | head` closes our stdout: stop following instead of crashing on EPIPE. Any
+  // other error (`> FILE` on a full disk) lost the lines: the command stops too, but says so (exit 15).
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") lost ??= new OutputError(err.code ?? "EIO", false);
+    onSignal("SIGPIPE");
+  });
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   // Not following, it ends on its own; a stdin that is empty from the start (cron, ssh -n) must not cut it short.
@@ -44,6 +49,9 @@ function untilStopped(env: NodeJS.ProcessEnv, follow: boolean): { signal: AbortS
   return {
     signal: controller.signal,
     stoppedBy: () => by,
+    throwIfLost() {
+      if (lost) throw lost;
+    },
     dispose() {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
@@ -103,6 +111,7 @@ async function merged(ctx: Context, config: Config, names: string[], lines: numb
   const o = { names, lines, follow, since, json: ctx.json, colour, signal: stop.signal, out };
   try {
     const code = journalctl ? await showMergedJournal(ctx, journalctl, o) : (await showMergedFiles(ctx, config, o), 0);
+    stop.throwIfLost();
     const stoppedBy = stop.stoppedBy();
     const data = { names, source: journalctl ? "journal" : "file", followed: follow, stoppedBy };
     return { data, text: "", streamed: true, exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
@@ -144,6 +153,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
       const stop = untilStopped(ctx.env, args.follow);
       try {
         const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal, out);
+        stop.throwIfLost();
         const stoppedBy = stop.stoppedBy();
         return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
       } finally {
@@ -166,6 +176,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
       else ctx.progress(`waiting for ${source.file}: it appears when ${name} starts`);
       await followFile(source.file, { from: tail, write: (text) => write.write(text), notice: (m) => ctx.progress(m), signal: stop.signal });
       await write.end();
+      stop.throwIfLost();
     } finally {
       stop.dispose();
     }

@@ -246,6 +246,10 @@ test("a command whose output is lost (> /dev/full) still did its work, exits 15 
   assert.equal(json<{ activeState: string }>(status).activeState, "active");
   const removed = await profiles(["remove", "lost", "--purge"]);
   assert.equal(removed.code, 0, removed.stderr);
+  // Following a log into a full disk stops at the first refused write, where it followed on with its lines lost.
+  const followed = await toDevFull("logs ops -f");
+  assert.equal(followed.code, 15, followed.stderr);
+  assert.match(followed.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)\n/);
 });
 
 test("--version prints the package's version from any directory", async () => {
