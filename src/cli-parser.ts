@@ -12,7 +12,7 @@ import { hideArguments } from "./redact.js";
 
 /** The parser of `argv`; `handle` gets the verb and its parsed arguments (tests record them instead of running). */
 export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Record<string, unknown>) => Promise<void>): Argv {
-  const parser = yargs(joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag)))
+  const parser = yargs(parserWords(argv))
     .scriptName("profiles")
     .usage("$0 <command> [options]\n\nRun many profiles of one agent gateway as systemd user units.")
     .options(globalOptions)
@@ -32,6 +32,21 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
     });
   for (const spec of commands) parser.command(spec.command, spec.describe, spec.builder, (args) => handle(spec, args));
   return parser;
+}
+
+/**
+ * Parse `argv` and run the verb it names; what yargs would print itself (--help, --version, a completion
+ * script) goes to `print` instead, which writes it as the verbs' results are written (a refused write is 15).
+ */
+export async function parseAndRun(argv: string[], handle: (spec: CommandSpec, args: Record<string, unknown>) => Promise<void>, print: (output: string) => void): Promise<void> {
+  const parser = cliParser(argv, handle);
+  // A shell's completions (yargs logs them after a nested parse, which the callback does not see) print as before.
+  if (argv.includes("--get-yargs-completions")) await parser.parseAsync();
+  else await parser.parseAsync(parserWords(argv), {}, (_err, _args, output) => print(output));
+}
+
+function parserWords(argv: string[]): string[] {
+  return joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag));
 }
 
 /** yargs' messages that do not say what to do, said so that they do. */

@@ -50,6 +50,8 @@ export interface Run {
   json: boolean;
   ctx?: Context;
   result?: CommandResult;
+  /** What the parser printed itself instead of running a verb (--help, --version, a completion script). */
+  parserOutput?: string;
 }
 
 /** Open the context for parsed `args`; a verb over --host goes on from here, every other one calls `runVerb`. */
@@ -87,18 +89,21 @@ export async function runCli(argv: string[], dispatch: (run: Run) => Promise<voi
   }
   await run.ctx?.close().catch(() => {});
   const result = run.result;
-  if (!result) return ExitCode.ok; // --help or --version printed
+  if (!result) return written(run.parserOutput ? run.parserOutput + "\n" : "", ExitCode.ok);
   if (result.streamed) return result.exitCode ?? ExitCode.ok;
   // Only `env --show-secrets` prints secrets, because it was asked to.
   const redact = result.secretsShown ? (t: string) => t : redactText;
   const text = redact(result.escaped ? result.text : escapeLines(result.text));
   const data = result.secretsShown ? JSON.stringify(result.data, null, 2) : redactJson(result.data, 2);
-  const lost = await writeOutput(run.json ? data + "\n" : text ? text + "\n" : "");
-  if (lost) {
-    process.stderr.write(outputErrorText(lost));
-    return lost.exitCode;
-  }
-  return result.exitCode ?? ExitCode.ok;
+  return written(run.json ? data + "\n" : text ? text + "\n" : "", result.exitCode ?? ExitCode.ok);
+}
+
+/** `code` once `text` is on stdout; the OutputError's (15) when stdout refused it. */
+async function written(text: string, code: number): Promise<number> {
+  const lost = await writeOutput(text);
+  if (!lost) return code;
+  process.stderr.write(outputErrorText(lost));
+  return lost.exitCode;
 }
 
 /** The process's one exit: with the run's code, or 70 and the (redacted) stack of what escaped it. */

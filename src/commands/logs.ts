@@ -66,6 +66,11 @@ async function out(s: string): Promise<void> {
   if (!process.stdout.write(s)) await once(process.stdout, "drain").catch(() => {});
 }
 
+/** Once what `out` queued is written: the result printed after it goes to fd 1 directly (writeOutput), ahead of a queue. */
+async function flushed(): Promise<void> {
+  if (process.stdout.writableLength > 0 && !process.stdout.destroyed) await once(process.stdout, "drain").catch(() => {});
+}
+
 /**
  * Streams the gateway's output to stdout line by line, redacted; with --json, one `{"name","line"}` object
  * per line. A terminal gets control codes escaped, JSON the exact lines (but for what redaction masks).
@@ -153,6 +158,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
       const stop = untilStopped(ctx.env, args.follow);
       try {
         const code = await showJournal(ctx, name, source, lines, args.follow, stop.signal, out);
+        await flushed();
         stop.throwIfLost();
         const stoppedBy = stop.stoppedBy();
         return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
@@ -176,6 +182,7 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
       else ctx.progress(`waiting for ${source.file}: it appears when ${name} starts`);
       await followFile(source.file, { from: tail, write: (text) => write.write(text), notice: (m) => ctx.progress(m), signal: stop.signal });
       await write.end();
+      await flushed();
       stop.throwIfLost();
     } finally {
       stop.dispose();

@@ -3,7 +3,7 @@
  * `host` field in each object); `-f` follows them all until Ctrl-C or SIGTERM, which ends every ssh.
  */
 import type { CommandResult } from "../commands/command.js";
-import { ExitCode } from "../errors.js";
+import { ExitCode, OutputError } from "../errors.js";
 import { catchStopSignals, STOP_ON_EOF } from "../core/stop-signals.js";
 import { redactJson, redactText } from "../redact.js";
 import { escapeControls } from "../render/escape.js";
@@ -16,7 +16,15 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
   const width = Math.max(...hosts.map((h) => h.name.length));
   const abort = new AbortController();
   const stop = catchStopSignals(() => abort.abort(), { first: "stopping", again: "stopping" });
-  const write = (s: string) => void process.stdout.write(`${s}\n`);
+  // As on one host: a reader that has gone (`| head`, EPIPE) stops it quietly; any other refused write stops it with exit 15.
+  let gone = false;
+  let lost: OutputError | null = null;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") gone = true;
+    else lost ??= new OutputError(err.code ?? "EIO", false);
+    abort.abort();
+  });
+  const write = (s: string) => void (process.stdout.destroyed || process.stdout.write(`${s}\n`));
   try {
     const answers = await Promise.all(
       hosts.map((h) => {
@@ -45,8 +53,9 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
         });
       }),
     );
+    if (lost) throw lost;
     for (const a of answers) if (a.problem) f.tell(a.problem);
-    return { data: null, text: "", streamed: true, exitCode: stop.signal() ? ExitCode.ok : worstCode(answers) };
+    return { data: null, text: "", streamed: true, exitCode: stop.signal() || gone ? ExitCode.ok : worstCode(answers) };
   } finally {
     stop.remove();
   }

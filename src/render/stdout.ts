@@ -21,12 +21,9 @@ export async function writeOutput(text: string): Promise<OutputError | null> {
   // A non-blocking pipe that is full: process.stdout waits for the reader, and says how the write ended.
   return new Promise((resolve) => {
     const failed = (err: NodeJS.ErrnoException): void => resolve(err.code === "EPIPE" ? null : new OutputError(err.code ?? "EIO"));
-    process.stdout.once("error", failed);
-    process.stdout.write(bytes.subarray(done), (err) => {
-      process.stdout.off("error", failed);
-      if (err) failed(err);
-      else resolve(null);
-    });
+    // Kept, not removed in the callback: the stream emits 'error' a tick after it, and unheard it would crash.
+    process.stdout.on("error", failed);
+    process.stdout.write(bytes.subarray(done), (err) => (err ? failed(err) : resolve(null)));
   });
 }
 

@@ -101,7 +101,8 @@ test("list and ls print from the fast bundle exactly what the full CLI prints (y
 
 /** `profiles WORDS > /dev/full` as the sandbox's user. */
 async function toDevFull(words: string) {
-  return sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} ${words} > /dev/full`]);
+  // A deadline: `logs -f` that missed its refused write would follow on instead of ending.
+  return sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} ${words} > /dev/full`], { timeoutMs: 60_000 });
 }
 
 test("port collisions: with another profile, and with a foreign listener; nothing written", async () => {

@@ -85,6 +85,15 @@ test("reads across hosts: one table with a HOST column, a host field in --json, 
   const logs = await drive(["logs", "-n", "1", "--host", "a,b"]);
   assert.equal(logs.code, 0, logs.stderr);
   for (const p of ["a1", "a2", "b1", "b2"]) assert.match(logs.stdout, new RegExp(`^${p[0]} .*${p}.* listening on `, "m"), logs.stdout);
+  // Their lines refused by stdout (a full disk): exit 15, said once; a reader that has gone (EPIPE): quiet, where both crashed.
+  const cli = `node ${path.join(fleet.driver.appDir, "dist/src/cli.cjs")} logs -n 1 --host a,b`;
+  const full = await fleet.exec("bash", ["-c", `exec ${cli} > /dev/full`], { timeoutMs: 120_000 });
+  assert.equal(full.code, 15, full.stderr);
+  assert.match(full.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)\n/m);
+  assert.doesNotMatch(full.stderr, /Unhandled|\n\s+at /, "a stack trace");
+  const gone = await fleet.exec("bash", ["-c", `exec 3> >(:); wait $!; exec ${cli} >&3 3>&-`], { timeoutMs: 120_000 });
+  assert.equal(gone.code, 0, gone.stderr);
+  assert.doesNotMatch(gone.stderr, /Unhandled|\n\s+at /, "a stack trace");
   const doctor = await drive(["doctor", "--host", "a,b"]);
   assert.match(doctor.stdout, /^== a \(exit (0|14)\) ==\n[\s\S]*\n== b \(exit (0|14)\) ==\n/);
   assert.ok([0, 14].includes(doctor.code), doctor.stdout + doctor.stderr);

@@ -191,8 +191,9 @@ async function runTo(stdout: number | "epipe", args: string[]): Promise<{ code: 
 test("output that standard output refuses (> /dev/full) exits 15 and says so, where it exited 0 or crashed; a reader that has gone (EPIPE) is quiet", async () => {
   const full = await fs.open("/dev/full", "w");
   try {
-    // --version is written by the loader, `sweep --print-cron` (which reads no config) by the CLI's one exit path.
-    for (const args of [["--version"], ["sweep", "--print-cron"]]) {
+    // --version is written by the loader, `sweep --print-cron` (which reads no config) by the CLI's one exit
+    // path, and --help by the same path, from what yargs hands back instead of printing it.
+    for (const args of [["--version"], ["sweep", "--print-cron"], ["--help"]]) {
       const lost = await runTo(full.fd, args);
       assert.equal(lost.code, ExitCode.fileSystem, `${args.join(" ")}: ${lost.stderr}`);
       assert.match(lost.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)/);
@@ -223,13 +224,15 @@ if ($pid == 0) { close $r; close $er; open(STDOUT, ">&", $w) or die; open(STDERR
 close $w; close $ew;
 my $said = <$er> // "";
 if ($said ne "EAGAIN\n") { print STDERR "the CLI's write did not get EAGAIN: $said"; exit 99; }
+# READER=gone: the reader leaves instead of reading (the CLI's queued write then gets EPIPE).
+if (($ENV{READER} // "") eq "gone") { close $r; print STDERR do { local $/; <$er> } // ""; waitpid($pid, 0); exit($? >> 8); }
 my $all = do { local $/; <$r> };
 waitpid($pid, 0);
 print STDOUT substr($all, $filled);
 exit($? >> 8);
 `;
 
-test("output to a full non-blocking pipe (EAGAIN) waits for the reader and is written whole", async () => {
+test("output to a full non-blocking pipe (EAGAIN) waits for the reader and is written whole; a reader that leaves meanwhile is quiet", async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ap-eagain-"));
   try {
     const preload = path.join(dir, "eagain.cjs");
@@ -239,6 +242,9 @@ fs.writeSync = function (fd, ...rest) { try { return write.call(fs, fd, ...rest)
       const expected = (await run(process.execPath, [CLI, ...args])).stdout;
       const { stdout } = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, ...args]);
       assert.equal(stdout, expected, args.join(" "));
+      // The reader gone while the write waits: quiet, exit 0 (the 'error' after the write's callback once crashed it).
+      const gone = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, ...args], { env: { ...process.env, READER: "gone" } });
+      assert.equal(gone.stderr, "", args.join(" "));
     }
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
