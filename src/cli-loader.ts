@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 import { fastInvocation } from "./cli-fast-args.js";
 import { packageVersion } from "./package-files.js";
-import { outputErrorText, writeOutput } from "./render/stdout.js";
+import { printOutput } from "./render/stdout.js";
 import { appCacheDir } from "./xdg.js";
 
 const fast = fastInvocation(process.argv.slice(2)) !== null;
@@ -60,12 +60,10 @@ function runCached(cacheName: string): void {
 
 /**
  * A line on stdout, written to fd 1 itself: process.stdout on a pipe loads net and the streams first, some
- * 6 ms of a 60 ms `--version` (BENCHMARKS.md). writeOutput says when the line was lost (a full disk).
+ * 6 ms of a 60 ms `--version` (BENCHMARKS.md). printOutput says when the line was lost (a full disk).
  */
 function writeLine(line: string): void {
-  void writeOutput(line).then((lost) => {
-    if (!lost) return;
-    process.stderr.write(outputErrorText(lost));
-    process.exitCode = lost.exitCode;
+  void printOutput(line).then((code) => {
+    if (code !== null) process.exitCode = code;
   });
 }

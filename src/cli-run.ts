@@ -11,7 +11,7 @@ import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
 import { peopleText, redactJson, redactText } from "./redact.js";
 import { escapeControls, escapeLines } from "./render/escape.js";
-import { outputErrorText, writeOutput } from "./render/stdout.js";
+import { printOutput } from "./render/stdout.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout; both redacted. */
 function report(err: unknown, json: boolean): number {
@@ -100,10 +100,7 @@ export async function runCli(argv: string[], dispatch: (run: Run) => Promise<voi
 
 /** `code` once `text` is on stdout; the OutputError's (15) when stdout refused it. */
 async function written(text: string, code: number): Promise<number> {
-  const lost = await writeOutput(text);
-  if (!lost) return code;
-  process.stderr.write(outputErrorText(lost));
-  return lost.exitCode;
+  return (await printOutput(text)) ?? code;
 }
 
 /** The process's one exit: with the run's code, or 70 and the (redacted) stack of what escaped it. */

@@ -10,9 +10,10 @@ import { lineStream, type LineStream } from "../core/logs/lines.js";
 import { rotateLogs, type RotateOutcome } from "../core/logs/rotate.js";
 import { parseSince, showMergedFiles, showMergedJournal } from "../core/logs/merged.js";
 import { onStdinEnd } from "../core/stop-signals.js";
-import { ExitCode, NothingToShowError, OutputError } from "../errors.js";
+import { ExitCode, NothingToShowError, type OutputError } from "../errors.js";
 import { listProfiles } from "../store/profiles.js";
 import { peopleText, redactJson } from "../redact.js";
+import { outputLost } from "../render/stdout.js";
 import { defineCommand } from "./command.js";
 import { names as namesOption } from "./options.js";
 
@@ -39,7 +40,7 @@ function untilStopped(env: NodeJS.ProcessEnv, follow: boolean): { signal: AbortS
   // `profiles logs -f NAME | head` closes our stdout: stop following instead of crashing on EPIPE. Any
   // other error (`> FILE` on a full disk) lost the lines: the command stops too, but says so (exit 15).
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") lost ??= new OutputError(err.code ?? "EIO", false);
+    lost ??= outputLost(err, false);
     onSignal("SIGPIPE");
   });
   process.on("SIGINT", onSignal);

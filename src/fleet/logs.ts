@@ -3,10 +3,11 @@
  * `host` field in each object); `-f` follows them all until Ctrl-C or SIGTERM, which ends every ssh.
  */
 import type { CommandResult } from "../commands/command.js";
-import { ExitCode, OutputError } from "../errors.js";
+import { ExitCode, type OutputError } from "../errors.js";
 import { catchStopSignals, STOP_ON_EOF } from "../core/stop-signals.js";
 import { redactJson, redactText } from "../redact.js";
 import { escapeControls } from "../render/escape.js";
+import { outputLost } from "../render/stdout.js";
 import { ask, worstCode } from "./answer.js";
 import type { Host } from "./hosts.js";
 import type { Fleet } from "./run.js";
@@ -20,8 +21,9 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
   let gone = false;
   let lost: OutputError | null = null;
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") gone = true;
-    else lost ??= new OutputError(err.code ?? "EIO", false);
+    const why = outputLost(err, false);
+    if (why) lost ??= why;
+    else gone = true;
     abort.abort();
   });
   const write = (s: string) => void (process.stdout.destroyed || process.stdout.write(`${s}\n`));

@@ -6,7 +6,15 @@
 import fs from "node:fs";
 import { OutputError } from "../errors.js";
 
-/** Writes `text` to fd 1: null once written, or when nobody reads any more (EPIPE); else why it could not be. */
+/**
+ * What a write that stdout refused means: null when nobody reads any more (EPIPE: what was asked for is
+ * not missed), else the OutputError (exit 15). `ranToEnd`: see OutputError.
+ */
+export function outputLost(err: NodeJS.ErrnoException, ranToEnd = true): OutputError | null {
+  return err.code === "EPIPE" ? null : new OutputError(err.code ?? "EIO", ranToEnd);
+}
+
+/** Writes `text` to fd 1: null once written (or the reader has gone), else why it could not be. */
 export async function writeOutput(text: string): Promise<OutputError | null> {
   const bytes = Buffer.from(text);
   let done = 0;
@@ -14,20 +22,24 @@ export async function writeOutput(text: string): Promise<OutputError | null> {
     while (done < bytes.length) done += fs.writeSync(1, bytes, done);
     return null;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "EIO";
-    if (code === "EPIPE") return null;
-    if (code !== "EAGAIN") return new OutputError(code);
+    if ((err as NodeJS.ErrnoException).code !== "EAGAIN") return outputLost(err as NodeJS.ErrnoException);
   }
   // A non-blocking pipe that is full: process.stdout waits for the reader, and says how the write ended.
   return new Promise((resolve) => {
-    const failed = (err: NodeJS.ErrnoException): void => resolve(err.code === "EPIPE" ? null : new OutputError(err.code ?? "EIO"));
+    const failed = (err: NodeJS.ErrnoException): void => resolve(outputLost(err));
     // Kept, not removed in the callback: the stream emits 'error' a tick after it, and unheard it would crash.
     process.stdout.on("error", failed);
     process.stdout.write(bytes.subarray(done), (err) => (err ? failed(err) : resolve(null)));
   });
 }
 
-/** How a lost output is told, on stderr only (stdout is what failed), by every path that writes one. */
-export function outputErrorText(err: OutputError): string {
-  return `profiles: ${err.message}\n  next: ${err.hint}\n`;
+/**
+ * writeOutput, and when the output was lost, the message on stderr only (stdout is what failed):
+ * null when written, else the exit code to end with (15).
+ */
+export async function printOutput(text: string): Promise<number | null> {
+  const lost = await writeOutput(text);
+  if (!lost) return null;
+  process.stderr.write(`profiles: ${lost.message}\n  next: ${lost.hint}\n`);
+  return lost.exitCode;
 }

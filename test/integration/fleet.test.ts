@@ -11,6 +11,7 @@ import { asUserArgv, run, spawnCli, type ExecResult } from "../helpers/sandbox.j
 import { startFleet, type Fleet, type FleetHost } from "../helpers/ssh-hosts.js";
 import { waitFor } from "../helpers/cli-run.js";
 import { Terminal } from "../helpers/tmux.js";
+import { GONE_READER } from "../helpers/gone-reader.js";
 
 // Addresses 127.0.0.2-19 are this file's (ssh-hosts.test has 20-29); ports 23000-23059.
 const RANGES: Record<string, string> = { a: "23000-23019", b: "23020-23039", c: "23040-23059" };
@@ -86,12 +87,12 @@ test("reads across hosts: one table with a HOST column, a host field in --json, 
   assert.equal(logs.code, 0, logs.stderr);
   for (const p of ["a1", "a2", "b1", "b2"]) assert.match(logs.stdout, new RegExp(`^${p[0]} .*${p}.* listening on `, "m"), logs.stdout);
   // Their lines refused by stdout (a full disk): exit 15, said once; a reader that has gone (EPIPE): quiet, where both crashed.
-  const cli = `node ${path.join(fleet.driver.appDir, "dist/src/cli.cjs")} logs -n 1 --host a,b`;
-  const full = await fleet.exec("bash", ["-c", `exec ${cli} > /dev/full`], { timeoutMs: 120_000 });
+  const cli = ["node", path.join(fleet.driver.appDir, "dist/src/cli.cjs"), "logs", "-n", "1", "--host", "a,b"];
+  const full = await fleet.exec("bash", ["-c", `exec ${cli.join(" ")} > /dev/full`], { timeoutMs: 120_000 });
   assert.equal(full.code, 15, full.stderr);
   assert.match(full.stderr, /^profiles: cannot write the output to standard output: no space left on the device \(ENOSPC\)\n/m);
   assert.doesNotMatch(full.stderr, /Unhandled|\n\s+at /, "a stack trace");
-  const gone = await fleet.exec("bash", ["-c", `exec 3> >(:); wait $!; exec ${cli} >&3 3>&-`], { timeoutMs: 120_000 });
+  const gone = await fleet.exec("bash", ["-c", GONE_READER, "bash", ...cli], { timeoutMs: 120_000 });
   assert.equal(gone.code, 0, gone.stderr);
   assert.doesNotMatch(gone.stderr, /Unhandled|\n\s+at /, "a stack trace");
   const doctor = await drive(["doctor", "--host", "a,b"]);

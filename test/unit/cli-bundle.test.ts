@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { commands } from "../../src/commands/index.js";
 import { ExitCode } from "../../src/errors.js";
+import { GONE_READER } from "../helpers/gone-reader.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli.cjs", import.meta.url));
 const run = promisify(execFile);
@@ -179,8 +180,7 @@ test("the fast bundle holds neither yargs nor the other verbs, nor either bundle
 
 /** Runs the CLI with its stdout on `stdout` (an open fd, or "epipe": a pipe whose reader has gone); its exit code and stderr. */
 async function runTo(stdout: number | "epipe", args: string[]): Promise<{ code: number | null; stderr: string }> {
-  // bash closes the pipe's read end before the CLI starts (the reader exited and was waited for): its write gets EPIPE.
-  const [cmd, argv] = stdout === "epipe" ? ["bash", ["-c", 'exec 3> >(:); wait $!; exec "$@" >&3 3>&-', "bash", process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
+  const [cmd, argv] = stdout === "epipe" ? ["bash", ["-c", GONE_READER, "bash", process.execPath, CLI, ...args]] : [process.execPath, [CLI, ...args]];
   const child = spawn(cmd as string, argv as string[], { stdio: ["ignore", stdout === "epipe" ? "ignore" : stdout, "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
