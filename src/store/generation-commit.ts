@@ -100,6 +100,8 @@ export interface EnvReplacement {
  */
 export async function commit(paths: Paths, name: string, index: Index, pending: Pending[], keep: number, env?: EnvReplacement): Promise<Index> {
   const written: string[] = [];
+  // What an undo puts back besides the bytes: a .env made 0644 by hand stays so when the commit fails.
+  const modeBefore = env?.before ? await fs.stat(envFile(paths, name)).then((st) => st.mode & 0o7777, () => 0o600) : 0o600;
   const next = withPending(index, pending);
   let saved: Index | null = null;
   try {
@@ -113,7 +115,7 @@ export async function commit(paths: Paths, name: string, index: Index, pending: 
       await ensureDir(profileDir(paths, name), 0o700);
       // An env-path's directory is the gateway's (it may hold more than the .env): made when missing, never chmod'ed.
       if (envOutside(paths)) await ensureParent(envFile(paths, name));
-      await writeFileAtomic(envFile(paths, name), env.bytes, 0o600);
+      await writeFileAtomic(envFile(paths, name), env.bytes, 0o600, { followSymlink: true });
     }
     const { kept, dropped } = await prunePlan(paths, name, next, keep);
     saved = { next: next.next, generations: kept };
@@ -125,19 +127,19 @@ export async function commit(paths: Paths, name: string, index: Index, pending: 
     // An index.json renamed into place before the failure (its directory's fsync failed) records this
     // commit: undoing it then would leave the phantom this order exists to prevent.
     const recorded = saved !== null && readBytesOrNull(indexFile(paths, name))?.equals(Buffer.from(indexText(saved)));
-    if (!recorded) await undo(paths, name, written, env ?? null);
+    if (!recorded) await undo(paths, name, written, env ?? null, modeBefore);
     throw err;
   }
 }
 
 /** Put the `.env` back as it was and remove generation files written for a commit that failed; best effort. */
-async function undo(paths: Paths, name: string, written: string[], env: EnvReplacement | null): Promise<void> {
+async function undo(paths: Paths, name: string, written: string[], env: EnvReplacement | null, mode: number): Promise<void> {
   const file = envFile(paths, name);
   // Only a .env this commit replaced (the failed write itself left it as it was): the old bytes back, or
   // for a .env that did not exist (add) none, with the directories made for it when they are empty.
   const now = env ? readBytesOrNull(file) : null;
   if (env && now !== null && !(env.before?.equals(now) ?? false)) {
-    if (env.before) await writeFileAtomic(file, env.before, 0o600).catch(() => {});
+    if (env.before) await writeFileAtomic(file, env.before, mode, { followSymlink: true }).catch(() => {});
     else await fs.rm(file, { force: true }).catch(() => {});
   }
   for (const file of written) await fs.rm(file, { force: true }).catch(() => {});

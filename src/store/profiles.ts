@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
 import { envFile, envOutside, profileDir, type Paths } from "../paths.js";
-import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { brokenSymlink, ensureDir, writeFileAtomic } from "./atomic.js";
 import { decodeBytes } from "./bytes.js";
 import { removeLimitsDropIn } from "./limits.js";
 import { commitEnvText, generationsDir, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
@@ -30,16 +30,13 @@ export function profileNames(paths: Paths): string[] {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
-  return names.filter((name) => isProfileName(name) && existsSync(envFile(paths, name))).sort();
+  return names.filter((name) => isProfileName(name) && exists(envFile(paths, name))).sort();
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
+// A `.env` that is a symlink to nothing still makes a profile: reading it then says what is wrong, where
+// a profile missing from `list` would hide it (its unit fails to start).
+function exists(file: string): boolean {
+  return lstatSync(file, { throwIfNoEntry: false }) !== undefined;
 }
 
 /**
@@ -47,7 +44,7 @@ async function exists(file: string): Promise<boolean> {
  * `.env` unless an env-path puts it elsewhere, where a `.env` alone is no profile of ours yet).
  */
 export async function profileExists(paths: Paths, name: string): Promise<boolean> {
-  return (await exists(envFile(paths, assertProfileName(name)))) && (!envOutside(paths) || (await exists(profileDir(paths, name))));
+  return exists(envFile(paths, assertProfileName(name))) && (!envOutside(paths) || exists(profileDir(paths, name)));
 }
 
 /** Throw ProfileNotFoundError unless the profile exists. */
@@ -69,8 +66,8 @@ export function readEnvText(paths: Paths, name: string): string {
     // As bytes (bytes.ts): a value that is not UTF-8 must survive a change to another key.
     return decodeBytes(readFileSync(file));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new ProfileNotFoundError(name);
-    throw new BadFileError(file, `cannot be read (${(err as NodeJS.ErrnoException).code})`);
+    const e = err as NodeJS.ErrnoException;
+    throw brokenSymlink(file, e) ?? (e.code === "ENOENT" ? new ProfileNotFoundError(name) : new BadFileError(file, `cannot be read (${e.code})`));
   }
 }
 
@@ -108,7 +105,9 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
     await ensureDir(paths.removedDir, 0o700);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     kept = path.join(paths.removedDir, `${name}.${stamp}.env`);
-    await writeFileAtomic(kept, await fs.readFile(envFile(paths, name)), 0o600);
+    const file = envFile(paths, name);
+    const bytes = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => Promise.reject(brokenSymlink(file, err) ?? err));
+    await writeFileAtomic(kept, bytes, 0o600);
   }
   await retireGenerations(paths, name, kept);
   const dropInRemoved = await removeLimitsDropIn(paths, name);
@@ -129,7 +128,7 @@ export async function deleteProfile(paths: Paths, name: string, purge: boolean):
  * whether a drop-in was removed (the manager must then reload).
  */
 export async function clearLeftovers(paths: Paths, name: string): Promise<boolean> {
-  if (await exists(generationsDir(paths, name))) {
+  if (exists(generationsDir(paths, name))) {
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     await ensureDir(paths.removedDir, 0o700);
     await retireGenerations(paths, name, path.join(paths.removedDir, `${name}.${stamp}.leftover.env`));

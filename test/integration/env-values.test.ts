@@ -134,3 +134,29 @@ test("a value systemd cannot carry is refused with exit 2, and nothing changes",
   const seen = await readBack();
   assert.ok(!("NL" in seen) && !("OK" in seen));
 });
+
+test("a .env that is a symlink into a dotfiles directory stays one: set writes its target, which the manager reads", async () => {
+  const move = await sb.exec("sh", ["-c", `set -e
+env="$HOME/.config/agent-profiles/profiles/${PROFILE}/.env"
+mkdir -p "$HOME/dotfiles"
+mv "$env" "$HOME/dotfiles/${PROFILE}.env"
+ln -s ../../../../dotfiles/${PROFILE}.env "$env"`]);
+  assert.equal(move.code, 0, move.stderr);
+  const s = await sb.profiles(["set", PROFILE, "THROUGH_LINK=yes"]);
+  assert.equal(s.code, 0, s.stderr);
+  const look = await sb.exec("sh", ["-c", `readlink "$HOME/.config/agent-profiles/profiles/${PROFILE}/.env"; stat -c %a "$HOME/dotfiles/${PROFILE}.env"; ls -A "$HOME/dotfiles"; grep -c THROUGH_LINK "$HOME/dotfiles/${PROFILE}.env"`]);
+  assert.equal(look.code, 0, look.stderr);
+  assert.deepEqual(look.stdout.trim().split("\n"), [`../../../../dotfiles/${PROFILE}.env`, "600", `${PROFILE}.env`, "1"]);
+  assert.equal((await readBack()).THROUGH_LINK, "yes");
+  // The link leading nowhere: exit 12 naming the link and its target, and the profile still listed.
+  const broken = await sb.exec("sh", ["-c", `mv "$HOME/dotfiles/${PROFILE}.env" "$HOME/dotfiles/${PROFILE}.env.away"`]);
+  assert.equal(broken.code, 0, broken.stderr);
+  const before = await snapshot(path.join(sb.home, ".local/state"));
+  const r = await sb.profiles(["set", PROFILE, "THROUGH_LINK=no"]);
+  assert.equal(r.code, 12, r.stderr);
+  assert.match(r.stderr, /\.env: is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/dotfiles\/vals\.env, which does not exist/);
+  assert.deepEqual(await snapshot(path.join(sb.home, ".local/state")), before);
+  assert.deepEqual(json<{ name: string }[]>(await sb.profiles(["list", "--json"])).map((p) => p.name), [PROFILE]);
+  const back = await sb.exec("sh", ["-c", `mv "$HOME/dotfiles/${PROFILE}.env.away" "$HOME/dotfiles/${PROFILE}.env"`]);
+  assert.equal(back.code, 0, back.stderr);
+});

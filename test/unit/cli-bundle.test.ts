@@ -211,6 +211,8 @@ test("output that standard output refuses (> /dev/full) exits 15 and says so, wh
  * Perl (Debian's perl-base is essential) runs the CLI with its stdout on a non-blocking pipe that is
  * already full, so the CLI's own write gets EAGAIN: a preload says so on stderr (fs.writeSync seen
  * throwing it), and only then is the pipe read. Prints what the CLI wrote, exits with its code.
+ * FREE=N: N bytes are read off the full pipe first, so the CLI's first write goes in partly (the preload
+ * says PARTIAL) and the next gets EAGAIN.
  */
 const FULL_NONBLOCKING_PIPE = String.raw`
 use strict; use Fcntl;
@@ -219,11 +221,14 @@ pipe(my $er, my $ew) or die "pipe: $!";
 fcntl($w, F_SETFL, fcntl($w, F_GETFL, 0) | O_NONBLOCK) or die "fcntl: $!";
 my $filled = 0;
 while (1) { my $n = syswrite($w, "x" x 4096); last unless defined $n; $filled += $n; }
+if ($ENV{FREE}) { $filled -= sysread($r, my $buf, $ENV{FREE}); }
 my $pid = fork() // die "fork: $!";
 if ($pid == 0) { close $r; close $er; open(STDOUT, ">&", $w) or die; open(STDERR, ">&", $ew) or die; exec @ARGV or die "exec: $!"; }
 close $w; close $ew;
-my $said = <$er> // "";
-if ($said ne "EAGAIN\n") { print STDERR "the CLI's write did not get EAGAIN: $said"; exit 99; }
+my $want = $ENV{FREE} ? "PARTIAL\nEAGAIN\n" : "EAGAIN\n";
+my $said = "";
+while (length($said) < length($want)) { my $line = <$er>; last unless defined $line; $said .= $line; }
+if ($said ne $want) { print STDERR "the CLI's writes did not go as planned ($want): $said"; exit 99; }
 # READER=gone: the reader leaves instead of reading (the CLI's queued write then gets EPIPE).
 if (($ENV{READER} // "") eq "gone") { close $r; print STDERR do { local $/; <$er> } // ""; waitpid($pid, 0); exit($? >> 8); }
 my $all = do { local $/; <$r> };
@@ -237,7 +242,13 @@ test("output to a full non-blocking pipe (EAGAIN) waits for the reader and is wr
   try {
     const preload = path.join(dir, "eagain.cjs");
     await fs.writeFile(preload, `const fs = require("node:fs"); const write = fs.writeSync;
-fs.writeSync = function (fd, ...rest) { try { return write.call(fs, fd, ...rest); } catch (e) { if (fd === 1 && e.code === "EAGAIN") write.call(fs, 2, "EAGAIN\\n"); throw e; } };\n`);
+fs.writeSync = function (fd, buf, off, ...rest) {
+  try {
+    const n = write.call(fs, fd, buf, off, ...rest);
+    if (fd === 1 && typeof buf !== "string" && n < buf.length - (off ?? 0)) write.call(fs, 2, "PARTIAL\\n");
+    return n;
+  } catch (e) { if (fd === 1 && e.code === "EAGAIN") write.call(fs, 2, "EAGAIN\\n"); throw e; }
+};\n`);
     for (const args of [["--version"], ["sweep", "--print-cron"]]) {
       const expected = (await run(process.execPath, [CLI, ...args])).stdout;
       const { stdout } = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, ...args]);
@@ -246,6 +257,11 @@ fs.writeSync = function (fd, ...rest) { try { return write.call(fs, fd, ...rest)
       const gone = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, ...args], { env: { ...process.env, READER: "gone" } });
       assert.equal(gone.stderr, "", args.join(" "));
     }
+    // Part of the output taken by the pipe, the rest refused: the rest follows, nothing written twice.
+    const help = (await run(process.execPath, [CLI, "--help"])).stdout;
+    assert.ok(help.length > 4096, "--help fills more than the one page freed");
+    const partly = await run("perl", ["-e", FULL_NONBLOCKING_PIPE, process.execPath, "--require", preload, CLI, "--help"], { env: { ...process.env, FREE: "4096" } });
+    assert.equal(partly.stdout, help);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

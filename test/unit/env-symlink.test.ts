@@ -1,0 +1,133 @@
+// A `.env` that is a symlink (a dotfiles repository, stow, home-manager) keeps its link through every
+// write: the target gets the new bytes, 0600, and a write that fails leaves both as they were.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import add from "../../src/commands/add.js";
+import list from "../../src/commands/list.js";
+import remove from "../../src/commands/remove.js";
+import rollback from "../../src/commands/rollback.js";
+import set from "../../src/commands/set.js";
+import { ExitCode } from "../../src/errors.js";
+import { envFile } from "../../src/paths.js";
+import { generationsDir, history } from "../../src/store/generations.js";
+import { fails } from "../helpers/errors.js";
+import { fakeWorld } from "../helpers/fakes.js";
+
+const g = { json: true, verbose: false };
+const setArgs = (pairs: string[]) => ({ ...g, name: "liam", pairs, restart: true, wait: 5 });
+
+/** liam added, then its `.env` moved into a "dotfiles" directory and linked back (as stow does it, relative). */
+async function linked() {
+  const w = await fakeWorld({ portRange: { from: 9600, to: 9620 } });
+  await add.run({ ...g, name: "liam", start: true, wait: 5, env: ["A=1"] }, w.ctx);
+  const link = envFile(w.ctx.paths, "liam");
+  const dotfiles = path.join(w.home, "dotfiles");
+  const target = path.join(dotfiles, "liam.env");
+  await fs.mkdir(dotfiles);
+  await fs.rename(link, target);
+  await fs.chmod(target, 0o644);
+  await fs.symlink(path.relative(path.dirname(link), target), link);
+  const linkTo = await fs.readlink(link);
+  /** The dotfiles directory's target as it is, without looking at the link. */
+  const dotfilesNow = async () => ({ text: await fs.readFile(target, "utf8"), mode: (await fs.stat(target)).mode & 0o777, dotfiles: (await fs.readdir(dotfiles)).sort() });
+  /** The link is still the same link, and what the target holds. */
+  const state = async () => {
+    assert.ok((await fs.lstat(link)).isSymbolicLink(), "the .env is still a symlink");
+    assert.equal(await fs.readlink(link), linkTo, "pointing where it pointed");
+    return dotfilesNow();
+  };
+  return { ...w, link, target, dotfiles, state, dotfilesNow };
+}
+
+test("set on a symlinked .env writes through the link: the link stays, the target gets the change, 0600", async () => {
+  const w = await linked();
+  try {
+    await set.run(setArgs(["A=2"]), w.ctx);
+    const s = await w.state();
+    assert.match(s.text, /^A="?2"?$/m);
+    assert.equal(s.mode, 0o600);
+    assert.deepEqual(s.dotfiles, ["liam.env"], "no temporary file left beside the target");
+    assert.deepEqual((await history(w.ctx.paths, "liam")).generations.map((x) => x.reason), ["add", "set A"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("rollback on a symlinked .env restores the generation into the target, the link kept", async () => {
+  const w = await linked();
+  try {
+    await set.run(setArgs(["A=2"]), w.ctx);
+    await rollback.run({ ...g, name: "liam", restart: true, wait: 5, to: "1" }, w.ctx);
+    const s = await w.state();
+    assert.match(s.text, /^A="?1"?$/m);
+    assert.doesNotMatch(s.text, /^A="?2"?$/m);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a commit that fails after writing through the link puts the old bytes back into the target, not over the link", async () => {
+  const w = await linked();
+  try {
+    const before = await w.state();
+    // index.json is the commit's last write: its rename fails once the .env's target has its new bytes.
+    const rename = fs.rename;
+    let envWritten = false;
+    fs.rename = async (from, to) => {
+      if (String(to) === w.target) envWritten = true;
+      if (path.basename(String(to)) === "index.json") throw Object.assign(new Error("ENOSPC: no space left on device, rename"), { code: "ENOSPC", syscall: "rename" });
+      return rename(from, to);
+    };
+    try {
+      await assert.rejects(set.run(setArgs(["A=2"]), w.ctx), fails(ExitCode.fileSystem));
+    } finally {
+      fs.rename = rename;
+    }
+    assert.ok(envWritten, "the .env's target was replaced before the failure");
+    const after = await w.state();
+    assert.deepEqual(after, before, "the target holds its old bytes, nothing left beside it");
+    assert.deepEqual((await history(w.ctx.paths, "liam")).generations.map((x) => x.reason), ["add"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a symlinked .env that leads nowhere: every verb names the link and its target, and nothing is written", async () => {
+  const w = await linked();
+  try {
+    await fs.rm(w.target);
+    const gens = await fs.readdir(generationsDir(w.ctx.paths, "liam"));
+    const rows = (await list.run(g, w.ctx)).data as { name: string }[];
+    assert.deepEqual(rows.map((r) => r.name), ["liam"], "still listed: its unit is there, and fails to start");
+    await assert.rejects(set.run(setArgs(["A=2"]), w.ctx), fails(ExitCode.badFile, /\.env: is a symlink to \.\..*liam\.env, which does not exist/, /create the file it points to/));
+    assert.ok((await fs.lstat(w.link)).isSymbolicLink());
+    await assert.rejects(fs.stat(w.target), /ENOENT/);
+    assert.deepEqual(await fs.readdir(generationsDir(w.ctx.paths, "liam")), gens);
+    await assert.rejects(add.run({ ...g, name: "liam", start: false, wait: 5, env: [] }, w.ctx), fails(ExitCode.exists));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("remove of a symlinked .env deletes the link, never the file it points to; one leading nowhere needs --purge", async () => {
+  const w = await linked();
+  try {
+    const before = await w.state();
+    await remove.run({ ...g, name: "liam", purge: false }, w.ctx);
+    await assert.rejects(fs.lstat(w.link), /ENOENT/);
+    assert.deepEqual(await w.dotfilesNow(), before, "the dotfile is untouched");
+
+    await add.run({ ...g, name: "mia", start: false, wait: 5, env: [] }, w.ctx);
+    const link = envFile(w.ctx.paths, "mia");
+    await fs.rm(link);
+    await fs.symlink(path.join(w.dotfiles, "gone.env"), link);
+    await assert.rejects(remove.run({ ...g, name: "mia", purge: false }, w.ctx), fails(ExitCode.badFile, /gone\.env, which does not exist/));
+    assert.ok((await fs.lstat(link)).isSymbolicLink(), "nothing removed");
+    await remove.run({ ...g, name: "mia", purge: true }, w.ctx);
+    await assert.rejects(fs.lstat(link), /ENOENT/);
+  } finally {
+    await w.cleanup();
+  }
+});
