@@ -14,15 +14,14 @@ import { escapeControls, escapeLines } from "./render/escape.js";
 import { printOutput } from "./render/stdout.js";
 
 /** Render an error for people (stderr) and, with --json, as JSON on stdout; both redacted. */
-function report(err: unknown, json: boolean): number {
+async function report(err: unknown, json: boolean): Promise<number> {
   // A full disk, a read-only mount or a permission problem is the host's state, not a bug: its own exit code, no stack.
   const known = err instanceof AppError ? err : fileSystemFault(err);
   const code = known?.exitCode ?? ExitCode.internal;
   const message = known ? known.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   const details = known && "details" in known && Array.isArray(known.details) ? (known.details as string[]) : [];
-  if (json) {
-    process.stdout.write(redactJson({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, 2) + "\n");
-  }
+  // Refused (a full disk), the JSON is said to be lost on stderr; the exit code stays the error's, which a script tests first.
+  if (json) await printOutput(redactJson({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, 2) + "\n", false);
   // Messages can quote a file's bytes and details are the gateway's log lines: no control codes reach the terminal.
   let text = `profiles: ${peopleText(message)}\n`;
   for (const d of details) text += `  | ${escapeControls(redactText(d))}\n`;

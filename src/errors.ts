@@ -244,7 +244,7 @@ export class FileSystemError extends AppError {
  */
 export class OutputError extends AppError {
   override name = "OutputError";
-  /** `ranToEnd`: the output came after the command's work (all but `logs`, whose output is its work). */
+  /** `ranToEnd`: the output came after the command's work (all but `logs`, whose output is its work, and an error's JSON). */
   constructor(readonly code: string, ranToEnd = true) {
     super(
       `cannot write the output to standard output: ${FAULTS[code]?.what ?? "the write failed"} (${code})${ranToEnd ? "; the command itself ran to its end" : ""}`,
