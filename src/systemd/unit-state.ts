@@ -58,16 +58,7 @@ export class UnitStateReader {
     const [result, execMainStatus, execMainCode] = await Promise.all(
       (["Result", "ExecMainStatus", "ExecMainCode"] as const).map((prop) => this.serviceProperty(path, unit, known, prop)),
     );
-    return {
-      name: unit,
-      activeState: String(activeState),
-      subState: String(subState),
-      mainPid: Number(mainPid),
-      nRestarts: Number(nRestarts),
-      result: String(result),
-      execMainStatus: Number(execMainStatus),
-      execMainCode: Number(execMainCode),
-    };
+    return { name: unit, ...typedState({ activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode }) };
   }
 
   /** One property, unwrapped. Single Gets beat GetAll: GetAll(Service) marshals ~300 properties that dbus-next then has to parse. */
@@ -97,18 +88,23 @@ export class UnitStateReader {
       service("ExecMainStatus"),
       service("ExecMainCode"),
     ]);
-    return {
-      name,
-      loadState: String(loadState),
-      activeState: String(activeState),
-      subState: String(subState),
-      mainPid: Number(mainPid),
-      nRestarts: Number(nRestarts),
-      result: String(result),
-      execMainStatus: Number(execMainStatus),
-      execMainCode: Number(execMainCode),
-    };
+    return { name, loadState: String(loadState), ...typedState({ activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode }) };
   }
+}
+
+type StateFields = Omit<RunState, "name">;
+
+/** A run state's fields from the manager's answers (unwrapped, still untyped). */
+function typedState(v: Record<keyof StateFields, unknown>): StateFields {
+  return {
+    activeState: String(v.activeState),
+    subState: String(v.subState),
+    mainPid: Number(v.mainPid),
+    nRestarts: Number(v.nRestarts),
+    result: String(v.result),
+    execMainStatus: Number(v.execMainStatus),
+    execMainCode: Number(v.execMainCode),
+  };
 }
 
 /** The service properties readState asks for; undefined means "ask the manager". */

@@ -194,6 +194,32 @@ test("doctor: wrong modes and owners of profile files, each with its chmod or ch
   }
 });
 
+test("doctor: a symlinked .env is judged by the file it points to; one leading nowhere gets the cp of its newest generation", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const env = envFile(w.ctx.paths, "a");
+    const target = path.join(w.home, "dotfiles", "a.env");
+    await fs.mkdir(path.dirname(target));
+    await fs.rename(env, target);
+    await fs.symlink(target, env);
+    let r = await runDoctor(w.ctx, opts);
+    assert.equal(check(r, "files").status, "ok", JSON.stringify(check(r, "files").problems));
+    await fs.chmod(target, 0o644);
+    r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(check(r, "files").problems.map((p) => p.message), [`${env} has mode 0644, want 0600`]);
+    await fs.rm(target);
+    r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(check(r, "files").problems, [{ message: `${env}: is a symlink to ${target}, which does not exist`, fix: `cp ${generationFile(w.ctx.paths, "a", 1)} ${target}` }]);
+    // The fix brings the profile back as it was.
+    await fs.copyFile(generationFile(w.ctx.paths, "a", 1), target);
+    await fs.chmod(target, 0o600);
+    r = await runDoctor(w.ctx, opts);
+    assert.equal(check(r, "files").status, "ok");
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test("doctor: corrupt generations, each with the copy that restores its bytes or the command that forgets it", async () => {
   const { w, opts } = await healthyWorld();
   try {
