@@ -6,7 +6,7 @@
 import type { CommandResult, CommandSpec, GlobalArgs } from "./commands/command.js";
 import { createContext, type Context } from "./core/context.js";
 import { learnSecrets } from "./core/known-secrets.js";
-import { AppError, ExitCode, UsageError, VersionMismatchError, fileSystemFault } from "./errors.js";
+import { AppError, ExitCode, OutputError, UsageError, VersionMismatchError, fileSystemFault } from "./errors.js";
 import { packageVersion } from "./package-files.js";
 import { argsNotUtf8 } from "./processes/cmdline.js";
 import { peopleText, redactJson, redactText } from "./redact.js";
@@ -20,13 +20,17 @@ async function report(err: unknown, json: boolean): Promise<number> {
   const code = known?.exitCode ?? ExitCode.internal;
   const message = known ? known.message : `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   const details = known && "details" in known && Array.isArray(known.details) ? (known.details as string[]) : [];
-  // Refused (a full disk), the JSON is said to be lost on stderr; the exit code stays the error's, which a script tests first.
-  if (json) await printOutput(redactJson({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, 2) + "\n", false);
   // Messages can quote a file's bytes and details are the gateway's log lines: no control codes reach the terminal.
   let text = `profiles: ${peopleText(message)}\n`;
   for (const d of details) text += `  | ${escapeControls(redactText(d))}\n`;
   if (known?.hint) text += `  next: ${peopleText(known.hint)}\n`;
   process.stderr.write(text);
+  // The JSON too, unless stdout is what failed. Refused (a full disk), that is said on stderr after the
+  // error, whose exit code stays: a script tests it first.
+  if (json && !(known instanceof OutputError)) {
+    const ranToEnd = false;
+    await printOutput(redactJson({ error: { code, type: known?.name ?? "InternalError", message, details, hint: known?.hint ?? null } }, 2) + "\n", ranToEnd);
+  }
   return code;
 }
 

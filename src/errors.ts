@@ -224,7 +224,7 @@ const FAULTS: Record<string, { what: string; fix: (dir: string) => string }> = {
 };
 
 // The syscalls of node's fs module: an EPERM of kill(2) or a socket is no file system fault.
-const FS_SYSCALLS = new Set(["open", "read", "write", "close", "fsync", "fdatasync", "rename", "link", "unlink", "rmdir", "mkdir", "chmod", "fchmod", "chown", "fchown", "ftruncate", "copyfile", "scandir", "stat", "lstat", "fstat", "access", "utime", "futime", "symlink", "readlink", "mkdtemp", "rm"]);
+const FS_SYSCALLS = new Set(["open", "read", "write", "close", "fsync", "fdatasync", "rename", "link", "unlink", "rmdir", "mkdir", "chmod", "fchmod", "chown", "fchown", "ftruncate", "copyfile", "scandir", "stat", "lstat", "fstat", "access", "utime", "futime", "symlink", "readlink", "realpath", "mkdtemp", "rm"]);
 
 /**
  * The file system refused what we asked of it (disk full, read-only, permission): not a bug, and not a
@@ -232,9 +232,11 @@ const FS_SYSCALLS = new Set(["open", "read", "write", "close", "fsync", "fdatasy
  */
 export class FileSystemError extends AppError {
   override name = "FileSystemError";
-  constructor(readonly file: string, readonly code: string, action: string) {
+  /** `via`: the symlink `file` was reached through; `hint` in place of the fault's own fix. */
+  constructor(readonly file: string, readonly code: string, action: string, opts: { via?: string; hint?: string } = {}) {
     const fault = FAULTS[code] ?? { what: "the file system refused it", fix: (dir: string) => `look at ${dir} (\`ls -ld ${dir}\`, \`df -h ${dir}\`)` };
-    super(`cannot ${action} ${file}: ${fault.what} (${code})`, ExitCode.fileSystem, fault.fix(path.isAbsolute(file) ? path.dirname(file) : "."));
+    const where = opts.via ? `${file} (which the symlink ${opts.via} points to)` : file;
+    super(`cannot ${action} ${where}: ${fault.what} (${code})`, ExitCode.fileSystem, opts.hint ?? fault.fix(path.isAbsolute(file) ? path.dirname(file) : "."));
   }
 }
 
@@ -268,4 +270,4 @@ export function fileSystemFault(err: unknown, file?: string, action = "write"): 
   return new FileSystemError(e.path ?? `a file (${e.syscall})`, e.code, verb);
 }
 
-const READS = new Set(["read", "stat", "lstat", "fstat", "access", "scandir", "readlink"]);
+const READS = new Set(["read", "stat", "lstat", "fstat", "access", "scandir", "readlink", "realpath"]);

@@ -1,10 +1,8 @@
-import fs from "node:fs/promises";
 import { parseGeneration } from "../core/cli-args.js";
 import { diffEntries, renderDifferences, type EnvDifference } from "../core/env-diff.js";
-import { envFile } from "../paths.js";
-import { decodeBytes } from "../store/bytes.js";
 import { parseEnv, type EnvEntries } from "../store/envfile.js";
 import { history, readGeneration } from "../store/generations.js";
+import { readEnvText } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
 
@@ -60,7 +58,7 @@ export default defineCommand<{ name: string; from?: string; to?: string }, { fro
       label: h.current === null ? "the .env (edited by hand)" : `the .env (generation ${h.current})`,
       generation: h.current,
       file: true,
-      entries: parseEnv(decodeBytes(await fs.readFile(envFile(ctx.paths, name)))).entries,
+      entries: parseEnv(readEnvText(ctx.paths, name)).entries,
     };
 
     let older = fromSide;

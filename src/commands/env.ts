@@ -1,9 +1,8 @@
-import fs from "node:fs/promises";
 import { isSecretKey, maskValue } from "../secrets.js";
 import { envFile } from "../paths.js";
 import { escapeControls } from "../render/escape.js";
-import { decodeBytes } from "../store/bytes.js";
 import { parseEnv, quoteValue, type EnvProblem, type EnvRefusal } from "../store/envfile.js";
+import { readEnvText } from "../store/profiles.js";
 import { defineCommand } from "./command.js";
 import { name } from "./options.js";
 
@@ -41,7 +40,7 @@ export default defineCommand<{ name: string; showSecrets: boolean }>({
     const file = envFile(ctx.paths, name);
     // Parsed leniently: this is the command that shows what systemd makes of a file broken by hand. As
     // bytes: a value that is not UTF-8 shows as \xNN, and is warned about, since systemd refuses it.
-    const { entries, problems, refused } = parseEnv(decodeBytes(await fs.readFile(file)));
+    const { entries, problems, refused } = parseEnv(readEnvText(ctx.paths, name));
     const hidden = args.showSecrets ? [] : [...entries].filter(([k, v]) => isSecretKey(k) && maskValue(k, v) !== v).map(([k]) => k);
     const shown = [...entries].map(([k, v]) => [k, hidden.includes(k) ? maskValue(k, v) : v] as const);
     for (const r of refused) ctx.progress(`warning: ${file} line ${r.line}: ${r.message}`);

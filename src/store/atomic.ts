@@ -1,8 +1,9 @@
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { BadFileError, fileSystemFault } from "../errors.js";
+import { fileSystemFault } from "../errors.js";
+import { refusedThroughLink, symlinkTarget } from "./symlinks.js";
 
 /** Options of writeFileAtomic. */
 export interface AtomicWriteOptions {
@@ -27,6 +28,7 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600, opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable ?? true;
+  const link = file;
   if (opts.followSymlink) file = await symlinkTarget(file);
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -44,39 +46,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => {});
-    throw fileSystemFault(err, file) ?? err;
+    throw (file !== link ? refusedThroughLink(err, file, link) : null) ?? fileSystemFault(err, file) ?? err;
   }
   if (durable) await syncDir(dir).catch((err: unknown) => Promise.reject(fileSystemFault(err, dir, "sync") ?? err));
-}
-
-/** The file a symlink at `file` ends at, or `file` itself when it is none (or there is nothing there). */
-async function symlinkTarget(file: string): Promise<string> {
-  const st = await fs.lstat(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return null;
-    throw fileSystemFault(err, file, "read") ?? err;
-  });
-  if (!st?.isSymbolicLink()) return file;
-  try {
-    return await fs.realpath(file);
-  } catch (err) {
-    throw brokenSymlink(file, err as NodeJS.ErrnoException) ?? fileSystemFault(err, file, "read") ?? err;
-  }
-}
-
-/**
- * A BadFileError when `err` (ENOENT or ELOOP, from opening `file`) came from a symlink at `file` that
- * leads nowhere, else null: "no such file" would send the user looking for a file that is there.
- */
-export function brokenSymlink(file: string, err: NodeJS.ErrnoException): BadFileError | null {
-  if (err.code !== "ENOENT" && err.code !== "ELOOP") return null;
-  let to: string;
-  try {
-    to = readlinkSync(file);
-  } catch {
-    return null;
-  }
-  const why = err.code === "ELOOP" ? "loops back on itself" : "does not exist";
-  return new BadFileError(file, `is a symlink to ${to}, which ${why}`, `create the file it points to, or put a regular file in the link's place`);
 }
 
 /**

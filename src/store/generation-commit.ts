@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import { BadFileError } from "../errors.js";
 import { envFile, envOutside, profileDir, type Paths } from "../paths.js";
 import { ensureDir, ensureParent, writeFileAtomic } from "./atomic.js";
+import { assertOwnLinkTarget } from "./symlinks.js";
 import { decodeBytes } from "./bytes.js";
 import { parseEnv } from "./envfile.js";
 import { changedKeys, generationFile, generationsDir, indexFile, indexText, newestIntact, readBytes, readBytesOrNull, saveIndex, sha256, type Generation, type Index } from "./generation-files.js";
@@ -99,6 +100,7 @@ export interface EnvReplacement {
  * puts the `.env` back, removes the files it wrote and rethrows: index.json is untouched then.
  */
 export async function commit(paths: Paths, name: string, index: Index, pending: Pending[], keep: number, env?: EnvReplacement): Promise<Index> {
+  if (env) await assertOwnLinkTarget(paths, name);
   const written: string[] = [];
   // What an undo puts back besides the bytes: a .env made 0644 by hand stays so when the commit fails.
   const modeBefore = env?.before ? await fs.stat(envFile(paths, name)).then((st) => st.mode & 0o7777, () => 0o600) : 0o600;

@@ -5,6 +5,7 @@ import { array, boolean, firstIssue, int, number, object, optional, positive, re
 import { BadFileError, UsageError, fileSystemFault } from "../errors.js";
 import type { Paths } from "../paths.js";
 import { readTextIfAny, writeFileAtomic } from "./atomic.js";
+import { brokenSymlink } from "./symlinks.js";
 import { decodeBytes, encodeText } from "./bytes.js";
 import type { EnvEntries } from "./envfile.js";
 import type { Limits } from "./limits.js";
@@ -104,8 +105,11 @@ export function readBytes(file: string): Buffer | null {
     // Synchronous, as every small file the store reads (see readEnv in profiles.ts).
     return readFileSync(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    const e = err as NodeJS.ErrnoException;
+    const broken = brokenSymlink(file, e);
+    if (broken) throw broken;
+    if (e.code === "ENOENT" || e.code === "ENOTDIR") return null;
+    if (e.code === "EISDIR") throw new BadFileError(file, "is a directory, not a file");
     throw fileSystemFault(err, file, "read") ?? err;
   }
 }

@@ -3,7 +3,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { BadFileError, ProfileExistsError, ProfileNotFoundError } from "../errors.js";
 import { envFile, envOutside, profileDir, type Paths } from "../paths.js";
-import { brokenSymlink, ensureDir, writeFileAtomic } from "./atomic.js";
+import { ensureDir, writeFileAtomic } from "./atomic.js";
+import { brokenSymlink } from "./symlinks.js";
 import { decodeBytes } from "./bytes.js";
 import { removeLimitsDropIn } from "./limits.js";
 import { commitEnvText, generationsDir, retireGenerations, type CommitOptions, type Generation } from "./generations.js";
@@ -33,8 +34,8 @@ export function profileNames(paths: Paths): string[] {
   return names.filter((name) => isProfileName(name) && exists(envFile(paths, name))).sort();
 }
 
-// A `.env` that is a symlink to nothing still makes a profile: reading it then says what is wrong, where
-// a profile missing from `list` would hide it (its unit fails to start).
+// Whether anything is at `file`, a symlink to nothing included: such a `.env` still makes a profile, and
+// reading it says what is wrong, where a profile missing from `list` would hide it (its unit fails to start).
 function exists(file: string): boolean {
   return lstatSync(file, { throwIfNoEntry: false }) !== undefined;
 }

@@ -248,8 +248,9 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
     }
     for (const n of names) {
       const p = path.join(d, n);
-      const st = await fs.stat(p);
-      if (st.isDirectory()) {
+      const st = await fs.lstat(p);
+      if (st.isSymbolicLink()) out[p] = `symlink to ${await fs.readlink(p)}`;
+      else if (st.isDirectory()) {
         out[p + "/"] = (st.mode & 0o777).toString(8);
         await walk(p);
       } else out[p] = `${(st.mode & 0o777).toString(8)}:${await fs.readFile(p, "utf8")}`;

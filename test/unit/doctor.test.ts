@@ -209,7 +209,7 @@ test("doctor: a symlinked .env is judged by the file it points to; one leading n
     assert.deepEqual(check(r, "files").problems.map((p) => p.message), [`${env} has mode 0644, want 0600`]);
     await fs.rm(target);
     r = await runDoctor(w.ctx, opts);
-    assert.deepEqual(check(r, "files").problems, [{ message: `${env}: is a symlink to ${target}, which does not exist`, fix: `cp ${generationFile(w.ctx.paths, "a", 1)} ${target}` }]);
+    assert.deepEqual(check(r, "files").problems, [{ message: `${env}: is a symlink to ${target} that leads to no file`, fix: `cp ${generationFile(w.ctx.paths, "a", 1)} ${target}` }]);
     // The fix brings the profile back as it was.
     await fs.copyFile(generationFile(w.ctx.paths, "a", 1), target);
     await fs.chmod(target, 0o600);

@@ -5,15 +5,20 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import add from "../../src/commands/add.js";
+import diff from "../../src/commands/diff.js";
+import env from "../../src/commands/env.js";
+import historyVerb from "../../src/commands/history.js";
 import list from "../../src/commands/list.js";
 import remove from "../../src/commands/remove.js";
 import rollback from "../../src/commands/rollback.js";
 import set from "../../src/commands/set.js";
 import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
-import { generationsDir, history } from "../../src/store/generations.js";
+import { TopFeed } from "../../src/core/top/feed.js";
+import { parseEnv } from "../../src/store/envfile.js";
+import { corruptGenerations, generationFile, generationsDir, history } from "../../src/store/generations.js";
 import { fails } from "../helpers/errors.js";
-import { fakeWorld } from "../helpers/fakes.js";
+import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const g = { json: true, verbose: false };
 const setArgs = (pairs: string[]) => ({ ...g, name: "liam", pairs, restart: true, wait: 5 });
@@ -101,7 +106,7 @@ test("a symlinked .env that leads nowhere: every verb names the link and its tar
     const gens = await fs.readdir(generationsDir(w.ctx.paths, "liam"));
     const rows = (await list.run(g, w.ctx)).data as { name: string }[];
     assert.deepEqual(rows.map((r) => r.name), ["liam"], "still listed: its unit is there, and fails to start");
-    await assert.rejects(set.run(setArgs(["A=2"]), w.ctx), fails(ExitCode.badFile, /\.env: is a symlink to \.\..*liam\.env, which does not exist/, /create the file it points to/));
+    await assert.rejects(set.run(setArgs(["A=2"]), w.ctx), fails(ExitCode.badFile, /\.env: is a symlink to \.\..*liam\.env that leads to no file/, /create the file it leads to/));
     assert.ok((await fs.lstat(w.link)).isSymbolicLink());
     await assert.rejects(fs.stat(w.target), /ENOENT/);
     assert.deepEqual(await fs.readdir(generationsDir(w.ctx.paths, "liam")), gens);
@@ -123,10 +128,105 @@ test("remove of a symlinked .env deletes the link, never the file it points to; 
     const link = envFile(w.ctx.paths, "mia");
     await fs.rm(link);
     await fs.symlink(path.join(w.dotfiles, "gone.env"), link);
-    await assert.rejects(remove.run({ ...g, name: "mia", purge: false }, w.ctx), fails(ExitCode.badFile, /gone\.env, which does not exist/));
+    await assert.rejects(remove.run({ ...g, name: "mia", purge: false }, w.ctx), fails(ExitCode.badFile, /gone\.env that leads to no file/));
     assert.ok((await fs.lstat(link)).isSymbolicLink(), "nothing removed");
     await remove.run({ ...g, name: "mia", purge: true }, w.ctx);
     await assert.rejects(fs.lstat(link), /ENOENT/);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a symlinked .env pointing at a file the tool keeps (another profile's .env, a generation) is refused, nothing changed", async () => {
+  const w = await linked();
+  try {
+    await add.run({ ...g, name: "mia", start: false, wait: 5, env: ["B=1"] }, w.ctx);
+    const link = envFile(w.ctx.paths, "mia");
+    for (const target of [envFile(w.ctx.paths, "liam"), generationFile(w.ctx.paths, "liam", 1)]) {
+      await fs.rm(link);
+      await fs.symlink(target, link);
+      const before = await snapshot(w.home);
+      await assert.rejects(
+        set.run({ ...setArgs(["B=2"]), name: "mia" }, w.ctx),
+        fails(ExitCode.badFile, /mia\/\.env: is a symlink to .*(, the \.env of profile "liam"|, a file agent-profiles keeps itself): a change through it would change that file too/, /cp --remove-destination /),
+      );
+      assert.deepEqual(await snapshot(w.home), before, target);
+    }
+    assert.deepEqual(await corruptGenerations(w.ctx.paths, "liam"), []);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a write the link's target refuses (read-only, as home-manager's store) names the link and the cp that keeps its content", async () => {
+  const w = await linked();
+  try {
+    const before = await w.state();
+    const open = fs.open;
+    fs.open = (async (file: Parameters<typeof fs.open>[0], ...rest: unknown[]) => {
+      if (String(file).startsWith(w.dotfiles + path.sep)) throw Object.assign(new Error("EROFS: read-only file system, open"), { code: "EROFS", syscall: "open" });
+      return (open as (...a: unknown[]) => unknown)(file, ...rest);
+    }) as typeof fs.open;
+    try {
+      await assert.rejects(
+        set.run(setArgs(["A=2"]), w.ctx),
+        fails(ExitCode.fileSystem, new RegExp(`cannot write ${w.target} \\(which the symlink ${w.link} points to\\): the file system is read-only \\(EROFS\\)`), /change it where it comes from .*cp --remove-destination /),
+      );
+    } finally {
+      fs.open = open;
+    }
+    assert.deepEqual(await w.state(), before);
+    assert.deepEqual((await history(w.ctx.paths, "liam")).generations.map((x) => x.reason), ["add"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a symlinked .env that leads nowhere or loops: env, diff, history and rollback exit 12 naming it, none a stack trace", async () => {
+  const w = await linked();
+  try {
+    for (const [how, to, says] of [["nowhere", "../../../dotfiles/gone.env", /that leads to no file/], ["a loop", ".env", /that loops back on itself/]] as const) {
+      await fs.rm(w.link);
+      await fs.symlink(to, w.link);
+      const before = await snapshot(w.home);
+      for (const [verb, run] of [
+        ["env", () => env.run({ ...g, name: "liam", showSecrets: false }, w.ctx)],
+        ["diff", () => diff.run({ ...g, name: "liam" }, w.ctx)],
+        ["history", () => historyVerb.run({ ...g, name: "liam" }, w.ctx)],
+        ["rollback", () => rollback.run({ ...g, name: "liam", restart: false, wait: 5 }, w.ctx)],
+      ] as const) {
+        await assert.rejects(run(), fails(ExitCode.badFile, says), `${verb}, ${how}`);
+      }
+      assert.deepEqual(await snapshot(w.home), before, how);
+    }
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("top sees a set (no restart) on a symlinked .env at once: its watch is on the directory the file is replaced in", async () => {
+  const w = await linked();
+  try {
+    const started = parseEnv(await fs.readFile(w.target, "utf8")).entries;
+    w.owners.procs.environOf = () => new Map(started);
+    let onChange = (): void => undefined;
+    const feed = new TopFeed(w.ctx, await w.ctx.config(), { intervalMs: 3_600_000, probeEveryMs: 3_600_000, pendingEveryMs: 3_600_000 }, () => onChange(), (err) => assert.fail(String(err)));
+    await feed.start(true);
+    try {
+      assert.equal(feed.rows()[0]!.pendingRestart, false);
+      const pending = new Promise<void>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error("the set was not seen within 5 s")), 5_000);
+        onChange = () => {
+          if (feed.rows()[0]!.pendingRestart !== true) return;
+          clearTimeout(deadline);
+          resolve();
+        };
+      });
+      await set.run({ ...setArgs(["A=2"]), restart: false }, w.ctx);
+      await pending;
+    } finally {
+      feed.stop();
+    }
   } finally {
     await w.cleanup();
   }

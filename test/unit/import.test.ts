@@ -6,7 +6,7 @@ import importVerb from "../../src/commands/import.js";
 import { parseUnitPattern } from "../../src/core/import/unit-pattern.js";
 import type { Config } from "../../src/config.js";
 import { addProfile } from "../../src/core/add-profile.js";
-import { DuplicateValueError, EnvFileExistsError, UsageError } from "../../src/errors.js";
+import { BadFileError, DuplicateValueError, EnvFileExistsError, UsageError } from "../../src/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const OLD = "hermes-gateway@liam.service";
@@ -96,6 +96,27 @@ test("add under an env-path refuses a name whose .env a gateway already has ther
     const before = await snapshot(w.home);
     await assert.rejects(addProfile(w.ctx, "liam", { port: null, extra: new Map(), enable: true, start: false, waitMs: 1000, command: "profiles add liam" }), (e: unknown) => e instanceof EnvFileExistsError && e.exitCode === 4 && /profiles import/.test(e.hint ?? ""));
     assert.deepEqual(await snapshot(w.home), before);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("an env-path .env that is a symlink to nothing (stow, before the file was committed): import refuses it (exit 12), the link kept", async () => {
+  const w = await oldWorld({}, [["liam", ENV]]);
+  try {
+    // The old unit reads a file of its own; where the env-path says, a link that leads nowhere.
+    const source = path.join(w.home, "old", "liam.env");
+    await fs.mkdir(path.dirname(source));
+    await fs.writeFile(source, ENV, { mode: 0o600 });
+    w.systemd.props.set(OLD, { LoadState: "loaded", ActiveState: "active", SubState: "running", MainPID: 0, EnvironmentFiles: [[source, false]] });
+    const target = path.join(w.home, ".hermes/profiles/liam/.env");
+    await fs.rm(target);
+    await fs.symlink("../../../dotfiles/liam.env", target);
+    const before = await snapshot(w.home);
+    await assert.rejects(run(w, { json: true, names: ["liam"] }), (e: unknown) => e instanceof BadFileError && e.exitCode === 12 && /is a symlink to \.\.\/\.\.\/\.\.\/dotfiles\/liam\.env that leads to no file/.test(e.message));
+    assert.ok((await fs.lstat(target)).isSymbolicLink(), "the link is kept");
+    assert.deepEqual(await snapshot(w.home), before);
+    assert.deepEqual(w.systemd.calls, [], "no unit touched");
   } finally {
     await w.cleanup();
   }

@@ -312,3 +312,20 @@ test("start waits on the probe a profile.ini asks for (bringUp applies it, whoev
     assert.match(JSON.stringify(bad.data), /profile\.ini: gateway\.probe_path: unknown key \(known: probe, health_path, probe_timeout_ms\)/);
     assert.equal(w.systemd.calls.length, calls);
   }));
+
+test("sweep: a .env that is a symlink to nothing, or a loop, is that profile's problem; every other profile is still swept", () =>
+  withWorld(async (w) => {
+    await w.profile("good", 9210, "running");
+    await w.profile("gone", 9211, "running");
+    await w.profile("loop", 9212, "running");
+    const gone = envFile(w.ctx.paths, "gone");
+    await fs.rm(gone);
+    await fs.symlink("../../dotfiles/gone.env", gone);
+    const loop = envFile(w.ctx.paths, "loop");
+    await fs.rm(loop);
+    await fs.symlink(".env", loop);
+    const r = await runSweep(w.ctx, OPTS, w.deps);
+    assert.deepEqual(r.profiles.map((p) => [p.name, p.healthy]), [["gone", false], ["good", true], ["loop", false]]);
+    assert.match(byName(r.profiles, "gone").problems.join("\n"), /\.env: is a symlink to \.\.\/\.\.\/dotfiles\/gone\.env that leads to no file/);
+    assert.match(byName(r.profiles, "loop").problems.join("\n"), /\.env: is a symlink to \.env that loops back on itself/);
+  }));

@@ -2,7 +2,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { envFile, profileDir, type Paths } from "../../paths.js";
-import { brokenSymlink } from "../../store/atomic.js";
+import { brokenSymlink } from "../../store/symlinks.js";
 import { generationFile, loadIndex } from "../../store/generation-files.js";
 import { shellWord } from "../../render/shell.js";
 import { eachProfile, verdict, type Check, type Problem } from "./types.js";

@@ -3,7 +3,7 @@ import type { Config } from "../../config.js";
 import { AppError, BadFileError, ExitCode, ProfileExistsError, UsageError } from "../../errors.js";
 import { envFile, type Paths } from "../../paths.js";
 import { decodeBytes } from "../../store/bytes.js";
-import { readBytesOrNull as readBytes } from "../../store/generation-files.js";
+import { readBytes, readBytesOrNull } from "../../store/generation-files.js";
 import { parseEnv, type EnvEntries } from "../../store/envfile.js";
 import { portOf, profileExists } from "../../store/profiles.js";
 import type { SystemdManager } from "../../systemd/types.js";
@@ -66,7 +66,7 @@ export async function readOldProfile(sd: SystemdManager, paths: Paths, config: C
   const files = ((p.EnvironmentFiles as [string, boolean][] | undefined) ?? []).map(([file]) => file);
   const target = envFile(paths, name);
   const source = files[0] ?? target;
-  const present = readBytes(source) !== null;
+  const present = readBytesOrNull(source) !== null;
   const activeState = String(p.ActiveState);
   // Asked of the files on disk: a loaded unit's UnitFileState may predate a `systemctl --user disable`.
   const unitFileState = await sd.unitFileState(unit);
@@ -75,8 +75,9 @@ export async function readOldProfile(sd: SystemdManager, paths: Paths, config: C
     throw new NothingToImportError(`no profile "${name}" to import: ${unit} ${p.LoadState === "loaded" ? `is not running or enabled, and ${source} does not exist` : "does not exist"}`, `run \`profiles import --from-unit '${pattern.text}' --dry-run\` to see what it finds`);
   }
   if (files.length > 1) throw new UsageError(`${unit} reads ${files.length} EnvironmentFile= files (${files.join(", ")}): import keeps one .env per profile`, "merge them into one, or `profiles add` the profile by hand");
-  const bytes = readBytes(source);
+  const bytes = readBytesOrNull(source);
   if (bytes === null) throw new BadFileError(source, `does not exist or cannot be read, and ${unit} reads it`, "create it, or import the other profiles by name");
+  // Read strictly: a symlink there that leads nowhere is refused now, before any unit is touched.
   const existing = source === target ? null : readBytes(target);
   if (existing && !existing.equals(bytes)) {
     throw new UsageError(`${target} already exists and differs from ${source}, which ${unit} reads`, "move one of them aside, or point `profiles init --env-path` at the files the units read");

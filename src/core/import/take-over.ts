@@ -7,7 +7,7 @@ import fs from "node:fs/promises";
 import { AppError, PortTakenError } from "../../errors.js";
 import { envOutside, profileDir } from "../../paths.js";
 import { ensureDir } from "../../store/atomic.js";
-import { generationsDir, readBytesOrNull } from "../../store/generation-files.js";
+import { generationsDir } from "../../store/generation-files.js";
 import { recordedPorts } from "../../store/profiles.js";
 import { unitName, type SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
@@ -36,8 +36,9 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): P
   const base = { name: old.name, generation: null, pid: null, elapsedMs: 0, knownGood: null, details: [], restored: null };
   return withProfile(ctx, old.name, { command: `profiles import ${old.name}`, ports: true, create: true }, async (tx) => {
     // What is undone on failure: only what did not exist before import.
-    const targetExisted = readBytesOrNull(old.target) !== null;
-    const mode = targetExisted ? (await fs.stat(old.target)).mode & 0o777 : null;
+    // lstat: a symlink that leads nowhere is still the user's, never removed by the undo.
+    const targetExisted = (await fs.lstat(old.target).catch(() => null)) !== null;
+    const mode = targetExisted ? await fs.stat(old.target).then((st) => st.mode & 0o777, () => null) : null;
     let touchedOld = false;
     try {
       // Under the ports lock now: an `add` since the checks may have recorded this port.

@@ -12,6 +12,7 @@ import { envFile } from "../../paths.js";
 import type { Config } from "../../config.js";
 import { probe, type ProbeTarget } from "../../probe/types.js";
 import { listProfiles, readEnv } from "../../store/profiles.js";
+import { realpathOr } from "../../store/symlinks.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { profileHealthTarget } from "../health-target.js";
@@ -142,7 +143,8 @@ export class TopFeed implements RowFeed {
    */
   private watchEnv(name: string): void {
     if (this.envWatches === undefined || this.envWatches.has(name) || this.stopped) return;
-    const file = envFile(this.ctx.paths, name);
+    // A symlinked .env (dotfiles) is replaced where it points: that directory is the one to watch.
+    const file = realpathOr(envFile(this.ctx.paths, name));
     try {
       const w = watch(path.dirname(file), (_event, changed) => {
         if (changed !== null && changed !== path.basename(file)) return;
