@@ -1,6 +1,9 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --
 // A young generation of 2 MiB instead of node's default (16): a command lives for well under a second, and
 // `profiles list` of 200 profiles peaked at ~81 MiB instead of ~71 MiB, in the same time (BENCHMARKS.md).
+// `--`: node 20 takes an `--env-file FILE` anywhere on its command line for its own, even after the
+// script (nodejs/node#54232): `profiles add NAME --env-file missing.env` ended in "node: missing.env: not
+// found", exit 9, before the CLI ran. Node stops looking at `--`.
 /**
  * `profiles` as installed: runs the bundled CLI (`cli-main.cjs` beside this file, or `cli-fast.cjs` for the
  * few invocations it knows word for word: cli-fast-args.ts) from a V8 code cache.

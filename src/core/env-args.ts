@@ -2,6 +2,7 @@ import { UsageError } from "../errors.js";
 import { noteEntries } from "../secrets.js";
 import { decodeBytes } from "../store/bytes.js";
 import { readEnvSource } from "../store/env-source.js";
+import { readProblem, readStreamInput } from "../store/read-input.js";
 import { parseAssignment, valueProblem, type EnvEntries } from "../store/envfile.js";
 
 /** Parse repeated `K=V` arguments into entries; the first bad one is a UsageError naming the rule. */
@@ -37,9 +38,12 @@ export async function stdinValue(key: string): Promise<string> {
 
 /** All of stdin, as bytes decoded (`set --stdin`, and what `--host` sends each host). */
 export async function readAll(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return decodeBytes(Buffer.concat(chunks));
+  try {
+    return decodeBytes(await readStreamInput(process.stdin as AsyncIterable<Buffer>, "standard input"));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EFBIG") throw err;
+    throw new UsageError(`standard input ${readProblem(err)}`, "give the value itself: a KEY=VALUE's value is a line of text");
+  }
 }
 
 function typedWithoutEcho(key: string): Promise<string> {

@@ -3,8 +3,8 @@
  * `--hosts-file FILE` (one host a line, or an Ansible-style INI inventory). A host is handed to the user's
  * own ssh, which resolves aliases, keys and known hosts from ~/.ssh/config.
  */
-import fs from "node:fs";
 import { UsageError } from "../errors.js";
+import { readInput, readProblem } from "../store/read-input.js";
 
 /** One host: `name` is how output names it; `destination`, `user` and `port` are what ssh is given. */
 export interface Host {
@@ -110,9 +110,9 @@ export function parseInventory(text: string, file: string): Inventory {
 export function readInventory(file: string): Inventory {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readInput(file).toString("utf8");
   } catch (err) {
-    throw new UsageError(`--hosts-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, "give a file with one host a line, or [group] sections");
+    throw new UsageError(`--hosts-file ${file} ${readProblem(err)}`, "give a file with one host a line, or [group] sections");
   }
   const inventory = parseInventory(text, file);
   if (inventory.hosts.length === 0) throw new UsageError(`--hosts-file ${file} names no host`);

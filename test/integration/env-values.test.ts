@@ -127,6 +127,10 @@ test("a value systemd cannot carry is refused with exit 2, and nothing changes",
     assert.equal(r.code, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
     assert.match(r.stderr, /^profiles: set: /);
   }
+  // A value read from a stream that never ends is refused at 8 MiB, not read until memory runs out.
+  const endless = await sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} set ${PROFILE} ENDLESS --stdin < /dev/zero`], { timeoutMs: 60_000 });
+  assert.equal(endless.code, 2, endless.stderr);
+  assert.match(endless.stderr, /^profiles: standard input is over the 8 MiB that profiles reads of any input\n/);
   const u = await sb.profiles(["unset", PROFILE, "NOT_THERE"]);
   assert.equal(u.code, 2, u.stderr);
   assert.match(u.stderr, /has no NOT_THERE/);

@@ -6,7 +6,7 @@
  * letters, digits and `-` is a setting, anything else an environment variable (`env.name` for one in
  * lowercase). Every problem is a ManifestError (exit 2) naming the file and the line.
  */
-import { readFileSync } from "node:fs";
+import { readInput, readProblem } from "../../store/read-input.js";
 import path from "node:path";
 import { UsageError } from "../../errors.js";
 import { PROBE_KINDS } from "../../probe/types.js";
@@ -92,9 +92,9 @@ export const HOST_SECTION_RE = /^host (.+)$/;
 /** The manifest's text: the file, or stdin for `-` (exit 2 when it cannot be read). */
 export function readManifestText(file: string): string {
   try {
-    return decodeBytes(readFileSync(file === "-" ? 0 : file));
+    return decodeBytes(readInput(file === "-" ? 0 : file));
   } catch (err) {
-    throw new UsageError(`cannot read the manifest ${file} (${(err as NodeJS.ErrnoException).code})`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
+    throw new UsageError(`the manifest ${file} ${readProblem(err)}`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
   }
 }
 
