@@ -42,7 +42,7 @@ export async function readAll(): Promise<string> {
     return decodeBytes(await readStreamInput(process.stdin as AsyncIterable<Buffer>, "standard input"));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EFBIG") throw err;
-    throw new UsageError(`standard input ${readProblem(err)}`, "give the value itself: a KEY=VALUE's value is a line of text");
+    throw new UsageError(`standard input ${readProblem(err)}`, "pipe the value alone (`profiles set NAME KEY --stdin < FILE`): a value is one line of text");
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { CommandResult } from "../commands/command.js";
 import type { Context } from "../core/context.js";
-import { readAll } from "../core/env-args.js";
+import { readAll, stdinValue } from "../core/env-args.js";
 import { UsageError } from "../errors.js";
 import { packageVersion } from "../package-files.js";
 import { peopleText } from "../redact.js";
@@ -67,6 +67,15 @@ async function askInTurn(f: Fleet, verb: string, hosts: Host[], args: string[], 
   return { answers, notReached: [] };
 }
 
+/**
+ * What `set NAME KEY --stdin --host ...` sends each host: the value read here as a local `set` reads it
+ * (typed without echo on a terminal, checked, kept from the output); the hosts' `set` reads it from a pipe.
+ */
+async function stdinInput(args: FleetArgs): Promise<string> {
+  const key = Array.isArray(args.pairs) && args.pairs.length === 1 ? String(args.pairs[0]) : undefined;
+  return key !== undefined ? stdinValue(key) : readAll();
+}
+
 /** Run `verb` (its command line `argv`, parsed as `args`) on `hosts`. */
 export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[], hosts: Host[], args: FleetArgs = {}): Promise<CommandResult> {
   assertRemotable(args);
@@ -74,7 +83,7 @@ export async function runOnHosts(f: Fleet, verb: string, argv: readonly string[]
   if (verb === "plan" || verb === "apply") return manifestOnHosts(f, verb, argv, hosts, args);
   if (verb === "export") return exportHosts(f, argv, hosts);
   if (verb === "top") return topOnHosts(f, hosts, args);
-  const input = args.stdin === true ? await readAll() : undefined;
+  const input = args.stdin === true ? await stdinInput(args) : undefined;
   if (verb === "logs") return streamLogs(f, hosts, remoteArgv(argv, f.json));
   const table = TABLE_VERBS[verb];
   const remote = remoteArgv(argv, f.json || table !== undefined);

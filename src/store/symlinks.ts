@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { BadFileError, FileSystemError, fileSystemFault } from "../errors.js";
 import { envFile, type Paths } from "../paths.js";
+import { shellWord } from "../render/shell.js";
 
 /**
  * A BadFileError when `err` (ENOENT or ELOOP, from opening `file`) came from a symlink at `file` that
@@ -43,14 +44,23 @@ export async function symlinkTarget(file: string): Promise<string> {
   }
 }
 
-/** A write refused at `target`, which the symlink `link` points to: named as such, with the way out that keeps the link's source. */
+/**
+ * A write refused at `target`, which the symlink `link` points to. Read-only or not ours (home-manager's
+ * store): named as such, with the way out that keeps the link's source. Any other fault (a full disk)
+ * keeps its own fix.
+ */
 export function refusedThroughLink(err: unknown, target: string, link: string): FileSystemError | null {
   const fault = fileSystemFault(err, target);
   if (!fault) return null;
-  return new FileSystemError(target, fault.code, "write", {
-    via: link,
-    hint: `change it where it comes from (a dotfiles repository, home-manager), or make ${link} a file of its own: \`cp --remove-destination ${target} ${link}\``,
-  });
+  const hint = ["EROFS", "EACCES", "EPERM"].includes(fault.code)
+    ? `change it where it comes from (a dotfiles repository, home-manager), or make ${shellWord(link)} a file of its own: \`${ownCopy(target, link)}\``
+    : undefined;
+  return new FileSystemError(target, fault.code, "write", { via: link, hint });
+}
+
+/** The command that puts a copy of `target` in the place of the link `link`, 0600 (a store's file is 0444). */
+function ownCopy(target: string, link: string): string {
+  return `install -m 600 ${shellWord(target)} ${shellWord(link)}`;
 }
 
 /** `file` with every symlink resolved, or `file` itself when it cannot be (nothing there). */
@@ -77,12 +87,13 @@ export async function assertOwnLinkTarget(paths: Paths, name: string): Promise<v
   if (target === null) return;
   const within = (dir: string): boolean => target === dir || target.startsWith(dir + path.sep);
   const other = otherProfiles(paths, name).find((n) => realpathOr(envFile(paths, n)) === target);
-  const ours = [paths.appConfigDir, paths.stateDir].map(realpathOr).some(within);
+  // What the tool writes itself; a file of the user's own elsewhere in its config directory is fine.
+  const ours = [paths.profilesDir, paths.stateDir].map(realpathOr).some(within) || target === realpathOr(paths.configFile);
   if (other === undefined && !ours) return;
   throw new BadFileError(
     file,
     `is a symlink to ${target}, ${other !== undefined ? `the .env of profile "${other}"` : "a file agent-profiles keeps itself"}: a change through it would change that file too; nothing was changed`,
-    `make it a file of its own: \`cp --remove-destination ${target} ${file}\``,
+    `make it a file of its own: \`${ownCopy(target, file)}\``,
   );
 }
 

@@ -168,6 +168,25 @@ test("top --host in a real terminal: both hosts' rows on one screen, sorted by a
   await waitFor("no `profiles top` left on a or b", async () => (await runningOn("a", "top")) === "" && (await runningOn("b", "top")) === "", 20_000);
 });
 
+test("set KEY --stdin --host from a terminal: the value is typed without echo, as a local set reads it, and reaches the host", async () => {
+  const cli = path.join(fleet.driver.appDir, "dist/src/cli.cjs");
+  const script = `node ${shellWord(cli)} set a1 FLEET_TOKEN --stdin --host a; echo "set exited $?"; exec cat`;
+  const term = new Terminal(asUserArgv(fleet.driver, ["sh", "-c", script], { AP_SSH_CONFIG: fleet.sshConfig }));
+  const typed = "typed-not-shown-8c1f";
+  try {
+    await term.until((s) => /value of FLEET_TOKEN \(not shown\): *$/m.test(s), "the prompt");
+    term.send(typed, true);
+    term.send("Enter");
+    const screen = await term.until((s) => /set exited \d+/.test(s), "set done", 60_000);
+    assert.match(screen, /set exited 0/);
+    assert.ok(!screen.includes(typed), `the value was echoed:\n${screen}`);
+  } finally {
+    term.close();
+  }
+  const env = json<{ variables: Record<string, string> }>({ code: 0, stdout: await on("a", ["env", "a1", "--json", "--show-secrets"]), stderr: "" });
+  assert.equal(env.variables.FLEET_TOKEN, typed);
+});
+
 test("an unreachable host exits 10 naming it while the others answer; an unknown host key is refused with ssh's message and nothing changes", async () => {
   const r = await drive(["list", "--host", "a,127.0.0.19:2222", "--json"]);
   assert.equal(r.code, 10, r.stdout + r.stderr);

@@ -15,7 +15,7 @@ import set from "../../src/commands/set.js";
 import { ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { TopFeed } from "../../src/core/top/feed.js";
-import { parseEnv } from "../../src/store/envfile.js";
+import { parseEnv, serializeEnv } from "../../src/store/envfile.js";
 import { corruptGenerations, generationFile, generationsDir, history } from "../../src/store/generations.js";
 import { fails } from "../helpers/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
@@ -148,7 +148,7 @@ test("a symlinked .env pointing at a file the tool keeps (another profile's .env
       const before = await snapshot(w.home);
       await assert.rejects(
         set.run({ ...setArgs(["B=2"]), name: "mia" }, w.ctx),
-        fails(ExitCode.badFile, /mia\/\.env: is a symlink to .*(, the \.env of profile "liam"|, a file agent-profiles keeps itself): a change through it would change that file too/, /cp --remove-destination /),
+        fails(ExitCode.badFile, /mia\/\.env: is a symlink to .*(, the \.env of profile "liam"|, a file agent-profiles keeps itself): a change through it would change that file too/, /install -m 600 /),
       );
       assert.deepEqual(await snapshot(w.home), before, target);
     }
@@ -158,25 +158,46 @@ test("a symlinked .env pointing at a file the tool keeps (another profile's .env
   }
 });
 
-test("a write the link's target refuses (read-only, as home-manager's store) names the link and the cp that keeps its content", async () => {
+test("a write the link's target refuses names the file and the link: read-only (home-manager's store) with the install that keeps its content, a full disk with its own fix", async () => {
   const w = await linked();
   try {
     const before = await w.state();
     const open = fs.open;
-    fs.open = (async (file: Parameters<typeof fs.open>[0], ...rest: unknown[]) => {
-      if (String(file).startsWith(w.dotfiles + path.sep)) throw Object.assign(new Error("EROFS: read-only file system, open"), { code: "EROFS", syscall: "open" });
-      return (open as (...a: unknown[]) => unknown)(file, ...rest);
-    }) as typeof fs.open;
-    try {
-      await assert.rejects(
-        set.run(setArgs(["A=2"]), w.ctx),
-        fails(ExitCode.fileSystem, new RegExp(`cannot write ${w.target} \\(which the symlink ${w.link} points to\\): the file system is read-only \\(EROFS\\)`), /change it where it comes from .*cp --remove-destination /),
-      );
-    } finally {
-      fs.open = open;
+    for (const [code, words, hint] of [
+      ["EROFS", "the file system is read-only", new RegExp(`^change it where it comes from .*\`install -m 600 ${w.target} ${w.link}\`$`)],
+      ["ENOSPC", "no space left on the device", /^free space on the file system that holds /],
+    ] as const) {
+      fs.open = (async (file: Parameters<typeof fs.open>[0], ...rest: unknown[]) => {
+        if (String(file).startsWith(w.dotfiles + path.sep)) throw Object.assign(new Error(`${code}: open`), { code, syscall: "open" });
+        return (open as (...a: unknown[]) => unknown)(file, ...rest);
+      }) as typeof fs.open;
+      try {
+        await assert.rejects(
+          set.run(setArgs(["A=2"]), w.ctx),
+          fails(ExitCode.fileSystem, new RegExp(`cannot write ${w.target} \\(which the symlink ${w.link} points to\\): ${words} \\(${code}\\)`), hint),
+        );
+      } finally {
+        fs.open = open;
+      }
+      assert.deepEqual(await w.state(), before, code);
     }
-    assert.deepEqual(await w.state(), before);
     assert.deepEqual((await history(w.ctx.paths, "liam")).generations.map((x) => x.reason), ["add"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a link to a file of the user's own in the tool's config directory (not profiles/) is written through", async () => {
+  const w = await linked();
+  try {
+    const own = path.join(w.ctx.paths.appConfigDir, "secrets", "liam.env");
+    await fs.mkdir(path.dirname(own));
+    await fs.copyFile(w.target, own);
+    await fs.rm(w.link);
+    await fs.symlink(own, w.link);
+    await set.run(setArgs(["A=2"]), w.ctx);
+    assert.match(await fs.readFile(own, "utf8"), /^A="?2"?$/m);
+    assert.ok((await fs.lstat(w.link)).isSymbolicLink());
   } finally {
     await w.cleanup();
   }
@@ -224,6 +245,27 @@ test("top sees a set (no restart) on a symlinked .env at once: its watch is on t
       });
       await set.run({ ...setArgs(["A=2"]), restart: false }, w.ctx);
       await pending;
+      // The link pointed at another copy, which holds what the gateway started with (as stow restows): seen too.
+      const until = (want: boolean, what: string) =>
+        new Promise<void>((resolve, reject) => {
+          const deadline = setTimeout(() => reject(new Error(`${what}: not seen within 5 s`)), 5_000);
+          onChange = () => {
+            if (feed.rows()[0]!.pendingRestart !== want) return;
+            clearTimeout(deadline);
+            resolve();
+          };
+        });
+      const elsewhere = path.join(w.home, "dotfiles2", "liam.env");
+      await fs.mkdir(path.dirname(elsewhere));
+      await fs.writeFile(elsewhere, serializeEnv(started, "x"), { mode: 0o600 });
+      const repointed = until(false, "the link pointed elsewhere");
+      await fs.rm(w.link);
+      await fs.symlink(elsewhere, w.link);
+      await repointed;
+      // And a set there is seen in the new directory.
+      const again = until(true, "a set through the new link");
+      await set.run({ ...setArgs(["A=3"]), restart: false }, w.ctx);
+      await again;
     } finally {
       feed.stop();
     }

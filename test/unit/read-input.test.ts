@@ -38,7 +38,7 @@ test("readInput: a file whole; /dev/zero refused (EFBIG) once past the limit, no
       for (;;) yield Buffer.alloc(65536);
     }
     assert.throws(() => readManifestText("/dev/zero"), (err) => err instanceof UsageError && /^the manifest \/dev\/zero is over the 8 MiB that profiles reads of any input/.test(err.message));
-    await assert.rejects(readStreamInput(zeros(), "standard input"), (err: NodeJS.ErrnoException) => err.code === "EFBIG" && /^standard input is larger than 8 MiB/.test(err.message));
+    await assert.rejects(readStreamInput(zeros(), "standard input"), (err: NodeJS.ErrnoException) => err.code === "EFBIG" && /^standard input is over the 8 MiB that profiles reads of any input$/.test(err.message));
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -63,4 +63,18 @@ test("the bin: --env-file reaches the CLI, never node (which exited 9: 'node: FI
   } finally {
     await fs.rm(home, { recursive: true, force: true });
   }
+});
+
+test("readInput: input that comes a few bytes a write costs what it holds, not a read buffer per write", async () => {
+  // The writer sends "A=1\n" one write at a time; the reader, another process, reads standard input
+  // until it is refused, then says how large it grew. Each 4-byte read once kept a 64 KiB buffer alive.
+  const reader = `import { readInput } from ${JSON.stringify(new URL("../../src/store/read-input.js", import.meta.url).href)};
+try { readInput(0); } catch (e) { process.stdout.write(JSON.stringify({ code: e.code, maxRssKiB: process.resourceUsage().maxRSS })); }`;
+  const writer = `const fs = require("node:fs"); const b = Buffer.from("A=1\\\\n"); try { for (;;) fs.writeSync(1, b); } catch {}`;
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile("sh", ["-c", `${process.execPath} -e '${writer}' | ${process.execPath} --input-type=module -e '${reader}'`], { timeout: 120_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+  const r = JSON.parse(out) as { code: string; maxRssKiB: number };
+  assert.equal(r.code, "EFBIG");
+  assert.ok(r.maxRssKiB < 150 * 1024, `the reader grew to ${Math.round(r.maxRssKiB / 1024)} MiB to hold 8 MiB`);
 });

@@ -94,7 +94,7 @@ export function readManifestText(file: string): string {
   try {
     return decodeBytes(readInput(file === "-" ? 0 : file));
   } catch (err) {
-    throw new UsageError(`the manifest ${file} ${readProblem(err)}`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
+    throw new UsageError(`the manifest ${file === "-" ? "on standard input" : file} ${readProblem(err)}`, "give an existing file with -f; `profiles export > profiles.ini` writes one");
   }
 }
 

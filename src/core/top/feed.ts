@@ -69,7 +69,7 @@ export class TopFeed implements RowFeed {
   private relist = false;
   private dirWatch: FSWatcher | undefined;
   /** Live only: each profile's `.env` directory, so that `profiles set` without a restart shows as pending at once. */
-  private envWatches: Map<string, FSWatcher> | undefined;
+  private envWatches: Map<string, { close(): void }> | undefined;
   private busy: Promise<void> = Promise.resolve();
 
   constructor(
@@ -140,29 +140,44 @@ export class TopFeed implements RowFeed {
   /**
    * `profiles set` without --restart changes a `.env` and sends no signal. The file is replaced by a
    * rename, which a watch of the file itself would not survive: its directory is watched, for its name.
+   * A symlinked `.env` (dotfiles) is replaced where it points, so that directory is watched too; a link
+   * pointed elsewhere (stow, home-manager) is seen in the first, and the watch made again.
    */
   private watchEnv(name: string): void {
     if (this.envWatches === undefined || this.envWatches.has(name) || this.stopped) return;
-    // A symlinked .env (dotfiles) is replaced where it points: that directory is the one to watch.
-    const file = realpathOr(envFile(this.ctx.paths, name));
+    const link = envFile(this.ctx.paths, name);
+    const target = realpathOr(link);
+    const watchers: FSWatcher[] = [];
+    const entry = { close: () => watchers.forEach((w) => w.close()) };
+    const forget = (): void => {
+      entry.close();
+      // Made again when the profile is next read (the pace still judges it meanwhile).
+      if (this.envWatches?.get(name) === entry) this.envWatches.delete(name);
+    };
+    const changed = (): void => {
+      if (target !== realpathOr(link)) {
+        forget();
+        this.watchEnv(name);
+      }
+      const t = this.tracked.get(name);
+      if (t === undefined || t.row.pid === null || this.stopped) return;
+      this.serialise(async () => {
+        await this.judgePending(t, Date.now());
+        this.onChange();
+      });
+    };
+    const names = new Map<string, Set<string>>();
+    for (const f of new Set([link, target])) names.set(path.dirname(f), (names.get(path.dirname(f)) ?? new Set()).add(path.basename(f)));
     try {
-      const w = watch(path.dirname(file), (_event, changed) => {
-        if (changed !== null && changed !== path.basename(file)) return;
-        const t = this.tracked.get(name);
-        if (t === undefined || t.row.pid === null || this.stopped) return;
-        this.serialise(async () => {
-          await this.judgePending(t, Date.now());
-          this.onChange();
-        });
-      });
-      w.on("error", () => {
-        w.close();
-        // Made again when the profile is next read (the pace still judges it meanwhile).
-        if (this.envWatches?.get(name) === w) this.envWatches.delete(name);
-      });
-      this.envWatches.set(name, w);
+      for (const [dir, files] of names) {
+        const w = watch(dir, (_event, file) => void ((file === null || files.has(file)) && changed()));
+        w.on("error", forget);
+        watchers.push(w);
+      }
+      this.envWatches.set(name, entry);
     } catch {
-      // Its directory is gone (being removed): the pace still judges it.
+      // A directory is gone (being removed): the pace still judges it.
+      entry.close();
     }
   }
 
