@@ -4,7 +4,7 @@ import type { CommandSpec } from "./commands/command.js";
 import { commands } from "./commands/index.js";
 import { globalOptions } from "./commands/options.js";
 import { completer } from "./completion.js";
-import { joinNoFlagValues } from "./core/cli-args.js";
+import { assertOneValueEach, endOfOptions, joinNoFlagValues, type DeclaredOptions } from "./core/cli-args.js";
 import { POLICY_FLAGS } from "./core/restart-policy.js";
 import { UsageError } from "./errors.js";
 import { packageVersion } from "./package-files.js";
@@ -25,6 +25,8 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
     .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
+    // After yargs' own checks, before any verb runs: the options as each verb declared them.
+    .middleware(((args: Record<string, unknown>, y: { getOptions(): DeclaredOptions }) => assertOneValueEach(args, y.getOptions())) as never, false)
     .fail((msg, err) => {
       // yargs' own validation (e.g. "Not enough arguments following: host") comes as a YError: bad input too.
       if (err && err.name !== "YError") throw err;
@@ -46,7 +48,7 @@ export async function parseAndRun(argv: string[], handle: (spec: CommandSpec, ar
 }
 
 function parserWords(argv: string[]): string[] {
-  return joinNoFlagValues(argv, POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag));
+  return joinNoFlagValues(endOfOptions(argv), POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag));
 }
 
 /** yargs' messages that do not say what to do, said so that they do. */

@@ -4,6 +4,7 @@
  * A verb lists the entries it takes; `defineCommand` declares them and hands `run` the checked values.
  */
 import type { Argv } from "yargs";
+import { MAX_SECONDS } from "../core/cli-args.js";
 import { UsageError } from "../errors.js";
 import { number, positive, safeParse } from "../schema.js";
 import { assertProfileName, NAME_RULE } from "../store/names.js";
@@ -19,13 +20,13 @@ export interface OptionEntry {
 
 const seconds = number().check(positive());
 
-/** The `--wait S` option: a positive number of seconds, 30 by default; `describe` says what is waited for. */
+/** The `--wait S` option: a positive number of seconds up to a day, 30 by default; `describe` says what is waited for. */
 export function wait(describe: string): OptionEntry {
   return {
     key: "wait",
     declare: (y) => y.option("wait", { type: "number", default: 30, describe }),
     check(value) {
-      if (!safeParse(seconds, value).success) throw new UsageError(`--wait "${String(value)}" must be a positive number of seconds`);
+      if (!safeParse(seconds, value).success || (value as number) > MAX_SECONDS) throw new UsageError(`--wait "${String(value)}" must be a positive number of seconds, at most ${MAX_SECONDS}`);
       return value;
     },
   };

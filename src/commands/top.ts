@@ -29,6 +29,8 @@ const MIN_PROBE_EVERY_MS = 10_000;
 // `profiles set` without --restart sends no signal: its .env's directory is watched, and this is the fallback.
 const PENDING_EVERY_MS = 30_000;
 const MAX_INTERVAL_S = 3600;
+// Below a tenth of a second the readings themselves would keep a core busy (1e-9 took half of one).
+const MIN_INTERVAL_S = 0.1;
 // At most this many frames a second, however many signals a burst of restarts brings.
 const FRAME_MS = 100;
 
@@ -214,7 +216,9 @@ const seconds = number().check(positive());
 export function topOptions(args: TopArgs & { json?: boolean }): TopOptions {
   if (args.json && !args.once) throw new UsageError("--json needs --once: the live view is for people", "run `profiles top --once --json`");
   // At most an hour: node fires a timer of more than 2^31 ms at once, which would spin.
-  if (!safeParse(seconds, args.interval).success || args.interval > MAX_INTERVAL_S) throw new UsageError(`--interval "${String(args.interval)}" must be a positive number of seconds, at most ${MAX_INTERVAL_S}`);
+  if (!safeParse(seconds, args.interval).success || args.interval < MIN_INTERVAL_S || args.interval > MAX_INTERVAL_S) {
+    throw new UsageError(`--interval "${String(args.interval)}" must be a number of seconds from ${MIN_INTERVAL_S} to ${MAX_INTERVAL_S}`);
+  }
   const intervalMs = Math.round(args.interval * 1000);
   return { sort: parseSortKey(args.sort), filter: String(args.filter), pace: { intervalMs, probeEveryMs: Math.max(intervalMs, MIN_PROBE_EVERY_MS), pendingEveryMs: Math.max(intervalMs, PENDING_EVERY_MS) } };
 }

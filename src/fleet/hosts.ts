@@ -38,6 +38,9 @@ export interface Inventory {
   groups: Map<string, Host[]>;
 }
 
+// Far deeper than any inventory nests its groups; a chain of thousands overflowed the stack (exit 70).
+const MAX_NESTING = 100;
+
 const INVENTORY_VARS = new Set(["ansible_host", "ansible_user", "ansible_port"]);
 
 /** One inventory line: `HOST`, or `ALIAS ansible_host=ADDR ansible_user=U ansible_port=P`. */
@@ -95,13 +98,20 @@ export function parseInventory(text: string, file: string): Inventory {
     hosts.set(host.name, host);
     if (section) members.get(section.group)!.push(host.name);
   });
+  // Each group resolved once: a group named twice by each of its parents doubled the work at every level.
+  const resolved = new Map<string, string[]>();
   const resolve = (group: string, seen: string[]): string[] => {
+    const done = resolved.get(group);
+    if (done) return done;
     if (seen.includes(group)) throw new UsageError(`${file}: group "${group}" contains itself (${[...seen, group].join(" > ")})`);
     if (!members.has(group) && !children.has(group)) throw new UsageError(`${file}: group "${seen.at(-1)}" names a group "${group}" the file does not have`);
-    return [...(members.get(group) ?? []), ...(children.get(group) ?? []).flatMap((c) => resolve(c, [...seen, group]))];
+    if (seen.length === MAX_NESTING) throw new UsageError(`${file}: groups nest more than ${MAX_NESTING} deep (${seen.slice(0, 3).join(" > ")} > ...)`);
+    const names = [...new Set([...(members.get(group) ?? []), ...(children.get(group) ?? []).flatMap((c) => resolve(c, [...seen, group]))])];
+    resolved.set(group, names);
+    return names;
   };
   const groups = new Map<string, Host[]>();
-  for (const g of new Set([...members.keys(), ...children.keys()])) groups.set(g, [...new Set(resolve(g, []))].map((n) => hosts.get(n)!));
+  for (const g of new Set([...members.keys(), ...children.keys()])) groups.set(g, resolve(g, []).map((n) => hosts.get(n)!));
   groups.set("all", [...hosts.values()]);
   return { hosts: [...hosts.values()], groups };
 }

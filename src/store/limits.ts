@@ -60,7 +60,10 @@ export function checkMemoryMax(v: string): string {
   if (text === "infinity") return text;
   const m = SIZE.exec(text);
   const bytes = m ? Number(m[1]) * UNIT[(m[2] ?? "").toUpperCase()]! : NaN;
-  if (!m || !(bytes >= 1024 * 1024)) throw new UsageError(`--memory-max "${v}" must be a size of at least 1M, such as 512M or 2G (K, M, G, T are powers of 1024), or infinity`);
+  // systemd ignores a size of 2^64 bytes or more (with a warning in its log), so the limit would not hold.
+  if (!m || !(bytes >= 1024 * 1024 && bytes < 2 ** 64)) {
+    throw new UsageError(`--memory-max "${v}" must be a size from 1M to below 16777216T (2^64 bytes), such as 512M or 2G (K, M, G, T are powers of 1024), or infinity`);
+  }
   return `${m[1]}${(m[2] ?? "").toUpperCase()}`;
 }
 

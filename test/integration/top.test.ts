@@ -65,8 +65,9 @@ test("top --once prints every profile with its port, state, PID, memory and CPU;
 test("top refuses bad input with exit 2, naming it", async () => {
   for (const [args, re] of [
     [["top", "--sort", "bogus"], /--sort "bogus" is not a sort key/],
-    [["top", "--interval", "0"], /--interval "0" must be a positive number/],
-    [["top", "--interval", "1e12"], /--interval "1000000000000" must be a positive number of seconds, at most 3600/],
+    [["top", "--interval", "0"], /--interval "0" must be a number of seconds from 0.1 to 3600/],
+    [["top", "--interval", "1e-9"], /--interval "1e-9" must be a number of seconds from 0.1/],
+    [["top", "--interval", "1e12"], /--interval "1000000000000" must be a number of seconds from 0.1 to 3600/],
     [["top", "--json"], /--json needs --once/],
     [["top", "extra"], /Unknown argument/],
   ] as const) {

@@ -37,6 +37,13 @@ test("inventories: plain lines, [group] sections, :children, Ansible's host vars
   assert.throws(() => parseInventory("[a:bogus]\nx\n", "f"), /f line 1/);
   assert.throws(() => parseInventory("[a:children]\nb\n[b:children]\na\n", "f"), /contains itself/);
   assert.throws(() => parseInventory("[a:children]\nnope\n", "f"), /group "nope"/);
+  // Hostile nesting: 40 groups each naming the next twice (2^40 paths) resolves at once; a chain of
+  // 20,000 is refused by name instead of overflowing the stack.
+  const doubled = Array.from({ length: 40 }, (_, i) => `[g${i}:children]\ng${i + 1}\ng${i + 1}\n`).join("") + "[g40]\nvps\n";
+  assert.deepEqual(parseInventory(doubled, "f").groups.get("g0")?.map((h) => h.name), ["vps"]);
+  const chain = (n: number) => Array.from({ length: n }, (_, i) => `[c${i}:children]\nc${i + 1}\n`).join("") + `[c${n}]\nvps\n`;
+  assert.deepEqual(parseInventory(chain(50), "f").groups.get("c0")?.map((h) => h.name), ["vps"]);
+  assert.throws(() => parseInventory(chain(20_000), "f"), (err: unknown) => err instanceof UsageError && /^f: groups nest more than 100 deep \(c0 > c1 > c2 > \.\.\.\)$/.test(err.message));
 });
 
 test("choosing hosts: comma lists, @group from the file, the whole file; a host twice or a group without a file is refused", async () => {

@@ -1,6 +1,7 @@
 import { gt, int, maximum, minimum, number, object, superRefine } from "../../schema.js";
 import type { Argv } from "yargs";
 import { UsageError } from "../../errors.js";
+import { MAX_SECONDS } from "../cli-args.js";
 
 /** How a roll behaves; times in milliseconds. Kept in the roll record, so a resumed roll behaves the same. */
 export interface RollOptions {
@@ -26,8 +27,6 @@ export const ROLL_DEFAULTS = {
   progressDeadline: 300,
 } as const;
 
-// A day: far above any sensible gate, low enough that a typo such as 3e9 is caught.
-const MAX_SECONDS = 86_400;
 
 const count = (min: number) => number("must be a number").check(int("must be a whole number"), minimum(min, `must be at least ${min}`), maximum(10_000, "must be at most 10000"));
 const seconds = number("must be a number of seconds").check(minimum(0, "must not be negative"), maximum(MAX_SECONDS, `must be at most ${MAX_SECONDS} seconds`));
