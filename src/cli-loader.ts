@@ -22,6 +22,7 @@ import vm from "node:vm";
 import { fastInvocation } from "./cli-fast-args.js";
 import { packageVersion } from "./package-files.js";
 import { printOutput } from "./render/stdout.js";
+import { makeDirs } from "./store/make-dirs.js";
 import { appCacheDir } from "./xdg.js";
 
 const fast = fastInvocation(process.argv.slice(2)) !== null;
@@ -47,7 +48,7 @@ function runCached(cacheName: string): void {
   if (!cached || script.cachedDataRejected) {
     process.once("exit", () => {
       try {
-        fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+        makeDirs(cacheDir, 0o700);
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(tmp, cacheFile);

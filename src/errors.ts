@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 
 /** Exit codes of the CLI; README.md documents each one. */
@@ -220,6 +221,9 @@ const FAULTS: Record<string, { what: string; fix: (dir: string) => string }> = {
   EDQUOT: { what: "the disk quota is exceeded", fix: (dir) => `free space within your quota on ${dir} (\`quota -s\`), or have it raised, then run the command again` },
   EROFS: { what: "the file system is read-only", fix: (dir) => `remount it read-write (\`findmnt -T ${dir}\` names it; \`sudo mount -o remount,rw MOUNTPOINT\`), then run the command again` },
   EACCES: { what: "permission denied", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`), or make it yours again: \`sudo chown -R $USER ${dir}\` and \`chmod u+rwX ${dir}\`` },
+  ENOTDIR: { what: "a part of its path is a file, not a directory", fix: (dir) => `${firstFileOnPath(dir) ?? dir} is a file where a directory is needed: move it aside, or point the XDG_*_HOME variable that leads there elsewhere` },
+  // Only a mkdir's (see fileSystemFault): its parent is there (makeDirs made it), the file system makes none, as /proc.
+  ENOENT: { what: "the file system makes no directory there", fix: (dir) => `point the XDG_*_HOME variable that leads to ${dir} at a directory of yours` },
   EPERM: { what: "operation not permitted", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`); an immutable file shows an "i" in \`lsattr ${dir}\` (\`sudo chattr -i FILE\`)` },
 };
 
@@ -265,9 +269,27 @@ export function fileSystemFault(err: unknown, file?: string, action = "write"): 
   const e = err as NodeJS.ErrnoException | null;
   if (!e || typeof e !== "object" || typeof e.code !== "string" || !(e.code in FAULTS)) return null;
   if (typeof e.syscall !== "string" || !FS_SYSCALLS.has(e.syscall)) return null;
+  if (e.code === "ENOENT" && e.syscall !== "mkdir") return null;
   if (file) return new FileSystemError(file, e.code, action);
   const verb = READS.has(e.syscall) ? "read" : e.syscall === "open" ? "open" : "write";
   return new FileSystemError(e.path ?? `a file (${e.syscall})`, e.code, verb);
 }
 
 const READS = new Set(["read", "stat", "lstat", "fstat", "access", "scandir", "readlink", "realpath"]);
+
+/** The first component of `dir` that exists and is not a directory, for ENOTDIR's fix. */
+function firstFileOnPath(dir: string): string | null {
+  let at = "/";
+  for (const part of dir.split("/").filter((p) => p !== "")) {
+    at = path.join(at, part);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(at, { throwIfNoEntry: false });
+    } catch {
+      return null;
+    }
+    if (!st) return null;
+    if (!st.isDirectory()) return at;
+  }
+  return null;
+}

@@ -12,7 +12,14 @@ export function xdg(value: string | undefined, fallback: string): string {
 
 /** The user's home: $HOME when it is absolute, else the password database's. */
 export function homeOf(env: NodeJS.ProcessEnv): string {
-  return env.HOME && path.isAbsolute(env.HOME) ? env.HOME : os.homedir();
+  if (env.HOME && path.isAbsolute(env.HOME)) return env.HOME;
+  // Not os.homedir(): it returns $HOME as it is, relative or not.
+  try {
+    return os.userInfo().homedir;
+  } catch {
+    // A uid the password database does not know (a container's): the working directory is all there is.
+    return path.resolve(env.HOME ?? ".");
+  }
 }
 
 /** $XDG_CACHE_HOME/agent-profiles (default ~/.cache/agent-profiles): what is kept only to be faster. */

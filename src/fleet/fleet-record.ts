@@ -4,12 +4,12 @@
  * command again: hosts already rolled are skipped, the one that was under way rolls again (its own
  * `profiles roll` finishes the roll it left there).
  */
-import fs from "node:fs/promises";
 import path from "node:path";
 import type { Paths } from "../paths.js";
 import { array, enum as zenum, int, minimum, number, object, optional, string } from "../schema.js";
 import { removeFile, writeFileAtomic } from "../store/atomic.js";
 import { readJsonRecord } from "../store/json-record.js";
+import { makeDirs } from "../store/make-dirs.js";
 
 export const HOST_STATES = ["pending", "rolling", "rolled", "failed", "unreachable"] as const;
 export type HostState = (typeof HOST_STATES)[number];
@@ -44,7 +44,7 @@ export async function loadFleetRecord(paths: Paths): Promise<FleetRecord | null>
 
 /** Write the record atomically (0600), as each host's state changes. */
 export async function saveFleetRecord(paths: Paths, rec: FleetRecord): Promise<void> {
-  await fs.mkdir(paths.stateDir, { recursive: true, mode: 0o700 });
+  makeDirs(paths.stateDir, 0o700);
   await writeFileAtomic(fleetRecordFile(paths), JSON.stringify(rec, null, 2) + "\n");
 }
 

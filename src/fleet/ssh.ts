@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { AppError, ExitCode } from "../errors.js";
 import { shellWord } from "../render/shell.js";
+import { makeDirs } from "../store/make-dirs.js";
 import type { Host } from "./hosts.js";
 
 /** What one remote `profiles` did: its exit code (255: ssh could not reach it), stdout and stderr. */
@@ -50,7 +51,7 @@ export const NOT_FOUND = 127;
 
 /** A directory of ours alone, or an error: another user's socket there could stand in for a host. */
 function privateDir(dir: string): string {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const st = fs.lstatSync(dir);
   const uid = process.getuid?.() ?? st.uid;
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {

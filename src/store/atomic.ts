@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileSystemFault } from "../errors.js";
+import { makeDirs } from "./make-dirs.js";
 import { refusedThroughLink, symlinkTarget } from "./symlinks.js";
 
 /** Options of writeFileAtomic. */
@@ -104,18 +105,17 @@ export async function syncDir(dir: string): Promise<void> {
 /** Make `file`'s directory (0700) when it is missing; an existing one keeps its mode. */
 export async function ensureParent(file: string): Promise<void> {
   const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => Promise.reject(fileSystemFault(err, dir, "set up the directory") ?? err));
+  try {
+    makeDirs(dir, 0o700);
+  } catch (err) {
+    throw fileSystemFault(err, dir, "set up the directory") ?? err;
+  }
 }
 
 /** mkdir -p with an exact mode on the last component (the umask would otherwise narrow or keep it). */
 export async function ensureDir(dir: string, mode: number): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true, mode }).catch(async (err: NodeJS.ErrnoException) => {
-      // node's recursive mkdir says ENOENT where mkdir(2) said EROFS (node 20): a plain mkdir, which
-      // fails the same way when the parent is there, tells the real reason.
-      if (err.code !== "ENOENT") throw err;
-      await fs.mkdir(dir, { mode }).catch((again: NodeJS.ErrnoException) => Promise.reject(again.code === "ENOENT" ? err : again));
-    });
+    makeDirs(dir, mode);
     await fs.chmod(dir, mode);
   } catch (err) {
     throw fileSystemFault(err, dir, "set up the directory") ?? err;

@@ -18,6 +18,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { literal, object, record, string, type output } from "../schema.js";
+import { makeDirs } from "../store/make-dirs.js";
 
 /** A change this recent may share its mtime with a later one: answers are neither reused nor kept. */
 export const RACY_MS = 2_000;
@@ -171,7 +172,7 @@ export class UnitFileStateCache {
     // Not a name another process could have made first: "wx" refuses one that exists, or a symlink.
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      makeDirs(path.dirname(file), 0o700);
       if (!this.ownDirectory()) return;
       fs.writeFileSync(tmp, JSON.stringify(content), { mode: 0o600, flag: "wx" });
       fs.renameSync(tmp, file);
