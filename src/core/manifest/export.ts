@@ -44,7 +44,8 @@ export async function exportManifest(ctx: Context, config: Config): Promise<Expo
   const profiles: ExportedProfile[] = [];
   for (const name of names) {
     const entries = await readEnv(ctx.paths, name);
-    const env: Record<string, string> = {};
+    // No prototype: a key named __proto__ (a valid variable name) is then a key like any other, not a setter.
+    const env: Record<string, string> = Object.create(null) as Record<string, string>;
     const secretKeys: string[] = [];
     for (const [k, v] of entries) {
       if (k === config.portVar) continue;

@@ -22,7 +22,7 @@ export const NOT_IN_MANIFEST: Record<string, string> = {
 
 /** Every host setting by its manifest key, in `init --help`'s order. */
 export const HOST_SETTINGS: ReadonlyMap<string, HostRule> = new Map<string, HostRule>([
-  ...SETTINGS.filter((s) => s.flag && !PROFILE_SETTINGS.has(s.flag.name) && !(s.flag.name in NOT_IN_MANIFEST)).map((s): [string, HostRule] => [s.flag!.name, { setting: s }]),
+  ...SETTINGS.filter((s) => s.flag && !PROFILE_SETTINGS.has(s.flag.name) && !Object.hasOwn(NOT_IN_MANIFEST, s.flag.name)).map((s): [string, HostRule] => [s.flag!.name, { setting: s }]),
   ...POLICY_FLAGS.filter((f) => !PROFILE_SETTINGS.has(f.flag.slice(2))).map((f): [string, HostRule] => [f.flag.slice(2), { policy: f }]),
 ]);
 
@@ -53,7 +53,7 @@ export function hostValue(e: ManifestEntry, rule: HostRule, fail: (problem: stri
   }
   const s = rule.setting;
   // A boolean reads as `yes`/`no`, as `enabled` does.
-  const raw = s.flag?.boolean ? ({ yes: "true", no: "false" } as Record<string, string>)[e.value] ?? e.value : e.value;
+  const raw = s.flag?.boolean && (e.value === "yes" || e.value === "no") ? String(e.value === "yes") : e.value;
   const parsed = s.schema.safeParse(raw);
   if (!parsed.success) return fail(settingProblem(e.key, s, e.value, s.flag?.boolean ? "must be yes or no" : parsed.error.issues[0]?.message));
   return { key: e.key, line: e.line, value: parsed.data };

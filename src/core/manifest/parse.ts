@@ -185,8 +185,9 @@ function sectionSettings(s: ManifestSection, isDefaults: boolean, file: string, 
         host.push(hostValue(e, hostRule, (p) => fail(e, p)));
         continue;
       }
-      if (e.key in NOT_IN_MANIFEST) fail(e, `${e.key} cannot be in a manifest: ${NOT_IN_MANIFEST[e.key]}`);
-      const rule = SETTINGS[e.key];
+      // Own keys only: `constructor` is lowercase, so a setting's name, and no rule of Object.prototype's.
+      if (Object.hasOwn(NOT_IN_MANIFEST, e.key)) fail(e, `${e.key} cannot be in a manifest: ${NOT_IN_MANIFEST[e.key]}`);
+      const rule = Object.hasOwn(SETTINGS, e.key) ? SETTINGS[e.key] : undefined;
       if (!rule) fail(e, `unknown setting "${e.key}" in [${s.header}] (known: ${Object.keys(SETTINGS).join(", ")}; host settings in [defaults]: ${[...HOST_SETTINGS.keys()].join(", ")}; an environment variable in lowercase is written env.${e.key})`);
       if (isDefaults && !rule!.defaults) fail(e, `"${e.key}" cannot be in [defaults]: each profile needs its own`);
       const parsed = rule!.schema.safeParse(e.value);
