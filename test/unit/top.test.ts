@@ -62,6 +62,7 @@ test("parseSortKey: a name or its key; anything else is exit 2 naming the choice
   assert.equal(parseSortKey("memory"), "memory");
   assert.equal(parseSortKey("c"), "cpu");
   assert.throws(() => parseSortKey("size"), fails(ExitCode.usage, /--sort "size" is not a sort key: give one of name, memory, cpu, restarts, port, state, uptime/));
+  for (const v of ["constructor", "toString", "__proto__"]) assert.throws(() => parseSortKey(v), fails(ExitCode.usage, /is not a sort key/), v);
 });
 
 test("keys: sort keys, q and Ctrl-C quit, / types a filter that Enter keeps and Esc drops; arrows are ignored", () => {

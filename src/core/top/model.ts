@@ -43,7 +43,8 @@ export const SORT_KEYS: Readonly<Record<string, SortKey>> = { n: "name", m: "mem
 export function parseSortKey(value: unknown): SortKey {
   const names = Object.values(SORT_KEYS);
   const v = String(value);
-  const key = (names as string[]).includes(v) ? (v as SortKey) : SORT_KEYS[v];
+  // Own keys only: `--sort constructor` is no sort key.
+  const key = (names as string[]).includes(v) ? (v as SortKey) : Object.hasOwn(SORT_KEYS, v) ? SORT_KEYS[v] : undefined;
   if (key === undefined) throw new UsageError(`--sort "${v}" is not a sort key: give one of ${names.join(", ")}`, "see `profiles top --help`");
   return key;
 }
