@@ -23,9 +23,47 @@ export function stripUrls(text: string): string {
 
 /** `text` with every noted secret value masked and URLs stripped. */
 export function redactText(text: string): string {
-  let out = text;
-  for (const f of secretForms()) if (out.includes(f)) out = out.replaceAll(f, MASK);
-  return stripUrls(out);
+  return stripUrls(maskSecrets(text));
+}
+
+// The secret forms by their first MIN_SECRET_LENGTH characters (each list longest first, as secretForms
+// gives them), made again when secretForms makes a new list.
+const indexes = new WeakMap<readonly string[], Map<string, string[]>>();
+
+function formIndex(forms: readonly string[]): Map<string, string[]> {
+  let index = indexes.get(forms);
+  if (index) return index;
+  index = new Map();
+  for (const f of forms) {
+    const head = f.slice(0, MIN_SECRET_LENGTH);
+    const list = index.get(head);
+    if (list) list.push(f);
+    else index.set(head, [f]);
+  }
+  indexes.set(forms, index);
+  return index;
+}
+
+/**
+ * `text` with each secret form masked, leftmost and longest first, in one pass over the text. A search
+ * of the text per form was quadratic: `env` of a .env with 60,000 secret keys took 7 s.
+ */
+function maskSecrets(text: string): string {
+  const forms = secretForms();
+  if (forms.length === 0 || text.length < MIN_SECRET_LENGTH) return text;
+  const index = formIndex(forms);
+  let out = "";
+  let from = 0;
+  for (let i = 0; i + MIN_SECRET_LENGTH <= text.length; ) {
+    const hit = index.get(text.slice(i, i + MIN_SECRET_LENGTH))?.find((f) => text.startsWith(f, i));
+    if (hit === undefined) i++;
+    else {
+      out += text.slice(from, i) + MASK;
+      i += hit.length;
+      from = i;
+    }
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
 
 /** A copy of `value` (JSON-like data) with every string redacted; keys and other values stay. */
@@ -51,7 +89,7 @@ function isPlain(o: object): boolean {
 export function redactJson(value: unknown, indent?: number): string {
   const text = JSON.stringify(value, null, indent);
   if (text === undefined) return "null";
-  const touched = secretForms().some((f) => text.includes(f)) || URL_HINT_RE.test(text);
+  const touched = maskSecrets(text) !== text || URL_HINT_RE.test(text);
   return touched ? JSON.stringify(redactData(value), null, indent) : text;
 }
 

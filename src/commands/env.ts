@@ -18,7 +18,8 @@ export interface EnvResult {
 
 /** `env`'s text for people: `KEY="value"` lines, then what was hidden and what systemd drops or refuses. */
 export function renderEnv(r: EnvResult): string {
-  const lines = Object.entries(r.variables).map(([k, v]) => (r.hidden.includes(k) ? `${k}=${v}` : `${k}=${quoteValue(v)}`));
+  const hidden = new Set(r.hidden);
+  const lines = Object.entries(r.variables).map(([k, v]) => (hidden.has(k) ? `${k}=${v}` : `${k}=${quoteValue(v)}`));
   if (r.hidden.length > 0) lines.push(`# hidden: ${r.hidden.join(", ")} (--show-secrets prints them)`);
   for (const p of r.problems) lines.push(`# line ${p.line}: ${p.message}`);
   for (const x of r.refused) lines.push(`# WARNING line ${x.line}: ${x.message}; fix it: \`profiles set ${r.name} ${x.key}=...\` with UTF-8 text, or edit ${r.file}`);
@@ -42,7 +43,8 @@ export default defineCommand<{ name: string; showSecrets: boolean }>({
     // bytes: a value that is not UTF-8 shows as \xNN, and is warned about, since systemd refuses it.
     const { entries, problems, refused } = parseEnv(readEnvText(ctx.paths, name));
     const hidden = args.showSecrets ? [] : [...entries].filter(([k, v]) => isSecretKey(k) && maskValue(k, v) !== v).map(([k]) => k);
-    const shown = [...entries].map(([k, v]) => [k, hidden.includes(k) ? maskValue(k, v) : v] as const);
+    const masked = new Set(hidden);
+    const shown = [...entries].map(([k, v]) => [k, masked.has(k) ? maskValue(k, v) : v] as const);
     for (const r of refused) ctx.progress(`warning: ${file} line ${r.line}: ${r.message}`);
     const data: EnvResult = { name, file, variables: Object.fromEntries(shown), hidden, problems, refused };
     // Shown on purpose with --show-secrets: output redaction would mask them again.

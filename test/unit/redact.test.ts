@@ -181,3 +181,16 @@ test("lineStream: whole lines only, so a token split across reads is still maske
   await s.end();
   assert.equal(out, `a ${MASK} b\nc\n`);
 });
+
+test("redactText with thousands of secrets: each masked, leftmost and longest first, and one noted later too", () => {
+  const values = Array.from({ length: 5000 }, (_, i) => `zq-many-${i}-s3cret`);
+  noteEntries(new Map(values.map((v, i) => [`K${i}_TOKEN`, v])));
+  const text = values.map((v, i) => `line ${i}: ${v}.`).join("\n");
+  assert.equal(redactText(text), values.map((_, i) => `line ${i}: ${MASK}.`).join("\n"));
+  // "zq-many-1-s3cret" is a prefix of none here, but "zq-many-10-s3cret" starts as "zq-many-1": the longer wins.
+  assert.equal(redactText("[zq-many-10-s3cret]"), `[${MASK}]`);
+  assert.equal(redactText("zq-many-later-x"), "zq-many-later-x");
+  noteEntries(new Map([["LATER_TOKEN", "zq-many-later-x"]]));
+  assert.equal(redactText("a zq-many-later-x b"), `a ${MASK} b`);
+  assert.equal(redactJson({ v: "zq-many-4999-s3cret", n: 1 }), JSON.stringify({ v: MASK, n: 1 }));
+});
