@@ -9,7 +9,7 @@ async function wanted(name: string, pairs: string[], args: Record<string, unknow
     if (pairs.length !== 1 || pairs[0]!.includes("=") || keyProblem(pairs[0]!)) {
       throw new UsageError("--stdin takes exactly one KEY (no =VALUE: the value comes from standard input)", `run \`profiles set ${name} KEY --stdin\``);
     }
-    return new Map([[pairs[0]!, await stdinValue(pairs[0]!)]]);
+    return new Map([[pairs[0]!, await stdinValue(pairs[0]!, name)]]);
   }
   const envFile = args.envFile as string | undefined;
   if (pairs.length === 0 && envFile === undefined) throw new UsageError("set needs KEY=VALUE pairs, --env-file FILE or KEY --stdin", `run \`profiles set ${name} KEY=VALUE\``);

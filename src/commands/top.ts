@@ -4,7 +4,7 @@ import { onStdinEnd } from "../core/stop-signals.js";
 import { TopFeed, type FeedMaker, type FeedPace, type RowFeed } from "../core/top/feed.js";
 import { KeyReader } from "../core/top/keys.js";
 import { filterRows, parseSortKey, SORT_KEYS, sortRows, topTable, type SortKey, type TopRow } from "../core/top/model.js";
-import { UsageError } from "../errors.js";
+import { OutputError, UsageError } from "../errors.js";
 import { peopleText, redactJson } from "../redact.js";
 import { NO_PROFILES } from "../render/status-table.js";
 import { Screen, type FrameLine } from "../render/top-screen.js";
@@ -187,8 +187,9 @@ function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promis
     }
     const unsignal = onStopSignals(() => end());
     const offStdin = onStdinEnd(ctx.env, () => end());
-    // `profiles top | head` closes our stdout: stop instead of crashing on EPIPE.
-    const onClosed = (): void => end();
+    // `profiles top | head` closes our stdout: stop, as the reader did. Any other refusal (`> /dev/full`)
+    // is an error: the view was lost.
+    const onClosed = (err: NodeJS.ErrnoException): void => end(err.code === "EPIPE" ? undefined : new OutputError(err.code ?? "EIO", false));
     process.stdout.on("error", onClosed);
     function end(err?: unknown): void {
       feed.stop();

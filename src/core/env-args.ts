@@ -25,11 +25,15 @@ export function envFileArg(file: string): EnvEntries {
 
 /**
  * The value of `key` from standard input, for `set NAME KEY --stdin`: from a terminal, typed without
- * echo up to Enter; otherwise all of it, without one trailing newline. Never on the command line, so never
+ * echo up to Enter; otherwise all of it, without one trailing newline (nothing at all is refused). Never on the command line, so never
  * in `ps` or shell history. A value systemd cannot carry is a UsageError naming the key, not the value.
  */
-export async function stdinValue(key: string): Promise<string> {
-  const value = process.stdin.isTTY ? await typedWithoutEcho(key) : (await readAll()).replace(/\r?\n$/, "");
+export async function stdinValue(key: string, profile: string): Promise<string> {
+  const piped = process.stdin.isTTY ? null : await readAll();
+  // Nothing at all (`< /dev/null`, or `pass show x |` that failed) is no value: an empty secret would be
+  // written without a word. A line, even an empty one, is a value.
+  if (piped === "") throw new UsageError(`standard input is empty: no value for ${key} was given`, `to set an empty value, run \`profiles set ${profile} ${key}=\``);
+  const value = piped === null ? await typedWithoutEcho(key) : piped.replace(/\r?\n$/, "");
   const problem = valueProblem(value);
   if (problem) throw new UsageError(`the value of ${key} ${problem}`);
   noteEntries(new Map([[key, value]]));

@@ -105,13 +105,12 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
           keyLine = line;
           lastKeyWs = -1;
           key = c;
-        } else if (c === "\n") line++;
+        }
         break;
       case "key":
         if (NEWLINE.includes(c)) {
           problems.push({ line: keyLine, message: `the line has no "="; systemd ignores it` });
           state = "preKey";
-          line++;
           key = "";
         } else if (c === "=") {
           state = "preValue";
@@ -125,7 +124,6 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
       case "preValue":
         if (NEWLINE.includes(c)) {
           state = "preKey";
-          line++;
           push();
         } else if (c === "'") state = "single";
         else if (c === '"') state = "double";
@@ -138,7 +136,6 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
       case "value":
         if (NEWLINE.includes(c)) {
           state = "preKey";
-          line++;
           if (lastValueWs >= 0) value = value.slice(0, lastValueWs);
           push();
         } else if (c === "\\") {
@@ -153,40 +150,31 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
       case "valueEscape":
         state = "value";
         if (!NEWLINE.includes(c)) value += c;
-        else line++;
         break;
       case "single":
         if (c === "'") state = "preValue";
-        else {
-          if (c === "\n") line++;
-          value += c;
-        }
+        else value += c;
         break;
       case "double":
         if (c === '"') state = "preValue";
         else if (c === "\\") state = "doubleEscape";
-        else {
-          if (c === "\n") line++;
-          value += c;
-        }
+        else value += c;
         break;
       case "doubleEscape":
         state = "double";
         if (SHELL_NEED_ESCAPE.includes(c)) value += c;
         else if (c !== "\n") value += "\\" + c;
-        else line++;
         break;
       case "comment":
         if (c === "\\") state = "commentEscape";
-        else if (NEWLINE.includes(c)) {
-          state = "preKey";
-          line++;
-        }
+        else if (NEWLINE.includes(c)) state = "preKey";
         break;
       case "commentEscape":
         state = "comment";
         break;
     }
+    // Lines as an editor numbers them: a CRLF is one line break (each state above ends a line at either).
+    if (c === "\n") line++;
   }
 
   if (state === "single" || state === "double" || state === "doubleEscape") {

@@ -131,6 +131,12 @@ test("a value systemd cannot carry is refused with exit 2, and nothing changes",
   const endless = await sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} set ${PROFILE} ENDLESS --stdin < /dev/zero`], { timeoutMs: 60_000 });
   assert.equal(endless.code, 2, endless.stderr);
   assert.match(endless.stderr, /^profiles: standard input is over the 8 MiB that profiles reads of any input\n/);
+  // Nothing at all, from /dev/null or a closed stdin, is no value: an empty one was written, exit 0.
+  for (const from of ["< /dev/null", "<&-"]) {
+    const empty = await sb.exec("bash", ["-c", `exec node ${path.join(sb.appDir, "dist/src/cli.cjs")} set ${PROFILE} EMPTY --stdin ${from}`], { timeoutMs: 60_000 });
+    assert.equal(empty.code, 2, `${from}: ${empty.stderr}`);
+    assert.equal(empty.stderr, `profiles: standard input is empty: no value for EMPTY was given\n  next: to set an empty value, run \`profiles set ${PROFILE} EMPTY=\`\n`);
+  }
   const u = await sb.profiles(["unset", PROFILE, "NOT_THERE"]);
   assert.equal(u.code, 2, u.stderr);
   assert.match(u.stderr, /has no NOT_THERE/);

@@ -59,6 +59,15 @@ test("parser reports what systemd would drop", () => {
   assert.match(messages[2]!, /^4: .*unclosed quote/);
 });
 
+test("problems name the line an editor shows: a CRLF file's lines are not counted twice", () => {
+  const lines = ["A=1", "# a comment", "NOEQUALS", "B='two", "lines'", "9X=1", "C=3"];
+  for (const eol of ["\n", "\r\n"]) {
+    const { entries, problems } = parseEnv(lines.join(eol) + eol);
+    assert.deepEqual(problems.map((p) => p.line), [3, 6], JSON.stringify(eol));
+    assert.equal(entries.get("C"), "3");
+  }
+});
+
 test("values systemd cannot carry are refused", () => {
   assert.match(valueProblem("a\nb")!, /line break/);
   assert.match(valueProblem("a\rb")!, /line break/);
