@@ -75,7 +75,7 @@ export async function runVerb(run: Run, spec: CommandSpec, args: GlobalArgs & Re
 /** Check argv, let `dispatch` parse it and run a verb, print the result; returns the exit code. */
 export async function runCli(argv: string[], dispatch: (run: Run) => Promise<void>): Promise<number> {
   // Errors can come before anything has parsed the words, so --json is also looked for by hand.
-  const run: Run = { json: argv.includes("--json") };
+  const run: Run = { json: jsonAsked(argv) };
   const notUtf8 = argsNotUtf8(argv);
   if (notUtf8.length > 0) return report(notUtf8Error(argv[notUtf8[0]!]!, notUtf8[0]!), run.json);
   // Asked by a driving `profiles --host`: a host of another version refuses before doing anything.
@@ -115,4 +115,15 @@ export function exitWith(code: Promise<number>): void {
       process.exit(ExitCode.internal);
     },
   );
+}
+
+/** Whether the words ask for --json, as the parser will read them: the last of --json[=true|false] and --no-json, before `--`. */
+function jsonAsked(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  let json = false;
+  for (const w of end < 0 ? argv : argv.slice(0, end)) {
+    if (w === "--json" || w === "--json=true") json = true;
+    else if (w === "--no-json" || w === "--json=false") json = false;
+  }
+  return json;
 }

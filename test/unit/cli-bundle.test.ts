@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -297,5 +297,17 @@ test("the bin (cli.cjs) starts without node's ES module loader; cli.js, which ea
     assert.match((await run(process.execPath, [oldBin, "--help"])).stdout, /^profiles <command> \[options\]/);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("an error before the parser ran is JSON for --json in each of its spellings, and text after --no-json", async (t) => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-json-"));
+  t.after(() => fs.rm(home, { recursive: true, force: true }));
+  const env = { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, "cache") };
+  for (const [words, asJson] of [[["list", "--bogus", "--json=true"], true], [["list", "--bogus", "--json"], true], [["list", "--bogus", "--json", "--no-json"], false], [["list", "--bogus", "--json=false"], false]] as const) {
+    const r = spawnSync(process.execPath, [CLI, ...words], { env, encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 2, words.join(" "));
+    if (asJson) assert.equal((JSON.parse(r.stdout) as { error: { message: string } }).error.message, "Unknown argument: bogus", words.join(" "));
+    else assert.deepEqual([r.stdout, r.stderr.split("\n")[0]], ["", "profiles: Unknown argument: bogus"], words.join(" "));
   }
 });

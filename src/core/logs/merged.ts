@@ -45,7 +45,8 @@ export function parseSince(text: string, now = Date.now()): Date {
   if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!);
   const t = Date.parse(text.trim().replace(/^(\d{4}-\d\d-\d\d) /, "$1T"));
   if (Number.isNaN(t)) throw new UsageError(`--since "${text}" is not a time`, "for example `--since 10m`, `--since 2h` or `--since \"2026-11-30 12:00\"`");
-  return new Date(t);
+  // Before 1970 is all of the journal: journalctl refuses a negative time ("Failed to parse timestamp").
+  return new Date(Math.max(0, t));
 }
 
 /** ANSI colours the profile names cycle through on a terminal. */
