@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileSystemFault } from "../errors.js";
+import { processAlive } from "../processes/identity.js";
 import { makeDirs } from "./make-dirs.js";
 import { refusedThroughLink, symlinkTarget } from "./symlinks.js";
 
@@ -33,6 +34,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   if (opts.followSymlink) file = await symlinkTarget(file);
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await removeStaleTemps(dir, path.basename(file));
   try {
     const handle = await fs.open(tmp, "wx", mode);
     try {
@@ -50,6 +52,22 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw (file !== link ? refusedThroughLink(err, file, link) : null) ?? fileSystemFault(err, file) ?? err;
   }
   if (durable) await syncDir(dir).catch((err: unknown) => Promise.reject(fileSystemFault(err, dir, "sync") ?? err));
+}
+
+/**
+ * Remove the temporary files of earlier writes of `base` in `dir` whose process is gone: a SIGKILL
+ * between the write and the rename leaves one, holding the new content (a `.env`'s secrets). Beside a
+ * symlinked `.env`'s target, that is the user's dotfiles repository, where `git add -A` would take it.
+ * A file of a live process (ours, or one that got its PID) is left: it may be a write under way.
+ */
+async function removeStaleTemps(dir: string, base: string): Promise<void> {
+  const prefix = `.${base}.`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) await fs.rm(path.join(dir, name), { force: true }).catch(() => {});
+  }
 }
 
 /**

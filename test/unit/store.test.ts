@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,6 +27,22 @@ test("atomic write: exact mode, no temporary file left behind", async () => {
     assert.deepEqual(await fs.readdir(dir), [".env"]);
   } finally {
     process.umask(old);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("atomic write: a temporary file a killed write left (secrets, 0600) is removed; a live process's and another file's stay", async () => {
+  const dir = await tmp();
+  try {
+    // A PID that was just used and is gone: a write SIGKILLed between its write and its rename.
+    const dead = spawnSync("true").pid!;
+    const stale = `..env.${dead}.0badf00d.tmp`;
+    const live = `..env.${process.ppid}.cafebabe.tmp`;
+    const other = `.config.ini.${dead}.0badf00d.tmp`;
+    for (const name of [stale, live, other]) await fs.writeFile(path.join(dir, name), "TOKEN=s3cret\n", { mode: 0o600 });
+    await writeFileAtomic(path.join(dir, ".env"), "A=1\n", 0o600);
+    assert.deepEqual((await fs.readdir(dir)).sort(), [".env", live, other].sort());
+  } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
