@@ -26,7 +26,7 @@ export function cliParser(argv: string[], handle: (spec: CommandSpec, args: Reco
     .wrap(Math.min(110, process.stdout.columns || 110))
     .exitProcess(false)
     // After yargs' own checks, before any verb runs: the options as each verb declared them.
-    .middleware(((args: Record<string, unknown>, y: { getOptions(): DeclaredOptions }) => assertOneValueEach(args, y.getOptions())) as never, false)
+    .middleware(((_args: unknown, y: { getOptions(): DeclaredOptions }) => assertOneValueEach(argv, y.getOptions())) as never, false)
     .fail((msg, err) => {
       // yargs' own validation (e.g. "Not enough arguments following: host") comes as a YError: bad input too.
       if (err && err.name !== "YError") throw err;
@@ -48,6 +48,8 @@ export async function parseAndRun(argv: string[], handle: (spec: CommandSpec, ar
 }
 
 function parserWords(argv: string[]): string[] {
+  // A shell completing `roll --` or `roll -- -` asks for words, not for a usage error.
+  if (argv.includes("--get-yargs-completions")) return argv;
   return joinNoFlagValues(endOfOptions(argv), POLICY_FLAGS.filter((f) => f.flag.startsWith("--no-")).map((f) => f.flag));
 }
 

@@ -117,13 +117,16 @@ export function exitWith(code: Promise<number>): void {
   );
 }
 
-/** Whether the words ask for --json, as the parser will read them: the last of --json[=true|false] and --no-json, before `--`. */
+/** Whether the words ask for --json, as the parser will read them: the last of --json [true|false], --json=… and --no-json, before `--`. */
 function jsonAsked(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");
   let json = false;
-  for (const w of end < 0 ? argv : argv.slice(0, end)) {
-    if (w === "--json" || w === "--json=true") json = true;
+  const words = end < 0 ? argv : argv.slice(0, end);
+  words.forEach((w, i) => {
+    // yargs takes a boolean's next word when it is true or false: `--json false`.
+    if (w === "--json") json = words[i + 1] !== "false";
+    else if (w === "--json=true") json = true;
     else if (w === "--no-json" || w === "--json=false") json = false;
-  }
+  });
   return json;
 }

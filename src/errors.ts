@@ -216,12 +216,12 @@ export class JobTimeoutError extends SystemdError {
 }
 
 /** What an errno of the file system means, and how the operator puts it right (`dir`: where it happened). */
-const FAULTS: Record<string, { what: string; fix: (dir: string) => string }> = {
+const FAULTS: Record<string, { what: string; fix: (dir: string, file: string) => string }> = {
   ENOSPC: { what: "no space left on the device", fix: (dir) => `free space on the file system that holds ${dir} (\`df -h ${dir}\`), then run the command again` },
   EDQUOT: { what: "the disk quota is exceeded", fix: (dir) => `free space within your quota on ${dir} (\`quota -s\`), or have it raised, then run the command again` },
   EROFS: { what: "the file system is read-only", fix: (dir) => `remount it read-write (\`findmnt -T ${dir}\` names it; \`sudo mount -o remount,rw MOUNTPOINT\`), then run the command again` },
   EACCES: { what: "permission denied", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`), or make it yours again: \`sudo chown -R $USER ${dir}\` and \`chmod u+rwX ${dir}\`` },
-  ENOTDIR: { what: "a part of its path is a file, not a directory", fix: (dir) => `${firstFileOnPath(dir) ?? dir} is a file where a directory is needed: move it aside, or point the XDG_*_HOME variable that leads there elsewhere` },
+  ENOTDIR: { what: "a part of its path is a file, not a directory", fix: (dir, file) => `${firstFileOnPath(file) ?? dir} is a file where a directory is needed: move it aside, or point what leads there (an XDG_*_HOME variable, \`init --log-dir\`) elsewhere` },
   // Only a mkdir's (see fileSystemFault): its parent is there (makeDirs made it), the file system makes none, as /proc.
   ENOENT: { what: "the file system makes no directory there", fix: (dir) => `point the XDG_*_HOME variable that leads to ${dir} at a directory of yours` },
   EPERM: { what: "operation not permitted", fix: (dir) => `run profiles as the user who owns ${dir} (\`ls -ld ${dir}\`); an immutable file shows an "i" in \`lsattr ${dir}\` (\`sudo chattr -i FILE\`)` },
@@ -240,7 +240,7 @@ export class FileSystemError extends AppError {
   constructor(readonly file: string, readonly code: string, action: string, opts: { via?: string; hint?: string } = {}) {
     const fault = FAULTS[code] ?? { what: "the file system refused it", fix: (dir: string) => `look at ${dir} (\`ls -ld ${dir}\`, \`df -h ${dir}\`)` };
     const where = opts.via ? `${file} (which the symlink ${opts.via} points to)` : file;
-    super(`cannot ${action} ${where}: ${fault.what} (${code})`, ExitCode.fileSystem, opts.hint ?? fault.fix(path.isAbsolute(file) ? path.dirname(file) : "."));
+    super(`cannot ${action} ${where}: ${fault.what} (${code})`, ExitCode.fileSystem, opts.hint ?? fault.fix(path.isAbsolute(file) ? path.dirname(file) : ".", file));
   }
 }
 

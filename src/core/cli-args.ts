@@ -44,21 +44,33 @@ export interface DeclaredOptions {
   string: readonly string[];
   number: readonly string[];
   array: readonly string[];
+  alias: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
- * Refuse what yargs lets through for an option that takes a value: `--no-X` (yargs makes it `false`) and,
- * unless the option is repeatable, a second `--X` (yargs makes an array). Either reached the verbs as a
- * value of the wrong type: a stack trace, or two webhook URLs joined by a comma.
+ * Refuse, in the words as given (before `--`), what yargs misreads for an option that takes a value:
+ * `--no-X` (yargs makes it false, or 0 for a number), a second `--X` unless the option is repeatable
+ * (an array, or for a number a sum: `--max-parallel 1 --max-parallel 1` was 2), and `--X --` (the first
+ * word after `--` would be taken as its value). Each reached the verbs as something not given.
  */
-export function assertOneValueEach(args: Readonly<Record<string, unknown>>, declared: DeclaredOptions): void {
+export function assertOneValueEach(argv: readonly string[], declared: DeclaredOptions): void {
+  const end = argv.indexOf("--");
+  const words = end < 0 ? argv : argv.slice(0, end);
   const flag = (key: string): string => (key.length === 1 ? `-${key}` : `--${key}`);
+  const beforeEnd = end > 0 ? argv[end - 1]! : "";
   for (const key of [...declared.string, ...declared.number]) {
-    const value = args[key];
-    if ((Array.isArray(value) ? value : [value]).some((v) => typeof v === "boolean")) {
-      throw new UsageError(`--no-${key}: ${flag(key)} takes a value, and has no "no" form`, `leave ${flag(key)} out instead`);
+    const names = new Set([key, key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()), ...(declared.alias[key] ?? [])]);
+    let given = 0;
+    for (const w of words) {
+      if (!w.startsWith("-")) continue;
+      const name = w.replace(/^--?/, "").split("=", 1)[0]!;
+      if (names.has(name)) given++;
+      else if (name.startsWith("no-") && names.has(name.slice(3))) throw new UsageError(`${w}: ${flag(key)} takes a value, and has no "no" form`, `leave ${flag(key)} out instead`);
     }
-    if (Array.isArray(value) && !declared.array.includes(key)) throw new UsageError(`${flag(key)} is given ${value.length} times; it takes one value`);
+    if (given > 1 && !declared.array.includes(key)) throw new UsageError(`${flag(key)} is given ${given} times; it takes one value`);
+    if (beforeEnd.startsWith("-") && !beforeEnd.includes("=") && names.has(beforeEnd.replace(/^--?/, ""))) {
+      throw new UsageError(`${beforeEnd} needs its value before "--"`, `give it as ${flag(key)}=VALUE, or move "--" after its value`);
+    }
   }
 }
 

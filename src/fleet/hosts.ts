@@ -99,19 +99,25 @@ export function parseInventory(text: string, file: string): Inventory {
     if (section) members.get(section.group)!.push(host.name);
   });
   // Each group resolved once: a group named twice by each of its parents doubled the work at every level.
-  const resolved = new Map<string, string[]>();
-  const resolve = (group: string, seen: string[]): string[] => {
+  // Its depth is kept with it, so that the bound holds whichever order the file lists the groups in.
+  const resolved = new Map<string, { names: string[]; depth: number }>();
+  const tooDeep = (path: string[]) => new UsageError(`${file}: groups nest more than ${MAX_NESTING} deep (${path.slice(0, 3).join(" > ")} > ...)`);
+  const resolve = (group: string, seen: string[]): { names: string[]; depth: number } => {
     const done = resolved.get(group);
-    if (done) return done;
+    if (done) {
+      if (seen.length + done.depth > MAX_NESTING) throw tooDeep([...seen, group]);
+      return done;
+    }
     if (seen.includes(group)) throw new UsageError(`${file}: group "${group}" contains itself (${[...seen, group].join(" > ")})`);
     if (!members.has(group) && !children.has(group)) throw new UsageError(`${file}: group "${seen.at(-1)}" names a group "${group}" the file does not have`);
-    if (seen.length === MAX_NESTING) throw new UsageError(`${file}: groups nest more than ${MAX_NESTING} deep (${seen.slice(0, 3).join(" > ")} > ...)`);
-    const names = [...new Set([...(members.get(group) ?? []), ...(children.get(group) ?? []).flatMap((c) => resolve(c, [...seen, group]))])];
-    resolved.set(group, names);
-    return names;
+    if (seen.length === MAX_NESTING) throw tooDeep(seen);
+    const kids = (children.get(group) ?? []).map((c) => resolve(c, [...seen, group]));
+    const found = { names: [...new Set([...(members.get(group) ?? []), ...kids.flatMap((k) => k.names)])], depth: 1 + Math.max(0, ...kids.map((k) => k.depth)) };
+    resolved.set(group, found);
+    return found;
   };
   const groups = new Map<string, Host[]>();
-  for (const g of new Set([...members.keys(), ...children.keys()])) groups.set(g, resolve(g, []).map((n) => hosts.get(n)!));
+  for (const g of new Set([...members.keys(), ...children.keys()])) groups.set(g, resolve(g, []).names.map((n) => hosts.get(n)!));
   groups.set("all", [...hosts.values()]);
   return { hosts: [...hosts.values()], groups };
 }

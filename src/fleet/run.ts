@@ -73,7 +73,8 @@ async function askInTurn(f: Fleet, verb: string, hosts: Host[], args: string[], 
  */
 async function stdinInput(args: FleetArgs): Promise<string> {
   const key = Array.isArray(args.pairs) && args.pairs.length === 1 ? String(args.pairs[0]) : undefined;
-  return key !== undefined ? stdinValue(key, String(args.name)) : readAll();
+  // The hosts' `set` takes off one trailing newline, as it does of any pipe: an empty value arrives as one.
+  return key !== undefined ? `${await stdinValue(key, String(args.name))}\n` : readAll();
 }
 
 /** Run `verb` (its command line `argv`, parsed as `args`) on `hosts`. */

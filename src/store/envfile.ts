@@ -80,6 +80,7 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
   let value = "";
   let lastKeyWs = -1;
   let lastValueWs = -1;
+  let prev = "";
 
   const push = (): void => {
     const k = lastKeyWs >= 0 ? key.slice(0, lastKeyWs) : key;
@@ -173,8 +174,9 @@ export function parseEnv(text: string): { entries: EnvEntries; problems: EnvProb
         state = "comment";
         break;
     }
-    // Lines as an editor numbers them: a CRLF is one line break (each state above ends a line at either).
-    if (c === "\n") line++;
+    // A CRLF is one line break, a lone CR one too (each state above ends a line at either).
+    if (c === "\r" || (c === "\n" && prev !== "\r")) line++;
+    prev = c;
   }
 
   if (state === "single" || state === "double" || state === "doubleEscape") {

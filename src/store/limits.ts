@@ -59,9 +59,11 @@ export function checkMemoryMax(v: string): string {
   const text = v.trim();
   if (text === "infinity") return text;
   const m = SIZE.exec(text);
-  const bytes = m ? Number(m[1]) * UNIT[(m[2] ?? "").toUpperCase()]! : NaN;
-  // systemd ignores a size of 2^64 bytes or more (with a warning in its log), so the limit would not hold.
-  if (!m || !(bytes >= 1024 * 1024 && bytes < 2 ** 64)) {
+  const factor = m ? UNIT[(m[2] ?? "").toUpperCase()]! : NaN;
+  const bytes = m ? Number(m[1]) * factor : NaN;
+  // systemd ignores a size it cannot hold in 64 bits, a fraction counted as one more unit (its parse_size),
+  // with a warning in its log: the limit would not hold.
+  if (!m || !(bytes >= 1024 * 1024 && Math.ceil(Number(m[1])) * factor < 2 ** 64)) {
     throw new UsageError(`--memory-max "${v}" must be a size from 1M to below 16777216T (2^64 bytes), such as 512M or 2G (K, M, G, T are powers of 1024), or infinity`);
   }
   return `${m[1]}${(m[2] ?? "").toUpperCase()}`;

@@ -6,20 +6,28 @@
 import fs from "node:fs";
 import path from "node:path";
 
-/** Make `dir` and its missing parents, each with `mode` (narrowed by the umask, as mkdir(2) does). */
+/**
+ * Make `dir` and its missing parents, each with `mode` (narrowed by the umask, as mkdir(2) does). A file
+ * where a directory belongs, `dir` itself included, is mkdir(2)'s ENOTDIR naming it.
+ */
 export function makeDirs(dir: string, mode: number): void {
   const missing: string[] = [];
   // stat's ENOTDIR (a file on the way) is thrown as it is: the real reason, naming the path.
-  for (let d = path.resolve(dir); !fs.statSync(d, { throwIfNoEntry: false }); d = path.dirname(d)) {
-    missing.unshift(d);
-    if (d === path.dirname(d)) break;
-  }
-  for (const d of missing) {
+  let existing = path.resolve(dir);
+  // Ends at "/" at the latest, which is always there.
+  for (; !fs.statSync(existing, { throwIfNoEntry: false }); existing = path.dirname(existing)) missing.unshift(existing);
+  assertDirectory(existing);
+  for (const m of missing) {
     try {
-      fs.mkdirSync(d, { mode });
+      fs.mkdirSync(m, { mode });
     } catch (err) {
-      // Another process made it between our stat and our mkdir.
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // Made between our stat and our mkdir: by another process, or a file put there.
+      assertDirectory(m);
     }
   }
+}
+
+function assertDirectory(d: string): void {
+  if (!fs.statSync(d).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${d}'`), { code: "ENOTDIR", syscall: "mkdir", path: d });
 }

@@ -304,7 +304,7 @@ test("an error before the parser ran is JSON for --json in each of its spellings
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-json-"));
   t.after(() => fs.rm(home, { recursive: true, force: true }));
   const env = { ...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, "cache") };
-  for (const [words, asJson] of [[["list", "--bogus", "--json=true"], true], [["list", "--bogus", "--json"], true], [["list", "--bogus", "--json", "--no-json"], false], [["list", "--bogus", "--json=false"], false]] as const) {
+  for (const [words, asJson] of [[["list", "--bogus", "--json=true"], true], [["list", "--bogus", "--json"], true], [["list", "--bogus", "--json", "--no-json"], false], [["list", "--bogus", "--json=false"], false], [["list", "--json", "false", "--bogus"], false]] as const) {
     const r = spawnSync(process.execPath, [CLI, ...words], { env, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 2, words.join(" "));
     if (asJson) assert.equal((JSON.parse(r.stdout) as { error: { message: string } }).error.message, "Unknown argument: bogus", words.join(" "));

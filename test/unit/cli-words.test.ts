@@ -48,6 +48,21 @@ test("an option that takes a value: `--no-X` and a second `--X` are refused nami
   ] as const) {
     await assert.rejects(parsed([...argv]), refused(re), argv.join(" "));
   }
+  // Numbers: yargs summed a second value of 1 and read `--no-X` as 0; an option right before `--` took the word after it.
+  for (const [argv, re] of [
+    [["roll", "--max-parallel", "1", "--max-parallel", "1", "--dry-run"], /^--max-parallel is given 2 times/],
+    [["roll", "--maxParallel", "2", "--max-parallel", "3"], /^--max-parallel is given 2 times/],
+    [["logs", "-n", "1", "--lines", "2"], /^--lines is given 2 times/],
+    [["roll", "--no-canary"], /^--no-canary: --canary takes a value/],
+    [["roll", "--no-progress-deadline"], /^--no-progress-deadline: --progress-deadline takes a value/],
+    [["status", "--host", "--", "liam"], /^--host needs its value before "--"/],
+    [["logs", "--since", "--", "liam"], /^--since needs its value before "--"/],
+    [["limits", "x", "--no-restart-on-exit", "--", "1"], /^--no-restart-on-exit needs its value before "--"/],
+  ] as const) {
+    await assert.rejects(parsed([...argv]), refused(re), argv.join(" "));
+  }
+  // Not echoed: the word after `--` that would have been --env-file's value.
+  await assert.rejects(parsed(["set", "liam", "--env-file", "--", "API_TOKEN=brandnewsecret12345"]), (err: unknown) => err instanceof UsageError && /^--env-file needs its value before "--"$/.test(err.message));
   // What stays: a repeatable option, a boolean's "no" form, a policy flag named no-...
   assert.deepEqual((await parsed(["status", "--host", "a", "--host", "b"])).args.host, ["a", "b"]);
   assert.equal((await parsed(["roll", "--no-auto-revert"])).args.autoRevert, false);

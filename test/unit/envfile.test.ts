@@ -61,7 +61,7 @@ test("parser reports what systemd would drop", () => {
 
 test("problems name the line an editor shows: a CRLF file's lines are not counted twice", () => {
   const lines = ["A=1", "# a comment", "NOEQUALS", "B='two", "lines'", "9X=1", "C=3"];
-  for (const eol of ["\n", "\r\n"]) {
+  for (const eol of ["\n", "\r\n", "\r"]) {
     const { entries, problems } = parseEnv(lines.join(eol) + eol);
     assert.deepEqual(problems.map((p) => p.line), [3, 6], JSON.stringify(eol));
     assert.equal(entries.get("C"), "3");

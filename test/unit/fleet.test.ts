@@ -44,6 +44,10 @@ test("inventories: plain lines, [group] sections, :children, Ansible's host vars
   const chain = (n: number) => Array.from({ length: n }, (_, i) => `[c${i}:children]\nc${i + 1}\n`).join("") + `[c${n}]\nvps\n`;
   assert.deepEqual(parseInventory(chain(50), "f").groups.get("c0")?.map((h) => h.name), ["vps"]);
   assert.throws(() => parseInventory(chain(20_000), "f"), (err: unknown) => err instanceof UsageError && /^f: groups nest more than 100 deep \(c0 > c1 > c2 > \.\.\.\)$/.test(err.message));
+  // The same chain written from the bottom up: the bound does not depend on the order of the sections.
+  const bottomUp = (n: number) => `[c${n}]\nvps\n` + Array.from({ length: n }, (_, i) => `[c${n - 1 - i}:children]\nc${n - i}\n`).join("");
+  assert.deepEqual(parseInventory(bottomUp(50), "f").groups.get("c0")?.map((h) => h.name), ["vps"]);
+  assert.throws(() => parseInventory(bottomUp(300), "f"), (err: unknown) => err instanceof UsageError && /^f: groups nest more than 100 deep/.test(err.message));
 });
 
 test("choosing hosts: comma lists, @group from the file, the whole file; a host twice or a group without a file is refused", async () => {

@@ -57,7 +57,7 @@ test("limits: bad values exit 2 and write nothing", async () => {
     await limits.run({ ...g, name: "liam", memoryMax: "1G" }, w.ctx);
     const before = await snapshot(w.home);
     const reloads = w.systemd.reloads;
-    for (const bad of [{ memoryMax: "lots" }, { memoryMax: "10K" }, { memoryMax: "-1M" }, { memoryMax: "17000000T" }, { memoryMax: "16777216T" }, { cpuQuota: "0%" }, { cpuQuota: "1.5%" }, { cpuQuota: "x" }, { tasksMax: "0" }, { tasksMax: "1e3" }, { restartSec: "-1" }, { restartSec: "5min" }, { restartSec: "9999" }]) {
+    for (const bad of [{ memoryMax: "lots" }, { memoryMax: "10K" }, { memoryMax: "-1M" }, { memoryMax: "17000000T" }, { memoryMax: "16777216T" }, { memoryMax: "16777215.5T" }, { memoryMax: "17179869183.5G" }, { cpuQuota: "0%" }, { cpuQuota: "1.5%" }, { cpuQuota: "x" }, { tasksMax: "0" }, { tasksMax: "1e3" }, { restartSec: "-1" }, { restartSec: "5min" }, { restartSec: "9999" }]) {
       await assert.rejects(limits.run({ ...g, name: "liam", memoryMax: "2G", ...bad }, w.ctx), hasCode(ExitCode.usage), JSON.stringify(bad));
     }
     await assert.rejects(limits.run({ ...g, name: "nosuch", memoryMax: "1G" }, w.ctx), hasCode(ExitCode.notFound));

@@ -12,6 +12,7 @@ test("parseSince: 10m, 2h, 1d ago; a date and time; anything else exit 2 naming 
   assert.equal(parseSince("2026-11-30T11:00:00Z").toISOString(), "2026-11-30T11:00:00.000Z");
   // journalctl refuses a time before 1970: such a time asks for all of the journal.
   assert.equal(parseSince("0001-01-01").getTime(), 0);
+  assert.equal(parseSince("30000d", now).getTime(), 0);
   assert.equal(parseSince("2026-11-30 11:00Z").toISOString(), "2026-11-30T11:00:00.000Z");
   assert.throws(() => parseSince("soon"), (e: AppError) => e.exitCode === ExitCode.usage && /--since "soon" is not a time/.test(e.message));
 });

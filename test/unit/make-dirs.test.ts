@@ -30,9 +30,19 @@ test("a file where a directory is needed (XDG_STATE_HOME=/etc/passwd): exit 15 n
       assert.ok(err instanceof FileSystemError, String(err));
       assert.equal(err.exitCode, ExitCode.fileSystem);
       assert.match(err.message, /a part of its path is a file, not a directory \(ENOTDIR\)/);
-      assert.equal(err.hint, `${file} is a file where a directory is needed: move it aside, or point the XDG_*_HOME variable that leads there elsewhere`);
+      assert.equal(err.hint, `${file} is a file where a directory is needed: move it aside, or point what leads there (an XDG_*_HOME variable, \`init --log-dir\`) elsewhere`);
       return true;
     });
     assert.equal(await fs.readFile(file, "utf8"), "not a directory");
+  });
+});
+
+test("a file where the directory itself belongs (init --log-dir ~/notes.txt) is ENOTDIR, and the file keeps its mode", async () => {
+  await inTempDir("make-dirs-", async (dir) => {
+    const file = path.join(dir, "notes.txt");
+    await fs.writeFile(file, "mine", { mode: 0o644 });
+    assert.throws(() => makeDirs(file, 0o700), (err: NodeJS.ErrnoException) => err.code === "ENOTDIR" && err.path === file);
+    await assert.rejects(ensureDir(file, 0o700), (err: unknown) => err instanceof FileSystemError && err.exitCode === ExitCode.fileSystem && err.hint?.startsWith(`${file} is a file where a directory is needed`) === true);
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o644);
   });
 });

@@ -42,8 +42,7 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 /** `--since`: `10m`, `2h`, `1d` ago, or a date and time (`2026-11-30 12:00`, ISO 8601). */
 export function parseSince(text: string, now = Date.now()): Date {
   const rel = /^(\d{1,6})\s*([smhd])$/.exec(text.trim());
-  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!);
-  const t = Date.parse(text.trim().replace(/^(\d{4}-\d\d-\d\d) /, "$1T"));
+  const t = rel ? now - Number(rel[1]) * UNITS[rel[2]!]! : Date.parse(text.trim().replace(/^(\d{4}-\d\d-\d\d) /, "$1T"));
   if (Number.isNaN(t)) throw new UsageError(`--since "${text}" is not a time`, "for example `--since 10m`, `--since 2h` or `--since \"2026-11-30 12:00\"`");
   // Before 1970 is all of the journal: journalctl refuses a negative time ("Failed to parse timestamp").
   return new Date(Math.max(0, t));
