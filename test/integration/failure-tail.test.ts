@@ -1,5 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { startSandbox, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
@@ -104,11 +105,61 @@ test("a failed start shows only the lines of this start, from the journal where 
   try {
     const restart = await profiles(["restart", "tail"]);
     assert.equal(restart.code, 0, restart.stderr);
-    await failThreeTimes(t, async () => {
-      const r = await sb.exec("journalctl", ["--user", "-u", "agent-gateway@tail.service", "-o", "cat", "--no-pager"]);
-      return r.stdout.split("\n");
-    });
+    // The user's whole journal, not `-u`: lines journald stored with no unit (see the next test) are in it too.
+    await failThreeTimes(t, async () => (await sb.exec("journalctl", ["--user", "-o", "cat", "--no-pager"])).stdout.split("\n"));
   } finally {
+    const on = await profiles(["init", "--log-dir", logDir]);
+    assert.equal(on.code, 0, on.stderr);
+  }
+});
+
+/** The PID of the journald the sandbox's units write to: its own (namespace mode) or the host's. */
+async function journaldPid(): Promise<number> {
+  if (sb.journald) return sb.journald.pid;
+  const r = spawnSync("systemctl", ["show", "--property", "MainPID", "--value", "systemd-journald.service"], { encoding: "utf8" });
+  return Number(r.stdout.trim());
+}
+
+test("a failed start's journal tail holds its gateway's lines that journald read only after the gateway was gone", async (t) => {
+  if (!sb.journal) {
+    t.diagnostic("no journald on this host");
+    return;
+  }
+  // journald held stopped while the gateway writes and exits: when it reads the lines, the process is gone,
+  // so it cannot tell their unit (they are stored with no _SYSTEMD_USER_UNIT, which `-u` needs), and they
+  // come after the manager's lines. The tail must still hold them: by the main process's _PID, polled for.
+  const off = await profiles(["init", "--log-dir", ""]);
+  assert.equal(off.code, 0, off.stderr);
+  const pid = await journaldPid();
+  assert.ok(pid > 1, `journald's PID: ${pid}`);
+  try {
+    const set = await profiles(["set", "tail", "FAIL_RUN=1"]);
+    assert.equal(set.code, 0, set.stderr);
+    const unit = "agent-gateway@tail.service";
+    const state = async () => (await sb.exec("systemctl", ["--user", "show", "--property", "ActiveState", "--value", unit])).stdout.trim();
+    let stopped = false;
+    try {
+      process.kill(pid, "SIGSTOP");
+      stopped = true;
+      const failing = profiles(["restart", "tail", "--json"]);
+      // Held until the gateway has exited and the unit failed, no longer (the tail waits a bounded time for the lines).
+      const deadline = Date.now() + 20_000;
+      while ((await state()) !== "failed" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await state(), "failed", "the unit failed while journald was stopped");
+      process.kill(pid, "SIGCONT");
+      stopped = false;
+      const r = await failing;
+      assert.equal(r.code, 7, r.stderr);
+      const tail = errorTail(r);
+      assert.equal(runs(tail).length, 1, `the gateway's own line is in the tail:\n${tail.join("\n")}`);
+      const byUnit = await sb.exec("journalctl", ["--user", "-u", unit, "-o", "cat", "--no-pager"]);
+      t.diagnostic(`the run's line ${byUnit.stdout.includes(runs(tail)[0]!) ? "is" : "is not"} in \`journalctl --user -u ${unit}\``);
+    } finally {
+      if (stopped) process.kill(pid, "SIGCONT");
+    }
+  } finally {
+    const unset = await profiles(["unset", "tail", "FAIL_RUN"]);
+    assert.equal(unset.code, 0, unset.stderr);
     const on = await profiles(["init", "--log-dir", logDir]);
     assert.equal(on.code, 0, on.stderr);
   }

@@ -9,7 +9,7 @@ import { chooseSource, parseLineCount } from "../../src/core/logs/source.js";
 import { tailFile } from "../../src/core/logs/tail-file.js";
 import { followFile } from "../../src/core/logs/follow.js";
 import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
-import { markOutput, outputSince } from "../../src/core/logs/since.js";
+import { journalEntries, journalTail, markOutput, outputSince, tailMatches, type JournalEntry } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
@@ -279,3 +279,97 @@ test("outputSince: only what a log file got after the mark; from the start when 
     assert.equal(m4.kind === "none" || m4.kind === "journal", true);
     if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
   }));
+
+// The manager's three lines about a failed run, and the gateway's own (`_PID` 4242), oldest first.
+const MANAGER: JournalEntry[] = [
+  { message: "agent-gateway@liam.service: Main process exited, code=exited, status=78/CONFIG", pid: 900 },
+  { message: "agent-gateway@liam.service: Failed with result 'exit-code'.", pid: 900 },
+  { message: "Failed to start agent-gateway@liam.service - agent gateway liam.", pid: 900 },
+];
+const OWN: JournalEntry[] = [{ message: "bad-gateway liam: run 1 fails on purpose", pid: 4242 }];
+
+test("journalTail: reads again until the failed run's own process has a line, not just the manager's", async () => {
+  // journald stores the manager's lines first; the gateway's stdout lines (another socket) a moment later.
+  let reads = 0;
+  const read = async () => (++reads < 3 ? MANAGER : [...OWN, ...MANAGER]);
+  const started = Date.now();
+  const lines = await journalTail(read, { pid: 4242, ownLineMs: 5000 });
+  assert.deepEqual(lines, [OWN[0]!.message, ...MANAGER.map((e) => e.message)]);
+  assert.equal(reads, 3, "read until the process's line was there, then no more");
+  assert.ok(Date.now() - started < 1000, `no wait past the line's arrival: ${Date.now() - started} ms`);
+});
+
+test("journalTail: a process that wrote nothing costs the deadline and no more; without a PID any line ends the wait", async () => {
+  let reads = 0;
+  const started = Date.now();
+  const lines = await journalTail(async () => (reads++, MANAGER), { pid: 4242, ownLineMs: 300 });
+  const took = Date.now() - started;
+  assert.deepEqual(lines, MANAGER.map((e) => e.message), "what there is, at the deadline");
+  assert.ok(took >= 290 && took < 800, `bounded by the deadline: ${took} ms`);
+  assert.ok(reads >= 3 && reads <= 12, `short polls, not a busy loop: ${reads} reads`);
+  // No PID of this run (a job that never reached exec): the first lines end it, as before.
+  reads = 0;
+  assert.deepEqual(await journalTail(async () => (reads++, MANAGER), { pid: 0 }), MANAGER.map((e) => e.message));
+  assert.equal(reads, 1);
+  // Nothing at all: empty at the settle deadline.
+  const t0 = Date.now();
+  assert.deepEqual(await journalTail(async () => [], { pid: 0, settleMs: 100 }), []);
+  assert.ok(Date.now() - t0 < 600);
+});
+
+test("tailMatches: -u's own terms for a user unit (journalctl 252), each with _UID, or'ed with the main PID's lines; -u alone without a PID", () => {
+  const unit = "agent-gateway@liam.service";
+  assert.deepEqual(tailMatches(unit, 0, 1000), ["-u", unit]);
+  assert.deepEqual(tailMatches(unit, 4242, 1000), [
+    `_SYSTEMD_USER_UNIT=${unit}`, "_UID=1000", "+", `USER_UNIT=${unit}`, "_UID=1000", "+", `COREDUMP_USER_UNIT=${unit}`, "_UID=1000", "+",
+    `OBJECT_SYSTEMD_USER_UNIT=${unit}`, "_UID=1000", "+", "_PID=4242", "_UID=1000",
+  ]);
+});
+
+test("journalEntries: messages as text (bytes arrays decoded), _PID as a number, unparsable lines left out", () => {
+  const text = [
+    JSON.stringify({ MESSAGE: "plain", _PID: "17", __CURSOR: "c" }),
+    JSON.stringify({ MESSAGE: [0x1b, 0x5b, 0x32, 0x4a, 0x61], _PID: "18" }),
+    "not json",
+    JSON.stringify({ MESSAGE: null }),
+    "",
+  ].join("\n");
+  assert.deepEqual(journalEntries(text), [{ message: "plain", pid: 17 }, { message: "\x1b[2Ja", pid: 18 }, { message: "", pid: 0 }]);
+});
+
+test("outputSince from the journal: waits for the line of the run's main process (ExecMainPID), not of an earlier run", async () => {
+  const w = await fakeWorld();
+  try {
+    const calls = path.join(w.home, "calls");
+    // As journalctl --reverse prints them (newest first): the first two reads have only the manager's lines.
+    const entries = (list: JournalEntry[]) => [...list].reverse().map((e) => JSON.stringify({ MESSAGE: e.message, _PID: String(e.pid) })).join("\n");
+    const fake = path.join(w.home, "journalctl");
+    await fs.writeFile(fake, [
+      "#!/bin/sh",
+      `echo "$@" >> ${calls}`,
+      `n=$(wc -l < ${calls})`,
+      `if [ "$n" -lt 3 ]; then cat <<'EOF'\n${entries(MANAGER)}\nEOF\nelse cat <<'EOF'\n${entries([...OWN, ...MANAGER])}\nEOF\nfi`,
+      "",
+    ].join("\n"), { mode: 0o755 });
+    const unit = "agent-gateway@liam.service";
+    const sinceMs = Date.now() - 1000;
+    const mark = { kind: "journal" as const, unit, journalctl: fake, sinceMs };
+    w.systemd.props.set(unit, { ExecMainPID: 4242, ExecMainStartTimestamp: (sinceMs + 10) * 1000 });
+    assert.deepEqual(await outputSince(w.ctx, mark), [OWN[0]!.message, ...MANAGER.map((e) => e.message)]);
+    const runs = (await fs.readFile(calls, "utf8")).trim().split("\n");
+    assert.equal(runs.length, 3, runs.join("\n"));
+    // The process's lines are found by _PID too: journald stores them with no unit when the process is gone before it reads them.
+    const uid = process.getuid!();
+    assert.equal(runs[0], `--user ${tailMatches(unit, 4242, uid).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID --all --no-pager -q`);
+    assert.ok(runs[0]!.includes(` + _PID=4242 _UID=${uid} `), runs[0]);
+    // A main process that started before the mark is an earlier run's: nothing of it to wait for.
+    await fs.rm(calls);
+    w.systemd.props.set(unit, { ExecMainPID: 4242, ExecMainStartTimestamp: (sinceMs - 10) * 1000 });
+    assert.deepEqual(await outputSince(w.ctx, mark), MANAGER.map((e) => e.message));
+    const [only, ...more] = (await fs.readFile(calls, "utf8")).trim().split("\n");
+    assert.deepEqual(more, []);
+    assert.match(only!, /^--user -u agent-gateway@liam\.service --since=/);
+  } finally {
+    await w.cleanup();
+  }
+});

@@ -20,6 +20,28 @@ export type OutputMark =
 export const FAILURE_LINES = 8;
 /** journald stores a line a moment after the gateway writes it: how long a read waits for the first one. */
 const JOURNAL_SETTLE_MS = 500;
+/**
+ * How long a read waits for a line of the run's own main process. journald takes the manager's lines
+ * about the unit (its exit, the unit's failure) and the gateway's stdout (a stream socket) on separate
+ * paths and does not order the two: the manager's can be stored first, the gateway's a moment later.
+ */
+const OWN_LINE_WAIT_MS = 1000;
+/** The first pause between two reads of the journal; each next one doubles, up to the last. */
+const POLL_FIRST_MS = 20;
+const POLL_MAX_MS = 200;
+
+/** One journal entry of a tail: its message and the PID that sent it (`_PID`; 0 when not recorded). */
+export interface JournalEntry {
+  message: string;
+  pid: number;
+}
+
+/** How a tail is waited for: `pid`, when not 0, the main process of the run whose lines are wanted. */
+export interface TailWait {
+  pid: number;
+  settleMs?: number;
+  ownLineMs?: number;
+}
 
 /** Mark where the profile's output ends now; taken before a start or restart job. Never throws. */
 export async function markOutput(ctx: Context, profile: string): Promise<OutputMark> {
@@ -50,18 +72,82 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     return (await tailFile(mark.file, lines, same ? mark.size : 0).catch(() => null))?.lines ?? [];
   }
   if (mark.kind === "journal") {
+    const started = Date.now();
+    const pid = await runPid(ctx, mark);
     // Newest first, then turned back: with --since, systemd before 254 gives -n's oldest lines, not the
-    // last ones (systemd#26657), and a failure's last lines are the ones that say why.
-    const args = ["--user", "-u", mark.unit, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "cat", "--no-pager", "-q"];
-    const deadline = Date.now() + JOURNAL_SETTLE_MS;
-    for (;;) {
-      const text = await capture(mark.journalctl, args, ctx.env);
-      const got = text.trimEnd() === "" ? [] : text.trimEnd().split("\n").reverse();
-      if (got.length > 0 || Date.now() >= deadline) return got;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // last ones (systemd#26657), and a failure's last lines are the ones that say why. JSON for each
+    // entry's _PID; --all, or a message over 4096 bytes comes as null.
+    const args = ["--user", ...tailMatches(mark.unit, pid, process.getuid?.() ?? 0), sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", "--output-fields=MESSAGE,_PID", "--all", "--no-pager", "-q"];
+    let reads = 0;
+    const read = async () => (reads++, journalEntries(await capture(mark.journalctl, args, ctx.env)).reverse());
+    const got = await journalTail(read, { pid });
+    ctx.log?.debug({ unit: mark.unit, mainPid: pid, reads, ms: Date.now() - started }, "failure tail read from the journal");
+    return got;
   }
   return [];
+}
+
+/**
+ * journalctl's matches for a failure's tail: what `--user -u UNIT` matches (journalctl 252: the unit's
+ * own output, the manager's lines about it, its coredumps, lines of others about it), and with a main PID
+ * the lines of that process too. journald tells a stdout line's unit by the sender's cgroup: when the
+ * gateway has exited, and been reaped, before journald reads its first line, its lines are stored with
+ * no unit at all (now and then in the systemd container, under load) and only `_PID` finds them.
+ */
+export function tailMatches(unit: string, pid: number, uid: number): string[] {
+  if (pid <= 0) return ["-u", unit];
+  const fields = ["_SYSTEMD_USER_UNIT", "USER_UNIT", "COREDUMP_USER_UNIT", "OBJECT_SYSTEMD_USER_UNIT"];
+  const terms = [...fields.map((f) => `${f}=${unit}`), `_PID=${pid}`].map((m) => [m, `_UID=${uid}`]);
+  return terms.flatMap((t, i) => (i === 0 ? t : ["+", ...t]));
+}
+
+/**
+ * Reads the journal (`read`: a tail's entries, oldest first) until it holds a line of the main process
+ * `wait.pid` (any line when that is 0), or the wait's deadline passes; then its lines, whatever they are.
+ * Bounded: a process that wrote nothing costs the deadline, no more.
+ */
+export async function journalTail(read: () => Promise<JournalEntry[]>, wait: TailWait): Promise<string[]> {
+  const deadline = Date.now() + (wait.pid > 0 ? (wait.ownLineMs ?? OWN_LINE_WAIT_MS) : (wait.settleMs ?? JOURNAL_SETTLE_MS));
+  for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+    const got = await read();
+    const enough = wait.pid > 0 ? got.some((e) => e.pid === wait.pid) : got.length > 0;
+    const left = deadline - Date.now();
+    if (enough || left <= 0) return got.flatMap((e) => e.message.split("\n"));
+    await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+  }
+}
+
+/** The entries of `journalctl -o json` output, in its order; a line that does not parse is left out. */
+export function journalEntries(text: string): JournalEntry[] {
+  return text.split("\n").flatMap((line) => {
+    if (line.trim() === "") return [];
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return [];
+    }
+    // A message that is not UTF-8 or holds control characters comes as an array of bytes.
+    const message = Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
+    const pid = Number(e._PID);
+    return [{ message, pid: Number.isInteger(pid) && pid > 0 ? pid : 0 }];
+  });
+}
+
+/**
+ * The main PID of the run a journal mark was taken before (ExecMainPID, kept by the manager after the
+ * process exits); 0 when none started since the mark (a job that never reached exec) or it cannot be read.
+ */
+async function runPid(ctx: Context, mark: { unit: string; sinceMs: number }): Promise<number> {
+  try {
+    const p = await (await ctx.systemd()).properties(mark.unit, ["ExecMainPID", "ExecMainStartTimestamp"]);
+    const pid = Number(p.ExecMainPID);
+    const startedUs = Number(p.ExecMainStartTimestamp);
+    // An earlier run's process: its lines are before the mark, none of them would come.
+    return Number.isInteger(pid) && pid > 0 && startedUs >= mark.sinceMs * 1000 ? pid : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** A program's stdout ("" when it cannot be run): journalctl's failures only make a failure's tail empty. */
