@@ -35,7 +35,14 @@ else runCached(fast ? "cli-fast" : "cli");
 
 function runCached(cacheName: string): void {
   const bundle = fs.statSync(file);
-  const cacheDir = appCacheDir(process.env);
+  let cacheDir: string;
+  try {
+    cacheDir = appCacheDir(process.env);
+  } catch {
+    // No home (a uid without a passwd entry and no HOME): the bundle runs uncached and says so itself.
+    createRequire(import.meta.url)(file);
+    return;
+  }
   const cacheFile = path.join(cacheDir, `${cacheName}-${process.version}-${bundle.size}-${Math.trunc(bundle.mtimeMs)}.v8`);
   let cached: Buffer | undefined;
   try {

@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
+import { UsageError } from "./errors.js";
 
 // The XDG spec says a relative path in these variables is invalid and must be ignored.
 export function xdg(value: string | undefined, fallback: string): string {
@@ -17,8 +18,11 @@ export function homeOf(env: NodeJS.ProcessEnv): string {
   try {
     return os.userInfo().homedir;
   } catch {
-    // A uid the password database does not know (a container's): the working directory is all there is.
-    return path.resolve(env.HOME ?? ".");
+    // A uid the password database does not know (a container's): no home to guess, the working directory least of all.
+    throw new UsageError(
+      `HOME is ${env.HOME ? `"${env.HOME}", not an absolute path,` : "not set,"} and uid ${process.getuid?.()} has no entry in the password database: there is no home to keep profiles in`,
+      "set HOME to your home directory (an absolute path)",
+    );
   }
 }
 
