@@ -89,6 +89,23 @@ test("a gateway that ignores SIGTERM fails sigterm (killed at the stop timeout);
   for (const c of ["start", "logs", "crash"]) assert.equal(rows.get(c)?.outcome, "pass", `${c}: ${rows.get(c)?.detail}`);
 });
 
+test("logs from the journal: the gateway's own lines pass, the manager's lines about its unit alone do not", async () => {
+  // Where journald runs, "Started agent-gateway@..." is in the unit's journal whatever the gateway writes.
+  const r = await sb.profiles(["init", "--range", RANGE, "--log-dir", "", "--no-sweep", "--stop-timeout", "15"]);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    const speaks = await verify(["--exec", `env HEALTH_STATUS=200 ${process.execPath} ${badGateway}`, "--wait", "15"]);
+    assert.equal(speaks.rows.get("logs")?.outcome, "pass", speaks.rows.get("logs")?.detail);
+    const silent = await verify(["--exec", `env HEALTH_STATUS=200 SILENT=1 ${process.execPath} ${badGateway}`, "--wait", "15"]);
+    assert.equal(silent.code, 7);
+    assert.equal(silent.rows.get("start")?.outcome, "pass");
+    assert.equal(silent.rows.get("logs")?.outcome, "fail");
+    assert.match(silent.rows.get("logs")!.detail, /it wrote nothing to (the journal|\S+) since it started/);
+  } finally {
+    await init();
+  }
+});
+
 test("a gateway that cannot start twice fails crash: the manager's restart never becomes healthy", async () => {
   await init(["--stop-timeout", "15"]);
   const { code, rows } = await verify(["--exec", `env ONCE=1 ${process.execPath} ${badGateway}`, "--wait", "8"]);

@@ -62,8 +62,12 @@ export async function markOutput(ctx: Context, profile: string): Promise<OutputM
   return { kind: "journal", unit: unitName(profile), journalctl, sinceMs: Date.now() };
 }
 
-/** The last lines the profile wrote after `mark` (at most `lines`); [] when there are none or they cannot be read. */
-export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILURE_LINES): Promise<string[]> {
+/**
+ * The last lines the profile wrote after `mark` (at most `lines`); [] when there are none or they cannot be
+ * read. `ownOnly`: from the journal, only the main process's own lines, not the manager's about the unit
+ * (`verify`'s logs check: "Started agent-gateway@..." is no sign that the gateway's output arrives).
+ */
+export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILURE_LINES, opts: { ownOnly?: boolean } = {}): Promise<string[]> {
   if (mark.kind === "file") {
     const st = await fs.stat(mark.file).catch(() => null);
     if (!st) return [];
@@ -77,7 +81,9 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     // Newest first, then turned back: with --since, systemd before 254 gives -n's oldest lines, not the
     // last ones (systemd#26657), and a failure's last lines are the ones that say why. JSON for each
     // entry's _PID; --all, or a message over 4096 bytes comes as null.
-    const args = ["--user", ...tailMatches(mark.unit, pid, process.getuid?.() ?? 0), sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", "--output-fields=MESSAGE,_PID", "--all", "--no-pager", "-q"];
+    const uid = process.getuid?.() ?? 0;
+    const matches = opts.ownOnly && pid > 0 ? [`_PID=${pid}`, `_UID=${uid}`] : tailMatches(mark.unit, pid, uid);
+    const args = ["--user", ...matches, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", "--output-fields=MESSAGE,_PID", "--all", "--no-pager", "-q"];
     let reads = 0;
     const read = async () => (reads++, journalEntries(await capture(mark.journalctl, args, ctx.env)).reverse());
     const got = await journalTail(read, { pid });

@@ -59,7 +59,7 @@ export async function checkLogs(s: Subject, mark: OutputMark): Promise<VerifyChe
   if (mark.kind === "none") {
     return row("logs", "fail", null, "its output goes nowhere profiles can read: no journald here and no log directory (`profiles init --log-dir DIR`)");
   }
-  const lines = await outputSince(s.ctx, mark, 3);
+  const lines = await outputSince(s.ctx, mark, 3, { ownOnly: true });
   const where = mark.kind === "file" ? mark.file : "the journal";
   return lines.length > 0
     ? row("logs", "pass", null, `${lines.length === 3 ? "its first lines are" : "it wrote"} in ${where}`)
