@@ -68,16 +68,24 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
     await assertUniqueValues(ctx.paths, config, name, entries);
     const limits = p.limits ?? {};
     let dropInChanged = false;
-    // limits.json goes in first, for generation 1 to record it; a dir without a .env is no profile yet.
-    if (Object.keys(limits).length > 0) await ensureDir(profileDir(ctx.paths, name), 0o700);
-    if (Object.keys(limits).length > 0) dropInChanged = (await withLimits(ctx.paths, name, limits, () => tx.commitEntries(entries, "add"))).dropInChanged;
-    else await tx.commitEntries(entries, "add");
+    // Enabled before its .env makes it a profile: an add killed between the two left a profile that every
+    // verb took for one disabled on purpose (`sweep` and `roll` passed it by). Killed now, it leaves no
+    // profile, and the next `add` of the name enables it again.
+    if (p.enable) await sd.enable([unitName(name)]);
+    try {
+      // limits.json goes in first, for generation 1 to record it; a dir without a .env is no profile yet.
+      if (Object.keys(limits).length > 0) await ensureDir(profileDir(ctx.paths, name), 0o700);
+      if (Object.keys(limits).length > 0) dropInChanged = (await withLimits(ctx.paths, name, limits, () => tx.commitEntries(entries, "add"))).dropInChanged;
+      else await tx.commitEntries(entries, "add");
+    } catch (err) {
+      if (p.enable) await sd.disable([unitName(name)]).catch(() => {});
+      throw err;
+    }
     if (p.probe) await writeProfileSettings(ctx.paths, name, p.probe);
 
     if (dropInChanged) await sd.reload();
 
     const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
-    if (p.enable) await sd.enable([unitName(name)]);
     if (!p.start) return data;
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
     const { up, knownGood } = await tx.bringUp("start", p.waitMs);

@@ -45,6 +45,40 @@ test("add: lowest free port of the range, .env 0600 in a 0700 dir, enabled and s
   }
 });
 
+test("add: the unit is enabled before its .env makes it a profile; a commit that fails disables it again", async () => {
+  const w = await fakeWorld({ portRange: { from: 9100, to: 9102 } });
+  try {
+    const unit = "agent-gateway@kim.service";
+    const file = envFile(w.ctx.paths, "kim");
+    let envAtEnable: boolean | null = null;
+    const enableOf = w.systemd.enable.bind(w.systemd);
+    // A SIGKILL between the two steps leaves what was done first: it must not be a profile without its enable.
+    w.systemd.enable = async (units) => {
+      envAtEnable = await fs.stat(file).then(() => true, () => false);
+      return enableOf(units);
+    };
+    await add.run(addArgs("kim", { start: false }), w.ctx);
+    assert.equal(envAtEnable, false, "enabled before the .env was written");
+    assert.ok(w.systemd.enabled.has(unit));
+    // A commit that fails (a full disk at index.json, its last write): no profile, and not left enabled.
+    const rename = fs.rename;
+    fs.rename = async (from, to) => {
+      if (path.basename(String(to)) === "index.json") throw Object.assign(new Error("ENOSPC: no space left on device, rename"), { code: "ENOSPC", syscall: "rename" });
+      return rename(from, to);
+    };
+    try {
+      await assert.rejects(add.run(addArgs("lou", { start: false }), w.ctx), hasCode(ExitCode.fileSystem));
+    } finally {
+      fs.rename = rename;
+    }
+    await assert.rejects(fs.stat(envFile(w.ctx.paths, "lou")));
+    assert.ok(!w.systemd.enabled.has("agent-gateway@lou.service"));
+    assert.deepEqual(w.systemd.calls.slice(-2), ["enable agent-gateway@lou.service", "disable agent-gateway@lou.service"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test("add: every bad input has its exit code and writes nothing", async () => {
   const w = await fakeWorld({ portRange: { from: 9200, to: 9210 } });
   try {
