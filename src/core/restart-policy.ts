@@ -5,6 +5,7 @@
  */
 import type { Argv } from "yargs";
 import { UsageError } from "../errors.js";
+import { MAX_SECONDS } from "./cli-args.js";
 import { object, optional, refine, string } from "../schema.js";
 import { checkRestartSec } from "../store/limits.js";
 import type { SystemdManager } from "../systemd/types.js";
@@ -62,11 +63,11 @@ function exitCodes(v: string): string {
 /** Every policy flag, in the order the drop-in and `--help` list them. */
 export const POLICY_FLAGS: readonly PolicyFlag[] = [
   { flag: "--start-limit-burst", arg: "startLimitBurst", key: "StartLimitBurst", section: "Unit", since: 229, describe: "StartLimitBurst: starts allowed within the interval before the unit stays failed (template: 5)", check: wholeNumber("--start-limit-burst", 1, 1000) },
-  { flag: "--start-limit-interval", arg: "startLimitInterval", key: "StartLimitIntervalSec", section: "Unit", since: 229, describe: "StartLimitIntervalSec: the interval in seconds (template: 60)", check: seconds("--start-limit-interval", 86_400) },
+  { flag: "--start-limit-interval", arg: "startLimitInterval", key: "StartLimitIntervalSec", section: "Unit", since: 229, describe: "StartLimitIntervalSec: the interval in seconds (template: 60)", check: seconds("--start-limit-interval", MAX_SECONDS) },
   { flag: "--restart-sec", arg: "restartSec", key: "RestartSec", section: "Service", since: 1, describe: "RestartSec: seconds before a crashed gateway is restarted (template: 2)", check: checkRestartSec },
   { flag: "--no-restart-on-exit", arg: "noRestartOnExit", key: "RestartPreventExitStatus", section: "Service", since: 1, describe: "RestartPreventExitStatus: exit statuses that mean \"do not restart\", e.g. 1,78 (replaces the template's 78)", check: exitCodes },
   { flag: "--restart-steps", arg: "restartSteps", key: "RestartSteps", section: "Service", since: 254, describe: "RestartSteps: steps from RestartSec up to --restart-max-delay (exponential back-off; systemd >= 254)", check: wholeNumber("--restart-steps", 1, 3600) },
-  { flag: "--restart-max-delay", arg: "restartMaxDelay", key: "RestartMaxDelaySec", section: "Service", since: 254, describe: "RestartMaxDelaySec: the longest back-off in seconds (systemd >= 254)", check: seconds("--restart-max-delay", 86_400) },
+  { flag: "--restart-max-delay", arg: "restartMaxDelay", key: "RestartMaxDelaySec", section: "Service", since: 254, describe: "RestartMaxDelaySec: the longest back-off in seconds (systemd >= 254)", check: seconds("--restart-max-delay", MAX_SECONDS) },
 ];
 
 /** config.ini's `[restart]` section: each key as its flag writes it (a hand edit is checked by the flag's rule). */

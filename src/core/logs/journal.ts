@@ -17,6 +17,21 @@ export async function findJournal(env: NodeJS.ProcessEnv, socket = JOURNAL_SOCKE
   return resolveProgram("journalctl", env.PATH);
 }
 
+/** One line of `journalctl -o json` as its fields; null when it is not a JSON object. */
+export function journalEntry(text: string): Record<string, unknown> | null {
+  try {
+    const e = JSON.parse(text) as unknown;
+    return e !== null && typeof e === "object" ? (e as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An entry's MESSAGE as text: one that is not UTF-8 or holds control characters comes as an array of bytes. */
+export function journalMessage(e: Record<string, unknown>): string {
+  return Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
+}
+
 /** journalctl's `--since` for a time in ms since the epoch, to the ms (journal entries carry µs). */
 export function sinceArg(ms: number): string {
   return `--since=@${(ms / 1000).toFixed(3)}`;

@@ -11,7 +11,7 @@ import { peopleText, redactJson } from "../../redact.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { followFile } from "./follow.js";
-import { runJournal } from "./journal.js";
+import { journalEntry, journalMessage, runJournal } from "./journal.js";
 import { lineStream } from "./lines.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
@@ -65,21 +65,15 @@ export function lineFormatter(names: readonly string[], json: boolean, colour: b
 
 /** A `journalctl -o json` entry as a line of its profile; null for an entry of no profile of ours. */
 export function journalLine(text: string): MergedLine | null {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
+  const e = journalEntry(text);
+  if (!e) return null;
   // The gateway's own lines carry _SYSTEMD_USER_UNIT; the manager's lines about the unit carry USER_UNIT
   // (their _SYSTEMD_USER_UNIT is the manager's own init.scope).
   const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
   const m = ours(e.USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
   if (!m) return null;
   const micros = Number(e.__REALTIME_TIMESTAMP);
-  // A message that is not UTF-8 comes as an array of bytes.
-  const message = Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
-  return { profile: m[1]!, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message };
+  return { profile: m[1]!, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
 }
 
 /** The merged view from the journal: one journalctl over every unit; its exit code. */

@@ -8,7 +8,7 @@ import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
-import { findJournal, sinceArg } from "./journal.js";
+import { findJournal, journalEntry, journalMessage, sinceArg } from "./journal.js";
 
 /** A place in a profile's output; `none` where it goes nowhere we can read. */
 export type OutputMark =
@@ -126,17 +126,10 @@ export async function journalTail(read: () => Promise<JournalEntry[]>, wait: Tai
 /** The entries of `journalctl -o json` output, in its order; a line that does not parse is left out. */
 export function journalEntries(text: string): JournalEntry[] {
   return text.split("\n").flatMap((line) => {
-    if (line.trim() === "") return [];
-    let e: Record<string, unknown>;
-    try {
-      e = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return [];
-    }
-    // A message that is not UTF-8 or holds control characters comes as an array of bytes.
-    const message = Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
+    const e = line.trim() === "" ? null : journalEntry(line);
+    if (!e) return [];
     const pid = Number(e._PID);
-    return [{ message, pid: Number.isInteger(pid) && pid > 0 ? pid : 0 }];
+    return [{ message: journalMessage(e), pid: Number.isInteger(pid) && pid > 0 ? pid : 0 }];
   });
 }
 
