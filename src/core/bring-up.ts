@@ -141,7 +141,7 @@ function exitPhrase(state: RunState): string | null {
 /** The error for a failed start, with what the gateway wrote since `mark` (this start's output only). */
 async function failure(ctx: Context, profile: string, summary: string, mark: OutputMark): Promise<UnhealthyError> {
   const tail = await outputSince(ctx, mark);
-  const hint = tail.length > 0 ? `run \`profiles status ${profile}\`` : `run \`profiles status ${profile}\`, and \`journalctl --user -u ${unitName(profile)}\` for its output`;
+  const hint = tail.length > 0 ? `run \`profiles status ${profile}\`` : `run \`profiles status ${profile}\`, and \`profiles logs ${profile}\` for its output`;
   return new UnhealthyError(`${profile}: ${summary}`, tail, hint);
 }
 

@@ -87,7 +87,7 @@ test("doctor is clean on a healthy host, and changes nothing", async () => {
   assert.equal(d.report.ok, true);
   assert.deepEqual(d.report.fixes, []);
   assert.deepEqual(d.report.checks.map((c) => [c.id, c.status]), [
-    ["bus", "ok"], ["linger", "ok"], ["config", "ok"], ["template", "ok"], ["template-loaded", "ok"],
+    ["bus", "ok"], ["linger", "ok"], ["config", "ok"], ["template", "ok"], ["template-current", "ok"], ["template-loaded", "ok"],
     ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["unique-values", "ok"], ["units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
   ]);
   // For people, in a pipe: plain marks, one line per check.
@@ -181,6 +181,20 @@ test("doctor: a failed unit; profiles start fixes it once the .env is fixed", as
   const set = await profiles(["set", "pub", "API_KEY=k3y"]);
   assert.equal(set.code, 0, set.stderr);
   await runFix(d.report.fixes[0]!);
+  await assertClean();
+});
+
+test("doctor: the template of a version before SyslogIdentifier=, fixed by profiles init", async () => {
+  const unit = path.join(sb.home, ".config/systemd/user/agent-gateway@.service");
+  const text = await fs.readFile(unit, "utf8");
+  assert.match(text, /^SyslogIdentifier=%N$/m);
+  await fs.writeFile(unit, text.replace(/^SyslogIdentifier=.*\n/m, ""));
+  const d = await doctor();
+  assert.equal(d.code, 14);
+  assert.match(check(d.report, "template-current").message, /lacks `\[Service\] SyslogIdentifier=%N`/);
+  assert.deepEqual(d.report.fixes, ["profiles init"]);
+  await runFix("profiles init");
+  assert.equal(await fs.readFile(unit, "utf8"), text);
   await assertClean();
 });
 

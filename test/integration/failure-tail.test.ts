@@ -152,8 +152,17 @@ test("a failed start's journal tail holds its gateway's lines that journald read
       assert.equal(r.code, 7, r.stderr);
       const tail = errorTail(r);
       assert.equal(runs(tail).length, 1, `the gateway's own line is in the tail:\n${tail.join("\n")}`);
+      const run = runs(tail)[0]!;
       const byUnit = await sb.exec("journalctl", ["--user", "-u", unit, "-o", "cat", "--no-pager"]);
-      t.diagnostic(`the run's line ${byUnit.stdout.includes(runs(tail)[0]!) ? "is" : "is not"} in \`journalctl --user -u ${unit}\``);
+      t.diagnostic(`the run's line ${byUnit.stdout.includes(run) ? "is" : "is not"} in \`journalctl --user -u ${unit}\``);
+      // `profiles logs` finds it by the template's SyslogIdentifier, journalctl's -u (above) only by luck.
+      const one = await profiles(["logs", "tail", "-n", "200"]);
+      assert.equal(one.code, 0, one.stderr);
+      assert.ok(one.stdout.includes(run), `\`profiles logs tail\` shows the run's line ${run}:\n${one.stdout}`);
+      const merged = await profiles(["logs", "-n", "200", "--json"]);
+      assert.equal(merged.code, 0, merged.stderr);
+      const line = merged.stdout.split("\n").find((l) => l.includes(run));
+      assert.equal((JSON.parse(line ?? "{}") as { profile?: string }).profile, "tail", `the merged view names the profile of ${run}:\n${merged.stdout}`);
     } finally {
       if (stopped) process.kill(pid, "SIGCONT");
     }

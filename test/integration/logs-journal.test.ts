@@ -72,7 +72,7 @@ test("logs NAME reads the journal; logs -f follows it and waits for a profile's 
   const f = spawnCli(sb, ["logs", "quiet", "-f"]);
   const done = await stopAfter(f, async () => {
     // Following from the time it looked (not `-n 50 -f`, which lost the first lines written while it started).
-    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user -u agent-gateway@quiet.service --since=@[0-9.]+ -f"])).code === 0);
+    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user _SYSTEMD_USER_UNIT=agent-gateway@quiet.service .* --since=@[0-9.]+ -f"])).code === 0);
     await ok(["start", "quiet"]);
     await ok(["restart", "quiet"]);
     await f.until(/listening on[\s\S]*SIGTERM, closing[\s\S]*listening on/);
@@ -124,7 +124,7 @@ test("logs of several profiles, and of all: their lines merged in time order, ea
 test("logs -f of all profiles follows them all; a terminal gets coloured names unless NO_COLOR", async () => {
   const f = spawnCli(sb, ["logs", "-f", "-n", "1"]);
   const done = await stopAfter(f, async () => {
-    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user -u agent-gateway@liam.service -u agent-gateway@quiet.service"])).code === 0);
+    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user _SYSTEMD_USER_UNIT=agent-gateway@liam.service .*_SYSTEMD_USER_UNIT=agent-gateway@quiet.service"])).code === 0);
     await ok(["restart", "liam"]);
     await ok(["restart", "quiet"]);
     await f.until(/^liam {2}\| agent-gateway liam listening on[\s\S]*^quiet \| agent-gateway quiet listening on/m);

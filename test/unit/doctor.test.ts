@@ -16,6 +16,9 @@ import { createProfile } from "../../src/store/profiles.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { TEMPLATE_UNIT, unitName } from "../../src/systemd/types.js";
 import { FakeProcs, fakeWorld } from "../helpers/fakes.js";
+import { renderTemplate } from "../../src/core/init-host.js";
+import { loadConfig } from "../../src/config.js";
+import { setUnitKey } from "../../src/systemd/unit-file.js";
 
 type World = Awaited<ReturnType<typeof fakeWorld>>;
 
@@ -25,7 +28,10 @@ const UID = process.getuid!();
 async function installTemplate(w: World, execStart: string): Promise<string> {
   const file = path.join(w.ctx.paths.unitDir, TEMPLATE_UNIT);
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, `[Unit]\nDescription=test\n\n[Service]\nExecStart=${execStart}\n`);
+  // What init writes for this config, with the ExecStart= of the case.
+  // Read here, not through the context, which would keep it for the doctor run of the test.
+  const { text } = await renderTemplate(await loadConfig(w.ctx.paths), w.ctx.env.PATH);
+  await fs.writeFile(file, setUnitKey(text, "Service", "ExecStart", [execStart]));
   return file;
 }
 
@@ -65,7 +71,7 @@ test("doctor: a healthy host passes every check, in order, with no fixes", async
     assert.deepEqual(problemsOnly(r), []);
     assert.equal(r.ok, true);
     assert.deepEqual(r.fixes, []);
-    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "unique-values", "units", "limits", "sweep-timer"]);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-current", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "unique-values", "units", "limits", "sweep-timer"]);
     assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
   } finally {
     await w.cleanup();
@@ -153,6 +159,26 @@ test("doctor: template missing, ExecStart relative, missing or not executable â†
     assert.deepEqual(execProgram(`-@"/opt/100%%/gw" arg`), { program: "/opt/100%/gw" });
     await installTemplate(w, `-${process.execPath} x`);
     assert.equal(check(await runDoctor(w.ctx, opts), "template").status, "ok");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: a template other than init writes (an older version's, a hand edit) â†’ profiles init, naming the lines", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    const file = await installTemplate(w, `${process.execPath} x`);
+    const current = await fs.readFile(file, "utf8");
+    // The template of a version before SyslogIdentifier=, with a key added by hand.
+    await fs.writeFile(file, setUnitKey(setUnitKey(current, "Service", "SyslogIdentifier", []), "Service", "Nice", ["5"]));
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["template-current:problem"]);
+    const message = check(r, "template-current").message;
+    assert.match(message, /lacks `\[Service\] SyslogIdentifier=%N`, and has `\[Service\] Nice=5`, which init does not write/);
+    assert.deepEqual(r.fixes, ["profiles init"]);
+    // Comments, blank lines and ExecStart= (judged by the template check) are not compared.
+    await fs.writeFile(file, `# edited\n\n${setUnitKey(current, "Service", "ExecStart", ["/usr/bin/true"])}`);
+    assert.equal(check(await runDoctor(w.ctx, opts), "template-current").status, "ok");
   } finally {
     await w.cleanup();
   }

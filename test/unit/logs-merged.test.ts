@@ -24,6 +24,9 @@ test("journalLine: the gateway's lines and the manager's about the unit are the 
   assert.equal(manager?.profile, "ops");
   assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "other.service", MESSAGE: "x" })), null);
   assert.equal(journalLine("not json"), null);
+  // A line journald read after the gateway was gone: no unit, only the template's SYSLOG_IDENTIFIER.
+  assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _PID: "42", MESSAGE: "bye" }))?.profile, "late");
+  assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "node", MESSAGE: "x" })), null);
   // A message that is not UTF-8 comes as bytes.
   assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "agent-gateway@a.service", MESSAGE: [104, 105] }))?.message, "hi");
 });

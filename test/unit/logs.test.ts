@@ -8,8 +8,8 @@ import logs from "../../src/commands/logs.js";
 import { chooseSource, parseLineCount } from "../../src/core/logs/source.js";
 import { tailFile } from "../../src/core/logs/tail-file.js";
 import { followFile } from "../../src/core/logs/follow.js";
-import { findJournal, journalArgs, runJournal, showJournal } from "../../src/core/logs/journal.js";
-import { journalEntries, journalTail, markOutput, outputSince, tailMatches, type JournalEntry } from "../../src/core/logs/since.js";
+import { findJournal, journalArgs, ownUid, runJournal, showJournal, unitMatches } from "../../src/core/logs/journal.js";
+import { journalEntries, journalTail, markOutput, outputSince, type JournalEntry } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { resolvePaths } from "../../src/paths.js";
@@ -87,9 +87,10 @@ test("chooseSource: the log dir first, then journald, else nothing to show namin
     () => chooseSource(DEFAULT_CONFIG, paths, "liam", null),
     hasCode(ExitCode.failed, /no journald.*profiles init --log-dir \/home\/u\/\.local\/state\/agent-profiles\/logs.*profiles restart liam/),
   );
-  assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true, false), ["--user", "-u", "agent-gateway@liam.service", "-n", "5", "-f", "--no-pager"]);
-  assert.deepEqual(journalArgs("u", 1, false, true), ["--user", "-u", "u", "-n", "1", "-o", "json", "--no-pager"]);
-  assert.deepEqual(journalArgs("u", 50, true, false, 1_796_108_311_983), ["--user", "-u", "u", "--since=@1796108311.983", "-f", "--no-pager"]);
+  const by = (unit: string) => unitMatches([unit], ownUid());
+  assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true, false), ["--user", ...by("agent-gateway@liam.service"), "-n", "5", "-f", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 1, false, true), ["--user", ...by("u"), "-n", "1", "-o", "json", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 50, true, false, 1_796_108_311_983), ["--user", ...by("u"), "--since=@1796108311.983", "-f", "--no-pager"]);
 });
 
 test("findJournal: only where journald's socket is a socket and journalctl is on PATH", async () => {
@@ -122,7 +123,7 @@ test("runJournal: journalctl's exit code comes back; an abort stops it", async (
     const never = new AbortController();
     const sink = { text: "", async write(t: string) { sink.text += t; }, async end() {} };
     assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false, false), {}, never.signal, sink), 3);
-    assert.equal(await fs.readFile(out, "utf8"), "--user -u agent-gateway@liam.service -n 5 --no-pager\n");
+    assert.equal(await fs.readFile(out, "utf8"), `--user ${unitMatches(["agent-gateway@liam.service"], ownUid()).join(" ")} -n 5 --no-pager\n`);
     // A follower that never ends by itself, as `journalctl -f` does.
     const follower = path.join(dir, "follower");
     await fs.writeFile(follower, "#!/bin/sh\nexec tail -f /dev/null\n", { mode: 0o755 });
@@ -224,7 +225,8 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     const source = { unit: "agent-gateway@liam.service", journalctl: fake };
     const show = (follow: boolean) => showJournal(ctx, "liam", source, 5, follow, new AbortController().signal, async () => {});
     const runs = async () => (await fs.readFile(calls, "utf8").catch(() => "")).trim().split("\n");
-    const look = "--user -u agent-gateway@liam.service -n 5 -o json --no-pager -q";
+    const matches = unitMatches(["agent-gateway@liam.service"], ownUid()).join(" ");
+    const look = `--user ${matches} -n 5 -o json --no-pager -q`;
 
     await assert.rejects(show(false), hasCode(ExitCode.failed, /no output from liam yet: the journal has no lines of agent-gateway@liam\.service.*profiles start liam/));
     assert.deepEqual(await runs(), [look], "nothing shown after the first look");
@@ -234,14 +236,14 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     const [first, follower] = await runs();
     assert.equal(first, look);
     // It follows from the time it looked, not from `-n 5`: the lines written while journalctl starts are in it.
-    const since = /^--user -u agent-gateway@liam\.service --since=@(\d+\.\d{3}) -f -o json --no-pager$/.exec(follower ?? "");
+    const since = /^--since=@(\d+\.\d{3}) -f -o json --no-pager$/.exec(follower?.startsWith(`--user ${matches} `) ? follower.slice(`--user ${matches} `.length) : "");
     assert.ok(since, follower);
     assert.ok(Number(since[1]) * 1000 >= before - 1 && Number(since[1]) * 1000 <= Date.now(), `${since[1]} against ${before}`);
     assert.deepEqual(notes, ["nothing from liam in the journal yet (agent-gateway@liam.service): waiting for its first line"]);
     await fs.rm(calls);
     await fs.writeFile(lines, "");
     assert.equal(await show(false), 0);
-    assert.deepEqual(await runs(), [look, "--user -u agent-gateway@liam.service -n 5 -o json --no-pager"]);
+    assert.deepEqual(await runs(), [look, `--user ${matches} -n 5 -o json --no-pager`]);
     assert.equal(notes.length, 1);
     // A journalctl that fails is no "nothing to show": its own error and exit code come through.
     await fs.rm(lines);
@@ -317,13 +319,15 @@ test("journalTail: a process that wrote nothing costs the deadline and no more; 
   assert.ok(Date.now() - t0 < 600);
 });
 
-test("tailMatches: -u's own terms for a user unit (journalctl 252), each with _UID, or'ed with the main PID's lines; -u alone without a PID", () => {
+test("unitMatches: -u's own terms for a user unit (journalctl 252), the template's SYSLOG_IDENTIFIER, and the main PID's lines, each this user's", () => {
   const unit = "agent-gateway@liam.service";
-  assert.deepEqual(tailMatches(unit, 0, 1000), ["-u", unit]);
-  assert.deepEqual(tailMatches(unit, 4242, 1000), [
-    `_SYSTEMD_USER_UNIT=${unit}`, "_UID=1000", "+", `USER_UNIT=${unit}`, "_UID=1000", "+", `COREDUMP_USER_UNIT=${unit}`, "_UID=1000", "+",
-    `OBJECT_SYSTEMD_USER_UNIT=${unit}`, "_UID=1000", "+", "_PID=4242", "_UID=1000",
-  ]);
+  const own = (u: string) => [
+    `_SYSTEMD_USER_UNIT=${u}`, "_UID=1000", "+", `USER_UNIT=${u}`, "_UID=1000", "+", `COREDUMP_USER_UNIT=${u}`, "_UID=1000", "_UID=0", "+",
+    `OBJECT_SYSTEMD_USER_UNIT=${u}`, "_UID=1000", "_UID=0", "+", `SYSLOG_IDENTIFIER=${u.replace(/\.service$/, "")}`, "_UID=1000",
+  ];
+  assert.deepEqual(unitMatches([unit], 1000), own(unit));
+  assert.deepEqual(unitMatches([unit], 1000, 4242), [...own(unit), "+", "_PID=4242", "_UID=1000"]);
+  assert.deepEqual(unitMatches([unit, "agent-gateway@ops.service"], 1000), [...own(unit), "+", ...own("agent-gateway@ops.service")]);
 });
 
 test("journalEntries: messages as text (bytes arrays decoded), _PID as a number, unparsable lines left out", () => {
@@ -360,7 +364,7 @@ test("outputSince from the journal: waits for the line of the run's main process
     assert.equal(runs.length, 3, runs.join("\n"));
     // The process's lines are found by _PID too: journald stores them with no unit when the process is gone before it reads them.
     const uid = process.getuid!();
-    assert.equal(runs[0], `--user ${tailMatches(unit, 4242, uid).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID --all --no-pager -q`);
+    assert.equal(runs[0], `--user ${unitMatches([unit], uid, 4242).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID --all --no-pager -q`);
     assert.ok(runs[0]!.includes(` + _PID=4242 _UID=${uid} `), runs[0]);
     // A main process that started before the mark is an earlier run's: nothing of it to wait for.
     await fs.rm(calls);
@@ -368,7 +372,7 @@ test("outputSince from the journal: waits for the line of the run's main process
     assert.deepEqual(await outputSince(w.ctx, mark), MANAGER.map((e) => e.message));
     const [only, ...more] = (await fs.readFile(calls, "utf8")).trim().split("\n");
     assert.deepEqual(more, []);
-    assert.match(only!, /^--user -u agent-gateway@liam\.service --since=/);
+    assert.ok(only!.startsWith(`--user ${unitMatches([unit], uid).join(" ")} --since=`), only);
   } finally {
     await w.cleanup();
   }

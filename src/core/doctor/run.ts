@@ -14,7 +14,7 @@ import { limitsCheck } from "./limits.js";
 import { lingerCheck } from "./linger.js";
 import { heldPortsCheck, sharedPortsCheck } from "./ports.js";
 import { sweepTimerCheck } from "./sweep-timer.js";
-import { templateCheck, templateLoadedCheck } from "./template.js";
+import { templateCheck, templateCurrentCheck, templateLoadedCheck } from "./template.js";
 import type { Check, CheckResult, Facts, Need, NeedValues, Verdict } from "./types.js";
 import { uniqueValuesCheck } from "./unique.js";
 import { unitsCheck } from "./units.js";
@@ -79,7 +79,7 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions = {}): Promise
     await run(lingerCheck, facts),
     result("config", CONFIG_TITLE, config.verdict),
   ];
-  for (const check of [templateCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, uniqueValuesCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
+  for (const check of [templateCheck, templateCurrentCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, uniqueValuesCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
     checks.push(await run(check, facts));
   }
   const all = checks.flatMap((c) => c.problems);

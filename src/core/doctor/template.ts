@@ -5,6 +5,7 @@ import { AppError } from "../../errors.js";
 import { TEMPLATE_UNIT } from "../../systemd/types.js";
 import { getUnitKey } from "../../systemd/unit-file.js";
 import { splitWords } from "../exec-command.js";
+import { renderTemplate } from "../init-host.js";
 import { fine, type Check, type Problem } from "./types.js";
 
 /** An instance that is never started: loading it asks the manager whether it knows the template. */
@@ -64,6 +65,59 @@ export const templateCheck: Check = {
     const bad = await programProblem(parsed.program);
     if (bad) return problem(`ExecStart: ${bad}`);
     return fine(`${file} runs ${parsed.program}`);
+  },
+};
+
+/**
+ * A unit file's settings as `[Section] Key=value`, in order. Comments and blank lines are left out, and so
+ * is ExecStart=: templateCheck judges it, and init wrote it from the PATH of its own run.
+ */
+function settingLines(text: string): string[] {
+  let section = "";
+  return text.split("\n").flatMap((raw) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) return [];
+    if (line.startsWith("[")) {
+      section = line;
+      return [];
+    }
+    return /^ExecStart\s*=/.test(line) ? [] : [`${section} ${line}`];
+  });
+}
+
+/** At most three of `lines`, quoted, and how many more. */
+function some(lines: string[]): string {
+  const shown = lines.slice(0, 3).map((l) => `\`${l}\``).join(", ");
+  return lines.length > 3 ? `${shown} and ${lines.length - 3} more` : shown;
+}
+
+/**
+ * The installed template against what `init` writes now: an upgrade brings a template that init has not
+ * yet installed (this version's `SyslogIdentifier=%N`, without which `logs` misses the lines of a gateway
+ * that died at once), and a hand edit of the file is lost at the next init.
+ */
+export const templateCurrentCheck: Check<"config"> = {
+  id: "template-current",
+  title: "template as `profiles init` writes it",
+  needs: ["config"],
+  async run(f, { config }) {
+    const file = path.join(f.ctx.paths.unitDir, TEMPLATE_UNIT);
+    const installed = await fs.readFile(file, "utf8").catch(() => null);
+    // templateCheck says what is wrong with a template that cannot be read.
+    if (installed === null) return fine(`nothing to compare: ${file} cannot be read (see above)`);
+    const have = settingLines(installed);
+    const want = settingLines((await renderTemplate(config, f.ctx.env.PATH)).text);
+    const missing = want.filter((l) => !have.includes(l));
+    const extra = have.filter((l) => !want.includes(l));
+    if (missing.length === 0 && extra.length === 0) return fine(`${file} holds what this version's init writes`);
+    const parts = [...(missing.length > 0 ? [`lacks ${some(missing)}`] : []), ...(extra.length > 0 ? [`has ${some(extra)}, which init does not write`] : [])];
+    return {
+      ok: "",
+      problems: [{
+        message: `${file} is not what \`profiles init\` writes: it ${parts.join(", and ")} (an older version's template, or edited by hand; a hand edit belongs in a drop-in, agent-gateway@.service.d/NAME.conf)`,
+        fix: REINSTALL,
+      }],
+    };
   },
 };
 

@@ -32,6 +32,38 @@ export function journalMessage(e: Record<string, unknown>): string {
   return Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
 }
 
+/**
+ * journalctl's matches for the lines of `units` (and, with `pid` over 0, of that process), this user's:
+ * what `--user -u UNIT` matches (journalctl 252's add_matches_for_user_unit: the unit's own output, the
+ * manager's lines about it, its coredumps and others' lines about it), and the unit's output by the
+ * SYSLOG_IDENTIFIER the template gives it (`SyslogIdentifier=%N`). journald tells a stdout line's unit by
+ * the sender's cgroup: when the gateway has exited, and been reaped, before journald reads its first line
+ * (a crash at start, a loaded host), its lines are stored with no unit at all, and `-u` never shows them.
+ * The identifier comes with the stream itself; `_PID` finds the lines of a template from before it.
+ */
+export function unitMatches(units: readonly string[], uid: number, pid = 0): string[] {
+  const own = `_UID=${uid}`;
+  const terms = units.flatMap((u) => [
+    [`_SYSTEMD_USER_UNIT=${u}`, own],
+    [`USER_UNIT=${u}`, own],
+    [`COREDUMP_USER_UNIT=${u}`, own, "_UID=0"],
+    [`OBJECT_SYSTEMD_USER_UNIT=${u}`, own, "_UID=0"],
+    [`SYSLOG_IDENTIFIER=${syslogIdentifier(u)}`, own],
+  ]);
+  if (pid > 0) terms.push([`_PID=${pid}`, own]);
+  return terms.flatMap((t, i) => (i === 0 ? t : ["+", ...t]));
+}
+
+/** The SYSLOG_IDENTIFIER the template's `SyslogIdentifier=%N` gives a unit's output: its name without `.service`. */
+export function syslogIdentifier(unit: string): string {
+  return unit.replace(/\.service$/, "");
+}
+
+/** This process's uid, which journal matches pair with each term. */
+export function ownUid(): number {
+  return process.getuid?.() ?? 0;
+}
+
 /** journalctl's `--since` for a time in ms since the epoch, to the ms (journal entries carry µs). */
 export function sinceArg(ms: number): string {
   return `--since=@${(ms / 1000).toFixed(3)}`;
@@ -40,7 +72,7 @@ export function sinceArg(ms: number): string {
 /** The arguments that show a unit's last `lines` lines (or its lines from `sinceMs` on), and follow it with `follow`. */
 export function journalArgs(unit: string, lines: number, follow: boolean, json: boolean, sinceMs?: number): string[] {
   const from = sinceMs === undefined ? ["-n", String(lines)] : [sinceArg(sinceMs)];
-  return ["--user", "-u", unit, ...from, ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
+  return ["--user", ...unitMatches([unit], ownUid()), ...from, ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
 }
 
 /**

@@ -11,7 +11,7 @@ import { peopleText, redactJson } from "../../redact.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { followFile } from "./follow.js";
-import { journalEntry, journalMessage, runJournal } from "./journal.js";
+import { journalEntry, journalMessage, ownUid, runJournal, unitMatches } from "./journal.js";
 import { lineStream } from "./lines.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
@@ -67,10 +67,11 @@ export function lineFormatter(names: readonly string[], json: boolean, colour: b
 export function journalLine(text: string): MergedLine | null {
   const e = journalEntry(text);
   if (!e) return null;
-  // The gateway's own lines carry _SYSTEMD_USER_UNIT; the manager's lines about the unit carry USER_UNIT
-  // (their _SYSTEMD_USER_UNIT is the manager's own init.scope).
+  // The gateway's own lines carry _SYSTEMD_USER_UNIT, or only the template's SYSLOG_IDENTIFIER when
+  // journald read them after the gateway was gone (unitMatches); the manager's lines about the unit carry
+  // USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope).
   const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
-  const m = ours(e.USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
+  const m = ours(e.USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT) ?? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`);
   if (!m) return null;
   const micros = Number(e.__REALTIME_TIMESTAMP);
   return { profile: m[1]!, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
@@ -79,7 +80,7 @@ export function journalLine(text: string): MergedLine | null {
 /** The merged view from the journal: one journalctl over every unit; its exit code. */
 export async function showMergedJournal(ctx: Context, journalctl: string, o: MergedOptions): Promise<number> {
   const format = lineFormatter(o.names, o.json, o.colour);
-  const args = ["--user", ...o.names.flatMap((n) => ["-u", unitName(n)]), "-n", String(o.lines), "-o", "json", "--no-pager", "-q"];
+  const args = ["--user", ...unitMatches(o.names.map(unitName), ownUid()), "-n", String(o.lines), "-o", "json", "--no-pager", "-q"];
   if (o.since) args.push(`--since=@${Math.floor(o.since.getTime() / 1000)}`);
   if (o.follow) args.push("-f");
   const stream = lineStream((text) => {

@@ -8,7 +8,7 @@ import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
-import { findJournal, journalEntry, journalMessage, sinceArg } from "./journal.js";
+import { findJournal, journalEntry, journalMessage, ownUid, sinceArg, unitMatches } from "./journal.js";
 
 /** A place in a profile's output; `none` where it goes nowhere we can read. */
 export type OutputMark =
@@ -81,8 +81,8 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     // Newest first, then turned back: with --since, systemd before 254 gives -n's oldest lines, not the
     // last ones (systemd#26657), and a failure's last lines are the ones that say why. JSON for each
     // entry's _PID; --all, or a message over 4096 bytes comes as null.
-    const uid = process.getuid?.() ?? 0;
-    const matches = opts.ownOnly && pid > 0 ? [`_PID=${pid}`, `_UID=${uid}`] : tailMatches(mark.unit, pid, uid);
+    const uid = ownUid();
+    const matches = opts.ownOnly && pid > 0 ? [`_PID=${pid}`, `_UID=${uid}`] : unitMatches([mark.unit], uid, pid);
     const args = ["--user", ...matches, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", "--output-fields=MESSAGE,_PID", "--all", "--no-pager", "-q"];
     let reads = 0;
     const read = async () => (reads++, journalEntries(await capture(mark.journalctl, args, ctx.env)).reverse());
@@ -91,20 +91,6 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     return got;
   }
   return [];
-}
-
-/**
- * journalctl's matches for a failure's tail: what `--user -u UNIT` matches (journalctl 252: the unit's
- * own output, the manager's lines about it, its coredumps, lines of others about it), and with a main PID
- * the lines of that process too. journald tells a stdout line's unit by the sender's cgroup: when the
- * gateway has exited, and been reaped, before journald reads its first line, its lines are stored with
- * no unit at all (now and then in the systemd container, under load) and only `_PID` finds them.
- */
-export function tailMatches(unit: string, pid: number, uid: number): string[] {
-  if (pid <= 0) return ["-u", unit];
-  const fields = ["_SYSTEMD_USER_UNIT", "USER_UNIT", "COREDUMP_USER_UNIT", "OBJECT_SYSTEMD_USER_UNIT"];
-  const terms = [...fields.map((f) => `${f}=${unit}`), `_PID=${pid}`].map((m) => [m, `_UID=${uid}`]);
-  return terms.flatMap((t, i) => (i === 0 ? t : ["+", ...t]));
 }
 
 /**
