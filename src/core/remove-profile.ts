@@ -1,8 +1,10 @@
 /** Removing a profile: `remove`, and each profile `apply --prune` removes. */
 import path from "node:path";
-import { SystemdError } from "../errors.js";
+import { ManagerUnreachableError, ProfileNotFoundError, SystemdError } from "../errors.js";
 import { ensureDir } from "../store/atomic.js";
-import { unitName } from "../systemd/types.js";
+import { acquireLock, PROFILE_LOCK_WAIT_MS } from "../store/lock.js";
+import { profileExists } from "../store/profiles.js";
+import { unitName, type SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { retireLogs } from "./logs/rotate.js";
 import { withProfile } from "./transaction.js";
@@ -14,16 +16,64 @@ import { withProfile } from "./transaction.js";
  */
 export async function removeProfile(ctx: Context, name: string, purge: boolean, command: string): Promise<{ keptEnv: string | null; keptLogs: string[] }> {
   return withProfile(ctx, name, { command }, async (tx) => {
-    const sd = await ctx.systemd();
-    const unit = unitName(name);
-    const job = await sd.stop(unit, { timeoutMs: 60_000 });
-    if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; the profile was kept`, undefined, `run \`profiles status ${name}\``);
-    await sd.disable([unit]);
-    await sd.resetFailed(unit);
+    await stopAndDisable(await ctx.systemd(), name, "the profile was kept");
     const keptEnv = await tx.remove(purge);
     // Stopped: nothing writes to them any more.
     const stamp = keptEnv ? path.basename(keptEnv).slice(name.length + 1, -".env".length) : "";
     if (!purge) await ensureDir(ctx.paths.removedDir, 0o700);
     return { keptEnv, keptLogs: await retireLogs(await ctx.config(), ctx.paths.removedDir, name, stamp, purge) };
   });
+}
+
+/** Stop the unit of `name` (an error naming what was `kept` when the stop job fails), disable it, reset its failed state. */
+async function stopAndDisable(sd: SystemdManager, name: string, kept: string): Promise<void> {
+  const unit = unitName(name);
+  const job = await sd.stop(unit, { timeoutMs: 60_000 });
+  if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; ${kept}`, undefined, `run \`profiles status ${name}\``);
+  await sd.disable([unit]);
+  await sd.resetFailed(unit);
+}
+
+/** Active states of a unit whose process runs or is on its way up or down. */
+const AT_WORK = new Set(["active", "activating", "deactivating", "reloading"]);
+
+/** Unit file states in which the manager starts a unit at login (its symlink is in a `.wants/` directory). */
+const STARTED_AT_LOGIN = new Set(["enabled", "enabled-runtime", "linked", "linked-runtime"]);
+
+/**
+ * Why the template's unit of `name`, which is no profile, needs cleaning up, or null when it does not: it
+ * is enabled (what an `add` killed between its enable and its `.env` leaves, or `systemctl --user enable`
+ * by hand; the manager starts it at the next login with no `.env`, and it fails), or it runs.
+ */
+export async function strayUnit(sd: SystemdManager, name: string): Promise<string | null> {
+  const unit = unitName(name);
+  const file = await sd.unitFileState(unit);
+  if (STARTED_AT_LOGIN.has(file)) return `is ${file}: the manager starts it at the next login, with no .env, and it fails`;
+  const s = await sd.state(unit);
+  return AT_WORK.has(s.activeState) ? `is ${s.activeState}/${s.subState}, with no .env of ours` : null;
+}
+
+/**
+ * `remove NAME`: the profile, or where NAME is no profile, a stray unit of that name (strayUnit) stopped,
+ * disabled and reset, under the lock an `add` of the name holds; ProfileNotFoundError when neither, or
+ * when the manager cannot be asked (nothing starts such a unit then either). `strayUnit` says which it was.
+ */
+export async function removeProfileOrUnit(ctx: Context, name: string, purge: boolean, command: string): Promise<{ keptEnv: string | null; keptLogs: string[]; strayUnit: boolean }> {
+  if (!(await profileExists(ctx.paths, name))) {
+    const lock = await acquireLock(ctx.paths.locksDir, `profile-${name}`, command, PROFILE_LOCK_WAIT_MS);
+    try {
+      // An `add` of the name that held the lock has made it a profile: removed as one, below.
+      if (!(await profileExists(ctx.paths, name))) {
+        const sd = await ctx.systemd().catch((err: unknown) => {
+          throw err instanceof ManagerUnreachableError ? new ProfileNotFoundError(name) : err;
+        });
+        if ((await strayUnit(sd, name)) === null) throw new ProfileNotFoundError(name);
+        await stopAndDisable(sd, name, "it is still enabled");
+        return { keptEnv: null, keptLogs: [], strayUnit: true };
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+  return { ...(await removeProfile(ctx, name, purge, command)), strayUnit: false };
 }

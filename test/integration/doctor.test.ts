@@ -88,7 +88,7 @@ test("doctor is clean on a healthy host, and changes nothing", async () => {
   assert.deepEqual(d.report.fixes, []);
   assert.deepEqual(d.report.checks.map((c) => [c.id, c.status]), [
     ["bus", "ok"], ["linger", "ok"], ["config", "ok"], ["template", "ok"], ["template-current", "ok"], ["template-loaded", "ok"],
-    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["unique-values", "ok"], ["units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
+    ["files", "ok"], ["env-files", "ok"], ["generations", "ok"], ["ports-shared", "ok"], ["ports-held", "ok"], ["unique-values", "ok"], ["units", "ok"], ["stray-units", "ok"], ["limits", "ok"], ["sweep-timer", "ok"],
   ]);
   // For people, in a pipe: plain marks, one line per check.
   const text = await profiles(["doctor"]);
@@ -198,6 +198,21 @@ test("doctor: the template of a version before SyslogIdentifier=, fixed by profi
   await assertClean();
 });
 
+test("doctor: a unit enabled with no profile (what an add killed before its .env leaves), fixed by profiles remove", async () => {
+  const unit = "agent-gateway@ghost.service";
+  const enable = await sb.exec("systemctl", ["--user", "enable", unit]);
+  assert.equal(enable.code, 0, enable.stderr);
+  const d = await doctor();
+  assert.equal(d.code, 14);
+  assert.match(check(d.report, "stray-units").message, /agent-gateway@ghost\.service is enabled: the manager starts it at the next login, with no \.env/);
+  assert.deepEqual(d.report.fixes, ["profiles remove ghost"]);
+  await runFix("profiles remove ghost");
+  assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", unit])).stdout.trim(), "disabled");
+  const again = await sb.profiles(["remove", "ghost"]);
+  assert.equal(again.code, 3, again.stderr);
+  await assertClean();
+});
+
 test("doctor: a missing template, fixed by profiles init", async () => {
   const unit = path.join(sb.home, ".config/systemd/user/agent-gateway@.service");
   await fs.rename(unit, `${unit}.away`);
@@ -242,5 +257,5 @@ test("doctor: an unreachable bus is reported, the checks that need it are skippe
   assert.equal(d.code, 14, d.stderr);
   assert.match(check(d.report, "bus").message, /cannot reach the systemd user manager at unix:path=\/nonexistent\/bus/);
   assert.deepEqual(d.report.fixes, [`sudo systemctl start user@${sb.uid}.service`]);
-  assert.deepEqual(failing(d.report), ["bus:problem", "template-loaded:skipped", "ports-held:skipped", "units:skipped", "limits:skipped", "sweep-timer:skipped"]);
+  assert.deepEqual(failing(d.report), ["bus:problem", "template-loaded:skipped", "ports-held:skipped", "units:skipped", "stray-units:skipped", "limits:skipped", "sweep-timer:skipped"]);
 });

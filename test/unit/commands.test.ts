@@ -6,6 +6,7 @@ import add from "../../src/commands/add.js";
 import init from "../../src/commands/init.js";
 import list from "../../src/commands/list.js";
 import remove from "../../src/commands/remove.js";
+import { profileExists } from "../../src/store/profiles.js";
 import status from "../../src/commands/status.js";
 import { start } from "../../src/commands/start.js";
 import set from "../../src/commands/set.js";
@@ -178,6 +179,29 @@ test("remove keeps the .env in the state directory unless --purge", async () => 
     assert.equal(w.systemd.reloads, reloads + 1);
     assert.ok(!w.systemd.enabled.has("agent-gateway@keep.service"));
     await assert.rejects(remove.run({ ...g, name: "keep", purge: false }, w.ctx), hasCode(ExitCode.notFound));
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("remove of a name that is no profile: its enabled or running unit (a killed add's) stopped and disabled, else exit 3", async () => {
+  const w = await fakeWorld();
+  try {
+    // What an add killed between its enable and its .env leaves: the unit enabled, no profile.
+    await w.systemd.enable(["agent-gateway@ghost.service"]);
+    const r = await remove.run({ ...g, name: "ghost", purge: false }, w.ctx);
+    assert.deepEqual(r.data, { name: "ghost", removed: true, keptEnv: null, keptLogs: [], strayUnit: true });
+    assert.match(r.text ?? "", /ghost was no profile, but its unit agent-gateway@ghost\.service was enabled or running: stopped and disabled it/);
+    assert.ok(!w.systemd.enabled.has("agent-gateway@ghost.service"));
+    assert.equal(await profileExists(w.ctx.paths, "ghost"), false, "no profile made for it");
+    // Started by hand, not enabled.
+    w.systemd.units.set("agent-gateway@hand.service", { ...(await w.systemd.state("agent-gateway@hand.service")), activeState: "active", subState: "running", mainPid: 4321 });
+    assert.equal(((await remove.run({ ...g, name: "hand", purge: false }, w.ctx)).data as { strayUnit: boolean }).strayUnit, true);
+    assert.equal((await w.systemd.state("agent-gateway@hand.service")).activeState, "inactive");
+    // Nothing of the name: as before, no such profile; and a failed unit at rest is no reason to act either.
+    await assert.rejects(remove.run({ ...g, name: "ghost", purge: false }, w.ctx), hasCode(ExitCode.notFound));
+    w.systemd.units.set("agent-gateway@old.service", { ...(await w.systemd.state("agent-gateway@old.service")), activeState: "failed", subState: "failed" });
+    await assert.rejects(remove.run({ ...g, name: "old", purge: false }, w.ctx), hasCode(ExitCode.notFound));
   } finally {
     await w.cleanup();
   }

@@ -71,7 +71,7 @@ test("doctor: a healthy host passes every check, in order, with no fixes", async
     assert.deepEqual(problemsOnly(r), []);
     assert.equal(r.ok, true);
     assert.deepEqual(r.fixes, []);
-    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-current", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "unique-values", "units", "limits", "sweep-timer"]);
+    assert.deepEqual(r.checks.map((c) => c.id), ["bus", "linger", "config", "template", "template-current", "template-loaded", "files", "env-files", "generations", "ports-shared", "ports-held", "unique-values", "units", "stray-units", "limits", "sweep-timer"]);
     assert.match(check(r, "template").message, new RegExp(`runs ${process.execPath.replace(/[/.]/g, "\\$&")}`));
   } finally {
     await w.cleanup();
@@ -86,7 +86,7 @@ test("doctor: an unreachable bus is a problem with its fix, and the checks needi
     const r = await runDoctor(ctx, opts);
     assert.equal(check(r, "bus").status, "problem");
     assert.deepEqual(check(r, "bus").problems.map((p) => p.fix), [`sudo systemctl start user@${UID}.service`]);
-    for (const id of ["template-loaded", "ports-held", "units", "limits", "sweep-timer"]) {
+    for (const id of ["template-loaded", "ports-held", "units", "stray-units", "limits", "sweep-timer"]) {
       assert.equal(check(r, id).status, "skipped", id);
       assert.match(check(r, id).message, /^skipped because the user bus is unreachable$/);
     }
@@ -349,6 +349,29 @@ test("doctor: failed and start-limit-hit units → profiles start", async () => 
       "b crashed too often and hit its start limit (failed, last exit status 1); see `profiles logs b`",
     ]);
     assert.deepEqual(r.fixes, ["profiles start a", "profiles start b"]);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: an enabled or running unit of the template with no profile → profiles remove NAME", async () => {
+  const { w, opts } = await healthyWorld();
+  try {
+    // Enabled and never started (not loaded, so only its link in default.target.wants tells), as a killed add leaves it.
+    const wants = path.join(w.ctx.paths.unitDir, "default.target.wants");
+    await fs.mkdir(wants, { recursive: true });
+    await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@ghost.service"));
+    await w.systemd.enable(["agent-gateway@ghost.service"]);
+    const base = await w.systemd.state(unitName("a"));
+    w.systemd.units.set(unitName("hand"), { ...base, name: unitName("hand"), mainPid: 777 });
+    // Neither enabled nor running: at rest, whatever its last result.
+    w.systemd.units.set(unitName("old"), { ...base, name: unitName("old"), activeState: "failed", subState: "failed", mainPid: 0 });
+    const r = await runDoctor(w.ctx, opts);
+    assert.deepEqual(problemsOnly(r), ["stray-units:problem"]);
+    assert.deepEqual(check(r, "stray-units").problems.map((p) => [p.message, p.fix]), [
+      ["agent-gateway@ghost.service is enabled: the manager starts it at the next login, with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
+      ["agent-gateway@hand.service is active/running, with no .env of ours, but hand is no profile (an `add` killed half-way, or started by hand)", "profiles remove hand"],
+    ]);
   } finally {
     await w.cleanup();
   }

@@ -15,6 +15,7 @@ import { lingerCheck } from "./linger.js";
 import { heldPortsCheck, sharedPortsCheck } from "./ports.js";
 import { sweepTimerCheck } from "./sweep-timer.js";
 import { templateCheck, templateCurrentCheck, templateLoadedCheck } from "./template.js";
+import { strayUnitsCheck } from "./stray-units.js";
 import type { Check, CheckResult, Facts, Need, NeedValues, Verdict } from "./types.js";
 import { uniqueValuesCheck } from "./unique.js";
 import { unitsCheck } from "./units.js";
@@ -79,7 +80,7 @@ export async function runDoctor(ctx: Context, opts: DoctorOptions = {}): Promise
     await run(lingerCheck, facts),
     result("config", CONFIG_TITLE, config.verdict),
   ];
-  for (const check of [templateCheck, templateCurrentCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, uniqueValuesCheck, unitsCheck, limitsCheck, sweepTimerCheck]) {
+  for (const check of [templateCheck, templateCurrentCheck, templateLoadedCheck, filesCheck, envFilesCheck, generationsCheck, sharedPortsCheck, heldPortsCheck, uniqueValuesCheck, unitsCheck, strayUnitsCheck, limitsCheck, sweepTimerCheck]) {
     checks.push(await run(check, facts));
   }
   const all = checks.flatMap((c) => c.problems);
