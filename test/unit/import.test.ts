@@ -78,6 +78,27 @@ test("without names: the loaded instances are found, imported in order, and said
   }
 });
 
+test("without names: an instance enabled and not loaded since (only its .wants link tells) is found too", async () => {
+  const w = await fakeWorld({ portVar: "API_SERVER_PORT" });
+  try {
+    const env = path.join(w.home, ".hermes/leo.env");
+    await fs.mkdir(path.dirname(env), { recursive: true });
+    await fs.writeFile(env, "API_SERVER_PORT=8643\n", { mode: 0o600 });
+    const unit = "hermes-gateway@leo.service";
+    await w.systemd.enable([unit]);
+    // The manager loads it when asked (its properties), not before: the listing of loaded units lacks it.
+    w.systemd.props.set(unit, { LoadState: "loaded", ActiveState: "inactive", SubState: "dead", MainPID: 0, EnvironmentFiles: [[env, false]] });
+    await assert.rejects(run(w, { dryRun: true }), /nothing|no profile/i, "no link: nothing names it");
+    const wants = path.join(w.ctx.paths.unitDir, "default.target.wants");
+    await fs.mkdir(wants, { recursive: true });
+    await fs.symlink("../hermes-gateway@.service", path.join(wants, unit));
+    const dry = await run(w, { dryRun: true });
+    assert.match(dry.text, /leo: hermes-gateway@leo.service \(inactive\/dead, enabled\) -> agent-gateway@leo.service, port 8643/);
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test("a [unique] key an imported profile shares with another: exit 5 naming both, nothing done", async () => {
   const w = await oldWorld({ uniqueKeys: ["API_SERVER_KEY"] }, [["liam", ENV], ["leo", ENV.replace("8642", "8643")]]);
   try {

@@ -1,30 +1,8 @@
 /** Check: no unit of the template is enabled or running with no profile of its name. */
-import fs from "node:fs";
-import path from "node:path";
 import { TEMPLATE_PREFIX, UNIT_PATTERN } from "../../systemd/types.js";
+import { wantedUnits } from "../../systemd/wanted-units.js";
 import { strayUnit } from "../remove-profile.js";
 import { verdict, type Check } from "./types.js";
-
-/** The unit directory's `.wants`/`.requires` links to the template's units: where EnableUnitFiles puts them. */
-function linkedNames(unitDir: string): string[] {
-  const names: string[] = [];
-  let dirs: string[] = [];
-  try {
-    dirs = fs.readdirSync(unitDir).filter((d) => /\.(wants|requires)$/.test(d));
-  } catch {
-    // No unit directory: nothing is enabled there.
-  }
-  for (const dir of dirs) {
-    let entries: string[] = [];
-    try {
-      entries = fs.readdirSync(path.join(unitDir, dir));
-    } catch {
-      continue;
-    }
-    for (const e of entries) if (e.startsWith(TEMPLATE_PREFIX) && e.endsWith(".service")) names.push(e.slice(TEMPLATE_PREFIX.length, -".service".length));
-  }
-  return names;
-}
 
 export const strayUnitsCheck: Check<"bus"> = {
   id: "stray-units",
@@ -32,8 +10,9 @@ export const strayUnitsCheck: Check<"bus"> = {
   needs: ["bus"],
   async run(f, { bus: sd }) {
     // Enabled but never started (so not loaded: a killed `add`), or loaded and running (started by hand).
-    const loaded = (await sd.list([UNIT_PATTERN])).map((s) => s.name.slice(TEMPLATE_PREFIX.length, -".service".length));
-    const candidates = [...new Set([...linkedNames(f.ctx.paths.unitDir), ...loaded])].filter((n) => n !== "" && !f.profiles.includes(n)).sort();
+    const units = [...wantedUnits(f.ctx.paths.unitDir), ...(await sd.list([UNIT_PATTERN])).map((s) => s.name)];
+    const names = units.flatMap((u) => (u.startsWith(TEMPLATE_PREFIX) && u.endsWith(".service") ? [u.slice(TEMPLATE_PREFIX.length, -".service".length)] : []));
+    const candidates = [...new Set(names)].filter((n) => n !== "" && !f.profiles.includes(n)).sort();
     const problems = [];
     for (const name of candidates) {
       const why = await strayUnit(sd, name);

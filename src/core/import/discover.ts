@@ -7,6 +7,7 @@ import { readBytes, readBytesOrNull } from "../../store/generation-files.js";
 import { parseEnv, type EnvEntries } from "../../store/envfile.js";
 import { portOf, profileExists } from "../../store/profiles.js";
 import type { SystemdManager } from "../../systemd/types.js";
+import { wantedUnits } from "../../systemd/wanted-units.js";
 import { isUsablePort } from "../port-allocation.js";
 import { envPathNames, type UnitPattern } from "./unit-pattern.js";
 
@@ -47,11 +48,15 @@ export class NothingToImportError extends AppError {
   }
 }
 
-/** The names the pattern's units and the env-path's files give: units loaded (running or enabled), unit files, `.env` files. */
+/**
+ * The names the pattern's units and the env-path's files give: units loaded (running or enabled), unit
+ * files, instances enabled in the user's unit directory and not loaded yet, `.env` files.
+ */
 export async function discoverNames(sd: SystemdManager, paths: Paths, pattern: UnitPattern): Promise<string[]> {
   const loaded = (await sd.list([pattern.glob])).filter((u) => u.loadState === "loaded").map((u) => pattern.nameOf(u.name));
   const files = (await sd.listUnitFiles([pattern.glob])).map((f) => pattern.nameOf(f.path.slice(f.path.lastIndexOf("/") + 1)));
-  const names = [...loaded, ...files, ...envPathNames(paths)].filter((n): n is string => n !== null);
+  const wanted = wantedUnits(paths.unitDir).map((u) => pattern.nameOf(u));
+  const names = [...loaded, ...files, ...wanted, ...envPathNames(paths)].filter((n): n is string => n !== null);
   return [...new Set(names)].sort();
 }
 
