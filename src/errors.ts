@@ -27,6 +27,10 @@ export const ExitCode = {
   /** `--host`: a host cannot run the command: no `profiles` there, or another version of it. */
   hostUnusable: 17,
   internal: 70,
+  /** Ctrl-C (SIGINT) stopped a wait; what was done stays done (128 + the signal's number, as a shell says). */
+  interrupted: 130,
+  /** SIGTERM stopped a wait, likewise. */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -114,6 +118,14 @@ export class UnhealthyError extends AppError {
   override name = "UnhealthyError";
   constructor(message: string, readonly details: string[] = [], hint?: string) {
     super(message, ExitCode.unhealthy, hint);
+  }
+}
+
+/** SIGINT or SIGTERM stopped a wait at a safe point: the message says what was done and what goes on. */
+export class InterruptedError extends AppError {
+  override name = "InterruptedError";
+  constructor(readonly signal: string, message: string, hint?: string) {
+    super(message, signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted, hint);
   }
 }
 

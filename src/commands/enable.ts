@@ -26,7 +26,7 @@ function enabledStateVerb(spec: EnabledStateVerb) {
     parse: (args) => atLeastOneName(spec.verb, args.names),
     async run(args, ctx) {
       const outcomes = await eachProfile(args.names, async (name): Promise<Outcome> => {
-        const done = await withProfile(ctx, name, { command: `profiles ${spec.verb} ${name}` }, (tx) => spec.one(tx, name, args.wait * 1000));
+        const done = await withProfile(ctx, name, { command: `profiles ${spec.verb} ${name}`, interruptible: true }, (tx) => spec.one(tx, name, args.wait * 1000));
         return { name, ok: true, error: null, ...done };
       });
       return { data: outcomes, text: spec.render(outcomes), exitCode: outcomes.some((o) => !o.ok) ? spec.failed : ExitCode.ok };

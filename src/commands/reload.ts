@@ -31,7 +31,7 @@ async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<Re
   if (before.activeState !== "active") {
     return { name, ok: false, pidBefore, pid: null, elapsedMs: 0, error: `${name}: not running (${before.activeState}/${before.subState}), so there is nothing to reload: run \`profiles start ${name}\`` };
   }
-  const { up } = await withProfile(ctx, name, { command: `profiles reload ${name}` }, (tx) => tx.bringUp("reload", waitMs));
+  const { up } = await withProfile(ctx, name, { command: `profiles reload ${name}`, interruptible: true }, (tx) => tx.bringUp("reload", waitMs));
   return { name, ok: true, pidBefore, pid: up.state.mainPid || null, elapsedMs: up.elapsedMs, error: null };
 }
 

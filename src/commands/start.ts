@@ -2,7 +2,7 @@ import { assertEnabled } from "../core/enabled.js";
 import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { assertPortFor } from "../core/port-change.js";
-import { AppError, ExitCode, SystemdError } from "../errors.js";
+import { AppError, ExitCode, InterruptedError, SystemdError } from "../errors.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { readEnv } from "../store/profiles.js";
@@ -39,7 +39,7 @@ async function stopOne(ctx: Context, name: string, waitMs: number): Promise<Outc
 }
 
 async function upOne(ctx: Context, verb: "start" | "restart", name: string, waitMs: number): Promise<Outcome> {
-  const { up, knownGood } = await withProfile(ctx, name, { command: `profiles ${verb} ${name}` }, (tx) => tx.bringUp(verb, waitMs));
+  const { up, knownGood } = await withProfile(ctx, name, { command: `profiles ${verb} ${name}`, interruptible: true }, (tx) => tx.bringUp(verb, waitMs));
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null, knownGood };
 }
 
@@ -58,7 +58,7 @@ export function renderStartStop(verb: Verb, outcomes: Outcome[]): string {
 
 /**
  * `one` for each profile, one at a time in the order given: a profile's failure is its outcome and the
- * rest still run; an unreachable manager ends them all.
+ * rest still run; an unreachable manager, Ctrl-C or SIGTERM ends them all.
  */
 export async function eachProfile(names: string[], one: (name: string) => Promise<Outcome>): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
@@ -66,7 +66,11 @@ export async function eachProfile(names: string[], one: (name: string) => Promis
     try {
       outcomes.push(await one(name));
     } catch (err) {
-      if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
+      // Ctrl-C or SIGTERM ends them all, saying what became of the ones before.
+      if (err instanceof InterruptedError && outcomes.length > 0) {
+        throw new InterruptedError(err.signal, `${err.message} (before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")})`, err.hint);
+      }
+      if (!(err instanceof AppError) || err instanceof InterruptedError || err.exitCode === ExitCode.managerUnreachable) throw err;
       const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
       outcomes.push({ name, ok: false, pid: null, elapsedMs: 0, error: err.message + details });
     }

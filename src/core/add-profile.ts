@@ -54,7 +54,7 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
   if (envOutside(ctx.paths) && existsSync(envFile(ctx.paths, name))) throw new EnvFileExistsError(name, envFile(ctx.paths, name));
   // Reached before anything is written: a profile is enabled even when not started (`disable` keeps one down).
   const sd = await ctx.systemd();
-  return withProfile(ctx, name, { command: p.command, ports: true, create: true }, async (tx) => {
+  return withProfile(ctx, name, { command: p.command, ports: true, create: true, interruptible: true }, async (tx) => {
     const recorded = await recordedPorts(ctx.paths, config.portVar);
     const inspector = await ctx.ports();
     let port: number;

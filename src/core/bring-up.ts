@@ -1,4 +1,5 @@
-import { JobTimeoutError, UnhealthyError } from "../errors.js";
+import { InterruptedError, JobTimeoutError, UnhealthyError } from "../errors.js";
+import { unlessAborted } from "./stop-signals.js";
 import { REFUSED } from "../probe/reasons.js";
 import { probe, type Prober, type ProbeTarget, type ProbeVerdict } from "../probe/types.js";
 import { readProfileSettings } from "../store/profile-settings.js";
@@ -27,6 +28,8 @@ export interface BringUpOptions {
   /** Where the health probe goes (`gateTarget`): its port must end up held by the unit itself. */
   target: ProbeTarget;
   pollMs?: number;
+  /** Aborted by a deferred Ctrl-C or SIGTERM (deferStopSignals): the wait ends with an InterruptedError. */
+  signal?: AbortSignal;
 }
 
 /** How often a starting gateway is probed (here and in the roll gate): a refused connect costs microseconds. */
@@ -183,9 +186,16 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const mark = await markOutput(ctx, profile);
   // Another process on the port is often why a gateway fails: say so with whatever else is said.
   const fail = async (summary: string, mainPid: number) => failure(ctx, profile, summary + (await foreignNote(ctx, unit, target.port, mainPid)), mark);
+  // The job goes on in the manager when the wait for it is given up: say so, and where to look.
+  const interrupted = (sig: string): InterruptedError =>
+    new InterruptedError(sig, `${profile}: ${sig} stopped the wait for its ${verb}, which goes on in the manager; not marked known-good`, `run \`profiles status ${profile}\``);
+  if (opts.signal?.aborted) {
+    const sig = String(opts.signal.reason);
+    throw new InterruptedError(sig, `${profile}: ${sig} came before its ${verb}: nothing was asked of the manager`, `run \`profiles ${verb} ${profile}\``);
+  }
   let job;
   try {
-    job = await (opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts));
+    job = await unlessAborted(opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts), opts.signal, interrupted);
   } catch (err) {
     if (!(err instanceof JobTimeoutError)) throw err;
     throw await fail(await jobTimeoutSummary(ctx, unit, verb, opts.deadlineMs), 0);
@@ -206,6 +216,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
     let lastReason = "not active yet";
     let state = first;
     for (;;) {
+      if (opts.signal?.aborted) throw interrupted(String(opts.signal.reason));
       if (state.activeState === "failed" || (state.activeState === "inactive" && state.subState === "dead")) {
         const exit = exitPhrase(state);
         throw await fail(`the unit ${state.activeState === "failed" ? "failed" : "stopped"}${exit ? `: ${exit}` : ""} (result ${state.result})`, state.mainPid);
@@ -240,7 +251,7 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
         throw await fail(`not healthy within ${Math.round(opts.deadlineMs / 1000)} s (last seen: ${lastReason})`, state.mainPid);
       }
       // Probed on a pace while it runs; while it does not, nothing to do until the manager says it changed.
-      state = await watch.next(isRunning(state) ? (opts.pollMs ?? PROBE_EVERY_MS) : deadline - Date.now());
+      state = await unlessAborted(watch.next(isRunning(state) ? (opts.pollMs ?? PROBE_EVERY_MS) : deadline - Date.now()), opts.signal, interrupted);
     }
   } finally {
     watch.close();

@@ -50,7 +50,7 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
 
   // A unique key's value is checked against the others under the "ports" lock, as a port is: two sets at once cannot both pass.
   const unique = [...edit.set.keys()].some((k) => config.uniqueKeys.includes(k));
-  return withProfile(ctx, name, { command, ports: port !== null || unique }, async (tx) => {
+  return withProfile(ctx, name, { command, ports: port !== null || unique, interruptible: true }, async (tx) => {
     const before = tx.entries();
     const unknown = edit.unset.filter((k) => !before.has(k));
     if (unknown.length > 0) {

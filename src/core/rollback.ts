@@ -62,7 +62,7 @@ export interface RollbackResult extends RestartOutcome {
 export async function rollbackProfile(ctx: Context, name: string, opts: RollbackOptions): Promise<RollbackResult> {
   const config = await ctx.config();
   await assertProfileExists(ctx.paths, name);
-  return withProfile(ctx, name, { command: `profiles rollback ${name}`, ports: true }, async (tx) => {
+  return withProfile(ctx, name, { command: `profiles rollback ${name}`, ports: true, interruptible: true }, async (tx) => {
     const h = await tx.generations.history();
     let chosen: { to: number; skipped: CorruptGeneration[] };
     if (opts.to !== undefined) {

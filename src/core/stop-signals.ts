@@ -27,6 +27,60 @@ export function catchStopSignals(tell: (text: string) => void, says: { first: st
   };
 }
 
+/** The Ctrl-C or SIGTERM a deferStopSignals caught in this process: every later one's body starts aborted. */
+let caught: string | null = null;
+
+/**
+ * Runs `body` with Ctrl-C and SIGTERM deferred: the first one aborts the signal `body` is given (its waits
+ * end early, at a safe point: a write under way is finished, never cut in two) and `tell` says so; a
+ * second one ends the process at once, as the signal would have without us. A signal caught by an
+ * earlier call (`start a b`: during a's step) aborts this one's from the start, so the next profile's
+ * wait is not begun.
+ */
+export async function deferStopSignals<T>(tell: (text: string) => void, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  if (caught !== null) abort.abort(caught);
+  const handler = (sig: NodeJS.Signals): void => {
+    if (abort.signal.aborted) {
+      remove();
+      process.kill(process.pid, sig);
+      return;
+    }
+    tell(`${sig}: stopping once the step under way is done (again: at once)`);
+    caught = sig;
+    abort.abort(sig);
+  };
+  const remove = (): void => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  try {
+    return await body(abort.signal);
+  } finally {
+    remove();
+  }
+}
+
+/** `work`, unless `signal` aborts first: then the error `interrupted` makes of the signal's name. `work` may still settle later, unheard. */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, interrupted: (sig: string) => Error): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(interrupted(String(signal.reason)));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(interrupted(String(signal.reason)));
+    signal.addEventListener("abort", onAbort, { once: true });
+    const settled = (): void => signal.removeEventListener("abort", onAbort);
+    work.then(
+      (value) => (settled(), resolve(value)),
+      (err: unknown) => (settled(), reject(err)),
+    );
+  });
+}
+
 /**
  * Set (to 1) by a fleet driver for the `profiles` it runs on a host: stop following (`logs -f`) when stdin
  * ends. sshd sends a command without a terminal no SIGHUP when its client goes; the end of stdin is the sign.

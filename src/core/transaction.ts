@@ -11,6 +11,7 @@
 import type { Config } from "../config.js";
 import type { ProbeTarget } from "../probe/types.js";
 import { ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
+import { deferStopSignals } from "./stop-signals.js";
 import { GenerationLog, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import type { Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
@@ -38,6 +39,12 @@ export interface ProfileTxOptions {
   waitMs?: number;
   /** The transaction creates the profile: it must not exist yet. */
   create?: boolean;
+  /**
+   * Ctrl-C and SIGTERM, once the locks are held, end a wait for the unit (InterruptedError) instead of the
+   * process: a write under way is finished first. For the verbs a user waits on; not for a roll or a
+   * sweep, which stop between profiles on their own terms.
+   */
+  interruptible?: boolean;
 }
 
 /** What became of the known-good mark after a passing gate. */
@@ -81,6 +88,8 @@ export class ProfileTx {
     readonly config: Config,
     private portsLock: Lock | null,
     creating: boolean,
+    /** Aborted by a deferred Ctrl-C or SIGTERM (ProfileTxOptions.interruptible): ends a wait for the unit. */
+    private readonly stopSignal?: AbortSignal,
   ) {
     // A profile being created has no `.env` yet: it records no port.
     if (creating) this.text = "";
@@ -172,7 +181,7 @@ export class ProfileTx {
     if (kind !== "reload") await assertEnabled(this.ctx, [this.name]);
     const pinned = await this.pin();
     const { target } = pinned;
-    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target }).catch(async (err: unknown) => {
+    const up = await bringUp(this.ctx, this.name, { restart: kind === "restart", reload: kind === "reload", deadlineMs, target, signal: this.stopSignal }).catch(async (err: unknown) => {
       // A profile that fails with a .env other than its known-good one: say so, and the way back.
       const broken = err instanceof UnhealthyError ? await brokenConfig(this.ctx.paths, this.name) : null;
       throw broken ? new UnhealthyError(`${(err as UnhealthyError).message}${brokenNote(broken)}`, (err as UnhealthyError).details, `run \`profiles rollback ${this.name}\``) : err;
@@ -277,7 +286,8 @@ export async function withProfile<T>(ctx: Context, name: string, opts: ProfileTx
     if (!opts.create && !exists) throw new ProfileNotFoundError(name);
     // What an interrupted `remove` left (generations, limits, a drop-in) is not the new profile's.
     if (opts.create && (await clearLeftovers(ctx.paths, name))) await (await ctx.systemd()).reload();
-    return await fn(new ProfileTx(ctx, name, config, ports, opts.create === true));
+    if (!opts.interruptible) return await fn(new ProfileTx(ctx, name, config, ports, opts.create === true));
+    return await deferStopSignals((text) => ctx.progress(text), (signal) => fn(new ProfileTx(ctx, name, config, ports, opts.create === true, signal)));
   } finally {
     await own?.release();
     await ports?.release();
