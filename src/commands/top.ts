@@ -175,10 +175,14 @@ function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promis
   let last = "";
   let printedAt = 0;
   let timer: NodeJS.Timeout | undefined;
+  // A reading under way when the view ended still reports its change: it must not print (to a stdout
+  // that refused the last write, a second refusal would find no listener and crash node).
+  let ended = false;
   return new Promise<void>((resolve, reject) => {
-    const feed = makeFeed(() => (timer ??= setTimeout(print, Math.max(0, printedAt + printer.everyMs - Date.now()))), (err) => end(err));
+    const feed = makeFeed(() => void (ended || (timer ??= setTimeout(print, Math.max(0, printedAt + printer.everyMs - Date.now())))), (err) => end(err));
     function print(): void {
       timer = undefined;
+      if (ended) return;
       const body = printer.body(feed);
       if (body === last) return;
       last = body;
@@ -192,6 +196,7 @@ function plainLines(ctx: Context, printer: Printer, makeFeed: FeedMaker): Promis
     const onClosed = (err: NodeJS.ErrnoException): void => end(err.code === "EPIPE" ? undefined : new OutputError(err.code ?? "EIO", false));
     process.stdout.on("error", onClosed);
     function end(err?: unknown): void {
+      ended = true;
       feed.stop();
       clearTimeout(timer);
       unsignal();

@@ -170,3 +170,34 @@ test("TopFeed: a healthy profile is probed once per probeEveryMs, one whose prob
     await w.cleanup();
   }
 });
+
+/**
+ * A node process printing the live view (plain tables: stdout is no terminal) into /dev/full, with a feed
+ * whose reading under way reports a change after the view was stopped, as TopFeed's in-flight reads can.
+ */
+const LATE_CHANGE = `
+const { liveTop, topOptions } = await import(${JSON.stringify(new URL("../../src/commands/top.js", import.meta.url).pathname)});
+let n = 0;
+const makeFeed = (onChange) => ({
+  start: async () => undefined,
+  rows: () => [],
+  notes: () => ["reading " + ++n],
+  stop: () => setTimeout(onChange, 5),
+});
+const o = topOptions({ sort: "name", filter: "", interval: 0.1, once: false });
+await liveTop({ env: {} }, o, makeFeed).then(() => process.stderr.write("ended\\n"), (e) => process.stderr.write("refused: " + e.name + "\\n"));
+setTimeout(() => process.stderr.write("still alive after the late change\\n"), 300);
+`;
+
+test("top's plain lines into a full disk: a change reported after the view ended prints nothing (no second refusal to crash on)", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const fs = await import("node:fs");
+  const out = fs.openSync("/dev/full", "w");
+  try {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", LATE_CHANGE], { stdio: ["ignore", out, "pipe"], encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "refused: OutputError\nstill alive after the late change\n");
+  } finally {
+    fs.closeSync(out);
+  }
+});
