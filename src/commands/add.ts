@@ -1,6 +1,7 @@
 import { addProfile, type AddResult } from "../core/add-profile.js";
 import { envFileArg, parseEnvArgs } from "../core/env-args.js";
 import { parsePort } from "../core/port-allocation.js";
+import { deferStopSignals } from "../core/stop-signals.js";
 import { UsageError } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { defineCommand } from "./command.js";
@@ -40,7 +41,9 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     const name = args.name;
     const config = await ctx.config();
     if (extra.has(config.portVar)) throw new UsageError(`${config.portVar} (from --env or --env-file) sets the port: use --port instead`);
-    const data = await addProfile(ctx, name, { port: requested ?? null, extra, enable: true, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}` });
+    const data = await deferStopSignals(ctx.progress, (stopSignal) =>
+      addProfile(ctx, name, { port: requested ?? null, extra, enable: true, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}`, stopSignal }),
+    );
     return { data, text: renderAdd(data) };
   },
 });

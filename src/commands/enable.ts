@@ -1,9 +1,10 @@
 /** `enable` and `disable`: one verb family, as systemctl-enable.c is: each changes the named profiles' enabled state. */
+import { deferStopSignals } from "../core/stop-signals.js";
 import { withProfile, type ProfileTx } from "../core/transaction.js";
 import { ExitCode, SystemdError } from "../errors.js";
 import { defineCommand } from "./command.js";
 import { atLeastOneName, names, wait } from "./options.js";
-import { eachProfile, renderOutcomes, type Outcome } from "./start.js";
+import { eachProfile, failedOutcome, renderOutcomes, type Outcome } from "./start.js";
 
 interface EnabledStateVerb {
   verb: "enable" | "disable";
@@ -25,10 +26,12 @@ function enabledStateVerb(spec: EnabledStateVerb) {
     needs: { config: true, profiles: "names", manager: true },
     parse: (args) => atLeastOneName(spec.verb, args.names),
     async run(args, ctx) {
-      const outcomes = await eachProfile(args.names, async (name): Promise<Outcome> => {
-        const done = await withProfile(ctx, name, { command: `profiles ${spec.verb} ${name}`, interruptible: true }, (tx) => spec.one(tx, name, args.wait * 1000));
-        return { name, ok: true, error: null, ...done };
-      });
+      const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+        eachProfile(args.names, async (name): Promise<Outcome> => {
+          const done = await withProfile(ctx, name, { command: `profiles ${spec.verb} ${name}`, stopSignal: signal }, (tx) => spec.one(tx, name, args.wait * 1000));
+          return { name, ok: true, error: null, ...done };
+        }, failedOutcome),
+      );
       return { data: outcomes, text: spec.render(outcomes), exitCode: outcomes.some((o) => !o.ok) ? spec.failed : ExitCode.ok };
     },
   });

@@ -1,6 +1,7 @@
 /** `set` and `unset`: one verb in two spellings. Each names a change to a `.env`, kept as one generation, applied by an optional gated restart. */
 import type { Argv, PositionalOptions } from "yargs";
 import { changeEnv, type EnvEdit } from "../core/env-change.js";
+import { deferStopSignals } from "../core/stop-signals.js";
 import { renderEnvChange } from "../render/env-change.js";
 import { defineCommand } from "./command.js";
 import { name, restartAfterChange, wait } from "./options.js";
@@ -28,7 +29,9 @@ export function envChangeVerb<P>(spec: EnvChangeVerb<P>) {
     builder: (y) => (spec.options ?? ((z) => z))(y.positional(spec.list.key, spec.list.options)),
     parse: (args) => spec.parse(args.name, ((args[spec.list.key] as unknown[] | undefined) ?? []).map(String), args),
     async run(args, ctx, parsed) {
-      const r = await changeEnv(ctx, args.name, spec.change(parsed), { verb: spec.verb, restart: args.restart, waitMs: args.wait * 1000 });
+      const r = await deferStopSignals(ctx.progress, (stopSignal) =>
+        changeEnv(ctx, args.name, spec.change(parsed), { verb: spec.verb, restart: args.restart, waitMs: args.wait * 1000, stopSignal }),
+      );
       return { data: r, text: renderEnvChange(spec.verb, r) };
     },
   });

@@ -1,9 +1,11 @@
 import type { Context } from "../core/context.js";
 import { withProfile } from "../core/transaction.js";
-import { AppError, ExitCode, NoReloadCommandError } from "../errors.js";
+import { deferStopSignals } from "../core/stop-signals.js";
+import { ExitCode, NoReloadCommandError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
 import { names, wait } from "./options.js";
+import { eachProfile } from "./start.js";
 
 /** One profile's outcome of `reload`. */
 export interface ReloadOutcome {
@@ -24,14 +26,14 @@ export function renderReload(outcomes: ReloadOutcome[]): string {
   return lines.join("\n");
 }
 
-async function reloadOne(ctx: Context, name: string, waitMs: number): Promise<ReloadOutcome> {
+async function reloadOne(ctx: Context, name: string, waitMs: number, stopSignal: AbortSignal): Promise<ReloadOutcome> {
   const sd = await ctx.systemd();
   const before = await sd.state(unitName(name));
   const pidBefore = before.mainPid > 0 ? before.mainPid : null;
   if (before.activeState !== "active") {
     return { name, ok: false, pidBefore, pid: null, elapsedMs: 0, error: `${name}: not running (${before.activeState}/${before.subState}), so there is nothing to reload: run \`profiles start ${name}\`` };
   }
-  const { up } = await withProfile(ctx, name, { command: `profiles reload ${name}`, interruptible: true }, (tx) => tx.bringUp("reload", waitMs));
+  const { up } = await withProfile(ctx, name, { command: `profiles reload ${name}`, stopSignal }, (tx) => tx.bringUp("reload", waitMs));
   return { name, ok: true, pidBefore, pid: up.state.mainPid || null, elapsedMs: up.elapsedMs, error: null };
 }
 
@@ -48,16 +50,9 @@ export default defineCommand<{ names: string[]; wait: number }>({
       const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
       if (CanReload !== true) throw new NoReloadCommandError(name);
     }
-    const outcomes: ReloadOutcome[] = [];
-    for (const name of names) {
-      try {
-        outcomes.push(await reloadOne(ctx, name, args.wait * 1000));
-      } catch (err) {
-        if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
-        const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
-        outcomes.push({ name, ok: false, pidBefore: null, pid: null, elapsedMs: 0, error: err.message + details });
-      }
-    }
+    const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+      eachProfile(names, (name) => reloadOne(ctx, name, args.wait * 1000, signal), (name, error): ReloadOutcome => ({ name, ok: false, pidBefore: null, pid: null, elapsedMs: 0, error })),
+    );
     return { data: outcomes, text: renderReload(outcomes), exitCode: outcomes.some((o) => !o.ok) ? ExitCode.unhealthy : ExitCode.ok };
   },
 });

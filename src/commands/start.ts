@@ -3,6 +3,7 @@ import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { assertPortFor } from "../core/port-change.js";
 import { AppError, ExitCode, InterruptedError, SystemdError } from "../errors.js";
+import { deferStopSignals, notStopped, unlessAborted } from "../core/stop-signals.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { readEnv } from "../store/profiles.js";
@@ -30,16 +31,18 @@ const VERBS: Record<Verb, { describe: string; past: string }> = {
   restart: { describe: "Restart profiles and wait until healthy again", past: "restarted" },
 };
 
-async function stopOne(ctx: Context, name: string, waitMs: number): Promise<Outcome> {
+async function stopOne(ctx: Context, name: string, waitMs: number, stopSignal: AbortSignal): Promise<Outcome> {
+  notStopped(stopSignal, name, `profiles stop ${name}`);
   const started = Date.now();
   const sd = await ctx.systemd();
-  const job = await sd.stop(unitName(name), { timeoutMs: waitMs });
+  const interrupted = (sig: string) => new InterruptedError(sig, `${name}: ${sig} stopped the wait for its stop, which goes on in the manager`, `run \`profiles status ${name}\``);
+  const job = await unlessAborted(sd.stop(unitName(name), { timeoutMs: waitMs }), stopSignal, interrupted);
   if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"`, undefined, `run \`profiles status ${name}\``);
   return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
 }
 
-async function upOne(ctx: Context, verb: "start" | "restart", name: string, waitMs: number): Promise<Outcome> {
-  const { up, knownGood } = await withProfile(ctx, name, { command: `profiles ${verb} ${name}`, interruptible: true }, (tx) => tx.bringUp(verb, waitMs));
+async function upOne(ctx: Context, verb: "start" | "restart", name: string, waitMs: number, stopSignal: AbortSignal): Promise<Outcome> {
+  const { up, knownGood } = await withProfile(ctx, name, { command: `profiles ${verb} ${name}`, stopSignal }, (tx) => tx.bringUp(verb, waitMs));
   return { name, ok: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, error: null, knownGood };
 }
 
@@ -57,11 +60,14 @@ export function renderStartStop(verb: Verb, outcomes: Outcome[]): string {
 }
 
 /**
- * `one` for each profile, one at a time in the order given: a profile's failure is its outcome and the
- * rest still run; an unreachable manager, Ctrl-C or SIGTERM ends them all.
+ * `one` for each profile, one at a time in the order given: a profile's failure is its outcome (made by
+ * `failed` of its error's text) and the rest still run; an unreachable manager, Ctrl-C or SIGTERM ends
+ * them all.
  */
-export async function eachProfile(names: string[], one: (name: string) => Promise<Outcome>): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
+export async function eachProfile<O extends { name: string; ok: boolean }>(
+  names: string[], one: (name: string) => Promise<O>, failed: (name: string, error: string) => O,
+): Promise<O[]> {
+  const outcomes: O[] = [];
   for (const name of names) {
     try {
       outcomes.push(await one(name));
@@ -71,11 +77,16 @@ export async function eachProfile(names: string[], one: (name: string) => Promis
         throw new InterruptedError(err.signal, `${err.message} (before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")})`, err.hint);
       }
       if (!(err instanceof AppError) || err instanceof InterruptedError || err.exitCode === ExitCode.managerUnreachable) throw err;
-      const details = "details" in err && Array.isArray(err.details) ? `\n    ${(err.details as string[]).join("\n    ")}` : "";
-      outcomes.push({ name, ok: false, pid: null, elapsedMs: 0, error: err.message + details });
+      const details = "details" in err && Array.isArray(err.details) ? (err.details as string[]).map((d) => `\n    ${d}`).join("") : "";
+      outcomes.push(failed(name, err.message + details));
     }
   }
   return outcomes;
+}
+
+/** A failed `start`, `stop`, `restart`, `enable` or `disable` of one profile. */
+export function failedOutcome(name: string, error: string): Outcome {
+  return { name, ok: false, pid: null, elapsedMs: 0, error };
 }
 
 function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }> {
@@ -101,7 +112,9 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
           await assertPortFor(ctx, config, name, port, `move ${name} to a free port (\`profiles set ${name} ${config.portVar}=N\`; \`profiles doctor\` names one), or stop what holds port ${port}`);
         }
       }
-      const outcomes = await eachProfile(names, (name) => (verb === "stop" ? stopOne(ctx, name, args.wait * 1000) : upOne(ctx, verb, name, args.wait * 1000)));
+      const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+        eachProfile(names, (name) => (verb === "stop" ? stopOne(ctx, name, args.wait * 1000, signal) : upOne(ctx, verb, name, args.wait * 1000, signal)), failedOutcome),
+      );
       const failed = outcomes.filter((o) => !o.ok);
       return {
         data: outcomes,

@@ -1,6 +1,6 @@
 /** Making a new profile: `add`, and each profile `apply` adds. */
 import { existsSync } from "node:fs";
-import { EnvFileExistsError, ProfileExistsError } from "../errors.js";
+import { EnvFileExistsError, InterruptedError, ProfileExistsError } from "../errors.js";
 import { envFile, envOutside, profileDir } from "../paths.js";
 import { ensureDir } from "../store/atomic.js";
 import type { EnvEntries } from "../store/envfile.js";
@@ -12,10 +12,11 @@ import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { allocatePort, assertPortFree } from "./port-allocation.js";
 import { assertUniqueValues } from "./unique-values.js";
-import { withProfile, type KnownGoodMark } from "./transaction.js";
+import { withProfile, type KnownGoodMark, type ProfileTxOptions } from "./transaction.js";
 
 /** What a new profile gets besides its port. */
-export interface NewProfile {
+/** `stopSignal`: the verb's deferred Ctrl-C (ProfileTxOptions); `verify` and `apply` give none. */
+export interface NewProfile extends Pick<ProfileTxOptions, "stopSignal"> {
   /** null: the lowest free port of the range. */
   port: number | null;
   /** Keys after the port variable, in this order. */
@@ -54,7 +55,7 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
   if (envOutside(ctx.paths) && existsSync(envFile(ctx.paths, name))) throw new EnvFileExistsError(name, envFile(ctx.paths, name));
   // Reached before anything is written: a profile is enabled even when not started (`disable` keeps one down).
   const sd = await ctx.systemd();
-  return withProfile(ctx, name, { command: p.command, ports: true, create: true, interruptible: true }, async (tx) => {
+  return withProfile(ctx, name, { command: p.command, ports: true, create: true, stopSignal: p.stopSignal }, async (tx) => {
     const recorded = await recordedPorts(ctx.paths, config.portVar);
     const inspector = await ctx.ports();
     let port: number;
@@ -88,7 +89,10 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
     const data: AddResult = { name, port, unit: unitName(name), started: false, healthy: false, elapsedMs: 0, pid: 0, knownGood: null };
     if (!p.start) return data;
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
-    const { up, knownGood } = await tx.bringUp("start", p.waitMs);
+    const { up, knownGood } = await tx.bringUp("start", p.waitMs).catch((err: unknown) => {
+      // Added all the same: say so beside why it was not started or not waited for.
+      throw err instanceof InterruptedError ? new InterruptedError(err.signal, `${err.message} (added on port ${port} as generation 1)`, err.hint) : err;
+    });
     return Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
   });
 }

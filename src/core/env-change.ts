@@ -8,7 +8,7 @@ import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
 import { parsePort } from "./port-allocation.js";
 import { assertUniqueValues } from "./unique-values.js";
-import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
+import { NOT_RESTARTED, withProfile, type ProfileTxOptions, type RestartOutcome } from "./transaction.js";
 import { assertEnabled } from "./enabled.js";
 
 /** Keys to give values and keys to remove; both already checked against the key and value rules. */
@@ -17,7 +17,7 @@ export interface EnvEdit {
   unset: string[];
 }
 
-export interface EnvChangeOptions {
+export interface EnvChangeOptions extends Pick<ProfileTxOptions, "stopSignal"> {
   /** The verb, for the generation's reason and the lock owner: `set` or `unset`. */
   verb: "set" | "unset";
   restart: boolean;
@@ -50,7 +50,7 @@ export async function changeEnv(ctx: Context, name: string, edit: EnvEdit, opts:
 
   // A unique key's value is checked against the others under the "ports" lock, as a port is: two sets at once cannot both pass.
   const unique = [...edit.set.keys()].some((k) => config.uniqueKeys.includes(k));
-  return withProfile(ctx, name, { command, ports: port !== null || unique, interruptible: true }, async (tx) => {
+  return withProfile(ctx, name, { command, ports: port !== null || unique, stopSignal: opts.stopSignal }, async (tx) => {
     const before = tx.entries();
     const unknown = edit.unset.filter((k) => !before.has(k));
     if (unknown.length > 0) {

@@ -6,7 +6,7 @@ import { assertProfileExists } from "../store/profiles.js";
 import { unitName } from "../systemd/types.js";
 import type { Context } from "./context.js";
 import { gateTarget } from "./health-target.js";
-import { NOT_RESTARTED, withProfile, type RestartOutcome } from "./transaction.js";
+import { NOT_RESTARTED, withProfile, type ProfileTxOptions, type RestartOutcome } from "./transaction.js";
 import { assertEnabled } from "./enabled.js";
 
 type History = { generations: Generation[]; current: number | null; fileSha256: string | null };
@@ -36,7 +36,8 @@ async function defaultTarget(ctx: Context, name: string, h: History): Promise<{ 
   throw new NoRollbackTargetError(name, h.current);
 }
 
-export interface RollbackOptions {
+/** `stopSignal`: the verb's deferred Ctrl-C (ProfileTxOptions); the sweep gives none. */
+export interface RollbackOptions extends Pick<ProfileTxOptions, "stopSignal"> {
   /** The generation to restore; default: the newest rollback candidate whose file is intact. */
   to?: number;
   restart: boolean;
@@ -62,7 +63,7 @@ export interface RollbackResult extends RestartOutcome {
 export async function rollbackProfile(ctx: Context, name: string, opts: RollbackOptions): Promise<RollbackResult> {
   const config = await ctx.config();
   await assertProfileExists(ctx.paths, name);
-  return withProfile(ctx, name, { command: `profiles rollback ${name}`, ports: true, interruptible: true }, async (tx) => {
+  return withProfile(ctx, name, { command: `profiles rollback ${name}`, ports: true, stopSignal: opts.stopSignal }, async (tx) => {
     const h = await tx.generations.history();
     let chosen: { to: number; skipped: CorruptGeneration[] };
     if (opts.to !== undefined) {

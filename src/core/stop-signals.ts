@@ -1,3 +1,5 @@
+import { InterruptedError } from "../errors.js";
+
 /**
  * Ctrl-C and SIGTERM as a request to stop at the next safe point, not at once: a roll between batches,
  * `verify` between checks (then its clean-up still runs). Only SIGKILL stops mid-step.
@@ -27,19 +29,16 @@ export function catchStopSignals(tell: (text: string) => void, says: { first: st
   };
 }
 
-/** The Ctrl-C or SIGTERM a deferStopSignals caught in this process: every later one's body starts aborted. */
-let caught: string | null = null;
-
 /**
- * Runs `body` with Ctrl-C and SIGTERM deferred: the first one aborts the signal `body` is given (its waits
- * end early, at a safe point: a write under way is finished, never cut in two) and `tell` says so; a
- * second one ends the process at once, as the signal would have without us. A signal caught by an
- * earlier call (`start a b`: during a's step) aborts this one's from the start, so the next profile's
- * wait is not begun.
+ * Runs `body` (a verb's whole work: `start a b` is one body) with Ctrl-C and SIGTERM deferred: the first
+ * one aborts the signal `body` is given, which its waits and the start of each profile's transaction
+ * look at (a write under way is finished, never cut in two), and `tell` says so; a second one ends the
+ * process at once, as the signal would have without us. A body that had nothing left to wait for ends as
+ * it would have. Only the verbs a user waits on pass it down; a roll, a sweep and `verify` stop on their
+ * own terms (catchStopSignals), and `apply` and `import` are not given one.
  */
 export async function deferStopSignals<T>(tell: (text: string) => void, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
-  if (caught !== null) abort.abort(caught);
   const handler = (sig: NodeJS.Signals): void => {
     if (abort.signal.aborted) {
       remove();
@@ -47,7 +46,6 @@ export async function deferStopSignals<T>(tell: (text: string) => void, body: (s
       return;
     }
     tell(`${sig}: stopping once the step under way is done (again: at once)`);
-    caught = sig;
     abort.abort(sig);
   };
   const remove = (): void => {
@@ -61,6 +59,13 @@ export async function deferStopSignals<T>(tell: (text: string) => void, body: (s
   } finally {
     remove();
   }
+}
+
+/** An InterruptedError when a verb's deferred signal has been given: nothing of profile `name`'s is begun (`command` does it later). */
+export function notStopped(signal: AbortSignal | undefined, name: string, command: string): void {
+  if (!signal?.aborted) return;
+  const sig = String(signal.reason);
+  throw new InterruptedError(sig, `${name}: ${sig} came before anything was done to it`, `run \`${command}\``);
 }
 
 /** `work`, unless `signal` aborts first: then the error `interrupted` makes of the signal's name. `work` may still settle later, unheard. */

@@ -10,8 +10,8 @@
  */
 import type { Config } from "../config.js";
 import type { ProbeTarget } from "../probe/types.js";
-import { ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
-import { deferStopSignals } from "./stop-signals.js";
+import { InterruptedError, ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
+import { notStopped } from "./stop-signals.js";
 import { GenerationLog, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import type { Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
@@ -40,11 +40,10 @@ export interface ProfileTxOptions {
   /** The transaction creates the profile: it must not exist yet. */
   create?: boolean;
   /**
-   * Ctrl-C and SIGTERM, once the locks are held, end a wait for the unit (InterruptedError) instead of the
-   * process: a write under way is finished first. For the verbs a user waits on; not for a roll or a
-   * sweep, which stop between profiles on their own terms.
+   * Aborted by a Ctrl-C or SIGTERM that the verb deferred (deferStopSignals): the transaction is not begun
+   * (checked again once the locks are held), and a wait for the unit ends with an InterruptedError.
    */
-  interruptible?: boolean;
+  stopSignal?: AbortSignal;
 }
 
 /** What became of the known-good mark after a passing gate. */
@@ -88,7 +87,7 @@ export class ProfileTx {
     readonly config: Config,
     private portsLock: Lock | null,
     creating: boolean,
-    /** Aborted by a deferred Ctrl-C or SIGTERM (ProfileTxOptions.interruptible): ends a wait for the unit. */
+    /** Aborted by a deferred Ctrl-C or SIGTERM (ProfileTxOptions.stopSignal): ends a wait for the unit. */
     private readonly stopSignal?: AbortSignal,
   ) {
     // A profile being created has no `.env` yet: it records no port.
@@ -199,6 +198,8 @@ export class ProfileTx {
       const { up, knownGood } = await this.bringUp("restart", waitMs);
       return { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood };
     } catch (err) {
+      // The change stays either way: the message says where it is kept.
+      if (err instanceof InterruptedError && kept) throw new InterruptedError(err.signal, `${err.message} (${kept})`, err.hint);
       if (!(err instanceof UnhealthyError)) throw err;
       throw new UnhealthyError(`${err.message}${kept ? ` (${kept})` : ""}`, err.details, hint);
     }
@@ -277,6 +278,7 @@ export class ProfileTx {
 export async function withProfile<T>(ctx: Context, name: string, opts: ProfileTxOptions, fn: (tx: ProfileTx) => Promise<T>): Promise<T> {
   const config = await ctx.config();
   const wait = opts.waitMs ?? PROFILE_LOCK_WAIT_MS;
+  notStopped(opts.stopSignal, name, opts.command);
   const ports = opts.ports ? await acquireLock(ctx.paths.locksDir, "ports", opts.command, wait) : null;
   let own: Lock | null = null;
   try {
@@ -286,8 +288,9 @@ export async function withProfile<T>(ctx: Context, name: string, opts: ProfileTx
     if (!opts.create && !exists) throw new ProfileNotFoundError(name);
     // What an interrupted `remove` left (generations, limits, a drop-in) is not the new profile's.
     if (opts.create && (await clearLeftovers(ctx.paths, name))) await (await ctx.systemd()).reload();
-    if (!opts.interruptible) return await fn(new ProfileTx(ctx, name, config, ports, opts.create === true));
-    return await deferStopSignals((text) => ctx.progress(text), (signal) => fn(new ProfileTx(ctx, name, config, ports, opts.create === true, signal)));
+    // Locks may have been waited for: a signal in the meantime stops before the first write.
+    notStopped(opts.stopSignal, name, opts.command);
+    return await fn(new ProfileTx(ctx, name, config, ports, opts.create === true, opts.stopSignal));
   } finally {
     await own?.release();
     await ports?.release();

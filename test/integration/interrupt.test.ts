@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { spawnCli, startSandbox, userPaths, type Sandbox } from "../helpers/sandbox.js";
-import { waitForUnit } from "../helpers/unit-props.js";
+import { showUnit, waitForUnit } from "../helpers/unit-props.js";
 
 // Ports of this file only.
 const RANGE = "18920-18929";
@@ -13,7 +13,7 @@ let sb: Sandbox;
 before(async () => {
   sb = await startSandbox();
   const gateway = path.join(sb.appDir, "dist/test/fixtures/bad-gateway.js");
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep", "--exec", `node ${gateway}`]);
+  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep", "--reload-signal", "HUP", "--exec", `node ${gateway}`]);
   assert.equal(init.code, 0, init.stderr);
 });
 after(async () => {
@@ -25,32 +25,37 @@ interface Gen {
   knownGood: boolean;
 }
 
-/** `cmd` spawned, its unit seen running by the manager (it never listens: the wait goes on), then `signal`. */
-async function interruptedWhileWaiting(args: string[], signal: NodeJS.Signals) {
+/**
+ * `cmd` spawned, slow's unit seen running by the manager under a main PID other than `oldPid` (it never
+ * listens: the wait goes on), then `signal`.
+ */
+async function interruptedWhileWaiting(args: string[], signal: NodeJS.Signals, oldPid = "0") {
   const run = spawnCli(sb, args);
   let ended = false;
   void run.done.then(() => (ended = true));
-  await waitForUnit(sb, "agent-gateway@slow.service", ["ActiveState", "SubState"], (p) => {
+  await waitForUnit(sb, "agent-gateway@slow.service", ["ActiveState", "SubState", "MainPID"], (p) => {
     assert.ok(!ended, "the command ended before its unit ran");
-    return p.ActiveState === "active" && p.SubState === "running";
+    return p.ActiveState === "active" && p.SubState === "running" && p.MainPID !== oldPid;
   });
   run.kill(signal);
   return run.done;
 }
 
+const mainPid = async (): Promise<string> => (await showUnit(sb, "agent-gateway@slow.service", ["MainPID"])).MainPID!;
+const generations = async (name: string): Promise<Gen[]> => (JSON.parse((await sb.profiles(["history", name, "--json"])).stdout) as { generations: Gen[] }).generations;
+
 test("Ctrl-C while add waits for health: exit 130, the profile is kept and enabled, its generation not known-good, its lock gone", async () => {
   const r = await interruptedWhileWaiting(["add", "slow", "--port", "18920", "--env", "NEVER_LISTEN=1", "--wait", "120"], "SIGINT");
   assert.equal(r.code, 130, r.stdout + r.stderr);
   assert.match(r.stderr, /SIGINT: stopping once the step under way is done/);
-  assert.match(r.stderr, /slow: SIGINT stopped the wait for its start, which goes on in the manager; not marked known-good/);
+  assert.match(r.stderr, /slow: SIGINT stopped the wait for its start, which goes on in the manager; not marked known-good \(added on port 18920 as generation 1\)/);
   assert.match(r.stderr, /next: run `profiles status slow`/);
 
   const list = JSON.parse((await sb.profiles(["list", "--json"])).stdout) as { name: string; port: number; enabled: boolean }[];
   assert.deepEqual(list.map((p) => [p.name, p.port, p.enabled]), [["slow", 18920, true]]);
-  const h = JSON.parse((await sb.profiles(["history", "slow", "--json"])).stdout) as { generations: Gen[] };
-  assert.deepEqual(h.generations.map((g) => [g.number, g.knownGood]), [[1, false]]);
+  assert.deepEqual((await generations("slow")).map((g) => [g.number, g.knownGood]), [[1, false]]);
   const locks = await fs.readdir(userPaths(sb).locksDir);
-  assert.deepEqual(locks.filter((f) => f.startsWith("slow")), [], `locks left: ${locks.join(", ")}`);
+  assert.ok(!locks.includes("profile-slow.lock"), `locks left: ${locks.join(", ")}`);
 });
 
 test("SIGTERM while restart waits for health: exit 143, and the next command on the profile finds it free", async () => {
@@ -60,11 +65,11 @@ test("SIGTERM while restart waits for health: exit 143, and the next command on 
   assert.equal(r.code, 143, r.stdout + r.stderr);
   assert.match(r.stderr, /slow: SIGTERM stopped the wait for its restart, which goes on in the manager; not marked known-good/);
   const locks = await fs.readdir(userPaths(sb).locksDir);
-  assert.deepEqual(locks.filter((f) => f.startsWith("slow")), [], `locks left: ${locks.join(", ")}`);
+  assert.ok(!locks.includes("profile-slow.lock"), `locks left: ${locks.join(", ")}`);
   const stop = await sb.profiles(["stop", "slow"]);
   assert.equal(stop.code, 0, stop.stderr);
-  const h = JSON.parse((await sb.profiles(["history", "slow", "--json"])).stdout) as { generations: Gen[] };
-  assert.ok(h.generations.every((g) => !g.knownGood), JSON.stringify(h.generations));
+  const gens = await generations("slow");
+  assert.ok(gens.every((g) => !g.knownGood), JSON.stringify(gens));
 });
 
 test("Ctrl-C during the second profile of `start a b`: the message says what became of the first", async () => {
@@ -75,6 +80,31 @@ test("Ctrl-C during the second profile of `start a b`: the message says what bec
   const r = await interruptedWhileWaiting(["start", "quick", "slow", "--wait", "120"], "SIGINT");
   assert.equal(r.code, 130, r.stdout + r.stderr);
   assert.match(r.stderr, /slow: SIGINT stopped the wait for its start, which goes on in the manager; not marked known-good \(before it: quick done\)/);
-  const [q] = JSON.parse((await sb.profiles(["history", "quick", "--json"])).stdout).generations as Gen[];
-  assert.equal(q!.knownGood, true);
+  assert.equal((await generations("quick"))[0]!.knownGood, true);
+});
+
+test("Ctrl-C while set --restart waits: exit 130, the change kept as its generation and not known-good", async () => {
+  const r = await interruptedWhileWaiting(["set", "slow", "COLOUR=blue", "--restart", "--wait", "120"], "SIGINT", await mainPid());
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /slow: SIGINT stopped the wait for its restart, which goes on in the manager; not marked known-good \(the change is kept as generation 2\)/);
+  const env = await fs.readFile(path.join(userPaths(sb).profilesDir, "slow", ".env"), "utf8");
+  assert.match(env, /^COLOUR="?blue"?$/m);
+  assert.deepEqual((await generations("slow")).map((g) => [g.number, g.knownGood]), [[2, false], [1, false]]);
+});
+
+test("SIGTERM while reload waits: exit 143, an error in --json, not a failed reload", async () => {
+  const run = spawnCli(sb, ["reload", "slow", "--wait", "120", "--json"]);
+  // Under its lock: the transaction has begun (the job, or the wait after it, is under way).
+  const lock = path.join(userPaths(sb).locksDir, "profile-slow.lock");
+  const deadline = Date.now() + 30_000;
+  while (!(await fs.access(lock).then(() => true, () => false))) {
+    assert.ok(Date.now() < deadline, "reload never took slow's lock");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  run.kill("SIGTERM");
+  const r = await run.done;
+  assert.equal(r.code, 143, r.stdout + r.stderr);
+  assert.match(r.stderr, /slow: SIGTERM (stopped the wait for its reload|came before its reload)/);
+  const out = JSON.parse(r.stdout) as { error: { code: number; type: string } };
+  assert.deepEqual([out.error.code, out.error.type], [143, "InterruptedError"]);
 });

@@ -2,13 +2,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { eachProfile } from "../../src/commands/start.js";
+import { notStopped } from "../../src/core/stop-signals.js";
+import { InterruptedError, UnhealthyError } from "../../src/errors.js";
 
 const MODULE = fileURLToPath(new URL("../../src/core/stop-signals.js", import.meta.url));
 
 /**
- * A node process that runs two deferStopSignals bodies in turn, each waiting until its signal aborts
- * (then, in the first, on a step that never ends by itself, as a stop job might not): it prints what it
- * saw, and the parent sends the signals on cue.
+ * A node process that runs a deferStopSignals body waiting until its signal aborts (then, with
+ * `slow-step`, on a step that never ends by itself, as a stop job might not), then says how many
+ * SIGINT and SIGTERM listeners are left: the parent sends the signals on cue.
  */
 const CHILD = `
 const { deferStopSignals, unlessAborted } = await import(${JSON.stringify(MODULE)});
@@ -16,14 +19,14 @@ const say = (t) => process.stdout.write(t + "\\n");
 // The timer holds the process open as a wait on the manager would; cleared at the end so it can exit.
 const alive = setInterval(() => {}, 1000);
 const forever = new Promise(() => {});
-await deferStopSignals(say, async (signal) => {
+const result = await deferStopSignals(say, async (signal) => {
   say("waiting");
   await unlessAborted(forever, signal, (sig) => new Error("interrupted by " + sig)).catch((e) => say(e.message));
   say("finishing the step");
   if (process.argv.includes("slow-step")) await forever;
+  return "body's result";
 });
-await deferStopSignals(say, async (signal) => say("second body aborted from the start: " + signal.aborted + " " + signal.reason));
-say("done");
+say(result + "; listeners left: " + process.listenerCount("SIGINT") + " " + process.listenerCount("SIGTERM"));
 clearInterval(alive);
 `;
 
@@ -45,7 +48,7 @@ function child(mode: string) {
   return { p, exited, until, out: () => out };
 }
 
-test("deferStopSignals: the first Ctrl-C ends the wait, not the process; the next body starts aborted", async () => {
+test("deferStopSignals: the first Ctrl-C ends the wait, not the process, and its listeners go with the body", async () => {
   const c = child("quick-step");
   await c.until("waiting");
   c.p.kill("SIGINT");
@@ -56,8 +59,7 @@ test("deferStopSignals: the first Ctrl-C ends the wait, not the process; the nex
     "SIGINT: stopping once the step under way is done (again: at once)",
     "interrupted by SIGINT",
     "finishing the step",
-    "second body aborted from the start: true SIGINT",
-    "done",
+    "body's result; listeners left: 0 0",
     "",
   ].join("\n"));
 });
@@ -70,5 +72,39 @@ test("deferStopSignals: a second signal during a step that does not end ends the
   c.p.kill("SIGTERM");
   const end = await c.exited;
   assert.deepEqual(end, { code: null, signal: "SIGTERM" }, c.out());
-  assert.ok(!c.out().split("\n").includes("done"), c.out());
+  assert.ok(!c.out().includes("body's result"), c.out());
+});
+
+test("eachProfile: a failure is an outcome and the rest run; an InterruptedError ends them all, naming the ones before", async () => {
+  const ran: string[] = [];
+  const one = async (name: string) => {
+    ran.push(name);
+    if (name === "b") throw new UnhealthyError("b: not healthy within 1 s");
+    if (name === "c") throw new InterruptedError("SIGTERM", "c: SIGTERM stopped the wait for its reload", "run `profiles status c`");
+    return { name, ok: true };
+  };
+  const failed = (name: string, error: string) => ({ name, ok: false, error });
+  await assert.rejects(eachProfile(["a", "b", "c", "d"], one, failed), (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.equal(err.exitCode, 143);
+    assert.equal(err.message, "c: SIGTERM stopped the wait for its reload (before it: a done, b failed)");
+    assert.equal(err.hint, "run `profiles status c`");
+    return true;
+  });
+  assert.deepEqual(ran, ["a", "b", "c"]);
+  assert.deepEqual(await eachProfile(["a", "b"], one, failed), [{ name: "a", ok: true }, { name: "b", ok: false, error: "b: not healthy within 1 s" }]);
+});
+
+test("notStopped: nothing until the verb's signal is given, then an InterruptedError naming the command that does it later", () => {
+  const abort = new AbortController();
+  notStopped(undefined, "a", "profiles start a");
+  notStopped(abort.signal, "a", "profiles start a");
+  abort.abort("SIGINT");
+  assert.throws(() => notStopped(abort.signal, "a", "profiles start a"), (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.equal(err.exitCode, 130);
+    assert.equal(err.message, "a: SIGINT came before anything was done to it");
+    assert.equal(err.hint, "run `profiles start a`");
+    return true;
+  });
 });
