@@ -18,7 +18,8 @@ export interface OptionEntry {
   check(value: unknown): unknown;
 }
 
-const seconds = number().check(positive());
+/** A positive number (of seconds): `--wait`, and `top --interval` within its own bounds. */
+export const positiveSeconds = number().check(positive());
 
 /** The `--wait S` option: a positive number of seconds up to a day, 30 by default; `describe` says what is waited for. */
 export function wait(describe: string): OptionEntry {
@@ -26,7 +27,7 @@ export function wait(describe: string): OptionEntry {
     key: "wait",
     declare: (y) => y.option("wait", { type: "number", default: 30, describe }),
     check(value) {
-      if (!safeParse(seconds, value).success || (value as number) > MAX_SECONDS) throw new UsageError(`--wait "${String(value)}" must be a positive number of seconds, at most ${MAX_SECONDS}`);
+      if (!safeParse(positiveSeconds, value).success || (value as number) > MAX_SECONDS) throw new UsageError(`--wait "${String(value)}" must be a positive number of seconds, at most ${MAX_SECONDS}`);
       return value;
     },
   };

@@ -8,8 +8,9 @@ import { OutputError, UsageError } from "../errors.js";
 import { peopleText, redactJson } from "../redact.js";
 import { NO_PROFILES } from "../render/status-table.js";
 import { Screen, type FrameLine } from "../render/top-screen.js";
-import { number, positive, safeParse } from "../schema.js";
+import { safeParse } from "../schema.js";
 import { defineCommand } from "./command.js";
+import { positiveSeconds } from "./options.js";
 
 export interface TopArgs {
   once: boolean;
@@ -216,13 +217,11 @@ export async function liveTop(ctx: Context, o: TopOptions, makeFeed: FeedMaker):
   else await plainLines(ctx, tablePrinter(o), makeFeed);
 }
 
-const seconds = number().check(positive());
-
 /** The options as checked: `--json` only with `--once`, `--interval` a positive number of seconds, a known sort key. */
 export function topOptions(args: TopArgs & { json?: boolean }): TopOptions {
   if (args.json && !args.once) throw new UsageError("--json needs --once: the live view is for people", "run `profiles top --once --json`");
   // At most an hour: node fires a timer of more than 2^31 ms at once, which would spin.
-  if (!safeParse(seconds, args.interval).success || args.interval < MIN_INTERVAL_S || args.interval > MAX_INTERVAL_S) {
+  if (!safeParse(positiveSeconds, args.interval).success || args.interval < MIN_INTERVAL_S || args.interval > MAX_INTERVAL_S) {
     throw new UsageError(`--interval "${String(args.interval)}" must be a number of seconds from ${MIN_INTERVAL_S} to ${MAX_INTERVAL_S}`);
   }
   const intervalMs = Math.round(args.interval * 1000);
