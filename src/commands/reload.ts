@@ -1,6 +1,6 @@
 import type { Context } from "../core/context.js";
 import { withProfile } from "../core/transaction.js";
-import { deferStopSignals } from "../core/stop-signals.js";
+import { deferStopSignals, notStopped } from "../core/stop-signals.js";
 import { ExitCode, NoReloadCommandError } from "../errors.js";
 import { unitName } from "../systemd/types.js";
 import { defineCommand } from "./command.js";
@@ -27,6 +27,8 @@ export function renderReload(outcomes: ReloadOutcome[]): string {
 }
 
 async function reloadOne(ctx: Context, name: string, waitMs: number, stopSignal: AbortSignal): Promise<ReloadOutcome> {
+  // Before its state is judged: a profile not begun is interrupted, not "not running".
+  notStopped(stopSignal, name, `profiles reload ${name}`);
   const sd = await ctx.systemd();
   const before = await sd.state(unitName(name));
   const pidBefore = before.mainPid > 0 ? before.mainPid : null;

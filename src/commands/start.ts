@@ -3,7 +3,7 @@ import { gateTarget } from "../core/health-target.js";
 import type { Context } from "../core/context.js";
 import { assertPortFor } from "../core/port-change.js";
 import { AppError, ExitCode, InterruptedError, SystemdError } from "../errors.js";
-import { deferStopSignals, notStopped, unlessAborted } from "../core/stop-signals.js";
+import { deferStopSignals, notStopped, stopWaitInterrupted, unlessAborted } from "../core/stop-signals.js";
 import { withProfile, type KnownGoodMark } from "../core/transaction.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { readEnv } from "../store/profiles.js";
@@ -35,8 +35,7 @@ async function stopOne(ctx: Context, name: string, waitMs: number, stopSignal: A
   notStopped(stopSignal, name, `profiles stop ${name}`);
   const started = Date.now();
   const sd = await ctx.systemd();
-  const interrupted = (sig: string) => new InterruptedError(sig, `${name}: ${sig} stopped the wait for its stop, which goes on in the manager`, `run \`profiles status ${name}\``);
-  const job = await unlessAborted(sd.stop(unitName(name), { timeoutMs: waitMs }), stopSignal, interrupted);
+  const job = await unlessAborted(sd.stop(unitName(name), { timeoutMs: waitMs }), stopSignal, (sig) => stopWaitInterrupted(sig, name));
   if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"`, undefined, `run \`profiles status ${name}\``);
   return { name, ok: true, pid: null, elapsedMs: Date.now() - started, error: null };
 }

@@ -179,6 +179,10 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   const target = withProfileSettings(opts.target, await readProfileSettings(ctx.paths, profile));
   const sd = await ctx.systemd();
   const verb = opts.reload ? "reload" : opts.restart ? "restart" : "start";
+  if (opts.signal?.aborted) {
+    const sig = String(opts.signal.reason);
+    throw new InterruptedError(sig, `${profile}: ${sig} came before its ${verb}, which was not asked for`, `run \`profiles ${verb} ${profile}\``);
+  }
   // A unit in start-limit-hit refuses every start until its failed state is reset; a reload needs it running.
   if (!opts.reload) await sd.resetFailed(unit);
   const jobOpts = { timeoutMs: opts.deadlineMs };
@@ -189,10 +193,6 @@ export async function bringUp(ctx: Context, profile: string, opts: BringUpOption
   // The job goes on in the manager when the wait for it is given up: say so, and where to look.
   const interrupted = (sig: string): InterruptedError =>
     new InterruptedError(sig, `${profile}: ${sig} stopped the wait for its ${verb}, which goes on in the manager; not marked known-good`, `run \`profiles status ${profile}\``);
-  if (opts.signal?.aborted) {
-    const sig = String(opts.signal.reason);
-    throw new InterruptedError(sig, `${profile}: ${sig} came before its ${verb}: nothing was asked of the manager`, `run \`profiles ${verb} ${profile}\``);
-  }
   let job;
   try {
     job = await unlessAborted(opts.reload ? sd.reloadUnit(unit, jobOpts) : opts.restart ? sd.restart(unit, jobOpts) : sd.start(unit, jobOpts), opts.signal, interrupted);

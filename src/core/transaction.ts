@@ -11,7 +11,7 @@
 import type { Config } from "../config.js";
 import type { ProbeTarget } from "../probe/types.js";
 import { InterruptedError, ProfileExistsError, ProfileNotFoundError, UnhealthyError } from "../errors.js";
-import { notStopped } from "./stop-signals.js";
+import { notStopped, stopWaitInterrupted, unlessAborted } from "./stop-signals.js";
 import { GenerationLog, type CommitOptions, type CorruptGeneration, type Generation } from "../store/generations.js";
 import type { Limits } from "../store/limits.js";
 import { withLimits } from "../store/limits-change.js";
@@ -247,14 +247,16 @@ export class ProfileTx {
   /** Enable the unit (EnableUnitFiles), then start it through the gate as `bringUp` does. */
   async enableAndStart(deadlineMs: number): Promise<{ up: BringUpResult; generation: number; knownGood: KnownGoodMark }> {
     await (await this.ctx.systemd()).enable([unitName(this.name)]);
-    return this.bringUp("start", deadlineMs);
+    return this.bringUp("start", deadlineMs).catch((err: unknown) => {
+      throw err instanceof InterruptedError ? new InterruptedError(err.signal, `${err.message} (enabled all the same)`, err.hint) : err;
+    });
   }
 
   /** Disable the unit (DisableUnitFiles) first, so nothing of ours starts it again meanwhile, then stop it and wait for the job. */
   async disableAndStop(deadlineMs: number): Promise<JobResult> {
     const sd = await this.ctx.systemd();
     await sd.disable([unitName(this.name)]);
-    return sd.stop(unitName(this.name), { timeoutMs: deadlineMs });
+    return unlessAborted(sd.stop(unitName(this.name), { timeoutMs: deadlineMs }), this.stopSignal, (sig) => stopWaitInterrupted(sig, this.name, " (disabled all the same)"));
   }
 
   /** Drop corrupt generation `n` from the history (an intact one is refused: UsageError). */
@@ -279,17 +281,22 @@ export async function withProfile<T>(ctx: Context, name: string, opts: ProfileTx
   const config = await ctx.config();
   const wait = opts.waitMs ?? PROFILE_LOCK_WAIT_MS;
   notStopped(opts.stopSignal, name, opts.command);
-  const ports = opts.ports ? await acquireLock(ctx.paths.locksDir, "ports", opts.command, wait) : null;
+  // A lock held by another command is waited for (up to `wait`): a signal meanwhile ends the wait, untouched.
+  const lock = (lockName: string): Promise<Lock> =>
+    acquireLock(ctx.paths.locksDir, lockName, opts.command, wait, opts.stopSignal).catch((err: unknown) => {
+      notStopped(opts.stopSignal, name, opts.command);
+      throw err;
+    });
+  const ports = opts.ports ? await lock("ports") : null;
   let own: Lock | null = null;
   try {
-    own = await acquireLock(ctx.paths.locksDir, `profile-${name}`, opts.command, wait);
+    own = await lock(`profile-${name}`);
+    notStopped(opts.stopSignal, name, opts.command);
     const exists = await profileExists(ctx.paths, name);
     if (opts.create && exists) throw new ProfileExistsError(name);
     if (!opts.create && !exists) throw new ProfileNotFoundError(name);
     // What an interrupted `remove` left (generations, limits, a drop-in) is not the new profile's.
     if (opts.create && (await clearLeftovers(ctx.paths, name))) await (await ctx.systemd()).reload();
-    // Locks may have been waited for: a signal in the meantime stops before the first write.
-    notStopped(opts.stopSignal, name, opts.command);
     return await fn(new ProfileTx(ctx, name, config, ports, opts.create === true, opts.stopSignal));
   } finally {
     await own?.release();

@@ -62,9 +62,9 @@ function busy(name: string, file: string, holder: LockOwner): BusyError {
  * Hold the lock `name` under `locksDir`, waiting up to `waitMs` for a live holder to finish. Throws
  * BusyError naming the holder when the wait runs out (immediately with waitMs 0). A lock file that
  * cannot be judged yet (half-written, or being broken by another process) is waited for in any case,
- * for at most UNREADABLE_GRACE_MS beyond the wait.
+ * for at most UNREADABLE_GRACE_MS beyond the wait. An aborted `signal` ends the wait with its reason.
  */
-export async function acquireLock(locksDir: string, name: string, command: string, waitMs: number): Promise<Lock> {
+export async function acquireLock(locksDir: string, name: string, command: string, waitMs: number, signal?: AbortSignal): Promise<Lock> {
   await ensureDir(locksDir, 0o700);
   const file = path.join(locksDir, `${name}.lock`);
   const deadline = Date.now() + waitMs;
@@ -89,6 +89,7 @@ export async function acquireLock(locksDir: string, name: string, command: strin
     if (unsureSince !== null && Date.now() - unsureSince > 2 * UNREADABLE_GRACE_MS && Date.now() >= deadline) {
       throw new BusyError(`${name} lock ${file} stayed unreadable, or being broken, for ${2 * UNREADABLE_GRACE_MS} ms`, `look at ${file}; if no \`profiles\` command runs, remove it`);
     }
+    signal?.throwIfAborted();
     await new Promise((r) => setTimeout(r, 25));
   }
 }

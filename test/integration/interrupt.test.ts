@@ -13,7 +13,7 @@ let sb: Sandbox;
 before(async () => {
   sb = await startSandbox();
   const gateway = path.join(sb.appDir, "dist/test/fixtures/bad-gateway.js");
-  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep", "--reload-signal", "HUP", "--exec", `node ${gateway}`]);
+  const init = await sb.profiles(["init", "--range", RANGE, "--log-dir", path.join(sb.home, "logs"), "--no-sweep", "--reload-signal", "HUP", "--stop-timeout", "5", "--exec", `node ${gateway}`]);
   assert.equal(init.code, 0, init.stderr);
 });
 after(async () => {
@@ -92,19 +92,55 @@ test("Ctrl-C while set --restart waits: exit 130, the change kept as its generat
   assert.deepEqual((await generations("slow")).map((g) => [g.number, g.knownGood]), [[2, false], [1, false]]);
 });
 
+/** How many lines of `file` hold `text`; a gateway's lines go there (init --log-dir). */
+async function logged(file: string, text: string): Promise<number> {
+  return (await fs.readFile(file, "utf8").catch(() => "")).split("\n").filter((l) => l.includes(text)).length;
+}
+
+/** Polls `file` until more than `before` of its lines hold `text`. */
+async function untilLogged(file: string, text: string, before = 0): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await logged(file, text)) <= before) {
+    assert.ok(Date.now() < deadline, `no new "${text}" in ${file}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const logFile = (name: string) => path.join(sb.home, "logs", `${name}.log`);
+
 test("SIGTERM while reload waits: exit 143, an error in --json, not a failed reload", async () => {
   const run = spawnCli(sb, ["reload", "slow", "--wait", "120", "--json"]);
-  // Under its lock: the transaction has begun (the job, or the wait after it, is under way).
-  const lock = path.join(userPaths(sb).locksDir, "profile-slow.lock");
-  const deadline = Date.now() + 30_000;
-  while (!(await fs.access(lock).then(() => true, () => false))) {
-    assert.ok(Date.now() < deadline, "reload never took slow's lock");
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  // The gateway took the reload signal: the job is done or ending, and the wait for health is under way.
+  await untilLogged(logFile("slow"), "SIGHUP taken");
   run.kill("SIGTERM");
   const r = await run.done;
   assert.equal(r.code, 143, r.stdout + r.stderr);
-  assert.match(r.stderr, /slow: SIGTERM (stopped the wait for its reload|came before its reload)/);
+  assert.match(r.stderr, /slow: SIGTERM stopped the wait for its reload, which goes on in the manager; not marked known-good/);
   const out = JSON.parse(r.stdout) as { error: { code: number; type: string } };
   assert.deepEqual([out.error.code, out.error.type], [143, "InterruptedError"]);
+});
+
+// A gateway that ignores SIGTERM: its stop job lasts the template's TimeoutStopSec (5 s here), then SIGKILL.
+test("Ctrl-C while stop, then disable, wait for a stop job: exit 130 each; disable's unit stays disabled", async () => {
+  const add = await sb.profiles(["add", "stubborn", "--port", "18923", "--env", "HEALTH_STATUS=200", "--env", "IGNORE_SIGTERM=1"]);
+  assert.equal(add.code, 0, add.stderr);
+  const stop = spawnCli(sb, ["stop", "stubborn", "--wait", "60"]);
+  await untilLogged(logFile("stubborn"), "SIGTERM ignored");
+  stop.kill("SIGINT");
+  const r = await stop.done;
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /stubborn: SIGINT stopped the wait for its stop, which goes on in the manager\n {2}next: run `profiles status stubborn`/);
+  await waitForUnit(sb, "agent-gateway@stubborn.service", ["ActiveState"], (p) => p.ActiveState === "inactive" || p.ActiveState === "failed");
+
+  const start = await sb.profiles(["start", "stubborn"]);
+  assert.equal(start.code, 0, start.stderr);
+  const ignoredBefore = await logged(logFile("stubborn"), "SIGTERM ignored");
+  const disable = spawnCli(sb, ["disable", "stubborn", "--wait", "60"]);
+  await untilLogged(logFile("stubborn"), "SIGTERM ignored", ignoredBefore);
+  disable.kill("SIGINT");
+  const d = await disable.done;
+  assert.equal(d.code, 130, d.stdout + d.stderr);
+  assert.match(d.stderr, /stubborn: SIGINT stopped the wait for its stop, which goes on in the manager \(disabled all the same\)/);
+  const list = JSON.parse((await sb.profiles(["list", "--json"])).stdout) as { name: string; enabled: boolean }[];
+  assert.equal(list.find((p) => p.name === "stubborn")?.enabled, false);
 });

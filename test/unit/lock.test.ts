@@ -167,3 +167,17 @@ test("lock: in one process, waiters on a stale lock take it one after another", 
     assert.equal(most, 1);
   });
 });
+
+test("lock: a wait for a live holder ends when the waiter's signal aborts, with its reason, and leaves the holder's lock", async () => {
+  await inTempDir("lock", async (dir) => {
+    const held = await acquireLock(dir, "profile-a", "profiles set a", 0);
+    const abort = new AbortController();
+    const started = Date.now();
+    setTimeout(() => abort.abort("SIGINT"), 100);
+    await assert.rejects(acquireLock(dir, "profile-a", "profiles start a", 30_000, abort.signal), (err: unknown) => err === "SIGINT");
+    const waited = Date.now() - started;
+    assert.ok(waited >= 100 && waited < 5_000, `waited ${waited} ms`);
+    assert.equal((await seeLock(path.join(dir, "profile-a.lock")))?.owner?.pid, process.pid);
+    await held.release();
+  });
+});
