@@ -45,6 +45,14 @@ async function assertEnvPathChange(paths: Paths, before: string, after: string):
 /** The template unit as installed: the shipped file with this user's ExecStart and log settings. */
 export async function renderTemplate(config: Config, envPath: string | undefined): Promise<{ text: string; execStart: string }> {
   const execStart = config.exec ? execStartFor(config.exec, envPath) : referenceExecStart(gatewayScript(), config.portVar, config.hostVar);
+  return { text: await templateText(config, execStart), execStart };
+}
+
+/**
+ * The template `init` writes for `config`, around `execStart`: `doctor` compares every other line, and
+ * cannot resolve the gateway program as init did (another PATH, another directory).
+ */
+export async function templateText(config: Config, execStart: string): Promise<string> {
   let text = await fs.readFile(templateSource(), "utf8");
   text = setUnitKey(text, "Service", "Type", [config.serviceType]);
   text = setUnitKey(text, "Service", "ExecStart", [execStart]);
@@ -62,7 +70,7 @@ export async function renderTemplate(config: Config, envPath: string | undefined
     text = setUnitKey(text, "Service", "StandardOutput", [`append:${config.logDir}/%i.log`]);
     text = setUnitKey(text, "Service", "StandardError", ["inherit"]);
   }
-  return { text, execStart };
+  return text;
 }
 
 /** What `init` wrote, installed and found. */

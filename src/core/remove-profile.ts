@@ -60,13 +60,15 @@ export async function strayUnit(sd: SystemdManager, name: string): Promise<strin
  */
 export async function removeProfileOrUnit(ctx: Context, name: string, purge: boolean, command: string): Promise<{ keptEnv: string | null; keptLogs: string[]; strayUnit: boolean }> {
   if (!(await profileExists(ctx.paths, name))) {
+    // Neither a profile nor a stray unit: exit 3 with nothing written (no lock taken, no wait).
+    const sd = await ctx.systemd().catch((err: unknown) => {
+      throw err instanceof ManagerUnreachableError ? new ProfileNotFoundError(name) : err;
+    });
+    if ((await strayUnit(sd, name)) === null) throw new ProfileNotFoundError(name);
     const lock = await acquireLock(ctx.paths.locksDir, `profile-${name}`, command, PROFILE_LOCK_WAIT_MS);
     try {
       // An `add` of the name that held the lock has made it a profile: removed as one, below.
       if (!(await profileExists(ctx.paths, name))) {
-        const sd = await ctx.systemd().catch((err: unknown) => {
-          throw err instanceof ManagerUnreachableError ? new ProfileNotFoundError(name) : err;
-        });
         if ((await strayUnit(sd, name)) === null) throw new ProfileNotFoundError(name);
         await stopAndDisable(sd, name, "it is still enabled");
         return { keptEnv: null, keptLogs: [], strayUnit: true };

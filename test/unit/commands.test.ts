@@ -187,6 +187,9 @@ test("remove keeps the .env in the state directory unless --purge", async () => 
 test("remove of a name that is no profile: its enabled or running unit (a killed add's) stopped and disabled, else exit 3", async () => {
   const w = await fakeWorld();
   try {
+    // Neither a profile nor a unit: exit 3 with nothing written, not even a lock file.
+    await assert.rejects(remove.run({ ...g, name: "nobody", purge: false }, w.ctx), hasCode(ExitCode.notFound));
+    await assert.rejects(fs.access(w.ctx.paths.locksDir), "remove of nothing made the locks directory");
     // What an add killed between its enable and its .env leaves: the unit enabled, no profile.
     await w.systemd.enable(["agent-gateway@ghost.service"]);
     const r = await remove.run({ ...g, name: "ghost", purge: false }, w.ctx);

@@ -16,8 +16,8 @@ import { createProfile } from "../../src/store/profiles.js";
 import { flipBit, truncateHalf } from "../helpers/corrupt.js";
 import { TEMPLATE_UNIT, unitName } from "../../src/systemd/types.js";
 import { FakeProcs, fakeWorld } from "../helpers/fakes.js";
-import { renderTemplate } from "../../src/core/init-host.js";
-import { loadConfig } from "../../src/config.js";
+import { templateText } from "../../src/core/init-host.js";
+import { loadConfig, type Config } from "../../src/config.js";
 import { setUnitKey } from "../../src/systemd/unit-file.js";
 
 type World = Awaited<ReturnType<typeof fakeWorld>>;
@@ -30,14 +30,13 @@ async function installTemplate(w: World, execStart: string): Promise<string> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   // What init writes for this config, with the ExecStart= of the case.
   // Read here, not through the context, which would keep it for the doctor run of the test.
-  const { text } = await renderTemplate(await loadConfig(w.ctx.paths), w.ctx.env.PATH);
-  await fs.writeFile(file, setUnitKey(text, "Service", "ExecStart", [execStart]));
+  await fs.writeFile(file, await templateText(await loadConfig(w.ctx.paths), execStart));
   return file;
 }
 
 /** A host where every check passes: linger file, template, two running profiles on their own ports, the timer. */
-async function healthyWorld(): Promise<{ w: World; opts: DoctorOptions; procs: FakeProcs }> {
-  const w = await fakeWorld({ portRange: { from: 9300, to: 9310 } });
+async function healthyWorld(config: Partial<Config> = {}): Promise<{ w: World; opts: DoctorOptions; procs: FakeProcs }> {
+  const w = await fakeWorld({ portRange: { from: 9300, to: 9310 }, ...config });
   const lingerDir = path.join(w.home, "linger");
   await fs.mkdir(lingerDir);
   await fs.writeFile(path.join(lingerDir, "tester"), "");
@@ -179,6 +178,18 @@ test("doctor: a template other than init writes (an older version's, a hand edit
     // Comments, blank lines and ExecStart= (judged by the template check) are not compared.
     await fs.writeFile(file, `# edited\n\n${setUnitKey(current, "Service", "ExecStart", ["/usr/bin/true"])}`);
     assert.equal(check(await runDoctor(w.ctx, opts), "template-current").status, "ok");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("doctor: template-current does not resolve the gateway program again (init found it on its PATH; doctor's may lack it)", async () => {
+  // `init --exec gw-on-init-path` resolved it to an absolute ExecStart=; doctor runs where PATH has no such program.
+  const { w, opts } = await healthyWorld({ exec: "gw-on-init-path --port ${PORT}" });
+  try {
+    await installTemplate(w, `/opt/init-path/gw-on-init-path --port \${PORT}`);
+    const r = await runDoctor({ ...w.ctx, env: { ...w.ctx.env, PATH: "/usr/bin:/bin" } }, opts);
+    assert.equal(check(r, "template-current").status, "ok", check(r, "template-current").message);
   } finally {
     await w.cleanup();
   }
@@ -361,6 +372,9 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     const wants = path.join(w.ctx.paths.unitDir, "default.target.wants");
     await fs.mkdir(wants, { recursive: true });
     await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@ghost.service"));
+    // Enabled by hand under a name no profile can have: systemctl's to clean up, not `remove`'s.
+    await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@Big One.service"));
+    await w.systemd.enable(["agent-gateway@Big One.service"]);
     await w.systemd.enable(["agent-gateway@ghost.service"]);
     const base = await w.systemd.state(unitName("a"));
     w.systemd.units.set(unitName("hand"), { ...base, name: unitName("hand"), mainPid: 777 });
@@ -369,9 +383,24 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     const r = await runDoctor(w.ctx, opts);
     assert.deepEqual(problemsOnly(r), ["stray-units:problem"]);
     assert.deepEqual(check(r, "stray-units").problems.map((p) => [p.message, p.fix]), [
+      ["agent-gateway@Big One.service is enabled: the manager starts it at the next login, with no .env, and it fails, but Big One is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now 'agent-gateway@Big One.service'"],
       ["agent-gateway@ghost.service is enabled: the manager starts it at the next login, with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
       ["agent-gateway@hand.service is active/running, with no .env of ours, but hand is no profile (an `add` killed half-way, or started by hand)", "profiles remove hand"],
     ]);
+    // A profiles directory that cannot be listed (a file in its place: ENOTDIR, even for root) would make
+    // the running profiles a and b look stray: not judged then, and no `profiles remove` offered.
+    const dir = w.ctx.paths.profilesDir;
+    await fs.rename(dir, `${dir}.away`);
+    await fs.writeFile(dir, "");
+    try {
+      const unlisted = await runDoctor(w.ctx, opts);
+      assert.match(check(unlisted, "stray-units").message, /^not judged: .* cannot be listed \(ENOTDIR\)/);
+      assert.match(check(unlisted, "unique-values").message, /^not judged: .* cannot be listed \(ENOTDIR\)/);
+      assert.ok(!unlisted.fixes.some((f) => f.startsWith("profiles remove")), unlisted.fixes.join("\n"));
+    } finally {
+      await fs.rm(dir);
+      await fs.rename(`${dir}.away`, dir);
+    }
   } finally {
     await w.cleanup();
   }

@@ -2,13 +2,17 @@
 import { TEMPLATE_PREFIX, UNIT_PATTERN } from "../../systemd/types.js";
 import { wantedUnits } from "../../systemd/wanted-units.js";
 import { strayUnit } from "../remove-profile.js";
-import { verdict, type Check } from "./types.js";
+import { shellWord } from "../../render/shell.js";
+import { isProfileName } from "../../store/names.js";
+import { fine, verdict, type Check } from "./types.js";
 
 export const strayUnitsCheck: Check<"bus"> = {
   id: "stray-units",
   title: "no unit of the template without a profile",
   needs: ["bus"],
   async run(f, { bus: sd }) {
+    // Every profile would look stray: the listing's own problem is reported by the files check.
+    if (f.profilesError) return fine(`not judged: ${f.profilesError} (see above)`);
     // Enabled but never started (so not loaded: a killed `add`), or loaded and running (started by hand).
     const units = [...wantedUnits(f.ctx.paths.unitDir), ...(await sd.list([UNIT_PATTERN])).map((s) => s.name)];
     const names = units.flatMap((u) => (u.startsWith(TEMPLATE_PREFIX) && u.endsWith(".service") ? [u.slice(TEMPLATE_PREFIX.length, -".service".length)] : []));
@@ -16,7 +20,11 @@ export const strayUnitsCheck: Check<"bus"> = {
     const problems = [];
     for (const name of candidates) {
       const why = await strayUnit(sd, name);
-      if (why !== null) problems.push({ message: `${TEMPLATE_PREFIX}${name}.service ${why}, but ${name} is no profile (an \`add\` killed half-way, or started by hand)`, fix: `profiles remove ${name}` });
+      if (why === null) continue;
+      const unit = `${TEMPLATE_PREFIX}${name}.service`;
+      // `remove` takes a profile's name only; a unit named otherwise (by hand) is systemctl's to clean up.
+      const fix = isProfileName(name) ? `profiles remove ${name}` : `systemctl --user disable --now ${shellWord(unit)}`;
+      problems.push({ message: `${unit} ${why}, but ${name} is no profile (an \`add\` killed half-way, or started by hand)`, fix });
     }
     return verdict(problems, "every enabled or running unit of the template is a profile's");
   },

@@ -5,7 +5,7 @@ import { AppError } from "../../errors.js";
 import { TEMPLATE_UNIT } from "../../systemd/types.js";
 import { getUnitKey } from "../../systemd/unit-file.js";
 import { splitWords } from "../exec-command.js";
-import { renderTemplate } from "../init-host.js";
+import { templateText } from "../init-host.js";
 import { fine, type Check, type Problem } from "./types.js";
 
 /** An instance that is never started: loading it asks the manager whether it knows the template. */
@@ -106,7 +106,8 @@ export const templateCurrentCheck: Check<"config"> = {
     // templateCheck says what is wrong with a template that cannot be read.
     if (installed === null) return fine(`nothing to compare: ${file} cannot be read (see above)`);
     const have = settingLines(installed);
-    const want = settingLines((await renderTemplate(config, f.ctx.env.PATH)).text);
+    // ExecStart= is not compared: init resolved the gateway program on its own PATH, doctor may have another.
+    const want = settingLines(await templateText(config, ""));
     const missing = want.filter((l) => !have.includes(l));
     const extra = have.filter((l) => !want.includes(l));
     if (missing.length === 0 && extra.length === 0) return fine(`${file} holds what this version's init writes`);

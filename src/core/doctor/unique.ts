@@ -1,13 +1,14 @@
 /** Check: no two profiles share a value of a key config.ini's `[unique] keys` names (one bot token, one gateway). */
 import { DuplicateValueError } from "../../errors.js";
 import { assertDistinctValues, otherProfiles } from "../unique-values.js";
-import { verdict, type Check, type Problem } from "./types.js";
+import { fine, verdict, type Check, type Problem } from "./types.js";
 
 export const uniqueValuesCheck: Check<"config"> = {
   id: "unique-values",
   title: "no two profiles share a value of a [unique] key",
   needs: ["config"],
   async run(f, { config }) {
+    if (f.profilesError) return fine(`not judged: ${f.profilesError} (see above)`);
     const profiles = await otherProfiles(f.ctx.paths, new Set());
     const problems: Problem[] = [];
     // One problem per pair found; the profile named second is the one to change.
