@@ -1,6 +1,7 @@
 /** Removing a profile: `remove`, and each profile `apply --prune` removes. */
 import path from "node:path";
 import { ManagerUnreachableError, ProfileNotFoundError, SystemdError } from "../errors.js";
+import { shellWord } from "../render/shell.js";
 import { ensureDir } from "../store/atomic.js";
 import { acquireLock, PROFILE_LOCK_WAIT_MS } from "../store/lock.js";
 import { profileExists } from "../store/profiles.js";
@@ -71,6 +72,11 @@ export async function removeProfileOrUnit(ctx: Context, name: string, purge: boo
       if (!(await profileExists(ctx.paths, name))) {
         if ((await strayUnit(sd, name)) === null) throw new ProfileNotFoundError(name);
         await stopAndDisable(sd, name, "it is still enabled");
+        // DisableUnitFiles removes the persistent links only: one enabled for this boot (`--runtime`) stays.
+        const left = await sd.unitFileState(unitName(name));
+        if (STARTED_AT_LOGIN.has(left)) {
+          throw new SystemdError(`${name}: its unit ${unitName(name)} is stopped, but still ${left}`, undefined, `run \`systemctl --user disable --runtime ${shellWord(unitName(name))}\``);
+        }
         return { keptEnv: null, keptLogs: [], strayUnit: true };
       }
     } finally {

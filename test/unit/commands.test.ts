@@ -11,7 +11,7 @@ import status from "../../src/commands/status.js";
 import { start } from "../../src/commands/start.js";
 import set from "../../src/commands/set.js";
 import { disable, enable } from "../../src/commands/enable.js";
-import { ExitCode, AppError, ProfileDisabledError } from "../../src/errors.js";
+import { ExitCode, AppError, ProfileDisabledError, SystemdError } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { unitName } from "../../src/systemd/types.js";
 import { parseEnv } from "../../src/store/envfile.js";
@@ -205,6 +205,15 @@ test("remove of a name that is no profile: its enabled or running unit (a killed
     await assert.rejects(remove.run({ ...g, name: "ghost", purge: false }, w.ctx), hasCode(ExitCode.notFound));
     w.systemd.units.set("agent-gateway@old.service", { ...(await w.systemd.state("agent-gateway@old.service")), activeState: "failed", subState: "failed" });
     await assert.rejects(remove.run({ ...g, name: "old", purge: false }, w.ctx), hasCode(ExitCode.notFound));
+    // Enabled for this boot only (`systemctl --user enable --runtime`): DisableUnitFiles leaves such a link, and remove says so.
+    const fileState = w.systemd.unitFileState.bind(w.systemd);
+    w.systemd.unitFileState = async (unit) => (unit === "agent-gateway@rt.service" ? "enabled-runtime" : fileState(unit));
+    await assert.rejects(remove.run({ ...g, name: "rt", purge: false }, w.ctx), (err: unknown) => {
+      assert.ok(err instanceof SystemdError, String(err));
+      assert.equal(err.message, "rt: its unit agent-gateway@rt.service is stopped, but still enabled-runtime");
+      assert.equal(err.hint, "run `systemctl --user disable --runtime agent-gateway@rt.service`");
+      return true;
+    });
   } finally {
     await w.cleanup();
   }
