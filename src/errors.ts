@@ -127,6 +127,11 @@ export class InterruptedError extends AppError {
   constructor(readonly signal: string, message: string, hint?: string) {
     super(message, signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted, hint);
   }
+
+  /** The same interruption, its message ending with what was done or kept before it: `(note)`. */
+  noting(note: string): InterruptedError {
+    return new InterruptedError(this.signal, `${this.message} (${note})`, this.hint);
+  }
 }
 
 export class NotInitialisedError extends AppError {

@@ -73,7 +73,7 @@ export async function eachProfile<O extends { name: string; ok: boolean }>(
     } catch (err) {
       // Ctrl-C or SIGTERM ends them all, saying what became of the ones before.
       if (err instanceof InterruptedError && outcomes.length > 0) {
-        throw new InterruptedError(err.signal, `${err.message} (before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")})`, err.hint);
+        throw err.noting(`before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")}`);
       }
       if (!(err instanceof AppError) || err instanceof InterruptedError || err.exitCode === ExitCode.managerUnreachable) throw err;
       const details = "details" in err && Array.isArray(err.details) ? (err.details as string[]).map((d) => `\n    ${d}`).join("") : "";

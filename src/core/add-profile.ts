@@ -91,7 +91,7 @@ export async function addProfile(ctx: Context, name: string, p: NewProfile): Pro
     ctx.progress(`starting ${unitName(name)} on port ${port}, waiting for ${config.healthPath} ...`);
     const { up, knownGood } = await tx.bringUp("start", p.waitMs).catch((err: unknown) => {
       // Added all the same: say so beside why it was not started or not waited for.
-      throw err instanceof InterruptedError ? new InterruptedError(err.signal, `${err.message} (added on port ${port} as generation 1)`, err.hint) : err;
+      throw err instanceof InterruptedError ? err.noting(`added on port ${port} as generation 1`) : err;
     });
     return Object.assign(data, { started: true, healthy: true, elapsedMs: up.elapsedMs, pid: up.state.mainPid, knownGood });
   });

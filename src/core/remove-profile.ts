@@ -26,12 +26,22 @@ export async function removeProfile(ctx: Context, name: string, purge: boolean, 
   });
 }
 
-/** Stop the unit of `name` (an error naming what was `kept` when the stop job fails), disable it, reset its failed state. */
+/**
+ * Stop the unit of `name`, disable it (its links for this boot only too: DisableUnitFiles leaves those
+ * unless asked), reset its failed state; an error naming what was `kept` when the stop job fails or a
+ * link this user cannot remove still enables it.
+ */
 async function stopAndDisable(sd: SystemdManager, name: string, kept: string): Promise<void> {
   const unit = unitName(name);
   const job = await sd.stop(unit, { timeoutMs: 60_000 });
   if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; ${kept}`, undefined, `run \`profiles status ${name}\``);
   await sd.disable([unit]);
+  if ((await sd.unitFileState(unit)).endsWith("-runtime")) await sd.disable([unit], { runtime: true });
+  const left = await sd.unitFileState(unit);
+  if (STARTED_AT_LOGIN.has(left)) {
+    // Not ours to remove: a link outside the user's directories, as `systemctl --global enable` makes.
+    throw new SystemdError(`${name}: its unit ${unit} is stopped, but ${left} by a link outside your unit directories; ${kept}`, undefined, `ask root to run \`systemctl --global disable ${shellWord(unit)}\``);
+  }
   await sd.resetFailed(unit);
 }
 
@@ -72,11 +82,6 @@ export async function removeProfileOrUnit(ctx: Context, name: string, purge: boo
       if (!(await profileExists(ctx.paths, name))) {
         if ((await strayUnit(sd, name)) === null) throw new ProfileNotFoundError(name);
         await stopAndDisable(sd, name, "it is still enabled");
-        // DisableUnitFiles removes the persistent links only: one enabled for this boot (`--runtime`) stays.
-        const left = await sd.unitFileState(unitName(name));
-        if (STARTED_AT_LOGIN.has(left)) {
-          throw new SystemdError(`${name}: its unit ${unitName(name)} is stopped, but still ${left}`, undefined, `run \`systemctl --user disable --runtime ${shellWord(unitName(name))}\``);
-        }
         return { keptEnv: null, keptLogs: [], strayUnit: true };
       }
     } finally {

@@ -68,9 +68,9 @@ export function notStopped(signal: AbortSignal | undefined, name: string, comman
   throw new InterruptedError(sig, `${name}: ${sig} came before anything was done to it`, `run \`${command}\``);
 }
 
-/** A wait for profile `name`'s stop job given up (`kept`: what was done before it, as " (disabled all the same)"). */
-export function stopWaitInterrupted(sig: string, name: string, kept = ""): InterruptedError {
-  return new InterruptedError(sig, `${name}: ${sig} stopped the wait for its stop, which goes on in the manager${kept}`, `run \`profiles status ${name}\``);
+/** A wait for profile `name`'s stop job given up. */
+export function stopWaitInterrupted(sig: string, name: string): InterruptedError {
+  return new InterruptedError(sig, `${name}: ${sig} stopped the wait for its stop, which goes on in the manager`, `run \`profiles status ${name}\``);
 }
 
 /** `work`, unless `signal` aborts first: then the error `interrupted` makes of the signal's name. `work` may still settle later, unheard. */

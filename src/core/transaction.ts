@@ -199,7 +199,7 @@ export class ProfileTx {
       return { restarted: true, healthy: true, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood };
     } catch (err) {
       // The change stays either way: the message says where it is kept.
-      if (err instanceof InterruptedError && kept) throw new InterruptedError(err.signal, `${err.message} (${kept})`, err.hint);
+      if (err instanceof InterruptedError && kept) throw err.noting(kept);
       if (!(err instanceof UnhealthyError)) throw err;
       throw new UnhealthyError(`${err.message}${kept ? ` (${kept})` : ""}`, err.details, hint);
     }
@@ -248,7 +248,7 @@ export class ProfileTx {
   async enableAndStart(deadlineMs: number): Promise<{ up: BringUpResult; generation: number; knownGood: KnownGoodMark }> {
     await (await this.ctx.systemd()).enable([unitName(this.name)]);
     return this.bringUp("start", deadlineMs).catch((err: unknown) => {
-      throw err instanceof InterruptedError ? new InterruptedError(err.signal, `${err.message} (enabled all the same)`, err.hint) : err;
+      throw err instanceof InterruptedError ? err.noting("enabled all the same") : err;
     });
   }
 
@@ -256,7 +256,7 @@ export class ProfileTx {
   async disableAndStop(deadlineMs: number): Promise<JobResult> {
     const sd = await this.ctx.systemd();
     await sd.disable([unitName(this.name)]);
-    return unlessAborted(sd.stop(unitName(this.name), { timeoutMs: deadlineMs }), this.stopSignal, (sig) => stopWaitInterrupted(sig, this.name, " (disabled all the same)"));
+    return unlessAborted(sd.stop(unitName(this.name), { timeoutMs: deadlineMs }), this.stopSignal, (sig) => stopWaitInterrupted(sig, this.name).noting("disabled all the same"));
   }
 
   /** Drop corrupt generation `n` from the history (an intact one is refused: UsageError). */

@@ -69,8 +69,8 @@ class DbusSystemdManager implements SystemdManager {
     await this.bus.call(managerCall("EnableUnitFiles", [units, false, true], `EnableUnitFiles ${units.join(" ")}`));
   }
 
-  async disable(units: string[]): Promise<void> {
-    await this.bus.call(managerCall("DisableUnitFiles", [units, false], `DisableUnitFiles ${units.join(" ")}`));
+  async disable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {
+    await this.bus.call(managerCall("DisableUnitFiles", [units, opts.runtime === true], `DisableUnitFiles ${units.join(" ")}`));
   }
 
   async reload(): Promise<void> {

@@ -60,9 +60,9 @@ export class FakeSystemd implements SystemdManager {
     for (const u of units) this.enabled.add(u);
     this.calls.push(`enable ${units.join(" ")}`);
   }
-  async disable(units: string[]): Promise<void> {
-    for (const u of units) this.enabled.delete(u);
-    this.calls.push(`disable ${units.join(" ")}`);
+  async disable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {
+    for (const u of units) (opts.runtime ? this.runtimeEnabled : this.enabled).delete(u);
+    this.calls.push(`disable${opts.runtime ? " --runtime" : ""} ${units.join(" ")}`);
   }
   async reload(): Promise<void> {
     this.reloads++;
@@ -87,8 +87,10 @@ export class FakeSystemd implements SystemdManager {
     const { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode } = await this.state(unit);
     return { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode };
   }
+  /** Units enabled for this boot only (`systemctl --user enable --runtime`): only a runtime disable removes them. */
+  runtimeEnabled = new Set<string>();
   async unitFileState(unit: string): Promise<string> {
-    return this.enabled.has(unit) ? "enabled" : "disabled";
+    return this.enabled.has(unit) ? "enabled" : this.runtimeEnabled.has(unit) ? "enabled-runtime" : "disabled";
   }
   unitFileStates(units: readonly string[]): Promise<string[]> {
     return Promise.all(units.map((u) => this.unitFileState(u)));

@@ -205,13 +205,18 @@ test("remove of a name that is no profile: its enabled or running unit (a killed
     await assert.rejects(remove.run({ ...g, name: "ghost", purge: false }, w.ctx), hasCode(ExitCode.notFound));
     w.systemd.units.set("agent-gateway@old.service", { ...(await w.systemd.state("agent-gateway@old.service")), activeState: "failed", subState: "failed" });
     await assert.rejects(remove.run({ ...g, name: "old", purge: false }, w.ctx), hasCode(ExitCode.notFound));
-    // Enabled for this boot only (`systemctl --user enable --runtime`): DisableUnitFiles leaves such a link, and remove says so.
+    // Enabled for this boot only (`systemctl --user enable --runtime`): DisableUnitFiles leaves such a link unless asked.
+    w.systemd.runtimeEnabled.add("agent-gateway@rt.service");
+    assert.equal(((await remove.run({ ...g, name: "rt", purge: false }, w.ctx)).data as { strayUnit: boolean }).strayUnit, true);
+    assert.equal(await w.systemd.unitFileState("agent-gateway@rt.service"), "disabled");
+    assert.ok(w.systemd.calls.includes("disable --runtime agent-gateway@rt.service"), w.systemd.calls.join("\n"));
+    // Enabled by a link this user cannot remove (`systemctl --global enable`, under /etc): said, with root's command.
     const fileState = w.systemd.unitFileState.bind(w.systemd);
-    w.systemd.unitFileState = async (unit) => (unit === "agent-gateway@rt.service" ? "enabled-runtime" : fileState(unit));
-    await assert.rejects(remove.run({ ...g, name: "rt", purge: false }, w.ctx), (err: unknown) => {
+    w.systemd.unitFileState = async (unit) => (unit === "agent-gateway@glob.service" ? "enabled" : fileState(unit));
+    await assert.rejects(remove.run({ ...g, name: "glob", purge: false }, w.ctx), (err: unknown) => {
       assert.ok(err instanceof SystemdError, String(err));
-      assert.equal(err.message, "rt: its unit agent-gateway@rt.service is stopped, but still enabled-runtime");
-      assert.equal(err.hint, "run `systemctl --user disable --runtime agent-gateway@rt.service`");
+      assert.equal(err.message, "glob: its unit agent-gateway@glob.service is stopped, but enabled by a link outside your unit directories; it is still enabled");
+      assert.equal(err.hint, "ask root to run `systemctl --global disable agent-gateway@glob.service`");
       return true;
     });
   } finally {

@@ -372,9 +372,12 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     const wants = path.join(w.ctx.paths.unitDir, "default.target.wants");
     await fs.mkdir(wants, { recursive: true });
     await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@ghost.service"));
-    // Enabled by hand under a name no profile can have: systemctl's to clean up, not `remove`'s.
-    await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@Big One.service"));
-    await w.systemd.enable(["agent-gateway@Big One.service"]);
+    // Enabled by hand under a name no profile can have: systemctl's to clean up, not `remove`'s (for this boot only: --runtime).
+    await fs.symlink("../agent-gateway@.service", path.join(wants, "agent-gateway@Foo.service"));
+    await w.systemd.enable(["agent-gateway@Foo.service"]);
+    w.systemd.runtimeEnabled.add("agent-gateway@Bar.service");
+    // Started with it (`enable --runtime --now`): loaded, so the manager lists it; its link is under $XDG_RUNTIME_DIR.
+    w.systemd.units.set(unitName("Bar"), { ...(await w.systemd.state(unitName("a"))), name: unitName("Bar"), mainPid: 888 });
     await w.systemd.enable(["agent-gateway@ghost.service"]);
     const base = await w.systemd.state(unitName("a"));
     w.systemd.units.set(unitName("hand"), { ...base, name: unitName("hand"), mainPid: 777 });
@@ -383,7 +386,8 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     const r = await runDoctor(w.ctx, opts);
     assert.deepEqual(problemsOnly(r), ["stray-units:problem"]);
     assert.deepEqual(check(r, "stray-units").problems.map((p) => [p.message, p.fix]), [
-      ["agent-gateway@Big One.service is enabled: the manager starts it at the next login, with no .env, and it fails, but Big One is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now 'agent-gateway@Big One.service'"],
+      ["agent-gateway@Bar.service is enabled-runtime: the manager starts it at the next login, with no .env, and it fails, but Bar is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now --runtime agent-gateway@Bar.service"],
+      ["agent-gateway@Foo.service is enabled: the manager starts it at the next login, with no .env, and it fails, but Foo is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now agent-gateway@Foo.service"],
       ["agent-gateway@ghost.service is enabled: the manager starts it at the next login, with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
       ["agent-gateway@hand.service is active/running, with no .env of ours, but hand is no profile (an `add` killed half-way, or started by hand)", "profiles remove hand"],
     ]);

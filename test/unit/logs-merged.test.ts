@@ -27,8 +27,12 @@ test("journalLine: the gateway's lines and the manager's about the unit are the 
   // A line journald read after the gateway was gone: no unit, only the template's SYSLOG_IDENTIFIER.
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _PID: "42", MESSAGE: "bye" }))?.profile, "late");
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "node", MESSAGE: "x" })), null);
-  // Another unit's process naming itself as a profile's gateway (`systemd-cat -t agent-gateway@late`) is not that gateway.
-  assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "app-other.service", MESSAGE: "forged" })), null);
+  // Another process naming itself as a profile's gateway (`systemd-cat -t agent-gateway@late` in a unit, or
+  // `logger -t` in a login session, which has a cgroup and no user unit) is not that gateway.
+  assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "app-other.service", _SYSTEMD_CGROUP: "/user.slice/x", MESSAGE: "forged" })), null);
+  assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_UNIT: "session-3.scope", _SYSTEMD_CGROUP: "/user.slice/user-1000.slice/session-3.scope", MESSAGE: "forged" })), null);
+  // A crash of the gateway, as systemd-coredump reports it (logged by a system process, the unit named in a field).
+  assert.equal(journalLine(JSON.stringify({ COREDUMP_USER_UNIT: "agent-gateway@late.service", _SYSTEMD_UNIT: "systemd-coredump@0.service", MESSAGE: "Process 42 (node) dumped core." }))?.profile, "late");
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "agent-gateway@other.service", MESSAGE: "x" }))?.profile, "other");
   // A message that is not UTF-8 comes as bytes.
   assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "agent-gateway@a.service", MESSAGE: [104, 105] }))?.message, "hi");

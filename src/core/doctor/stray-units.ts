@@ -23,7 +23,8 @@ export const strayUnitsCheck: Check<"bus"> = {
       if (why === null) continue;
       const unit = `${TEMPLATE_PREFIX}${name}.service`;
       // `remove` takes a profile's name only; a unit named otherwise (by hand) is systemctl's to clean up.
-      const fix = isProfileName(name) ? `profiles remove ${name}` : `systemctl --user disable --now ${shellWord(unit)}`;
+      const runtime = (await sd.unitFileState(unit)).endsWith("-runtime") ? " --runtime" : "";
+      const fix = isProfileName(name) ? `profiles remove ${name}` : `systemctl --user disable --now${runtime} ${shellWord(unit)}`;
       problems.push({ message: `${unit} ${why}, but ${name} is no profile (an \`add\` killed half-way, or started by hand)`, fix });
     }
     return verdict(problems, "every enabled or running unit of the template is a profile's");

@@ -69,11 +69,12 @@ export function journalLine(text: string): MergedLine | null {
   if (!e) return null;
   // The gateway's own lines carry _SYSTEMD_USER_UNIT, or only the template's SYSLOG_IDENTIFIER when
   // journald read them after the gateway was gone (unitMatches); the manager's lines about the unit carry
-  // USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope). The identifier is the sender's
-  // to choose: it counts only where journald knew no unit, not for another unit's process that sets it.
+  // USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope), a crash's COREDUMP_USER_UNIT.
+  // The identifier is the sender's to choose: it counts only for a line journald could place in no cgroup
+  // (its sender gone), not for any other process that sets it (`logger -t agent-gateway@a` in a login).
   const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
-  const byUnit = ours(e.USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
-  const m = byUnit ?? (e._SYSTEMD_USER_UNIT === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
+  const byUnit = ours(e.USER_UNIT) ?? ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
+  const m = byUnit ?? (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
   if (!m) return null;
   const micros = Number(e.__REALTIME_TIMESTAMP);
   return { profile: m[1]!, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
