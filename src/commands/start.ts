@@ -72,10 +72,8 @@ export async function eachProfile<O extends { name: string; ok: boolean }>(
       outcomes.push(await one(name));
     } catch (err) {
       // Ctrl-C or SIGTERM ends them all, saying what became of the ones before.
-      if (err instanceof InterruptedError && outcomes.length > 0) {
-        throw err.noting(`before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")}`);
-      }
-      if (!(err instanceof AppError) || err instanceof InterruptedError || err.exitCode === ExitCode.managerUnreachable) throw err;
+      if (err instanceof InterruptedError) throw outcomes.length > 0 ? err.noting(`before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")}`) : err;
+      if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
       const details = "details" in err && Array.isArray(err.details) ? (err.details as string[]).map((d) => `\n    ${d}`).join("") : "";
       outcomes.push(failed(name, err.message + details));
     }

@@ -36,8 +36,11 @@ async function stopAndDisable(sd: SystemdManager, name: string, kept: string): P
   const job = await sd.stop(unit, { timeoutMs: 60_000 });
   if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; ${kept}`, undefined, `run \`profiles status ${name}\``);
   await sd.disable([unit]);
-  if ((await sd.unitFileState(unit)).endsWith("-runtime")) await sd.disable([unit], { runtime: true });
-  const left = await sd.unitFileState(unit);
+  let left = await sd.unitFileState(unit);
+  if (left.endsWith("-runtime")) {
+    await sd.disable([unit], { runtime: true });
+    left = await sd.unitFileState(unit);
+  }
   if (STARTED_AT_LOGIN.has(left)) {
     // Not ours to remove: a link outside the user's directories, as `systemctl --global enable` makes.
     throw new SystemdError(`${name}: its unit ${unit} is stopped, but ${left} by a link outside your unit directories; ${kept}`, undefined, `ask root to run \`systemctl --global disable ${shellWord(unit)}\``);
@@ -54,14 +57,15 @@ const STARTED_AT_LOGIN = new Set(["enabled", "enabled-runtime", "linked", "linke
 /**
  * Why the template's unit of `name`, which is no profile, needs cleaning up, or null when it does not: it
  * is enabled (what an `add` killed between its enable and its `.env` leaves, or `systemctl --user enable`
- * by hand; the manager starts it at the next login with no `.env`, and it fails), or it runs.
+ * by hand; the manager starts it at the next login with no `.env`, and it fails), or it runs. With the
+ * unit file state it read, for a fix that depends on it (a runtime link).
  */
-export async function strayUnit(sd: SystemdManager, name: string): Promise<string | null> {
+export async function strayUnit(sd: SystemdManager, name: string): Promise<{ why: string; fileState: string } | null> {
   const unit = unitName(name);
-  const file = await sd.unitFileState(unit);
-  if (STARTED_AT_LOGIN.has(file)) return `is ${file}: the manager starts it at the next login, with no .env, and it fails`;
+  const fileState = await sd.unitFileState(unit);
+  if (STARTED_AT_LOGIN.has(fileState)) return { why: `is ${fileState}: the manager starts it at the next login, with no .env, and it fails`, fileState };
   const s = await sd.state(unit);
-  return AT_WORK.has(s.activeState) ? `is ${s.activeState}/${s.subState}, with no .env of ours` : null;
+  return AT_WORK.has(s.activeState) ? { why: `is ${s.activeState}/${s.subState}, with no .env of ours`, fileState } : null;
 }
 
 /**

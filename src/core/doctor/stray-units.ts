@@ -1,5 +1,5 @@
 /** Check: no unit of the template is enabled or running with no profile of its name. */
-import { TEMPLATE_PREFIX, UNIT_PATTERN } from "../../systemd/types.js";
+import { TEMPLATE_PREFIX, UNIT_PATTERN, unitName } from "../../systemd/types.js";
 import { wantedUnits } from "../../systemd/wanted-units.js";
 import { strayUnit } from "../remove-profile.js";
 import { shellWord } from "../../render/shell.js";
@@ -19,13 +19,13 @@ export const strayUnitsCheck: Check<"bus"> = {
     const candidates = [...new Set(names)].filter((n) => n !== "" && !f.profiles.includes(n)).sort();
     const problems = [];
     for (const name of candidates) {
-      const why = await strayUnit(sd, name);
-      if (why === null) continue;
-      const unit = `${TEMPLATE_PREFIX}${name}.service`;
+      const stray = await strayUnit(sd, name);
+      if (stray === null) continue;
+      const unit = unitName(name);
       // `remove` takes a profile's name only; a unit named otherwise (by hand) is systemctl's to clean up.
-      const runtime = (await sd.unitFileState(unit)).endsWith("-runtime") ? " --runtime" : "";
+      const runtime = stray.fileState.endsWith("-runtime") ? " --runtime" : "";
       const fix = isProfileName(name) ? `profiles remove ${name}` : `systemctl --user disable --now${runtime} ${shellWord(unit)}`;
-      problems.push({ message: `${unit} ${why}, but ${name} is no profile (an \`add\` killed half-way, or started by hand)`, fix });
+      problems.push({ message: `${unit} ${stray.why}, but ${name} is no profile (an \`add\` killed half-way, or started by hand)`, fix });
     }
     return verdict(problems, "every enabled or running unit of the template is a profile's");
   },
