@@ -27,7 +27,7 @@ export async function removeProfile(ctx: Context, name: string, purge: boolean, 
 }
 
 /**
- * Stop the unit of `name`, disable it (its links for this boot only too: DisableUnitFiles leaves those
+ * Stop the unit of `name`, disable it (its runtime links too: DisableUnitFiles leaves those
  * unless asked), reset its failed state; an error naming what was `kept` when the stop job fails or a
  * link this user cannot remove still enables it.
  */
@@ -41,7 +41,7 @@ async function stopAndDisable(sd: SystemdManager, name: string, kept: string): P
     await sd.disable([unit], { runtime: true });
     left = await sd.unitFileState(unit);
   }
-  if (STARTED_AT_LOGIN.has(left)) {
+  if (STARTED_BY_LINK.has(left)) {
     // Not ours to remove: a link outside the user's directories, as `systemctl --global enable` makes.
     throw new SystemdError(`${name}: its unit ${unit} is stopped, but ${left} by a link outside your unit directories; ${kept}`, undefined, `ask root to run \`systemctl --global disable ${shellWord(unit)}\``);
   }
@@ -51,19 +51,28 @@ async function stopAndDisable(sd: SystemdManager, name: string, kept: string): P
 /** Active states of a unit whose process runs or is on its way up or down. */
 const AT_WORK = new Set(["active", "activating", "deactivating", "reloading"]);
 
-/** Unit file states in which the manager starts a unit at login (its symlink is in a `.wants/` directory). */
-const STARTED_AT_LOGIN = new Set(["enabled", "enabled-runtime", "linked", "linked-runtime"]);
+/** Unit file states in which the manager starts a unit with its target (its symlink is in a `.wants/` directory). */
+const STARTED_BY_LINK = new Set(["enabled", "enabled-runtime", "linked", "linked-runtime"]);
+
+/**
+ * When a link of `fileState` (one of STARTED_BY_LINK) has the manager start its unit: a runtime link goes
+ * with the runtime directory (the last logout, a reboot), so only a start of its target before that (the
+ * manager restarting) starts the unit, never the next login.
+ */
+function startedWhen(fileState: string): string {
+  return fileState.endsWith("-runtime") ? "if its target starts again before the last logout or a reboot (a manager restart)" : "at the next login";
+}
 
 /**
  * Why the template's unit of `name`, which is no profile, needs cleaning up, or null when it does not: it
  * is enabled (what an `add` killed between its enable and its `.env` leaves, or `systemctl --user enable`
- * by hand; the manager starts it at the next login with no `.env`, and it fails), or it runs. With the
+ * by hand; the manager starts it with its target, with no `.env`, and it fails), or it runs. With the
  * unit file state it read, for a fix that depends on it (a runtime link).
  */
 export async function strayUnit(sd: SystemdManager, name: string): Promise<{ why: string; fileState: string } | null> {
   const unit = unitName(name);
   const fileState = await sd.unitFileState(unit);
-  if (STARTED_AT_LOGIN.has(fileState)) return { why: `is ${fileState}: the manager starts it at the next login, with no .env, and it fails`, fileState };
+  if (STARTED_BY_LINK.has(fileState)) return { why: `is ${fileState}: the manager starts it ${startedWhen(fileState)}, with no .env, and it fails`, fileState };
   const s = await sd.state(unit);
   return AT_WORK.has(s.activeState) ? { why: `is ${s.activeState}/${s.subState}, with no .env of ours`, fileState } : null;
 }

@@ -60,7 +60,7 @@ export interface SystemdManager {
   restart(unit: string, opts?: JobOptions): Promise<JobResult>;
   /** EnableUnitFiles for these units (instances of a template included). */
   enable(units: string[]): Promise<void>;
-  /** DisableUnitFiles: the persistent links, or with `runtime` those made for this boot only (`enable --runtime`). */
+  /** DisableUnitFiles: the persistent links, or with `runtime` those under the runtime directory (`enable --runtime`). */
   disable(units: string[], opts?: { runtime?: boolean }): Promise<void>;
   /** Manager.Reload (daemon-reload). */
   reload(): Promise<void>;

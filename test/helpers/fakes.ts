@@ -87,7 +87,7 @@ export class FakeSystemd implements SystemdManager {
     const { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode } = await this.state(unit);
     return { name, activeState, subState, mainPid, nRestarts, result, execMainStatus, execMainCode };
   }
-  /** Units enabled for this boot only (`systemctl --user enable --runtime`): only a runtime disable removes them. */
+  /** Units enabled under the runtime directory (`systemctl --user enable --runtime`): only a runtime disable removes them. */
   runtimeEnabled = new Set<string>();
   async unitFileState(unit: string): Promise<string> {
     return this.enabled.has(unit) ? "enabled" : this.runtimeEnabled.has(unit) ? "enabled-runtime" : "disabled";
