@@ -1,6 +1,6 @@
 import path from "node:path";
 import { expandEnvPath } from "./env-path.js";
-import { appCacheDir, homeOf, xdg } from "./xdg.js";
+import { appCacheDir, homeOf, runtimeDirOf, xdg } from "./xdg.js";
 
 /** Every file location the tool uses, resolved once from the XDG base directories. */
 export interface Paths {
@@ -14,6 +14,8 @@ export interface Paths {
   /** What can be made again: answers of the manager kept between runs ($XDG_CACHE_HOME/agent-profiles). */
   cacheDir: string;
   unitDir: string;
+  /** $XDG_RUNTIME_DIR/systemd/user: where `systemctl --user enable --runtime` links units, until the runtime directory goes. */
+  runtimeUnitDir: string;
   /** The user's home, for `%h` of the env-path. */
   home: string;
   /** config.ini's env-path pattern (`init --env-path`); "" is the default: `.env` in the profile's directory. */
@@ -40,6 +42,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): Paths {
     removedDir: path.join(stateDir, "removed"),
     cacheDir: appCacheDir(env),
     unitDir: path.join(configRoot, "systemd", "user"),
+    runtimeUnitDir: path.join(runtimeDirOf(env, process.getuid?.() ?? 0), "systemd", "user"),
     home,
     envPath: "",
   };

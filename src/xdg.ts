@@ -26,6 +26,11 @@ export function homeOf(env: NodeJS.ProcessEnv): string {
   }
 }
 
+/** $XDG_RUNTIME_DIR, what lasts until the user's last logout or a reboot; /run/user/UID (where logind makes it) when unset or relative. */
+export function runtimeDirOf(env: NodeJS.ProcessEnv, uid: number): string {
+  return xdg(env.XDG_RUNTIME_DIR, `/run/user/${uid}`);
+}
+
 /** $XDG_CACHE_HOME/agent-profiles (default ~/.cache/agent-profiles): what is kept only to be faster. */
 export function appCacheDir(env: NodeJS.ProcessEnv): string {
   return path.join(xdg(env.XDG_CACHE_HOME, path.join(homeOf(env), ".cache")), "agent-profiles");

@@ -227,7 +227,7 @@ export class FakeProber implements Prober {
 /** A throwaway HOME with XDG dirs, an initialised config, and a Context wired to fakes. */
 export async function fakeWorld(config: Partial<Config> = {}): Promise<{ ctx: Context; systemd: FakeSystemd; ports: FakePorts; owners: FakeOwners; prober: FakeProber; home: string; cleanup(): Promise<void> }> {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), "ap-unit-"));
-  const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), XDG_STATE_HOME: path.join(home, ".local/state"), PATH: process.env.PATH };
+  const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), XDG_STATE_HOME: path.join(home, ".local/state"), XDG_RUNTIME_DIR: path.join(home, "run"), PATH: process.env.PATH };
   const full = { ...DEFAULT_CONFIG, ...config };
   await saveConfig(resolvePaths(env), full);
   const systemd = new FakeSystemd();

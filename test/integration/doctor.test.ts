@@ -225,6 +225,32 @@ test("remove of a unit enabled for this boot only removes its runtime link too, 
   await assertClean();
 });
 
+test("doctor: units enabled for this runtime only and not loaded since (no reload), found by their links under $XDG_RUNTIME_DIR, fixed by the commands it prints", async () => {
+  // One a profile could be called (`remove`'s), one no profile can be (systemctl's, with --runtime).
+  const units = ["agent-gateway@Stray.service", "agent-gateway@stray.service"];
+  for (const unit of units) {
+    const enable = await sb.exec("systemctl", ["--user", "enable", "--runtime", "--no-reload", unit]);
+    assert.equal(enable.code, 0, enable.stderr);
+    assert.equal(await fs.readlink(path.join(sb.env.XDG_RUNTIME_DIR!, "systemd/user/default.target.wants", unit)), path.join(sb.home, ".config/systemd/user/agent-gateway@.service"));
+    const state = await sb.exec("busctl", ["--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "GetUnitFileState", "s", unit]);
+    assert.equal(state.stdout.trim(), 's "enabled-runtime"', state.stderr);
+  }
+  // Not loaded, so the manager lists neither (list-units loads nothing, unlike show).
+  const loaded = await sb.exec("systemctl", ["--user", "list-units", "--all", "--plain", "--no-legend", "agent-gateway@*tray.service"]);
+  assert.equal(loaded.stdout.trim(), "", loaded.stderr);
+  const d = await doctor();
+  assert.equal(d.code, 14, JSON.stringify(d.report.checks, null, 2));
+  assert.deepEqual(failing(d.report), ["stray-units:problem"]);
+  const why = "is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails";
+  assert.deepEqual(check(d.report, "stray-units").problems.map((p) => [p.message, p.fix]), [
+    [`agent-gateway@Stray.service ${why}, but Stray is no profile (an \`add\` killed half-way, or started by hand)`, "systemctl --user disable --now --runtime agent-gateway@Stray.service"],
+    [`agent-gateway@stray.service ${why}, but stray is no profile (an \`add\` killed half-way, or started by hand)`, "profiles remove stray"],
+  ]);
+  for (const fix of d.report.fixes) await runFix(fix);
+  for (const unit of units) assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", unit])).stdout.trim(), "disabled");
+  await assertClean();
+});
+
 test("doctor: a missing template, fixed by profiles init", async () => {
   const unit = path.join(sb.home, ".config/systemd/user/agent-gateway@.service");
   await fs.rename(unit, `${unit}.away`);

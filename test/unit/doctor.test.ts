@@ -379,6 +379,11 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     // Started with it (`enable --runtime --now`): loaded, so the manager lists it; its link is under $XDG_RUNTIME_DIR.
     w.systemd.units.set(unitName("Bar"), { ...(await w.systemd.state(unitName("a"))), name: unitName("Bar"), mainPid: 888 });
     await w.systemd.enable(["agent-gateway@ghost.service"]);
+    // Enabled for this runtime and not loaded since (`enable --runtime --no-reload`): only its link under $XDG_RUNTIME_DIR tells.
+    const runtimeWants = path.join(w.ctx.paths.runtimeUnitDir, "default.target.wants");
+    await fs.mkdir(runtimeWants, { recursive: true });
+    await fs.symlink(path.join(w.ctx.paths.unitDir, "agent-gateway@.service"), path.join(runtimeWants, "agent-gateway@Baz.service"));
+    w.systemd.runtimeEnabled.add("agent-gateway@Baz.service");
     const base = await w.systemd.state(unitName("a"));
     w.systemd.units.set(unitName("hand"), { ...base, name: unitName("hand"), mainPid: 777 });
     // Neither enabled nor running: at rest, whatever its last result.
@@ -387,6 +392,7 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     assert.deepEqual(problemsOnly(r), ["stray-units:problem"]);
     assert.deepEqual(check(r, "stray-units").problems.map((p) => [p.message, p.fix]), [
       ["agent-gateway@Bar.service is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails, but Bar is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now --runtime agent-gateway@Bar.service"],
+      ["agent-gateway@Baz.service is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails, but Baz is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now --runtime agent-gateway@Baz.service"],
       ["agent-gateway@Foo.service is enabled: the manager starts it at the next login, with no .env, and it fails, but Foo is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now agent-gateway@Foo.service"],
       ["agent-gateway@ghost.service is enabled: the manager starts it at the next login, with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
       ["agent-gateway@hand.service is active/running, with no .env of ours, but hand is no profile (an `add` killed half-way, or started by hand)", "profiles remove hand"],

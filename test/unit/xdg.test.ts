@@ -24,3 +24,10 @@ test("no home at all (a uid the password database does not know, HOME unset or r
   assert.equal(r.status, 2, `${r.error?.message ?? ""}${r.stderr}`);
   assert.equal(r.stderr.split("\n")[0], `profiles: HOME is not set, and uid ${nobody} has no entry in the password database: there is no home to keep profiles in`);
 });
+
+test("the runtime unit directory (`enable --runtime`'s links): under $XDG_RUNTIME_DIR, else /run/user/UID as logind makes it", () => {
+  assert.equal(resolvePaths({ HOME: "/srv/ops", XDG_RUNTIME_DIR: "/run/user/1000" }).runtimeUnitDir, "/run/user/1000/systemd/user");
+  for (const XDG_RUNTIME_DIR of [undefined, "relative/run"]) {
+    assert.equal(resolvePaths({ HOME: "/srv/ops", XDG_RUNTIME_DIR }).runtimeUnitDir, `/run/user/${process.getuid!()}/systemd/user`, String(XDG_RUNTIME_DIR));
+  }
+});

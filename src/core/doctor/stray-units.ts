@@ -13,8 +13,9 @@ export const strayUnitsCheck: Check<"bus"> = {
   async run(f, { bus: sd }) {
     // Every profile would look stray: the listing's own problem is reported by the files check.
     if (f.profilesError) return fine(`not judged: ${f.profilesError} (see above)`);
-    // Enabled but never started (so not loaded: a killed `add`), or loaded and running (started by hand).
-    const units = [...wantedUnits(f.ctx.paths.unitDir), ...(await sd.list([UNIT_PATTERN])).map((s) => s.name)];
+    // Enabled, persistently or for this runtime, and not loaded since (a killed `add`, an enable with no
+    // reload): only its link tells; or loaded and running (started by hand).
+    const units = [...wantedUnits(f.ctx.paths), ...(await sd.list([UNIT_PATTERN])).map((s) => s.name)];
     const names = units.flatMap((u) => (u.startsWith(TEMPLATE_PREFIX) && u.endsWith(".service") ? [u.slice(TEMPLATE_PREFIX.length, -".service".length)] : []));
     const candidates = [...new Set(names)].filter((n) => n !== "" && !f.profiles.includes(n)).sort();
     const problems = [];

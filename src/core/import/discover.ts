@@ -50,12 +50,12 @@ export class NothingToImportError extends AppError {
 
 /**
  * The names the pattern's units and the env-path's files give: units loaded (running or enabled), unit
- * files, instances enabled in the user's unit directory and not loaded yet, `.env` files.
+ * files, instances enabled in the user's unit directories (persistent or runtime) and not loaded yet, `.env` files.
  */
 export async function discoverNames(sd: SystemdManager, paths: Paths, pattern: UnitPattern): Promise<string[]> {
   const loaded = (await sd.list([pattern.glob])).filter((u) => u.loadState === "loaded").map((u) => pattern.nameOf(u.name));
   const files = (await sd.listUnitFiles([pattern.glob])).map((f) => pattern.nameOf(f.path.slice(f.path.lastIndexOf("/") + 1)));
-  const wanted = wantedUnits(paths.unitDir).map((u) => pattern.nameOf(u));
+  const wanted = wantedUnits(paths).map((u) => pattern.nameOf(u));
   const names = [...loaded, ...files, ...wanted, ...envPathNames(paths)].filter((n): n is string => n !== null);
   return [...new Set(names)].sort();
 }

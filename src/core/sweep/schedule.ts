@@ -4,6 +4,7 @@ import path from "node:path";
 import { packageRoot } from "../../package-files.js";
 import { shellWord } from "../../render/shell.js";
 import { quoteExecArg } from "../../systemd/unit-file.js";
+import { runtimeDirOf } from "../../xdg.js";
 
 /** The sweep's units, as `units/` ships them and `profiles init` installs them. */
 export const SWEEP_SERVICE = "agent-profiles-sweep.service";
@@ -40,7 +41,7 @@ function cronWord(word: string): string {
 export function cronLine(env: NodeJS.ProcessEnv, uid: number, extraArgs: string[] = []): string {
   const user = env.USER || env.LOGNAME || String(uid);
   const minute = createHash("sha256").update(user).digest()[0]! % 60;
-  const runtime = env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR) ? env.XDG_RUNTIME_DIR : `/run/user/${uid}`;
+  const runtime = runtimeDirOf(env, uid);
   const vars: [string, string][] = [
     ["XDG_RUNTIME_DIR", runtime],
     ["DBUS_SESSION_BUS_ADDRESS", env.DBUS_SESSION_BUS_ADDRESS || `unix:path=${runtime}/bus`],
