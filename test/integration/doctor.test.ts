@@ -204,7 +204,7 @@ test("doctor: a unit enabled with no profile (what an add killed before its .env
   assert.equal(enable.code, 0, enable.stderr);
   const d = await doctor();
   assert.equal(d.code, 14);
-  assert.match(check(d.report, "stray-units").message, /agent-gateway@ghost\.service is enabled: the manager starts it at the next login, with no \.env/);
+  assert.match(check(d.report, "stray-units").message, /agent-gateway@ghost\.service is enabled: the manager starts it at its own next start \(a login, or the boot with lingering\), with no \.env/);
   assert.deepEqual(d.report.fixes, ["profiles remove ghost"]);
   await runFix("profiles remove ghost");
   assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", unit])).stdout.trim(), "disabled");
@@ -213,7 +213,7 @@ test("doctor: a unit enabled with no profile (what an add killed before its .env
   await assertClean();
 });
 
-test("remove of a unit enabled for this boot only removes its runtime link too, which the manager's plain disable leaves", async () => {
+test("remove of a unit enabled at runtime (enable --runtime) removes its runtime link too, which the manager's plain disable leaves", async () => {
   const unit = "agent-gateway@rt.service";
   const enable = await sb.exec("systemctl", ["--user", "enable", "--runtime", unit]);
   assert.equal(enable.code, 0, enable.stderr);

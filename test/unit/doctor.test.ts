@@ -393,8 +393,8 @@ test("doctor: an enabled or running unit of the template with no profile → pro
     assert.deepEqual(check(r, "stray-units").problems.map((p) => [p.message, p.fix]), [
       ["agent-gateway@Bar.service is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails, but Bar is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now --runtime agent-gateway@Bar.service"],
       ["agent-gateway@Baz.service is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails, but Baz is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now --runtime agent-gateway@Baz.service"],
-      ["agent-gateway@Foo.service is enabled: the manager starts it at the next login, with no .env, and it fails, but Foo is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now agent-gateway@Foo.service"],
-      ["agent-gateway@ghost.service is enabled: the manager starts it at the next login, with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
+      ["agent-gateway@Foo.service is enabled: the manager starts it at its own next start (a login, or the boot with lingering), with no .env, and it fails, but Foo is no profile (an `add` killed half-way, or started by hand)", "systemctl --user disable --now agent-gateway@Foo.service"],
+      ["agent-gateway@ghost.service is enabled: the manager starts it at its own next start (a login, or the boot with lingering), with no .env, and it fails, but ghost is no profile (an `add` killed half-way, or started by hand)", "profiles remove ghost"],
       ["agent-gateway@hand.service is active/running, with no .env of ours, but hand is no profile (an `add` killed half-way, or started by hand)", "profiles remove hand"],
     ]);
     // A profiles directory that cannot be listed (a file in its place: ENOTDIR, even for root) would make
