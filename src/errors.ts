@@ -128,9 +128,9 @@ export class InterruptedError extends AppError {
     super(message, signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted, hint);
   }
 
-  /** The same interruption, its message ending with what was done or kept before it: `(note)`. */
-  noting(note: string): InterruptedError {
-    return new InterruptedError(this.signal, `${this.message} (${note})`, this.hint);
+  /** The same interruption, its message ending with what was done or kept before it: `(note)` (none when ""); `hint` replaces its next step. */
+  noting(note: string, hint = this.hint): InterruptedError {
+    return new InterruptedError(this.signal, note ? `${this.message} (${note})` : this.message, hint);
   }
 }
 

@@ -34,8 +34,8 @@ export function catchStopSignals(tell: (text: string) => void, says: { first: st
  * one aborts the signal `body` is given, which its waits and the start of each profile's transaction
  * look at (a write under way is finished, never cut in two), and `tell` says so; a second one ends the
  * process at once, as the signal would have without us. A body that had nothing left to wait for ends as
- * it would have. Only the verbs a user waits on pass it down; a roll, a sweep and `verify` stop on their
- * own terms (catchStopSignals), and `apply` and `import` are not given one.
+ * it would have. Only the verbs a user waits on pass it down; a roll (`apply`'s too), a sweep and `verify`
+ * stop on their own terms (catchStopSignals).
  */
 export async function deferStopSignals<T>(tell: (text: string) => void, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
@@ -66,6 +66,43 @@ export function notStopped(signal: AbortSignal | undefined, name: string, comman
   if (!signal?.aborted) return;
   const sig = String(signal.reason);
   throw new InterruptedError(sig, `${name}: ${sig} came before anything was done to it`, `run \`${command}\``);
+}
+
+/**
+ * A verb's steps (`apply`'s removals, changes and adds; `import`'s profiles), one at a time under its
+ * deferred signal: a step begins only if the signal has not come, and the InterruptedError that ends them
+ * says what was done before the step under way and what was not begun, with the verb's own next step.
+ */
+export class Steps {
+  private readonly done: string[] = [];
+  private at = -1;
+
+  /**
+   * `planned`: every step in order, as the error lists one not begun (`add b`); `hint` makes the error's
+   * next step of `left`, the planned steps from the one under way on.
+   */
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly command: string,
+    private readonly planned: string[],
+    private readonly hint: (left: string[]) => string,
+  ) {}
+
+  /** The next planned step, of profile `name`: `work`, unless the signal came first; `did` says what it did (`added b`). */
+  async next<T>(name: string, work: () => Promise<T>, did: (value: T) => string): Promise<T> {
+    this.at++;
+    try {
+      notStopped(this.signal, name, this.command);
+      const value = await work();
+      this.done.push(did(value));
+      return value;
+    } catch (err) {
+      if (!(err instanceof InterruptedError)) throw err;
+      const notBegun = this.planned.slice(this.at + 1);
+      const note = [this.done.length > 0 ? `before it: ${this.done.join(", ")}` : "", notBegun.length > 0 ? `not begun: ${notBegun.join(", ")}` : ""];
+      throw err.noting(note.filter(Boolean).join("; "), this.hint(this.planned.slice(this.at)));
+    }
+  }
 }
 
 /** A wait for profile `name`'s stop job given up. */

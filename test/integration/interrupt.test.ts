@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { spawnCli, startSandbox, userPaths, type Sandbox } from "../helpers/sandbox.js";
-import { showUnit, waitForUnit } from "../helpers/unit-props.js";
+import { showUnit, signalWhenRunning, waitForUnit } from "../helpers/unit-props.js";
 
 // Ports of this file only.
 const RANGE = "18920-18929";
@@ -25,21 +25,8 @@ interface Gen {
   knownGood: boolean;
 }
 
-/**
- * `cmd` spawned, slow's unit seen running by the manager under a main PID other than `oldPid` (it never
- * listens: the wait goes on), then `signal`.
- */
-async function interruptedWhileWaiting(args: string[], signal: NodeJS.Signals, oldPid = "0") {
-  const run = spawnCli(sb, args);
-  let ended = false;
-  void run.done.then(() => (ended = true));
-  await waitForUnit(sb, "agent-gateway@slow.service", ["ActiveState", "SubState", "MainPID"], (p) => {
-    assert.ok(!ended, "the command ended before its unit ran");
-    return p.ActiveState === "active" && p.SubState === "running" && p.MainPID !== oldPid;
-  });
-  run.kill(signal);
-  return run.done;
-}
+/** `args` spawned, slow's unit seen running under a main PID other than `oldPid`, then `signal`. */
+const interruptedWhileWaiting = (args: string[], signal: NodeJS.Signals, oldPid = "0") => signalWhenRunning(sb, args, "agent-gateway@slow.service", signal, oldPid);
 
 const mainPid = async (): Promise<string> => (await showUnit(sb, "agent-gateway@slow.service", ["MainPID"])).MainPID!;
 const generations = async (name: string): Promise<Gen[]> => (JSON.parse((await sb.profiles(["history", name, "--json"])).stdout) as { generations: Gen[] }).generations;

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { eachProfile } from "../../src/commands/start.js";
-import { notStopped } from "../../src/core/stop-signals.js";
+import { notStopped, Steps } from "../../src/core/stop-signals.js";
 import { InterruptedError, UnhealthyError } from "../../src/errors.js";
 
 const MODULE = fileURLToPath(new URL("../../src/core/stop-signals.js", import.meta.url));
@@ -107,4 +107,33 @@ test("notStopped: nothing until the verb's signal is given, then an InterruptedE
     assert.equal(err.hint, "run `profiles start a`");
     return true;
   });
+});
+
+test("Steps: each begins unless the signal came; an interruption says what was done before it, what was not begun, and the verb's next step", async () => {
+  const abort = new AbortController();
+  const left: string[][] = [];
+  const hint = (l: string[]) => (left.push(l), `run \`profiles import ${l.join(" ")}\``);
+  const steps = new Steps(abort.signal, "profiles import", ["a", "b", "c"], hint);
+  assert.equal(await steps.next("a", async () => 1, (n) => `a gave ${n}`), 1);
+  await assert.rejects(steps.next("b", () => Promise.reject(new UnhealthyError("b: not healthy")), () => "b done"), UnhealthyError, "other errors pass as they are");
+  const interrupted = new Steps(abort.signal, "profiles import", ["a", "b", "c"], hint);
+  await interrupted.next("a", async () => undefined, () => "a imported");
+  await assert.rejects(interrupted.next("b", () => Promise.reject(new InterruptedError("SIGTERM", "b: SIGTERM stopped its import", "run `profiles status b`")), () => "b imported"), (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.equal(err.exitCode, 143);
+    assert.equal(err.message, "b: SIGTERM stopped its import (before it: a imported; not begun: c)");
+    assert.equal(err.hint, "run `profiles import b c`");
+    return true;
+  });
+  abort.abort("SIGINT");
+  const late = new Steps(abort.signal, "profiles import", ["a"], hint);
+  let ran = false;
+  await assert.rejects(late.next("a", async () => (ran = true), () => "a imported"), (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.equal(err.message, "a: SIGINT came before anything was done to it");
+    assert.equal(err.hint, "run `profiles import a`");
+    return true;
+  });
+  assert.equal(ran, false);
+  assert.deepEqual(left, [["b", "c"], ["a"]]);
 });
