@@ -15,7 +15,7 @@ import { assertUniqueValues } from "./unique-values.js";
 import { withProfile, type KnownGoodMark, type ProfileTxOptions } from "./transaction.js";
 
 /** What a new profile gets besides its port. */
-/** `stopSignal`: the verb's deferred Ctrl-C (ProfileTxOptions); `verify` and `apply` give none. */
+/** `stopSignal`: the verb's deferred Ctrl-C (ProfileTxOptions); `verify` gives none. */
 export interface NewProfile extends Pick<ProfileTxOptions, "stopSignal"> {
   /** null: the lowest free port of the range. */
   port: number | null;

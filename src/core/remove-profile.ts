@@ -13,10 +13,13 @@ import { withProfile } from "./transaction.js";
 /**
  * Stop and disable profile `name`'s unit, then delete the profile, under its lock (a roll or a set working
  * on it finishes its step first). Where its `.env` is kept (null when `purge`), and its log files (`init
- * --log-dir`), kept beside it with its time stamp ([] when `purge`).
+ * --log-dir`), kept beside it with its time stamp ([] when `purge`). `stopSignal` (apply's) ends a wait
+ * for the lock; once begun, a removal is finished.
  */
-export async function removeProfile(ctx: Context, name: string, purge: boolean, command: string): Promise<{ keptEnv: string | null; keptLogs: string[] }> {
-  return withProfile(ctx, name, { command }, async (tx) => {
+export async function removeProfile(
+  ctx: Context, name: string, purge: boolean, command: string, stopSignal?: AbortSignal,
+): Promise<{ keptEnv: string | null; keptLogs: string[] }> {
+  return withProfile(ctx, name, { command, stopSignal }, async (tx) => {
     await stopAndDisable(await ctx.systemd(), name, "the profile was kept");
     const keptEnv = await tx.remove(purge);
     // Stopped: nothing writes to them any more.

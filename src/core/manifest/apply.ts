@@ -5,10 +5,11 @@
  * does), and then only the changed profiles whose `.env` changed are rolled: batches, health gate,
  * revert and halt. The roll's record is written before the first change, so that an apply killed half-way
  * leaves a roll that the next apply finishes first (as `profiles roll` would), before it plans again.
- * Nothing changed, nothing written: a second apply is a no-op.
+ * Ctrl-C and SIGTERM stop it after the step under way, as a SIGKILL would have between two steps, and
+ * say where. Nothing changed, nothing written: a second apply is a no-op.
  */
 import type { Config } from "../../config.js";
-import { AppError, ExitCode, UnhealthyError } from "../../errors.js";
+import { AppError, ExitCode, InterruptedError, UnhealthyError } from "../../errors.js";
 import type { Limits } from "../../store/limits.js";
 import { withLimits } from "../../store/limits-change.js";
 import { writeProfileSettings } from "../../store/profile-settings.js";
@@ -26,6 +27,7 @@ import { RollRecorder } from "../roll/recorder.js";
 import type { RollReport } from "../roll/report.js";
 import { catchRollStop, runOne, takeRollLock } from "../roll/session.js";
 import type { RollView } from "../roll/view.js";
+import { deferStopSignals, Steps } from "../stop-signals.js";
 import { withProfile } from "../transaction.js";
 import { reloadIfNeeded } from "../unit-reload.js";
 import type { Manifest } from "./parse.js";
@@ -75,37 +77,66 @@ export async function applyManifest(
     if (plan.pending === 0) return result;
     if (!unfinished) await opts.confirm(plan, null);
 
-    // Removed under the config they were made with (their log files are where its log dir says).
-    for (const c of plan.profiles.filter((c) => c.action === "remove")) {
-      await removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`);
-      result.removed.push(c.name);
-    }
-    // Then the host, as `init` does it: profiles are changed and added under the new config.ini. A log dir
-    // the manifest does not name stays as it is (init would choose one where none is set and no journald runs).
-    if (plan.host.length > 0) {
-      result.init = await initHost(ctx, { logDir: current.logDir, ...host.settings }, host.policy);
-      ctx = { ...outer, config: async () => config };
-      // Where new profiles' .env files go (the env-path changes only while there are none).
-      ctx.paths.envPath = config.envPath;
-    }
+    const removals = plan.profiles.filter((c) => c.action === "remove");
     const changes = plan.profiles.filter((c) => c.action === "change");
     const toRoll = changes.filter((c) => c.restart).map((c) => c.name);
-    // Recorded before the first change: an apply killed from here on leaves a roll `profiles roll` finishes.
-    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll), "apply")) : null;
-    await rec?.save();
-    for (const c of changes) result.changed.push({ name: c.name, generation: await changeProfile(ctx, c, targets.get(c.name)!) });
     // Those with a port first: one without takes the lowest free port left.
     const adds = plan.profiles.filter((c) => c.action === "add").sort((a, b) => Number(targets.get(a.name)!.portRequested === null) - Number(targets.get(b.name)!.portRequested === null));
-    for (const c of adds) {
-      const t = targets.get(c.name)!;
-      const extra = new Map([...t.entries].filter(([k]) => k !== config.portVar));
-      try {
-        result.added.push(await addProfile(ctx, c.name, { port: t.portRequested, extra, enable: c.enabled, start: c.enabled, waitMs: opts.waitMs, command: `profiles apply (add ${c.name})`, limits: t.limits, probe: t.probe }));
-      } catch (err) {
-        if (!(err instanceof UnhealthyError)) throw err;
-        result.addFailed.push({ name: c.name, message: err.message });
+    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll), "apply")) : null;
+    const roll = `the roll (${toRoll.join(" ")})`;
+    const planned = [
+      ...removals.map((c) => `remove ${c.name}`), ...(plan.host.length > 0 ? ["the host settings"] : []), ...changes.map((c) => `change ${c.name}`),
+      ...adds.map((c) => `add ${c.name}`), ...(rec ? [roll] : []),
+    ];
+    const command = `profiles apply -f ${manifest.file}`;
+    let recorded = false;
+    const again = (): string => `run \`${command}\` again: it ${recorded ? "finishes the roll this one recorded, then does" : "does"} what is left`;
+    // Until the roll, Ctrl-C and SIGTERM let the step under way finish (a wait in it given up) and begin no
+    // other: the next apply plans again, as after a SIGKILL. The roll stops on its own terms.
+    await deferStopSignals(ctx.progress, async (signal) => {
+      const steps = new Steps(signal, command, planned, again);
+      // Removed under the config they were made with (their log files are where its log dir says).
+      for (const c of removals) {
+        await steps.next(c.name, () => removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`, signal), () => `removed ${c.name}`);
+        result.removed.push(c.name);
       }
-    }
+      // Then the host, as `init` does it: profiles are changed and added under the new config.ini. A log dir
+      // the manifest does not name stays as it is (init would choose one where none is set and no journald runs).
+      if (plan.host.length > 0) {
+        result.init = await steps.next("the host settings", () => initHost(ctx, { logDir: current.logDir, ...host.settings }, host.policy), () => "the host settings set");
+        ctx = { ...outer, config: async () => config };
+        // Where new profiles' .env files go (the env-path changes only while there are none).
+        ctx.paths.envPath = config.envPath;
+      }
+      // Recorded before the first change: an apply stopped from here on leaves a roll the next apply (or
+      // `profiles roll`) finishes. Not after the signal: no change is begun then, and there is nothing to roll.
+      if (rec && !signal.aborted) {
+        await rec.save();
+        recorded = true;
+      }
+      for (const c of changes) {
+        const generation = await steps.next(c.name, () => changeProfile(ctx, c, targets.get(c.name)!, signal), () => `changed ${c.name}`);
+        result.changed.push({ name: c.name, generation });
+      }
+      for (const c of adds) {
+        const t = targets.get(c.name)!;
+        const extra = new Map([...t.entries].filter(([k]) => k !== config.portVar));
+        const p = { port: t.portRequested, extra, enable: c.enabled, start: c.enabled, waitMs: opts.waitMs, command: `profiles apply (add ${c.name})`, limits: t.limits, probe: t.probe, stopSignal: signal };
+        const add = async (): Promise<boolean> => {
+          try {
+            result.added.push(await addProfile(ctx, c.name, p));
+            return true;
+          } catch (err) {
+            if (!(err instanceof UnhealthyError)) throw err;
+            result.addFailed.push({ name: c.name, message: err.message });
+            return false;
+          }
+        };
+        await steps.next(c.name, add, (healthy) => `added ${c.name}${healthy ? "" : " (not healthy)"}`);
+      }
+      // No profile of the roll is restarted after the signal: its record kept, the next apply finishes it.
+      if (rec) await steps.next(roll, async () => undefined, () => roll);
+    });
     if (rec) result.roll = await rollWithStopCatcher(ctx, rec, false);
     return result;
   } finally {
@@ -125,9 +156,9 @@ async function rollWithStopCatcher(ctx: Context, rec: RollRecorder, resumed: boo
 }
 
 /** One changed profile in one transaction: its `.env` and limits as one generation, its probe settings and enable state. */
-async function changeProfile(ctx: Context, c: ProfileChange, t: Target): Promise<number | null> {
+async function changeProfile(ctx: Context, c: ProfileChange, t: Target, stopSignal: AbortSignal): Promise<number | null> {
   const moves = c.port !== c.portBefore;
-  return withProfile(ctx, c.name, { command: `profiles apply (${c.name})`, ports: moves }, async (tx) => {
+  return withProfile(ctx, c.name, { command: `profiles apply (${c.name})`, ports: moves, stopSignal }, async (tx) => {
     let generation: number | null = null;
     if (c.env.length > 0 || c.limits.length > 0) {
       if (moves && c.port !== null) await tx.assertPort(c.port);
@@ -142,12 +173,12 @@ async function changeProfile(ctx: Context, c: ProfileChange, t: Target): Promise
     }
     if (c.probe.length > 0) await writeProfileSettings(ctx.paths, c.name, t.probe);
     if (c.enabledBefore !== c.enabled) {
-      const sd = await ctx.systemd();
       // Turned on: enabled here, started by the roll that follows; turned off: stopped now.
-      if (c.enabled) await sd.enable([unitName(c.name)]);
+      if (c.enabled) await (await ctx.systemd()).enable([unitName(c.name)]);
       else {
-        await sd.disable([unitName(c.name)]);
-        await sd.stop(unitName(c.name), { timeoutMs: 60_000 });
+        await tx.disableAndStop(60_000).catch((err: unknown) => {
+          throw err instanceof InterruptedError && generation !== null ? err.noting(`the change is kept as generation ${generation}`) : err;
+        });
       }
     }
     return generation;
