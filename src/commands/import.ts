@@ -1,7 +1,8 @@
 import { assertPortsFree, assertUniqueAmong } from "../core/import/checks.js";
 import { findOldProfiles, wasActive, wasEnabled, type OldProfile, type Skipped } from "../core/import/discover.js";
-import { takeOver, type TakeOverResult } from "../core/import/take-over.js";
+import { takeOver, undoneText, type TakeOverResult } from "../core/import/take-over.js";
 import { parseUnitPattern, type UnitPattern } from "../core/import/unit-pattern.js";
+import { deferStopSignals, Steps } from "../core/stop-signals.js";
 import { ExitCode } from "../errors.js";
 import { unmarkedLines } from "../render/known-good.js";
 import { unitName } from "../systemd/types.js";
@@ -60,7 +61,7 @@ export function renderImport(r: ImportResult): string {
     }
     // A gate's message names the profile already.
     lines.push(`FAILED ${o.error?.startsWith(`${o.name}:`) ? "" : `${o.name}: `}${o.error}`, ...o.details.map((d) => `    ${d}`));
-    lines.push(o.restored ? `  ${old} put back: ${o.restored.enabled ? "enabled" : "not enabled"}, ${o.restored.running ? "running" : "NOT running"}; nothing of the import is left` : `  nothing was changed for ${o.name}`);
+    lines.push(`  ${undoneText(o.name, old, o.restored)}`);
   }
   if (r.notReached.length > 0) lines.push(`not tried after the failure, still run by their old units: ${r.notReached.join(", ")}`);
   if (r.dryRun) lines.push(`next: profiles import --from-unit '${r.pattern}'${r.plan.length > 0 ? ` ${r.plan.map((p) => p.name).join(" ")}` : ""}`);
@@ -87,14 +88,22 @@ export default defineCommand<{ fromUnit: string; names?: string[]; dryRun: boole
     await assertUniqueAmong(ctx.paths, config, found);
     const data: ImportResult = { pattern: pattern.text, dryRun: args.dryRun, plan: found.map(row), skipped, results: [], notReached: [] };
     if (!args.dryRun) {
-      for (const old of found) {
-        if (data.results.some((o) => o.outcome === "failed")) {
-          data.notReached.push(old.name);
-          continue;
+      const command = `profiles import --from-unit '${pattern.text}'`;
+      // Ctrl-C and SIGTERM: the profile under way is put back (a wait for ours given up), no other begun.
+      await deferStopSignals(ctx.progress, async (signal) => {
+        const steps = new Steps(signal, command, found.map((p) => p.name), (left) => `run \`${command} ${left.join(" ")}\` to import what is left`);
+        for (const old of found) {
+          if (data.results.some((o) => o.outcome === "failed")) {
+            data.notReached.push(old.name);
+            continue;
+          }
+          const one = (): Promise<TakeOverResult> => {
+            ctx.progress(`importing ${old.name}: ${wasActive(old) ? `stopping ${old.unit}, ` : ""}starting ${unitName(old.name)} on port ${old.port} ...`);
+            return takeOver(ctx, old, args.wait * 1000, signal);
+          };
+          data.results.push(await steps.next(old.name, one, (o) => `${o.name} ${o.outcome}`));
         }
-        ctx.progress(`importing ${old.name}: ${wasActive(old) ? `stopping ${old.unit}, ` : ""}starting ${unitName(old.name)} on port ${old.port} ...`);
-        data.results.push(await takeOver(ctx, old, args.wait * 1000));
-      }
+      });
     }
     const failed = data.results.some((o) => o.outcome === "failed");
     return { data, text: renderImport(data), exitCode: failed ? ExitCode.unhealthy : ExitCode.ok };

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { startSandbox, userPaths, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
 import { showUnit, signalWhenRunning } from "../helpers/unit-props.js";
 
-// Ports of this file only.
+// Ctrl-C and SIGTERM during `apply` and `import` (the other verbs: interrupt.test.ts). Ports of this file only.
 const RANGE = "18960-18969";
 const FAST = ["--min-healthy-time", "0.5", "--healthy-deadline", "6"];
 
@@ -69,4 +69,25 @@ test("Ctrl-C while apply waits for a new profile: exit 130 naming what was done,
   assert.deepEqual(await generations("keeper"), [[2, true], [1, true]]);
   const plan = await run(["plan", "-f", file, "--json"]);
   assert.equal(json<{ pending: number }>(plan).pending, 0, plan.stdout);
+});
+
+test("Ctrl-C while import waits for a profile's gate: exit 130, that profile back on its old unit, the next one not begun", async () => {
+  const unitDir = path.join(sb.home, ".config/systemd/user");
+  const unit = `[Unit]\nDescription=old gateway\n\n[Service]\nEnvironmentFile=%h/old/%i.env\nExecStart=${gateway}\n\n[Install]\nWantedBy=default.target\n`;
+  await asUser('mkdir -p "$1" && printf %s "$2" > "$1/old-gateway@.service" && systemctl --user daemon-reload', unitDir, unit);
+  await asUser('mkdir -p "$1" && printf "PORT=18963\\nNEVER_LISTEN=1\\n" > "$1/imp-a.env" && printf "PORT=18964\\nHEALTH_STATUS=200\\n" > "$1/imp-b.env"', path.join(sb.home, "old"));
+  await asUser("systemctl --user enable --now old-gateway@imp-a.service old-gateway@imp-b.service");
+
+  const args = ["import", "--from-unit", "old-gateway@%i.service", "imp-a", "imp-b", "--wait", "120"];
+  const r = await signalWhenRunning(sb, args, "agent-gateway@imp-a.service", "SIGINT");
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /imp-a: SIGINT stopped its import before its gate; old-gateway@imp-a\.service put back: enabled, running; nothing of the import is left \(not begun: imp-b\)/);
+  assert.match(r.stderr, /next: run `profiles import --from-unit 'old-gateway@%i\.service' imp-a imp-b` to import what is left/);
+  assert.deepEqual(await names(), ["keeper", "next", "slow"]);
+  for (const name of ["imp-a", "imp-b"]) {
+    assert.equal(await activeState(`old-gateway@${name}.service`), "active", name);
+    assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", `old-gateway@${name}.service`])).stdout.trim(), "enabled", name);
+    assert.equal(await activeState(`agent-gateway@${name}.service`), "inactive", name);
+  }
+  await noLocks();
 });

@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import importVerb from "../../src/commands/import.js";
+import { findOldProfiles } from "../../src/core/import/discover.js";
+import { takeOver } from "../../src/core/import/take-over.js";
 import { parseUnitPattern } from "../../src/core/import/unit-pattern.js";
 import type { Config } from "../../src/config.js";
 import { addProfile } from "../../src/core/add-profile.js";
-import { BadFileError, DuplicateValueError, EnvFileExistsError, UsageError } from "../../src/errors.js";
+import { BadFileError, DuplicateValueError, EnvFileExistsError, InterruptedError, UsageError } from "../../src/errors.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 
 const OLD = "hermes-gateway@liam.service";
@@ -138,6 +140,35 @@ test("an env-path .env that is a symlink to nothing (stow, before the file was c
     assert.ok((await fs.lstat(target)).isSymbolicLink(), "the link is kept");
     assert.deepEqual(await snapshot(w.home), before);
     assert.deepEqual(w.systemd.calls, [], "no unit touched");
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("a signal while the old unit stops: its stop is waited for, ours not started, and the profile put back as after a failure", async () => {
+  const w = await oldWorld({}, [["liam", ENV]]);
+  try {
+    const before = await snapshot(w.home);
+    const config = await w.ctx.config();
+    const { found } = await findOldProfiles(w.systemd, w.ctx.paths, config, parseUnitPattern("hermes-gateway@%i.service"), ["liam"]);
+    const abort = new AbortController();
+    const stop = w.systemd.stop.bind(w.systemd);
+    w.systemd.stop = async (unit: string) => {
+      if (unit === OLD) abort.abort("SIGTERM");
+      return stop(unit);
+    };
+    await assert.rejects(takeOver(w.ctx, found[0]!, 1000, abort.signal), (e: unknown) => {
+      assert.ok(e instanceof InterruptedError);
+      assert.equal(e.exitCode, 143);
+      assert.equal(e.message, `liam: SIGTERM stopped its import before its gate; ${OLD} put back: enabled, running; nothing of the import is left`);
+      return true;
+    });
+    assert.deepEqual(w.systemd.calls, [
+      `disable ${OLD}`, `stop ${OLD}`, "enable agent-gateway@liam.service",
+      "disable agent-gateway@liam.service", "stop agent-gateway@liam.service", `enable ${OLD}`, `start ${OLD}`,
+    ]);
+    const noLocks = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).filter(([f]) => !f.includes("/locks/")));
+    assert.deepEqual(noLocks(await snapshot(w.home)), noLocks(before));
   } finally {
     await w.cleanup();
   }

@@ -4,7 +4,7 @@
  * back as it was and what import made for the profile is taken away: the profile runs as before.
  */
 import fs from "node:fs/promises";
-import { AppError, PortTakenError } from "../../errors.js";
+import { AppError, InterruptedError, PortTakenError } from "../../errors.js";
 import { envOutside, profileDir } from "../../paths.js";
 import { ensureDir } from "../../store/atomic.js";
 import { generationsDir } from "../../store/generation-files.js";
@@ -30,11 +30,16 @@ export interface TakeOverResult {
   restored: { enabled: boolean; running: boolean } | null;
 }
 
-/** Import `old`: keep its `.env`, swap the old unit for ours, gate ours within `waitMs`; on failure, undo it all. */
-export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): Promise<TakeOverResult> {
+/**
+ * Import `old`: keep its `.env`, swap the old unit for ours, gate ours within `waitMs`; on failure, undo it
+ * all. `stopSignal` (the verb's deferred Ctrl-C) ends the wait for the lock or for ours, and then the
+ * profile is put back as after a failure (the old unit's stop, a job under way, is waited for):
+ * an InterruptedError saying so.
+ */
+export async function takeOver(ctx: Context, old: OldProfile, waitMs: number, stopSignal?: AbortSignal): Promise<TakeOverResult> {
   const sd = await ctx.systemd();
   const base = { name: old.name, generation: null, pid: null, elapsedMs: 0, knownGood: null, details: [], restored: null };
-  return withProfile(ctx, old.name, { command: `profiles import ${old.name}`, ports: true, create: true }, async (tx) => {
+  return withProfile(ctx, old.name, { command: `profiles import ${old.name}`, ports: true, create: true, stopSignal }, async (tx) => {
     // What is undone on failure: only what did not exist before import.
     // lstat: a symlink that leads nowhere is still the user's, never removed by the undo.
     const targetExisted = (await fs.lstat(old.target).catch(() => null)) !== null;
@@ -55,10 +60,17 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number): P
       return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood, error: null };
     } catch (err) {
       const restored = await undo(ctx, sd, old, { targetExisted, mode, touchedOld }, waitMs);
+      if (err instanceof InterruptedError) throw new InterruptedError(err.signal, `${old.name}: ${err.signal} stopped its import before its gate; ${undoneText(old.name, old.unit, restored)}`);
       const details = err instanceof AppError && "details" in err ? (err as { details: string[] }).details : [];
       return { ...base, outcome: "failed", error: err instanceof Error ? err.message : String(err), details, restored };
     }
   });
+}
+
+/** What `undo` left of the import of `name`, whose old unit is `oldUnit`. */
+export function undoneText(name: string, oldUnit: string, restored: TakeOverResult["restored"]): string {
+  if (!restored) return `nothing was changed for ${name}`;
+  return `${oldUnit} put back: ${restored.enabled ? "enabled" : "not enabled"}, ${restored.running ? "running" : "NOT running"}; nothing of the import is left`;
 }
 
 /** Ours stopped, disabled and gone; the old unit enabled and started again as it was. Returns how the old unit is now. */
