@@ -41,7 +41,7 @@ export default defineCommand<AddArgs, { requested: number | undefined; extra: Ma
     const name = args.name;
     const config = await ctx.config();
     if (extra.has(config.portVar)) throw new UsageError(`${config.portVar} (from --env or --env-file) sets the port: use --port instead`);
-    const data = await deferStopSignals(ctx.progress, (stopSignal) =>
+    const data = await deferStopSignals(ctx.notice, (stopSignal) =>
       addProfile(ctx, name, { port: requested ?? null, extra, enable: true, start: args.start, waitMs: args.wait * 1000, command: `profiles add ${name}`, stopSignal }),
     );
     return { data, text: renderAdd(data) };

@@ -26,7 +26,7 @@ function enabledStateVerb(spec: EnabledStateVerb) {
     needs: { config: true, profiles: "names", manager: true },
     parse: (args) => atLeastOneName(spec.verb, args.names),
     async run(args, ctx) {
-      const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+      const outcomes = await deferStopSignals(ctx.notice, (signal) =>
         eachProfile(args.names, async (name): Promise<Outcome> => {
           const done = await withProfile(ctx, name, { command: `profiles ${spec.verb} ${name}`, stopSignal: signal }, (tx) => spec.one(tx, name, args.wait * 1000));
           return { name, ok: true, error: null, ...done };

@@ -29,7 +29,7 @@ export function envChangeVerb<P>(spec: EnvChangeVerb<P>) {
     builder: (y) => (spec.options ?? ((z) => z))(y.positional(spec.list.key, spec.list.options)),
     parse: (args) => spec.parse(args.name, ((args[spec.list.key] as unknown[] | undefined) ?? []).map(String), args),
     async run(args, ctx, parsed) {
-      const r = await deferStopSignals(ctx.progress, (stopSignal) =>
+      const r = await deferStopSignals(ctx.notice, (stopSignal) =>
         changeEnv(ctx, args.name, spec.change(parsed), { verb: spec.verb, restart: args.restart, waitMs: args.wait * 1000, stopSignal }),
       );
       return { data: r, text: renderEnvChange(spec.verb, r) };

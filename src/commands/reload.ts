@@ -52,7 +52,7 @@ export default defineCommand<{ names: string[]; wait: number }>({
       const { CanReload } = await sd.properties(unitName(name), ["CanReload"]);
       if (CanReload !== true) throw new NoReloadCommandError(name);
     }
-    const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+    const outcomes = await deferStopSignals(ctx.notice, (signal) =>
       eachProfile(names, (name) => reloadOne(ctx, name, args.wait * 1000, signal), (name, error): ReloadOutcome => ({ name, ok: false, pidBefore: null, pid: null, elapsedMs: 0, error })),
     );
     return { data: outcomes, text: renderReload(outcomes), exitCode: outcomes.some((o) => !o.ok) ? ExitCode.unhealthy : ExitCode.ok };

@@ -135,7 +135,7 @@ export default defineCommand<RollArgs, { options: RollOptions; requested: string
     await loadRecord(ctx.paths);
     const lock = await takeRollLock(ctx, `profiles roll ${names.join(" ")}`.trim());
     const shown: { view: RollView | null } = { view: null };
-    const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+    const stop = catchRollStop(ctx, shown);
     try {
       const found = await loadRecord(ctx.paths);
       // Asked again by a resumed fleet roll after this host's part of it ended (its driver was killed meanwhile): not twice.

@@ -29,7 +29,7 @@ export default defineCommand<{ name: string; to?: string; restart: boolean; wait
       .option("restart", { type: "boolean", default: true, describe: "Restart and wait until healthy (--no-restart: only restore the file)" }),
   parse: (args) => (args.to === undefined ? undefined : parseGeneration(args.to, args.name, "--to")),
   async run(args, ctx, to) {
-    const r = await deferStopSignals(ctx.progress, (stopSignal) => rollbackProfile(ctx, args.name, { to, restart: args.restart, waitMs: args.wait * 1000, stopSignal }));
+    const r = await deferStopSignals(ctx.notice, (stopSignal) => rollbackProfile(ctx, args.name, { to, restart: args.restart, waitMs: args.wait * 1000, stopSignal }));
     return { data: r, text: renderRollback(r) };
   },
 });

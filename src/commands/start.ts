@@ -109,7 +109,7 @@ function verbCommand(verb: Verb): CommandSpec<{ names: string[]; wait: number }>
           await assertPortFor(ctx, config, name, port, `move ${name} to a free port (\`profiles set ${name} ${config.portVar}=N\`; \`profiles doctor\` names one), or stop what holds port ${port}`);
         }
       }
-      const outcomes = await deferStopSignals(ctx.progress, (signal) =>
+      const outcomes = await deferStopSignals(ctx.notice, (signal) =>
         eachProfile(names, (name) => (verb === "stop" ? stopOne(ctx, name, args.wait * 1000, signal) : upOne(ctx, verb, name, args.wait * 1000, signal)), failedOutcome),
       );
       const failed = outcomes.filter((o) => !o.ok);

@@ -30,6 +30,11 @@ export interface Context {
   log: Logger;
   /** A line of progress for people, on stderr (redacted, control characters escaped). */
   progress(message: string): void;
+  /**
+   * A line for people on stderr that --json does not quiet, as it quiets progress: the answer to their own
+   * Ctrl-C ("stopping once the step under way is done"), which they would otherwise take for a hang.
+   */
+  notice(message: string): void;
   /** Close what was opened (the bus connection). */
   close(): Promise<void>;
 }
@@ -57,6 +62,8 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
   const ports = opts.ports ?? once(async () => new (await import("../ports/proc-listeners.js")).ProcPortInspector());
   const procs = opts.procs ?? once(async () => new (await import("../processes/inspector.js")).ProcProcessInspector());
   const quiet = opts.quiet || opts.json;
+  const toStderr = (message: string): void => void process.stderr.write(`${peopleText(message)}\n`);
+  const progress = opts.progress ?? ((message: string) => void (quiet || toStderr(message)));
   return {
     env,
     paths,
@@ -78,7 +85,8 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
       }),
     procs,
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
-    progress: opts.progress ?? ((message) => void (quiet || process.stderr.write(`${peopleText(message)}\n`))),
+    progress,
+    notice: opts.json ? toStderr : progress,
     async close() {
       await bus?.close();
     },

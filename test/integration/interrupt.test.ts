@@ -102,6 +102,8 @@ test("SIGTERM while reload waits: exit 143, an error in --json, not a failed rel
   run.kill("SIGTERM");
   const r = await run.done;
   assert.equal(r.code, 143, r.stdout + r.stderr);
+  // --json quiets progress, not the answer to the signal: without it a user would take the wait for a hang.
+  assert.match(r.stderr, /SIGTERM: stopping once the step under way is done/);
   assert.match(r.stderr, /slow: SIGTERM stopped the wait for its reload, which goes on in the manager; not marked known-good/);
   const out = JSON.parse(r.stdout) as { error: { code: number; type: string } };
   assert.deepEqual([out.error.code, out.error.type], [143, "InterruptedError"]);

@@ -150,6 +150,7 @@ test("SIGTERM stops a roll once its batch settles (exit 13); the next roll finis
   process.kill(rec.pid, "SIGTERM");
   const r = await running;
   assert.equal(r.code, 13, r.stderr);
+  assert.match(r.stderr, /SIGTERM: stopping once the current batch has settled/, "said under --json too");
   const s = json<Summary>(r);
   assert.equal(s.outcome, "interrupted");
   assert.deepEqual(outcomes(s), { p1: "rolled", p2: "rolled", p3: "untouched", p4: "untouched", p5: "untouched" });

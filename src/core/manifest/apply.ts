@@ -93,7 +93,7 @@ export async function applyManifest(
     const again = (): string => `run \`${command}\` again: it ${recorded ? "finishes the roll this one recorded, then does" : "does"} what is left`;
     // Until the roll, Ctrl-C and SIGTERM let the step under way finish (a wait in it given up) and begin no
     // other: the next apply plans again, as after a SIGKILL. The roll stops on its own terms.
-    await deferStopSignals(ctx.progress, async (signal) => {
+    await deferStopSignals(ctx.notice, async (signal) => {
       const steps = new Steps(signal, command, planned, again);
       // Removed under the config they were made with (their log files are where its log dir says).
       for (const c of removals) {
@@ -147,7 +147,7 @@ export async function applyManifest(
 /** Runs (or resumes) one roll with Ctrl-C and SIGTERM caught: they stop it after the batch under way. */
 async function rollWithStopCatcher(ctx: Context, rec: RollRecorder, resumed: boolean): Promise<RollReport> {
   const shown: { view: RollView | null } = { view: null };
-  const stop = catchRollStop((text) => (shown.view ? shown.view.message(text) : ctx.progress(text)));
+  const stop = catchRollStop(ctx, shown);
   try {
     return await runOne(ctx, rec, resumed, stop, shown);
   } finally {

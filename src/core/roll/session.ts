@@ -24,8 +24,12 @@ export async function takeRollLock(ctx: Context, command: string): Promise<Lock>
   }
 }
 
-/** Ctrl-C and SIGTERM ask the roll to stop once the current batch has settled. */
-export function catchRollStop(tell: (text: string) => void): StopSignals {
+/**
+ * Ctrl-C and SIGTERM ask the roll to stop once the current batch has settled; said in its progress view
+ * once there is one, and under --json (no view) on stderr all the same.
+ */
+export function catchRollStop(ctx: Context, shown: { view: RollView | null }): StopSignals {
+  const tell = (text: string): void => (shown.view && !ctx.json ? shown.view.message(text) : ctx.notice(text));
   return catchStopSignals(tell, {
     first: "stopping once the current batch has settled (never mid-restart); `profiles roll` finishes the roll later",
     again: "still waiting for the current batch to settle (SIGKILL stops at once; the next `profiles roll` then finishes the roll)",

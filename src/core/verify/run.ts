@@ -51,7 +51,7 @@ export async function verifyGateway(ctx: Context, opts: { exec: string | null; w
     await sd.reload();
   };
   const result: VerifyResult = { profile: name, port: null, exec: opts.exec ?? config.exec ?? "", checks: [], passed: false, leftovers: [], interrupted: null };
-  const stop = catchStopSignals((text) => ctx.progress(text), {
+  const stop = catchStopSignals((text) => ctx.notice(text), {
     first: `stopping after the check under way, then removing ${name}`,
     again: `still finishing the check under way (SIGKILL stops at once, leaving ${name}: \`profiles remove ${name} --purge\`)`,
   });
