@@ -132,6 +132,12 @@ export class InterruptedError extends AppError {
   noting(note: string, hint = this.hint): InterruptedError {
     return new InterruptedError(this.signal, note ? `${this.message} (${note})` : this.message, hint);
   }
+
+  /** The same interruption, saying what was `done` before it and what was `notBegun` (each left out when none). */
+  after(done: string[], notBegun: string[], hint = this.hint): InterruptedError {
+    const note = [done.length > 0 ? `before it: ${done.join(", ")}` : "", notBegun.length > 0 ? `not begun: ${notBegun.join(", ")}` : ""];
+    return this.noting(note.filter(Boolean).join("; "), hint);
+  }
 }
 
 export class NotInitialisedError extends AppError {

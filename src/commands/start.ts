@@ -67,12 +67,12 @@ export async function eachProfile<O extends { name: string; ok: boolean }>(
   names: string[], one: (name: string) => Promise<O>, failed: (name: string, error: string) => O,
 ): Promise<O[]> {
   const outcomes: O[] = [];
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     try {
       outcomes.push(await one(name));
     } catch (err) {
-      // Ctrl-C or SIGTERM ends them all, saying what became of the ones before.
-      if (err instanceof InterruptedError) throw outcomes.length > 0 ? err.noting(`before it: ${outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`).join(", ")}`) : err;
+      // Ctrl-C or SIGTERM ends them all, saying what became of the ones before and which were not begun.
+      if (err instanceof InterruptedError) throw err.after(outcomes.map((o) => `${o.name} ${o.ok ? "done" : "failed"}`), names.slice(i + 1));
       if (!(err instanceof AppError) || err.exitCode === ExitCode.managerUnreachable) throw err;
       const details = "details" in err && Array.isArray(err.details) ? (err.details as string[]).map((d) => `\n    ${d}`).join("") : "";
       outcomes.push(failed(name, err.message + details));

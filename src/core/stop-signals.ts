@@ -98,9 +98,7 @@ export class Steps {
       return value;
     } catch (err) {
       if (!(err instanceof InterruptedError)) throw err;
-      const notBegun = this.planned.slice(this.at + 1);
-      const note = [this.done.length > 0 ? `before it: ${this.done.join(", ")}` : "", notBegun.length > 0 ? `not begun: ${notBegun.join(", ")}` : ""];
-      throw err.noting(note.filter(Boolean).join("; "), this.hint(this.planned.slice(this.at)));
+      throw err.after(this.done, this.planned.slice(this.at + 1), this.hint(this.planned.slice(this.at)));
     }
   }
 }

@@ -75,7 +75,7 @@ test("deferStopSignals: a second signal during a step that does not end ends the
   assert.ok(!c.out().includes("body's result"), c.out());
 });
 
-test("eachProfile: a failure is an outcome and the rest run; an InterruptedError ends them all, naming the ones before", async () => {
+test("eachProfile: a failure is an outcome and the rest run; an InterruptedError ends them all, naming the ones before and those not begun", async () => {
   const ran: string[] = [];
   const one = async (name: string) => {
     ran.push(name);
@@ -87,7 +87,7 @@ test("eachProfile: a failure is an outcome and the rest run; an InterruptedError
   await assert.rejects(eachProfile(["a", "b", "c", "d"], one, failed), (err: unknown) => {
     assert.ok(err instanceof InterruptedError);
     assert.equal(err.exitCode, 143);
-    assert.equal(err.message, "c: SIGTERM stopped the wait for its reload (before it: a done, b failed)");
+    assert.equal(err.message, "c: SIGTERM stopped the wait for its reload (before it: a done, b failed; not begun: d)");
     assert.equal(err.hint, "run `profiles status c`");
     return true;
   });
