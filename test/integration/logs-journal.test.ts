@@ -142,3 +142,47 @@ test("logs -f of all profiles follows them all; a terminal gets coloured names u
   assert.doesNotMatch(plain.stdout, /\x1b\[/);
   assert.match(plain.stdout, /^quiet \| /m);
 });
+
+test("logs NAME leaves out a line another unit tagged as the gateway's; its own lines and the manager's stay (text, --json, -f)", async () => {
+  // `systemd-cat -t agent-gateway@liam` in a unit of its own: journald stores the line with that tag, but
+  // in the forger's cgroup. The forger stays until its line is stored: one gone before journald reads it
+  // leaves a line with no cgroup, as the gateway's own lost lines are (entryProfile). (The sandbox's
+  // journald has no /dev/log, so `logger` cannot log here.)
+  let forged = 0;
+  const forge = async (): Promise<string> => {
+    const marker = `forged-line-${++forged}-${process.pid}`;
+    const unit = `forger-${forged}-${process.pid}.service`;
+    const run = await sb.exec("systemd-run", ["--user", "--quiet", `--unit=${unit}`, "--", "systemd-cat", "-t", "agent-gateway@liam", "sh", "-c", `echo ${marker}; exec tail -f /dev/null`]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    await waitFor("the forged line in the journal", async () => (await sb.exec("journalctl", ["--user", "SYSLOG_IDENTIFIER=agent-gateway@liam", "-o", "cat", "--no-pager"])).stdout.includes(marker));
+    const stop = await sb.exec("systemctl", ["--user", "stop", unit]);
+    assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+    return marker;
+  };
+  await ok(["restart", "liam"]);
+  await waitFor("liam's restart in the journal", async () => /listening on/.test(await ok(["logs", "liam", "-n", "3"])));
+  const marker = await forge();
+
+  const text = await ok(["logs", "liam", "-n", "200"]);
+  assert.doesNotMatch(text, new RegExp(marker), text);
+  assert.match(text, /agent-gateway@liam\[\d+\]: agent-gateway liam listening on http:\/\/127\.0\.0\.1:19200$/m, "the gateway's own line, as journalctl shows it");
+  assert.match(text, /Started agent-gateway@liam\.service/, "the manager's line about the unit");
+
+  // The journal's entries, one per line, then the command's result (pretty-printed, over several lines).
+  const json = (await ok(["logs", "liam", "-n", "200", "--json"])).split("\n").filter((l) => l.startsWith("{\"")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(!json.some((e) => String(e.MESSAGE).includes(marker)), JSON.stringify(json.filter((e) => e.SYSLOG_IDENTIFIER === "agent-gateway@liam")));
+  assert.ok(json.some((e) => /listening on/.test(String(e.MESSAGE)) && e._SYSTEMD_USER_UNIT === "agent-gateway@liam.service"));
+
+  const f = spawnCli(sb, ["logs", "liam", "-f", "-n", "1"]);
+  let late = "";
+  const done = await stopAfter(f, async () => {
+    await waitFor("logs -f to start following", async () => (await sb.exec("pgrep", ["-u", String(sb.uid), "-f", "journalctl --user _SYSTEMD_USER_UNIT=agent-gateway@liam.service .* -f"])).code === 0);
+    // In the journal before the restart's lines: shown, it would be shown before them.
+    late = await forge();
+    await ok(["restart", "liam"]);
+    await f.until(/SIGTERM, closing[\s\S]*listening on/);
+  });
+  assert.equal(done.code, 0, done.stderr);
+  assert.doesNotMatch(done.stdout, new RegExp(late), done.stdout);
+  assert.match(done.stdout, /Started agent-gateway@liam\.service/);
+});

@@ -8,7 +8,7 @@ import logs from "../../src/commands/logs.js";
 import { chooseSource, parseLineCount } from "../../src/core/logs/source.js";
 import { tailFile } from "../../src/core/logs/tail-file.js";
 import { followFile } from "../../src/core/logs/follow.js";
-import { findJournal, journalArgs, ownUid, runJournal, showJournal, unitMatches } from "../../src/core/logs/journal.js";
+import { findJournal, journalArgs, ownUid, runJournal, shortLine, showJournal, unitMatches } from "../../src/core/logs/journal.js";
 import { journalEntries, journalTail, markOutput, outputSince, type JournalEntry } from "../../src/core/logs/since.js";
 import { DEFAULT_CONFIG } from "../../src/config.js";
 import { AppError, ExitCode } from "../../src/errors.js";
@@ -88,9 +88,9 @@ test("chooseSource: the log dir first, then journald, else nothing to show namin
     hasCode(ExitCode.failed, /no journald.*profiles init --log-dir \/home\/u\/\.local\/state\/agent-profiles\/logs.*profiles restart liam/),
   );
   const by = (unit: string) => unitMatches([unit], ownUid());
-  assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true, false), ["--user", ...by("agent-gateway@liam.service"), "-n", "5", "-f", "--no-pager"]);
-  assert.deepEqual(journalArgs("u", 1, false, true), ["--user", ...by("u"), "-n", "1", "-o", "json", "--no-pager"]);
-  assert.deepEqual(journalArgs("u", 50, true, false, 1_796_108_311_983), ["--user", ...by("u"), "--since=@1796108311.983", "-f", "--no-pager"]);
+  assert.deepEqual(journalArgs("agent-gateway@liam.service", 5, true), ["--user", ...by("agent-gateway@liam.service"), "-n", "5", "-f", "-o", "json", "--all", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 1, false), ["--user", ...by("u"), "-n", "1", "-o", "json", "--all", "--no-pager"]);
+  assert.deepEqual(journalArgs("u", 50, true, 1_796_108_311_983), ["--user", ...by("u"), "--since=@1796108311.983", "-f", "-o", "json", "--all", "--no-pager"]);
 });
 
 test("findJournal: only where journald's socket is a socket and journalctl is on PATH", async () => {
@@ -122,8 +122,8 @@ test("runJournal: journalctl's exit code comes back; an abort stops it", async (
     await fs.writeFile(fake, `#!/bin/sh\necho "$@" > ${out}\nexit 3\n`, { mode: 0o755 });
     const never = new AbortController();
     const sink = { text: "", async write(t: string) { sink.text += t; }, async end() {} };
-    assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false, false), {}, never.signal, sink), 3);
-    assert.equal(await fs.readFile(out, "utf8"), `--user ${unitMatches(["agent-gateway@liam.service"], ownUid()).join(" ")} -n 5 --no-pager\n`);
+    assert.equal(await runJournal(fake, journalArgs("agent-gateway@liam.service", 5, false), {}, never.signal, sink), 3);
+    assert.equal(await fs.readFile(out, "utf8"), `--user ${unitMatches(["agent-gateway@liam.service"], ownUid()).join(" ")} -n 5 -o json --all --no-pager\n`);
     // A follower that never ends by itself, as `journalctl -f` does.
     const follower = path.join(dir, "follower");
     await fs.writeFile(follower, "#!/bin/sh\nexec tail -f /dev/null\n", { mode: 0o755 });
@@ -219,14 +219,14 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     const lines = path.join(w.home, "has-lines");
     // Prints a line only to the first look (-q) and only once "has-lines" exists; records every run.
     const fake = path.join(w.home, "journalctl");
-    await fs.writeFile(fake, `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" -q "*) [ -f ${lines} ] && echo "a line";; esac\nexit \${EXIT:-0}\n`, { mode: 0o755 });
+    await fs.writeFile(fake, `#!/bin/sh\necho "$@" >> ${calls}\ncase " $* " in *" -q "*) [ -f ${lines} ] && echo '{"_SYSTEMD_USER_UNIT":"agent-gateway@liam.service","MESSAGE":"a line"}';; esac\nexit \${EXIT:-0}\n`, { mode: 0o755 });
     const notes: string[] = [];
     const ctx = { ...w.ctx, env: { ...w.ctx.env }, progress: (m: string) => void notes.push(m) };
     const source = { unit: "agent-gateway@liam.service", journalctl: fake };
     const show = (follow: boolean) => showJournal(ctx, "liam", source, 5, follow, new AbortController().signal, async () => {});
     const runs = async () => (await fs.readFile(calls, "utf8").catch(() => "")).trim().split("\n");
     const matches = unitMatches(["agent-gateway@liam.service"], ownUid()).join(" ");
-    const look = `--user ${matches} -n 5 -o json --no-pager -q`;
+    const look = `--user ${matches} -n 5 -o json --all --no-pager -q`;
 
     await assert.rejects(show(false), hasCode(ExitCode.failed, /no output from liam yet: the journal has no lines of agent-gateway@liam\.service.*profiles start liam/));
     assert.deepEqual(await runs(), [look], "nothing shown after the first look");
@@ -236,14 +236,14 @@ test("showJournal: no lines exits 1 naming the next command; -f says so on stder
     const [first, follower] = await runs();
     assert.equal(first, look);
     // It follows from the time it looked, not from `-n 5`: the lines written while journalctl starts are in it.
-    const since = /^--since=@(\d+\.\d{3}) -f -o json --no-pager$/.exec(follower?.startsWith(`--user ${matches} `) ? follower.slice(`--user ${matches} `.length) : "");
+    const since = /^--since=@(\d+\.\d{3}) -f -o json --all --no-pager$/.exec(follower?.startsWith(`--user ${matches} `) ? follower.slice(`--user ${matches} `.length) : "");
     assert.ok(since, follower);
     assert.ok(Number(since[1]) * 1000 >= before - 1 && Number(since[1]) * 1000 <= Date.now(), `${since[1]} against ${before}`);
     assert.deepEqual(notes, ["nothing from liam in the journal yet (agent-gateway@liam.service): waiting for its first line"]);
     await fs.rm(calls);
     await fs.writeFile(lines, "");
     assert.equal(await show(false), 0);
-    assert.deepEqual(await runs(), [look, `--user ${matches} -n 5 -o json --no-pager`]);
+    assert.deepEqual(await runs(), [look, `--user ${matches} -n 5 -o json --all --no-pager`]);
     assert.equal(notes.length, 1);
     // A journalctl that fails is no "nothing to show": its own error and exit code come through.
     await fs.rm(lines);
@@ -281,6 +281,68 @@ test("outputSince: only what a log file got after the mark; from the start when 
     assert.equal(m4.kind === "none" || m4.kind === "journal", true);
     if (m4.kind === "none") assert.deepEqual(await outputSince(bare, m4), []);
   }));
+
+test("showJournal: a line another process tagged as the gateway's is left out; its own, the manager's and a core dump's stay (text and --json)", async () => {
+  const w = await fakeWorld();
+  try {
+    const entries = path.join(w.home, "entries");
+    const fake = path.join(w.home, "journalctl");
+    await fs.writeFile(fake, `#!/bin/sh\ncat ${entries}\n`, { mode: 0o755 });
+    const at = new Date(2026, 11, 3, 9, 4, 5).getTime() * 1000;
+    const line = (fields: Record<string, string>) => JSON.stringify({ __REALTIME_TIMESTAMP: String(at), _HOSTNAME: "vm", _UID: "1000", ...fields });
+    const cgroup = (unit: string) => `/user.slice/user-1000.slice/user@1000.service/app.slice/${unit}`;
+    const tag = "agent-gateway@liam";
+    // As journalctl's matches let them in: the unit's fields, or the template's SYSLOG_IDENTIFIER.
+    const forged = [
+      line({ SYSLOG_IDENTIFIER: tag, _PID: "71", _SYSTEMD_USER_UNIT: "forger.service", _SYSTEMD_CGROUP: cgroup("forger.service"), MESSAGE: "forged in a unit" }),
+      line({ SYSLOG_IDENTIFIER: tag, _PID: "72", _SYSTEMD_UNIT: "session-3.scope", _SYSTEMD_CGROUP: "/user.slice/user-1000.slice/session-3.scope", MESSAGE: "forged in a login" }),
+      line({ SYSLOG_IDENTIFIER: tag, _PID: "73", _SYSTEMD_USER_UNIT: "agent-gateway@ops.service", _SYSTEMD_CGROUP: cgroup("agent-gateway@ops.service"), MESSAGE: "forged by another profile" }),
+    ];
+    const own = [
+      line({ SYSLOG_IDENTIFIER: "systemd", _PID: "900", _SYSTEMD_USER_UNIT: "init.scope", _SYSTEMD_CGROUP: cgroup("init.scope"), USER_UNIT: `${tag}.service`, MESSAGE: "Started agent-gateway@liam.service." }),
+      line({ SYSLOG_IDENTIFIER: tag, _PID: "42", _SYSTEMD_USER_UNIT: `${tag}.service`, _SYSTEMD_CGROUP: cgroup(`${tag}.service`), MESSAGE: "listening on 8600" }),
+      // Read by journald after the gateway was gone: no cgroup, the tag only.
+      line({ SYSLOG_IDENTIFIER: tag, _PID: "43", MESSAGE: "bye" }),
+      line({ SYSLOG_IDENTIFIER: "systemd-coredump", _PID: "950", _UID: "0", _SYSTEMD_UNIT: "systemd-coredump@0.service", _SYSTEMD_CGROUP: "/system.slice/x", COREDUMP_USER_UNIT: `${tag}.service`, MESSAGE: "Process 42 (node) dumped core." }),
+    ];
+    const notes: string[] = [];
+    const show = async (json: boolean, follow = false) => {
+      let out = "";
+      const ctx = { ...w.ctx, json, progress: (m: string) => void notes.push(m) };
+      const code = await showJournal(ctx, "liam", { unit: `${tag}.service`, journalctl: fake }, 50, follow, new AbortController().signal, async (t) => void (out += t));
+      return { code, out };
+    };
+
+    // Only forged lines: nothing of the gateway to show.
+    await fs.writeFile(entries, forged.join("\n") + "\n");
+    await assert.rejects(show(false), hasCode(ExitCode.failed, /no output from liam yet/));
+    assert.deepEqual(await show(false, true), { code: 0, out: "" });
+    assert.equal(notes.length, 1, "-f waits for the first line");
+
+    await fs.writeFile(entries, [forged[0], own[0], forged[1], own[1], own[2], forged[2], own[3]].join("\n") + "\n");
+    const text = await show(false);
+    assert.deepEqual(text, { code: 0, out: [
+      "Dec 03 09:04:05 vm systemd[900]: Started agent-gateway@liam.service.",
+      "Dec 03 09:04:05 vm agent-gateway@liam[42]: listening on 8600",
+      "Dec 03 09:04:05 vm agent-gateway@liam[43]: bye",
+      "Dec 03 09:04:05 vm systemd-coredump[950]: Process 42 (node) dumped core.",
+      "",
+    ].join("\n") });
+    const json = await show(true);
+    assert.deepEqual(json.out.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown), own.map((l) => JSON.parse(l) as unknown));
+    assert.equal(notes.length, 1);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("shortLine: journalctl's short output, the sender's time first; control characters escaped, a message's next lines indented", () => {
+  const at = new Date(2026, 0, 9, 23, 59, 1);
+  const e = { __REALTIME_TIMESTAMP: String(at.getTime() * 1000 + 5_000_000), _SOURCE_REALTIME_TIMESTAMP: String(at.getTime() * 1000), _HOSTNAME: "vm", SYSLOG_IDENTIFIER: "agent-gateway@a", _PID: "7", MESSAGE: "one\x1b[2J\ntwo" };
+  assert.equal(shortLine(e), "Jan 09 23:59:01 vm agent-gateway@a[7]: one\\e[2J\n                                       two");
+  // No identifier: the command's name; a byte array message decoded.
+  assert.equal(shortLine({ __REALTIME_TIMESTAMP: String(at.getTime() * 1000), _COMM: "node", MESSAGE: [104, 105] }), "Jan 09 23:59:01 node: hi");
+});
 
 // The manager's three lines about a failed run, and the gateway's own (`_PID` 4242), oldest first.
 const MANAGER: JournalEntry[] = [

@@ -9,7 +9,6 @@ import path from "node:path";
 import { DEFAULT_CONFIG, loadConfig, saveConfig } from "../../src/config.js";
 import { parseEnvArgs } from "../../src/core/env-args.js";
 import { lineStream } from "../../src/core/logs/lines.js";
-import { redactJournalLine } from "../../src/core/logs/journal.js";
 import { RollRecorder } from "../../src/core/roll/recorder.js";
 import { newRecord, recordFile } from "../../src/core/roll/record.js";
 import { appendReport, reportFile } from "../../src/core/sweep/report-file.js";
@@ -96,8 +95,7 @@ test("redactJson: strings redacted one by one, so that numbers and structure sur
   const out = JSON.parse(redactJson(data, 2)) as typeof data;
   assert.deepEqual(out, { pid: 12345678901, line: `token ${MASK} echoed`, url: "https://***@h/x", nested: [{ k: MASK }], n: null });
   assert.equal(redactJson({ a: "nothing here" }), JSON.stringify({ a: "nothing here" }));
-  assert.equal(redactJournalLine(JSON.stringify({ MESSAGE: "x 12345678901", __CURSOR: "s=1" }), true), JSON.stringify({ MESSAGE: `x ${MASK}`, __CURSOR: "s=1" }));
-  assert.equal(redactJournalLine("plain 12345678901", true), `plain ${MASK}`);
+  assert.equal(redactJson({ MESSAGE: "x 12345678901", __CURSOR: "s=1" }), JSON.stringify({ MESSAGE: `x ${MASK}`, __CURSOR: "s=1" }));
 });
 
 test("malformed arguments are never echoed: K=V pairs, and words the argument parser quotes", () => {

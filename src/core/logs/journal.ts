@@ -1,7 +1,8 @@
 /** The journal, read through `journalctl --user` (reading logs is no systemd action; the bus has no log API). */
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
-import { redactJson, redactText } from "../../redact.js";
+import { createInterface } from "node:readline";
+import { peopleText, redactJson } from "../../redact.js";
 import type { Context } from "../context.js";
 import { resolveProgram } from "../exec-command.js";
 import { noJournalLinesYet } from "./source.js";
@@ -27,9 +28,54 @@ export function journalEntry(text: string): Record<string, unknown> | null {
   }
 }
 
-/** An entry's MESSAGE as text: one that is not UTF-8 or holds control characters comes as an array of bytes. */
+/** An entry's field as text, "" when absent: a value that is not UTF-8 or holds control characters comes as an array of bytes. */
+function journalField(e: Record<string, unknown>, field: string): string {
+  const v = e[field];
+  return Array.isArray(v) ? Buffer.from(v as number[]).toString("utf8") : String(v ?? "");
+}
+
+/** An entry's MESSAGE as text. */
 export function journalMessage(e: Record<string, unknown>): string {
-  return Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString("utf8") : String(e.MESSAGE ?? "");
+  return journalField(e, "MESSAGE");
+}
+
+/**
+ * The profile a `journalctl -o json` entry (of `unitMatches`) is a line of; null for none of ours.
+ * The gateway's own lines carry _SYSTEMD_USER_UNIT, or only the template's SYSLOG_IDENTIFIER when
+ * journald read them after the gateway was gone (unitMatches); the manager's lines about the unit carry
+ * USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope), a crash's COREDUMP_USER_UNIT.
+ * The identifier is the sender's to choose: it counts only for a line journald could place in no cgroup
+ * (its sender gone), not for any other process that sets it (`logger -t agent-gateway@a` in a login,
+ * `systemd-cat -t agent-gateway@a` in another unit); one that exits before journald reads its line is
+ * stored as the gateway's lost lines are, and still counts. journalctl cannot match an absent field:
+ * this is the filter its matches need.
+ */
+export function entryProfile(e: Record<string, unknown>): string | null {
+  const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
+  const byUnit = ours(e.USER_UNIT) ?? ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
+  const m = byUnit ?? (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
+  return m ? m[1]! : null;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * An entry as journalctl's default output (`-o short`) shows it, `Dec 03 09:34:21 host ident[pid]: message`
+ * in local time, for people: redacted, control characters escaped. The lines must come as JSON to be
+ * filtered (entryProfile), so journalctl cannot print them itself.
+ */
+export function shortLine(e: Record<string, unknown>): string {
+  // journalctl's order: the sender's own time where it gave one, else journald's.
+  const source = Number(journalField(e, "_SOURCE_REALTIME_TIMESTAMP"));
+  const t = new Date((source > 0 ? source : Number(journalField(e, "__REALTIME_TIMESTAMP"))) / 1000);
+  const two = (n: number): string => String(n).padStart(2, "0");
+  const time = Number.isNaN(t.getTime()) ? "" : `${MONTHS[t.getMonth()]} ${two(t.getDate())} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())} `;
+  const host = journalField(e, "_HOSTNAME");
+  const ident = journalField(e, "SYSLOG_IDENTIFIER") || journalField(e, "_COMM") || "unknown";
+  const pid = journalField(e, "_PID") || journalField(e, "SYSLOG_PID");
+  const head = peopleText(`${time}${host ? `${host} ` : ""}${ident}${pid ? `[${pid}]` : ""}: `);
+  // A message of several lines: the next ones under the first, as journalctl indents them.
+  return head + peopleText(journalMessage(e)).split("\n").join("\n" + " ".repeat(head.length));
 }
 
 /**
@@ -69,53 +115,52 @@ export function sinceArg(ms: number): string {
   return `--since=@${(ms / 1000).toFixed(3)}`;
 }
 
-/** The arguments that show a unit's last `lines` lines (or its lines from `sinceMs` on), and follow it with `follow`. */
-export function journalArgs(unit: string, lines: number, follow: boolean, json: boolean, sinceMs?: number): string[] {
+/**
+ * The arguments that show a unit's last `lines` entries (or its entries from `sinceMs` on), and follow it
+ * with `follow`: as JSON, each with its fields for entryProfile; --all, or a field over 4096 bytes (a long
+ * line) comes as null.
+ */
+export function journalArgs(unit: string, lines: number, follow: boolean, sinceMs?: number): string[] {
   const from = sinceMs === undefined ? ["-n", String(lines)] : [sinceArg(sinceMs)];
-  return ["--user", ...unitMatches([unit], ownUid()), ...from, ...(follow ? ["-f"] : []), ...(json ? ["-o", "json"] : []), "--no-pager"];
+  return ["--user", ...unitMatches([unit], ownUid()), ...from, ...(follow ? ["-f"] : []), "-o", "json", "--all", "--no-pager"];
 }
 
 /**
- * Whether journalctl with `args` would print nothing: it exits 0 without a byte on stdout. -q keeps the
- * "-- No entries --" line and the hints out of that answer. Stopped at its first byte, so nothing is
- * kept; one that fails counts as not empty, and the run that shows the lines then shows its error.
+ * Whether journalctl with `args` would print no line that `keep` takes: it exits 0 without one. -q keeps
+ * the "-- No entries --" line and the hints out of that answer. Stopped at the first line kept, so nothing
+ * is kept; one that fails counts as not empty, and the run that shows the lines then shows its error.
  */
-export function journalIsEmpty(program: string, args: string[], env: NodeJS.ProcessEnv): Promise<boolean> {
+export function journalIsEmpty(program: string, args: string[], env: NodeJS.ProcessEnv, keep: (line: string) => boolean): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, [...args, "-q"], { stdio: ["ignore", "pipe", "ignore"], env });
-    let printed = false;
-    child.stdout.on("data", () => {
-      if (!printed) child.kill("SIGTERM");
-      printed = true;
+    let found = false;
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", (line) => {
+      if (found || !keep(line)) return;
+      found = true;
+      child.kill("SIGTERM");
     });
     child.on("error", reject);
-    child.on("close", (code) => resolve(!printed && code === 0));
+    child.on("close", (code) => resolve(!found && code === 0));
   });
 }
 
-/** One line of journalctl's output, redacted: `-o json` lines string by string, so that they still parse. */
-export function redactJournalLine(line: string, json: boolean): string {
-  if (json) {
-    try {
-      return redactJson(JSON.parse(line));
-    } catch {
-      // Not JSON after all: redacted as text.
-    }
-  }
-  return redactText(line);
-}
-
 /**
- * Show a unit's last `lines` lines through `out` (and with `follow` the new ones, until `signal` aborts),
- * redacted; journalctl's exit code. No lines: NothingToShowError, or with `follow` a word on stderr first.
+ * Show the profile's lines among the unit's last `lines` entries through `out` (and with `follow` the new
+ * ones, until `signal` aborts), redacted; journalctl's exit code. No lines: NothingToShowError, or with `follow` a word on stderr first.
  */
 export async function showJournal(
   ctx: Context, name: string, source: { unit: string; journalctl: string }, lines: number, follow: boolean, signal: AbortSignal, out: (text: string) => Promise<void>,
 ): Promise<number> {
   const { unit, journalctl } = source;
+  // journalctl's matches let in any line tagged with the unit's SYSLOG_IDENTIFIER: entryProfile drops the
+  // ones another process tagged so.
+  const own = (line: string): Record<string, unknown> | null => {
+    const e = journalEntry(line);
+    return e && entryProfile(e) === name ? e : null;
+  };
   const lookedAt = Date.now();
   let since: number | undefined;
-  if (await journalIsEmpty(journalctl, journalArgs(unit, lines, false, ctx.json), ctx.env)) {
+  if (await journalIsEmpty(journalctl, journalArgs(unit, lines, false), ctx.env, (line) => own(line) !== null)) {
     if (!follow) throw noJournalLinesYet(name, unit);
     ctx.progress(`nothing from ${name} in the journal yet (${unit}): waiting for its first line`);
     // `-n N -f` on a unit without a line lost the lines written while journalctl got going (systemd 252:
@@ -123,8 +168,11 @@ export async function showJournal(
     // written since is shown, whenever journalctl is ready.
     since = lookedAt;
   }
-  const stream = lineStream((line) => redactJournalLine(line, ctx.json) + "\n", out);
-  return runJournal(journalctl, journalArgs(unit, lines, follow, ctx.json, since), ctx.env, signal, stream);
+  const stream = lineStream((line) => {
+    const e = own(line);
+    return e ? (ctx.json ? redactJson(e) : shortLine(e)) + "\n" : "";
+  }, out);
+  return runJournal(journalctl, journalArgs(unit, lines, follow, since), ctx.env, signal, stream);
 }
 
 /**

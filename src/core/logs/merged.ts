@@ -11,7 +11,7 @@ import { peopleText, redactJson } from "../../redact.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { followFile } from "./follow.js";
-import { journalEntry, journalMessage, ownUid, runJournal, unitMatches } from "./journal.js";
+import { entryProfile, journalEntry, journalMessage, ownUid, runJournal, unitMatches } from "./journal.js";
 import { lineStream } from "./lines.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
@@ -63,21 +63,13 @@ export function lineFormatter(names: readonly string[], json: boolean, colour: b
   };
 }
 
-/** A `journalctl -o json` entry as a line of its profile; null for an entry of no profile of ours. */
+/** A `journalctl -o json` entry as a line of its profile (entryProfile); null for an entry of no profile of ours. */
 export function journalLine(text: string): MergedLine | null {
   const e = journalEntry(text);
-  if (!e) return null;
-  // The gateway's own lines carry _SYSTEMD_USER_UNIT, or only the template's SYSLOG_IDENTIFIER when
-  // journald read them after the gateway was gone (unitMatches); the manager's lines about the unit carry
-  // USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope), a crash's COREDUMP_USER_UNIT.
-  // The identifier is the sender's to choose: it counts only for a line journald could place in no cgroup
-  // (its sender gone), not for any other process that sets it (`logger -t agent-gateway@a` in a login).
-  const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
-  const byUnit = ours(e.USER_UNIT) ?? ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
-  const m = byUnit ?? (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
-  if (!m) return null;
+  const profile = e && entryProfile(e);
+  if (!e || !profile) return null;
   const micros = Number(e.__REALTIME_TIMESTAMP);
-  return { profile: m[1]!, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
+  return { profile, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
 }
 
 /** The merged view from the journal: one journalctl over every unit; its exit code. */
