@@ -12,7 +12,7 @@ import { parseSince, showMergedFiles, showMergedJournal } from "../core/logs/mer
 import { onStdinEnd } from "../core/stop-signals.js";
 import { ExitCode, NothingToShowError, type OutputError } from "../errors.js";
 import { listProfiles } from "../store/profiles.js";
-import { peopleText, redactJson } from "../redact.js";
+import { peopleText } from "../redact.js";
 import { outputLost } from "../render/stdout.js";
 import { defineCommand } from "./command.js";
 import { names as namesOption } from "./options.js";
@@ -72,12 +72,9 @@ async function flushed(): Promise<void> {
   if (process.stdout.writableLength > 0 && !process.stdout.destroyed) await once(process.stdout, "drain").catch(() => {});
 }
 
-/**
- * Streams the gateway's output to stdout line by line, redacted; with --json, one `{"name","line"}` object
- * per line. A terminal gets control codes escaped, JSON the exact lines (but for what redaction masks).
- */
-function stdoutWriter(json: boolean, name: string): LineStream {
-  return lineStream(json ? (line) => redactJson({ name, line }) + "\n" : (line) => peopleText(line) + "\n", out);
+/** Streams the gateway's output to stdout line by line, redacted, control codes escaped. */
+function stdoutWriter(): LineStream {
+  return lineStream((line) => peopleText(line) + "\n", out);
 }
 
 /** The lines `logs` shows without -f; followed output goes to stdout as it comes, not through a result. */
@@ -106,7 +103,7 @@ export function renderLogs(r: LogsResult): string {
   return r.lines.join("\n");
 }
 
-/** Several profiles (or --since): their lines in one stream, each with its profile's name. */
+/** Several profiles (or --since, or one profile's log file with --json): their lines in one stream, each with its profile's name. */
 async function merged(ctx: Context, config: Config, names: string[], lines: number, since: Date | null, follow: boolean) {
   for (const n of names) learnPastSecrets(ctx.paths, n);
   const journalctl = config.logDir ? null : await findJournal(ctx.env);
@@ -162,21 +159,24 @@ export default defineCommand<LogsArgs, { lines: number; since: Date | null }>({
         await flushed();
         stop.throwIfLost();
         const stoppedBy = stop.stoppedBy();
-        return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
+        // --json: the lines were the output, one object each, as for several profiles.
+        return { data: { name, source: "journal", unit: source.unit, followed: args.follow, stoppedBy }, text: "", streamed: ctx.json, exitCode: code === 0 || stoppedBy ? ExitCode.ok : ExitCode.failed };
       } finally {
         stop.dispose();
       }
     }
 
     const tail = await tailFile(source.file, lines);
-    if (!args.follow) {
-      if (!tail) throw noLogFileYet(name, source.file);
+    if (!args.follow && !tail) throw noLogFileYet(name, source.file);
+    // --json: one object a line and nothing else, the same for one profile as for several (and the journal).
+    if (ctx.json) return merged(ctx, config, [name], lines, null, args.follow);
+    if (tail && !args.follow) {
       if (tail.lines.length === 0) ctx.progress(`${source.file} is empty: ${name} has printed nothing yet`);
       const data: LogsResult = { name, source: "file", file: source.file, lines: tail.lines };
       return { data, text: renderLogs(data) };
     }
 
-    const write = stdoutWriter(ctx.json, name);
+    const write = stdoutWriter();
     const stop = untilStopped(ctx.env, true);
     try {
       if (tail) await write.write(tail.lines.join("\n") + (tail.lines.length > 0 && tail.endsWithNewline ? "\n" : ""));

@@ -168,10 +168,11 @@ test("logs NAME leaves out a line another unit tagged as the gateway's; its own 
   assert.match(text, /agent-gateway@liam\[\d+\]: agent-gateway liam listening on http:\/\/127\.0\.0\.1:19200$/m, "the gateway's own line, as journalctl shows it");
   assert.match(text, /Started agent-gateway@liam\.service/, "the manager's line about the unit");
 
-  // The journal's entries, one per line, then the command's result (pretty-printed, over several lines).
-  const json = (await ok(["logs", "liam", "-n", "200", "--json"])).split("\n").filter((l) => l.startsWith("{\"")).map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.ok(!json.some((e) => String(e.MESSAGE).includes(marker)), JSON.stringify(json.filter((e) => e.SYSLOG_IDENTIFIER === "agent-gateway@liam")));
-  assert.ok(json.some((e) => /listening on/.test(String(e.MESSAGE)) && e._SYSTEMD_USER_UNIT === "agent-gateway@liam.service"));
+  // One object a line and nothing else, as for several profiles.
+  const json = (await ok(["logs", "liam", "-n", "200", "--json"])).trimEnd().split("\n").map((l) => JSON.parse(l) as JsonLine);
+  assert.ok(!json.some((e) => e.message.includes(marker)), JSON.stringify(json));
+  assert.ok(json.every((e) => e.profile === "liam" && e.stream === null && typeof e.time === "string"), JSON.stringify(json));
+  assert.ok(json.some((e) => /listening on/.test(e.message)));
 
   const f = spawnCli(sb, ["logs", "liam", "-f", "-n", "1"]);
   let late = "";

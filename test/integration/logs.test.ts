@@ -28,16 +28,21 @@ after(async () => {
   await sb?.stop();
 });
 
+/** `logs --json`'s output: one object a line, nothing else. */
+function jsonLines(stdout: string): { profile: string; time: string | null; stream: string | null; message: string }[] {
+  return stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { profile: string; time: string | null; stream: string | null; message: string });
+}
+
 test("logs shows the gateway's own lines from the log dir", async () => {
   const r = await profiles(["logs", "liam"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^agent-gateway liam listening on http://127\\.0\\.0\\.1:${PORT}$`, "m"));
+  // --json: one object a line and nothing else, as for several profiles and from the journal.
   const j = await profiles(["logs", "liam", "--json"]);
   assert.equal(j.code, 0, j.stderr);
-  const data = JSON.parse(j.stdout) as { source: string; file: string; lines: string[] };
-  assert.equal(data.source, "file");
-  assert.equal(data.file, path.join(logDir, "liam.log"));
-  assert.ok(data.lines.includes(`agent-gateway liam listening on http://127.0.0.1:${PORT}`), data.lines.join("\n"));
+  const data = jsonLines(j.stdout);
+  assert.ok(data.every((l) => l.profile === "liam" && l.time === null && l.stream === null), j.stdout);
+  assert.ok(data.some((l) => l.message === `agent-gateway liam listening on http://127.0.0.1:${PORT}`), j.stdout);
 });
 
 test("logs -n 1 gives the last line only", async () => {
@@ -51,7 +56,7 @@ test("logs -n 1 gives the last line only", async () => {
   assert.deepEqual(one.stdout.trimEnd().split("\n"), [all.at(-1)]);
   assert.match(one.stdout, /listening on/);
   const two = await profiles(["logs", "liam", "--lines", "2", "--json"]);
-  assert.deepEqual((JSON.parse(two.stdout) as { lines: string[] }).lines, all.slice(-2));
+  assert.deepEqual(jsonLines(two.stdout).map((l) => l.message), all.slice(-2));
 });
 
 test("logs -f shows what the gateway writes after it started, and exits 0 on SIGINT", async () => {
@@ -73,20 +78,21 @@ test("logs -f shows what the gateway writes after it started, and exits 0 on SIG
   }
 });
 
-test("logs -f --json: one JSON object per new line, then the summary; SIGTERM exits 0", async () => {
+test("logs -f --json: one JSON object per new line and nothing else; SIGTERM exits 0", async () => {
   const f = spawnCli(sb, ["logs", "liam", "-f", "-n", "1", "--json"]);
   try {
-    await f.until(/"line":"agent-gateway liam listening on/);
+    await f.until(/"message":"agent-gateway liam listening on/);
     const restart = await profiles(["restart", "liam"]);
     assert.equal(restart.code, 0, restart.stderr);
     await f.until(/SIGTERM, closing[\s\S]*listening on/);
     process.kill(f.pid, "SIGTERM");
     assert.equal((await f.done).code, 0);
-    const [summaryStart] = [f.stdout().indexOf("{\n")];
-    const lines = f.stdout().slice(0, summaryStart).trimEnd().split("\n").map((l) => JSON.parse(l) as { name: string; line: string });
+    const lines = jsonLines(f.stdout());
     assert.ok(lines.length >= 3, f.stdout());
-    for (const l of lines) assert.equal(l.name, "liam");
-    assert.deepEqual(JSON.parse(f.stdout().slice(summaryStart)), { name: "liam", source: "file", file: path.join(logDir, "liam.log"), followed: true, stoppedBy: "SIGTERM" });
+    for (const l of lines) assert.equal(l.profile, "liam");
+    // The last line shown came before -f, with no time; the followed ones carry the time they were read.
+    assert.equal(lines[0]!.time, null);
+    assert.ok(lines.slice(1).every((l) => typeof l.time === "string"), f.stdout());
   } finally {
     try {
       process.kill(f.pid, "SIGKILL");

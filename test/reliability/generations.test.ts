@@ -244,7 +244,7 @@ test("a value with ESC and BEL set by a hand edit shows escaped in env, diff, hi
 
   r = await run(["logs", "g1", "-n", "1"], 0);
   assert.equal(r.stdout, `gateway says ${escaped}\n`);
-  assert.deepEqual(JSON.parse((await run(["logs", "g1", "-n", "1", "--json"], 0)).stdout).lines, [`gateway says ${value}`]);
+  assert.deepEqual((JSON.parse((await run(["logs", "g1", "-n", "1", "--json"], 0)).stdout) as { message: string }).message, `gateway says ${value}`);
   await checkLedger("g1");
   await checkLedger("g2");
 });

@@ -192,10 +192,10 @@ test("logs command: bad name or -n → 2, missing profile → 3, no file yet →
     const logDir = path.join(w.home, "logs");
     await fs.mkdir(logDir);
     const config = { ...DEFAULT_CONFIG, logDir };
-    const ctx = { ...w.ctx, config: async () => config };
+    const ctx = { ...w.ctx, json: false, config: async () => config };
     await createProfile(w.ctx.paths, "liam", new Map([["PORT", "8600"]]));
     const before = await snapshot(w.home);
-    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: true, verbose: false, names: [name], follow: false, rotate: false, lines: "50", ...extra }, ctx);
+    const run = (name: string, extra: Record<string, unknown> = {}) => logs.run({ json: false, verbose: false, names: [name], follow: false, rotate: false, lines: "50", ...extra }, ctx);
     await assert.rejects(run("../x"), hasCode(ExitCode.usage, /invalid profile name/));
     await assert.rejects(run("liam", { lines: "0" }), hasCode(ExitCode.usage, /-n "0"/));
     await assert.rejects(run("liam", { lines: "x" }), hasCode(ExitCode.usage));
@@ -328,8 +328,11 @@ test("showJournal: a line another process tagged as the gateway's is left out; i
       "Dec 03 09:04:05 vm systemd-coredump[950]: Process 42 (node) dumped core.",
       "",
     ].join("\n") });
+    // --json: as the merged view prints a line, one object each.
     const json = await show(true);
-    assert.deepEqual(json.out.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown), own.map((l) => JSON.parse(l) as unknown));
+    const time = new Date(at / 1000).toISOString();
+    const msgs = ["Started agent-gateway@liam.service.", "listening on 8600", "bye", "Process 42 (node) dumped core."];
+    assert.deepEqual(json.out.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown), msgs.map((message) => ({ profile: "liam", time, stream: null, message })));
     assert.equal(notes.length, 1);
   } finally {
     await w.cleanup();

@@ -5,8 +5,8 @@ import { createInterface } from "node:readline";
 import { peopleText, redactJson } from "../../redact.js";
 import type { Context } from "../context.js";
 import { resolveProgram } from "../exec-command.js";
+import { lineStream, type MergedLine } from "./lines.js";
 import { noJournalLinesYet } from "./source.js";
-import { lineStream } from "./lines.js";
 
 /** journald's socket: where it exists, units' output goes to the journal. */
 export const JOURNAL_SOCKET = "/run/systemd/journal/socket";
@@ -55,6 +55,14 @@ export function entryProfile(e: Record<string, unknown>): string | null {
   const byUnit = ours(e.USER_UNIT) ?? ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
   const m = byUnit ?? (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
   return m ? m[1]! : null;
+}
+
+/** An entry as a line of its profile (entryProfile); null for an entry of no profile of ours. */
+export function entryLine(e: Record<string, unknown>): MergedLine | null {
+  const profile = entryProfile(e);
+  if (!profile) return null;
+  const micros = Number(e.__REALTIME_TIMESTAMP);
+  return { profile, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -168,9 +176,10 @@ export async function showJournal(
     // written since is shown, whenever journalctl is ready.
     since = lookedAt;
   }
+  // --json: the lines as the merged view prints them (logs.ts), one object each and nothing else.
   const stream = lineStream((line) => {
     const e = own(line);
-    return e ? (ctx.json ? redactJson(e) : shortLine(e)) + "\n" : "";
+    return e ? (ctx.json ? redactJson(entryLine(e)) : shortLine(e)) + "\n" : "";
   }, out);
   return runJournal(journalctl, journalArgs(unit, lines, follow, since), ctx.env, signal, stream);
 }

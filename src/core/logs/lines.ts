@@ -26,3 +26,14 @@ export function lineStream(each: (line: string) => string, emit: (text: string) 
     },
   };
 }
+
+/**
+ * One line of one profile, as `logs --json` prints it: `time` (ISO) where known, `stream` where known
+ * (neither a file nor journald keeps it).
+ */
+export interface MergedLine {
+  profile: string;
+  time: string | null;
+  stream: "stdout" | "stderr" | null;
+  message: string;
+}

@@ -11,18 +11,11 @@ import { peopleText, redactJson } from "../../redact.js";
 import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { followFile } from "./follow.js";
-import { entryProfile, journalEntry, journalMessage, ownUid, runJournal, unitMatches } from "./journal.js";
-import { lineStream } from "./lines.js";
+import { entryLine, journalEntry, ownUid, runJournal, unitMatches } from "./journal.js";
+import { lineStream, type MergedLine } from "./lines.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
 
-/** One line of one profile; `time` (ISO) where known, `stream` where known (neither a file nor journald keeps it). */
-export interface MergedLine {
-  profile: string;
-  time: string | null;
-  stream: "stdout" | "stderr" | null;
-  message: string;
-}
 
 /** What the merged view reads and how it prints. */
 export interface MergedOptions {
@@ -63,19 +56,17 @@ export function lineFormatter(names: readonly string[], json: boolean, colour: b
   };
 }
 
-/** A `journalctl -o json` entry as a line of its profile (entryProfile); null for an entry of no profile of ours. */
+/** A line of `journalctl -o json` as a line of its profile (entryLine); null for an entry of no profile of ours. */
 export function journalLine(text: string): MergedLine | null {
   const e = journalEntry(text);
-  const profile = e && entryProfile(e);
-  if (!e || !profile) return null;
-  const micros = Number(e.__REALTIME_TIMESTAMP);
-  return { profile, time: Number.isFinite(micros) ? new Date(micros / 1000).toISOString() : null, stream: null, message: journalMessage(e) };
+  return e && entryLine(e);
 }
 
 /** The merged view from the journal: one journalctl over every unit; its exit code. */
 export async function showMergedJournal(ctx: Context, journalctl: string, o: MergedOptions): Promise<number> {
   const format = lineFormatter(o.names, o.json, o.colour);
-  const args = ["--user", ...unitMatches(o.names.map(unitName), ownUid()), "-n", String(o.lines), "-o", "json", "--no-pager", "-q"];
+  // --all: without it a field over 4096 bytes (a long line) comes as null.
+  const args = ["--user", ...unitMatches(o.names.map(unitName), ownUid()), "-n", String(o.lines), "-o", "json", "--all", "--no-pager", "-q"];
   if (o.since) args.push(`--since=@${Math.floor(o.since.getTime() / 1000)}`);
   if (o.follow) args.push("-f");
   const stream = lineStream((text) => {
