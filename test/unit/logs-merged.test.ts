@@ -32,7 +32,14 @@ test("journalLine: the gateway's lines and the manager's about the unit are the 
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "app-other.service", _SYSTEMD_CGROUP: "/user.slice/x", MESSAGE: "forged" })), null);
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_UNIT: "session-3.scope", _SYSTEMD_CGROUP: "/user.slice/user-1000.slice/session-3.scope", MESSAGE: "forged" })), null);
   // A crash of the gateway, as systemd-coredump reports it (logged by a system process, the unit named in a field).
-  assert.equal(journalLine(JSON.stringify({ COREDUMP_USER_UNIT: "agent-gateway@late.service", _SYSTEMD_UNIT: "systemd-coredump@0.service", MESSAGE: "Process 42 (node) dumped core." }))?.profile, "late");
+  assert.equal(journalLine(JSON.stringify({ COREDUMP_USER_UNIT: "agent-gateway@late.service", _UID: "0", _SYSTEMD_UNIT: "systemd-coredump@0.service", MESSAGE: "Process 42 (node) dumped core." }))?.profile, "late");
+  // The unit fields that are no journald's own ("_"), sent by another process of the user (`logger --journald`
+  // in a unit of its own, as checked against journald): not the manager's, not root's, not the profile's.
+  const forger = { _UID: "1000", _SYSTEMD_USER_UNIT: "forger.service", _SYSTEMD_CGROUP: "/user.slice/x/forger.service", MESSAGE: "forged" };
+  for (const field of ["USER_UNIT", "COREDUMP_USER_UNIT", "OBJECT_SYSTEMD_USER_UNIT"]) {
+    assert.equal(journalLine(JSON.stringify({ ...forger, [field]: "agent-gateway@late.service" })), null, field);
+  }
+  assert.equal(journalLine(JSON.stringify({ _UID: "0", _SYSTEMD_UNIT: "x.service", OBJECT_SYSTEMD_USER_UNIT: "agent-gateway@late.service", MESSAGE: "about it" }))?.profile, "late");
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "agent-gateway@other.service", MESSAGE: "x" }))?.profile, "other");
   // A message that is not UTF-8 comes as bytes.
   assert.equal(journalLine(JSON.stringify({ _SYSTEMD_USER_UNIT: "agent-gateway@a.service", MESSAGE: [104, 105] }))?.message, "hi");

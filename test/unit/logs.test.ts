@@ -297,6 +297,7 @@ test("showJournal: a line another process tagged as the gateway's is left out; i
       line({ SYSLOG_IDENTIFIER: tag, _PID: "71", _SYSTEMD_USER_UNIT: "forger.service", _SYSTEMD_CGROUP: cgroup("forger.service"), MESSAGE: "forged in a unit" }),
       line({ SYSLOG_IDENTIFIER: tag, _PID: "72", _SYSTEMD_UNIT: "session-3.scope", _SYSTEMD_CGROUP: "/user.slice/user-1000.slice/session-3.scope", MESSAGE: "forged in a login" }),
       line({ SYSLOG_IDENTIFIER: tag, _PID: "73", _SYSTEMD_USER_UNIT: "agent-gateway@ops.service", _SYSTEMD_CGROUP: cgroup("agent-gateway@ops.service"), MESSAGE: "forged by another profile" }),
+      line({ USER_UNIT: `${tag}.service`, _PID: "74", _SYSTEMD_USER_UNIT: "forger.service", _SYSTEMD_CGROUP: cgroup("forger.service"), MESSAGE: "forged as the manager" }),
     ];
     const own = [
       line({ SYSLOG_IDENTIFIER: "systemd", _PID: "900", _SYSTEMD_USER_UNIT: "init.scope", _SYSTEMD_CGROUP: cgroup("init.scope"), USER_UNIT: `${tag}.service`, MESSAGE: "Started agent-gateway@liam.service." }),
@@ -319,7 +320,7 @@ test("showJournal: a line another process tagged as the gateway's is left out; i
     assert.deepEqual(await show(false, true), { code: 0, out: "" });
     assert.equal(notes.length, 1, "-f waits for the first line");
 
-    await fs.writeFile(entries, [forged[0], own[0], forged[1], own[1], own[2], forged[2], own[3]].join("\n") + "\n");
+    await fs.writeFile(entries, [forged[0], own[0], forged[1], own[1], own[2], forged[2], own[3], forged[3]].join("\n") + "\n");
     const text = await show(false);
     assert.deepEqual(text, { code: 0, out: [
       "Dec 03 09:04:05 vm systemd[900]: Started agent-gateway@liam.service.",
@@ -411,7 +412,11 @@ test("outputSince from the journal: waits for the line of the run's main process
   try {
     const calls = path.join(w.home, "calls");
     // As journalctl --reverse prints them (newest first): the first two reads have only the manager's lines.
-    const entries = (list: JournalEntry[]) => [...list].reverse().map((e) => JSON.stringify({ MESSAGE: e.message, _PID: String(e.pid) })).join("\n");
+    // The manager's lines (PID 900) as journald stores them: sent from its init.scope, naming the unit in USER_UNIT.
+    const fields = (e: JournalEntry) => (e.pid === 900 ? { _SYSTEMD_USER_UNIT: "init.scope", USER_UNIT: "agent-gateway@liam.service" } : {});
+    // Another process of the user that sent a line naming the unit (`logger --journald`): journalctl's matches let it in.
+    const forged = JSON.stringify({ MESSAGE: "forged", _PID: "666", _SYSTEMD_USER_UNIT: "forger.service", USER_UNIT: "agent-gateway@liam.service" });
+    const entries = (list: JournalEntry[]) => [forged, ...[...list].reverse().map((e) => JSON.stringify({ MESSAGE: e.message, _PID: String(e.pid), ...fields(e) }))].join("\n");
     const fake = path.join(w.home, "journalctl");
     await fs.writeFile(fake, [
       "#!/bin/sh",
@@ -429,7 +434,7 @@ test("outputSince from the journal: waits for the line of the run's main process
     assert.equal(runs.length, 3, runs.join("\n"));
     // The process's lines are found by _PID too: journald stores them with no unit when the process is gone before it reads them.
     const uid = process.getuid!();
-    assert.equal(runs[0], `--user ${unitMatches([unit], uid, 4242).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID --all --no-pager -q`);
+    assert.equal(runs[0], `--user ${unitMatches([unit], uid, 4242).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID,_UID,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER --all --no-pager -q`);
     assert.ok(runs[0]!.includes(` + _PID=4242 _UID=${uid} `), runs[0]);
     // A main process that started before the mark is an earlier run's: nothing of it to wait for.
     await fs.rm(calls);

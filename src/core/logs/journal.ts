@@ -41,19 +41,26 @@ export function journalMessage(e: Record<string, unknown>): string {
 
 /**
  * The profile a `journalctl -o json` entry (of `unitMatches`) is a line of; null for none of ours.
- * The gateway's own lines carry _SYSTEMD_USER_UNIT, or only the template's SYSLOG_IDENTIFIER when
- * journald read them after the gateway was gone (unitMatches); the manager's lines about the unit carry
- * USER_UNIT (their _SYSTEMD_USER_UNIT is the manager's own init.scope), a crash's COREDUMP_USER_UNIT.
- * The identifier is the sender's to choose: it counts only for a line journald could place in no cgroup
- * (its sender gone), not for any other process that sets it (`logger -t agent-gateway@a` in a login,
- * `systemd-cat -t agent-gateway@a` in another unit); one that exits before journald reads its line is
- * stored as the gateway's lost lines are, and still counts. journalctl cannot match an absent field:
- * this is the filter its matches need.
+ * Only fields with a leading "_" are journald's own; any process may send the others with its line
+ * (`logger --journald`, `systemd-cat -t`), so each of those counts only from the sender that writes it:
+ * - the gateway's own lines carry _SYSTEMD_USER_UNIT (journald's, from the writer's cgroup);
+ * - the manager's lines about the unit carry USER_UNIT, trusted from the manager (_SYSTEMD_USER_UNIT
+ *   init.scope), not from `logger --journald` in another unit;
+ * - a crash's COREDUMP_USER_UNIT, and OBJECT_SYSTEMD_USER_UNIT, come from root (_UID 0);
+ * - SYSLOG_IDENTIFIER (the template's `SyslogIdentifier=%N`) counts only for a line journald could place
+ *   in no cgroup: the gateway's lines it read after the gateway was gone. A forger that exits before
+ *   journald reads its line is stored the same way, and still counts.
+ * journalctl cannot match an absent field, nor a field's sender: this is the filter its matches need.
  */
 export function entryProfile(e: Record<string, unknown>): string | null {
   const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
-  const byUnit = ours(e.USER_UNIT) ?? ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT) ?? ours(e._SYSTEMD_USER_UNIT);
-  const m = byUnit ?? (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
+  const fromManager = e._SYSTEMD_USER_UNIT === "init.scope";
+  const fromRoot = e._UID === "0";
+  const m =
+    ours(e._SYSTEMD_USER_UNIT) ??
+    (fromManager ? ours(e.USER_UNIT) : null) ??
+    (fromRoot ? (ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT)) : null) ??
+    (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
   return m ? m[1]! : null;
 }
 

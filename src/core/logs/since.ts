@@ -8,7 +8,7 @@ import { unitName } from "../../systemd/types.js";
 import type { Context } from "../context.js";
 import { logFile } from "./source.js";
 import { tailFile } from "./tail-file.js";
-import { findJournal, journalEntry, journalMessage, ownUid, sinceArg, unitMatches } from "./journal.js";
+import { entryProfile, findJournal, journalEntry, journalMessage, ownUid, sinceArg, unitMatches } from "./journal.js";
 
 /** A place in a profile's output; `none` where it goes nowhere we can read. */
 export type OutputMark =
@@ -83,9 +83,14 @@ export async function outputSince(ctx: Context, mark: OutputMark, lines = FAILUR
     // entry's _PID; --all, or a message over 4096 bytes comes as null.
     const uid = ownUid();
     const matches = opts.ownOnly && pid > 0 ? [`_PID=${pid}`, `_UID=${uid}`] : unitMatches([mark.unit], uid, pid);
-    const args = ["--user", ...matches, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", "--output-fields=MESSAGE,_PID", "--all", "--no-pager", "-q"];
+    const args = ["--user", ...matches, sinceArg(mark.sinceMs), "--reverse", "-n", String(lines), "-o", "json", `--output-fields=${TAIL_FIELDS}`, "--all", "--no-pager", "-q"];
+    // The matches let in a line another process sent with the unit's name in a field of its own: not the run's.
+    const ofRun = (e: Record<string, unknown>): boolean => {
+      const profile = entryProfile(e);
+      return (pid > 0 && Number(e._PID) === pid) || (profile !== null && unitName(profile) === mark.unit);
+    };
     let reads = 0;
-    const read = async () => (reads++, journalEntries(await capture(mark.journalctl, args, ctx.env)).reverse());
+    const read = async () => (reads++, journalEntries(await capture(mark.journalctl, args, ctx.env), ofRun).reverse());
     const got = await journalTail(read, { pid });
     ctx.log?.debug({ unit: mark.unit, mainPid: pid, reads, ms: Date.now() - started }, "failure tail read from the journal");
     return got;
@@ -109,11 +114,14 @@ export async function journalTail(read: () => Promise<JournalEntry[]>, wait: Tai
   }
 }
 
-/** The entries of `journalctl -o json` output, in its order; a line that does not parse is left out. */
-export function journalEntries(text: string): JournalEntry[] {
+/** What a tail reads of each entry: its message, its sender, and the fields entryProfile judges it by. */
+const TAIL_FIELDS = "MESSAGE,_PID,_UID,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER";
+
+/** The entries of `journalctl -o json` output that `keep` takes, in its order; a line that does not parse is left out. */
+export function journalEntries(text: string, keep: (e: Record<string, unknown>) => boolean = () => true): JournalEntry[] {
   return text.split("\n").flatMap((line) => {
     const e = line.trim() === "" ? null : journalEntry(line);
-    if (!e) return [];
+    if (!e || !keep(e)) return [];
     const pid = Number(e._PID);
     return [{ message: journalMessage(e), pid: Number.isInteger(pid) && pid > 0 ? pid : 0 }];
   });
