@@ -124,13 +124,14 @@ export class UnhealthyError extends AppError {
 /** SIGINT or SIGTERM stopped a wait at a safe point: the message says what was done and what goes on. */
 export class InterruptedError extends AppError {
   override name = "InterruptedError";
-  constructor(readonly signal: string, message: string, hint?: string) {
+  /** `untouched`: the signal came before anything was done to the profile (notStopped), so its hint only repeats the command. */
+  constructor(readonly signal: string, message: string, hint?: string, readonly untouched = false) {
     super(message, signal === "SIGTERM" ? ExitCode.terminated : ExitCode.interrupted, hint);
   }
 
   /** The same interruption, its message ending with what was done or kept before it: `(note)` (none when ""); `hint` replaces its next step. */
   noting(note: string, hint = this.hint): InterruptedError {
-    return new InterruptedError(this.signal, note ? `${this.message} (${note})` : this.message, hint);
+    return new InterruptedError(this.signal, note ? `${this.message} (${note})` : this.message, hint, this.untouched);
   }
 
   /** The same interruption, saying what was `done` before it and what was `notBegun` (each left out when none). */

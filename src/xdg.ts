@@ -26,7 +26,7 @@ export function homeOf(env: NodeJS.ProcessEnv): string {
   }
 }
 
-/** $XDG_RUNTIME_DIR, what lasts until the user's last logout or a reboot; /run/user/UID (where logind makes it) when unset or relative. */
+/** $XDG_RUNTIME_DIR, what lasts until a reboot (or, without lingering, the user's last logout); /run/user/UID (where logind makes it) when unset or relative. */
 export function runtimeDirOf(env: NodeJS.ProcessEnv, uid: number): string {
   return xdg(env.XDG_RUNTIME_DIR, `/run/user/${uid}`);
 }

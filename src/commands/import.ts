@@ -91,7 +91,7 @@ export default defineCommand<{ fromUnit: string; names?: string[]; dryRun: boole
       const command = `profiles import --from-unit '${pattern.text}'`;
       // Ctrl-C and SIGTERM: the profile under way is put back (a wait for ours given up), no other begun.
       await deferStopSignals(ctx.notice, async (signal) => {
-        const steps = new Steps(signal, command, found.map((p) => p.name), (left) => `run \`${command} ${left.join(" ")}\` to import what is left`);
+        const steps = new Steps(signal, found.map((p) => p.name), (left) => `run \`${command} ${left.join(" ")}\` to import what is left`);
         for (const old of found) {
           if (data.results.some((o) => o.outcome === "failed")) {
             data.notReached.push(old.name);

@@ -14,6 +14,19 @@ export function isEnabledState(fileState: string): boolean {
   return fileState === "enabled" || fileState === "enabled-runtime";
 }
 
+/**
+ * Disable `unit`: its persistent links, then its runtime ones (`enable --runtime`) where the manager still
+ * says so, which DisableUnitFiles leaves unless asked; the unit file state left (a link outside the
+ * user's directories, `systemctl --global enable`, keeps it enabled).
+ */
+export async function disableLinks(sd: SystemdManager, unit: string): Promise<string> {
+  await sd.disable([unit]);
+  const left = await sd.unitFileState(unit);
+  if (!left.endsWith("-runtime")) return left;
+  await sd.disable([unit], { runtime: true });
+  return sd.unitFileState(unit);
+}
+
 /** The unit file state of a profile's instance now: `enabled`, `disabled`, ... */
 export function unitFileStateNow(sd: SystemdManager, name: string): Promise<string> {
   return sd.unitFileState(unitName(name));

@@ -7,6 +7,7 @@ import { acquireLock, PROFILE_LOCK_WAIT_MS } from "../store/lock.js";
 import { profileExists } from "../store/profiles.js";
 import { unitName, type SystemdManager } from "../systemd/types.js";
 import type { Context } from "./context.js";
+import { disableLinks } from "./enabled.js";
 import { retireLogs } from "./logs/rotate.js";
 import { withProfile } from "./transaction.js";
 
@@ -38,12 +39,7 @@ async function stopAndDisable(sd: SystemdManager, name: string, kept: string): P
   const unit = unitName(name);
   const job = await sd.stop(unit, { timeoutMs: 60_000 });
   if (job !== "done") throw new SystemdError(`${name}: the stop job ended "${job}"; ${kept}`, undefined, `run \`profiles status ${name}\``);
-  await sd.disable([unit]);
-  let left = await sd.unitFileState(unit);
-  if (left.endsWith("-runtime")) {
-    await sd.disable([unit], { runtime: true });
-    left = await sd.unitFileState(unit);
-  }
+  const left = await disableLinks(sd, unit);
   if (STARTED_BY_LINK.has(left)) {
     // Not ours to remove: a link outside the user's directories, as `systemctl --global enable` makes.
     throw new SystemdError(`${name}: its unit ${unit} is stopped, but ${left} by a link outside your unit directories; ${kept}`, undefined, `ask root to run \`systemctl --global disable ${shellWord(unit)}\``);
@@ -59,12 +55,12 @@ const STARTED_BY_LINK = new Set(["enabled", "enabled-runtime", "linked", "linked
 
 /**
  * When a link of `fileState` (one of STARTED_BY_LINK) has the manager start its unit: a runtime link goes
- * with the runtime directory (the last logout, a reboot), so only a start of its target before that (the
+ * with the runtime directory (a reboot, or without lingering the last logout), so only a start of its target before that (the
  * manager restarting) starts the unit; a persistent one has it started whenever the manager starts (a login,
  * or the boot where the user lingers).
  */
 function startedWhen(fileState: string): string {
-  return fileState.endsWith("-runtime") ? "if its target starts again before the last logout or a reboot (a manager restart)" : "at its own next start (a login, or the boot with lingering)";
+  return fileState.endsWith("-runtime") ? "if its target starts again before a reboot (or, without lingering, the last logout): a manager restart" : "at its own next start (a login, or the boot with lingering)";
 }
 
 /**

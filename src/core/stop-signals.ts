@@ -61,29 +61,51 @@ export async function deferStopSignals<T>(tell: (text: string) => void, body: (s
   }
 }
 
+/**
+ * Runs `work`, a putting back that a stop would leave half-done (import's undo: cut between its steps, a
+ * profile runs on neither its old unit nor ours), with Ctrl-C and SIGTERM answered but not obeyed, a
+ * second one too (deferStopSignals raises it again, and this listener takes it); `tell` says so once.
+ * Only SIGKILL ends it.
+ */
+export async function unstoppable<T>(tell: (text: string) => void, what: string, work: () => Promise<T>): Promise<T> {
+  let told = false;
+  const handler = (sig: NodeJS.Signals): void => {
+    if (!told) tell(`${sig}: ${what} first; a stop now would leave it half-done (SIGKILL stops it all the same)`);
+    told = true;
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  try {
+    return await work();
+  } finally {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  }
+}
+
 /** An InterruptedError when a verb's deferred signal has been given: nothing of profile `name`'s is begun (`command` does it later). */
 export function notStopped(signal: AbortSignal | undefined, name: string, command: string): void {
   if (!signal?.aborted) return;
   const sig = String(signal.reason);
-  throw new InterruptedError(sig, `${name}: ${sig} came before anything was done to it`, `run \`${command}\``);
+  throw new InterruptedError(sig, `${name}: ${sig} came before anything was done to it`, `run \`${command}\``, true);
 }
 
 /**
  * A verb's steps (`apply`'s removals, changes and adds; `import`'s profiles), one at a time under its
  * deferred signal: a step begins only if the signal has not come, and the InterruptedError that ends them
- * says what was done before the step under way and what was not begun, with the verb's own next step.
+ * says what was done before the step under way and what was not begun, with the verb's own next step
+ * (after the step's own, such as `profiles status b` for a wait given up).
  */
 export class Steps {
   private readonly done: string[] = [];
   private at = -1;
 
   /**
-   * `planned`: every step in order, as the error lists one not begun (`add b`); `hint` makes the error's
+   * `planned`: every step in order, as the error lists one not begun (`add b`); `hint` makes the verb's
    * next step of `left`, the planned steps from the one under way on.
    */
   constructor(
     private readonly signal: AbortSignal,
-    private readonly command: string,
     private readonly planned: string[],
     private readonly hint: (left: string[]) => string,
   ) {}
@@ -92,13 +114,14 @@ export class Steps {
   async next<T>(name: string, work: () => Promise<T>, did: (value: T) => string): Promise<T> {
     this.at++;
     try {
-      notStopped(this.signal, name, this.command);
+      notStopped(this.signal, name, "");
       const value = await work();
       this.done.push(did(value));
       return value;
     } catch (err) {
       if (!(err instanceof InterruptedError)) throw err;
-      throw err.after(this.done, this.planned.slice(this.at + 1), this.hint(this.planned.slice(this.at)));
+      const next = this.hint(this.planned.slice(this.at));
+      throw err.after(this.done, this.planned.slice(this.at + 1), err.untouched || !err.hint ? next : `${err.hint}; then ${next}`);
     }
   }
 }

@@ -64,9 +64,9 @@ class DbusSystemdManager implements SystemdManager {
     return this.jobs.run("reloadUnit", unit, opts);
   }
 
-  async enable(units: string[]): Promise<void> {
+  async enable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {
     // runtime=false: persist in ~/.config; force=true: replace a stale symlink that points elsewhere.
-    await this.bus.call(managerCall("EnableUnitFiles", [units, false, true], `EnableUnitFiles ${units.join(" ")}`));
+    await this.bus.call(managerCall("EnableUnitFiles", [units, opts.runtime === true, true], `EnableUnitFiles ${units.join(" ")}`));
   }
 
   async disable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {

@@ -58,8 +58,8 @@ export interface SystemdManager {
   start(unit: string, opts?: JobOptions): Promise<JobResult>;
   stop(unit: string, opts?: JobOptions): Promise<JobResult>;
   restart(unit: string, opts?: JobOptions): Promise<JobResult>;
-  /** EnableUnitFiles for these units (instances of a template included). */
-  enable(units: string[]): Promise<void>;
+  /** EnableUnitFiles for these units (instances of a template included); with `runtime` until the runtime directory goes (`enable --runtime`). */
+  enable(units: string[], opts?: { runtime?: boolean }): Promise<void>;
   /** DisableUnitFiles: the persistent links, or with `runtime` those under the runtime directory (`enable --runtime`). */
   disable(units: string[], opts?: { runtime?: boolean }): Promise<void>;
   /** Manager.Reload (daemon-reload). */

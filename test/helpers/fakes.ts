@@ -56,9 +56,9 @@ export class FakeSystemd implements SystemdManager {
     Object.assign(s, { activeState: "inactive", subState: "dead", mainPid: 0 });
     return "done";
   }
-  async enable(units: string[]): Promise<void> {
-    for (const u of units) this.enabled.add(u);
-    this.calls.push(`enable ${units.join(" ")}`);
+  async enable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {
+    for (const u of units) (opts.runtime ? this.runtimeEnabled : this.enabled).add(u);
+    this.calls.push(`enable${opts.runtime ? " --runtime" : ""} ${units.join(" ")}`);
   }
   async disable(units: string[], opts: { runtime?: boolean } = {}): Promise<void> {
     for (const u of units) (opts.runtime ? this.runtimeEnabled : this.enabled).delete(u);

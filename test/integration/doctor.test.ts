@@ -241,7 +241,7 @@ test("doctor: units enabled for this runtime only and not loaded since (no reloa
   const d = await doctor();
   assert.equal(d.code, 14, JSON.stringify(d.report.checks, null, 2));
   assert.deepEqual(failing(d.report), ["stray-units:problem"]);
-  const why = "is enabled-runtime: the manager starts it if its target starts again before the last logout or a reboot (a manager restart), with no .env, and it fails";
+  const why = "is enabled-runtime: the manager starts it if its target starts again before a reboot (or, without lingering, the last logout): a manager restart, with no .env, and it fails";
   assert.deepEqual(check(d.report, "stray-units").problems.map((p) => [p.message, p.fix]), [
     [`agent-gateway@Stray.service ${why}, but Stray is no profile (an \`add\` killed half-way, or started by hand)`, "systemctl --user disable --now --runtime agent-gateway@Stray.service"],
     [`agent-gateway@stray.service ${why}, but stray is no profile (an \`add\` killed half-way, or started by hand)`, "profiles remove stray"],

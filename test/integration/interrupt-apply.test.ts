@@ -54,7 +54,7 @@ test("Ctrl-C while apply waits for a new profile: exit 130 naming what was done,
     r.stderr,
     /slow: SIGINT stopped the wait for its start, which goes on in the manager; not marked known-good \(added on port 18961 as generation 1\) \(before it: changed keeper; not begun: add next, the roll \(keeper\)\)/,
   );
-  assert.ok(r.stderr.includes(`next: run \`profiles apply -f ${file}\` again: it finishes the roll this one recorded, then does what is left`), r.stderr);
+  assert.ok(r.stderr.includes("next: run `profiles status slow`; then run the same `profiles apply` again (the same manifest and flags): it finishes what this one began, then does what is left"), r.stderr);
   // keeper changed and not rolled yet; next never begun.
   assert.deepEqual(await names(), ["keeper", "slow"]);
   assert.deepEqual(await generations("keeper"), [[2, false], [1, true]]);

@@ -63,6 +63,27 @@ test("a failed gate: the old unit is disabled and stopped, ours started, then al
   }
 });
 
+test("an old unit enabled with --runtime: its runtime link goes on import, and a failed gate puts that link back, not a persistent one", async () => {
+  const w = await oldWorld({}, [["liam", ENV], ["leo", "API_SERVER_PORT=8643\n"]]);
+  try {
+    for (const unit of [OLD, "hermes-gateway@leo.service"]) {
+      w.systemd.enabled.delete(unit);
+      w.systemd.runtimeEnabled.add(unit);
+    }
+    w.systemd.crashing.add("agent-gateway@liam.service");
+    const failed = await run(w, { names: ["liam"] });
+    assert.equal(failed.exitCode, 7);
+    assert.deepEqual(w.systemd.calls.filter((c) => c.includes(OLD)), [`disable ${OLD}`, `disable --runtime ${OLD}`, `stop ${OLD}`, `enable --runtime ${OLD}`, `start ${OLD}`]);
+    assert.equal(await w.systemd.unitFileState(OLD), "enabled-runtime");
+    assert.match(failed.text, /hermes-gateway@liam\.service put back: enabled, running/);
+    const r = await run(w, { names: ["leo"] });
+    assert.equal(r.exitCode, 0, r.text);
+    assert.equal(await w.systemd.unitFileState("hermes-gateway@leo.service"), "disabled", "left enabled-runtime, it would start beside ours");
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test("without names: the loaded instances are found, imported in order, and said so; the old ones disabled", async () => {
   const w = await oldWorld({}, [["liam", ENV], ["leo", "API_SERVER_PORT=8643\n"]]);
   try {

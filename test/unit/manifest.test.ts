@@ -15,6 +15,7 @@ import type { ExportResult } from "../../src/core/manifest/export.js";
 import { AppError, ExitCode } from "../../src/errors.js";
 import { envFile } from "../../src/paths.js";
 import { history } from "../../src/store/generations.js";
+import { loadRecord } from "../../src/core/roll/record.js";
 import { BAD_MANIFESTS as BAD } from "../helpers/bad-manifests.js";
 import { fakeWorld, snapshot } from "../helpers/fakes.js";
 import ini from "ini";
@@ -176,6 +177,28 @@ test("plan/apply/export on fakes: add, change keys and limits (one generation ea
     const r4 = (await apply.run(applyArgs(w.file, { prune: true }), w.ctx)).data as ApplyResult;
     assert.deepEqual(r4.removed, ["b", "c"]);
     assert.equal((await w.planOf(true)).code, 0);
+  } finally {
+    await w.cleanup();
+  }
+});
+
+test("apply stopped by a signal among its changes: the roll it recorded keeps only the profiles it changed", async () => {
+  const w = await world();
+  try {
+    await w.write("[profile a]\nport = 8601\n\n[profile b]\nport = 8602\nLOG_LEVEL = info\n\n[profile c]\nport = 8603\nLOG_LEVEL = info\n");
+    await apply.run(applyArgs(w.file), w.ctx);
+    // a's change is first: turned off, its stop waited for; b and c, changed after it, are to be rolled.
+    await w.write("[profile a]\nport = 8601\nenabled = false\n\n[profile b]\nport = 8602\nLOG_LEVEL = debug\n\n[profile c]\nport = 8603\nLOG_LEVEL = debug\n");
+    const stop = w.systemd.stop.bind(w.systemd);
+    w.systemd.stop = async (unit: string) => {
+      if (unit !== "agent-gateway@a.service") return stop(unit);
+      // Ctrl-C while the stop job runs: deferStopSignals in this process takes it.
+      process.kill(process.pid, "SIGINT");
+      return new Promise((r) => setTimeout(() => r("done"), 500));
+    };
+    await assert.rejects(apply.run(applyArgs(w.file), w.ctx), (e: AppError) => e.exitCode === ExitCode.interrupted && /not begun: change b, change c, the roll \(b c\)/.test(e.message));
+    assert.equal(await loadRecord(w.ctx.paths), null, "no change to roll was made: no record that would restart b and c unchanged");
+    assert.equal((await history(w.ctx.paths, "b")).generations.length, 1);
   } finally {
     await w.cleanup();
   }

@@ -14,7 +14,7 @@ const MODULE = fileURLToPath(new URL("../../src/core/stop-signals.js", import.me
  * SIGINT and SIGTERM listeners are left: the parent sends the signals on cue.
  */
 const CHILD = `
-const { deferStopSignals, unlessAborted } = await import(${JSON.stringify(MODULE)});
+const { deferStopSignals, unlessAborted, unstoppable } = await import(${JSON.stringify(MODULE)});
 const say = (t) => process.stdout.write(t + "\\n");
 // The timer holds the process open as a wait on the manager would; cleared at the end so it can exit.
 const alive = setInterval(() => {}, 1000);
@@ -24,6 +24,8 @@ const result = await deferStopSignals(say, async (signal) => {
   await unlessAborted(forever, signal, (sig) => new Error("interrupted by " + sig)).catch((e) => say(e.message));
   say("finishing the step");
   if (process.argv.includes("slow-step")) await forever;
+  // A putting back that must not be cut: it ends when the parent sends SIGUSR2.
+  if (process.argv.includes("put-back")) await unstoppable(say, "putting it back", () => (say("putting back"), new Promise((r) => process.once("SIGUSR2", r))));
   return "body's result";
 });
 say(result + "; listeners left: " + process.listenerCount("SIGINT") + " " + process.listenerCount("SIGTERM"));
@@ -48,6 +50,9 @@ function child(mode: string) {
   return { p, exited, until, out: () => out };
 }
 
+/** What the child says up to the end of its step after one SIGINT. */
+const FIRST_SIGINT = ["waiting", "SIGINT: stopping once the step under way is done (again: at once)", "interrupted by SIGINT", "finishing the step"];
+
 test("deferStopSignals: the first Ctrl-C ends the wait, not the process, and its listeners go with the body", async () => {
   const c = child("quick-step");
   await c.until("waiting");
@@ -55,10 +60,26 @@ test("deferStopSignals: the first Ctrl-C ends the wait, not the process, and its
   const end = await c.exited;
   assert.deepEqual(end, { code: 0, signal: null }, c.out());
   assert.equal(c.out(), [
-    "waiting",
-    "SIGINT: stopping once the step under way is done (again: at once)",
-    "interrupted by SIGINT",
-    "finishing the step",
+    ...FIRST_SIGINT,
+    "body's result; listeners left: 0 0",
+    "",
+  ].join("\n"));
+});
+
+test("unstoppable: a second Ctrl-C during a putting back is answered, not obeyed, and it finishes; no listener left", async () => {
+  const c = child("put-back");
+  await c.until("waiting");
+  c.p.kill("SIGINT");
+  await c.until("putting back");
+  c.p.kill("SIGINT");
+  await c.until("SIGINT: putting it back first");
+  c.p.kill("SIGUSR2");
+  const end = await c.exited;
+  assert.deepEqual(end, { code: 0, signal: null }, c.out());
+  assert.equal(c.out(), [
+    ...FIRST_SIGINT,
+    "putting back",
+    "SIGINT: putting it back first; a stop now would leave it half-done (SIGKILL stops it all the same)",
     "body's result; listeners left: 0 0",
     "",
   ].join("\n"));
@@ -113,20 +134,28 @@ test("Steps: each begins unless the signal came; an interruption says what was d
   const abort = new AbortController();
   const left: string[][] = [];
   const hint = (l: string[]) => (left.push(l), `run \`profiles import ${l.join(" ")}\``);
-  const steps = new Steps(abort.signal, "profiles import", ["a", "b", "c"], hint);
+  const steps = new Steps(abort.signal, ["a", "b", "c"], hint);
   assert.equal(await steps.next("a", async () => 1, (n) => `a gave ${n}`), 1);
   await assert.rejects(steps.next("b", () => Promise.reject(new UnhealthyError("b: not healthy")), () => "b done"), UnhealthyError, "other errors pass as they are");
-  const interrupted = new Steps(abort.signal, "profiles import", ["a", "b", "c"], hint);
+  const interrupted = new Steps(abort.signal, ["a", "b", "c"], hint);
   await interrupted.next("a", async () => undefined, () => "a imported");
   await assert.rejects(interrupted.next("b", () => Promise.reject(new InterruptedError("SIGTERM", "b: SIGTERM stopped its import", "run `profiles status b`")), () => "b imported"), (err: unknown) => {
     assert.ok(err instanceof InterruptedError);
     assert.equal(err.exitCode, 143);
     assert.equal(err.message, "b: SIGTERM stopped its import (before it: a imported; not begun: c)");
-    assert.equal(err.hint, "run `profiles import b c`");
+    // The step's own next step first (a wait it gave up), then the verb's.
+    assert.equal(err.hint, "run `profiles status b`; then run `profiles import b c`");
+    return true;
+  });
+  // A step whose lock wait the signal ended (withProfile's notStopped): nothing of it done, the verb's next step alone.
+  const locked = new Steps(abort.signal, ["a"], hint);
+  await assert.rejects(locked.next("a", () => Promise.reject(new InterruptedError("SIGINT", "a: SIGINT came before anything was done to it", "run `profiles import a`", true)), () => "a imported"), (err: unknown) => {
+    assert.ok(err instanceof InterruptedError);
+    assert.equal(err.hint, "run `profiles import a`");
     return true;
   });
   abort.abort("SIGINT");
-  const late = new Steps(abort.signal, "profiles import", ["a"], hint);
+  const late = new Steps(abort.signal, ["a"], hint);
   let ran = false;
   await assert.rejects(late.next("a", async () => (ran = true), () => "a imported"), (err: unknown) => {
     assert.ok(err instanceof InterruptedError);
@@ -135,5 +164,5 @@ test("Steps: each begins unless the signal came; an interruption says what was d
     return true;
   });
   assert.equal(ran, false);
-  assert.deepEqual(left, [["b", "c"], ["a"]]);
+  assert.deepEqual(left, [["b", "c"], ["a"], ["a"]]);
 });

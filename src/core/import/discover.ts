@@ -8,6 +8,7 @@ import { parseEnv, type EnvEntries } from "../../store/envfile.js";
 import { portOf, profileExists } from "../../store/profiles.js";
 import type { SystemdManager } from "../../systemd/types.js";
 import { wantedUnits } from "../../systemd/wanted-units.js";
+import { isEnabledState } from "../enabled.js";
 import { isUsablePort } from "../port-allocation.js";
 import { envPathNames, type UnitPattern } from "./unit-pattern.js";
 
@@ -37,7 +38,7 @@ export function wasActive(p: Pick<OldProfile, "activeState">): boolean {
 
 /** Whether the old unit was enabled: import enables it again when its gate fails. */
 export function wasEnabled(p: Pick<OldProfile, "unitFileState">): boolean {
-  return p.unitFileState === "enabled" || p.unitFileState === "enabled-runtime";
+  return isEnabledState(p.unitFileState);
 }
 
 /** No unit of the pattern runs or names this profile, and no `.env` of it is on disk (exit 3). */

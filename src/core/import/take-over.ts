@@ -11,6 +11,8 @@ import { generationsDir } from "../../store/generation-files.js";
 import { recordedPorts } from "../../store/profiles.js";
 import { unitName, type SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
+import { disableLinks } from "../enabled.js";
+import { notStopped, unstoppable } from "../stop-signals.js";
 import { withProfile, type KnownGoodMark } from "../transaction.js";
 import { wasActive, wasEnabled, type OldProfile } from "./discover.js";
 
@@ -53,13 +55,16 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number, st
       await ensureDir(profileDir(ctx.paths, old.name), 0o700);
       // The same file the old unit read holds secrets: 0600 as every .env of ours.
       if (mode !== null && mode !== 0o600) await fs.chmod(old.target, 0o600);
+      // The last point where nothing of the old unit has been touched: a signal now leaves it running.
+      notStopped(stopSignal, old.name, `profiles import ${old.name}`);
       touchedOld = true;
-      await sd.disable([old.unit]);
+      // Its runtime links too: left, they would start it beside ours with its target.
+      await disableLinks(sd, old.unit);
       if (wasActive(old)) await sd.stop(old.unit, { timeoutMs: waitMs });
       const { up, knownGood } = await tx.enableAndStart(waitMs);
       return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood, error: null };
     } catch (err) {
-      const restored = await undo(ctx, sd, old, { targetExisted, mode, touchedOld }, waitMs);
+      const restored = await unstoppable(ctx.notice, `putting ${old.name} back on ${old.unit}`, () => undo(ctx, sd, old, { targetExisted, mode, touchedOld }, waitMs));
       if (err instanceof InterruptedError) throw new InterruptedError(err.signal, `${old.name}: ${err.signal} stopped its import before its gate; ${undoneText(old.name, old.unit, restored)}`);
       const details = err instanceof AppError && "details" in err ? (err as { details: string[] }).details : [];
       return { ...base, outcome: "failed", error: err instanceof Error ? err.message : String(err), details, restored };
@@ -87,11 +92,12 @@ async function undo(
   if (envOutside(ctx.paths) && !made.targetExisted) await fs.rm(old.target, { force: true });
   if (made.mode !== null) await fs.chmod(old.target, made.mode).catch(() => {});
   if (!made.touchedOld) return null;
-  if (wasEnabled(old)) await sd.enable([old.unit]);
+  // As it was enabled: a runtime link is not made a persistent one.
+  if (wasEnabled(old)) await sd.enable([old.unit], { runtime: old.unitFileState.endsWith("-runtime") });
   if (wasActive(old)) {
     await sd.resetFailed(old.unit);
     await sd.start(old.unit, { timeoutMs: waitMs });
   }
   const now = await sd.runState(old.unit);
-  return { enabled: wasEnabled(old) ? (await sd.unitFileState(old.unit)) === "enabled" : false, running: now.activeState === "active" };
+  return { enabled: wasEnabled(old) ? (await sd.unitFileState(old.unit)) === old.unitFileState : false, running: now.activeState === "active" };
 }

@@ -8,6 +8,7 @@
  * Ctrl-C and SIGTERM stop it after the step under way, as a SIGKILL would have between two steps, and
  * say where. Nothing changed, nothing written: a second apply is a no-op.
  */
+import fs from "node:fs/promises";
 import type { Config } from "../../config.js";
 import { AppError, ExitCode, InterruptedError, UnhealthyError } from "../../errors.js";
 import type { Limits } from "../../store/limits.js";
@@ -22,7 +23,7 @@ import { initHost, type InitResult } from "../init-host.js";
 import { removeProfile } from "../remove-profile.js";
 import type { RollOptions } from "../roll/options.js";
 import { planRoll } from "../roll/plan.js";
-import { loadRecord, newRecord } from "../roll/record.js";
+import { loadRecord, newRecord, recordFile } from "../roll/record.js";
 import { RollRecorder } from "../roll/recorder.js";
 import type { RollReport } from "../roll/report.js";
 import { catchRollStop, runOne, takeRollLock } from "../roll/session.js";
@@ -88,13 +89,15 @@ export async function applyManifest(
       ...removals.map((c) => `remove ${c.name}`), ...(plan.host.length > 0 ? ["the host settings"] : []), ...changes.map((c) => `change ${c.name}`),
       ...adds.map((c) => `add ${c.name}`), ...(rec ? [roll] : []),
     ];
-    const command = `profiles apply -f ${manifest.file}`;
     let recorded = false;
-    const again = (): string => `run \`${command}\` again: it ${recorded ? "finishes the roll this one recorded, then does" : "does"} what is left`;
+    let changing: string | null = null;
+    // The same command, not one rebuilt here: its flags (--prune, the roll's, --yes) and its manifest (a
+    // file, or standard input) are what converges.
+    const again = (): string => "run the same `profiles apply` again (the same manifest and flags): it finishes what this one began, then does what is left";
     // Until the roll, Ctrl-C and SIGTERM let the step under way finish (a wait in it given up) and begin no
     // other: the next apply plans again, as after a SIGKILL. The roll stops on its own terms.
     await deferStopSignals(ctx.notice, async (signal) => {
-      const steps = new Steps(signal, command, planned, again);
+      const steps = new Steps(signal, planned, again);
       // Removed under the config they were made with (their log files are where its log dir says).
       for (const c of removals) {
         await steps.next(c.name, () => removeProfile(ctx, c.name, false, `profiles apply (prune ${c.name})`, signal), () => `removed ${c.name}`);
@@ -115,7 +118,9 @@ export async function applyManifest(
         recorded = true;
       }
       for (const c of changes) {
+        changing = c.name;
         const generation = await steps.next(c.name, () => changeProfile(ctx, c, targets.get(c.name)!, signal), () => `changed ${c.name}`);
+        changing = null;
         result.changed.push({ name: c.name, generation });
       }
       for (const c of adds) {
@@ -136,6 +141,16 @@ export async function applyManifest(
       }
       // No profile of the roll is restarted after the signal: its record kept, the next apply finishes it.
       if (rec) await steps.next(roll, async () => undefined, () => roll);
+    }).catch(async (err: unknown) => {
+      // Stopped among the changes: the record keeps only the profiles changed (the one under way too, once
+      // begun), or goes; else the next apply would restart the unchanged ones to finish it, and then again
+      // once it has changed them. A SIGKILL here still leaves the whole record, as before.
+      if (err instanceof InterruptedError && recorded) {
+        const made = [...result.changed.map((c) => c.name), ...(changing !== null && !err.untouched ? [changing] : [])].filter((n) => toRoll.includes(n));
+        if (made.length > 0) await new RollRecorder(ctx.paths, newRecord(made, opts.roll, planRoll(made, opts.roll), "apply")).save();
+        else await fs.rm(recordFile(ctx.paths), { force: true });
+      }
+      throw err;
     });
     if (rec) result.roll = await rollWithStopCatcher(ctx, rec, false);
     return result;
