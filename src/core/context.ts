@@ -86,7 +86,7 @@ export function createContext(opts: { env?: NodeJS.ProcessEnv; json?: boolean; q
     procs,
     prober: opts.prober ?? once(async () => (await import("../probe/http.js")).httpProber),
     progress,
-    notice: opts.json ? toStderr : progress,
+    notice: opts.progress ?? (opts.json ? toStderr : progress),
     async close() {
       await bus?.close();
     },

@@ -30,7 +30,7 @@ export async function streamLogs(f: Fleet, hosts: Host[], args: string[]): Promi
   try {
     const answers = await Promise.all(
       hosts.map((h) => {
-        // A host's one pretty-printed JSON result (not --follow) comes whole; streamed objects come one a line.
+        // Lines come one object a line; a host's error (pretty-printed JSON over several lines) comes whole.
         let whole: string[] | null = null;
         const onStdoutLine = (line: string): void => {
           if (!f.json) return write(`${h.name.padEnd(width)} ${escapeControls(redactText(line))}`);

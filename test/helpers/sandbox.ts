@@ -161,8 +161,8 @@ export interface Spawned {
   done: Promise<Collected>;
   /** What it printed on stdout so far. */
   stdout(): string;
-  /** Resolves once its stdout so far matches `re`; rejects after `ms`, or when it exits without. */
-  until(re: RegExp, ms?: number): Promise<void>;
+  /** Resolves once its stdout (or `from` stderr) so far matches `re`; rejects after `ms`, or when it exits without. */
+  until(re: RegExp, ms?: number, from?: "stdout" | "stderr"): Promise<void>;
   /**
    * Sends it `signal`; false when it had exited already (a moment picked at random may fall after its
    * end). Through node's handle of the child, which sends nothing once it has reaped it, so never to
@@ -195,25 +195,27 @@ export function spawnAsUser(user: SandboxUser, argv: readonly string[], opts: { 
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const done = collect(child, { timeoutMs: opts.timeoutMs });
   if (child.pid === undefined) throw new Error('spawn setpriv gave no pid');
-  const until = (re: RegExp, ms = 15_000): Promise<void> =>
+  const until = (re: RegExp, ms = 15_000, from: 'stdout' | 'stderr' = 'stdout'): Promise<void> =>
     new Promise((resolvePromise, reject) => {
+      const text = (): string => (from === 'stdout' ? out : err);
+      const stream = from === 'stdout' ? child.stdout : child.stderr;
       const stop = (): void => {
         clearTimeout(deadline);
-        child.stdout.off('data', look);
+        stream.off('data', look);
         child.off('close', exited);
       };
       const fail = (why: string): void => {
         stop();
-        reject(new Error(`${why}: no ${re} in stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(err)}`));
+        reject(new Error(`${why}: no ${re} in ${from}; stdout ${JSON.stringify(out)}; stderr ${JSON.stringify(err)}`));
       };
       const look = (): void => {
-        if (!re.test(out)) return;
+        if (!re.test(text())) return;
         stop();
         resolvePromise();
       };
-      const exited = (): void => (re.test(out) ? look() : fail('exited'));
+      const exited = (): void => (re.test(text()) ? look() : fail('exited'));
       const deadline = setTimeout(() => fail(`after ${ms} ms`), ms);
-      child.stdout.on('data', look);
+      stream.on('data', look);
       child.on('close', exited);
       look();
     });

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { startSandbox, userPaths, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
-import { showUnit, signalWhenRunning } from "../helpers/unit-props.js";
+import { spawnCli, startSandbox, userPaths, type ExecResult, type Sandbox } from "../helpers/sandbox.js";
+import { showUnit, signalWhenRunning, waitForUnit } from "../helpers/unit-props.js";
 
 // Ctrl-C and SIGTERM during `apply` and `import` (the other verbs: interrupt.test.ts). Ports of this file only.
 const RANGE = "18960-18969";
@@ -89,5 +89,27 @@ test("Ctrl-C while import waits for a profile's gate: exit 130, that profile bac
     assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", `old-gateway@${name}.service`])).stdout.trim(), "enabled", name);
     assert.equal(await activeState(`agent-gateway@${name}.service`), "inactive", name);
   }
+  await noLocks();
+});
+
+// An old unit whose gateway ignores SIGTERM: its stop lasts TimeoutStopSec (4 s here), then SIGKILL.
+test("a second Ctrl-C while import stops the old unit is answered, not obeyed: the profile is put back on it, never left on neither", async () => {
+  const unitDir = path.join(sb.home, ".config/systemd/user");
+  const unit = `[Unit]\nDescription=old gateway, slow to stop\n\n[Service]\nEnvironmentFile=%h/old/%i.env\nExecStart=${gateway}\nTimeoutStopSec=4\n\n[Install]\nWantedBy=default.target\n`;
+  await asUser('mkdir -p "$1" && printf %s "$2" > "$1/slow-old@.service" && systemctl --user daemon-reload', unitDir, unit);
+  await asUser('printf "PORT=18965\\nHEALTH_STATUS=200\\nIGNORE_SIGTERM=1\\n" > "$1/imp-c.env"', path.join(sb.home, "old"));
+  await asUser("systemctl --user enable --now slow-old@imp-c.service");
+
+  const run = spawnCli(sb, ["import", "--from-unit", "slow-old@%i.service", "imp-c", "--wait", "60"]);
+  await waitForUnit(sb, "slow-old@imp-c.service", ["ActiveState"], (p) => p.ActiveState === "deactivating");
+  run.kill("SIGINT");
+  await run.until(/SIGINT: taking imp-c off slow-old@imp-c\.service first/, 15_000, "stderr");
+  run.kill("SIGINT");
+  const r = await run.done;
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /imp-c: SIGINT stopped its import before its gate; slow-old@imp-c\.service put back: enabled, running; nothing of the import is left/);
+  assert.equal(await activeState("slow-old@imp-c.service"), "active");
+  assert.equal((await sb.exec("systemctl", ["--user", "is-enabled", "slow-old@imp-c.service"])).stdout.trim(), "enabled");
+  assert.equal(await activeState("agent-gateway@imp-c.service"), "inactive");
   await noLocks();
 });

@@ -205,7 +205,7 @@ test("remove of a name that is no profile: its enabled or running unit (a killed
     await assert.rejects(remove.run({ ...g, name: "ghost", purge: false }, w.ctx), hasCode(ExitCode.notFound));
     w.systemd.units.set("agent-gateway@old.service", { ...(await w.systemd.state("agent-gateway@old.service")), activeState: "failed", subState: "failed" });
     await assert.rejects(remove.run({ ...g, name: "old", purge: false }, w.ctx), hasCode(ExitCode.notFound));
-    // Enabled for this boot only (`systemctl --user enable --runtime`): DisableUnitFiles leaves such a link unless asked.
+    // Enabled at runtime (`systemctl --user enable --runtime`): DisableUnitFiles leaves such a link unless asked.
     w.systemd.runtimeEnabled.add("agent-gateway@rt.service");
     assert.equal(((await remove.run({ ...g, name: "rt", purge: false }, w.ctx)).data as { strayUnit: boolean }).strayUnit, true);
     assert.equal(await w.systemd.unitFileState("agent-gateway@rt.service"), "disabled");

@@ -84,6 +84,25 @@ test("an old unit enabled with --runtime: its runtime link goes on import, and a
   }
 });
 
+test("an old unit enabled by a link outside the user's directories (systemctl --global enable): that profile fails, put back as it was, naming root's command", async () => {
+  const w = await oldWorld({}, [["liam", ENV]]);
+  try {
+    const fileState = w.systemd.unitFileState.bind(w.systemd);
+    w.systemd.unitFileState = async (unit) => (unit === OLD ? "enabled" : fileState(unit));
+    const before = await snapshot(w.home);
+    const r = await run(w, { names: ["liam"] });
+    assert.equal(r.exitCode, 7);
+    assert.match(r.text, /FAILED liam: hermes-gateway@liam\.service is still enabled by a link outside your unit directories, and would start beside ours; ask root to run `systemctl --global disable hermes-gateway@liam\.service`/);
+    assert.match(r.text, /hermes-gateway@liam\.service put back: enabled, running/);
+    // Never stopped (the undo's start of it, running, does nothing), ours never started, no link of the user's made in its place.
+    assert.deepEqual(w.systemd.calls, [`disable ${OLD}`, "disable agent-gateway@liam.service", "stop agent-gateway@liam.service", `start ${OLD}`]);
+    const noLocks = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).filter(([f]) => !f.includes("/locks/")));
+    assert.deepEqual(noLocks(await snapshot(w.home)), noLocks(before));
+  } finally {
+    await w.cleanup();
+  }
+});
+
 test("without names: the loaded instances are found, imported in order, and said so; the old ones disabled", async () => {
   const w = await oldWorld({}, [["liam", ENV], ["leo", "API_SERVER_PORT=8643\n"]]);
   try {

@@ -32,7 +32,8 @@ test("journalLine: the gateway's lines and the manager's about the unit are the 
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_USER_UNIT: "app-other.service", _SYSTEMD_CGROUP: "/user.slice/x", MESSAGE: "forged" })), null);
   assert.equal(journalLine(JSON.stringify({ SYSLOG_IDENTIFIER: "agent-gateway@late", _SYSTEMD_UNIT: "session-3.scope", _SYSTEMD_CGROUP: "/user.slice/user-1000.slice/session-3.scope", MESSAGE: "forged" })), null);
   // A crash of the gateway, as systemd-coredump reports it (logged by a system process, the unit named in a field).
-  assert.equal(journalLine(JSON.stringify({ COREDUMP_USER_UNIT: "agent-gateway@late.service", _UID: "0", _SYSTEMD_UNIT: "systemd-coredump@0.service", MESSAGE: "Process 42 (node) dumped core." }))?.profile, "late");
+  // systemd-coredump writes as the crashed process's user (its _UID), from its own system unit.
+  assert.equal(journalLine(JSON.stringify({ COREDUMP_USER_UNIT: "agent-gateway@late.service", _UID: "1000", _SYSTEMD_UNIT: "systemd-coredump@0-950-0.service", MESSAGE: "Process 42 (node) dumped core." }))?.profile, "late");
   // The unit fields that are no journald's own ("_"), sent by another process of the user (`logger --journald`
   // in a unit of its own, as checked against journald): not the manager's, not root's, not the profile's.
   const forger = { _UID: "1000", _SYSTEMD_USER_UNIT: "forger.service", _SYSTEMD_CGROUP: "/user.slice/x/forger.service", MESSAGE: "forged" };

@@ -304,7 +304,7 @@ test("showJournal: a line another process tagged as the gateway's is left out; i
       line({ SYSLOG_IDENTIFIER: tag, _PID: "42", _SYSTEMD_USER_UNIT: `${tag}.service`, _SYSTEMD_CGROUP: cgroup(`${tag}.service`), MESSAGE: "listening on 8600" }),
       // Read by journald after the gateway was gone: no cgroup, the tag only.
       line({ SYSLOG_IDENTIFIER: tag, _PID: "43", MESSAGE: "bye" }),
-      line({ SYSLOG_IDENTIFIER: "systemd-coredump", _PID: "950", _UID: "0", _SYSTEMD_UNIT: "systemd-coredump@0.service", _SYSTEMD_CGROUP: "/system.slice/x", COREDUMP_USER_UNIT: `${tag}.service`, MESSAGE: "Process 42 (node) dumped core." }),
+      line({ SYSLOG_IDENTIFIER: "systemd-coredump", _PID: "950", _UID: "1000", _SYSTEMD_UNIT: "systemd-coredump@0-950-0.service", _SYSTEMD_CGROUP: "/system.slice/x", COREDUMP_USER_UNIT: `${tag}.service`, MESSAGE: "Process 42 (node) dumped core." }),
     ];
     const notes: string[] = [];
     const show = async (json: boolean, follow = false) => {
@@ -434,7 +434,7 @@ test("outputSince from the journal: waits for the line of the run's main process
     assert.equal(runs.length, 3, runs.join("\n"));
     // The process's lines are found by _PID too: journald stores them with no unit when the process is gone before it reads them.
     const uid = process.getuid!();
-    assert.equal(runs[0], `--user ${unitMatches([unit], uid, 4242).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID,_UID,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER --all --no-pager -q`);
+    assert.equal(runs[0], `--user ${unitMatches([unit], uid, 4242).join(" ")} --since=@${(sinceMs / 1000).toFixed(3)} --reverse -n 8 -o json --output-fields=MESSAGE,_PID,_UID,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER --all --no-pager -q`);
     assert.ok(runs[0]!.includes(` + _PID=4242 _UID=${uid} `), runs[0]);
     // A main process that started before the mark is an earlier run's: nothing of it to wait for.
     await fs.rm(calls);

@@ -4,14 +4,15 @@
  * back as it was and what import made for the profile is taken away: the profile runs as before.
  */
 import fs from "node:fs/promises";
-import { AppError, InterruptedError, PortTakenError } from "../../errors.js";
+import { AppError, InterruptedError, PortTakenError, SystemdError } from "../../errors.js";
+import { shellWord } from "../../render/shell.js";
 import { envOutside, profileDir } from "../../paths.js";
 import { ensureDir } from "../../store/atomic.js";
 import { generationsDir } from "../../store/generation-files.js";
 import { recordedPorts } from "../../store/profiles.js";
 import { unitName, type SystemdManager } from "../../systemd/types.js";
 import type { Context } from "../context.js";
-import { disableLinks } from "../enabled.js";
+import { disableLinks, isEnabledState } from "../enabled.js";
 import { notStopped, unstoppable } from "../stop-signals.js";
 import { withProfile, type KnownGoodMark } from "../transaction.js";
 import { wasActive, wasEnabled, type OldProfile } from "./discover.js";
@@ -58,9 +59,17 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number, st
       // The last point where nothing of the old unit has been touched: a signal now leaves it running.
       notStopped(stopSignal, old.name, `profiles import ${old.name}`);
       touchedOld = true;
-      // Its runtime links too: left, they would start it beside ours with its target.
-      await disableLinks(sd, old.unit);
-      if (wasActive(old)) await sd.stop(old.unit, { timeoutMs: waitMs });
+      // Cut from here until ours is asked to start, the profile would run on neither unit.
+      await unstoppable(ctx.notice, `taking ${old.name} off ${old.unit}`, async () => {
+        // Its runtime links too: left, they would start it beside ours with its target.
+        const left = await disableLinks(sd, old.unit);
+        if (isEnabledState(left)) {
+          // A link outside the user's directories (`systemctl --global enable`): not ours to remove.
+          // The failure's message is all import shows of it: the fix goes in it.
+          throw new SystemdError(`${old.name}: ${old.unit} is still ${left} by a link outside your unit directories, and would start beside ours; ask root to run \`systemctl --global disable ${shellWord(old.unit)}\`, then import it again`);
+        }
+        if (wasActive(old)) await sd.stop(old.unit, { timeoutMs: waitMs });
+      });
       const { up, knownGood } = await tx.enableAndStart(waitMs);
       return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood, error: null };
     } catch (err) {
@@ -92,8 +101,8 @@ async function undo(
   if (envOutside(ctx.paths) && !made.targetExisted) await fs.rm(old.target, { force: true });
   if (made.mode !== null) await fs.chmod(old.target, made.mode).catch(() => {});
   if (!made.touchedOld) return null;
-  // As it was enabled: a runtime link is not made a persistent one.
-  if (wasEnabled(old)) await sd.enable([old.unit], { runtime: old.unitFileState.endsWith("-runtime") });
+  // As it was enabled (a runtime link is not made a persistent one), unless a link import could not remove still enables it.
+  if (wasEnabled(old) && !isEnabledState(await sd.unitFileState(old.unit))) await sd.enable([old.unit], { runtime: old.unitFileState.endsWith("-runtime") });
   if (wasActive(old)) {
     await sd.resetFailed(old.unit);
     await sd.start(old.unit, { timeoutMs: waitMs });

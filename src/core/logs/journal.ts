@@ -46,7 +46,9 @@ export function journalMessage(e: Record<string, unknown>): string {
  * - the gateway's own lines carry _SYSTEMD_USER_UNIT (journald's, from the writer's cgroup);
  * - the manager's lines about the unit carry USER_UNIT, trusted from the manager (_SYSTEMD_USER_UNIT
  *   init.scope), not from `logger --journald` in another unit;
- * - a crash's COREDUMP_USER_UNIT, and OBJECT_SYSTEMD_USER_UNIT, come from root (_UID 0);
+ * - a crash's COREDUMP_USER_UNIT comes from systemd-coredump, which drops to the crashed process's user
+ *   before it writes (so not _UID 0), but runs in its own system unit (_SYSTEMD_UNIT
+ *   systemd-coredump@...), where no process of the user can be; OBJECT_SYSTEMD_USER_UNIT from root;
  * - SYSLOG_IDENTIFIER (the template's `SyslogIdentifier=%N`) counts only for a line journald could place
  *   in no cgroup: the gateway's lines it read after the gateway was gone. A forger that exits before
  *   journald reads its line is stored the same way, and still counts.
@@ -55,11 +57,12 @@ export function journalMessage(e: Record<string, unknown>): string {
 export function entryProfile(e: Record<string, unknown>): string | null {
   const ours = (v: unknown): RegExpExecArray | null => /^agent-gateway@(.+)\.service$/.exec(String(v ?? ""));
   const fromManager = e._SYSTEMD_USER_UNIT === "init.scope";
-  const fromRoot = e._UID === "0";
+  const fromCoredump = /^systemd-coredump@.+\.service$/.test(String(e._SYSTEMD_UNIT ?? ""));
   const m =
     ours(e._SYSTEMD_USER_UNIT) ??
     (fromManager ? ours(e.USER_UNIT) : null) ??
-    (fromRoot ? (ours(e.COREDUMP_USER_UNIT) ?? ours(e.OBJECT_SYSTEMD_USER_UNIT)) : null) ??
+    (fromCoredump ? ours(e.COREDUMP_USER_UNIT) : null) ??
+    (e._UID === "0" ? ours(e.OBJECT_SYSTEMD_USER_UNIT) : null) ??
     (e._SYSTEMD_CGROUP === undefined ? ours(`${String(e.SYSLOG_IDENTIFIER ?? "")}.service`) : null);
   return m ? m[1]! : null;
 }

@@ -115,7 +115,7 @@ export async function journalTail(read: () => Promise<JournalEntry[]>, wait: Tai
 }
 
 /** What a tail reads of each entry: its message, its sender, and the fields entryProfile judges it by. */
-const TAIL_FIELDS = "MESSAGE,_PID,_UID,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER";
+const TAIL_FIELDS = "MESSAGE,_PID,_UID,_SYSTEMD_UNIT,_SYSTEMD_USER_UNIT,_SYSTEMD_CGROUP,USER_UNIT,COREDUMP_USER_UNIT,OBJECT_SYSTEMD_USER_UNIT,SYSLOG_IDENTIFIER";
 
 /** The entries of `journalctl -o json` output that `keep` takes, in its order; a line that does not parse is left out. */
 export function journalEntries(text: string, keep: (e: Record<string, unknown>) => boolean = () => true): JournalEntry[] {

@@ -142,11 +142,13 @@ export async function applyManifest(
       // No profile of the roll is restarted after the signal: its record kept, the next apply finishes it.
       if (rec) await steps.next(roll, async () => undefined, () => roll);
     }).catch(async (err: unknown) => {
-      // Stopped among the changes: the record keeps only the profiles changed (the one under way too, once
-      // begun), or goes; else the next apply would restart the unchanged ones to finish it, and then again
+      // Stopped among the changes (a signal, or a change that failed): the record keeps only the profiles
+      // changed, or goes; else the next apply would restart the unchanged ones to finish it, and then again
       // once it has changed them. A SIGKILL here still leaves the whole record, as before.
-      if (err instanceof InterruptedError && recorded) {
-        const made = [...result.changed.map((c) => c.name), ...(changing !== null && !err.untouched ? [changing] : [])].filter((n) => toRoll.includes(n));
+      if (recorded) {
+        // The change under way is counted unless nothing of it was done: a .env it wrote must be rolled.
+        const begun = changing !== null && !(err instanceof InterruptedError && err.untouched);
+        const made = [...result.changed.map((c) => c.name), ...(begun ? [changing!] : [])].filter((n) => toRoll.includes(n));
         if (made.length > 0) await new RollRecorder(ctx.paths, newRecord(made, opts.roll, planRoll(made, opts.roll), "apply")).save();
         else await fs.rm(recordFile(ctx.paths), { force: true });
       }
