@@ -185,7 +185,7 @@ test("an env-path .env that is a symlink to nothing (stow, before the file was c
   }
 });
 
-test("a signal while the old unit stops: its stop is waited for, ours not started, and the profile put back as after a failure", async () => {
+test("a signal while the old unit stops: its stop is waited for, ours neither enabled nor started, and the profile put back as after a failure", async () => {
   const w = await oldWorld({}, [["liam", ENV]]);
   try {
     const before = await snapshot(w.home);
@@ -203,8 +203,9 @@ test("a signal while the old unit stops: its stop is waited for, ours not starte
       assert.equal(e.message, `liam: SIGTERM stopped its import before its gate; ${OLD} put back: enabled, running; nothing of the import is left`);
       return true;
     });
+    // Ours never enabled: from the old unit's stop straight to the undo, which no second signal cuts.
     assert.deepEqual(w.systemd.calls, [
-      `disable ${OLD}`, `stop ${OLD}`, "enable agent-gateway@liam.service",
+      `disable ${OLD}`, `stop ${OLD}`,
       "disable agent-gateway@liam.service", "stop agent-gateway@liam.service", `enable ${OLD}`, `start ${OLD}`,
     ]);
     const noLocks = (snap: Record<string, string>) => Object.fromEntries(Object.entries(snap).filter(([f]) => !f.includes("/locks/")));

@@ -69,6 +69,9 @@ export async function takeOver(ctx: Context, old: OldProfile, waitMs: number, st
           throw new SystemdError(`${old.name}: ${old.unit} is still ${left} by a link outside your unit directories, and would start beside ours; ask root to run \`systemctl --global disable ${shellWord(old.unit)}\`, then import it again`);
         }
         if (wasActive(old)) await sd.stop(old.unit, { timeoutMs: waitMs });
+        // A signal during the stop: straight on to the undo, still unstoppable, before ours is enabled
+        // (between the two, a second signal would end the process with the profile on neither unit).
+        if (stopSignal?.aborted) throw new InterruptedError(String(stopSignal.reason), `${old.name}: ${String(stopSignal.reason)} came while ${old.unit} stopped`);
       });
       const { up, knownGood } = await tx.enableAndStart(waitMs);
       return { ...base, outcome: "imported", generation: gen.number, pid: up.state.mainPid, elapsedMs: up.elapsedMs, knownGood, error: null };

@@ -90,7 +90,8 @@ export async function applyManifest(
       ...adds.map((c) => `add ${c.name}`), ...(rec ? [roll] : []),
     ];
     let recorded = false;
-    let changing: string | null = null;
+    // The profiles whose new generation is written: the only ones a cut-down record must roll.
+    const written = new Set<string>();
     // The same command, not one rebuilt here: its flags (--prune, the roll's, --yes) and its manifest (a
     // file, or standard input) are what converges.
     const again = (): string => "run the same `profiles apply` again (the same manifest and flags): it finishes what this one began, then does what is left";
@@ -118,9 +119,7 @@ export async function applyManifest(
         recorded = true;
       }
       for (const c of changes) {
-        changing = c.name;
-        const generation = await steps.next(c.name, () => changeProfile(ctx, c, targets.get(c.name)!, signal), () => `changed ${c.name}`);
-        changing = null;
+        const generation = await steps.next(c.name, () => changeProfile(ctx, c, targets.get(c.name)!, signal, written), () => `changed ${c.name}`);
         result.changed.push({ name: c.name, generation });
       }
       for (const c of adds) {
@@ -146,9 +145,8 @@ export async function applyManifest(
       // changed, or goes; else the next apply would restart the unchanged ones to finish it, and then again
       // once it has changed them. A SIGKILL here still leaves the whole record, as before.
       if (recorded) {
-        // The change under way is counted unless nothing of it was done: a .env it wrote must be rolled.
-        const begun = changing !== null && !(err instanceof InterruptedError && err.untouched);
-        const made = [...result.changed.map((c) => c.name), ...(begun ? [changing!] : [])].filter((n) => toRoll.includes(n));
+        // The change under way counts once its .env is written (a lock wait or a port refused wrote nothing).
+        const made = toRoll.filter((n) => written.has(n));
         if (made.length > 0) await new RollRecorder(ctx.paths, newRecord(made, opts.roll, planRoll(made, opts.roll), "apply")).save();
         else await fs.rm(recordFile(ctx.paths), { force: true });
       }
@@ -173,7 +171,7 @@ async function rollWithStopCatcher(ctx: Context, rec: RollRecorder, resumed: boo
 }
 
 /** One changed profile in one transaction: its `.env` and limits as one generation, its probe settings and enable state. */
-async function changeProfile(ctx: Context, c: ProfileChange, t: Target, stopSignal: AbortSignal): Promise<number | null> {
+async function changeProfile(ctx: Context, c: ProfileChange, t: Target, stopSignal: AbortSignal, written: Set<string>): Promise<number | null> {
   const moves = c.port !== c.portBefore;
   return withProfile(ctx, c.name, { command: `profiles apply (${c.name})`, ports: moves, stopSignal }, async (tx) => {
     let generation: number | null = null;
@@ -187,6 +185,7 @@ async function changeProfile(ctx: Context, c: ProfileChange, t: Target, stopSign
         await reloadIfNeeded(await ctx.systemd(), r.dropInChanged, async () => [unitName(c.name)]);
         generation = r.generation.number;
       } else generation = (await tx.commit(text, reason)).number;
+      written.add(c.name);
     }
     if (c.probe.length > 0) await writeProfileSettings(ctx.paths, c.name, t.probe);
     if (c.enabledBefore !== c.enabled) {
