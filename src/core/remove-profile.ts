@@ -55,9 +55,9 @@ const STARTED_BY_LINK = new Set(["enabled", "enabled-runtime", "linked", "linked
 
 /**
  * When a link of `fileState` (one of STARTED_BY_LINK) has the manager start its unit: a runtime link goes
- * with the runtime directory (a reboot, or without lingering the last logout), so only a start of its target before that (the
- * manager restarting) starts the unit; a persistent one has it started whenever the manager starts (a login,
- * or the boot where the user lingers).
+ * with the runtime directory (a reboot, or without lingering the last logout), so only a start of its
+ * target before that (the manager restarting) starts the unit; a persistent one has it started whenever
+ * the manager starts (a login, or the boot where the user lingers).
  */
 function startedWhen(fileState: string): string {
   return fileState.endsWith("-runtime") ? "if its target starts again before a reboot (or, without lingering, the last logout): a manager restart" : "at its own next start (a login, or the boot with lingering)";

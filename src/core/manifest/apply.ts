@@ -83,7 +83,9 @@ export async function applyManifest(
     const toRoll = changes.filter((c) => c.restart).map((c) => c.name);
     // Those with a port first: one without takes the lowest free port left.
     const adds = plan.profiles.filter((c) => c.action === "add").sort((a, b) => Number(targets.get(a.name)!.portRequested === null) - Number(targets.get(b.name)!.portRequested === null));
-    const rec = toRoll.length > 0 ? new RollRecorder(ctx.paths, newRecord(toRoll, opts.roll, planRoll(toRoll, opts.roll), "apply")) : null;
+    // The roll of `names` as apply records it, with the options it was given.
+    const rollOf = (names: string[]): RollRecorder => new RollRecorder(ctx.paths, newRecord(names, opts.roll, planRoll(names, opts.roll), "apply"));
+    const rec = toRoll.length > 0 ? rollOf(toRoll) : null;
     const roll = `the roll (${toRoll.join(" ")})`;
     const planned = [
       ...removals.map((c) => `remove ${c.name}`), ...(plan.host.length > 0 ? ["the host settings"] : []), ...changes.map((c) => `change ${c.name}`),
@@ -147,8 +149,9 @@ export async function applyManifest(
       if (recorded) {
         // The change under way counts once its .env is written (a lock wait or a port refused wrote nothing).
         const made = toRoll.filter((n) => written.has(n));
-        if (made.length > 0) await new RollRecorder(ctx.paths, newRecord(made, opts.roll, planRoll(made, opts.roll), "apply")).save();
-        else await fs.rm(recordFile(ctx.paths), { force: true });
+        if (made.length === 0) await fs.rm(recordFile(ctx.paths), { force: true });
+        // Every change made: the record saved holds them all already.
+        else if (made.length < toRoll.length) await rollOf(made).save();
       }
       throw err;
     });
